@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/server"
+	"github.com/cxgate/cxgate/web"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "cxgate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cxgate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration `file`; without one the demo setup runs")
+	addr := fs.String("addr", "", "listen `address`, overrides the file (default 127.0.0.1:8080)")
+	data := fs.String("data", "", "data `directory` for the store, overrides the file (default ./data)")
+	logFormat := fs.String("log", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if *logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	logger := slog.New(handler)
+
+	cfg := config.Demo()
+	demo := true
+	if *configPath != "" {
+		var err error
+		if cfg, err = config.Load(*configPath); err != nil {
+			return err
+		}
+		demo = false
+	}
+	if *addr != "" {
+		cfg.Addr = *addr
+	}
+	if *data != "" {
+		cfg.Data = *data
+	}
+	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		return fmt.Errorf("listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	logger.Info("cxgate listening", "addr", ln.Addr().String(), "data", cfg.Data, "demo", demo)
+	if demo {
+		fmt.Fprintf(stdout, `cxgate demo on %[1]s (store: %[2]s)
+  visitor page:  %[1]s/demo/
+  async page:    %[1]s/demo/async/
+  agent console: %[1]s/agent/
+  agent token:   %[3]s   (agent %[4]s)
+  admin token:   %[5]s
+`, base, cfg.Data, cfg.Agents[0].Token, cfg.Agents[0].ID, cfg.AdminToken)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

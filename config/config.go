@@ -1,0 +1,355 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Addr        string       `yaml:"addr"`
+	Data        string       `yaml:"data"`
+	AdminToken  string       `yaml:"adminToken"`
+	Limits      Limits       `yaml:"limits"`
+	Deployments []Deployment `yaml:"deployments"`
+	Queues      []Queue      `yaml:"queues"`
+	Agents      []Agent      `yaml:"agents"`
+	Webhooks    []Webhook    `yaml:"webhooks"`
+}
+
+// Limits bound what one client may send.
+type Limits struct {
+	BodyBytes        int `yaml:"bodyBytes"`        // HTTP body and socket frame; default 64 KiB
+	MessageChars     int `yaml:"messageChars"`     // one message's text; default 4096
+	UserDataBytes    int `yaml:"userDataBytes"`    // encoded userData of a chat; default 16 KiB
+	RatePerToken     int `yaml:"ratePerToken"`     // commands per second per token; default 20
+	RatePerIP        int `yaml:"ratePerIP"`        // requests per second per IP; default 100
+	SocketsPerChat   int `yaml:"socketsPerChat"`   // default 16
+	LongPollSeconds  int `yaml:"longPollSeconds"`  // longest wait; default 60
+	HeartbeatSeconds int `yaml:"heartbeatSeconds"` // socket ping interval; default 25
+}
+
+// Deployment is one website's widget setup.
+type Deployment struct {
+	Key              string         `yaml:"key"`
+	Mode             string         `yaml:"mode"` // live | async
+	Queue            string         `yaml:"queue"`
+	Origins          []string       `yaml:"origins"`
+	Identity         string         `yaml:"identity"` // anonymous | signed
+	JWTSecret        string         `yaml:"jwtSecret"`
+	RestoreTimeout   time.Duration  `yaml:"restoreTimeout"`
+	IdleTimeout      time.Duration  `yaml:"idleTimeout"`
+	ThreadInactivity time.Duration  `yaml:"threadInactivity"`
+	Files            Files          `yaml:"files"`
+	UserData         map[string]any `yaml:"userData"`
+}
+
+// Files is a deployment's file policy.
+type Files struct {
+	Enabled    bool     `yaml:"enabled"`
+	MaxBytes   int64    `yaml:"maxBytes"`
+	MaxUploads int      `yaml:"maxUploads"`
+	Types      []string `yaml:"types"`
+}
+
+// Queue routes chats to agents with its skills.
+type Queue struct {
+	Name         string   `yaml:"name"`
+	Skills       []string `yaml:"skills"`
+	ManualAccept bool     `yaml:"manualAccept"`
+}
+
+// Agent is a human or a bot answering chats.
+type Agent struct {
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Token    string   `yaml:"token"`
+	Kind     string   `yaml:"kind"` // human | bot
+	Skills   []string `yaml:"skills"`
+	MaxChats int      `yaml:"maxChats"`
+}
+
+// Webhook subscribes a URL to events.
+type Webhook struct {
+	URL    string   `yaml:"url"`
+	Secret string   `yaml:"secret"`
+	Events []string `yaml:"events"`
+}
+
+// Modes and policies.
+const (
+	ModeLive          = "live"
+	ModeAsync         = "async"
+	IdentityAnonymous = "anonymous"
+	IdentitySigned    = "signed"
+	KindHuman         = "human"
+	KindBot           = "bot"
+)
+
+// Load reads and validates the file at path.
+func Load(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	c, err := Parse(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly (unknown keys are errors), applies defaults and
+// validates.
+func Parse(r io.Reader) (Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	if err != nil {
+		return Config{}, err
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, err
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// ApplyDefaults fills every zero field with its default. It is idempotent.
+func (c *Config) ApplyDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Data == "" {
+		c.Data = "./data"
+	}
+	l := &c.Limits
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.BodyBytes, 64<<10)
+	def(&l.MessageChars, 4096)
+	def(&l.UserDataBytes, 16<<10)
+	def(&l.RatePerToken, 20)
+	def(&l.RatePerIP, 100)
+	def(&l.SocketsPerChat, 16)
+	def(&l.LongPollSeconds, 60)
+	def(&l.HeartbeatSeconds, 25)
+	for i := range c.Deployments {
+		d := &c.Deployments[i]
+		if d.Mode == "" {
+			d.Mode = ModeLive
+		}
+		if d.Identity == "" {
+			d.Identity = IdentityAnonymous
+		}
+		if d.RestoreTimeout == 0 {
+			d.RestoreTimeout = 60 * time.Second
+		}
+		if d.IdleTimeout == 0 {
+			d.IdleTimeout = 24 * time.Hour
+		}
+		if d.ThreadInactivity == 0 {
+			d.ThreadInactivity = 30 * time.Minute
+		}
+		if d.Files.MaxBytes == 0 {
+			d.Files.MaxBytes = 10 << 20
+		}
+		if d.Files.MaxUploads == 0 {
+			d.Files.MaxUploads = 10
+		}
+		if len(d.Files.Types) == 0 {
+			d.Files.Types = []string{"image/png", "image/jpeg", "application/pdf", "text/plain"}
+		}
+	}
+	for i := range c.Agents {
+		a := &c.Agents[i]
+		if a.Kind == "" {
+			a.Kind = KindHuman
+		}
+		if a.MaxChats == 0 {
+			a.MaxChats = 5
+		}
+		if a.Name == "" {
+			a.Name = a.ID
+		}
+	}
+}
+
+// Validate reports every problem at once, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	queues := map[string]bool{}
+	for i, q := range c.Queues {
+		switch {
+		case !validID(q.Name):
+			bad("queues[%d].name: %q is not a valid name (letters, digits, - and _, at most 64)", i, q.Name)
+		case queues[q.Name]:
+			bad("queues[%d].name: %q is declared twice", i, q.Name)
+		}
+		queues[q.Name] = true
+	}
+	keys := map[string]bool{}
+	for i, d := range c.Deployments {
+		at := fmt.Sprintf("deployments[%d]", i)
+		switch {
+		case !validID(d.Key):
+			bad("%s.key: %q is not a valid key (letters, digits, - and _, at most 64)", at, d.Key)
+		case keys[d.Key]:
+			bad("%s.key: %q is declared twice", at, d.Key)
+		}
+		keys[d.Key] = true
+		if d.Mode != ModeLive && d.Mode != ModeAsync {
+			bad("%s.mode: %q is not live or async", at, d.Mode)
+		}
+		if d.Queue == "" {
+			bad("%s.queue: required", at)
+		} else if !queues[d.Queue] {
+			bad("%s.queue: no queue named %q", at, d.Queue)
+		}
+		for j, o := range d.Origins {
+			if o != "*" && !validOrigin(o) {
+				bad("%s.origins[%d]: %q is not an origin like https://shop.example or \"*\"", at, j, o)
+			}
+		}
+		switch d.Identity {
+		case IdentityAnonymous:
+		case IdentitySigned:
+			if len(d.JWTSecret) < 16 {
+				bad("%s.jwtSecret: identity signed needs a secret of at least 16 bytes", at)
+			}
+		default:
+			bad("%s.identity: %q is not anonymous or signed", at, d.Identity)
+		}
+		for name, v := range map[string]time.Duration{"restoreTimeout": d.RestoreTimeout, "idleTimeout": d.IdleTimeout, "threadInactivity": d.ThreadInactivity} {
+			if v < 0 {
+				bad("%s.%s: must be positive", at, name)
+			}
+		}
+		if d.Files.MaxBytes < 0 || d.Files.MaxUploads < 0 {
+			bad("%s.files: maxBytes and maxUploads must be positive", at)
+		}
+	}
+	ids, tokens := map[string]bool{}, map[string]bool{}
+	for i, a := range c.Agents {
+		at := fmt.Sprintf("agents[%d]", i)
+		switch {
+		case !validID(a.ID):
+			bad("%s.id: %q is not a valid id", at, a.ID)
+		case ids[a.ID]:
+			bad("%s.id: %q is declared twice", at, a.ID)
+		}
+		ids[a.ID] = true
+		switch {
+		case len(a.Token) < 8:
+			bad("%s.token: at least 8 characters", at)
+		case tokens[a.Token] || a.Token == c.AdminToken:
+			bad("%s.token: already used by another agent or the admin", at)
+		}
+		tokens[a.Token] = true
+		if a.Kind != KindHuman && a.Kind != KindBot {
+			bad("%s.kind: %q is not human or bot", at, a.Kind)
+		}
+		if a.MaxChats < 1 || a.MaxChats > 99 {
+			bad("%s.maxChats: %d is not within 1–99", at, a.MaxChats)
+		}
+	}
+	for i, w := range c.Webhooks {
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("webhooks[%d].url: %q is not an http(s) URL", i, w.URL)
+		}
+		if w.Secret == "" {
+			bad("webhooks[%d].secret: required", i)
+		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 8 {
+		bad("adminToken: at least 8 characters")
+	}
+	return errors.Join(errs...)
+}
+
+// Deployment returns the deployment with key k.
+func (c *Config) Deployment(k string) (Deployment, bool) {
+	for _, d := range c.Deployments {
+		if d.Key == k {
+			return d, true
+		}
+	}
+	return Deployment{}, false
+}
+
+// Queue returns the queue named n.
+func (c *Config) Queue(n string) (Queue, bool) {
+	for _, q := range c.Queues {
+		if q.Name == n {
+			return q, true
+		}
+	}
+	return Queue{}, false
+}
+
+// AllowsOrigin reports whether a browser page of origin o may use d. An empty
+// origin (not a browser, or same-origin navigation) is always allowed.
+func (d Deployment) AllowsOrigin(o string) bool {
+	if o == "" {
+		return true
+	}
+	for _, a := range d.Origins {
+		if a == "*" || strings.EqualFold(a, o) {
+			return true
+		}
+	}
+	return false
+}
+
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == ""
+}
+
+// Demo is the setup used when no file is given: a live and an async
+// deployment, one queue, one agent, fixed tokens that are printed at start.
+func Demo() Config {
+	c := Config{
+		AdminToken: "demo-admin-token",
+		Deployments: []Deployment{
+			{Key: "demo", Mode: ModeLive, Queue: "support", Origins: []string{"*"},
+				Files: Files{Enabled: true}, UserData: map[string]any{"source": "demo"}},
+			{Key: "demo-async", Mode: ModeAsync, Queue: "support", Origins: []string{"*"},
+				Files: Files{Enabled: true}},
+		},
+		Queues: []Queue{{Name: "support"}},
+		Agents: []Agent{{ID: "ann", Name: "Ann", Token: "ann-secret", Kind: KindHuman, MaxChats: 5}},
+	}
+	c.ApplyDefaults()
+	return c
+}

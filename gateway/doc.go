@@ -1,0 +1,6 @@
+// Package gateway is cxgate's fiber app: the routes of every transport, the
+// middleware in front of them (CORS and origins, body and rate limits, request
+// ids, panic recovery), health and readiness, static assets, and graceful
+// shutdown. It holds no chat logic: handlers parse, make one bus call and
+// render, and they live in the transports.
+package gateway

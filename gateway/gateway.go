@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/transports/native"
+)
+
+// Transport is a wire adapter mounted on the app.
+type Transport interface {
+	Mount(r fiber.Router)
+	// Close ends the transport's connections and waits for them until ctx
+	// ends.
+	Close(ctx context.Context) error
+}
+
+// Config configures the app. Zero values take the defaults noted.
+type Config struct {
+	BodyLimit    int               // bytes; 64 KiB
+	Static       fs.FS             // served at /; nil serves nothing
+	AllowOrigin  func(string) bool // CORS: whether any deployment allows a page origin; nil allows none
+	RatePerIP    int               // requests per second per client IP on /v1; 0 = 100, negative = off
+	RatePerToken int               // commands per second per bearer token; 0 = 20, negative = off
+	Ready        func() error      // readiness; nil is always ready
+	Logger       *slog.Logger
+}
+
+// Server is the running HTTP surface.
+type Server struct {
+	app        *fiber.App
+	cfg        Config
+	transports []Transport
+}
+
+// ErrRateLimited answers 429; Retry-After tells when to come back.
+var ErrRateLimited = bus.Reject(http.StatusTooManyRequests, bus.CodeRateLimited, "Too many requests; retry after the time in Retry-After.")
+
+// New builds the app with the given transports mounted.
+func New(cfg Config, transports ...Transport) *Server {
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 64 << 10
+	}
+	if cfg.RatePerIP == 0 {
+		cfg.RatePerIP = 100
+	}
+	if cfg.RatePerToken == 0 {
+		cfg.RatePerToken = 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.AllowOrigin == nil {
+		cfg.AllowOrigin = func(string) bool { return false }
+	}
+	s := &Server{cfg: cfg, transports: transports}
+	s.app = fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           15 * time.Second,
+		IdleTimeout:           90 * time.Second,
+		ErrorHandler:          s.renderError,
+		ReadBufferSize:        8192,
+	})
+	s.routes()
+	return s
+}
+
+// App exposes the fiber app, for in-process tests.
+func (s *Server) App() *fiber.App { return s.app }
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(recover.New())
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", s.readyz)
+
+	api := app.Group("/v1")
+	api.Use(requestid.New())
+	api.Use(cors.New(cors.Config{
+		AllowOriginsFunc: s.cfg.AllowOrigin,
+		AllowMethods:     "GET,POST,OPTIONS",
+		AllowHeaders:     "Authorization,Content-Type",
+		MaxAge:           600,
+	}))
+	if s.cfg.RatePerIP > 0 {
+		api.Use(limiter.New(limiter.Config{
+			Max: s.cfg.RatePerIP, Expiration: time.Second,
+			KeyGenerator: func(c *fiber.Ctx) string { return "ip:" + c.IP() },
+			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
+		}))
+	}
+	if s.cfg.RatePerToken > 0 {
+		api.Use("/command", limiter.New(limiter.Config{
+			Max: s.cfg.RatePerToken, Expiration: time.Second,
+			Next:         func(c *fiber.Ctx) bool { return c.Get(fiber.HeaderAuthorization) == "" },
+			KeyGenerator: func(c *fiber.Ctx) string { return "tok:" + c.Get(fiber.HeaderAuthorization) },
+			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
+		}))
+	}
+	for _, t := range s.transports {
+		t.Mount(app)
+	}
+	if s.cfg.Static != nil {
+		app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.cfg.Static), Index: "index.html", MaxAge: 60}))
+	}
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": err.Error()})
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// renderError writes every error in the wire's envelope with its status.
+func (s *Server) renderError(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		switch fe.Code {
+		case http.StatusRequestEntityTooLarge:
+			err = bus.Reject(fe.Code, bus.CodeTooLarge, "The request body is larger than the limit.")
+		case http.StatusNotFound:
+			err = bus.Reject(fe.Code, bus.CodeNotFound, "No such endpoint.")
+		case http.StatusMethodNotAllowed:
+			err = bus.Reject(fe.Code, bus.CodeInvalidRequest, "Method not allowed.")
+		case http.StatusUpgradeRequired:
+			err = bus.Reject(fe.Code, bus.CodeInvalidRequest, "This endpoint needs a WebSocket upgrade.")
+		default:
+			err = bus.Reject(fe.Code, bus.CodeInvalidRequest, fe.Message)
+		}
+	}
+	rej := bus.AsRejection(err)
+	if rej.Code == bus.CodeInternal {
+		s.cfg.Logger.Error("request failed", "path", c.Path(), "id", c.GetRespHeader(fiber.HeaderXRequestID), "err", err)
+	}
+	if !strings.HasPrefix(c.Path(), "/v1/") && rej.Status == http.StatusNotFound {
+		return c.Status(http.StatusNotFound).SendString("Not Found")
+	}
+	return native.Reply(c, rej)
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting, ends long-polls and sockets (fasthttp neither
+// waits for nor closes hijacked connections), and waits for in-flight requests
+// until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	closed := make(chan error, len(s.transports))
+	for _, t := range s.transports {
+		go func() { closed <- t.Close(ctx) }()
+	}
+	errs := []error{s.app.ShutdownWithContext(ctx)}
+	for range s.transports {
+		errs = append(errs, <-closed)
+	}
+	return errors.Join(errs...)
+}

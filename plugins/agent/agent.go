@@ -1,0 +1,443 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// Name is the plugin's bus name.
+const Name = "AgentService"
+
+// Rejections. Codes are append-only.
+var (
+	ErrInvalidOptions = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "The options are not a valid JSON object.")
+	ErrNotAgent       = bus.Reject(http.StatusForbidden, bus.CodeForbidden, "AgentService commands need an agent token.")
+	ErrBadStatus      = bus.Reject(http.StatusBadRequest, "invalid_status", "status must be online, away or offline.")
+	ErrNoChatID       = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "chatId is required.")
+	ErrChatNotFound   = bus.Reject(http.StatusNotFound, "chat_not_found", "No such chat.")
+	ErrNotParticipant = bus.Reject(http.StatusForbidden, "not_participant", "You are not a participant of this chat.")
+	ErrChatEnded      = bus.Reject(http.StatusConflict, "chat_ended", "The chat has ended.")
+	ErrAlreadyTaken   = bus.Reject(http.StatusConflict, "already_assigned", "The chat was already accepted.")
+	ErrAtCapacity     = bus.Reject(http.StatusConflict, "at_capacity", "You are at your maximum number of chats.")
+	ErrNoMessage      = bus.Reject(http.StatusBadRequest, "no_message", "No message text provided.")
+)
+
+// Event names.
+const (
+	EventChatAssigned    = "chatAssigned"
+	EventMessageReceived = "messageReceived"
+	EventVisitorTyping   = "visitorTyping"
+	EventContextUpdated  = "contextUpdated"
+	EventChatEnded       = "chatEnded"
+	EventResync          = "resync"
+)
+
+// Service is the AgentService plugin.
+type Service struct {
+	engine     *chat.Engine
+	bus        *bus.Bus
+	adminToken string
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	base    uint64
+}
+
+// Register registers the plugin on b and observes the engine. adminToken, if
+// not empty, authenticates as the admin.
+func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
+	p, err := b.RegisterPlugin(Name)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{engine: e, bus: b, adminToken: adminToken, streams: map[string]*stream{},
+		base: uint64(e.Now().UnixMicro())}
+	cmds := map[string]bus.HandlerFunc{
+		"setStatus":     s.setStatus,
+		"getStatus":     s.getStatus,
+		"listChats":     s.listChats,
+		"acceptChat":    s.acceptChat,
+		"sendMessage":   s.sendMessage,
+		"sendTyping":    s.sendTyping,
+		"endChat":       s.endChat,
+		"getTranscript": s.getTranscript,
+	}
+	for name, h := range cmds {
+		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {
+			return nil, err
+		}
+	}
+	p.RegisterEvents(EventChatAssigned, EventMessageReceived, EventVisitorTyping, EventContextUpdated, EventChatEnded, EventResync)
+	if err := p.RegisterFeed(bus.KindAgent, s.feed); err != nil {
+		return nil, err
+	}
+	if err := p.RegisterAuth(s.authenticate); err != nil {
+		return nil, err
+	}
+	e.Observe(s.observe)
+	return s, nil
+}
+
+func (s *Service) agentsOnly(h bus.HandlerFunc) bus.HandlerFunc {
+	return func(ctx context.Context, call *bus.Call) (any, error) {
+		if call.Caller.Kind != bus.KindAgent {
+			return nil, ErrNotAgent
+		}
+		return h(ctx, call)
+	}
+}
+
+func (s *Service) authenticate(ctx context.Context, token string) (bus.Caller, error) {
+	if s.adminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) == 1 {
+		return bus.Caller{Kind: bus.KindAdmin}, nil
+	}
+	a, ok := s.engine.AgentByToken(token)
+	if !ok {
+		return bus.Caller{}, bus.ErrNoMatch
+	}
+	return bus.Caller{Kind: bus.KindAgent, ID: a.ID}, nil
+}
+
+func (s *Service) stream(agentID string) *stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[agentID]
+	if st == nil {
+		st = newStream(bus.AgentTopic(agentID), s.base)
+		s.streams[agentID] = st
+	}
+	return st
+}
+
+func (s *Service) feed(ctx context.Context, caller bus.Caller, after uint64, limit int) ([]bus.Event, error) {
+	return s.stream(caller.ID).after(after, limit), nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("agent: marshal: " + err.Error())
+	}
+	return b
+}
+
+func name(n string) string { return Name + "." + n }
+
+// observe turns a chat's events into each participating agent's events. It
+// runs on the store's writer goroutine for committed events, so positions are
+// handed out in commit order.
+func (s *Service) observe(c *store.Chat, evs []store.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	for _, p := range c.Participants {
+		// Agents who left with these very events (an ending chat) still hear of them.
+		if !p.Connected() && p.LeftAt < evs[0].Time {
+			continue
+		}
+		for _, ev := range evs {
+			s.deliver(c, p.ID, ev)
+		}
+	}
+}
+
+func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
+	topic := bus.AgentTopic(agentID)
+	if ev.Seq == 0 {
+		if ev.From.Type == "Client" {
+			typing := ev.Type == "TypingStarted"
+			s.bus.Publish(bus.Event{Name: name(EventVisitorTyping), Topic: topic,
+				Data: mustJSON(map[string]any{"chatId": c.ID, "isTyping": typing})})
+		}
+		return
+	}
+	var unit []bus.Event
+	add := func(n string, data []byte) { unit = append(unit, bus.Event{Name: name(n), Data: data}) }
+	switch {
+	case ev.Type == store.EventParticipantJoined && ev.From.ID == agentID:
+		add(EventChatAssigned, mustJSON(assignment(c)))
+		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []chat.Message{chat.ToMessage(ev)}}))
+	case chat.Visible(ev):
+		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []chat.Message{chat.ToMessage(ev)}}))
+	case ev.Type == store.EventUserDataUpdated:
+		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "userData": json.RawMessage(ev.Data)}))
+	case ev.Type == store.EventChatEnded:
+		var d struct {
+			By string `json:"by"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		add(EventChatEnded, mustJSON(map[string]any{"chatId": c.ID, "by": d.By}))
+	default:
+		return
+	}
+	first := unit[0]
+	first.With = unit[1:]
+	s.bus.Publish(s.stream(agentID).push(first))
+}
+
+// Assignment describes a chat to its agent.
+type Assignment struct {
+	ChatID     string          `json:"chatId"`
+	Deployment string          `json:"deployment"`
+	Mode       string          `json:"mode"`
+	State      string          `json:"state"`
+	Queue      string          `json:"queue"`
+	Priority   int             `json:"priority"`
+	Visitor    store.Profile   `json:"visitor"`
+	Subject    string          `json:"subject,omitempty"`
+	UserData   json.RawMessage `json:"userData,omitempty"`
+	CreatedAt  int64           `json:"createdAt"`
+	LastSeq    uint64          `json:"lastSeq"`
+}
+
+func assignment(c *store.Chat) Assignment {
+	return Assignment{ChatID: c.ID, Deployment: c.Deployment, Mode: c.Mode, State: c.State, Queue: c.Queue,
+		Priority: c.Priority, Visitor: c.Visitor, Subject: c.Subject, UserData: c.UserData,
+		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq}
+}
+
+func decode(opts []byte, v any) error {
+	opts = bytes.TrimSpace(opts)
+	if len(opts) == 0 || string(opts) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(opts, v); err != nil {
+		return ErrInvalidOptions.Wrap(err)
+	}
+	return nil
+}
+
+func (s *Service) setStatus(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		Status string `json:"status"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	switch o.Status {
+	case chat.StatusOnline, chat.StatusAway, chat.StatusOffline:
+	default:
+		return nil, ErrBadStatus
+	}
+	if err := s.engine.SetStatus(call.Caller.ID, o.Status); err != nil {
+		return nil, err
+	}
+	return s.engine.Agent(call.Caller.ID)
+}
+
+func (s *Service) getStatus(ctx context.Context, call *bus.Call) (any, error) {
+	return s.engine.Agent(call.Caller.ID)
+}
+
+func (s *Service) listChats(ctx context.Context, call *bus.Call) (any, error) {
+	info, err := s.engine.Agent(call.Caller.ID)
+	if err != nil {
+		return nil, err
+	}
+	chats := make([]Assignment, 0, len(info.Chats))
+	for _, id := range info.Chats {
+		c, err := s.engine.Chat(ctx, id)
+		if err != nil {
+			continue // ended since
+		}
+		chats = append(chats, assignment(&c))
+	}
+	queued := []Assignment{}
+	for _, c := range s.engine.Queued(call.Caller.ID) {
+		queued = append(queued, assignment(&c))
+	}
+	pos := s.stream(call.Caller.ID)
+	pos.mu.Lock()
+	head := pos.head
+	pos.mu.Unlock()
+	return map[string]any{"status": info.Status, "chats": chats, "queued": queued, "seq": head}, nil
+}
+
+type chatOptions struct {
+	ChatID    string  `json:"chatId"`
+	Message   *string `json:"message"`
+	RequestID string  `json:"requestId"`
+	IsTyping  *bool   `json:"isTyping"`
+	Type      string  `json:"type"`
+}
+
+func (s *Service) chatOptions(call *bus.Call) (chatOptions, error) {
+	var o chatOptions
+	if err := decode(call.Options, &o); err != nil {
+		return o, err
+	}
+	if o.ChatID == "" {
+		return o, ErrNoChatID
+	}
+	return o, nil
+}
+
+// participant returns the chat and the caller's participant record.
+func (s *Service) participant(ctx context.Context, call *bus.Call, chatID string) (store.Chat, store.Participant, error) {
+	c, err := s.engine.Chat(ctx, chatID)
+	if errors.Is(err, chat.ErrNotFound) {
+		return c, store.Participant{}, ErrChatNotFound
+	}
+	if err != nil {
+		return c, store.Participant{}, err
+	}
+	for _, p := range c.Participants {
+		if p.ID == call.Caller.ID && p.Connected() {
+			if c.State == store.StateEnded {
+				return c, p, ErrChatEnded
+			}
+			return c, p, nil
+		}
+	}
+	if c.State == store.StateEnded {
+		return c, store.Participant{}, ErrChatEnded
+	}
+	return c, store.Participant{}, ErrNotParticipant
+}
+
+func (s *Service) acceptChat(ctx context.Context, call *bus.Call) (any, error) {
+	o, err := s.chatOptions(call)
+	if err != nil {
+		return nil, err
+	}
+	err = s.engine.Assign(ctx, o.ChatID, call.Caller.ID)
+	switch {
+	case errors.Is(err, chat.ErrNotFound):
+		return nil, ErrChatNotFound
+	case errors.Is(err, chat.ErrEnded):
+		return nil, ErrChatEnded
+	case errors.Is(err, chat.ErrAssigned):
+		return nil, ErrAlreadyTaken
+	case errors.Is(err, chat.ErrAtCapacity):
+		return nil, ErrAtCapacity
+	case err != nil:
+		return nil, err
+	}
+	c, err := s.engine.Chat(ctx, o.ChatID)
+	if err != nil {
+		return nil, err
+	}
+	return assignment(&c), nil
+}
+
+func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) {
+	o, err := s.chatOptions(call)
+	if err != nil {
+		return nil, err
+	}
+	text := ""
+	if o.Message != nil {
+		text = *o.Message
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil, ErrNoMessage
+	}
+	if max := s.engine.Config().Limits.MessageChars; utf8.RuneCountInString(text) > max {
+		return nil, bus.Reject(http.StatusRequestEntityTooLarge, "message_too_long", "The message is too long.")
+	}
+	if len(o.RequestID) > 128 {
+		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+	}
+	_, p, err := s.participant(ctx, call, o.ChatID)
+	if err != nil {
+		return nil, err
+	}
+	typ := store.EventMessage
+	if o.Type == "notice" {
+		typ = store.EventNotice
+	}
+	ev, err := s.engine.Append(ctx, o.ChatID, o.RequestID, store.Event{Type: typ, From: chat.PartyOf(p), Text: text,
+		Time: s.engine.Now().UnixMilli()})
+	if errors.Is(err, chat.ErrEnded) {
+		return nil, ErrChatEnded
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"seq": ev.Seq, "index": ev.Seq, "timestamp": ev.Time}, nil
+}
+
+func (s *Service) sendTyping(ctx context.Context, call *bus.Call) (any, error) {
+	o, err := s.chatOptions(call)
+	if err != nil {
+		return nil, err
+	}
+	_, p, err := s.participant(ctx, call, o.ChatID)
+	if err != nil {
+		return nil, err
+	}
+	typing := o.IsTyping == nil || *o.IsTyping
+	if err := s.engine.Typing(o.ChatID, chat.PartyOf(p), typing); err != nil {
+		return nil, ErrChatEnded
+	}
+	return struct{}{}, nil
+}
+
+func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
+	o, err := s.chatOptions(call)
+	if err != nil {
+		return nil, err
+	}
+	_, p, err := s.participant(ctx, call, o.ChatID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.engine.End(ctx, o.ChatID, chat.PartyOf(p), "agent"); err != nil {
+		if errors.Is(err, chat.ErrEnded) {
+			return nil, ErrChatEnded
+		}
+		return nil, err
+	}
+	return map[string]bool{"ended": true}, nil
+}
+
+func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error) {
+	o, err := s.chatOptions(call)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.engine.Chat(ctx, o.ChatID)
+	if errors.Is(err, chat.ErrNotFound) {
+		return nil, ErrChatNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	allowed := c.State == store.StateQueued
+	for _, p := range c.Participants {
+		allowed = allowed || p.ID == call.Caller.ID
+	}
+	if !allowed {
+		return nil, ErrNotParticipant
+	}
+	msgs := []chat.Message{}
+	var after uint64
+	for {
+		evs, err := s.engine.EventsAfter(ctx, c.ID, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if chat.Visible(ev) {
+				msgs = append(msgs, chat.ToMessage(ev))
+			}
+			after = ev.Seq
+		}
+		if len(evs) < 1000 {
+			break
+		}
+	}
+	return map[string]any{"chat": assignment(&c), "messages": msgs}, nil
+}
+

@@ -1,0 +1,14 @@
+// Package agent is the AgentService bus plugin: the agent's and bot's side of
+// chats. It authenticates agent and admin tokens, takes presence, acceptance,
+// messages, typing and ending from agents, and turns the engine's events into
+// AgentService events on each participating agent's topic.
+//
+// # The agent stream
+//
+// An agent's events span many chats, so they get positions of their own: a
+// per-agent ring of recent events, numbered from a base taken from the clock
+// at start so positions only grow across restarts. A resume the ring can no
+// longer serve (too old, or from before a restart) answers one
+// AgentService.resync event: reload listChats and transcripts. Stored chat
+// history stays the truth.
+package agent

@@ -1,0 +1,17 @@
+// Package chat is the chat engine under the WebChatService and AgentService
+// plugins: it starts, changes and ends chats through the store, keeps the
+// in-memory view of open chats and agents that routing needs, assigns queued
+// chats to agents, ends idle ones, and hands every committed or ephemeral
+// event to its observers (the plugins), which turn them into bus events.
+//
+// # Goroutines
+//
+// The engine owns two: the router, woken whenever a chat or an agent changes,
+// and the idle sweeper. Both stop when the context given to Run ends. Observers
+// run on the store's writer goroutine, in commit order, and must not block.
+//
+// # Locks
+//
+// One mutex guards the view (chats, agents, queue). It is never held across a
+// store call.
+package chat

@@ -1,0 +1,395 @@
+package chat
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/store"
+)
+
+// Errors the plugins turn into their documented rejections.
+var (
+	ErrNotFound       = errors.New("chat: not found")
+	ErrEnded          = errors.New("chat: ended")
+	ErrNotParticipant = errors.New("chat: agent is not in this chat")
+	ErrAssigned       = errors.New("chat: already assigned")
+	ErrUnknownAgent   = errors.New("chat: unknown agent")
+	ErrNoDeployment   = errors.New("chat: unknown deployment")
+	ErrAtCapacity     = errors.New("chat: agent is at capacity")
+)
+
+// Log is what the engine needs of the store: the event log and the chat
+// records beside it. A clustered backend can replace it.
+type Log interface {
+	CreateChat(ctx context.Context, n store.NewChat) (store.Chat, bool, error)
+	Mutate(ctx context.Context, id, requestID string, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
+	Chat(ctx context.Context, id string) (store.Chat, error)
+	OpenChats(ctx context.Context, fn func(store.Chat) error) error
+	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
+	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]store.Event, error)
+	LookupToken(ctx context.Context, hash []byte) (store.Token, error)
+}
+
+// An Observer receives a chat's new events: committed ones (seq > 0) in
+// commit order, and ephemeral ones (typing, seq 0). It must not block.
+type Observer func(c *store.Chat, evs []store.Event)
+
+// Agent statuses.
+const (
+	StatusOnline  = "online"
+	StatusAway    = "away"
+	StatusOffline = "offline"
+)
+
+// Engine runs chats.
+type Engine struct {
+	cfg       config.Config
+	log       Log
+	now       func() time.Time
+	logger    *slog.Logger
+	observers []Observer
+	kick      chan struct{}
+
+	mu     sync.Mutex
+	chats  map[string]*store.Chat // open chats, without userData
+	agents map[string]*agentState
+}
+
+type agentState struct {
+	cfg      config.Agent
+	status   string
+	chats    map[string]bool
+	lastFree time.Time // when it last had a chat assigned or freed: the tie-break
+}
+
+// Options are the engine's dependencies besides config and log.
+type Options struct {
+	Now    func() time.Time // nil means time.Now
+	Logger *slog.Logger
+}
+
+// New returns an engine. Observe and Load before Run.
+func New(cfg config.Config, log Log, o Options) *Engine {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	e := &Engine{
+		cfg: cfg, log: log, now: o.Now, logger: o.Logger,
+		kick:   make(chan struct{}, 1),
+		chats:  make(map[string]*store.Chat),
+		agents: make(map[string]*agentState),
+	}
+	for _, a := range cfg.Agents {
+		e.agents[a.ID] = &agentState{cfg: a, status: StatusOffline, chats: map[string]bool{}}
+	}
+	return e
+}
+
+// Config returns the configuration the engine runs with.
+func (e *Engine) Config() *config.Config { return &e.cfg }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.now() }
+
+// Observe adds an observer. Call before the store commits anything.
+func (e *Engine) Observe(o Observer) { e.observers = append(e.observers, o) }
+
+// Load rebuilds the view of open chats from the log after a restart.
+func (e *Engine) Load(ctx context.Context) error {
+	return e.log.OpenChats(ctx, func(c store.Chat) error {
+		e.mu.Lock()
+		e.track(&c)
+		e.mu.Unlock()
+		return nil
+	})
+}
+
+// Committed is the store's commit hook. It runs on the writer goroutine.
+func (e *Engine) Committed(batch []store.Committed) {
+	routing := false
+	for i := range batch {
+		c := &batch[i].Chat
+		e.mu.Lock()
+		e.track(c)
+		if c.State == store.StateQueued {
+			routing = true
+		}
+		e.mu.Unlock()
+		for _, o := range e.observers {
+			o(c, batch[i].Events)
+		}
+	}
+	if routing {
+		e.wake()
+	}
+}
+
+// track updates the view from a committed chat; e.mu must be held.
+func (e *Engine) track(c *store.Chat) {
+	old := e.chats[c.ID]
+	if old != nil {
+		for _, p := range old.Participants {
+			if a := e.agents[p.ID]; a != nil {
+				delete(a.chats, c.ID)
+			}
+		}
+	}
+	if c.State == store.StateEnded {
+		delete(e.chats, c.ID)
+		if old != nil {
+			for _, p := range old.Participants {
+				if a := e.agents[p.ID]; a != nil && p.Connected() {
+					a.lastFree = e.now()
+				}
+			}
+		}
+		return
+	}
+	v := *c
+	v.UserData = nil
+	v.Participants = slices.Clone(c.Participants)
+	e.chats[c.ID] = &v
+	for _, p := range v.Participants {
+		if a := e.agents[p.ID]; a != nil && p.Connected() {
+			a.chats[c.ID] = true
+		}
+	}
+}
+
+// StartRequest is a visitor's request for a chat.
+type StartRequest struct {
+	Deployment string
+	Visitor    store.Profile
+	Subject    string
+	UserData   json.RawMessage
+	RequestID  string // the client's retry key; "" for none
+	IdentityID string // "" for a new anonymous identity
+	Priority   int
+}
+
+// Started is a new (or, for a retried request, the same) chat and its token.
+type Started struct {
+	Chat     store.Chat
+	Token    string
+	Existing bool
+}
+
+// Start creates a chat in the deployment's queue. A retry with the same
+// RequestID returns the first chat and the same token.
+func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
+	d, ok := e.cfg.Deployment(r.Deployment)
+	if !ok {
+		return Started{}, ErrNoDeployment
+	}
+	now := e.now().UnixMilli()
+	chatID := newID()
+	token := newSecret()
+	if r.RequestID != "" {
+		// The token of an idempotent start is derived from the client's
+		// secret request id, so a retry can be answered with it again while
+		// the store keeps only its hash.
+		token = deriveToken(r.RequestID, r.Deployment)
+	}
+	identity := r.IdentityID
+	var idn *store.Identity
+	if identity == "" {
+		identity = newID()
+		idn = &store.Identity{ID: identity, Profile: r.Visitor, CreatedAt: now}
+	}
+	c := store.Chat{
+		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: store.StateQueued, Queue: d.Queue,
+		Priority: r.Priority, IdentityID: identity, Visitor: r.Visitor, Subject: r.Subject,
+		UserData: r.UserData, CreatedAt: now, LastActivity: now,
+	}
+	joined := store.Event{Type: store.EventParticipantJoined, Time: now,
+		From: store.Party{ID: identity, Name: visitorName(r.Visitor), Type: "Client"}}
+	created, existing, err := e.log.CreateChat(ctx, store.NewChat{
+		Chat: c, Identity: idn, TokenHash: store.HashToken(token), StartKey: r.RequestID,
+		Events: []store.Event{joined},
+	})
+	if err != nil {
+		return Started{}, fmt.Errorf("chat: start: %w", err)
+	}
+	return Started{Chat: created, Token: token, Existing: existing}, nil
+}
+
+func visitorName(p store.Profile) string {
+	switch {
+	case p.Nickname != "":
+		return p.Nickname
+	case p.Firstname != "" || p.Lastname != "":
+		return p.Firstname + " " + p.Lastname
+	}
+	return "Visitor"
+}
+
+// VisitorName is the name a visitor's events carry.
+func VisitorName(p store.Profile) string { return visitorName(p) }
+
+// Mutate changes an open chat and appends events, mapping store errors to the
+// engine's. fn sees the chat and returns the events to append.
+func (e *Engine) Mutate(ctx context.Context, chatID, requestID string, fn store.MutateFunc) (store.Chat, []store.Event, error) {
+	c, evs, _, err := e.log.Mutate(ctx, chatID, requestID, fn)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, nil, ErrNotFound
+	}
+	return c, evs, err
+}
+
+// Append adds one event from a participant to an open chat.
+func (e *Engine) Append(ctx context.Context, chatID, requestID string, ev store.Event) (store.Event, error) {
+	_, evs, err := e.Mutate(ctx, chatID, requestID, func(c *store.Chat) ([]store.Event, error) {
+		if c.State == store.StateEnded {
+			return nil, ErrEnded
+		}
+		return []store.Event{ev}, nil
+	})
+	if err != nil {
+		return store.Event{}, err
+	}
+	if len(evs) == 0 {
+		return store.Event{}, fmt.Errorf("chat: append to %s: nothing appended", chatID)
+	}
+	return evs[0], nil
+}
+
+// End ends an open chat: everyone still connected leaves, then ChatEnded.
+// by is "visitor", "agent" or "idle".
+func (e *Engine) End(ctx context.Context, chatID string, from store.Party, by string) (store.Chat, error) {
+	now := e.now().UnixMilli()
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
+		if c.State == store.StateEnded {
+			return nil, ErrEnded
+		}
+		var evs []store.Event
+		if by == "visitor" {
+			evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now,
+				From: store.Party{ID: c.IdentityID, Name: visitorName(c.Visitor), Type: "Client"}})
+		}
+		for i := range c.Participants {
+			p := &c.Participants[i]
+			if p.Connected() {
+				p.LeftAt = now
+				evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now,
+					From: store.Party{ID: p.ID, Name: p.Name, Type: partyType(*p)}})
+			}
+		}
+		c.State, c.EndedAt, c.EndedBy = store.StateEnded, now, by
+		data, _ := json.Marshal(map[string]string{"by": by})
+		evs = append(evs, store.Event{Type: store.EventChatEnded, Time: now, From: from, Data: data})
+		return evs, nil
+	})
+	if err == nil {
+		e.wake()
+	}
+	return c, err
+}
+
+func partyType(p store.Participant) string {
+	switch {
+	case p.Supervisor:
+		return "Supervisor"
+	case p.Kind == config.KindBot:
+		return "Bot"
+	}
+	return "Agent"
+}
+
+// PartyOf is the event author for an agent participant.
+func PartyOf(p store.Participant) store.Party {
+	return store.Party{ID: p.ID, Name: p.Name, Type: partyType(p)}
+}
+
+// Typing fans an ephemeral typing indicator out to the chat's observers.
+func (e *Engine) Typing(chatID string, from store.Party, isTyping bool) error {
+	e.mu.Lock()
+	v, ok := e.chats[chatID]
+	var c store.Chat
+	if ok {
+		c = *v
+		c.Participants = slices.Clone(v.Participants)
+	}
+	e.mu.Unlock()
+	if !ok {
+		return ErrEnded
+	}
+	typ := "TypingStopped"
+	if isTyping {
+		typ = "TypingStarted"
+	}
+	evs := []store.Event{{Type: typ, From: from, Time: e.now().UnixMilli()}}
+	for _, o := range e.observers {
+		o(&c, evs)
+	}
+	return nil
+}
+
+// Chat reads a chat from the log.
+func (e *Engine) Chat(ctx context.Context, id string) (store.Chat, error) {
+	c, err := e.log.Chat(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, ErrNotFound
+	}
+	return c, err
+}
+
+// EventsAfter reads a chat's log after seq.
+func (e *Engine) EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error) {
+	return e.log.EventsAfter(ctx, chatID, after, limit)
+}
+
+// EventsBefore reads a chat's log before seq, oldest first.
+func (e *Engine) EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]store.Event, error) {
+	return e.log.EventsBefore(ctx, chatID, before, limit)
+}
+
+// VisitorToken resolves a visitor token.
+func (e *Engine) VisitorToken(ctx context.Context, token string) (store.Token, error) {
+	t, err := e.log.LookupToken(ctx, store.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return t, ErrNotFound
+	}
+	return t, err
+}
+
+// AgentByToken finds the configured agent whose token this is.
+func (e *Engine) AgentByToken(token string) (config.Agent, bool) {
+	for _, a := range e.cfg.Agents {
+		if hmac.Equal([]byte(a.Token), []byte(token)) {
+			return a, true
+		}
+	}
+	return config.Agent{}, false
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func deriveToken(requestID, deployment string) string {
+	m := hmac.New(sha256.New, []byte(requestID))
+	m.Write([]byte("cxgate visitor token\x00" + deployment))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}

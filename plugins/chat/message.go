@@ -1,0 +1,62 @@
+package chat
+
+import (
+	"encoding/json"
+
+	"github.com/cxgate/cxgate/store"
+)
+
+// Message is a transcript entry in Genesys' shape.
+type Message struct {
+	Index     uint64          `json:"index"`
+	Type      string          `json:"type"`
+	From      From            `json:"from"`
+	Text      string          `json:"text"`
+	Timestamp int64           `json:"timestamp"`
+	RequestID string          `json:"requestId,omitempty"`
+	Filter    string          `json:"filter,omitempty"` // sendFilteredMessage's regex: clients hide matches
+	IsTyping  *bool           `json:"isTyping,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+}
+
+// From is a message's author.
+type From struct {
+	Name          string `json:"name"`
+	Type          string `json:"type"`
+	ParticipantID string `json:"participantId"`
+}
+
+// ToMessage maps a stored event to a transcript entry.
+func ToMessage(ev store.Event) Message {
+	m := Message{
+		Index: ev.Seq, Type: ev.Type, Text: ev.Text, Timestamp: ev.Time, RequestID: ev.RequestID,
+		From: From{Name: ev.From.Name, Type: ev.From.Type, ParticipantID: ev.From.ID},
+	}
+	switch ev.Type {
+	case "TypingStarted", "TypingStopped":
+		t := ev.Type == "TypingStarted"
+		m.IsTyping = &t
+	case store.EventMessage:
+		if len(ev.Data) > 0 {
+			var d struct {
+				Filter string `json:"filter"`
+			}
+			if json.Unmarshal(ev.Data, &d) == nil {
+				m.Filter = d.Filter
+			}
+		}
+	case store.EventFileUploaded:
+		m.Data = ev.Data
+	}
+	return m
+}
+
+// Visible reports whether participants see the event in their transcript.
+func Visible(ev store.Event) bool {
+	switch ev.Type {
+	case store.EventMessage, store.EventNotice, store.EventCustomNotice, store.EventParticipantJoined,
+		store.EventParticipantLeft, store.EventFileUploaded:
+		return true
+	}
+	return false
+}

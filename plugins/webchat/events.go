@@ -1,0 +1,127 @@
+package webchat
+
+import (
+	"encoding/json"
+
+	"github.com/cxgate/cxgate/plugins/chat"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/store"
+)
+
+// Event names, as CXBus publishes them.
+const (
+	EventStarted            = "started"
+	EventMessageReceived    = "messageReceived"
+	EventEnded              = "ended"
+	EventClientConnected    = "clientConnected"
+	EventClientDisconnected = "clientDisconnected"
+	EventAgentConnected     = "agentConnected"
+	EventAgentDisconnected  = "agentDisconnected"
+	EventAgentTypingStarted = "agentTypingStarted"
+	EventAgentTypingStopped = "agentTypingStopped"
+	EventError              = "error"
+)
+
+var allEvents = []string{
+	"ready", EventStarted, "restored", "restoreTimeout", "restoreFailed", "reconnected", "disconnected",
+	EventMessageReceived, EventError, EventEnded, "clientTypingStarted", "clientTypingStopped",
+	EventClientConnected, EventClientDisconnected, "agentTypingTimeout", EventAgentTypingStarted,
+	EventAgentTypingStopped, EventAgentConnected, EventAgentDisconnected,
+	"supervisorConnected", "supervisorDisconnected", "botConnected", "botDisconnected",
+}
+
+// AgentInfo is one entry of the agents map of *Connected events.
+type AgentInfo struct {
+	Name             string `json:"name"`
+	Connected        bool   `json:"connected"`
+	Supervisor       bool   `json:"supervisor"`
+	ConnectedTime    int64  `json:"connectedTime"`
+	DisconnectedTime int64  `json:"disconnectedTime"`
+}
+
+func agentsOf(c *store.Chat) (map[string]AgentInfo, int) {
+	agents := make(map[string]AgentInfo, len(c.Participants))
+	n := 0
+	for _, p := range c.Participants {
+		agents[p.ID] = AgentInfo{Name: p.Name, Connected: p.Connected(), Supervisor: p.Supervisor,
+			ConnectedTime: p.JoinedAt, DisconnectedTime: p.LeftAt}
+		if p.Connected() {
+			n++
+		}
+	}
+	return agents, n
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own plain structs are marshalled here.
+		panic("webchat: marshal: " + err.Error())
+	}
+	return b
+}
+
+// toBus maps one event of chat c to the unit of WebChatService events a
+// visitor receives, or false when visitors see nothing of it.
+func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
+	topic := bus.ChatTopic(c.ID)
+	name := func(n string) string { return "WebChatService." + n }
+	var unit []bus.Event
+	add := func(n string, data []byte) {
+		unit = append(unit, bus.Event{Name: name(n), Topic: topic, Seq: ev.Seq, Data: data})
+	}
+	msg := chat.ToMessage(ev)
+	switch ev.Type {
+	case "TypingStarted", "TypingStopped":
+		if ev.From.Type == "Client" {
+			return bus.Event{}, false
+		}
+		if ev.Type == "TypingStarted" {
+			add(EventAgentTypingStarted, mustJSON(msg))
+		} else {
+			add(EventAgentTypingStopped, mustJSON(msg))
+		}
+	case store.EventChatEnded:
+		var d struct {
+			By string `json:"by"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		add(EventEnded, mustJSON(map[string]string{"chatId": c.ID, "by": d.By}))
+	default:
+		if !chat.Visible(ev) {
+			return bus.Event{}, false
+		}
+		if ev.Seq == 1 && ev.Type == store.EventParticipantJoined {
+			add(EventStarted, mustJSON(map[string]string{"chatId": c.ID, "mode": c.Mode, "participantId": c.IdentityID}))
+		}
+		add(EventMessageReceived, mustJSON(map[string]any{"messages": []chat.Message{msg}, "restoring": false}))
+		if ev.Type == store.EventParticipantJoined || ev.Type == store.EventParticipantLeft {
+			agents, n := agentsOf(c)
+			data := mustJSON(map[string]any{"message": msg, "agents": agents, "numAgentsConnected": n})
+			add(participantEvent(ev), data)
+		}
+	}
+	first := unit[0]
+	first.With = unit[1:]
+	return first, true
+}
+
+func participantEvent(ev store.Event) string {
+	joined := ev.Type == store.EventParticipantJoined
+	var who string
+	switch ev.From.Type {
+	case "Client":
+		who = "client"
+	case "Bot":
+		who = "bot"
+	case "Supervisor":
+		who = "supervisor"
+	default:
+		who = "agent"
+	}
+	if joined {
+		return who + "Connected"
+	}
+	return who + "Disconnected"
+}

@@ -1,0 +1,588 @@
+package webchat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// Name is the plugin's bus name.
+const Name = "WebChatService"
+
+// historyPage is the default page of fetchHistory, as maxMessagePageSize.
+const historyPage = 100
+
+// Service is the WebChatService plugin.
+type Service struct {
+	engine *chat.Engine
+	bus    *bus.Bus
+}
+
+// Register registers the plugin's commands, events, feed and authenticator
+// on b, and observes the engine.
+func Register(b *bus.Bus, e *chat.Engine) (*Service, error) {
+	p, err := b.RegisterPlugin(Name)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{engine: e, bus: b}
+	cmds := []struct {
+		name string
+		h    bus.HandlerFunc
+		opts []bus.CommandOption
+	}{
+		{"startChat", s.startChat, nil},
+		{"endChat", s.endChat, nil},
+		{"sendMessage", s.sendMessage, nil},
+		{"sendCustomNotice", s.sendCustomNotice, nil},
+		{"sendTyping", s.sendTyping, nil},
+		{"sendFilteredMessage", s.sendFilteredMessage, nil},
+		{"addPrefilter", s.addPrefilter, nil},
+		{"updateUserData", s.updateUserData, nil},
+		{"getTranscript", s.getTranscript, nil},
+		{"getAgents", s.getAgents, nil},
+		{"getStats", s.getStats, nil},
+		{"getSessionData", s.getSessionData, nil},
+		{"verifySession", s.verifySession, nil},
+		{"restore", s.restore, nil},
+		{"startPoll", s.requireSessionShort, nil},
+		{"stopPoll", s.requireSessionShort, nil},
+		{"resetPollExceptions", resolveEmpty, nil},
+		{"poll", s.poll, []bus.CommandOption{bus.Private()}},
+		{"fetchHistory", s.fetchHistory, nil},
+		{"sendFile", rejectWith(ErrFilesUnsupported), nil},
+		{"downloadFile", rejectWith(ErrDownloadUnsupported), nil},
+	}
+	for _, c := range cmds {
+		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {
+			return nil, err
+		}
+	}
+	p.RegisterEvents(allEvents...)
+	if err := p.RegisterFeed(bus.KindVisitor, s.feed); err != nil {
+		return nil, err
+	}
+	if err := p.RegisterAuth(s.authenticate); err != nil {
+		return nil, err
+	}
+	e.Observe(s.observe)
+	return s, nil
+}
+
+// observe publishes the visitor-facing events of a commit. It runs on the
+// store's writer goroutine, in commit order.
+func (s *Service) observe(c *store.Chat, evs []store.Event) {
+	for _, ev := range evs {
+		if u, ok := toBus(c, ev); ok {
+			s.bus.Publish(u)
+		}
+	}
+}
+
+// authenticate resolves visitor tokens.
+func (s *Service) authenticate(ctx context.Context, token string) (bus.Caller, error) {
+	t, err := s.engine.VisitorToken(ctx, token)
+	if errors.Is(err, chat.ErrNotFound) {
+		return bus.Caller{}, bus.ErrNoMatch
+	}
+	if err != nil {
+		return bus.Caller{}, err
+	}
+	c, err := s.engine.Chat(ctx, t.ChatID)
+	if err != nil {
+		return bus.Caller{}, err
+	}
+	return bus.Caller{Kind: bus.KindVisitor, ID: t.ChatID, Deployment: c.Deployment}, nil
+}
+
+// feed reads a visitor's chat after seq, as units of bus events.
+func (s *Service) feed(ctx context.Context, caller bus.Caller, after uint64, limit int) ([]bus.Event, error) {
+	c, err := s.engine.Chat(ctx, caller.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []bus.Event
+	for {
+		evs, err := s.engine.EventsAfter(ctx, caller.ID, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if u, ok := toBus(&c, ev); ok {
+				out = append(out, u)
+			}
+			after = ev.Seq
+		}
+		// Events visitors do not see still advance the position; keep
+		// reading so an answer is never empty while the log has more.
+		if len(out) > 0 || len(evs) < limit {
+			return out, nil
+		}
+	}
+}
+
+func decode(opts []byte, v any) error {
+	opts = bytes.TrimSpace(opts)
+	if len(opts) == 0 || string(opts) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(opts, v); err != nil {
+		return ErrInvalidOptions.Wrap(err)
+	}
+	return nil
+}
+
+func resolveEmpty(context.Context, *bus.Call) (any, error) { return struct{}{}, nil }
+
+func rejectWith(r *bus.Rejection) bus.HandlerFunc {
+	return func(context.Context, *bus.Call) (any, error) { return nil, r }
+}
+
+// session returns the caller's chat if it is open, else rej.
+func (s *Service) session(ctx context.Context, call *bus.Call, rej *bus.Rejection) (store.Chat, error) {
+	if call.Caller.Kind != bus.KindVisitor {
+		return store.Chat{}, rej
+	}
+	c, err := s.engine.Chat(ctx, call.Caller.ID)
+	if errors.Is(err, chat.ErrNotFound) || err == nil && c.State == store.StateEnded {
+		return store.Chat{}, rej
+	}
+	return c, err
+}
+
+func (s *Service) limits() (messageChars, userDataBytes int) {
+	l := s.engine.Config().Limits
+	return l.MessageChars, l.UserDataBytes
+}
+
+type startOptions struct {
+	Nickname  string          `json:"nickname"`
+	Firstname string          `json:"firstname"`
+	Lastname  string          `json:"lastname"`
+	Email     string          `json:"email"`
+	Subject   string          `json:"subject"`
+	UserData  json.RawMessage `json:"userData"`
+	RequestID string          `json:"requestId"`
+}
+
+// StartResult is what startChat resolves with.
+type StartResult struct {
+	ChatID        string `json:"chatId"`
+	Token         string `json:"token"`
+	Mode          string `json:"mode"`
+	ParticipantID string `json:"participantId"`
+	Seq           uint64 `json:"seq"`
+	Existing      bool   `json:"existing,omitempty"`
+}
+
+func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
+	if call.Caller.Kind == bus.KindVisitor {
+		if _, err := s.session(ctx, call, ErrNoActiveSession); err == nil {
+			return nil, ErrAlreadyActive
+		}
+	}
+	d, ok := s.engine.Config().Deployment(call.Caller.Deployment)
+	if !ok {
+		return nil, ErrUnknownDeployment
+	}
+	var o startOptions
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{o.Nickname, o.Firstname, o.Lastname, o.Email, o.Subject} {
+		if len(f) > 256 || !utf8.ValidString(f) {
+			return nil, bus.Reject(400, bus.CodeInvalidRequest, "Form fields are limited to 256 bytes of UTF-8 text.")
+		}
+	}
+	if o.RequestID != "" && (len(o.RequestID) < 16 || len(o.RequestID) > 128) {
+		return nil, bus.Reject(400, bus.CodeInvalidRequest, "requestId must be 16 to 128 characters: a random id kept by the client.")
+	}
+	ud, err := s.mergeUserData(d.UserData, nil, o.UserData)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.engine.Start(ctx, chat.StartRequest{
+		Deployment: d.Key,
+		Visitor:    store.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email},
+		Subject:    o.Subject, UserData: ud, RequestID: o.RequestID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return StartResult{ChatID: st.Chat.ID, Token: st.Token, Mode: st.Chat.Mode, ParticipantID: st.Chat.IdentityID,
+		Seq: st.Chat.LastSeq, Existing: st.Existing}, nil
+}
+
+// mergeUserData merges update over base over defaults and checks the size.
+// update may be an object or a string holding one, as Genesys accepts.
+func (s *Service) mergeUserData(defaults map[string]any, base json.RawMessage, update json.RawMessage) (json.RawMessage, error) {
+	_, maxBytes := s.limits()
+	merged := maps.Clone(defaults)
+	if merged == nil {
+		merged = map[string]any{}
+	}
+	for _, raw := range []json.RawMessage{base, update} {
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 || string(raw) == "null" {
+			continue
+		}
+		if raw[0] == '"' {
+			var inner string
+			if json.Unmarshal(raw, &inner) != nil {
+				return nil, ErrInvalidUserData
+			}
+			raw = bytes.TrimSpace([]byte(inner))
+		}
+		if len(raw) == 0 || raw[0] != '{' {
+			return nil, ErrInvalidUserData
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, ErrInvalidUserData.Wrap(err)
+		}
+		maps.Copy(merged, m)
+	}
+	out, err := json.Marshal(merged)
+	if err != nil {
+		return nil, ErrInvalidUserData.Wrap(err)
+	}
+	if len(out) > maxBytes {
+		return nil, errTooLarge("userData", maxBytes)
+	}
+	return out, nil
+}
+
+func (s *Service) visitorParty(c store.Chat) store.Party {
+	return store.Party{ID: c.IdentityID, Name: chat.VisitorName(c.Visitor), Type: "Client"}
+}
+
+func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
+	c, err := s.session(ctx, call, ErrNoActiveSession)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.engine.End(ctx, c.ID, s.visitorParty(c), "visitor")
+	if errors.Is(err, chat.ErrEnded) {
+		return nil, ErrNoActiveSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]bool{"ended": true}, nil
+}
+
+type messageOptions struct {
+	Message   *string `json:"message"`
+	RequestID string  `json:"requestId"`
+	Regex     string  `json:"regex"`
+	Type      string  `json:"type"`
+}
+
+// SendResult is what the send commands resolve with.
+type SendResult struct {
+	Seq       uint64 `json:"seq"`
+	Index     uint64 `json:"index"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+func (s *Service) send(ctx context.Context, call *bus.Call, typ string, noSession *bus.Rejection, requireText bool) (any, error) {
+	var o messageOptions
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	c, err := s.session(ctx, call, noSession)
+	if err != nil {
+		return nil, err
+	}
+	text := ""
+	if o.Message != nil {
+		text = *o.Message
+	}
+	if requireText && strings.TrimSpace(text) == "" {
+		return nil, ErrNoMessage
+	}
+	maxChars, _ := s.limits()
+	if utf8.RuneCountInString(text) > maxChars {
+		return nil, errMessageTooLong(maxChars)
+	}
+	if len(o.RequestID) > 128 {
+		return nil, bus.Reject(400, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+	}
+	ev := store.Event{Type: typ, From: s.visitorParty(c), Text: text, Time: s.engine.Now().UnixMilli()}
+	if o.Regex != "" {
+		if len(o.Regex) > 512 {
+			return nil, bus.Reject(400, bus.CodeInvalidRequest, "regex is limited to 512 characters.")
+		}
+		ev.Data = mustJSON(map[string]string{"filter": o.Regex})
+	}
+	saved, err := s.engine.Append(ctx, c.ID, o.RequestID, ev)
+	if errors.Is(err, chat.ErrEnded) || errors.Is(err, chat.ErrNotFound) {
+		return nil, noSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	return SendResult{Seq: saved.Seq, Index: saved.Seq, Timestamp: saved.Time}, nil
+}
+
+func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) {
+	return s.send(ctx, call, store.EventMessage, ErrNoActiveSession, true)
+}
+
+func (s *Service) sendCustomNotice(ctx context.Context, call *bus.Call) (any, error) {
+	return s.send(ctx, call, store.EventCustomNotice, ErrNoActiveSession, false)
+}
+
+func (s *Service) sendFilteredMessage(ctx context.Context, call *bus.Call) (any, error) {
+	return s.send(ctx, call, store.EventMessage, ErrNoActiveSessionShort, true)
+}
+
+func (s *Service) sendTyping(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		IsTyping *bool `json:"isTyping"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	c, err := s.session(ctx, call, ErrNoActiveSession)
+	if err != nil {
+		return nil, err
+	}
+	typing := o.IsTyping == nil || *o.IsTyping
+	if err := s.engine.Typing(c.ID, s.visitorParty(c), typing); err != nil {
+		return nil, ErrNoActiveSession
+	}
+	return struct{}{}, nil
+}
+
+func (s *Service) addPrefilter(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		Filters json.RawMessage `json:"filters"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, ErrInvalidFilters
+	}
+	var list []string
+	var one string
+	switch {
+	case json.Unmarshal(o.Filters, &one) == nil && one != "":
+		list = []string{one}
+	case json.Unmarshal(o.Filters, &list) == nil && len(list) > 0:
+	default:
+		return nil, ErrInvalidFilters
+	}
+	if len(list) > 32 {
+		return nil, ErrInvalidFilters
+	}
+	for _, f := range list {
+		if f == "" || len(f) > 512 {
+			return nil, ErrInvalidFilters
+		}
+	}
+	return map[string][]string{"filters": list}, nil
+}
+
+func (s *Service) updateUserData(ctx context.Context, call *bus.Call) (any, error) {
+	if call.Caller.Kind != bus.KindVisitor {
+		d, ok := s.engine.Config().Deployment(call.Caller.Deployment)
+		if !ok {
+			return nil, ErrUnknownDeployment
+		}
+		merged, err := s.mergeUserData(d.UserData, nil, call.Options)
+		if err != nil {
+			return nil, err
+		}
+		return json.RawMessage(merged), nil
+	}
+	c, err := s.session(ctx, call, ErrNoActiveSession)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.mergeUserData(nil, nil, call.Options); err != nil {
+		return nil, err
+	}
+	now := s.engine.Now().UnixMilli()
+	var merged json.RawMessage
+	var mergeErr error
+	_, _, err = s.engine.Mutate(ctx, c.ID, "", func(ch *store.Chat) ([]store.Event, error) {
+		if ch.State == store.StateEnded {
+			return nil, ErrNoActiveSession
+		}
+		merged, mergeErr = s.mergeUserData(nil, ch.UserData, call.Options)
+		if mergeErr != nil {
+			return nil, mergeErr
+		}
+		ch.UserData = merged
+		return []store.Event{{Type: store.EventUserDataUpdated, From: s.visitorParty(*ch), Time: now, Data: merged}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]json.RawMessage{"userData": merged}, nil
+}
+
+// transcript reads every visitor-visible message of a chat.
+func (s *Service) transcript(ctx context.Context, chatID string) ([]chat.Message, error) {
+	msgs := []chat.Message{}
+	var after uint64
+	for {
+		evs, err := s.engine.EventsAfter(ctx, chatID, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if chat.Visible(ev) {
+				msgs = append(msgs, chat.ToMessage(ev))
+			}
+			after = ev.Seq
+		}
+		if len(evs) < 1000 || len(msgs) >= 100000 {
+			return msgs, nil
+		}
+	}
+}
+
+func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error) {
+	if call.Caller.Kind != bus.KindVisitor {
+		return map[string]any{"messages": []chat.Message{}}, nil
+	}
+	msgs, err := s.transcript(ctx, call.Caller.ID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"messages": msgs}, nil
+}
+
+func (s *Service) agentList(ctx context.Context, call *bus.Call) ([]AgentInfo, store.Chat, error) {
+	list := []AgentInfo{}
+	if call.Caller.Kind != bus.KindVisitor {
+		return list, store.Chat{}, nil
+	}
+	c, err := s.engine.Chat(ctx, call.Caller.ID)
+	if err != nil {
+		return nil, c, err
+	}
+	for _, p := range c.Participants {
+		list = append(list, AgentInfo{Name: p.Name, Connected: p.Connected(), Supervisor: p.Supervisor,
+			ConnectedTime: p.JoinedAt, DisconnectedTime: p.LeftAt})
+	}
+	return list, c, nil
+}
+
+func (s *Service) getAgents(ctx context.Context, call *bus.Call) (any, error) {
+	list, _, err := s.agentList(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"agents": list}, nil
+}
+
+func (s *Service) getStats(ctx context.Context, call *bus.Call) (any, error) {
+	list, c, err := s.agentList(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	end := c.EndedAt
+	duration := int64(0)
+	if c.CreatedAt > 0 {
+		to := end
+		if to == 0 {
+			to = s.engine.Now().UnixMilli()
+		}
+		duration = to - c.CreatedAt
+	}
+	return map[string]any{"agents": list, "startTime": c.CreatedAt, "endTime": end, "duration": duration}, nil
+}
+
+func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, error) {
+	if call.Caller.Kind != bus.KindVisitor {
+		return map[string]any{}, nil
+	}
+	c, err := s.engine.Chat(ctx, call.Caller.ID)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"sessionId": c.ID, "chatId": c.ID, "participantId": c.IdentityID,
+		"transportId": c.Deployment, "deployment": c.Deployment, "mode": c.Mode, "seq": c.LastSeq,
+		"state": c.State}, nil
+}
+
+func (s *Service) verifySession(ctx context.Context, call *bus.Call) (any, error) {
+	_, err := s.session(ctx, call, ErrNoActiveSession)
+	return map[string]bool{"sessionActive": err == nil}, nil
+}
+
+func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
+	c, err := s.session(ctx, call, ErrRestoreFailed)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"chatId": c.ID, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
+		"participantId": c.IdentityID, "restored": true}, nil
+}
+
+func (s *Service) requireSessionShort(ctx context.Context, call *bus.Call) (any, error) {
+	if _, err := s.session(ctx, call, ErrNoActiveSessionShort); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+// poll is private: only the plugin itself reads through it.
+func (s *Service) poll(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		After uint64 `json:"after"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	return s.feed(ctx, call.Caller, o.After, 100)
+}
+
+func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		Before uint64 `json:"before"`
+		Limit  int    `json:"limit"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if call.Caller.Kind != bus.KindVisitor {
+		return nil, ErrNoActiveSession
+	}
+	c, err := s.engine.Chat(ctx, call.Caller.ID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Mode != "async" {
+		return nil, ErrAsyncOnly
+	}
+	if o.Limit <= 0 || o.Limit > historyPage {
+		o.Limit = historyPage
+	}
+	if o.Before == 1 {
+		return nil, ErrNoMoreMessages
+	}
+	evs, err := s.engine.EventsBefore(ctx, c.ID, o.Before, o.Limit)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []chat.Message{}
+	for _, ev := range evs {
+		if chat.Visible(ev) {
+			msgs = append(msgs, chat.ToMessage(ev))
+		}
+	}
+	if len(evs) == 0 {
+		return nil, ErrNoMoreMessages
+	}
+	return map[string]any{"messages": msgs, "restoring": true, "oldest": evs[0].Seq}, nil
+}

@@ -1,0 +1,5 @@
+// Package server wires cxgate together from a configuration: the store, the
+// bus, the plugins, the transports and the gateway, and stops them in
+// reverse order. The command and the end-to-end tests both start gateways
+// through it, so what the tests run is what ships.
+package server

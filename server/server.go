@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/gateway"
+	"github.com/cxgate/cxgate/plugins/agent"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat"
+	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/transports/native"
+)
+
+// Options are what a configuration file does not say.
+type Options struct {
+	Static fs.FS            // browser files served at /; nil for none
+	Logger *slog.Logger     // nil for slog.Default()
+	Now    func() time.Time // the engine's clock; nil for time.Now
+	// NoSync skips fsync: benchmarks of everything but the disk only.
+	NoSync bool
+}
+
+// Server is a wired gateway.
+type Server struct {
+	cfg     config.Config
+	logger  *slog.Logger
+	store   *store.Store
+	bus     *bus.Bus
+	engine  *chat.Engine
+	native  *native.Transport
+	gateway *gateway.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// DBFile is the store's file name inside the data directory.
+const DBFile = "cxgate.db"
+
+// New opens the store in cfg.Data and wires everything. Call Serve, then
+// Shutdown.
+func New(cfg config.Config, o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server: config: %w", err)
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, logger: o.Logger}
+	st, err := store.Open(filepath.Join(cfg.Data, DBFile), store.Options{
+		NoSync: o.NoSync,
+		// The engine exists before the first commit: nothing is written
+		// until New returns.
+		OnCommit: func(c []store.Committed) { s.engine.Committed(c) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger})
+	s.bus = bus.New()
+	if _, err := webchat.Register(s.bus, s.engine); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: WebChatService: %w", err)
+	}
+	if _, err := agent.Register(s.bus, s.engine, cfg.AdminToken); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: AgentService: %w", err)
+	}
+	s.bus.Start()
+	if err := s.engine.Load(context.Background()); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: load open chats: %w", err)
+	}
+	s.native = native.New(s.bus, native.Config{
+		OriginAllowed: func(deployment, origin string) bool {
+			d, ok := cfg.Deployment(deployment)
+			return ok && d.AllowsOrigin(origin)
+		},
+		AnyOriginAllowed: s.anyOrigin,
+		FrameBytes:       cfg.Limits.BodyBytes,
+		LongPollMax:      time.Duration(cfg.Limits.LongPollSeconds) * time.Second,
+		Heartbeat:        time.Duration(cfg.Limits.HeartbeatSeconds) * time.Second,
+		Logger:           o.Logger,
+	})
+	s.gateway = gateway.New(gateway.Config{
+		BodyLimit:    cfg.Limits.BodyBytes,
+		Static:       o.Static,
+		AllowOrigin:  s.anyOrigin,
+		RatePerIP:    cfg.Limits.RatePerIP,
+		RatePerToken: cfg.Limits.RatePerToken,
+		Ready:        s.ready,
+		Logger:       o.Logger,
+	}, s.native)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.engine.Run(ctx) }()
+	return s, nil
+}
+
+func (s *Server) anyOrigin(origin string) bool {
+	for _, d := range s.cfg.Deployments {
+		if d.AllowsOrigin(origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) ready() error {
+	if _, err := s.store.Chat(context.Background(), "readiness-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Config is the configuration in force, defaults applied.
+func (s *Server) Config() config.Config { return s.cfg }
+
+// Bus is the command bus, for in-process clients such as bots and tests.
+func (s *Server) Bus() *bus.Bus { return s.bus }
+
+// Engine is the chat engine.
+func (s *Server) Engine() *chat.Engine { return s.engine }
+
+// Store is the store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Gateway is the HTTP surface.
+func (s *Server) Gateway() *gateway.Server { return s.gateway }
+
+// Sockets counts open native sockets.
+func (s *Server) Sockets() int { return s.native.Sockets() }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.gateway.Serve(ln) }
+
+// Shutdown stops accepting, ends long-polls and sockets, stops the engine,
+// and closes the store last, after its queued writes committed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	errs := []error{s.gateway.Shutdown(ctx)}
+	s.cancel()
+	s.wg.Wait()
+	s.bus.Close()
+	errs = append(errs, s.store.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,90 @@
+// Package servertest starts real gateways for tests: the demo configuration
+// (or a given one) on a real bbolt file in t.TempDir() and a real listener on
+// 127.0.0.1:0, stopped by t.Cleanup.
+package servertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/server"
+	"github.com/cxgate/cxgate/web"
+)
+
+// Options change the demo setup.
+type Options struct {
+	// Config replaces the demo configuration when set. Data is always a
+	// fresh temporary directory unless Config.Data is set.
+	Config *config.Config
+	// Origins replaces the origins of every deployment.
+	Origins []string
+	// Now is the engine's clock.
+	Now func() time.Time
+	// Logger receives the gateway's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Gateway is a running gateway.
+type Gateway struct {
+	*server.Server
+	URL   string // "http://127.0.0.1:PORT"
+	WSURL string // "ws://127.0.0.1:PORT/v1/ws"
+	Addr  string
+	// AgentToken and AdminToken are the demo's (or the config's first
+	// agent's) tokens.
+	AgentToken string
+	AdminToken string
+}
+
+// Start runs a gateway until the test ends. Rate limits are off unless the
+// given config sets them.
+func Start(t testing.TB, o Options) *Gateway {
+	t.Helper()
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	if o.Config != nil {
+		cfg = *o.Config
+	}
+	if cfg.Data == "" || o.Config == nil {
+		cfg.Data = t.TempDir()
+	}
+	if o.Origins != nil {
+		for i := range cfg.Deployments {
+			cfg.Deployments[i].Origins = o.Origins
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now})
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("servertest: listen: %v", err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		if err := srv.Store().Check(); err != nil {
+			t.Errorf("servertest: bbolt consistency: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("servertest: shutdown: %v", err)
+		}
+	})
+	g := &Gateway{Server: srv, Addr: ln.Addr().String(), AdminToken: cfg.AdminToken}
+	g.URL = "http://" + g.Addr
+	g.WSURL = "ws://" + g.Addr + "/v1/ws"
+	if len(cfg.Agents) > 0 {
+		g.AgentToken = cfg.Agents[0].Token
+	}
+	return g
+}

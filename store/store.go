@@ -1,0 +1,300 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+const schemaVersion = 1
+
+var (
+	bucketMeta        = []byte("meta")
+	bucketDeployments = []byte("deployments")
+	bucketIdentities  = []byte("identities")
+	bucketChats       = []byte("chats")
+	bucketOpen        = []byte("open")
+	bucketEvents      = []byte("events")
+	bucketRequests    = []byte("requests")
+	bucketStarts      = []byte("starts")
+	bucketTokens      = []byte("tokens")
+)
+
+var allBuckets = [][]byte{bucketMeta, bucketDeployments, bucketIdentities, bucketChats, bucketOpen,
+	bucketEvents, bucketRequests, bucketStarts, bucketTokens}
+
+// Options tunes a store. The zero value is the production default.
+type Options struct {
+	// MaxBatch caps how many queued writes share one transaction; 0 means 4096.
+	MaxBatch int
+	// NoSync skips fsync: for benchmarks of everything but the disk. Never in
+	// production: an acknowledged write could be lost.
+	NoSync bool
+	// OnCommit, if set, receives every committed write's appended events, on
+	// the writer goroutine, in commit order. It must not block or call back
+	// into the store's write methods. The events are shared with what the
+	// write returns to its caller: both sides must treat them as read-only.
+	OnCommit func([]Committed)
+}
+
+// Stats counts the writer's work since Open.
+type Stats struct {
+	Commits uint64        // transactions committed
+	Writes  uint64        // writes acknowledged
+	Busy    time.Duration // time spent inside transactions
+}
+
+// Store is the bbolt-backed store.
+type Store struct {
+	db   *bolt.DB
+	opts Options
+
+	mu     sync.RWMutex // held for reading while submitting; Close takes it to stop submissions
+	closed bool
+	ops    chan *op
+	quit   chan struct{}
+	done   chan struct{}
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// op is one queued write. apply may run more than once (when another write of
+// its batch fails), so it must reset what it records.
+type op struct {
+	apply     func(tx *bolt.Tx) error
+	committed *Committed // set by apply when there is something to hand to OnCommit
+	err       error
+	done      chan struct{}
+}
+
+// skip marks an op error that happened before the op wrote anything: the
+// transaction goes on without it.
+type skip struct{ err error }
+
+func (s skip) Error() string { return s.err.Error() }
+func (s skip) Unwrap() error { return s.err }
+
+// Open opens or creates the store file at path and starts its writer.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 4096
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: opts.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get([]byte("schema")); v != nil {
+			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
+				return fmt.Errorf("schema version %d, this build reads %d", got, schemaVersion)
+			}
+			return nil
+		}
+		return meta.Put([]byte("schema"), u64(schemaVersion))
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: init %s: %w", path, err)
+	}
+	s := &Store{
+		db:   db,
+		opts: opts,
+		ops:  make(chan *op, opts.MaxBatch),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go s.write()
+	return s, nil
+}
+
+// Close stops accepting writes, commits every write already queued, and
+// closes the file.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.quit)
+	<-s.done
+	return s.db.Close()
+}
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return s.stats
+}
+
+// Check runs bbolt's consistency check.
+func (s *Store) Check() error {
+	return s.view(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() { // drain fully: the channel is unbuffered
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// view runs fn in a read-only transaction; after Close it returns ErrClosed.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	err := s.db.View(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// submit queues o and waits for its commit. A ctx that has already ended
+// queues nothing. If ctx ends while o is queued the write may still commit
+// later; callers make retries safe with request ids. After an error o's
+// results must not be read: the writer may still be filling them in.
+func (s *Store) submit(ctx context.Context, o *op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o.done = make(chan struct{})
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	select {
+	case <-o.done:
+		return o.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// write is the writer goroutine: it owns every write transaction.
+func (s *Store) write() {
+	defer close(s.done)
+	batch := make([]*op, 0, s.opts.MaxBatch)
+	for {
+		select {
+		case o := <-s.ops:
+			batch = append(batch[:0], o)
+		case <-s.quit:
+			// Submitters are stopped; commit whatever they queued, then stop.
+			for {
+				batch = s.drain(batch[:0])
+				if len(batch) == 0 {
+					return
+				}
+				s.commit(batch)
+			}
+		}
+		s.commit(s.drain(batch))
+	}
+}
+
+// drain appends queued ops to batch without waiting, up to MaxBatch.
+func (s *Store) drain(batch []*op) []*op {
+	for len(batch) < s.opts.MaxBatch {
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit applies batch in one transaction. An op that fails after writing
+// aborts the transaction; it is answered with its error and the rest are
+// retried without it.
+func (s *Store) commit(batch []*op) {
+	for len(batch) > 0 {
+		start := time.Now()
+		failed := -1
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, o := range batch {
+				o.err, o.committed = nil, nil
+				if err := o.apply(tx); err != nil {
+					var sk skip
+					if errors.As(err, &sk) {
+						o.err = sk.err
+						continue
+					}
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		busy := time.Since(start)
+		if err == nil {
+			s.statsMu.Lock()
+			s.stats.Commits++
+			s.stats.Writes += uint64(len(batch))
+			s.stats.Busy += busy
+			s.statsMu.Unlock()
+			if s.opts.OnCommit != nil {
+				var out []Committed
+				for _, o := range batch {
+					if o.err == nil && o.committed != nil {
+						out = append(out, *o.committed)
+					}
+				}
+				if len(out) > 0 {
+					s.opts.OnCommit(out)
+				}
+			}
+			for _, o := range batch {
+				close(o.done)
+			}
+			return
+		}
+		if failed < 0 {
+			// The commit itself failed (disk): nobody's write is durable.
+			for _, o := range batch {
+				o.err = fmt.Errorf("store: commit: %w", err)
+				close(o.done)
+			}
+			return
+		}
+		f := batch[failed]
+		f.err = fmt.Errorf("store: write: %w", err)
+		close(f.done)
+		batch = append(batch[:failed:failed], batch[failed+1:]...)
+	}
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// HashToken is how tokens are keyed: they are never stored in clear.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}

@@ -1,0 +1,315 @@
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fastjson"
+
+	"github.com/cxgate/cxgate/bus"
+)
+
+// Config tunes the transport. Zero fields take the defaults noted.
+type Config struct {
+	// OriginAllowed reports whether a browser page of origin may speak for
+	// deployment. Required.
+	OriginAllowed func(deployment, origin string) bool
+	// AnyOriginAllowed reports whether some deployment allows origin: the
+	// check before a socket upgrade, when the deployment is not known yet.
+	AnyOriginAllowed func(origin string) bool
+	FrameBytes       int           // largest socket frame; 64 KiB
+	LongPollMax      time.Duration // longest long-poll wait; 60 s
+	Heartbeat        time.Duration // socket ping interval; 25 s
+	AuthTimeout      time.Duration // time to send the auth frame; 10 s
+	CommandTimeout   time.Duration // one command; 15 s
+	SocketQueue      int           // outbound frames queued per socket; 64
+	FeedPage         int           // stored events read per feed call; 100
+	Logger           *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.FrameBytes == 0 {
+		c.FrameBytes = 64 << 10
+	}
+	if c.LongPollMax == 0 {
+		c.LongPollMax = 60 * time.Second
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 25 * time.Second
+	}
+	if c.AuthTimeout == 0 {
+		c.AuthTimeout = 10 * time.Second
+	}
+	if c.CommandTimeout == 0 {
+		c.CommandTimeout = 15 * time.Second
+	}
+	if c.SocketQueue == 0 {
+		c.SocketQueue = 64
+	}
+	if c.FeedPage == 0 {
+		c.FeedPage = 100
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.AnyOriginAllowed == nil {
+		c.AnyOriginAllowed = func(string) bool { return true }
+	}
+}
+
+// Transport serves the native wire.
+type Transport struct {
+	bus     *bus.Bus
+	cfg     Config
+	parsers fastjson.ParserPool
+
+	quit     chan struct{} // closed by Close: long-polls answer, sockets close
+	quitOnce sync.Once
+	conns    sync.WaitGroup // live socket sessions
+
+	mu      sync.Mutex
+	sockets map[*session]struct{}
+}
+
+// New returns the native transport over b.
+func New(b *bus.Bus, cfg Config) *Transport {
+	cfg.defaults()
+	return &Transport{bus: b, cfg: cfg, quit: make(chan struct{}), sockets: map[*session]struct{}{}}
+}
+
+// Mount adds the routes to r.
+func (t *Transport) Mount(r fiber.Router) {
+	r.Post("/v1/command", t.handleCommand)
+	r.Get("/v1/events", t.handleEvents)
+	r.Use("/v1/ws", t.requireUpgrade)
+	r.Get("/v1/ws", websocket.New(t.serveSocket, websocket.Config{
+		Origins:         []string{"*"}, // checked in requireUpgrade and again per deployment after auth
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+	}))
+}
+
+// Sockets counts open sockets.
+func (t *Transport) Sockets() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.sockets)
+}
+
+// Close makes long-polls answer at once and closes every socket with 1001,
+// then waits for their goroutines until ctx ends.
+func (t *Transport) Close(ctx context.Context) error {
+	t.quitOnce.Do(func() { close(t.quit) })
+	done := make(chan struct{})
+	go func() { t.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Reply writes a rejection in the wire's envelope with its HTTP status; the
+// gateway's error handler uses it for every error of the API routes.
+func Reply(c *fiber.Ctx, err error) error {
+	rej := bus.AsRejection(err)
+	status := rej.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(appendReply(nil, nil, nil, rej))
+}
+
+// ErrOriginNotAllowed rejects a browser page whose origin the deployment does
+// not list.
+var ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
+
+func bearer(c *fiber.Ctx) string {
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// caller authenticates an HTTP request. Without a token the caller is a guest
+// of the given deployment.
+func (t *Transport) caller(ctx context.Context, c *fiber.Ctx, deployment string) (bus.Caller, error) {
+	var caller bus.Caller
+	if tok := bearer(c); tok != "" {
+		var err error
+		caller, err = t.bus.Authenticate(ctx, tok)
+		if err != nil {
+			return caller, err
+		}
+	} else {
+		caller = bus.Caller{Kind: bus.KindGuest, Deployment: deployment}
+	}
+	caller.Remote = c.IP()
+	if origin := c.Get(fiber.HeaderOrigin); origin != c.BaseURL() {
+		if err := t.checkOrigin(caller, origin); err != nil {
+			return caller, err
+		}
+	}
+	return caller, nil
+}
+
+func (t *Transport) checkOrigin(caller bus.Caller, origin string) error {
+	if origin == "" {
+		return nil
+	}
+	switch caller.Kind {
+	case bus.KindVisitor, bus.KindGuest:
+		if !t.cfg.OriginAllowed(caller.Deployment, origin) {
+			return ErrOriginNotAllowed
+		}
+	}
+	return nil
+}
+
+func (t *Transport) handleCommand(c *fiber.Ctx) error {
+	p := t.parsers.Get()
+	cmd, err := decodeCommand(p, c.Body())
+	t.parsers.Put(p)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+	defer cancel()
+	caller, err := t.caller(ctx, c, cmd.Deployment)
+	if err != nil {
+		return err
+	}
+	data, err := t.run(ctx, caller, cmd)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(appendReply(nil, nil, data, nil))
+}
+
+// run runs one command and encodes its result.
+func (t *Transport) run(ctx context.Context, caller bus.Caller, cmd Command) ([]byte, error) {
+	res, err := t.bus.Command(ctx, caller, cmd.Name, cmd.Options)
+	if err != nil {
+		rej := bus.AsRejection(err)
+		if rej.Code == bus.CodeInternal {
+			t.cfg.Logger.Error("command failed", "command", cmd.Name, "caller", caller.Kind.String(), "err", err)
+		}
+		return nil, rej
+	}
+	switch v := res.(type) {
+	case json.RawMessage:
+		return v, nil
+	case []byte:
+		return v, nil
+	case nil:
+		return []byte("{}"), nil
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		return nil, bus.ErrInternal.Wrap(err)
+	}
+	return data, nil
+}
+
+// handleEvents is the long-poll: the caller's events after seq, at once if
+// there are some, else whatever arrives before the wait ends.
+func (t *Transport) handleEvents(c *fiber.Ctx) error {
+	after, err := strconv.ParseUint(c.Query("after", "0"), 10, 64)
+	if err != nil {
+		return badFrame(`"after" must be a seq: a whole number`)
+	}
+	waitSec, err := strconv.ParseFloat(c.Query("wait", "25"), 64)
+	if err != nil || waitSec < 0 {
+		return badFrame(`"wait" must be a number of seconds`)
+	}
+	wait := min(time.Duration(waitSec*float64(time.Second)), t.cfg.LongPollMax)
+	ctx := c.UserContext()
+	caller, err := t.caller(ctx, c, "")
+	if err != nil {
+		return err
+	}
+	if caller.Topic() == "" {
+		return bus.ErrForbidden
+	}
+	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: caller.Topic()})
+	defer sub.Close()
+	units, err := t.bus.Feed(ctx, caller, after, t.cfg.FeedPage)
+	if err != nil {
+		return err
+	}
+	if len(units) == 0 && wait > 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+	waiting:
+		for {
+			select {
+			case ev, ok := <-sub.Events():
+				if !ok || ev.Seq > after {
+					// Read the feed: it has this event and anything before it.
+					units, err = t.bus.Feed(ctx, caller, after, t.cfg.FeedPage)
+					if err != nil {
+						return err
+					}
+					if len(units) > 0 || !ok {
+						break waiting
+					}
+				} else if ev.Seq == 0 {
+					units = append(units, ev)
+					break waiting
+				}
+			case <-timer.C:
+				break waiting
+			case <-t.quit:
+				break waiting
+			case <-ctx.Done():
+				break waiting
+			}
+		}
+	}
+	buf := append(make([]byte, 0, 512), `{"events":[`...)
+	buf = appendUnits(buf, units)
+	buf = append(buf, "]}"...)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(buf)
+}
+
+func (t *Transport) requireUpgrade(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return fiber.ErrUpgradeRequired
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == c.BaseURL() {
+		origin = "" // the gateway's own pages
+	}
+	if origin != "" && !t.cfg.AnyOriginAllowed(origin) {
+		return ErrOriginNotAllowed
+	}
+	select {
+	case <-t.quit:
+		return bus.ErrUnavailable
+	default:
+	}
+	// websocket.Conn reads locals by string key only.
+	c.Locals(localOrigin, origin)
+	c.Locals(localRemote, c.IP())
+	return c.Next()
+}
+
+const (
+	localOrigin = "cxgate.native.origin"
+	localRemote = "cxgate.native.remote"
+)

@@ -1,0 +1,263 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+	"github.com/gofiber/contrib/websocket"
+	"github.com/valyala/fastjson"
+
+	"github.com/cxgate/cxgate/bus"
+)
+
+// Close codes, documented in docs/wire.md.
+const (
+	CloseAuthFailed   = 4401
+	CloseAuthTimeout  = 4408
+	CloseSlowConsumer = 4409
+	CloseTooLarge     = 4413
+)
+
+// session is one socket.
+type session struct {
+	t       *Transport
+	conn    *websocket.Conn
+	caller  bus.Caller
+	replies chan []byte   // command replies and pongs, to the writer
+	done    chan struct{} // closed when the reader stops
+	wrote   chan struct{} // closed when the writer stops
+}
+
+// serveSocket is the handler goroutine: it authenticates, starts the writer,
+// then reads and runs commands until the socket ends.
+func (t *Transport) serveSocket(conn *websocket.Conn) {
+	t.conns.Add(1)
+	defer t.conns.Done()
+	select {
+	case <-t.quit:
+		closeWith(conn, fws.CloseGoingAway, "shutting down")
+		return
+	default:
+	}
+	conn.SetReadLimit(int64(t.cfg.FrameBytes))
+	s := &session{t: t, conn: conn, replies: make(chan []byte, 16), done: make(chan struct{}), wrote: make(chan struct{})}
+	var parser fastjson.Parser
+
+	// The auth frame.
+	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.AuthTimeout))
+	_, data, err := conn.ReadMessage()
+	if err != nil {
+		if errors.Is(err, fws.ErrReadLimit) {
+			closeWith(conn, CloseTooLarge, "frame too large")
+		} else {
+			closeWith(conn, CloseAuthTimeout, "no auth frame")
+		}
+		return
+	}
+	f, err := decodeFrame(&parser, data)
+	if err == nil && f.Auth == nil {
+		err = badFrame(`the first frame must be {"auth":{"token":…,"after":…}}`)
+	}
+	var after uint64
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
+		s.caller, err = t.bus.Authenticate(ctx, f.Auth.Token)
+		cancel()
+		after = f.Auth.After
+	}
+	if err == nil && s.caller.Topic() == "" {
+		err = bus.ErrForbidden
+	}
+	if err == nil {
+		origin, _ := conn.Locals(localOrigin).(string)
+		err = t.checkOrigin(s.caller, origin)
+	}
+	if err != nil {
+		_ = conn.WriteMessage(fws.TextMessage, appendReply(nil, idOr(f.ID), nil, bus.AsRejection(err)))
+		closeWith(conn, CloseAuthFailed, bus.AsRejection(err).Code)
+		return
+	}
+	s.caller.Remote, _ = conn.Locals(localRemote).(string)
+	welcome := appendReply(nil, idOr(f.ID), []byte(`{"kind":"`+s.caller.Kind.String()+`","id":"`+s.caller.ID+`"}`), nil)
+	if err := conn.WriteMessage(fws.TextMessage, welcome); err != nil {
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+
+	t.mu.Lock()
+	t.sockets[s] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.sockets, s)
+		t.mu.Unlock()
+	}()
+
+	// Subscribe before the writer reads the feed, so nothing falls between.
+	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: t.cfg.SocketQueue})
+	go func() {
+		defer close(s.wrote)
+		s.write(sub, after)
+	}()
+	s.read(&parser)
+	close(s.done)
+	sub.Close()
+	<-s.wrote
+}
+
+func idOr(id []byte) []byte {
+	if id == nil {
+		return []byte("0")
+	}
+	return id
+}
+
+// read runs the client's frames until the socket fails or the writer closes
+// it.
+func (s *session) read(parser *fastjson.Parser) {
+	t := s.t
+	// A socket silent for two heartbeats (no pong, no frame) is dead.
+	alive := 2*t.cfg.Heartbeat + 5*time.Second
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(alive))
+	})
+	for {
+		_ = s.conn.SetReadDeadline(time.Now().Add(alive))
+		_, data, err := s.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, fws.ErrReadLimit) {
+				closeWith(s.conn.Conn, CloseTooLarge, "frame too large")
+			}
+			return
+		}
+		f, err := decodeFrame(parser, data)
+		var out []byte
+		switch {
+		case err != nil:
+			out = appendReply(nil, idOr(f.ID), nil, bus.AsRejection(err))
+		case f.Ping != nil:
+			out = append(append([]byte(`{"pong":`), f.Ping...), '}')
+		case f.Auth != nil:
+			out = appendReply(nil, idOr(f.ID), nil, badFrame("this socket is already authenticated"))
+		default:
+			ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
+			data, err := t.run(ctx, s.caller, *f.Command)
+			cancel()
+			out = appendReply(nil, idOr(f.ID), data, rejectionOrNil(err))
+		}
+		select {
+		case s.replies <- out:
+		case <-s.wrote:
+			return
+		}
+	}
+}
+
+func rejectionOrNil(err error) *bus.Rejection {
+	if err == nil {
+		return nil
+	}
+	return bus.AsRejection(err)
+}
+
+// write is the writer goroutine, the only writer of the socket: it replays
+// the feed after the client's seq, then live events, replies and pings.
+func (s *session) write(sub *bus.Subscription, after uint64) {
+	t := s.t
+	ping := time.NewTicker(t.cfg.Heartbeat)
+	defer ping.Stop()
+	last := after
+	var buf []byte
+	send := func(units []bus.Event) bool {
+		for _, u := range units {
+			if u.Seq != 0 && u.Seq <= last {
+				continue
+			}
+			for _, ev := range append([]bus.Event{u}, u.With...) {
+				buf = appendEvent(buf[:0], ev)
+				_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if err := s.conn.WriteMessage(fws.TextMessage, buf); err != nil {
+					return false
+				}
+			}
+			if u.Seq != 0 {
+				last = u.Seq
+			}
+		}
+		return true
+	}
+	// catchUp reads the feed until it has nothing after last.
+	catchUp := func() bool {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
+			units, err := t.bus.Feed(ctx, s.caller, last, t.cfg.FeedPage)
+			cancel()
+			if err != nil {
+				t.cfg.Logger.Error("socket feed", "caller", s.caller.ID, "err", err)
+				closeWith(s.conn.Conn, fws.CloseInternalServerErr, "feed failed")
+				return false
+			}
+			if !send(units) {
+				return false
+			}
+			if len(units) < t.cfg.FeedPage {
+				return true
+			}
+		}
+	}
+	if !catchUp() {
+		s.conn.Close()
+		return
+	}
+	for {
+		select {
+		case ev, ok := <-sub.Events():
+			if !ok {
+				if errors.Is(sub.Err(), bus.ErrSlowSubscriber) {
+					closeWith(s.conn.Conn, CloseSlowConsumer, "slow consumer: resume from your last seq")
+				} else {
+					closeWith(s.conn.Conn, fws.CloseGoingAway, "closing")
+				}
+				s.conn.Close()
+				return
+			}
+			var okSend bool
+			if ev.Seq > last+1 {
+				// Something came before it that this socket has not seen.
+				okSend = catchUp()
+			} else {
+				okSend = send([]bus.Event{ev})
+			}
+			if !okSend {
+				s.conn.Close()
+				return
+			}
+		case out := <-s.replies:
+			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := s.conn.WriteMessage(fws.TextMessage, out); err != nil {
+				s.conn.Close()
+				return
+			}
+		case <-ping.C:
+			if err := s.conn.WriteControl(fws.PingMessage, nil, time.Now().Add(5*time.Second)); err != nil {
+				s.conn.Close()
+				return
+			}
+		case <-s.done:
+			return
+		case <-t.quit:
+			closeWith(s.conn.Conn, fws.CloseGoingAway, "server shutting down")
+			s.conn.Close()
+			return
+		}
+	}
+}
+
+// closeWith sends a close frame; the connection is closed by the caller.
+func closeWith(conn interface {
+	WriteControl(int, []byte, time.Time) error
+}, code int, text string) {
+	_ = conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+}
