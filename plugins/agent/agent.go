@@ -440,4 +440,3 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 	}
 	return map[string]any{"chat": assignment(&c), "messages": msgs}, nil
 }
-
