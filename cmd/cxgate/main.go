@@ -67,14 +67,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	logger.Info("cxgate listening", "addr", ln.Addr().String(), "data", cfg.Data, "demo", demo)
+	fmt.Fprintf(stdout, "cxgate listening on %s (store: %s)\n", base, cfg.Data)
 	if demo {
-		fmt.Fprintf(stdout, `cxgate demo on %[1]s (store: %[2]s)
+		fmt.Fprintf(stdout, `demo setup:
   visitor page:  %[1]s/demo/
   async page:    %[1]s/demo/async/
-  agent console: %[1]s/agent/
-  agent token:   %[3]s   (agent %[4]s)
-  admin token:   %[5]s
-`, base, cfg.Data, cfg.Agents[0].Token, cfg.Agents[0].ID, cfg.AdminToken)
+  agent token:   %[2]s   (agent %[3]s)
+  admin token:   %[4]s
+`, base, cfg.Agents[0].Token, cfg.Agents[0].ID, cfg.AdminToken)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

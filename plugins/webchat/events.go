@@ -40,13 +40,23 @@ type AgentInfo struct {
 	DisconnectedTime int64  `json:"disconnectedTime"`
 }
 
-func agentsOf(c *store.Chat) (map[string]AgentInfo, int) {
+// agentsOf is the agents map of *Connected events as it stood at time at, so
+// a replayed event says what the live one said.
+func agentsOf(c *store.Chat, at int64) (map[string]AgentInfo, int) {
 	agents := make(map[string]AgentInfo, len(c.Participants))
 	n := 0
 	for _, p := range c.Participants {
-		agents[p.ID] = AgentInfo{Name: p.Name, Connected: p.Connected(), Supervisor: p.Supervisor,
-			ConnectedTime: p.JoinedAt, DisconnectedTime: p.LeftAt}
-		if p.Connected() {
+		if p.JoinedAt > at {
+			continue
+		}
+		connected := p.LeftAt == 0 || p.LeftAt > at
+		left := p.LeftAt
+		if connected {
+			left = 0
+		}
+		agents[p.ID] = AgentInfo{Name: p.Name, Connected: connected, Supervisor: p.Supervisor,
+			ConnectedTime: p.JoinedAt, DisconnectedTime: left}
+		if connected {
 			n++
 		}
 	}
@@ -97,7 +107,7 @@ func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
 		}
 		add(EventMessageReceived, mustJSON(map[string]any{"messages": []chat.Message{msg}, "restoring": false}))
 		if ev.Type == store.EventParticipantJoined || ev.Type == store.EventParticipantLeft {
-			agents, n := agentsOf(c)
+			agents, n := agentsOf(c, ev.Time)
 			data := mustJSON(map[string]any{"message": msg, "agents": agents, "numAgentsConnected": n})
 			add(participantEvent(ev), data)
 		}

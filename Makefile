@@ -1,0 +1,39 @@
+# cxgate: the two commands a newcomer needs are `make run` and `make test`.
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHTIME   ?= 1s
+
+.PHONY: run test lint fmt-check bench fuzz build clean
+
+## run: start the gateway with the demo setup on ./data
+run:
+	$(GO) run ./cmd/cxgate
+
+## build: compile the binary into bin/cxgate
+build:
+	$(GO) build -o bin/cxgate ./cmd/cxgate
+
+## test: vet and the whole suite under the race detector (browser tests need chromium)
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+## lint: gofmt and staticcheck (fetched through the module proxy)
+lint: fmt-check
+	$(GO) run $(STATICCHECK) ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
+
+## bench: the Go benchmarks, then the longer reliability runs
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	CXGATE_KILL_LONG=1 $(GO) test -count=1 -run 'Kill9' -v ./cmd/cxgate
+
+## fuzz: a short run of every wire parser's fuzzer
+fuzz:
+	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime 30s
+	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime 30s
+
+clean:
+	rm -rf bin data
