@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, `demo setup:
   visitor page:  %[1]s/demo/
   async page:    %[1]s/demo/async/
+  agent console: %[1]s/agent/
   agent token:   %[2]s   (agent %[3]s)
   admin token:   %[4]s
 `, base, cfg.Agents[0].Token, cfg.Agents[0].ID, cfg.AdminToken)
