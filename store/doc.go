@@ -12,7 +12,8 @@
 //	open/        chat id → "" (chats not ended: what routing reloads at start)
 //	events/      chat id/ (one nested bucket per chat)
 //	                 uint64 big-endian seq → Event; the bucket's sequence is the chat's last seq
-//	requests/    chat id "\x00" request id → uint64 seq of the first event it appended, uint32 count
+//	requests/    chat id "\x00" request id → uint64 seq of the first event it appended
+//	                 (the next seq when it appended none), uint32 count
 //	starts/      sha256(deployment "\x00" request id) → chat id
 //	tokens/      sha256(token) → Token
 //

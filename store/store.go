@@ -75,6 +75,17 @@ type op struct {
 	done      chan struct{}
 }
 
+// safeApply runs apply, turning a panic into that op's failure so one bad
+// write cannot kill the writer goroutine and with it every later write.
+func (o *op) safeApply(tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: write panicked: %v", p)
+		}
+	}()
+	return o.apply(tx)
+}
+
 // skip marks an op error that happened before the op wrote anything: the
 // transaction goes on without it.
 type skip struct{ err error }
@@ -237,7 +248,7 @@ func (s *Store) commit(batch []*op) {
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {
 				o.err, o.committed = nil, nil
-				if err := o.apply(tx); err != nil {
+				if err := o.safeApply(tx); err != nil {
 					var sk skip
 					if errors.As(err, &sk) {
 						o.err = sk.err
