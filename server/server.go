@@ -74,7 +74,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	s.store = st
 	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger})
 	s.bus = bus.New()
-	if _, err := webchat.Register(s.bus, s.engine); err != nil {
+	if _, err := webchat.Register(s.bus, s.engine, webchat.Options{SessionKey: st.SessionKey()}); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: WebChatService: %w", err)
 	}

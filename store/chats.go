@@ -80,6 +80,11 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 				return err
 			}
 		}
+		if ch.IdentityID != "" {
+			if err := tx.Bucket(bucketIdentityChats).Put([]byte(ch.IdentityID+"\x00"+ch.ID), nil); err != nil {
+				return err
+			}
+		}
 		if len(n.TokenHash) > 0 {
 			tok := Token{Kind: "visitor", ChatID: ch.ID, IdentityID: ch.IdentityID, CreatedAt: ch.CreatedAt}
 			if err := putJSON(tx.Bucket(bucketTokens), string(n.TokenHash), tok); err != nil {

@@ -16,6 +16,10 @@
 //	                 (the next seq when it appended none), uint32 count
 //	starts/      sha256(deployment "\x00" request id) → chat id
 //	tokens/      sha256(token) → Token
+//	identity_chats/ identity id "\x00" chat id → "" (an identity's conversations)
+//
+// meta also holds "sessionKey", 32 random bytes made with the file, which sign
+// session data.
 //
 // Seqs start at 1 and have no gaps: a seq is taken inside the transaction that
 // writes the event.

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -16,19 +18,20 @@ import (
 const schemaVersion = 1
 
 var (
-	bucketMeta        = []byte("meta")
-	bucketDeployments = []byte("deployments")
-	bucketIdentities  = []byte("identities")
-	bucketChats       = []byte("chats")
-	bucketOpen        = []byte("open")
-	bucketEvents      = []byte("events")
-	bucketRequests    = []byte("requests")
-	bucketStarts      = []byte("starts")
-	bucketTokens      = []byte("tokens")
+	bucketMeta          = []byte("meta")
+	bucketDeployments   = []byte("deployments")
+	bucketIdentities    = []byte("identities")
+	bucketChats         = []byte("chats")
+	bucketOpen          = []byte("open")
+	bucketEvents        = []byte("events")
+	bucketRequests      = []byte("requests")
+	bucketStarts        = []byte("starts")
+	bucketTokens        = []byte("tokens")
+	bucketIdentityChats = []byte("identity_chats")
 )
 
 var allBuckets = [][]byte{bucketMeta, bucketDeployments, bucketIdentities, bucketChats, bucketOpen,
-	bucketEvents, bucketRequests, bucketStarts, bucketTokens}
+	bucketEvents, bucketRequests, bucketStarts, bucketTokens, bucketIdentityChats}
 
 // Options tunes a store. The zero value is the production default.
 type Options struct {
@@ -53,8 +56,9 @@ type Stats struct {
 
 // Store is the bbolt-backed store.
 type Store struct {
-	db   *bolt.DB
-	opts Options
+	db         *bolt.DB
+	opts       Options
+	sessionKey []byte // signs session data; made once per store file
 
 	mu     sync.RWMutex // held for reading while submitting; Close takes it to stop submissions
 	closed bool
@@ -102,6 +106,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	var sessionKey []byte
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -109,6 +114,17 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
+		if k := meta.Get([]byte("sessionKey")); k != nil {
+			sessionKey = bytes.Clone(k)
+		} else {
+			sessionKey = make([]byte, 32)
+			if _, err := rand.Read(sessionKey); err != nil {
+				return err
+			}
+			if err := meta.Put([]byte("sessionKey"), sessionKey); err != nil {
+				return err
+			}
+		}
 		if v := meta.Get([]byte("schema")); v != nil {
 			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
 				return fmt.Errorf("schema version %d, this build reads %d", got, schemaVersion)
@@ -122,11 +138,12 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
 	}
 	s := &Store{
-		db:   db,
-		opts: opts,
-		ops:  make(chan *op, opts.MaxBatch),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
+		db:         db,
+		opts:       opts,
+		sessionKey: sessionKey,
+		ops:        make(chan *op, opts.MaxBatch),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	go s.write()
 	return s, nil
@@ -147,6 +164,10 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// SessionKey is a random secret made when the file was created, kept in it:
+// it signs session data, so restores survive restarts but not a new store.
+func (s *Store) SessionKey() []byte { return bytes.Clone(s.sessionKey) }
+
 // Stats returns the writer's counters.
 func (s *Store) Stats() Stats {
 	s.statsMu.Lock()
@@ -154,15 +175,23 @@ func (s *Store) Stats() Stats {
 	return s.stats
 }
 
-// Check runs bbolt's consistency check.
+// Check runs bbolt's consistency check. It runs on the writer goroutine, in
+// a transaction of its own that writes nothing, because bbolt's freelist is the
+// live one: checked from a read transaction beside concurrent writes it
+// reports pages as wrongly freed.
 func (s *Store) Check() error {
-	return s.view(func(tx *bolt.Tx) error {
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
 		var errs []error
-		for err := range tx.Check() { // drain fully: the channel is unbuffered
+		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
-		return errors.Join(errs...)
-	})
+		if err := errors.Join(errs...); err != nil {
+			return skip{err}
+		}
+		return nil
+	}
+	return s.submit(context.Background(), o)
 }
 
 // view runs fn in a read-only transaction; after Close it returns ErrClosed.

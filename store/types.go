@@ -21,6 +21,10 @@ const (
 	StateQueued = "queued"
 	StateActive = "active"
 	StateEnded  = "ended"
+	// StateIdle is an asynchronous conversation that is open but needs
+	// nobody: its intervention was resolved. The visitor's next message
+	// queues it again.
+	StateIdle = "idle"
 )
 
 // Profile is what a visitor tells about themselves.
@@ -34,9 +38,13 @@ type Profile struct {
 // Identity is a visitor known across chats.
 type Identity struct {
 	ID        string          `json:"id"`
+	UUID      string          `json:"uuid,omitempty"` // the company-managed id, when there is one
+	Signed    bool            `json:"signed,omitempty"`
 	Profile   Profile         `json:"profile"`
+	Avatar    string          `json:"avatar,omitempty"`
 	Extra     json.RawMessage `json:"extra,omitempty"`
 	CreatedAt int64           `json:"createdAt"`
+	UpdatedAt int64           `json:"updatedAt,omitempty"`
 }
 
 // Participant is an agent, bot or supervisor that took part in a chat.
@@ -70,6 +78,13 @@ type Chat struct {
 	EndedBy      string          `json:"endedBy,omitempty"`
 	LastActivity int64           `json:"lastActivity"`
 	LastSeq      uint64          `json:"lastSeq"`
+
+	// Asynchronous conversations only.
+	Locked            bool   `json:"locked,omitempty"`
+	Thread            uint32 `json:"thread,omitempty"` // number of the current (or last) thread
+	ThreadOpen        bool   `json:"threadOpen,omitempty"`
+	VisitorRead       uint64 `json:"visitorRead,omitempty"` // the visitor has read every event up to this seq
+	IdentityInitiated bool   `json:"identityInitiated,omitempty"`
 }
 
 // Party is who an event is from.
@@ -89,6 +104,12 @@ const (
 	EventFileUploaded      = "FileUploaded"
 	EventUserDataUpdated   = "UserDataUpdated"
 	EventChatEnded         = "ChatEnded"
+	EventThreadOpened      = "ThreadOpened"
+	EventThreadClosed      = "ThreadClosed"
+	EventChatLocked        = "ChatLocked"
+	EventChatUnlocked      = "ChatUnlocked"
+	EventResolved          = "InterventionResolved"
+	EventIdentityUpdated   = "IdentityUpdated"
 )
 
 // Event is one entry of a chat's log.

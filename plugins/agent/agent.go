@@ -41,6 +41,9 @@ const (
 	EventContextUpdated  = "contextUpdated"
 	EventChatEnded       = "chatEnded"
 	EventResync          = "resync"
+	EventThreadOpened    = "threadOpened"
+	EventThreadClosed    = "threadClosed"
+	EventChatResolved    = "chatResolved"
 )
 
 // Service is the AgentService plugin.
@@ -72,13 +75,17 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"sendTyping":    s.sendTyping,
 		"endChat":       s.endChat,
 		"getTranscript": s.getTranscript,
+		"resolveChat":   s.resolveChat,
+		"lockChat":      s.lockChat,
+		"unlockChat":    s.unlockChat,
 	}
 	for name, h := range cmds {
 		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {
 			return nil, err
 		}
 	}
-	p.RegisterEvents(EventChatAssigned, EventMessageReceived, EventVisitorTyping, EventContextUpdated, EventChatEnded, EventResync)
+	p.RegisterEvents(EventChatAssigned, EventMessageReceived, EventVisitorTyping, EventContextUpdated, EventChatEnded,
+		EventResync, EventThreadOpened, EventThreadClosed, EventChatResolved)
 	if err := p.RegisterFeed(bus.KindAgent, s.feed); err != nil {
 		return nil, err
 	}
@@ -172,6 +179,12 @@ func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
 		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []chat.Message{chat.ToMessage(ev)}}))
 	case ev.Type == store.EventUserDataUpdated:
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "userData": json.RawMessage(ev.Data)}))
+	case ev.Type == store.EventIdentityUpdated:
+		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "identity": json.RawMessage(ev.Data)}))
+	case ev.Type == store.EventThreadOpened:
+		add(EventThreadOpened, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
+	case ev.Type == store.EventThreadClosed:
+		add(EventThreadClosed, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
 	case ev.Type == store.EventChatEnded:
 		var d struct {
 			By string `json:"by"`
@@ -439,4 +452,76 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 		}
 	}
 	return map[string]any{"chat": assignment(&c), "messages": msgs}, nil
+}
+
+// resolveChat closes the caller's intervention with a disposition. In a live
+// chat that ends it; an asynchronous conversation stays open.
+func (s *Service) resolveChat(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		ChatID      string `json:"chatId"`
+		Disposition string `json:"disposition"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if o.ChatID == "" {
+		return nil, ErrNoChatID
+	}
+	if len(o.Disposition) > 128 {
+		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "disposition is limited to 128 characters.")
+	}
+	_, p, err := s.participant(ctx, call, o.ChatID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.engine.Resolve(ctx, o.ChatID, p, o.Disposition)
+	if errors.Is(err, chat.ErrEnded) {
+		return nil, ErrChatEnded
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"chatId": c.ID, "state": c.State, "disposition": o.Disposition}, nil
+}
+
+func (s *Service) lockChat(ctx context.Context, call *bus.Call) (any, error) {
+	return s.setLocked(ctx, call, true)
+}
+func (s *Service) unlockChat(ctx context.Context, call *bus.Call) (any, error) {
+	return s.setLocked(ctx, call, false)
+}
+
+// ErrNotAsync rejects lock and unlock on live chats.
+var ErrNotAsync = bus.Reject(http.StatusConflict, "not_async", "Only asynchronous conversations can be locked.")
+
+func (s *Service) setLocked(ctx context.Context, call *bus.Call, locked bool) (any, error) {
+	o, err := s.chatOptions(call)
+	if err != nil {
+		return nil, err
+	}
+	c, p, err := s.participant(ctx, call, o.ChatID)
+	if errors.Is(err, ErrNotParticipant) && c.State == store.StateIdle {
+		// An idle conversation has nobody in it; the last agent may still lock it.
+		err = nil
+		p = store.Participant{ID: call.Caller.ID, Name: call.Caller.ID}
+		for _, q := range c.Participants {
+			if q.ID == call.Caller.ID {
+				p = q
+			}
+		}
+		if p.JoinedAt == 0 {
+			return nil, ErrNotParticipant
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Mode != "async" {
+		return nil, ErrNotAsync
+	}
+	c, err = s.engine.SetLocked(ctx, o.ChatID, chat.PartyOf(p), locked)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"chatId": c.ID, "locked": c.Locked}, nil
 }

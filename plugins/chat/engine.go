@@ -27,6 +27,7 @@ var (
 	ErrUnknownAgent   = errors.New("chat: unknown agent")
 	ErrNoDeployment   = errors.New("chat: unknown deployment")
 	ErrAtCapacity     = errors.New("chat: agent is at capacity")
+	ErrLocked         = errors.New("chat: locked")
 )
 
 // Log is what the engine needs of the store: the event log and the chat
@@ -39,6 +40,10 @@ type Log interface {
 	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
 	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]store.Event, error)
 	LookupToken(ctx context.Context, hash []byte) (store.Token, error)
+	IssueToken(ctx context.Context, hash []byte, t store.Token) error
+	Identity(ctx context.Context, id string) (store.Identity, error)
+	PutIdentity(ctx context.Context, idn store.Identity) error
+	ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error)
 }
 
 // An Observer receives a chat's new events: committed ones (seq > 0) in
@@ -177,8 +182,12 @@ type StartRequest struct {
 	Subject    string
 	UserData   json.RawMessage
 	RequestID  string // the client's retry key; "" for none
-	IdentityID string // "" for a new anonymous identity
-	Priority   int
+	IdentityID string // an existing identity; "" for a new one
+	// Identity, when set, is written (created or replaced) with the chat;
+	// its ID is used when IdentityID is empty.
+	Identity          *store.Identity
+	IdentityInitiated bool // a conversation the visitor started from its list (async)
+	Priority          int
 }
 
 // Started is a new (or, for a retried request, the same) chat and its token.
@@ -205,15 +214,18 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		token = deriveToken(r.RequestID, r.Deployment)
 	}
 	identity := r.IdentityID
-	var idn *store.Identity
-	if identity == "" {
+	idn := r.Identity
+	switch {
+	case identity == "" && idn != nil:
+		identity = idn.ID
+	case identity == "":
 		identity = newID()
 		idn = &store.Identity{ID: identity, Profile: r.Visitor, CreatedAt: now}
 	}
 	c := store.Chat{
 		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: store.StateQueued, Queue: d.Queue,
 		Priority: r.Priority, IdentityID: identity, Visitor: r.Visitor, Subject: r.Subject,
-		UserData: r.UserData, CreatedAt: now, LastActivity: now,
+		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated,
 	}
 	joined := store.Event{Type: store.EventParticipantJoined, Time: now,
 		From: store.Party{ID: identity, Name: visitorName(r.Visitor), Type: "Client"}}
@@ -250,13 +262,29 @@ func (e *Engine) Mutate(ctx context.Context, chatID, requestID string, fn store.
 	return c, evs, err
 }
 
-// Append adds one event from a participant to an open chat.
+// Append adds one event from a participant to an open chat. In an
+// asynchronous chat it also keeps the thread rule (a message after
+// threadInactivity closes the old thread and opens a new one, both as events
+// of the log), refuses visitor messages while the chat is locked, and queues
+// an idle conversation again when the visitor writes. It returns the event
+// it was given, as stored.
 func (e *Engine) Append(ctx context.Context, chatID, requestID string, ev store.Event) (store.Event, error) {
 	_, evs, err := e.Mutate(ctx, chatID, requestID, func(c *store.Chat) ([]store.Event, error) {
 		if c.State == store.StateEnded {
 			return nil, ErrEnded
 		}
-		return []store.Event{ev}, nil
+		if c.Mode != config.ModeAsync {
+			return []store.Event{ev}, nil
+		}
+		fromVisitor := ev.From.Type == "Client"
+		if c.Locked && fromVisitor {
+			return nil, ErrLocked
+		}
+		out := e.threadEvents(c, ev.Time)
+		if c.State == store.StateIdle && fromVisitor {
+			c.State = store.StateQueued
+		}
+		return append(out, ev), nil
 	})
 	if err != nil {
 		return store.Event{}, err
@@ -264,39 +292,138 @@ func (e *Engine) Append(ctx context.Context, chatID, requestID string, ev store.
 	if len(evs) == 0 {
 		return store.Event{}, fmt.Errorf("chat: append to %s: nothing appended", chatID)
 	}
-	return evs[0], nil
+	return evs[len(evs)-1], nil
+}
+
+// threadEvents closes c's thread if it has been inactive too long and opens
+// a new one if none is open, returning the boundary events.
+func (e *Engine) threadEvents(c *store.Chat, now int64) []store.Event {
+	var out []store.Event
+	if c.ThreadOpen && e.threadExpired(c, now) {
+		out = append(out, e.closeThread(c, now, "inactivity"))
+	}
+	if !c.ThreadOpen {
+		c.Thread++
+		c.ThreadOpen = true
+		data, _ := json.Marshal(map[string]any{"thread": c.Thread, "identityInitiated": c.IdentityInitiated && c.Thread == 1})
+		out = append(out, store.Event{Type: store.EventThreadOpened, Time: now,
+			From: store.Party{Type: "System", Name: "system"}, Data: data})
+	}
+	return out
+}
+
+func (e *Engine) threadExpired(c *store.Chat, now int64) bool {
+	d, ok := e.cfg.Deployment(c.Deployment)
+	return ok && now-c.LastActivity > d.ThreadInactivity.Milliseconds()
+}
+
+func (e *Engine) closeThread(c *store.Chat, now int64, reason string) store.Event {
+	c.ThreadOpen = false
+	data, _ := json.Marshal(map[string]any{"thread": c.Thread, "reason": reason})
+	return store.Event{Type: store.EventThreadClosed, Time: now, From: store.Party{Type: "System", Name: "system"}, Data: data}
+}
+
+// Resolve closes an agent's intervention. In a live chat that ends the chat;
+// in an asynchronous one the agent leaves, the conversation stays open and
+// goes idle until the visitor writes again.
+func (e *Engine) Resolve(ctx context.Context, chatID string, agent store.Participant, disposition string) (store.Chat, error) {
+	now := e.now().UnixMilli()
+	data, _ := json.Marshal(map[string]string{"by": "agent", "agent": agent.ID, "disposition": disposition})
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
+		if c.State == store.StateEnded {
+			return nil, ErrEnded
+		}
+		if c.Mode != config.ModeAsync {
+			return e.endEvents(c, PartyOf(agent), "agent", data, now), nil
+		}
+		var evs []store.Event
+		connected := 0
+		for i := range c.Participants {
+			p := &c.Participants[i]
+			if !p.Connected() {
+				continue
+			}
+			if p.ID == agent.ID {
+				p.LeftAt = now
+				evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now, From: PartyOf(*p)})
+			} else {
+				connected++
+			}
+		}
+		if len(evs) == 0 {
+			return nil, ErrNotParticipant
+		}
+		if connected == 0 {
+			c.State = store.StateIdle
+		}
+		return append(evs, store.Event{Type: store.EventResolved, Time: now, From: PartyOf(agent), Data: data}), nil
+	})
+	if err == nil {
+		e.wake()
+	}
+	return c, err
+}
+
+// SetLocked locks or unlocks an asynchronous conversation; a locked one
+// refuses the visitor's messages.
+func (e *Engine) SetLocked(ctx context.Context, chatID string, by store.Party, locked bool) (store.Chat, error) {
+	now := e.now().UnixMilli()
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
+		if c.State == store.StateEnded {
+			return nil, ErrEnded
+		}
+		if c.Locked == locked {
+			return nil, nil
+		}
+		c.Locked = locked
+		typ := store.EventChatUnlocked
+		if locked {
+			typ = store.EventChatLocked
+		}
+		return []store.Event{{Type: typ, Time: now, From: by}}, nil
+	})
+	return c, err
 }
 
 // End ends an open chat: everyone still connected leaves, then ChatEnded.
 // by is "visitor", "agent" or "idle".
 func (e *Engine) End(ctx context.Context, chatID string, from store.Party, by string) (store.Chat, error) {
 	now := e.now().UnixMilli()
+	data, _ := json.Marshal(map[string]string{"by": by})
 	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
 		if c.State == store.StateEnded {
 			return nil, ErrEnded
 		}
-		var evs []store.Event
-		if by == "visitor" {
-			evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now,
-				From: store.Party{ID: c.IdentityID, Name: visitorName(c.Visitor), Type: "Client"}})
-		}
-		for i := range c.Participants {
-			p := &c.Participants[i]
-			if p.Connected() {
-				p.LeftAt = now
-				evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now,
-					From: store.Party{ID: p.ID, Name: p.Name, Type: partyType(*p)}})
-			}
-		}
-		c.State, c.EndedAt, c.EndedBy = store.StateEnded, now, by
-		data, _ := json.Marshal(map[string]string{"by": by})
-		evs = append(evs, store.Event{Type: store.EventChatEnded, Time: now, From: from, Data: data})
-		return evs, nil
+		return e.endEvents(c, from, by, data, now), nil
 	})
 	if err == nil {
 		e.wake()
 	}
 	return c, err
+}
+
+// endEvents ends c in place and returns the events that say so.
+func (e *Engine) endEvents(c *store.Chat, from store.Party, by string, data json.RawMessage, now int64) []store.Event {
+	var evs []store.Event
+	if by == "visitor" && c.Mode != config.ModeAsync {
+		evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now,
+			From: store.Party{ID: c.IdentityID, Name: visitorName(c.Visitor), Type: "Client"}})
+	}
+	for i := range c.Participants {
+		p := &c.Participants[i]
+		if p.Connected() {
+			p.LeftAt = now
+			evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now, From: PartyOf(*p)})
+		}
+	}
+	if c.ThreadOpen {
+		evs = append(evs, e.closeThread(c, now, "ended"))
+	}
+	c.State, c.EndedAt, c.EndedBy = store.StateEnded, now, by
+	if len(data) == 0 {
+		data, _ = json.Marshal(map[string]string{"by": by})
+	}
+	return append(evs, store.Event{Type: store.EventChatEnded, Time: now, From: from, Data: data})
 }
 
 func partyType(p store.Participant) string {
@@ -366,6 +493,37 @@ func (e *Engine) VisitorToken(ctx context.Context, token string) (store.Token, e
 	return t, err
 }
 
+// IssueToken makes a new visitor token for a chat: for another of the
+// identity's conversations, or the same chat on another device.
+func (e *Engine) IssueToken(ctx context.Context, c store.Chat) (string, error) {
+	token := newSecret()
+	err := e.log.IssueToken(ctx, store.HashToken(token), store.Token{Kind: "visitor", ChatID: c.ID,
+		IdentityID: c.IdentityID, CreatedAt: e.now().UnixMilli()})
+	if err != nil {
+		return "", fmt.Errorf("chat: issue token: %w", err)
+	}
+	return token, nil
+}
+
+// Identity reads an identity; ErrNotFound if unknown.
+func (e *Engine) Identity(ctx context.Context, id string) (store.Identity, error) {
+	idn, err := e.log.Identity(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return idn, ErrNotFound
+	}
+	return idn, err
+}
+
+// PutIdentity creates or replaces an identity.
+func (e *Engine) PutIdentity(ctx context.Context, idn store.Identity) error {
+	return e.log.PutIdentity(ctx, idn)
+}
+
+// ChatsOfIdentity lists an identity's conversations, oldest first.
+func (e *Engine) ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error) {
+	return e.log.ChatsOfIdentity(ctx, identityID)
+}
+
 // AgentByToken finds the configured agent whose token this is.
 func (e *Engine) AgentByToken(token string) (config.Agent, bool) {
 	for _, a := range e.cfg.Agents {
@@ -375,6 +533,9 @@ func (e *Engine) AgentByToken(token string) (config.Agent, bool) {
 	}
 	return config.Agent{}, false
 }
+
+// NewID returns a random 128-bit id, URL-safe.
+func NewID() string { return newID() }
 
 func newID() string {
 	var b [16]byte

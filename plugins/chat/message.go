@@ -47,6 +47,10 @@ func ToMessage(ev store.Event) Message {
 		}
 	case store.EventFileUploaded:
 		m.Data = ev.Data
+	case store.EventChatLocked:
+		m.Type, m.Text = store.EventNotice, "This conversation is locked."
+	case store.EventChatUnlocked:
+		m.Type, m.Text = store.EventNotice, "This conversation is unlocked."
 	}
 	return m
 }
@@ -55,7 +59,7 @@ func ToMessage(ev store.Event) Message {
 func Visible(ev store.Event) bool {
 	switch ev.Type {
 	case store.EventMessage, store.EventNotice, store.EventCustomNotice, store.EventParticipantJoined,
-		store.EventParticipantLeft, store.EventFileUploaded:
+		store.EventParticipantLeft, store.EventFileUploaded, store.EventChatLocked, store.EventChatUnlocked:
 		return true
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -242,19 +243,24 @@ func (e *Engine) sweep(ctx context.Context) {
 }
 
 // SweepIdle ends every live chat whose last activity is older than its
-// deployment's idle timeout. The sweeper calls it every minute; tests call it
-// with an injected clock.
+// deployment's idle timeout, and closes the thread of every asynchronous
+// conversation inactive for longer than threadInactivity. The sweeper calls
+// it every minute; tests call it with an injected clock.
 func (e *Engine) SweepIdle(ctx context.Context) {
 	now := e.now()
-	var idle []string
+	var idle, threads []string
 	e.mu.Lock()
 	for _, c := range e.chats {
 		d, ok := e.cfg.Deployment(c.Deployment)
-		if !ok || c.Mode != "live" {
+		if !ok {
 			continue
 		}
-		if now.Sub(time.UnixMilli(c.LastActivity)) > d.IdleTimeout {
+		quiet := now.Sub(time.UnixMilli(c.LastActivity))
+		switch {
+		case c.Mode == config.ModeLive && quiet > d.IdleTimeout:
 			idle = append(idle, c.ID)
+		case c.Mode == config.ModeAsync && c.ThreadOpen && quiet > d.ThreadInactivity:
+			threads = append(threads, c.ID)
 		}
 	}
 	e.mu.Unlock()
@@ -262,6 +268,18 @@ func (e *Engine) SweepIdle(ctx context.Context) {
 		_, err := e.End(ctx, id, store.Party{Type: "System", Name: "system"}, "idle")
 		if err != nil && !errors.Is(err, ErrEnded) {
 			e.logger.Error("idle sweep: end chat", "chat", id, "err", err)
+		}
+	}
+	at := now.UnixMilli()
+	for _, id := range threads {
+		_, _, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+			if c.State == store.StateEnded || !c.ThreadOpen || !e.threadExpired(c, at) {
+				return nil, nil
+			}
+			return []store.Event{e.closeThread(c, at, "inactivity")}, nil
+		})
+		if err != nil {
+			e.logger.Error("idle sweep: close thread", "chat", id, "err", err)
 		}
 	}
 }

@@ -106,7 +106,8 @@ func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
 			add(EventStarted, mustJSON(map[string]string{"chatId": c.ID, "mode": c.Mode, "participantId": c.IdentityID}))
 		}
 		add(EventMessageReceived, mustJSON(map[string]any{"messages": []chat.Message{msg}, "restoring": false}))
-		if ev.Type == store.EventParticipantJoined || ev.Type == store.EventParticipantLeft {
+		// Asynchronous conversations have no connected/disconnected life cycle.
+		if c.Mode != "async" && (ev.Type == store.EventParticipantJoined || ev.Type == store.EventParticipantLeft) {
 			agents, n := agentsOf(c, ev.Time)
 			data := mustJSON(map[string]any{"message": msg, "agents": agents, "numAgentsConnected": n})
 			add(participantEvent(ev), data)

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
@@ -22,18 +23,29 @@ const historyPage = 100
 
 // Service is the WebChatService plugin.
 type Service struct {
-	engine *chat.Engine
-	bus    *bus.Bus
+	engine     *chat.Engine
+	bus        *bus.Bus
+	sessionKey []byte
+}
+
+// Options configure the plugin.
+type Options struct {
+	// SessionKey signs session data (getSessionData, restore on another
+	// device). Required.
+	SessionKey []byte
 }
 
 // Register registers the plugin's commands, events, feed and authenticator
 // on b, and observes the engine.
-func Register(b *bus.Bus, e *chat.Engine) (*Service, error) {
+func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
+	if len(o.SessionKey) < 16 {
+		return nil, errors.New("webchat: a session key of at least 16 bytes is required")
+	}
 	p, err := b.RegisterPlugin(Name)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{engine: e, bus: b}
+	s := &Service{engine: e, bus: b, sessionKey: o.SessionKey}
 	cmds := []struct {
 		name string
 		h    bus.HandlerFunc
@@ -59,6 +71,10 @@ func Register(b *bus.Bus, e *chat.Engine) (*Service, error) {
 		{"poll", s.poll, []bus.CommandOption{bus.Private()}},
 		{"fetchHistory", s.fetchHistory, nil},
 		{"sendFile", rejectWith(ErrFilesUnsupported), nil},
+		{"listConversations", s.listConversations, nil},
+		{"switchConversation", s.switchConversation, nil},
+		{"markRead", s.markRead, nil},
+		{"identify", s.identify, nil},
 		{"downloadFile", rejectWith(ErrDownloadUnsupported), nil},
 	}
 	for _, c := range cmds {
@@ -164,13 +180,16 @@ func (s *Service) limits() (messageChars, userDataBytes int) {
 }
 
 type startOptions struct {
-	Nickname  string          `json:"nickname"`
-	Firstname string          `json:"firstname"`
-	Lastname  string          `json:"lastname"`
-	Email     string          `json:"email"`
-	Subject   string          `json:"subject"`
-	UserData  json.RawMessage `json:"userData"`
-	RequestID string          `json:"requestId"`
+	Nickname        string           `json:"nickname"`
+	Firstname       string           `json:"firstname"`
+	Lastname        string           `json:"lastname"`
+	Email           string           `json:"email"`
+	Subject         string           `json:"subject"`
+	UserData        json.RawMessage  `json:"userData"`
+	RequestID       string           `json:"requestId"`
+	Identity        *identityOptions `json:"identity"`
+	SessionData     string           `json:"sessionData"`     // continue as the identity of this session data
+	NewConversation bool             `json:"newConversation"` // async: another conversation of the same identity
 }
 
 // StartResult is what startChat resolves with.
@@ -184,18 +203,27 @@ type StartResult struct {
 }
 
 func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
+	var o startOptions
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	// A visitor's token names its chat: an open one blocks a second start
+	// (but for another asynchronous conversation); an ended one's identity
+	// goes on in the new chat.
+	var current store.Chat
 	if call.Caller.Kind == bus.KindVisitor {
-		if _, err := s.session(ctx, call, ErrNoActiveSession); err == nil {
+		c, err := s.engine.Chat(ctx, call.Caller.ID)
+		if err != nil {
+			return nil, err
+		}
+		if c.State != store.StateEnded && !(o.NewConversation && c.Mode == config.ModeAsync) {
 			return nil, ErrAlreadyActive
 		}
+		current = c
 	}
 	d, ok := s.engine.Config().Deployment(call.Caller.Deployment)
 	if !ok {
 		return nil, ErrUnknownDeployment
-	}
-	var o startOptions
-	if err := decode(call.Options, &o); err != nil {
-		return nil, err
 	}
 	for _, f := range []string{o.Nickname, o.Firstname, o.Lastname, o.Email, o.Subject} {
 		if len(f) > 256 || !utf8.ValidString(f) {
@@ -205,20 +233,97 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 	if o.RequestID != "" && (len(o.RequestID) < 16 || len(o.RequestID) > 128) {
 		return nil, bus.Reject(400, bus.CodeInvalidRequest, "requestId must be 16 to 128 characters: a random id kept by the client.")
 	}
-	ud, err := s.mergeUserData(d.UserData, nil, o.UserData)
+	profile := store.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email}
+	req := chat.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID}
+
+	// Who the visitor is: a company uuid (signed where required), the
+	// identity of session data or of the caller's chat, or a new anonymous one.
+	_, maxBytes := s.limits()
+	idOpts := identityOptions{}
+	if o.Identity != nil {
+		idOpts = *o.Identity
+		if err := idOpts.validate(maxBytes); err != nil {
+			return nil, err
+		}
+	}
+	uuid, signed, err := companyUUID(d, idOpts, s.engine.Now())
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.engine.Start(ctx, chat.StartRequest{
-		Deployment: d.Key,
-		Visitor:    store.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email},
-		Subject:    o.Subject, UserData: ud, RequestID: o.RequestID,
-	})
+	now := s.engine.Now().UnixMilli()
+	switch {
+	case uuid != "":
+		id := identityID(d.Key, uuid)
+		idn, err := s.engine.Identity(ctx, id)
+		if errors.Is(err, chat.ErrNotFound) {
+			idn = store.Identity{ID: id, UUID: uuid, CreatedAt: now}
+		} else if err != nil {
+			return nil, err
+		}
+		mergeIdentity(&idn, idOpts, profile, signed, now)
+		req.Identity = &idn
+		req.Visitor = idn.Profile
+	case o.SessionData != "":
+		claims, ok := s.verifySessionData(o.SessionData)
+		if !ok || claims.Deployment != d.Key {
+			return nil, ErrRestoreFailed
+		}
+		req.IdentityID = claims.Subject
+	case current.ID != "" && current.Deployment == d.Key:
+		req.IdentityID = current.IdentityID
+	default:
+		idn := store.Identity{ID: "", Profile: profile, CreatedAt: now}
+		mergeIdentity(&idn, idOpts, profile, false, now)
+		if idn.Avatar != "" || len(idn.Extra) > 0 {
+			idn.ID = chat.NewID()
+			req.Identity = &idn
+		}
+	}
+	var extra json.RawMessage
+	if o.NewConversation && d.Mode == config.ModeAsync {
+		req.IdentityInitiated = true
+		extra = json.RawMessage(`{"identity_initiated_thread":true}`)
+	}
+	ud, err := s.mergeUserData(d.UserData, o.UserData, extra)
+	if err != nil {
+		return nil, err
+	}
+	req.UserData = ud
+	st, err := s.engine.Start(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	return StartResult{ChatID: st.Chat.ID, Token: st.Token, Mode: st.Chat.Mode, ParticipantID: st.Chat.IdentityID,
 		Seq: st.Chat.LastSeq, Existing: st.Existing}, nil
+}
+
+// mergeIdentity folds the given profile, avatar and extra values into idn.
+func mergeIdentity(idn *store.Identity, o identityOptions, form store.Profile, signed bool, now int64) {
+	pick := func(dst *string, vals ...string) {
+		for _, v := range vals {
+			if v != "" {
+				*dst = v
+				return
+			}
+		}
+	}
+	p := &idn.Profile
+	pick(&p.Nickname, o.Nickname, form.Nickname)
+	pick(&p.Firstname, o.Firstname, form.Firstname)
+	pick(&p.Lastname, o.Lastname, form.Lastname)
+	pick(&p.Email, o.Email, form.Email)
+	pick(&idn.Avatar, o.Avatar)
+	if len(o.Extra) > 0 && string(o.Extra) != "null" {
+		merged := map[string]any{}
+		_ = json.Unmarshal(idn.Extra, &merged)
+		var add map[string]any
+		if json.Unmarshal(o.Extra, &add) == nil {
+			maps.Copy(merged, add)
+		}
+		idn.Extra, _ = json.Marshal(merged)
+	}
+	idn.Signed = idn.Signed || signed
+	idn.UpdatedAt = now
 }
 
 // mergeUserData merges update over base over defaults and checks the size.
@@ -268,6 +373,9 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 	c, err := s.session(ctx, call, ErrNoActiveSession)
 	if err != nil {
 		return nil, err
+	}
+	if c.Mode == config.ModeAsync {
+		return nil, ErrAsyncNoEnd
 	}
 	_, err = s.engine.End(ctx, c.ID, s.visitorParty(c), "visitor")
 	if errors.Is(err, chat.ErrEnded) {
@@ -326,6 +434,9 @@ func (s *Service) send(ctx context.Context, call *bus.Call, typ string, noSessio
 	saved, err := s.engine.Append(ctx, c.ID, o.RequestID, ev)
 	if errors.Is(err, chat.ErrEnded) || errors.Is(err, chat.ErrNotFound) {
 		return nil, noSession
+	}
+	if errors.Is(err, chat.ErrLocked) {
+		return nil, ErrLocked
 	}
 	if err != nil {
 		return nil, err
@@ -510,9 +621,19 @@ func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"sessionId": c.ID, "chatId": c.ID, "participantId": c.IdentityID,
+	data := map[string]any{"sessionId": c.ID, "chatId": c.ID, "participantId": c.IdentityID,
 		"transportId": c.Deployment, "deployment": c.Deployment, "mode": c.Mode, "seq": c.LastSeq,
-		"state": c.State}, nil
+		"state": c.State}
+	if c.Mode == config.ModeAsync {
+		// The signed session data restores this conversation on another
+		// browser or device (restore {sessionData}).
+		token, err := s.signSession(c)
+		if err != nil {
+			return nil, err
+		}
+		data["sessionData"] = token
+	}
+	return data, nil
 }
 
 func (s *Service) verifySession(ctx context.Context, call *bus.Call) (any, error) {
@@ -520,13 +641,39 @@ func (s *Service) verifySession(ctx context.Context, call *bus.Call) (any, error
 	return map[string]bool{"sessionActive": err == nil}, nil
 }
 
+// restore resumes the caller's chat, or, with sessionData from
+// getSessionData, an asynchronous conversation on another browser or device:
+// then it resolves with a new token for it. Forged, expired or foreign
+// session data is the same "not found" as no chat at all.
 func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		SessionData string `json:"sessionData"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if o.SessionData != "" {
+		claims, ok := s.verifySessionData(o.SessionData)
+		if !ok || (call.Caller.Deployment != "" && claims.Deployment != call.Caller.Deployment) {
+			return nil, ErrRestoreFailed
+		}
+		c, err := s.engine.Chat(ctx, claims.Chat)
+		if err != nil || c.State == store.StateEnded || c.IdentityID != claims.Subject {
+			return nil, ErrRestoreFailed
+		}
+		token, err := s.engine.IssueToken(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"chatId": c.ID, "token": token, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
+			"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync}, nil
+	}
 	c, err := s.session(ctx, call, ErrRestoreFailed)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"chatId": c.ID, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
-		"participantId": c.IdentityID, "restored": true}, nil
+		"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync}, nil
 }
 
 func (s *Service) requireSessionShort(ctx context.Context, call *bus.Call) (any, error) {
@@ -568,21 +715,34 @@ func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error)
 	if o.Limit <= 0 || o.Limit > historyPage {
 		o.Limit = historyPage
 	}
-	if o.Before == 1 {
-		return nil, ErrNoMoreMessages
-	}
-	evs, err := s.engine.EventsBefore(ctx, c.ID, o.Before, o.Limit)
-	if err != nil {
-		return nil, err
-	}
+	// A page holds up to Limit messages a visitor sees; events it does not
+	// see (thread boundaries, context updates) are skipped, not counted.
 	msgs := []chat.Message{}
-	for _, ev := range evs {
-		if chat.Visible(ev) {
-			msgs = append(msgs, chat.ToMessage(ev))
+	oldest := o.Before
+	for len(msgs) < o.Limit && oldest != 1 {
+		evs, err := s.engine.EventsBefore(ctx, c.ID, oldest, o.Limit)
+		if err != nil {
+			return nil, err
 		}
+		if len(evs) == 0 {
+			break
+		}
+		var page []chat.Message
+		for _, ev := range evs {
+			if chat.Visible(ev) {
+				page = append(page, chat.ToMessage(ev))
+			}
+		}
+		if extra := len(msgs) + len(page) - o.Limit; extra > 0 {
+			page = page[extra:]
+			oldest = page[0].Index
+		} else {
+			oldest = evs[0].Seq
+		}
+		msgs = append(page, msgs...)
 	}
-	if len(evs) == 0 {
+	if len(msgs) == 0 {
 		return nil, ErrNoMoreMessages
 	}
-	return map[string]any{"messages": msgs, "restoring": true, "oldest": evs[0].Seq}, nil
+	return map[string]any{"messages": msgs, "restoring": true, "oldest": oldest}, nil
 }

@@ -18,9 +18,12 @@ import (
 
 // Options change the demo setup.
 type Options struct {
-	// Config replaces the demo configuration when set. Data is always a
-	// fresh temporary directory unless Config.Data is set.
+	// Config replaces the demo configuration when set. Its data directory is
+	// ignored: the store is always in a fresh t.TempDir(), unless DataDir is
+	// set.
 	Config *config.Config
+	// DataDir reuses a store directory, for restart tests.
+	DataDir string
 	// Origins replaces the origins of every deployment.
 	Origins []string
 	// Now is the engine's clock.
@@ -50,7 +53,8 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.Config != nil {
 		cfg = *o.Config
 	}
-	if cfg.Data == "" || o.Config == nil {
+	cfg.Data = o.DataDir
+	if cfg.Data == "" {
 		cfg.Data = t.TempDir()
 	}
 	if o.Origins != nil {

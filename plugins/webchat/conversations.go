@@ -1,0 +1,197 @@
+package webchat
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// Conversation is one entry of listConversations.
+type Conversation struct {
+	ChatID       string        `json:"chatId"`
+	Mode         string        `json:"mode"`
+	State        string        `json:"state"`
+	Locked       bool          `json:"locked"`
+	CreatedAt    int64         `json:"createdAt"`
+	LastActivity int64         `json:"lastActivity"`
+	LastSeq      uint64        `json:"lastSeq"`
+	LastMessage  *chat.Message `json:"lastMessage"`
+	Unread       int           `json:"unread"`
+	Current      bool          `json:"current"`
+	Initiated    bool          `json:"identityInitiated"`
+}
+
+// unreadCap bounds how far unread counting reads.
+const unreadCap = 999
+
+// listConversations lists the caller identity's conversations on this
+// deployment, newest activity first, with their last message and how many
+// messages from agents the visitor has not read.
+func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, error) {
+	if call.Caller.Kind != bus.KindVisitor {
+		return nil, ErrNoActiveSession
+	}
+	cur, err := s.engine.Chat(ctx, call.Caller.ID)
+	if err != nil {
+		return nil, err
+	}
+	chats, err := s.engine.ChatsOfIdentity(ctx, cur.IdentityID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Conversation, 0, len(chats))
+	for i := len(chats) - 1; i >= 0; i-- {
+		c := chats[i]
+		if c.Deployment != cur.Deployment {
+			continue
+		}
+		conv := Conversation{ChatID: c.ID, Mode: c.Mode, State: c.State, Locked: c.Locked, CreatedAt: c.CreatedAt,
+			LastActivity: c.LastActivity, LastSeq: c.LastSeq, Current: c.ID == cur.ID, Initiated: c.IdentityInitiated}
+		recent, err := s.engine.EventsBefore(ctx, c.ID, 0, 50)
+		if err != nil {
+			return nil, err
+		}
+		for j := len(recent) - 1; j >= 0; j-- {
+			if recent[j].Type == store.EventMessage {
+				m := chat.ToMessage(recent[j])
+				conv.LastMessage = &m
+				break
+			}
+		}
+		unread, err := s.engine.EventsAfter(ctx, c.ID, c.VisitorRead, unreadCap)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range unread {
+			if ev.Type == store.EventMessage && ev.From.Type != "Client" {
+				conv.Unread++
+			}
+		}
+		out = append(out, conv)
+	}
+	return map[string]any{"conversations": out}, nil
+}
+
+// switchConversation gives the visitor a token for another of its
+// conversations.
+func (s *Service) switchConversation(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		ChatID string `json:"chatId"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if call.Caller.Kind != bus.KindVisitor || o.ChatID == "" {
+		return nil, ErrNotYourConversation
+	}
+	cur, err := s.engine.Chat(ctx, call.Caller.ID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.engine.Chat(ctx, o.ChatID)
+	if errors.Is(err, chat.ErrNotFound) || err == nil && (c.IdentityID != cur.IdentityID || c.Deployment != cur.Deployment) {
+		return nil, ErrNotYourConversation
+	}
+	if err != nil {
+		return nil, err
+	}
+	token, err := s.engine.IssueToken(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return StartResult{ChatID: c.ID, Token: token, Mode: c.Mode, ParticipantID: c.IdentityID, Seq: c.LastSeq}, nil
+}
+
+// markRead records that the visitor has read its chat up to seq (default:
+// everything).
+func (s *Service) markRead(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		Seq uint64 `json:"seq"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if call.Caller.Kind != bus.KindVisitor {
+		return nil, ErrNoActiveSession
+	}
+	c, _, err := s.engine.Mutate(ctx, call.Caller.ID, "", func(c *store.Chat) ([]store.Event, error) {
+		seq := o.Seq
+		if seq == 0 || seq > c.LastSeq {
+			seq = c.LastSeq
+		}
+		if seq > c.VisitorRead {
+			c.VisitorRead = seq
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]uint64{"read": c.VisitorRead}, nil
+}
+
+// identify tells who the visitor is during a chat. Profile fields and extra
+// values update the identity and the chat goes on. A company uuid that is not
+// the chat's identity starts a new chat for that identity, as a chat belongs
+// to one identity: the answer then carries the new chat's token.
+func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
+	var o identityOptions
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	c, err := s.session(ctx, call, ErrNoActiveSession)
+	if err != nil {
+		return nil, err
+	}
+	_, maxBytes := s.limits()
+	if err := o.validate(maxBytes); err != nil {
+		return nil, err
+	}
+	d, ok := s.engine.Config().Deployment(c.Deployment)
+	if !ok {
+		return nil, ErrUnknownDeployment
+	}
+	uuid, signed, err := companyUUID(d, o, s.engine.Now())
+	if err != nil && !(errors.Is(err, ErrIdentityRequired) && o.UUID == "") {
+		return nil, err
+	}
+	now := s.engine.Now().UnixMilli()
+	if uuid != "" && identityID(d.Key, uuid) != c.IdentityID {
+		idn, err := s.engine.Identity(ctx, identityID(d.Key, uuid))
+		if errors.Is(err, chat.ErrNotFound) {
+			idn = store.Identity{ID: identityID(d.Key, uuid), UUID: uuid, CreatedAt: now}
+		} else if err != nil {
+			return nil, err
+		}
+		mergeIdentity(&idn, o, store.Profile{}, signed, now)
+		st, err := s.engine.Start(ctx, chat.StartRequest{Deployment: d.Key, Visitor: idn.Profile, Identity: &idn,
+			UserData: c.UserData, Subject: c.Subject})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"newChat": true, "chatId": st.Chat.ID, "token": st.Token, "mode": st.Chat.Mode,
+			"participantId": st.Chat.IdentityID, "seq": st.Chat.LastSeq}, nil
+	}
+	idn, err := s.engine.Identity(ctx, c.IdentityID)
+	if errors.Is(err, chat.ErrNotFound) {
+		idn = store.Identity{ID: c.IdentityID, Profile: c.Visitor, CreatedAt: now}
+	} else if err != nil {
+		return nil, err
+	}
+	mergeIdentity(&idn, o, store.Profile{}, signed, now)
+	if err := s.engine.PutIdentity(ctx, idn); err != nil {
+		return nil, err
+	}
+	_, _, err = s.engine.Mutate(ctx, c.ID, "", func(ch *store.Chat) ([]store.Event, error) {
+		ch.Visitor = idn.Profile
+		return []store.Event{{Type: store.EventIdentityUpdated, Time: now, From: s.visitorParty(*ch),
+			Data: mustJSON(map[string]any{"visitor": idn.Profile, "avatar": idn.Avatar, "extra": idn.Extra})}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"newChat": false, "chatId": c.ID, "participantId": c.IdentityID, "visitor": idn.Profile}, nil
+}
