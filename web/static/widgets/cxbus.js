@@ -467,6 +467,8 @@
     maxMessageLength: 0,
     ajaxTimeout: 15000,
     agentTypingTimeout: 10000,
+    maxMessagePageSize: 100, // async: messages per history page (restore, fetchHistory)
+    identity: null, // {uuid, jwt, nickname, …}: who the visitor is, sent with startChat
   };
 
   let configured = false;
@@ -540,6 +542,8 @@
     cfg.maxMessageLength = num(c.maxMessageLength, 0);
     cfg.ajaxTimeout = Math.max(num(c.ajaxTimeout, 15000), 5000);
     cfg.agentTypingTimeout = num(c.agentTypingTimeout, 10000);
+    cfg.maxMessagePageSize = Math.min(Math.max(num(t.maxMessagePageSize, 100), 1), 100);
+    cfg.identity = isPlainObject(c.identity) ? c.identity : null;
     configured = true;
   }
 
@@ -1144,7 +1148,7 @@
 
   // ---- session lifecycle
 
-  function beginSession(d, upTo) {
+  function beginSession(d, upTo, startAfter) {
     session = {
       token: d.token,
       chatId: d.chatId,
@@ -1153,7 +1157,7 @@
       deployment: cfg.deploymentKey,
     };
     restoreUpTo = upTo || 0;
-    link.seq = 0;
+    link.seq = startAfter || 0;
     link.seen.clear();
     link.lost = false;
     link.failures = 0;
@@ -1224,10 +1228,50 @@
       const upTo = typeof d.seq === 'number' ? d.seq : st.seq || 0;
       const mode = d.mode || st.mode || 'live';
       const chatId = d.chatId || st.chatId;
-      beginSession({ token: st.token, chatId, mode, participantId: st.participantId }, upTo);
-      // Subscribers hear 'restored' before the replay arrives (callbacks run on the next tick,
-      // the replay needs a round trip), as Genesys does.
-      wcs.publish('restored', { chatId, mode, async: mode === 'async', reason });
+      resume({ token: st.token, chatId, mode, participantId: st.participantId }, upTo, reason);
+      return { ok: true, data: Object.assign({ restored: true }, d) };
+    })();
+    restoring.then(() => (restoring = null), () => (restoring = null));
+    return restoring;
+  }
+
+  // resume begins a restored session. A live chat replays its log from seq 1 with "restoring":
+  // true so the page rebuilds the transcript. An asynchronous conversation may hold days of
+  // history: the stream starts after its current seq and only the newest page is fetched;
+  // older pages come with fetchHistory.
+  function resume(d, upTo, reason) {
+    const async = d.mode === 'async';
+    beginSession(d, upTo, async ? upTo : 0);
+    // Subscribers hear 'restored' before the replay arrives (callbacks run on the next tick,
+    // the replay needs a round trip), as Genesys does.
+    wcs.publish('restored', { chatId: d.chatId, mode: d.mode, async, reason });
+    if (!async || upTo === 0) return;
+    const s = session;
+    gw(WCS + '.fetchHistory', { limit: cfg.maxMessagePageSize }).then(
+      (r) => {
+        if (session !== s || r.status !== 'resolved' || !isObject(r.data) || !Array.isArray(r.data.messages)) return;
+        onMessages({ messages: r.data.messages, restoring: true }, 0, true);
+      },
+      () => {}
+    );
+  }
+
+  function restoreFromSessionData(sessionDataToken) {
+    restoring = (async () => {
+      let r;
+      try {
+        r = await gw(WCS + '.restore', { sessionData: sessionDataToken }, { token: null, retry: true });
+      } catch (_) {
+        return { ok: false, message: TEXT.restoreNone };
+      }
+      if (session) return { ok: false, message: TEXT.restoreActive };
+      if (r.status !== 'resolved' || !isObject(r.data) || !r.data.token) {
+        wcs.publish('restoreFailed', isObject(r.error) ? r.error : {});
+        return { ok: false, message: TEXT.restoreNone, error: r };
+      }
+      const d = r.data;
+      resume({ token: d.token, chatId: d.chatId, mode: d.mode || 'async', participantId: d.participantId },
+        typeof d.seq === 'number' ? d.seq : 0, 'sessionData');
       return { ok: true, data: Object.assign({ restored: true }, d) };
     })();
     restoring.then(() => (restoring = null), () => (restoring = null));
@@ -1305,10 +1349,12 @@
     },
 
     startChat(e) {
-      if (session || starting) return e.deferred.reject(TEXT.alreadyActive);
+      // Async: another conversation of the same identity, started from the one this page holds.
+      const another = !!e.data.newConversation && session && session.mode === 'async' && !starting;
+      if ((session && !another) || starting) return e.deferred.reject(TEXT.alreadyActive);
       // A restore in flight decides: if the kept chat is gone, a new one may start.
       if (restoring) return void restoring.then(() => commands.startChat(e));
-      if (liveState()) return e.deferred.reject(TEXT.alreadyActive);
+      if (!another && liveState()) return e.deferred.reject(TEXT.alreadyActive);
       let ud = e.data.userData;
       if (typeof ud === 'string') {
         try {
@@ -1322,13 +1368,25 @@
       for (const k of ['nickname', 'firstname', 'lastname', 'email', 'subject']) {
         if (e.data[k] !== undefined && e.data[k] !== null) options[k] = String(e.data[k]);
       }
+      // Who the visitor is: a company uuid (signed where the deployment requires it), or the
+      // identity of session data kept from another device.
+      const identity = isPlainObject(e.data.identity) ? e.data.identity : cfg.identity;
+      if (identity) options.identity = identity;
+      if (typeof e.data.sessionData === 'string' && e.data.sessionData) options.sessionData = e.data.sessionData;
+      if (another) options.newConversation = true;
       // The same requestId on a retry returns the same chat: a weak network never makes two.
       options.requestId = typeof e.data.requestId === 'string' && e.data.requestId.length >= 16 ? e.data.requestId : randomId();
       starting = true;
-      const p = gw(WCS + '.startChat', options, { token: null, retry: true });
+      const p = gw(WCS + '.startChat', options, { token: another ? session.token : null, retry: true });
       p.then(() => (starting = false), () => (starting = false));
       answer(e, p, (d) => {
-        if (!session && isObject(d) && d.token) beginSession(d, 0);
+        if (!isObject(d) || !d.token) return;
+        if (another) {
+          // The old conversation stays open on the server; this page follows the new one.
+          stopStream();
+          session = null;
+        }
+        if (!session) beginSession(d, 0);
       });
     },
 
@@ -1428,6 +1486,11 @@
     restore(e) {
       if (session) return e.deferred.reject(TEXT.restoreActive);
       if (restoring) return e.deferred.reject(TEXT.restoring);
+      if (typeof e.data.sessionData === 'string' && e.data.sessionData) {
+        // Async on another browser or device: the session data buys a token for the conversation.
+        restoreFromSessionData(e.data.sessionData).then((r) => (r.ok ? e.deferred.resolve(r.data) : e.deferred.reject(r.message)));
+        return;
+      }
       const st = loadState();
       if (!st) return e.deferred.reject(TEXT.restoreNone);
       // Live chats restore by themselves; only the widgets may ask (Genesys: "private in
@@ -1455,7 +1518,12 @@
     },
 
     getSessionData(e) {
-      e.deferred.resolve(sessionData());
+      if (!session || session.mode !== 'async') return e.deferred.resolve(sessionData());
+      // Async: add the gateway's signed session data, which restores the conversation elsewhere.
+      gw(WCS + '.getSessionData', {}).then(
+        (r) => e.deferred.resolve(Object.assign(sessionData(), r.status === 'resolved' && isObject(r.data) && r.data.sessionData ? { sessionData: r.data.sessionData } : {})),
+        () => e.deferred.resolve(sessionData())
+      );
     },
 
     verifySession(e) {
@@ -1470,7 +1538,7 @@
     fetchHistory(e) {
       if (session && session.mode !== 'async') return e.deferred.reject(TEXT.historyAsync);
       if (!session) return e.deferred.reject(TEXT.noSessionShort);
-      const opts = { limit: typeof e.data.limit === 'number' ? e.data.limit : 20 };
+      const opts = { limit: typeof e.data.limit === 'number' ? e.data.limit : cfg.maxMessagePageSize };
       if (oldestIndex) opts.before = oldestIndex;
       answer(e, gw(WCS + '.fetchHistory', opts), (d) => {
         const msgs = isObject(d) && Array.isArray(d.messages) ? d.messages : [];
