@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Errors returned while wiring the bus. They are programming errors, found at
@@ -69,6 +70,7 @@ type Bus struct {
 	feeds    map[CallerKind]FeedFunc
 	auths    []AuthFunc
 	started  bool
+	stopped  atomic.Bool // set by Close: commands are refused
 
 	mu     sync.RWMutex // guards subs and closed
 	subs   map[string]map[*Subscription]struct{}
@@ -145,8 +147,12 @@ func (p *Plugin) RegisterCommand(name string, h HandlerFunc, opts ...CommandOpti
 
 // RegisterEvents records the names of the plugin's events for Registry.
 // As in CXBus, unregistered events may still be published.
-func (p *Plugin) RegisterEvents(names ...string) {
+func (p *Plugin) RegisterEvents(names ...string) error {
+	if p.bus.started {
+		return ErrStarted
+	}
 	p.events = append(p.events, names...)
+	return nil
 }
 
 // RegisterFeed makes fn the reader of the streams of callers of kind k.
@@ -171,15 +177,15 @@ func (b *Bus) Before(fullName string, fn BeforeFunc) error {
 	return nil
 }
 
-// Start locks the registry. Commands issued before Start are rejected with
-// ErrUnavailable.
+// Start locks the registry. Commands issued before Start or after Close are
+// rejected with ErrUnavailable.
 func (b *Bus) Start() { b.started = true }
 
 // Command runs the named command for caller. It returns the handler's result,
 // or an error that is always a *Rejection (unknown command, private command,
 // vetoed, or the handler's own).
 func (b *Bus) Command(ctx context.Context, caller Caller, name string, options []byte) (any, error) {
-	if !b.started {
+	if !b.started || b.stopped.Load() {
 		return nil, ErrUnavailable
 	}
 	cmd, ok := b.commands[name]

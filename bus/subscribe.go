@@ -99,6 +99,20 @@ func (s *Subscription) end(err error) {
 	})
 }
 
+// matchesUnit reports whether any event of the unit ev matches: a unit is
+// delivered whole or not at all.
+func (s *Subscription) matchesUnit(ev *Event) bool {
+	if s.matches(ev.Name) {
+		return true
+	}
+	for i := range ev.With {
+		if s.matches(ev.With[i].Name) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Subscription) matches(name string) bool {
 	switch {
 	case s.pattern == "*":
@@ -110,12 +124,13 @@ func (s *Subscription) matches(name string) bool {
 }
 
 // Publish delivers ev to every matching subscription of its topic without
-// blocking; subscribers whose buffer is full are dropped.
+// blocking; subscribers whose buffer is full are dropped. A subscription
+// matches the unit when it matches ev or one of ev.With.
 func (b *Bus) Publish(ev Event) {
 	var slow []*Subscription
 	b.mu.RLock()
 	for s := range b.subs[ev.Topic] {
-		if !s.matches(ev.Name) {
+		if !s.matchesUnit(&ev) {
 			continue
 		}
 		select {
@@ -155,6 +170,7 @@ func (b *Bus) Close() {
 		return
 	}
 	b.closed = true
+	b.stopped.Store(true)
 	for _, set := range b.subs {
 		for s := range set {
 			b.remove(s, ErrClosed)

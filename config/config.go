@@ -122,6 +122,18 @@ func Parse(r io.Reader) (Config, error) {
 		return Config{}, err
 	}
 	c.ApplyDefaults()
+	// A written maxChats: 0 is out of range, not "use the default".
+	var written struct {
+		Agents []struct {
+			MaxChats *int `yaml:"maxChats"`
+		} `yaml:"agents"`
+	}
+	_ = yaml.Unmarshal(data, &written) // the strict decode above reported any error
+	for i, a := range written.Agents {
+		if a.MaxChats != nil && *a.MaxChats == 0 && i < len(c.Agents) {
+			c.Agents[i].MaxChats = 0
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -195,6 +207,18 @@ func (c *Config) ApplyDefaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	l := c.Limits
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"bodyBytes", l.BodyBytes}, {"messageChars", l.MessageChars}, {"userDataBytes", l.UserDataBytes},
+		{"socketsPerChat", l.SocketsPerChat}, {"longPollSeconds", l.LongPollSeconds}, {"heartbeatSeconds", l.HeartbeatSeconds},
+	} {
+		if f.v < 0 {
+			bad("limits.%s: %d must be positive", f.name, f.v)
+		}
+	}
 	queues := map[string]bool{}
 	for i, q := range c.Queues {
 		switch {
@@ -311,7 +335,7 @@ func (d Deployment) AllowsOrigin(o string) bool {
 		return true
 	}
 	for _, a := range d.Origins {
-		if a == "*" || strings.EqualFold(a, o) {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), o) {
 			return true
 		}
 	}
@@ -332,7 +356,7 @@ func validID(s string) bool {
 
 func validOrigin(o string) bool {
 	u, err := url.Parse(o)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil &&
 		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == ""
 }
 
