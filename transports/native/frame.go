@@ -2,6 +2,8 @@ package native
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -43,11 +45,44 @@ type Frame struct {
 
 const maxNameLen = 128
 
-// decodeCommand decodes an HTTP command body.
-func decodeCommand(p *fastjson.Parser, data []byte) (Command, error) {
+// errNotJSON is the cause of a frame that fastjson parses but JSON forbids.
+var errNotJSON = errors.New("native: not strict JSON")
+
+// parse parses data as strict JSON. fastjson's parser alone also takes NaN,
+// Inf, malformed numbers, raw control characters and unknown escapes in
+// strings, which we would echo back (ids, pings) or forward to plugins
+// (options) as they came.
+func parse(p *fastjson.Parser, data []byte) (*fastjson.Value, error) {
 	v, err := p.ParseBytes(data)
 	if err != nil {
-		return Command{}, ErrBadFrame.Wrap(err)
+		return nil, ErrBadFrame.Wrap(err)
+	}
+	if !strictJSON(data) {
+		return nil, ErrBadFrame.Wrap(errNotJSON)
+	}
+	return v, nil
+}
+
+// strictJSON reports whether data is JSON as RFC 8259 defines it.
+// fastjson.Validate is fast but misses a control character that precedes an
+// escape in the same string, so data holding both a control byte and a
+// backslash gets encoding/json's slower check. Browsers send neither.
+func strictJSON(data []byte) bool {
+	if bytes.IndexByte(data, '\\') >= 0 {
+		for _, c := range data {
+			if c < 0x20 {
+				return json.Valid(data)
+			}
+		}
+	}
+	return fastjson.ValidateBytes(data) == nil
+}
+
+// decodeCommand decodes an HTTP command body.
+func decodeCommand(p *fastjson.Parser, data []byte) (Command, error) {
+	v, err := parse(p, data)
+	if err != nil {
+		return Command{}, err
 	}
 	if v.Type() != fastjson.TypeObject {
 		return Command{}, badFrame("the body must be a JSON object")
@@ -82,19 +117,25 @@ func commandOf(v *fastjson.Value) (Command, error) {
 
 // decodeFrame decodes one client socket frame.
 func decodeFrame(p *fastjson.Parser, data []byte) (Frame, error) {
-	v, err := p.ParseBytes(data)
+	v, err := parse(p, data)
 	if err != nil {
-		return Frame{}, ErrBadFrame.Wrap(err)
+		return Frame{}, err
 	}
 	if v.Type() != fastjson.TypeObject {
 		return Frame{}, badFrame("a frame must be a JSON object")
 	}
 	var f Frame
 	if id := v.Get("id"); id != nil {
-		if t := id.Type(); t != fastjson.TypeNumber && t != fastjson.TypeString || len(id.MarshalTo(nil)) > 64 {
+		switch id.Type() {
+		case fastjson.TypeNumber:
+			f.ID = id.MarshalTo(nil)
+		case fastjson.TypeString:
+			// Not MarshalTo: it quotes special characters Go's way (\x01).
+			f.ID = appendString(nil, string(id.GetStringBytes()))
+		}
+		if f.ID == nil || len(f.ID) > 64 {
 			return Frame{}, badFrame(`"id" must be a number or a short string`)
 		}
-		f.ID = id.MarshalTo(nil)
 	}
 	switch {
 	case v.Exists("auth"):
@@ -122,7 +163,8 @@ func decodeFrame(p *fastjson.Parser, data []byte) (Frame, error) {
 	default:
 		c, err := commandOf(v)
 		if err != nil {
-			return Frame{}, err
+			// Keep the id: the client matches the rejection to its command.
+			return Frame{ID: f.ID}, err
 		}
 		c.ID = f.ID
 		f.Command = &c

@@ -77,12 +77,14 @@ type Transport struct {
 
 	mu      sync.Mutex
 	sockets map[*session]struct{}
+	authing map[*websocket.Conn]struct{} // sockets still reading their auth frame
 }
 
 // New returns the native transport over b.
 func New(b *bus.Bus, cfg Config) *Transport {
 	cfg.defaults()
-	return &Transport{bus: b, cfg: cfg, quit: make(chan struct{}), sockets: map[*session]struct{}{}}
+	return &Transport{bus: b, cfg: cfg, quit: make(chan struct{}), sockets: map[*session]struct{}{},
+		authing: map[*websocket.Conn]struct{}{}}
 }
 
 // Mount adds the routes to r.
@@ -108,6 +110,13 @@ func (t *Transport) Sockets() int {
 // then waits for their goroutines until ctx ends.
 func (t *Transport) Close(ctx context.Context) error {
 	t.quitOnce.Do(func() { close(t.quit) })
+	// Sockets waiting for their auth frame have no writer to see quit: end
+	// their read now instead of at the auth timeout.
+	t.mu.Lock()
+	for conn := range t.authing {
+		_ = conn.SetReadDeadline(time.Now())
+	}
+	t.mu.Unlock()
 	done := make(chan struct{})
 	go func() { t.conns.Wait(); close(done) }()
 	select {

@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
@@ -28,28 +29,46 @@ type session struct {
 	replies chan []byte   // command replies and pongs, to the writer
 	done    chan struct{} // closed when the reader stops
 	wrote   chan struct{} // closed when the writer stops
+	// stopping is closed when the writer stops writing, before wrote.
+	stopping chan struct{}
 }
 
 // serveSocket is the handler goroutine: it authenticates, starts the writer,
 // then reads and runs commands until the socket ends.
 func (t *Transport) serveSocket(conn *websocket.Conn) {
-	t.conns.Add(1)
-	defer t.conns.Done()
+	// Counted and registered under t.mu, and only before quit: Close waits
+	// for conns after it took t.mu, so no Add races its Wait, and it finds
+	// the sockets still in auth.
+	t.mu.Lock()
 	select {
 	case <-t.quit:
+		t.mu.Unlock()
 		closeWith(conn, fws.CloseGoingAway, "shutting down")
 		return
 	default:
 	}
-	conn.SetReadLimit(int64(t.cfg.FrameBytes))
-	s := &session{t: t, conn: conn, replies: make(chan []byte, 16), done: make(chan struct{}), wrote: make(chan struct{})}
+	t.conns.Add(1)
+	defer t.conns.Done()
+	t.authing[conn] = struct{}{}
+	t.mu.Unlock()
+	s := &session{t: t, conn: conn, replies: make(chan []byte, 16), done: make(chan struct{}), wrote: make(chan struct{}),
+		stopping: make(chan struct{})}
 	var parser fastjson.Parser
 
 	// The auth frame.
 	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.AuthTimeout))
-	_, data, err := conn.ReadMessage()
+	data, err := readFrame(conn.Conn, t.cfg.FrameBytes)
+	t.mu.Lock()
+	delete(t.authing, conn)
+	t.mu.Unlock()
 	if err != nil {
-		if errors.Is(err, fws.ErrReadLimit) {
+		select {
+		case <-t.quit:
+			closeWith(conn, fws.CloseGoingAway, "server shutting down")
+			return
+		default:
+		}
+		if errors.Is(err, errFrameTooLarge) {
 			closeWith(conn, CloseTooLarge, "frame too large")
 		} else {
 			closeWith(conn, CloseAuthTimeout, "no auth frame")
@@ -80,7 +99,12 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 		return
 	}
 	s.caller.Remote, _ = conn.Locals(localRemote).(string)
-	welcome := appendReply(nil, idOr(f.ID), []byte(`{"kind":"`+s.caller.Kind.String()+`","id":"`+s.caller.ID+`"}`), nil)
+	// docs/wire.md: {"kind":"visitor","chatId":…}; "id" names the chat or agent for every kind.
+	who := appendString(append(appendString([]byte(`{"kind":`), s.caller.Kind.String()), `,"id":`...), s.caller.ID)
+	if s.caller.Kind == bus.KindVisitor {
+		who = appendString(append(who, `,"chatId":`...), s.caller.ID)
+	}
+	welcome := appendReply(nil, idOr(f.ID), append(who, '}'), nil)
 	if err := conn.WriteMessage(fws.TextMessage, welcome); err != nil {
 		return
 	}
@@ -98,8 +122,17 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	// Subscribe before the writer reads the feed, so nothing falls between.
 	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: t.cfg.SocketQueue})
 	go func() {
-		defer close(s.wrote)
 		s.write(sub, after)
+		// End the reader's read: closing the hijacked conn is a no-op in
+		// fasthttp (it is closed when the handler returns), so a writer that
+		// gave up would otherwise leave the session open until the read
+		// deadline. The reader checks stopping after arming its deadline, so
+		// one of the two ends its read. SetReadDeadline must come before
+		// close(wrote): once wrote is closed the handler may return and the
+		// pooled conn is released.
+		close(s.stopping)
+		_ = s.conn.SetReadDeadline(time.Now())
+		close(s.wrote)
 	}()
 	s.read(&parser)
 	close(s.done)
@@ -121,13 +154,26 @@ func (s *session) read(parser *fastjson.Parser) {
 	// A socket silent for two heartbeats (no pong, no frame) is dead.
 	alive := 2*t.cfg.Heartbeat + 5*time.Second
 	s.conn.SetPongHandler(func(string) error {
-		return s.conn.SetReadDeadline(time.Now().Add(alive))
+		if err := s.conn.SetReadDeadline(time.Now().Add(alive)); err != nil {
+			return err
+		}
+		select {
+		case <-s.stopping:
+			return errWriterDone
+		default:
+			return nil
+		}
 	})
 	for {
 		_ = s.conn.SetReadDeadline(time.Now().Add(alive))
-		_, data, err := s.conn.ReadMessage()
+		select {
+		case <-s.stopping:
+			return
+		default:
+		}
+		data, err := readFrame(s.conn.Conn, t.cfg.FrameBytes)
 		if err != nil {
-			if errors.Is(err, fws.ErrReadLimit) {
+			if errors.Is(err, errFrameTooLarge) {
 				closeWith(s.conn.Conn, CloseTooLarge, "frame too large")
 			}
 			return
@@ -253,6 +299,31 @@ func (s *session) write(sub *bus.Subscription, after uint64) {
 			return
 		}
 	}
+}
+
+// errWriterDone ends the reader once the writer has stopped.
+var errWriterDone = errors.New("native: socket writer stopped")
+
+// errFrameTooLarge is a client frame over Config.FrameBytes.
+var errFrameTooLarge = errors.New("native: frame too large")
+
+// readFrame reads one client message of at most limit bytes. It bounds the
+// frame itself rather than with SetReadLimit: on an oversized frame the
+// library sends close 1009 on its own, and the documented 4413 would never
+// reach the client.
+func readFrame(conn *fws.Conn, limit int) ([]byte, error) {
+	_, r, err := conn.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, errFrameTooLarge
+	}
+	return data, nil
 }
 
 // closeWith sends a close frame; the connection is closed by the caller.
