@@ -109,7 +109,6 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 	if sess.SessionData == "" {
 		t.Fatal("getSessionData gave no sessionData in async mode")
 	}
-	seenOnDevice1 := sess.Seq
 
 	// Day 2: the visitor writes once more and leaves; Ann is routed the
 	// conversation again and answers twice while the visitor is away.
@@ -122,7 +121,7 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 	})
 	var mark struct{ Read uint64 }
 	dev1.Command("WebChatService.markRead", nil).Into(t, &mark)
-	seenOnDevice1 = mark.Read
+	seenOnDevice1 := mark.Read
 	for _, text := range []string{"The carrier found it", "It arrives tomorrow"} {
 		agent.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": text}).Resolved(t)
 	}

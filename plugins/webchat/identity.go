@@ -35,10 +35,6 @@ type identityOptions struct {
 	Extra     json.RawMessage `json:"extra"`
 }
 
-func (o identityOptions) profile() store.Profile {
-	return store.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email}
-}
-
 func (o identityOptions) validate(maxExtra int) error {
 	for _, f := range []string{o.UUID, o.Nickname, o.Firstname, o.Lastname, o.Email} {
 		if len(f) > 256 {
