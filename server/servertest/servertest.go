@@ -1,6 +1,3 @@
-// Package servertest starts real gateways for tests: the demo configuration
-// (or a given one) on a real bbolt file in t.TempDir() and a real listener on
-// 127.0.0.1:0, stopped by t.Cleanup.
 package servertest
 
 import (
@@ -30,6 +27,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+	// NoSync skips fsync, for benchmarks that build large stores.
+	NoSync bool
 }
 
 // Gateway is a running gateway.
@@ -65,7 +64,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now})
+	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
