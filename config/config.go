@@ -64,7 +64,11 @@ type Files struct {
 type Queue struct {
 	Name         string   `yaml:"name"`
 	Skills       []string `yaml:"skills"`
-	ManualAccept bool     `yaml:"manualAccept"`
+	Language     string   `yaml:"language"`     // agents must speak it; "" for any
+	ManualAccept bool     `yaml:"manualAccept"` // agents accept chats themselves
+	// WhenNoAgents is the policy for a chat that nobody online could serve:
+	// "queue" (default) waits for an agent, "reject" refuses startChat.
+	WhenNoAgents string `yaml:"whenNoAgents"`
 }
 
 // Agent is a human or a bot answering chats.
@@ -75,6 +79,11 @@ type Agent struct {
 	Kind     string   `yaml:"kind"` // human | bot
 	Skills   []string `yaml:"skills"`
 	MaxChats int      `yaml:"maxChats"`
+	// Languages the agent serves in; a queue or chat that asks for a
+	// language goes only to agents listing it.
+	Languages []string `yaml:"languages"`
+	// Supervisor agents may join any chat, silently or openly.
+	Supervisor bool `yaml:"supervisor"`
 }
 
 // Webhook subscribes a URL to events.
@@ -228,6 +237,9 @@ func (c *Config) Validate() error {
 			bad("queues[%d].name: %q is declared twice", i, q.Name)
 		}
 		queues[q.Name] = true
+		if q.WhenNoAgents != "" && q.WhenNoAgents != "queue" && q.WhenNoAgents != "reject" {
+			bad("queues[%d].whenNoAgents: %q is not queue or reject", i, q.WhenNoAgents)
+		}
 	}
 	keys := map[string]bool{}
 	for i, d := range c.Deployments {

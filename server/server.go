@@ -72,7 +72,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
-	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger})
+	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger,
+		// An agent is present while it has a socket or a long-poll open.
+		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
+	})
 	s.bus = bus.New()
 	if _, err := webchat.Register(s.bus, s.engine, webchat.Options{SessionKey: st.SessionKey()}); err != nil {
 		st.Close()
@@ -89,7 +92,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	}
 	s.native = native.New(s.bus, native.Config{
 		OriginAllowed: func(deployment, origin string) bool {
-			d, ok := cfg.Deployment(deployment)
+			d, ok := s.engine.Config().Deployment(deployment)
 			return ok && d.AllowsOrigin(origin)
 		},
 		AnyOriginAllowed: s.anyOrigin,
@@ -115,7 +118,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 }
 
 func (s *Server) anyOrigin(origin string) bool {
-	for _, d := range s.cfg.Deployments {
+	for _, d := range s.engine.Config().Deployments {
 		if d.AllowsOrigin(origin) {
 			return true
 		}
@@ -130,8 +133,9 @@ func (s *Server) ready() error {
 	return nil
 }
 
-// Config is the configuration in force, defaults applied.
-func (s *Server) Config() config.Config { return s.cfg }
+// Config is the configuration in force, defaults applied: the engine's
+// snapshot, which admin changes replace.
+func (s *Server) Config() config.Config { return *s.engine.Config() }
 
 // Bus is the command bus, for in-process clients such as bots and tests.
 func (s *Server) Bus() *bus.Bus { return s.bus }

@@ -53,6 +53,7 @@ type Participant struct {
 	Name       string `json:"name"`
 	Kind       string `json:"kind"` // human | bot
 	Supervisor bool   `json:"supervisor,omitempty"`
+	Silent     bool   `json:"silent,omitempty"` // a supervisor the visitor does not see
 	JoinedAt   int64  `json:"joinedAt"`
 	LeftAt     int64  `json:"leftAt,omitempty"`
 }
@@ -68,6 +69,8 @@ type Chat struct {
 	State        string          `json:"state"`
 	Queue        string          `json:"queue,omitempty"`
 	Priority     int             `json:"priority,omitempty"`
+	Skills       []string        `json:"skills,omitempty"`   // asked for by the visitor's page, beside the queue's
+	Language     string          `json:"language,omitempty"` // asked for by the visitor's page
 	IdentityID   string          `json:"identityId"`
 	Visitor      Profile         `json:"visitor"`
 	Subject      string          `json:"subject,omitempty"`
@@ -110,6 +113,7 @@ const (
 	EventChatUnlocked      = "ChatUnlocked"
 	EventResolved          = "InterventionResolved"
 	EventIdentityUpdated   = "IdentityUpdated"
+	EventTransferred       = "Transferred"
 )
 
 // Event is one entry of a chat's log.
@@ -121,6 +125,9 @@ type Event struct {
 	Time      int64           `json:"time"` // unix ms
 	RequestID string          `json:"requestId,omitempty"`
 	Data      json.RawMessage `json:"data,omitempty"`
+	// Internal events are for agents only: a silent supervisor's presence
+	// and whispers.
+	Internal bool `json:"internal,omitempty"`
 }
 
 // Token is what a bearer token stands for. Only its hash is stored.

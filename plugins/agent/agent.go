@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
@@ -44,6 +45,7 @@ const (
 	EventThreadOpened    = "threadOpened"
 	EventThreadClosed    = "threadClosed"
 	EventChatResolved    = "chatResolved"
+	EventChatTransferred = "chatTransferred"
 )
 
 // Service is the AgentService plugin.
@@ -76,6 +78,8 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"endChat":       s.endChat,
 		"getTranscript": s.getTranscript,
 		"resolveChat":   s.resolveChat,
+		"transferChat":  s.transferChat,
+		"joinChat":      s.joinChat,
 		"lockChat":      s.lockChat,
 		"unlockChat":    s.unlockChat,
 	}
@@ -85,7 +89,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		}
 	}
 	p.RegisterEvents(EventChatAssigned, EventMessageReceived, EventVisitorTyping, EventContextUpdated, EventChatEnded,
-		EventResync, EventThreadOpened, EventThreadClosed, EventChatResolved)
+		EventResync, EventThreadOpened, EventThreadClosed, EventChatResolved, EventChatTransferred)
 	if err := p.RegisterFeed(bus.KindAgent, s.feed); err != nil {
 		return nil, err
 	}
@@ -181,6 +185,10 @@ func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "userData": json.RawMessage(ev.Data)}))
 	case ev.Type == store.EventIdentityUpdated:
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "identity": json.RawMessage(ev.Data)}))
+	case ev.Type == store.EventTransferred:
+		add(EventChatTransferred, mustJSON(map[string]any{"chatId": c.ID, "transfer": json.RawMessage(ev.Data)}))
+	case ev.Type == store.EventResolved:
+		add(EventChatResolved, mustJSON(map[string]any{"chatId": c.ID, "resolution": json.RawMessage(ev.Data)}))
 	case ev.Type == store.EventThreadOpened:
 		add(EventThreadOpened, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
 	case ev.Type == store.EventThreadClosed:
@@ -243,7 +251,7 @@ func (s *Service) setStatus(ctx context.Context, call *bus.Call) (any, error) {
 	default:
 		return nil, ErrBadStatus
 	}
-	if err := s.engine.SetStatus(call.Caller.ID, o.Status); err != nil {
+	if err := s.engine.SetStatus(ctx, call.Caller.ID, o.Status); err != nil {
 		return nil, err
 	}
 	return s.engine.Agent(call.Caller.ID)
@@ -334,6 +342,8 @@ func (s *Service) acceptChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, ErrAlreadyTaken
 	case errors.Is(err, chat.ErrAtCapacity):
 		return nil, ErrAtCapacity
+	case errors.Is(err, chat.ErrNotEligible):
+		return nil, ErrNotEligible
 	case err != nil:
 		return nil, err
 	}
@@ -370,8 +380,9 @@ func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) 
 	if o.Type == "notice" {
 		typ = store.EventNotice
 	}
+	// A silent supervisor's messages are whispers: agents see them, the visitor does not.
 	ev, err := s.engine.Append(ctx, o.ChatID, o.RequestID, store.Event{Type: typ, From: chat.PartyOf(p), Text: text,
-		Time: s.engine.Now().UnixMilli()})
+		Time: s.engine.Now().UnixMilli(), Internal: p.Silent})
 	if errors.Is(err, chat.ErrEnded) {
 		return nil, ErrChatEnded
 	}
@@ -524,4 +535,81 @@ func (s *Service) setLocked(ctx context.Context, call *bus.Call, locked bool) (a
 		return nil, err
 	}
 	return map[string]any{"chatId": c.ID, "locked": c.Locked}, nil
+}
+
+// Rejections of transfers and supervision.
+var (
+	ErrTransferTarget = bus.Reject(http.StatusBadRequest, "invalid_transfer", "transferChat needs exactly one of agentId or queue, naming another agent or a known queue.")
+	ErrNotSupervisor  = bus.Reject(http.StatusForbidden, "not_supervisor", "Only supervisors may join chats they were not assigned.")
+	ErrNotEligible    = bus.Reject(http.StatusConflict, "not_eligible", "You lack the skills or language this chat needs.")
+)
+
+// transferChat hands the caller's chat to another agent or to a queue.
+func (s *Service) transferChat(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		ChatID  string `json:"chatId"`
+		AgentID string `json:"agentId"`
+		Queue   string `json:"queue"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if o.ChatID == "" {
+		return nil, ErrNoChatID
+	}
+	if (o.AgentID == "") == (o.Queue == "") {
+		return nil, ErrTransferTarget
+	}
+	_, p, err := s.participant(ctx, call, o.ChatID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.engine.Transfer(ctx, o.ChatID, p, o.AgentID, o.Queue)
+	switch {
+	case errors.Is(err, chat.ErrUnknownAgent), errors.Is(err, chat.ErrUnknownQueue):
+		return nil, ErrTransferTarget
+	case errors.Is(err, chat.ErrAtCapacity):
+		return nil, ErrAtCapacity
+	case errors.Is(err, chat.ErrEnded):
+		return nil, ErrChatEnded
+	case err != nil:
+		return nil, err
+	}
+	return map[string]any{"chatId": c.ID, "state": c.State, "queue": c.Queue}, nil
+}
+
+// joinChat lets a supervisor into any open chat, silently (seen by agents
+// only; messages become whispers) or openly (the visitor sees it join).
+func (s *Service) joinChat(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		ChatID string `json:"chatId"`
+		Silent bool   `json:"silent"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if o.ChatID == "" {
+		return nil, ErrNoChatID
+	}
+	var me *config.Agent
+	for _, a := range s.engine.Config().Agents {
+		if a.ID == call.Caller.ID {
+			me = &a
+		}
+	}
+	if me == nil || !me.Supervisor {
+		return nil, ErrNotSupervisor
+	}
+	c, err := s.engine.JoinAsSupervisor(ctx, o.ChatID, *me, o.Silent)
+	switch {
+	case errors.Is(err, chat.ErrNotFound):
+		return nil, ErrChatNotFound
+	case errors.Is(err, chat.ErrEnded):
+		return nil, ErrChatEnded
+	case errors.Is(err, chat.ErrAssigned):
+		return nil, ErrAlreadyTaken
+	case err != nil:
+		return nil, err
+	}
+	return assignment(&c), nil
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cxgate/cxgate/config"
@@ -28,6 +29,8 @@ var (
 	ErrNoDeployment   = errors.New("chat: unknown deployment")
 	ErrAtCapacity     = errors.New("chat: agent is at capacity")
 	ErrLocked         = errors.New("chat: locked")
+	ErrUnknownQueue   = errors.New("chat: unknown queue")
+	ErrNotEligible    = errors.New("chat: the agent lacks the skills or language the chat needs")
 )
 
 // Log is what the engine needs of the store: the event log and the chat
@@ -59,29 +62,38 @@ const (
 
 // Engine runs chats.
 type Engine struct {
-	cfg       config.Config
+	cfg       atomic.Pointer[config.Config] // a snapshot, replaced whole by SetConfig, never mutated
 	log       Log
 	now       func() time.Time
 	logger    *slog.Logger
 	observers []Observer
 	kick      chan struct{}
 
-	mu     sync.Mutex
-	chats  map[string]*store.Chat // open chats, without userData
-	agents map[string]*agentState
+	presence      func(agentID string) bool // whether the agent has a live connection
+	presenceGrace time.Duration
+
+	mu        sync.Mutex
+	chats     map[string]*store.Chat // open chats, without userData
+	agents    map[string]*agentState
+	positions map[string]int // last queue position told to each waiting chat
 }
 
 type agentState struct {
-	cfg      config.Agent
-	status   string
-	chats    map[string]bool
-	lastFree time.Time // when it last had a chat assigned or freed: the tie-break
+	cfg         config.Agent
+	status      string
+	chats       map[string]bool
+	lastFree    time.Time // when it last had a chat assigned or freed: the tie-break
+	absentSince time.Time // online with no connection since; zero while connected
 }
 
 // Options are the engine's dependencies besides config and log.
 type Options struct {
 	Now    func() time.Time // nil means time.Now
 	Logger *slog.Logger
+	// Presence reports whether an agent has a live connection; an online
+	// agent without one for PresenceGrace turns away. nil disables it.
+	Presence      func(agentID string) bool
+	PresenceGrace time.Duration // default 60 s
 }
 
 // New returns an engine. Observe and Load before Run.
@@ -93,19 +105,66 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 		o.Logger = slog.Default()
 	}
 	e := &Engine{
-		cfg: cfg, log: log, now: o.Now, logger: o.Logger,
-		kick:   make(chan struct{}, 1),
-		chats:  make(map[string]*store.Chat),
-		agents: make(map[string]*agentState),
+		log: log, now: o.Now, logger: o.Logger,
+		kick:          make(chan struct{}, 1),
+		chats:         make(map[string]*store.Chat),
+		agents:        make(map[string]*agentState),
+		positions:     make(map[string]int),
+		presence:      o.Presence,
+		presenceGrace: o.PresenceGrace,
 	}
-	for _, a := range cfg.Agents {
-		e.agents[a.ID] = &agentState{cfg: a, status: StatusOffline, chats: map[string]bool{}}
+	if e.presenceGrace == 0 {
+		e.presenceGrace = time.Minute
 	}
+	e.cfg.Store(&cfg)
+	e.reconcileAgents(&cfg)
 	return e
 }
 
-// Config returns the configuration the engine runs with.
-func (e *Engine) Config() *config.Config { return &e.cfg }
+// Config returns the configuration in force: a snapshot that is never
+// changed, so a caller may read it without locks. Take it once per operation.
+func (e *Engine) Config() *config.Config { return e.cfg.Load() }
+
+// SetConfig replaces the configuration at run time: deployments, queues and
+// agents take effect at once. Agents that were removed go offline and their
+// chats are queued again; everything else keeps its state.
+func (e *Engine) SetConfig(ctx context.Context, c config.Config) error {
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	e.cfg.Store(&c)
+	removed := e.reconcileAgents(&c)
+	for _, id := range removed {
+		e.requeueAgentChats(ctx, id, "removed")
+	}
+	e.wake()
+	return nil
+}
+
+// reconcileAgents brings the agents' state in line with c and returns the ids
+// of agents that are no longer configured.
+func (e *Engine) reconcileAgents(c *config.Config) (removed []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[string]bool{}
+	for _, a := range c.Agents {
+		seen[a.ID] = true
+		if st := e.agents[a.ID]; st != nil {
+			st.cfg = a
+			continue
+		}
+		e.agents[a.ID] = &agentState{cfg: a, status: StatusOffline, chats: map[string]bool{}}
+	}
+	for id, st := range e.agents {
+		if !seen[id] {
+			st.status = StatusOffline
+			removed = append(removed, id)
+			delete(e.agents, id)
+		}
+	}
+	return removed
+}
 
 // Now is the engine's clock.
 func (e *Engine) Now() time.Time { return e.now() }
@@ -186,8 +245,11 @@ type StartRequest struct {
 	// Identity, when set, is written (created or replaced) with the chat;
 	// its ID is used when IdentityID is empty.
 	Identity          *store.Identity
-	IdentityInitiated bool // a conversation the visitor started from its list (async)
-	Priority          int
+	IdentityInitiated bool     // a conversation the visitor started from its list (async)
+	Priority          int      // 0–10, higher first
+	Queue             string   // overrides the deployment's queue when set
+	Skills            []string // needed beside the queue's
+	Language          string
 }
 
 // Started is a new (or, for a retried request, the same) chat and its token.
@@ -200,7 +262,7 @@ type Started struct {
 // Start creates a chat in the deployment's queue. A retry with the same
 // RequestID returns the first chat and the same token.
 func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
-	d, ok := e.cfg.Deployment(r.Deployment)
+	d, ok := e.Config().Deployment(r.Deployment)
 	if !ok {
 		return Started{}, ErrNoDeployment
 	}
@@ -222,9 +284,16 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		identity = newID()
 		idn = &store.Identity{ID: identity, Profile: r.Visitor, CreatedAt: now}
 	}
+	queue := d.Queue
+	if r.Queue != "" {
+		if _, ok := e.Config().Queue(r.Queue); !ok {
+			return Started{}, ErrUnknownQueue
+		}
+		queue = r.Queue
+	}
 	c := store.Chat{
-		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: store.StateQueued, Queue: d.Queue,
-		Priority: r.Priority, IdentityID: identity, Visitor: r.Visitor, Subject: r.Subject,
+		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: store.StateQueued, Queue: queue,
+		Priority: r.Priority, Skills: r.Skills, Language: r.Language, IdentityID: identity, Visitor: r.Visitor, Subject: r.Subject,
 		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated,
 	}
 	joined := store.Event{Type: store.EventParticipantJoined, Time: now,
@@ -313,7 +382,7 @@ func (e *Engine) threadEvents(c *store.Chat, now int64) []store.Event {
 }
 
 func (e *Engine) threadExpired(c *store.Chat, now int64) bool {
-	d, ok := e.cfg.Deployment(c.Deployment)
+	d, ok := e.Config().Deployment(c.Deployment)
 	return ok && now-c.LastActivity > d.ThreadInactivity.Milliseconds()
 }
 
@@ -526,7 +595,7 @@ func (e *Engine) ChatsOfIdentity(ctx context.Context, identityID string) ([]stor
 
 // AgentByToken finds the configured agent whose token this is.
 func (e *Engine) AgentByToken(token string) (config.Agent, bool) {
-	for _, a := range e.cfg.Agents {
+	for _, a := range e.Config().Agents {
 		if hmac.Equal([]byte(a.Token), []byte(token)) {
 			return a, true
 		}

@@ -2,9 +2,11 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,8 +14,8 @@ import (
 	"github.com/cxgate/cxgate/store"
 )
 
-// Run starts the router and the idle sweeper and blocks until ctx ends and
-// both have returned.
+// Run starts the router and the sweeper and blocks until ctx ends and both
+// have returned.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -30,7 +32,8 @@ func (e *Engine) wake() {
 	}
 }
 
-// route assigns queued chats whenever something changed.
+// route assigns queued chats whenever something changed, then tells waiting
+// visitors their place in the queue.
 func (e *Engine) route(ctx context.Context) {
 	for {
 		select {
@@ -49,38 +52,61 @@ func (e *Engine) route(ctx context.Context) {
 				break // retried on the next wake
 			}
 		}
+		e.announcePositions()
 	}
 }
 
-// nextAssignment picks the most urgent queued chat that an online agent can
-// take: priority first, then the oldest; the agent with the needed skills and
-// the most free capacity, ties to the one free the longest.
-func (e *Engine) nextAssignment() (chatID, agentID string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// byUrgency orders queued chats: higher priority first, then the oldest.
+func byUrgency(a, b *store.Chat) int {
+	if a.Priority != b.Priority {
+		return b.Priority - a.Priority
+	}
+	if a.CreatedAt != b.CreatedAt {
+		return int(a.CreatedAt - b.CreatedAt)
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// queuedLocked lists queued chats by urgency; e.mu must be held.
+func (e *Engine) queuedLocked() []*store.Chat {
 	queued := make([]*store.Chat, 0, 8)
 	for _, c := range e.chats {
 		if c.State == store.StateQueued {
 			queued = append(queued, c)
 		}
 	}
-	sort.Slice(queued, func(i, j int) bool {
-		if queued[i].Priority != queued[j].Priority {
-			return queued[i].Priority > queued[j].Priority
+	slices.SortFunc(queued, byUrgency)
+	return queued
+}
+
+// canServe reports whether agent a may take chat c of queue q, capacity aside.
+func canServe(a config.Agent, q config.Queue, c *store.Chat) bool {
+	if !hasSkills(a.Skills, q.Skills) || !hasSkills(a.Skills, c.Skills) {
+		return false
+	}
+	for _, lang := range []string{q.Language, c.Language} {
+		if lang != "" && !slices.ContainsFunc(a.Languages, func(l string) bool { return strings.EqualFold(l, lang) }) {
+			return false
 		}
-		if queued[i].CreatedAt != queued[j].CreatedAt {
-			return queued[i].CreatedAt < queued[j].CreatedAt
-		}
-		return queued[i].ID < queued[j].ID
-	})
-	for _, c := range queued {
-		q, ok := e.cfg.Queue(c.Queue)
+	}
+	return true
+}
+
+// nextAssignment picks the most urgent queued chat that an online agent can
+// take: priority first, then the oldest; the agent with the needed skills and
+// languages and the most free capacity, ties to the one free the longest.
+func (e *Engine) nextAssignment() (chatID, agentID string) {
+	cfg := e.Config()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.queuedLocked() {
+		q, ok := cfg.Queue(c.Queue)
 		if !ok || q.ManualAccept {
 			continue
 		}
 		var best *agentState
 		for _, a := range e.agents {
-			if a.status != StatusOnline || len(a.chats) >= a.cfg.MaxChats || !hasSkills(a.cfg.Skills, q.Skills) {
+			if a.status != StatusOnline || len(a.chats) >= a.cfg.MaxChats || !canServe(a.cfg, q, c) {
 				continue
 			}
 			if best == nil || better(a, best) {
@@ -93,6 +119,66 @@ func (e *Engine) nextAssignment() (chatID, agentID string) {
 	}
 	return "", ""
 }
+
+// CanServeNow reports whether some online agent with free capacity could
+// take a chat of the deployment's queue with these needs: the proactive
+// availability question, and the no-agents policy at startChat.
+func (e *Engine) CanServeNow(queue string, skills []string, language string) bool {
+	cfg := e.Config()
+	q, ok := cfg.Queue(queue)
+	if !ok {
+		return false
+	}
+	probe := &store.Chat{Skills: skills, Language: language}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range e.agents {
+		if a.status == StatusOnline && len(a.chats) < a.cfg.MaxChats && canServe(a.cfg, q, probe) {
+			return true
+		}
+	}
+	return false
+}
+
+// announcePositions tells each waiting visitor its place in its queue when it
+// changed, as an ephemeral QueuePosition event.
+func (e *Engine) announcePositions() {
+	type update struct {
+		chat     store.Chat
+		position int
+	}
+	var updates []update
+	e.mu.Lock()
+	perQueue := map[string]int{}
+	waiting := map[string]bool{}
+	for _, c := range e.queuedLocked() {
+		perQueue[c.Queue]++
+		pos := perQueue[c.Queue]
+		waiting[c.ID] = true
+		if e.positions[c.ID] != pos {
+			e.positions[c.ID] = pos
+			updates = append(updates, update{chat: *c, position: pos})
+		}
+	}
+	for id := range e.positions {
+		if !waiting[id] {
+			delete(e.positions, id)
+		}
+	}
+	e.mu.Unlock()
+	now := e.now().UnixMilli()
+	for _, u := range updates {
+		data, _ := json.Marshal(map[string]any{"position": u.position, "queue": u.chat.Queue})
+		ev := []store.Event{{Type: EventQueuePosition, Time: now, From: store.Party{Type: "System", Name: "system"}, Data: data}}
+		for _, o := range e.observers {
+			o(&u.chat, ev)
+		}
+	}
+}
+
+// EventQueuePosition is the ephemeral event telling a waiting visitor its
+// place in the queue.
+const EventQueuePosition = "QueuePosition"
 
 func better(a, b *agentState) bool {
 	fa, fb := a.cfg.MaxChats-len(a.chats), b.cfg.MaxChats-len(b.chats)
@@ -117,11 +203,14 @@ func hasSkills(have, need []string) bool {
 // Assign gives a queued chat to an agent: the agent joins, the chat becomes
 // active. It is used by routing and by an agent's manual accept.
 func (e *Engine) Assign(ctx context.Context, chatID, agentID string) error {
+	cfg := e.Config()
 	e.mu.Lock()
 	a := e.agents[agentID]
 	var full bool
+	var agentCfg config.Agent
 	if a != nil {
 		full = len(a.chats) >= a.cfg.MaxChats
+		agentCfg = a.cfg
 	}
 	e.mu.Unlock()
 	if a == nil {
@@ -131,13 +220,16 @@ func (e *Engine) Assign(ctx context.Context, chatID, agentID string) error {
 		return ErrAtCapacity
 	}
 	now := e.now()
-	p := store.Participant{ID: a.cfg.ID, Name: a.cfg.Name, Kind: a.cfg.Kind, JoinedAt: now.UnixMilli()}
+	p := store.Participant{ID: agentCfg.ID, Name: agentCfg.Name, Kind: agentCfg.Kind, JoinedAt: now.UnixMilli()}
 	_, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
 		switch c.State {
 		case store.StateEnded:
 			return nil, ErrEnded
 		case store.StateActive:
 			return nil, ErrAssigned
+		}
+		if q, ok := cfg.Queue(c.Queue); ok && !canServe(agentCfg, q, c) {
+			return nil, ErrNotEligible
 		}
 		c.State = store.StateActive
 		c.Participants = append(c.Participants, p)
@@ -151,8 +243,10 @@ func (e *Engine) Assign(ctx context.Context, chatID, agentID string) error {
 	return err
 }
 
-// SetStatus changes an agent's presence and wakes routing.
-func (e *Engine) SetStatus(agentID, status string) error {
+// SetStatus changes an agent's presence and wakes routing. An agent going
+// offline leaves its chats, which are queued again for someone else; an away
+// agent keeps its chats but gets no new ones.
+func (e *Engine) SetStatus(ctx context.Context, agentID, status string) error {
 	e.mu.Lock()
 	a := e.agents[agentID]
 	if a != nil {
@@ -160,13 +254,155 @@ func (e *Engine) SetStatus(agentID, status string) error {
 			a.lastFree = e.now()
 		}
 		a.status = status
+		a.absentSince = time.Time{}
 	}
 	e.mu.Unlock()
 	if a == nil {
 		return ErrUnknownAgent
 	}
+	if status == StatusOffline {
+		e.requeueAgentChats(ctx, agentID, "offline")
+	}
 	e.wake()
 	return nil
+}
+
+// requeueAgentChats takes an agent out of every open chat; a chat left with
+// nobody is queued again, and the visitor is told.
+func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) {
+	e.mu.Lock()
+	var ids []string
+	for id, c := range e.chats {
+		for _, p := range c.Participants {
+			if p.ID == agentID && p.Connected() {
+				ids = append(ids, id)
+			}
+		}
+	}
+	e.mu.Unlock()
+	now := e.now().UnixMilli()
+	for _, id := range ids {
+		_, _, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+			if c.State == store.StateEnded {
+				return nil, nil
+			}
+			var evs []store.Event
+			connected := 0
+			for i := range c.Participants {
+				p := &c.Participants[i]
+				switch {
+				case !p.Connected():
+				case p.ID == agentID:
+					p.LeftAt = now
+					evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now, From: PartyOf(*p), Internal: p.Silent})
+				case !p.Silent:
+					connected++
+				}
+			}
+			if len(evs) == 0 {
+				return nil, nil
+			}
+			if connected == 0 && c.State == store.StateActive {
+				c.State = store.StateQueued
+				evs = append(evs, store.Event{Type: store.EventNotice, Time: now, From: store.Party{Type: "System", Name: "system"},
+					Text: "Your agent is no longer available; the next available agent will continue the conversation."})
+			}
+			return evs, nil
+		})
+		if err != nil && !errors.Is(err, ErrEnded) {
+			e.logger.Error("requeue chat", "chat", id, "agent", agentID, "reason", reason, "err", err)
+		}
+	}
+}
+
+// Transfer moves a chat from one agent to another agent or to a queue. The
+// first agent leaves; the visitor is told; nothing of the chat is lost.
+func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Participant, toAgent, toQueue string) (store.Chat, error) {
+	cfg := e.Config()
+	var target *config.Agent
+	if toAgent != "" {
+		for _, a := range cfg.Agents {
+			if a.ID == toAgent {
+				target = &a
+			}
+		}
+		if target == nil || toAgent == from.ID {
+			return store.Chat{}, ErrUnknownAgent
+		}
+		e.mu.Lock()
+		st := e.agents[toAgent]
+		full := st == nil || len(st.chats) >= st.cfg.MaxChats
+		e.mu.Unlock()
+		if full {
+			return store.Chat{}, ErrAtCapacity
+		}
+	} else if _, ok := cfg.Queue(toQueue); !ok {
+		return store.Chat{}, ErrUnknownQueue
+	}
+	now := e.now().UnixMilli()
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
+		if c.State == store.StateEnded {
+			return nil, ErrEnded
+		}
+		var evs []store.Event
+		for i := range c.Participants {
+			p := &c.Participants[i]
+			if p.ID == from.ID && p.Connected() {
+				p.LeftAt = now
+				evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now, From: PartyOf(*p)})
+			}
+		}
+		if len(evs) == 0 {
+			return nil, ErrNotParticipant
+		}
+		to := map[string]string{"from": from.ID, "agent": toAgent, "queue": toQueue}
+		data, _ := json.Marshal(to)
+		evs = append(evs, store.Event{Type: store.EventTransferred, Time: now, From: PartyOf(from), Data: data})
+		if target != nil {
+			p := store.Participant{ID: target.ID, Name: target.Name, Kind: target.Kind, JoinedAt: now}
+			c.Participants = append(c.Participants, p)
+			c.State = store.StateActive
+			evs = append(evs, store.Event{Type: store.EventParticipantJoined, Time: now, From: PartyOf(p)})
+			return evs, nil
+		}
+		c.Queue = toQueue
+		still := 0
+		for _, p := range c.Participants {
+			if p.Connected() && !p.Silent {
+				still++
+			}
+		}
+		if still == 0 {
+			c.State = store.StateQueued
+			evs = append(evs, store.Event{Type: store.EventNotice, Time: now, From: store.Party{Type: "System", Name: "system"},
+				Text: "You are being transferred; the next available agent will continue the conversation."})
+		}
+		return evs, nil
+	})
+	if err == nil {
+		e.wake()
+	}
+	return c, err
+}
+
+// JoinAsSupervisor adds a supervisor to an open chat. A silent one sees
+// everything and is seen by nobody but agents; an open one joins visibly.
+func (e *Engine) JoinAsSupervisor(ctx context.Context, chatID string, a config.Agent, silent bool) (store.Chat, error) {
+	now := e.now().UnixMilli()
+	p := store.Participant{ID: a.ID, Name: a.Name, Kind: a.Kind, Supervisor: true, Silent: silent, JoinedAt: now}
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
+		if c.State == store.StateEnded {
+			return nil, ErrEnded
+		}
+		for _, q := range c.Participants {
+			if q.ID == a.ID && q.Connected() {
+				return nil, ErrAssigned
+			}
+		}
+		c.Participants = append(c.Participants, p)
+		return []store.Event{{Type: store.EventParticipantJoined, Time: now, From: PartyOf(p), Internal: silent}}, nil
+	})
+	return c, err
 }
 
 // AgentInfo is an agent's presence and load.
@@ -198,6 +434,7 @@ func (e *Engine) Agent(agentID string) (AgentInfo, error) {
 
 // Queued lists queued chats an agent could take, most urgent first.
 func (e *Engine) Queued(agentID string) []store.Chat {
+	cfg := e.Config()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.agents[agentID]
@@ -206,7 +443,7 @@ func (e *Engine) Queued(agentID string) []store.Chat {
 		if c.State != store.StateQueued {
 			continue
 		}
-		if q, ok := e.cfg.Queue(c.Queue); a == nil || !ok || !hasSkills(a.cfg.Skills, q.Skills) {
+		if q, ok := cfg.Queue(c.Queue); a == nil || !ok || !canServe(a.cfg, q, c) {
 			continue
 		}
 		out = append(out, *c)
@@ -230,15 +467,48 @@ func (e *Engine) IsParticipant(chatID, agentID string) bool {
 
 // sweep ends live chats idle for longer than their deployment's idleTimeout.
 func (e *Engine) sweep(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
+	idle := time.NewTicker(time.Minute)
+	defer idle.Stop()
+	presence := time.NewTicker(5 * time.Second)
+	defer presence.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-idle.C:
 			e.SweepIdle(ctx)
+		case <-presence.C:
+			e.SweepPresence()
 		}
+	}
+}
+
+// SweepPresence turns away every online agent that has had no connection for
+// the presence grace period: its chats stay, new ones go elsewhere.
+func (e *Engine) SweepPresence() {
+	if e.presence == nil {
+		return
+	}
+	now := e.now()
+	changed := false
+	e.mu.Lock()
+	for id, a := range e.agents {
+		if a.status != StatusOnline {
+			continue
+		}
+		switch {
+		case e.presence(id):
+			a.absentSince = time.Time{}
+		case a.absentSince.IsZero():
+			a.absentSince = now
+		case now.Sub(a.absentSince) >= e.presenceGrace:
+			a.status, a.absentSince, changed = StatusAway, time.Time{}, true
+			e.logger.Info("agent away: no connection", "agent", id, "grace", e.presenceGrace)
+		}
+	}
+	e.mu.Unlock()
+	if changed {
+		e.wake()
 	}
 }
 
@@ -247,11 +517,12 @@ func (e *Engine) sweep(ctx context.Context) {
 // conversation inactive for longer than threadInactivity. The sweeper calls
 // it every minute; tests call it with an injected clock.
 func (e *Engine) SweepIdle(ctx context.Context) {
+	cfg := e.Config()
 	now := e.now()
 	var idle, threads []string
 	e.mu.Lock()
 	for _, c := range e.chats {
-		d, ok := e.cfg.Deployment(c.Deployment)
+		d, ok := cfg.Deployment(c.Deployment)
 		if !ok {
 			continue
 		}

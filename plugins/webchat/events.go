@@ -21,6 +21,9 @@ const (
 	EventAgentTypingStarted = "agentTypingStarted"
 	EventAgentTypingStopped = "agentTypingStopped"
 	EventError              = "error"
+	// EventQueuePosition tells a waiting visitor its place in the queue
+	// (ephemeral; not a Genesys event).
+	EventQueuePosition = "queuePosition"
 )
 
 var allEvents = []string{
@@ -81,8 +84,13 @@ func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
 	add := func(n string, data []byte) {
 		unit = append(unit, bus.Event{Name: name(n), Topic: topic, Seq: ev.Seq, Data: data})
 	}
+	if ev.Internal {
+		return bus.Event{}, false // for agents only
+	}
 	msg := chat.ToMessage(ev)
 	switch ev.Type {
+	case chat.EventQueuePosition:
+		add(EventQueuePosition, ev.Data)
 	case "TypingStarted", "TypingStopped":
 		if ev.From.Type == "Client" {
 			return bus.Event{}, false

@@ -27,6 +27,9 @@ var (
 	ErrAsyncNoEnd           = bus.Reject(http.StatusConflict, "async_no_end", "An asynchronous conversation cannot be ended by the visitor.")
 	ErrLocked               = bus.Reject(http.StatusConflict, "chat_locked", "This conversation is locked: new messages are not accepted.")
 	ErrNotYourConversation  = bus.Reject(http.StatusNotFound, "conversation_not_found", "No such conversation for this visitor.")
+	ErrUnknownQueue         = bus.Reject(http.StatusBadRequest, "unknown_queue", "The routing target is not a known queue.")
+	ErrBadRouting           = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "routing: priority is 0–10, at most 16 skills of 64 characters, a language of 64.")
+	ErrNoAgents             = bus.Reject(http.StatusServiceUnavailable, "no_agents", "No agent is available right now; please try again later.")
 )
 
 func errMessageTooLong(max int) *bus.Rejection {

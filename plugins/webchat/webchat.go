@@ -190,6 +190,42 @@ type startOptions struct {
 	Identity        *identityOptions `json:"identity"`
 	SessionData     string           `json:"sessionData"`     // continue as the identity of this session data
 	NewConversation bool             `json:"newConversation"` // async: another conversation of the same identity
+	Routing         *routingOptions  `json:"routing"`
+	InteractionData *struct {
+		Routing *routingOptions `json:"routing"`
+	} `json:"interactionData"` // Genesys' transport.interactionData
+}
+
+// routingOptions is what a page asks of routing, in Genesys' words.
+type routingOptions struct {
+	TargetAddress string   `json:"targetAddress"` // a queue name
+	Queue         string   `json:"queue"`
+	Priority      *int     `json:"priority"`
+	Skills        []string `json:"skills"`
+	Language      string   `json:"language"`
+}
+
+func (r *routingOptions) validate(cfg *config.Config) error {
+	if r.Queue == "" {
+		r.Queue = r.TargetAddress
+	}
+	if r.Queue != "" {
+		if _, ok := cfg.Queue(r.Queue); !ok {
+			return ErrUnknownQueue
+		}
+	}
+	if r.Priority != nil && (*r.Priority < 0 || *r.Priority > 10) {
+		return ErrBadRouting
+	}
+	if len(r.Skills) > 16 || len(r.Language) > 64 {
+		return ErrBadRouting
+	}
+	for _, sk := range r.Skills {
+		if sk == "" || len(sk) > 64 {
+			return ErrBadRouting
+		}
+	}
+	return nil
 }
 
 // StartResult is what startChat resolves with.
@@ -278,6 +314,26 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 			idn.ID = chat.NewID()
 			req.Identity = &idn
 		}
+	}
+	routing := o.Routing
+	if routing == nil && o.InteractionData != nil {
+		routing = o.InteractionData.Routing
+	}
+	if routing != nil {
+		if err := routing.validate(s.engine.Config()); err != nil {
+			return nil, err
+		}
+		req.Queue, req.Skills, req.Language = routing.Queue, routing.Skills, routing.Language
+		if routing.Priority != nil {
+			req.Priority = *routing.Priority
+		}
+	}
+	queue := req.Queue
+	if queue == "" {
+		queue = d.Queue
+	}
+	if q, _ := s.engine.Config().Queue(queue); q.WhenNoAgents == "reject" && !s.engine.CanServeNow(queue, req.Skills, req.Language) {
+		return nil, ErrNoAgents
 	}
 	var extra json.RawMessage
 	if o.NewConversation && d.Mode == config.ModeAsync {
