@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Errors returned while wiring the bus. They are programming errors, found at
@@ -71,6 +72,10 @@ type Bus struct {
 	auths    []AuthFunc
 	started  bool
 	stopped  atomic.Bool // set by Close: commands are refused
+	observe  CommandObserver
+
+	published atomic.Uint64
+	dropped   atomic.Uint64
 
 	mu     sync.RWMutex // guards subs and closed
 	subs   map[string]map[*Subscription]struct{}
@@ -177,6 +182,38 @@ func (b *Bus) Before(fullName string, fn BeforeFunc) error {
 	return nil
 }
 
+// A CommandObserver hears of every command: its name ("unknown" for names
+// nobody registered), how long it took, and its outcome code ("" when it
+// resolved). It must be cheap: it runs on the caller's goroutine.
+type CommandObserver func(name string, d time.Duration, code string)
+
+// ObserveCommands sets the observer, for metrics. Call before Start.
+func (b *Bus) ObserveCommands(fn CommandObserver) error {
+	if b.started {
+		return ErrStarted
+	}
+	b.observe = fn
+	return nil
+}
+
+// Stats are the bus's counters since New.
+type Stats struct {
+	Published     uint64 // units published
+	Dropped       uint64 // subscriptions dropped for falling behind
+	Subscriptions int    // live now
+}
+
+// Stats reads the counters.
+func (b *Bus) Stats() Stats {
+	b.mu.RLock()
+	n := 0
+	for _, set := range b.subs {
+		n += len(set)
+	}
+	b.mu.RUnlock()
+	return Stats{Published: b.published.Load(), Dropped: b.dropped.Load(), Subscriptions: n}
+}
+
 // Start locks the registry. Commands issued before Start or after Close are
 // rejected with ErrUnavailable.
 func (b *Bus) Start() { b.started = true }
@@ -185,6 +222,24 @@ func (b *Bus) Start() { b.started = true }
 // or an error that is always a *Rejection (unknown command, private command,
 // vetoed, or the handler's own).
 func (b *Bus) Command(ctx context.Context, caller Caller, name string, options []byte) (any, error) {
+	if b.observe == nil {
+		return b.command(ctx, caller, name, options)
+	}
+	start := time.Now()
+	res, err := b.command(ctx, caller, name, options)
+	label := name
+	if _, ok := b.commands[name]; !ok {
+		label = "unknown" // client-chosen names must not become label values
+	}
+	code := ""
+	if err != nil {
+		code = CodeOf(err)
+	}
+	b.observe(label, time.Since(start), code)
+	return res, err
+}
+
+func (b *Bus) command(ctx context.Context, caller Caller, name string, options []byte) (any, error) {
 	if !b.started || b.stopped.Load() {
 		return nil, ErrUnavailable
 	}

@@ -127,6 +127,7 @@ func (s *Subscription) matches(name string) bool {
 // blocking; subscribers whose buffer is full are dropped. A subscription
 // matches the unit when it matches ev or one of ev.With.
 func (b *Bus) Publish(ev Event) {
+	b.published.Add(1)
 	var slow []*Subscription
 	b.mu.RLock()
 	for s := range b.subs[ev.Topic] {
@@ -143,6 +144,7 @@ func (b *Bus) Publish(ev Event) {
 	if len(slow) == 0 {
 		return
 	}
+	b.dropped.Add(uint64(len(slow)))
 	b.mu.Lock()
 	for _, s := range slow {
 		b.remove(s, ErrSlowSubscriber)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
@@ -38,6 +40,9 @@ type Config struct {
 	RatePerToken int               // commands per second per bearer token; 0 = 20, negative = off
 	Ready        func() error      // readiness; nil is always ready
 	Logger       *slog.Logger
+	Metrics      *Metrics // served at /metrics; nil for none
+	// AdminToken guards /v1/admin/debug/pprof; empty disables pprof.
+	AdminToken string
 }
 
 // Server is the running HTTP surface.
@@ -86,8 +91,16 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) routes() {
 	app := s.app
 	app.Use(recover.New())
+	if s.cfg.Metrics != nil {
+		app.Use(s.cfg.Metrics.middleware)
+		app.Get("/metrics", s.cfg.Metrics.handler())
+	}
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", s.readyz)
+	if s.cfg.AdminToken != "" {
+		app.Use("/v1/admin/debug", s.requireAdmin)
+		app.Use(pprof.New(pprof.Config{Prefix: "/v1/admin"}))
+	}
 
 	api := app.Group("/v1")
 	api.Use(requestid.New())
@@ -118,6 +131,16 @@ func (s *Server) routes() {
 	if s.cfg.Static != nil {
 		app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.cfg.Static), Index: "index.html", MaxAge: 60}))
 	}
+}
+
+// requireAdmin lets through only requests bearing the admin token.
+func (s *Server) requireAdmin(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
+		return bus.ErrUnauthorized
+	}
+	return c.Next()
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {

@@ -41,8 +41,9 @@ type Server struct {
 	native  *native.Transport
 	gateway *gateway.Server
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	metrics *gateway.Metrics
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // DBFile is the store's file name inside the data directory.
@@ -61,9 +62,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
-	s := &Server{cfg: cfg, logger: o.Logger}
+	s := &Server{cfg: cfg, logger: o.Logger, metrics: gateway.NewMetrics()}
 	st, err := store.Open(filepath.Join(cfg.Data, DBFile), store.Options{
-		NoSync: o.NoSync,
+		NoSync:        o.NoSync,
+		ObserveCommit: s.metrics.ObserveCommit,
 		// The engine exists before the first commit: nothing is written
 		// until New returns.
 		OnCommit: func(c []store.Committed) { s.engine.Committed(c) },
@@ -77,6 +79,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
 	})
 	s.bus = bus.New()
+	if err := s.bus.ObserveCommands(s.metrics.ObserveCommand); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if _, err := webchat.Register(s.bus, s.engine, webchat.Options{SessionKey: st.SessionKey()}); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: WebChatService: %w", err)
@@ -109,7 +115,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		RatePerToken: cfg.Limits.RatePerToken,
 		Ready:        s.ready,
 		Logger:       o.Logger,
+		Metrics:      s.metrics,
+		AdminToken:   cfg.AdminToken,
 	}, s.native)
+	s.registerGauges()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -126,11 +135,37 @@ func (s *Server) anyOrigin(origin string) bool {
 	return false
 }
 
+// ready fails when the store's writer cannot commit within a second (a stuck
+// disk, a dead writer) or the bus has stopped fanning events out.
 func (s *Server) ready() error {
-	if _, err := s.store.Chat(context.Background(), "readiness-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("store: %w", err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store writer: %w", err)
+	}
+	if _, err := s.bus.Command(ctx, bus.Caller{Kind: bus.KindGuest}, "WebChatService.verifySession", nil); err != nil {
+		return fmt.Errorf("bus: %w", err)
 	}
 	return nil
+}
+
+// registerGauges exposes the parts' own counters to Prometheus.
+func (s *Server) registerGauges() {
+	m := s.metrics
+	m.Gauge("cxgate_connections", "Open client connections by transport.", map[string]string{"transport": "websocket"},
+		func() float64 { return float64(s.native.Sockets()) })
+	m.Gauge("cxgate_connections", "Open client connections by transport.", map[string]string{"transport": "longpoll"},
+		func() float64 { return float64(s.native.LongPolls()) })
+	m.Gauge("cxgate_bus_subscriptions", "Live event subscriptions (one per connection).", nil,
+		func() float64 { return float64(s.bus.Stats().Subscriptions) })
+	m.Counter("cxgate_bus_published_total", "Event units published on the bus.",
+		func() float64 { return float64(s.bus.Stats().Published) })
+	m.Counter("cxgate_bus_dropped_total", "Subscriptions dropped as slow consumers.",
+		func() float64 { return float64(s.bus.Stats().Dropped) })
+	m.Counter("cxgate_store_commits_total", "Store transactions committed.",
+		func() float64 { return float64(s.store.Stats().Commits) })
+	m.Counter("cxgate_store_writes_total", "Store writes acknowledged.",
+		func() float64 { return float64(s.store.Stats().Writes) })
 }
 
 // Config is the configuration in force, defaults applied: the engine's

@@ -45,6 +45,10 @@ type Options struct {
 	// into the store's write methods. The events are shared with what the
 	// write returns to its caller: both sides must treat them as read-only.
 	OnCommit func([]Committed)
+	// ObserveCommit, if set, hears of every committed transaction: how many
+	// writes it carried and how long it took, fsync included. For metrics;
+	// it runs on the writer goroutine and must be cheap.
+	ObserveCommit func(writes int, d time.Duration)
 }
 
 // Stats counts the writer's work since Open.
@@ -167,6 +171,13 @@ func (s *Store) Close() error {
 // SessionKey is a random secret made when the file was created, kept in it:
 // it signs session data, so restores survive restarts but not a new store.
 func (s *Store) SessionKey() []byte { return bytes.Clone(s.sessionKey) }
+
+// Ping waits for the writer to commit an empty write: it proves the writer
+// goroutine is alive and the file writable, for readiness checks.
+func (s *Store) Ping(ctx context.Context) error {
+	o := &op{apply: func(*bolt.Tx) error { return nil }}
+	return s.submit(ctx, o)
+}
 
 // Stats returns the writer's counters.
 func (s *Store) Stats() Stats {
@@ -291,6 +302,9 @@ func (s *Store) commit(batch []*op) {
 		})
 		busy := time.Since(start)
 		if err == nil {
+			if s.opts.ObserveCommit != nil {
+				s.opts.ObserveCommit(len(batch), busy)
+			}
 			s.statsMu.Lock()
 			s.stats.Commits++
 			s.stats.Writes += uint64(len(batch))

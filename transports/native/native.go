@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -67,9 +68,10 @@ func (c *Config) defaults() {
 
 // Transport serves the native wire.
 type Transport struct {
-	bus     *bus.Bus
-	cfg     Config
-	parsers fastjson.ParserPool
+	longPolls atomic.Int64 // long-polls in flight, for metrics
+	bus       *bus.Bus
+	cfg       Config
+	parsers   fastjson.ParserPool
 
 	quit     chan struct{} // closed by Close: long-polls answer, sockets close
 	quitOnce sync.Once
@@ -235,7 +237,12 @@ func (t *Transport) run(ctx context.Context, caller bus.Caller, cmd Command) ([]
 
 // handleEvents is the long-poll: the caller's events after seq, at once if
 // there are some, else whatever arrives before the wait ends.
+// LongPolls counts long-polls waiting now.
+func (t *Transport) LongPolls() int { return int(t.longPolls.Load()) }
+
 func (t *Transport) handleEvents(c *fiber.Ctx) error {
+	t.longPolls.Add(1)
+	defer t.longPolls.Add(-1)
 	after, err := strconv.ParseUint(c.Query("after", "0"), 10, 64)
 	if err != nil {
 		return badFrame(`"after" must be a seq: a whole number`)
