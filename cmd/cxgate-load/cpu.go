@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cpuSample is the machine's and this process's CPU time at one moment, to
+// tell how much of the machine other processes took during a phase: on a
+// shared 2-core machine that explains most outliers.
+type cpuSample struct {
+	at          time.Time
+	busy, total float64 // machine, seconds of CPU (all cores)
+	self        float64 // this process, seconds of CPU
+}
+
+func readCPU() cpuSample {
+	s := cpuSample{at: time.Now()}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line)
+		if len(f) >= 9 && f[0] == "cpu" {
+			v := make([]float64, len(f))
+			for i := 1; i < len(f); i++ {
+				n, _ := strconv.ParseFloat(f[i], 64)
+				v[i] = n / 100 // USER_HZ
+			}
+			// user nice system idle iowait irq softirq steal
+			s.busy = v[1] + v[2] + v[3] + v[6] + v[7] + v[8]
+			s.total = s.busy + v[4] + v[5]
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = tv(ru.Utime) + tv(ru.Stime)
+	}
+	return s
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// cpuUse is a phase's CPU use in cores (1.0 = one core busy all along).
+type cpuUse struct {
+	Seconds float64 `json:"seconds"`
+	Self    float64 `json:"self_cores"`   // this process: gateway and clients when in-process
+	Others  float64 `json:"others_cores"` // every other process of the machine
+	Idle    float64 `json:"idle_cores"`
+}
+
+func cpuBetween(a, b cpuSample) cpuUse {
+	wall := b.at.Sub(a.at).Seconds()
+	if wall <= 0 {
+		return cpuUse{}
+	}
+	u := cpuUse{Seconds: wall, Self: (b.self - a.self) / wall}
+	u.Others = max(0, (b.busy-a.busy)/wall-u.Self)
+	u.Idle = max(0, (b.total-a.total)-(b.busy-a.busy)) / wall
+	return u
+}

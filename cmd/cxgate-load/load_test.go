@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary play the bare echo server of the idle
+// phase, as the command does.
+func TestMain(m *testing.M) {
+	switch os.Getenv(roleEnv) {
+	case "echo":
+		echoMain()
+		return
+	case "clients":
+		clientMain()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestLoadSmoke runs every phase in-process, briefly and at a low rate, and
+// checks that messages flowed both ways without an error and that the report
+// has every figure. It checks no performance figure: timed tests are flaky.
+func TestLoadSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a gateway and a child process")
+	}
+	var progress bytes.Buffer
+	o, err := parseFlags([]string{
+		"-run", "all", "-visitors", "4", "-agents", "2", "-rate", "20", "-duration", "2s",
+		"-idle", "20", "-longpolls", "20", "-poll-wait", "20s", "-http-conc", "4",
+		"-http-duration", "300ms", "-http-warm", "50ms", "-progress", "500ms", "-drain", "30s",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rep, err := run(o, &syncWriter{w: &progress})
+	t.Logf("ran in %v; progress:\n%s", time.Since(start).Round(time.Millisecond), progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	rep.WriteTable(&table)
+	t.Log(table.String())
+
+	if n := rep.TotalErrors(); n != 0 {
+		t.Errorf("errors: %v (examples %v)", rep.Errors, rep.Details["error_examples"])
+	}
+	load, ok := rep.Details["load"].(loadResult)
+	if !ok {
+		t.Fatalf("no load details")
+	}
+	if load.Sent == 0 || load.Delivered != int(load.Sent) || load.AnswersGot != int(load.Sent) {
+		t.Errorf("messages: sent %d, delivered to agents %d, answers delivered to visitors %d", load.Sent, load.Delivered, load.AnswersGot)
+	}
+	want := map[string][]string{
+		"load/ws/agents-ws": {"visitor→agent p50", "visitor→agent p99", "visitor→agent p999",
+			"agent→visitor p50", "agent→visitor p99", "agent→visitor p999",
+			"visitor messages sent/s", "messages delivered/s (both ways)"},
+		"http/c4":     {"bare fiber POST rate", "sendMessage rate"},
+		"idle/20":     {"gateway heap+stack per idle socket", "gateway RSS per idle socket", "gateway heap per open chat (no socket)", "sockets open at the gateway"},
+		"longpoll/20": {"long-polls parked at once", "long-polls answered with their message", "send → poll answer p50", "send → poll answer p99"},
+		"all":         {"errors (rejections, drops, timeouts)"},
+	}
+	for phase, names := range want {
+		for _, name := range names {
+			if _, ok := rep.Figure(phase, name); !ok {
+				t.Errorf("report lacks %s / %s", phase, name)
+			}
+		}
+	}
+	for _, name := range []string{"visitor→agent p50", "agent→visitor p50"} {
+		if f, _ := rep.Figure("load/ws/agents-ws", name); f.Value <= 0 {
+			t.Errorf("%s = %v, want a measured latency", name, f.Value)
+		}
+	}
+	if f, _ := rep.Figure("longpoll/20", "long-polls answered with their message"); f.Value != 20 {
+		t.Errorf("long-polls answered: %v of 20", f.Value)
+	}
+	// The same two phases with their clients in a child process, as when
+	// RLIMIT_NOFILE is too low for both ends of 10,000 sockets.
+	o2, err := parseFlags([]string{"-run", "idle,longpoll", "-idle", "10", "-longpolls", "10", "-poll-wait", "20s", "-clients-child"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress.Reset()
+	rep2, err := run(o2, &syncWriter{w: &progress})
+	if err != nil {
+		t.Fatalf("%v; progress:\n%s", err, progress.String())
+	}
+	if n := rep2.TotalErrors(); n != 0 {
+		t.Errorf("clients in a child: errors %v (examples %v)", rep2.Errors, rep2.Details["error_examples"])
+	}
+	if f, _ := rep2.Figure("idle/10", "sockets open at the gateway"); f.Value != 10 {
+		t.Errorf("clients in a child: sockets open %v of 10", f.Value)
+	}
+	if f, _ := rep2.Figure("longpoll/10", "long-polls answered with their message"); f.Value != 10 {
+		t.Errorf("clients in a child: long-polls answered %v of 10", f.Value)
+	}
+
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Figures []map[string]any `json:"figures"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Figures) != len(rep.Figures) {
+		t.Errorf("JSON report: %v, %d figures of %d", err, len(back.Figures), len(rep.Figures))
+	}
+}

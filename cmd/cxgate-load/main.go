@@ -1,0 +1,334 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// options are the command line.
+type options struct {
+	target       string
+	deployment   string
+	agentTokens  []string
+	pid          int
+	visitors     int
+	agents       int
+	transport    string
+	rate         float64
+	duration     time.Duration
+	drain        time.Duration
+	reply        bool
+	agentSend    string
+	agentConc    int
+	idle         int
+	longpolls    int
+	pollWait     time.Duration
+	clientsChild bool
+	httpConc     int
+	httpDuration time.Duration
+	httpWarm     time.Duration
+	httpRounds   int
+	phases       []string
+	noSync       bool
+	jsonOut      bool
+	cpuProfile   string
+	memProfile   string
+	progress     time.Duration
+}
+
+var allPhases = []string{"idle", "longpoll", "load", "http"}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("cxgate-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `cxgate-load drives a cxgate gateway with scripted chats and reports latency,
+throughput and memory against the targets of DESIGN.md, each as a ratio.
+
+Without -target it starts a gateway in-process (demo setup, rate limits off,
+-agents agents with 99 chats each, a temporary data dir removed at exit).
+
+Phases (-run): idle (memory per idle socket), longpoll (N parked long-polls),
+load (visitor/agent conversations over sockets or long-poll), http (durable
+sendMessage vs a bare fiber handler). -idle N alone runs idle, -longpolls N
+alone runs longpoll; otherwise the default is load,http.
+
+Examples:
+  cxgate-load -visitors 200 -agents 4 -rate 5000 -duration 10s -transport ws
+  cxgate-load -idle 10000
+  cxgate-load -longpolls 10000
+  cxgate-load -run http -http-conc 64
+  cxgate-load -run all -json > bench.json
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.target, "target", "", "`URL` of a running gateway (http://127.0.0.1:8080); empty starts one in-process")
+	fs.StringVar(&o.deployment, "deployment", "demo", "deployment key of visitors' chats (with -target)")
+	tokens := fs.String("agent-tokens", "ann-secret", "comma-separated agent `tokens` (with -target); one socket per token")
+	fs.IntVar(&o.pid, "pid", 0, "process id of the -target gateway, to read its RSS in the idle phase")
+	fs.IntVar(&o.visitors, "visitors", 50, "visitor connections in the load phase")
+	fs.IntVar(&o.agents, "agents", 2, "agents (one socket each)")
+	fs.StringVar(&o.transport, "transport", "ws", "visitors' transport in the load phase: ws or longpoll")
+	fs.Float64Var(&o.rate, "rate", 500, "visitor messages per second, all visitors together")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "sending time of the load phase")
+	fs.DurationVar(&o.drain, "drain", 5*time.Second, "wait after the load for messages in flight; later ones are timeouts")
+	fs.BoolVar(&o.reply, "reply", true, "agents answer every visitor message")
+	fs.StringVar(&o.agentSend, "agent-send", "ws", "how agents send their answers: ws (their socket: the gateway runs one command at a time per socket) or http")
+	fs.IntVar(&o.agentConc, "agent-http-conc", 16, "with -agent-send http: requests in flight per agent")
+	fs.IntVar(&o.idle, "idle", 0, "idle visitor sockets of the idle phase")
+	fs.IntVar(&o.longpolls, "longpolls", 0, "concurrent long-polls of the longpoll phase")
+	fs.DurationVar(&o.pollWait, "poll-wait", 50*time.Second, "wait parameter of the parked long-polls (the gateway caps it at its longPollSeconds)")
+	fs.BoolVar(&o.clientsChild, "clients-child", false, "run the idle sockets and long-polls in a child process even when both ends fit in this one (they always do when RLIMIT_NOFILE is too low)")
+	fs.IntVar(&o.httpConc, "http-conc", 64, "concurrent HTTP clients of the http phase (each its own chat) and of the long-poll sends")
+	fs.DurationVar(&o.httpDuration, "http-duration", 3*time.Second, "measured time of each side of the http ratio")
+	fs.DurationVar(&o.httpWarm, "http-warm", 300*time.Millisecond, "warm-up before each side of the http ratio")
+	fs.IntVar(&o.httpRounds, "http-rounds", 3, "the http ratio's sides alternate in this many rounds, -http-duration in all")
+	run := fs.String("run", "", "phases to run: comma-separated of idle,longpoll,load,http or all")
+	fs.BoolVar(&o.noSync, "nosync", false, "in-process gateway without fsync: a non-durable comparison")
+	fs.BoolVar(&o.jsonOut, "json", false, "also print the report as JSON on stdout, after the table")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phases to `file`")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the measured phases to `file`")
+	fs.DurationVar(&o.progress, "progress", time.Second, "progress line interval (stderr)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for t := range strings.SplitSeq(*tokens, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			o.agentTokens = append(o.agentTokens, t)
+		}
+	}
+	switch {
+	case *run == "all":
+		o.phases = allPhases
+	case *run != "":
+		for p := range strings.SplitSeq(*run, ",") {
+			if !slices.Contains(allPhases, p) {
+				return nil, fmt.Errorf("-run: unknown phase %q (want %s or all)", p, strings.Join(allPhases, ","))
+			}
+			o.phases = append(o.phases, p)
+		}
+	case o.idle > 0 || o.longpolls > 0:
+		if o.idle > 0 {
+			o.phases = append(o.phases, "idle")
+		}
+		if o.longpolls > 0 {
+			o.phases = append(o.phases, "longpoll")
+		}
+	default:
+		o.phases = []string{"load", "http"}
+	}
+	if o.has("idle") && o.idle <= 0 {
+		o.idle = 1000
+	}
+	if o.has("longpoll") && o.longpolls <= 0 {
+		o.longpolls = 1000
+	}
+	switch {
+	case o.agentSend != "ws" && o.agentSend != "http":
+		return nil, fmt.Errorf("-agent-send %q: want ws or http", o.agentSend)
+	case o.transport != "ws" && o.transport != "longpoll":
+		return nil, fmt.Errorf("-transport %q: want ws or longpoll", o.transport)
+	case o.visitors < 1 || o.agents < 1:
+		return nil, errors.New("-visitors and -agents must be at least 1")
+	case o.rate <= 0 || o.duration <= 0:
+		return nil, errors.New("-rate and -duration must be positive")
+	case o.httpConc < 1:
+		return nil, errors.New("-http-conc must be at least 1")
+	case o.target == "" && o.has("load") && o.visitors > 99*o.agents:
+		return nil, fmt.Errorf("%d visitors need at least %d agents (99 chats each)", o.visitors, (o.visitors+98)/99)
+	case o.target != "" && o.noSync:
+		return nil, errors.New("-nosync applies to the in-process gateway only")
+	}
+	if o.target != "" && o.agents > len(o.agentTokens) {
+		o.agents = len(o.agentTokens)
+	}
+	return o, nil
+}
+
+func (o *options) has(phase string) bool { return slices.Contains(o.phases, phase) }
+
+func main() {
+	switch os.Getenv(roleEnv) {
+	case "echo":
+		echoMain()
+		return
+	case "clients":
+		clientMain()
+		return
+	}
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cxgate-load:", err)
+		os.Exit(2)
+	}
+	rep, err := run(o, os.Stderr)
+	if rep != nil {
+		rep.WriteTable(os.Stdout)
+		if o.jsonOut {
+			_ = rep.WriteJSON(os.Stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cxgate-load:", err)
+		os.Exit(1)
+	}
+}
+
+// run runs the selected phases and returns their report; progress goes to
+// progress. A phase that fails to set up ends the run with what was measured.
+func run(o *options, progress io.Writer) (rep *Report, err error) {
+	rep = newReport()
+	errs := newErrCounter()
+	defer func() {
+		m, ex := errs.snapshot()
+		rep.Errors = m
+		if len(ex) > 0 {
+			rep.Details["error_examples"] = ex
+		}
+	}()
+	rep.Config = map[string]any{
+		"phases": o.phases, "visitors": o.visitors, "agents": o.agents, "transport": o.transport,
+		"rate": o.rate, "duration": o.duration.String(), "reply": o.reply, "agent_send": o.agentSend, "idle": o.idle, "longpolls": o.longpolls,
+		"http_conc": o.httpConc, "http_duration": o.httpDuration.String(), "gomaxprocs": runtime.GOMAXPROCS(0),
+		"numcpu": runtime.NumCPU(), "go": runtime.Version(),
+	}
+	rep.NoSync = o.noSync
+	need := uint64(4096 + 4*(o.visitors+o.agents+o.httpConc))
+	if _, err := raiseFDLimit(need); err != nil {
+		rep.warn("file descriptors: %v", err)
+	}
+
+	var g *gateway
+	if o.target != "" {
+		g, err = dialGateway(o)
+		rep.Mode = "target " + o.target
+	} else {
+		g, err = startGateway(o, progress)
+		rep.Mode = "in-process gateway; clients in this process unless a figure says otherwise"
+	}
+	if err != nil {
+		return rep, err
+	}
+	defer g.close()
+	if !isLoopback(g.addr) {
+		rep.warn("the gateway %s is not on loopback: latencies include the network", g.addr)
+	}
+
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return rep, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return rep, err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+
+	// phase runs fn and notes the CPU the machine spent meanwhile.
+	cpu := map[string]cpuUse{}
+	rep.Details["cpu"] = cpu
+	phase := func(name string, fn func() error) error {
+		a := readCPU()
+		err := fn()
+		u := cpuBetween(a, readCPU())
+		cpu[name] = u
+		rep.add(Figure{Phase: name, Name: "CPU cores used by this process", Value: u.Self, Unit: "cores", Verdict: "info",
+			Note: fmt.Sprintf("other processes %.2f, idle %.2f of %d", u.Others, u.Idle, runtime.NumCPU())})
+		if u.Others > 0.25 {
+			rep.warn("%s: other processes used %.2f cores of %d meanwhile (this one %.2f): figures are pessimistic", name, u.Others, runtime.NumCPU(), u.Self)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
+
+	// Memory first, on a fresh gateway; agents join only for the phases
+	// that need them.
+	if o.has("idle") {
+		if err := phase("idle", func() error { return runIdle(o, g, errs, rep, progress) }); err != nil {
+			return rep, err
+		}
+	}
+	if o.has("longpoll") {
+		if err := phase("longpoll", func() error { return runLongPolls(o, g, errs, rep, progress) }); err != nil {
+			return rep, err
+		}
+	}
+	if o.has("load") || o.has("http") {
+		conc := 0
+		if o.agentSend == "http" {
+			conc = max(1, o.agentConc)
+		}
+		f, err := connectFleet(g, o.agents, conc, errs)
+		if err != nil {
+			return rep, fmt.Errorf("agents: %w", err)
+		}
+		defer f.close()
+		if o.has("load") {
+			fmt.Fprintf(progress, "load: %d visitors over %s, %d agents answering over %s, %.0f msg/s for %v\n", o.visitors, o.transport, o.agents, o.agentSend, o.rate, o.duration)
+			if err := phase("load", func() error { return runLoad(o, g, f, errs, rep, progress) }); err != nil {
+				return rep, err
+			}
+		}
+		if o.has("http") {
+			fmt.Fprintf(progress, "http: bare fiber vs sendMessage, %d concurrent clients, %v each\n", o.httpConc, o.httpDuration)
+			if err := phase("http", func() error { return runHTTP(o, g, errs, rep) }); err != nil {
+				return rep, err
+			}
+		}
+	}
+	if o.memProfile != "" && !o.has("idle") { // idle writes it with its sockets open
+		if err := writeHeapProfile(o.memProfile); err != nil {
+			return rep, err
+		}
+	}
+	n := float64(errs.total())
+	rep.add(Figure{Phase: "all", Name: "errors (rejections, drops, timeouts)", Value: n, Target: "= 0", Verdict: atMost(n, 0)})
+	return rep, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncWriter serializes writes from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -1,0 +1,102 @@
+package native_test
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/server/servertest"
+)
+
+// TestConnectionChurn opens and closes thousands of authenticated sockets and
+// long-polls against one gateway and checks that goroutines and heap come
+// back to their baseline: nothing a connection owned outlives it.
+// CXGATE_CHURN sets the number of connections (default 2,000; make bench
+// runs 20,000).
+func TestConnectionChurn(t *testing.T) {
+	n := 2000
+	if s := os.Getenv("CXGATE_CHURN"); s != "" {
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gw := servertest.Start(t, servertest.Options{})
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo")
+	var st struct{ Token string }
+	guest.Command("WebChatService.startChat", nil).Into(t, &st)
+	v := guest.WithToken(st.Token)
+
+	settle := func() (int, uint64) {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return runtime.NumGoroutine(), m.HeapInuse
+	}
+	// A bare client: the test helpers' sockets keep large buffers until the
+	// test ends, and this test measures the server's memory, not theirs.
+	connect := func() error {
+		conn, _, err := websocket.DefaultDialer.Dial(gw.WSURL, nil)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"id":0,"auth":{"token":"`+st.Token+`","after":0}}`)); err != nil {
+			return err
+		}
+		_, reply, err := conn.ReadMessage()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(reply), `"resolved"`) {
+			return fmt.Errorf("auth: %s", reply)
+		}
+		return nil
+	}
+	// Warm up: pools, buffers and the HTTP client's connections exist
+	// before the baseline is taken.
+	for range 20 {
+		if err := connect(); err != nil {
+			t.Fatal(err)
+		}
+		v.Poll(0, 0)
+	}
+	wiretest.WaitFor(t, 10*time.Second, func() bool { return gw.Sockets() == 0 })
+	baseG, baseHeap := settle()
+
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if i%4 == 3 {
+				v.Poll(0, 0)
+				return
+			}
+			if err := connect(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+
+	var g int
+	var heap uint64
+	wiretest.WaitFor(t, 20*time.Second, func() bool {
+		g, heap = settle()
+		return gw.Sockets() == 0 && g <= baseG+10
+	})
+	t.Logf("%d connections: goroutines %d → %d, heap in use %d KiB → %d KiB", n, baseG, g, baseHeap>>10, heap>>10)
+	if heap > baseHeap+8<<20 {
+		t.Fatalf("heap grew by %d KiB over %d connections", (heap-baseHeap)>>10, n)
+	}
+}
