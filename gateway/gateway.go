@@ -79,7 +79,6 @@ func New(cfg Config, transports ...Transport) *Server {
 		ReadTimeout:           15 * time.Second,
 		IdleTimeout:           90 * time.Second,
 		ErrorHandler:          s.renderError,
-		ReadBufferSize:        8192,
 	})
 	s.routes()
 	return s

@@ -9,17 +9,19 @@ import (
 // ringSize is how many recent events each agent stream keeps for resumes.
 const ringSize = 1024
 
-// stream is one agent's recent events. push runs on the store's writer
-// goroutine only; after runs on transport goroutines.
+// stream is one agent's recent events, in a ring: event at position p sits in
+// slot p % ringSize. push runs on the store's writer goroutine only; after
+// runs on transport goroutines.
 type stream struct {
-	mu     sync.Mutex
-	topic  string
-	head   uint64 // position of the newest event
-	events []bus.Event
+	mu    sync.Mutex
+	topic string
+	base  uint64 // the position before the first event this stream gave out
+	head  uint64 // position of the newest event
+	ring  []bus.Event
 }
 
 func newStream(topic string, base uint64) *stream {
-	return &stream{topic: topic, head: base}
+	return &stream{topic: topic, base: base, head: base}
 }
 
 // push numbers ev and keeps it; the caller publishes the returned event.
@@ -32,11 +34,10 @@ func (s *stream) push(ev bus.Event) bus.Event {
 	for i := range ev.With {
 		ev.With[i].Seq, ev.With[i].Topic = s.head, s.topic
 	}
-	if len(s.events) == ringSize {
-		copy(s.events, s.events[1:])
-		s.events = s.events[:ringSize-1]
+	if s.ring == nil {
+		s.ring = make([]bus.Event, ringSize)
 	}
-	s.events = append(s.events, ev)
+	s.ring[s.head%ringSize] = ev
 	return ev
 }
 
@@ -45,15 +46,15 @@ func (s *stream) push(ev bus.Event) bus.Event {
 func (s *stream) after(pos uint64, limit int) []bus.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	oldest := s.head - uint64(len(s.events)) // position just before the first kept event
+	oldest := max(s.base, s.head-min(s.head, ringSize)) // position just before the first kept event
 	if pos < oldest || pos > s.head || pos == 0 {
 		return []bus.Event{{Name: Name + ".resync", Topic: s.topic, Seq: s.head,
 			Data: []byte(`{"reason":"resume position not available; reload listChats"}`)}}
 	}
-	i := int(pos - oldest)
-	out := s.events[i:]
-	if len(out) > limit {
-		out = out[:limit]
+	n := min(int(s.head-pos), limit)
+	out := make([]bus.Event, 0, n)
+	for p := pos + 1; p <= pos+uint64(n); p++ {
+		out = append(out, s.ring[p%ringSize])
 	}
-	return append([]bus.Event(nil), out...)
+	return out
 }

@@ -31,7 +31,8 @@ type Config struct {
 	Heartbeat        time.Duration // socket ping interval; 25 s
 	AuthTimeout      time.Duration // time to send the auth frame; 10 s
 	CommandTimeout   time.Duration // one command; 15 s
-	SocketQueue      int           // outbound frames queued per socket; 64
+	SocketQueue      int           // events queued per visitor socket; 16
+	AgentSocketQueue int           // events queued per agent socket; 1024
 	FeedPage         int           // stored events read per feed call; 100
 	Logger           *slog.Logger
 }
@@ -53,7 +54,10 @@ func (c *Config) defaults() {
 		c.CommandTimeout = 15 * time.Second
 	}
 	if c.SocketQueue == 0 {
-		c.SocketQueue = 64
+		c.SocketQueue = 16
+	}
+	if c.AgentSocketQueue == 0 {
+		c.AgentSocketQueue = 1024
 	}
 	if c.FeedPage == 0 {
 		c.FeedPage = 100
@@ -98,6 +102,9 @@ func (t *Transport) Mount(r fiber.Router) {
 		Origins:         []string{"*"}, // checked in requireUpgrade and again per deployment after auth
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
+		// Idle sockets hold no write buffer: it is taken from the pool for
+		// each message.
+		WriteBufferPool: &sync.Pool{},
 	}))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
@@ -29,6 +30,7 @@ type session struct {
 	replies chan []byte   // command replies and pongs, to the writer
 	done    chan struct{} // closed when the reader stops
 	wrote   chan struct{} // closed when the writer stops
+	lanes   *lanes
 	// stopping is closed when the writer stops writing, before wrote.
 	stopping chan struct{}
 }
@@ -52,7 +54,7 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	t.authing[conn] = struct{}{}
 	t.mu.Unlock()
 	s := &session{t: t, conn: conn, replies: make(chan []byte, 16), done: make(chan struct{}), wrote: make(chan struct{}),
-		stopping: make(chan struct{})}
+		stopping: make(chan struct{}), lanes: newLanes()}
 	var parser fastjson.Parser
 
 	// The auth frame.
@@ -120,7 +122,12 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	}()
 
 	// Subscribe before the writer reads the feed, so nothing falls between.
-	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: t.cfg.SocketQueue})
+	// An agent hears of all its chats; a visitor of one: their queues differ.
+	queue := t.cfg.SocketQueue
+	if s.caller.Kind == bus.KindAgent {
+		queue = t.cfg.AgentSocketQueue
+	}
+	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue})
 	go func() {
 		s.write(sub, after)
 		// End the reader's read: closing the hijacked conn is a no-op in
@@ -138,6 +145,9 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	close(s.done)
 	sub.Close()
 	<-s.wrote
+	// Commands still running finish on their own (their replies go nowhere
+	// once the writer is gone); the session ends when they have.
+	s.lanes.wg.Wait()
 }
 
 func idOr(id []byte) []byte {
@@ -188,10 +198,10 @@ func (s *session) read(parser *fastjson.Parser) {
 		case f.Auth != nil:
 			out = appendReply(nil, idOr(f.ID), nil, badFrame("this socket is already authenticated"))
 		default:
-			ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
-			data, err := t.run(ctx, s.caller, *f.Command)
-			cancel()
-			out = appendReply(nil, idOr(f.ID), data, rejectionOrNil(err))
+			if !s.lanes.dispatch(s, *f.Command, idOr(f.ID)) {
+				return
+			}
+			continue
 		}
 		select {
 		case s.replies <- out:
@@ -331,4 +341,81 @@ func closeWith(conn interface {
 	WriteControl(int, []byte, time.Time) error
 }, code int, text string) {
 	_ = conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+}
+
+// maxPending bounds the commands one socket may have waiting or running; past
+// it the reader stops reading, which pushes back on the client.
+const maxPending = 256
+
+// lanes runs a socket's commands off the reader, so a client can pipeline
+// them: commands of one lane run in order, lanes run side by side. An
+// agent's lane is the chat a command names, so messages to one chat keep
+// their order while other chats proceed; a visitor has one lane.
+type lanes struct {
+	mu      sync.Mutex
+	queued  map[string][]laneJob // lane → commands waiting behind the running one
+	pending chan struct{}        // one slot per command waiting or running
+	wg      sync.WaitGroup       // lane goroutines
+}
+
+type laneJob struct {
+	cmd Command
+	id  []byte
+}
+
+func newLanes() *lanes {
+	return &lanes{queued: map[string][]laneJob{}, pending: make(chan struct{}, maxPending)}
+}
+
+// dispatch queues cmd on its lane; it blocks while maxPending commands are
+// in flight and returns false if the session ended meanwhile.
+func (l *lanes) dispatch(s *session, cmd Command, id []byte) bool {
+	select {
+	case l.pending <- struct{}{}:
+	case <-s.wrote:
+		return false
+	}
+	lane := ""
+	if s.caller.Kind == bus.KindAgent && len(cmd.Options) > 0 {
+		lane = fastjson.GetString(cmd.Options, "chatId")
+	}
+	job := laneJob{cmd: cmd, id: id}
+	l.mu.Lock()
+	if q, running := l.queued[lane]; running {
+		l.queued[lane] = append(q, job)
+		l.mu.Unlock()
+		return true
+	}
+	l.queued[lane] = nil // running, nothing behind it yet
+	l.mu.Unlock()
+	l.wg.Add(1)
+	go l.run(s, lane, job)
+	return true
+}
+
+// run is a lane's goroutine: it runs job and whatever queues behind it, then
+// ends. It touches the socket only through the writer's reply channel.
+func (l *lanes) run(s *session, lane string, job laneJob) {
+	defer l.wg.Done()
+	t := s.t
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
+		data, err := t.run(ctx, s.caller, job.cmd)
+		cancel()
+		out := appendReply(nil, job.id, data, rejectionOrNil(err))
+		<-l.pending
+		select {
+		case s.replies <- out:
+		case <-s.wrote:
+		}
+		l.mu.Lock()
+		q := l.queued[lane]
+		if len(q) == 0 {
+			delete(l.queued, lane)
+			l.mu.Unlock()
+			return
+		}
+		job, l.queued[lane] = q[0], q[1:]
+		l.mu.Unlock()
+	}
 }
