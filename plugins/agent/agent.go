@@ -82,6 +82,8 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"joinChat":      s.joinChat,
 		"lockChat":      s.lockChat,
 		"unlockChat":    s.unlockChat,
+		"listAgents":    s.listAgents,
+		"listQueues":    s.listQueues,
 	}
 	for name, h := range cmds {
 		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {
@@ -220,12 +222,13 @@ type Assignment struct {
 	UserData   json.RawMessage `json:"userData,omitempty"`
 	CreatedAt  int64           `json:"createdAt"`
 	LastSeq    uint64          `json:"lastSeq"`
+	Locked     bool            `json:"locked,omitempty"`
 }
 
 func assignment(c *store.Chat) Assignment {
 	return Assignment{ChatID: c.ID, Deployment: c.Deployment, Mode: c.Mode, State: c.State, Queue: c.Queue,
 		Priority: c.Priority, Visitor: c.Visitor, Subject: c.Subject, UserData: c.UserData,
-		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq}
+		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq, Locked: c.Locked}
 }
 
 func decode(opts []byte, v any) error {
@@ -612,4 +615,63 @@ func (s *Service) joinChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	return assignment(&c), nil
+}
+
+// AgentEntry is a configured agent as a transfer target.
+type AgentEntry struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+	Free   int    `json:"free"` // chats it can still take
+	Self   bool   `json:"self,omitempty"`
+}
+
+// listAgents lists every configured agent with its presence and free
+// capacity, in configuration order: the targets of transferChat.
+func (s *Service) listAgents(ctx context.Context, call *bus.Call) (any, error) {
+	cfg := s.engine.Config()
+	out := make([]AgentEntry, 0, len(cfg.Agents))
+	for _, a := range cfg.Agents {
+		info, err := s.engine.Agent(a.ID)
+		if err != nil {
+			continue // removed since the snapshot
+		}
+		out = append(out, AgentEntry{ID: info.ID, Name: info.Name, Kind: info.Kind, Status: info.Status,
+			Free: max(0, info.MaxChats-len(info.Chats)), Self: info.ID == call.Caller.ID})
+	}
+	return map[string]any{"agents": out}, nil
+}
+
+// QueueEntry is a configured queue as a transfer target.
+type QueueEntry struct {
+	Name     string   `json:"name"`
+	Skills   []string `json:"skills"`
+	Language string   `json:"language,omitempty"`
+	Queued   int      `json:"queued"` // chats waiting that some configured agent could take
+}
+
+// listQueues lists every configured queue with the number of chats waiting
+// in it.
+func (s *Service) listQueues(ctx context.Context, call *bus.Call) (any, error) {
+	cfg := s.engine.Config()
+	waiting := map[string]string{} // chatId → queue
+	for _, a := range cfg.Agents {
+		for _, c := range s.engine.Queued(a.ID) {
+			waiting[c.ID] = c.Queue
+		}
+	}
+	counts := map[string]int{}
+	for _, q := range waiting {
+		counts[q]++
+	}
+	out := make([]QueueEntry, 0, len(cfg.Queues))
+	for _, q := range cfg.Queues {
+		skills := q.Skills
+		if skills == nil {
+			skills = []string{}
+		}
+		out = append(out, QueueEntry{Name: q.Name, Skills: skills, Language: q.Language, Queued: counts[q.Name]})
+	}
+	return map[string]any{"queues": out}, nil
 }

@@ -3,16 +3,21 @@
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
+  var TOKEN_KEY = "cxgate.agent.token";
+  // userData keys that name the visitor's pages, shown under "Pages visited".
+  var PAGE_KEYS = ["pages", "page", "url", "pageUrl", "currentPage"];
   var state = {
-    token: sessionStorage.getItem("cxgate.agent.token") || "",
-    me: null, ws: null, seq: 0, nextId: 1, pending: {},
-    chats: {},      // chatId → {info, messages: [], unread, ended}
-    current: null, typingTimer: null, retry: 0
+    token: "", me: null, ws: null, wsUp: false, seq: 0, nextId: 1, pending: {},
+    chats: {}, order: [], queued: [], current: null, agents: {},
+    retry: 0, retryTimer: null, pollTimer: null
   };
 
+  // ---- the wire
+
+  // command runs an AgentService command over the socket when it is up, else
+  // over HTTP. It resolves with the data and rejects with {code, message}.
   function command(name, options) {
-    // Over the socket when it is open, else over HTTP.
-    if (state.ws && state.ws.readyState === 1 && state.me) {
+    if (state.ws && state.wsUp) {
       return new Promise(function (resolve, reject) {
         var id = state.nextId++;
         state.pending[id] = { resolve: resolve, reject: reject };
@@ -23,219 +28,641 @@
       method: "POST",
       headers: { "Content-Type": "application/json", "Authorization": "Bearer " + state.token },
       body: JSON.stringify({ command: name, options: options || {} })
-    }).then(function (r) { return r.json(); }).then(function (r) {
+    }).then(function (r) {
+      return r.json().catch(function () { throw { code: "http", message: "The gateway answered HTTP " + r.status + "." }; });
+    }, function () {
+      throw { code: "network", message: "The gateway cannot be reached." };
+    }).then(function (r) {
       if (r.status === "resolved") return r.data;
-      throw r.error;
+      throw r.error || { code: "unknown", message: "The command failed." };
     });
   }
 
   function connect() {
-    var proto = location.protocol === "https:" ? "wss:" : "ws:";
-    var ws = new WebSocket(proto + "//" + location.host + "/v1/ws");
+    clearTimeout(state.retryTimer);
+    if (!state.token) return;
+    var ws = new WebSocket((location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/v1/ws");
     state.ws = ws;
     ws.onopen = function () { ws.send(JSON.stringify({ id: 0, auth: { token: state.token, after: state.seq } })); };
     ws.onmessage = function (m) {
-      var f = JSON.parse(m.data);
+      if (ws !== state.ws) return;
+      var f;
+      try { f = JSON.parse(m.data); } catch (e) { return; }
       if (f.event) { onEvent(f); return; }
       if (f.id === 0) {
-        if (f.status !== "resolved") { signOut(f.error && f.error.message); return; }
-        state.me = f.data; state.retry = 0;
-        $("conn").textContent = "connected"; $("conn").className = "conn up";
+        if (f.status !== "resolved") return; // the server closes with 4401
+        var wasDown = state.retry > 0;
+        state.wsUp = true; state.retry = 0;
+        setConn("up");
+        if (wasDown) refresh(false);
         return;
       }
       var p = state.pending[f.id];
-      if (p) { delete state.pending[f.id]; f.status === "resolved" ? p.resolve(f.data) : p.reject(f.error); }
+      if (!p) return;
+      delete state.pending[f.id];
+      if (f.status === "resolved") p.resolve(f.data); else p.reject(f.error || {});
     };
     ws.onclose = function (e) {
-      $("conn").textContent = "reconnecting"; $("conn").className = "conn";
-      state.me = null;
+      if (ws !== state.ws) return;
+      state.ws = null; state.wsUp = false;
+      Object.keys(state.pending).forEach(function (id) {
+        state.pending[id].reject({ code: "disconnected", message: "The connection was lost; try again." });
+      });
+      state.pending = {};
+      if (!state.token) { setConn("off"); return; }
       if (e.code === 4401) { signOut("The token was refused."); return; }
-      if (!state.token) return;
-      state.retry = Math.min(state.retry + 1, 5);
-      setTimeout(connect, 500 * state.retry);
+      setConn("down");
+      state.retry = Math.min(state.retry + 1, 6);
+      state.retryTimer = setTimeout(connect, Math.min(500 * Math.pow(2, state.retry - 1), 15000));
     };
   }
+
+  function setConn(s) {
+    var el = $("conn");
+    el.className = "conn " + s;
+    el.textContent = { up: "connected", down: "reconnecting…", off: "offline" }[s] || s;
+    document.body.classList.toggle("disconnected", s === "down");
+  }
+
+  // ---- events
 
   function onEvent(f) {
     if (f.seq) state.seq = Math.max(state.seq, f.seq);
     var d = f.data || {};
+    var c = d.chatId ? chatOf(d.chatId) : null;
     switch (f.event) {
-      case "AgentService.resync": return refresh();
-      case "AgentService.chatAssigned":
-        chatOf(d.chatId).info = d; renderList(); return;
-      case "AgentService.messageReceived":
-        var c = chatOf(d.chatId);
-        (d.messages || []).forEach(function (msg) {
-          if (c.messages.some(function (x) { return x.index === msg.index; })) return;
-          c.messages.push(msg);
-          if (state.current !== d.chatId && msg.type === "Message" && msg.from.participantId !== myId()) c.unread++;
-        });
-        if (state.current === d.chatId) renderTranscript(); renderList(); return;
-      case "AgentService.visitorTyping":
-        if (state.current === d.chatId) {
-          $("typing").textContent = d.isTyping ? "Visitor is typing…" : "";
-          clearTimeout(state.typingTimer);
-          state.typingTimer = setTimeout(function () { $("typing").textContent = ""; }, 5000);
-        }
+      case "AgentService.resync":
+        refresh(true);
         return;
+      case "AgentService.chatAssigned":
+        c.info = d; c.closed = ""; c.closedText = ""; c.ending = false;
+        notePages(c, d.userData);
+        state.queued = state.queued.filter(function (q) { return q.chatId !== d.chatId; });
+        loadTranscript(c, true);
+        break;
+      case "AgentService.messageReceived":
+        addMessages(c, d.messages || [], true);
+        break;
+      case "AgentService.visitorTyping":
+        setTyping(c, !!d.isTyping);
+        break;
       case "AgentService.contextUpdated":
-        if (chatOf(d.chatId).info) chatOf(d.chatId).info.userData = d.userData;
-        if (state.current === d.chatId) renderContext(); return;
+        c.info = c.info || { chatId: d.chatId };
+        if (d.userData !== undefined) { c.info.userData = d.userData; notePages(c, d.userData); }
+        if (d.identity !== undefined) c.info.identity = d.identity;
+        break;
       case "AgentService.chatEnded":
-        chatOf(d.chatId).ended = true; renderList();
-        if (state.current === d.chatId) renderTranscript(); return;
+        closeChat(c, "ended", d.by === "agent" && c.ending ? "You ended the chat." :
+          { visitor: "The visitor ended the chat.", idle: "The chat ended after inactivity." }[d.by] || "The chat ended.");
+        break;
+      case "AgentService.chatTransferred":
+        var t = d.transfer || {};
+        if (t.from === myId()) closeChat(c, "transferred", transferText(t.agent, t.queue));
+        break;
+      case "AgentService.chatResolved":
+        var r = d.resolution || {};
+        if (r.agent === myId()) closeChat(c, "resolved", resolvedText(r.disposition));
+        break;
+      default:
+        return;
     }
+    render();
   }
 
   function myId() { return state.me ? state.me.id : ""; }
-  function chatOf(id) { return state.chats[id] || (state.chats[id] = { info: null, messages: [], unread: 0, ended: false }); }
 
-  function refresh() {
-    return command("AgentService.listChats").then(function (r) {
-      $("status").value = r.status;
-      r.chats.forEach(function (c) { chatOf(c.chatId).info = c; });
-      state.queued = r.queued;
-      renderList();
-      if (state.current) open(state.current);
+  function chatOf(id) {
+    var c = state.chats[id];
+    if (!c) {
+      c = state.chats[id] = { id: id, info: null, messages: [], seen: {}, unread: 0, closed: "", closedText: "",
+        typing: false, typingTimer: null, pages: [], locked: false };
+      state.order.unshift(id);
+    }
+    return c;
+  }
+
+  // closeChat marks a chat as over for this agent. A resolution or a transfer
+  // says more than the chat's end that comes with it, so it is kept.
+  function closeChat(c, how, text) {
+    if (how === "ended" && (c.closed === "resolved" || c.closed === "transferred")) return;
+    c.closed = how; c.closedText = text; c.typing = false;
+  }
+
+  function transferText(agentId, queue) {
+    if (agentId) return "Transferred to " + ((state.agents[agentId] && state.agents[agentId].name) || agentId) + ".";
+    return "Transferred to the queue " + queue + ".";
+  }
+  function resolvedText(disposition) { return "Resolved" + (disposition ? ": " + disposition : "") + "."; }
+
+  function addMessages(c, msgs, countUnread) {
+    msgs.forEach(function (m) {
+      if (!m || c.seen[m.index]) return;
+      c.seen[m.index] = true;
+      c.messages.push(m);
+      var from = m.from || {};
+      if (m.type === "Message" && from.type === "Client") c.typing = false;
+      if (countUnread && m.type === "Message" && from.participantId !== myId() &&
+          (c.id !== state.current || document.hidden)) c.unread++;
+      if (m.type === "Notice" && from.type !== "Client" && /^This conversation is (un)?locked\.$/.test(m.text || "")) {
+        c.locked = !/unlocked/.test(m.text);
+      }
+    });
+    c.messages.sort(function (a, b) { return a.index - b.index; });
+  }
+
+  function setTyping(c, on) {
+    c.typing = on;
+    clearTimeout(c.typingTimer);
+    if (on) c.typingTimer = setTimeout(function () { c.typing = false; render(); }, 6000);
+  }
+
+  // notePages keeps the trail of pages the visitor's userData named.
+  function notePages(c, ud) {
+    if (!ud || typeof ud !== "object") return;
+    PAGE_KEYS.forEach(function (k) {
+      var v = ud[k];
+      if (Array.isArray(v)) {
+        v.forEach(function (p) { if (typeof p === "string" && p && c.pages.indexOf(p) < 0) c.pages.push(p); });
+      } else if (typeof v === "string" && v && c.pages[c.pages.length - 1] !== v) {
+        c.pages.push(v);
+      }
     });
   }
 
-  function li(label, id, extra) {
-    var item = document.createElement("li");
-    var b = document.createElement("button");
-    b.type = "button";
-    b.textContent = label;
-    if (extra) { var s = document.createElement("span"); s.className = "unread"; s.textContent = extra; b.appendChild(s); }
-    if (id === state.current) b.setAttribute("aria-current", "true");
-    item.appendChild(b);
-    return { item: item, button: b };
+  // ---- loading
+
+  function loadTranscript(c, countUnread) {
+    return command("AgentService.getTranscript", { chatId: c.id }).then(function (r) {
+      var wasNull = !c.info;
+      c.info = r.chat || c.info;
+      if (c.info && c.info.locked !== undefined) c.locked = !!c.info.locked;
+      if (wasNull || !c.pages.length) notePages(c, c.info && c.info.userData);
+      addMessages(c, r.messages || [], countUnread);
+      if (r.chat && r.chat.state === "ended" && !c.closed) closeChat(c, "ended", "The chat ended.");
+      render();
+    }, showError);
+  }
+
+  // refresh reloads presence and the queue; full also the assigned chats.
+  function refresh(full) {
+    return command("AgentService.listChats").then(function (r) {
+      if (state.seq === 0) state.seq = r.seq || 0;
+      $("status").value = r.status;
+      state.queued = r.queued || [];
+      if (full) {
+        var mine = {};
+        (r.chats || []).forEach(function (a) {
+          var c = chatOf(a.chatId);
+          mine[a.chatId] = true;
+          c.info = a; c.locked = !!a.locked; c.closed = ""; c.closedText = "";
+          notePages(c, a.userData);
+        });
+        state.order.forEach(function (id) {
+          var c = state.chats[id];
+          if (!mine[id] && !c.closed) closeChat(c, "ended", "This chat is no longer assigned to you.");
+        });
+        if (state.current) loadTranscript(chatOf(state.current), false);
+      }
+      render();
+    }, showError);
+  }
+
+  function loadAgents() {
+    return command("AgentService.listAgents").then(function (r) {
+      (r.agents || []).forEach(function (a) { state.agents[a.id] = a; });
+      return r.agents || [];
+    });
+  }
+
+  // ---- rendering
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
   }
 
   function visitorName(info) {
     var v = (info && info.visitor) || {};
-    return v.nickname || [v.firstname, v.lastname].filter(Boolean).join(" ") || "Visitor";
+    return v.nickname || [v.firstname, v.lastname].filter(Boolean).join(" ") || v.email || "Visitor";
+  }
+
+  function clock(ms) {
+    return ms ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  }
+
+  function render() {
+    renderList();
+    renderChat();
+    var unread = state.order.reduce(function (n, id) { return n + state.chats[id].unread; }, 0);
+    document.title = (unread ? "(" + unread + ") " : "") + "cxgate agent console";
+  }
+
+  // keepFocus rebuilds a list without losing the keyboard focus on its items.
+  function keepFocus(ul, build) {
+    var focused = document.activeElement && ul.contains(document.activeElement) ? document.activeElement.getAttribute("data-chat") : null;
+    ul.textContent = "";
+    build();
+    if (focused) {
+      var b = ul.querySelector('button[data-chat="' + CSS.escape(focused) + '"]');
+      if (b) b.focus();
+    }
   }
 
   function renderList() {
     var ul = $("chats");
-    ul.textContent = "";
-    Object.keys(state.chats).forEach(function (id) {
-      var c = state.chats[id];
-      if (!c.info) return;
-      var x = li(visitorName(c.info) + (c.ended ? " (ended)" : ""), id, c.unread ? String(c.unread) : "");
-      x.button.onclick = function () { open(id); };
-      ul.appendChild(x.item);
+    var ids = state.order.filter(function (id) { return state.chats[id].info; });
+    keepFocus(ul, function () {
+      ids.forEach(function (id) {
+        var c = state.chats[id];
+        var li = el("li");
+        li.setAttribute("data-chat", id);
+        if (c.closed) li.className = "closed";
+        var b = el("button");
+        b.type = "button";
+        b.setAttribute("data-chat", id);
+        if (id === state.current) b.setAttribute("aria-current", "true");
+        var top = el("span", "row");
+        top.appendChild(el("span", "name", visitorName(c.info)));
+        if (c.closed) top.appendChild(el("span", "badge " + c.closed, c.closed));
+        else if (c.locked) top.appendChild(el("span", "badge locked", "locked"));
+        if (c.unread) {
+          var u = el("span", "unread", c.unread);
+          u.setAttribute("aria-label", c.unread + " unread");
+          top.appendChild(u);
+        }
+        b.appendChild(top);
+        var last = null;
+        for (var i = c.messages.length - 1; i >= 0 && !last; i--) if (c.messages[i].type === "Message") last = c.messages[i];
+        b.appendChild(el("span", "preview" + (c.typing ? " typing" : ""),
+          c.typing ? "typing…" : last ? last.text : (c.info.subject || c.info.queue || "")));
+        b.onclick = function () { open(id); };
+        li.appendChild(b);
+        ul.appendChild(li);
+      });
     });
+    $("nochats").hidden = ids.length > 0;
     var q = $("queued");
-    q.textContent = "";
-    (state.queued || []).forEach(function (c) {
-      var x = li(visitorName(c) + " — accept", c.chatId);
-      x.button.onclick = function () {
-        command("AgentService.acceptChat", { chatId: c.chatId }).then(refresh, function (e) { alert(e.message); refresh(); });
-      };
-      q.appendChild(x.item);
+    keepFocus(q, function () {
+      state.queued.forEach(function (a) {
+        var li = el("li");
+        var b = el("button");
+        b.type = "button";
+        b.setAttribute("data-chat", a.chatId);
+        var top = el("span", "row");
+        top.appendChild(el("span", "name", visitorName(a)));
+        top.appendChild(el("span", "badge", "accept"));
+        b.appendChild(top);
+        var mins = a.createdAt ? Math.max(0, Math.round((Date.now() - a.createdAt) / 60000)) : 0;
+        b.appendChild(el("span", "preview", a.queue + " · waiting " + mins + " min"));
+        b.setAttribute("aria-label", "Accept the chat of " + visitorName(a));
+        b.onclick = function () {
+          b.disabled = true;
+          command("AgentService.acceptChat", { chatId: a.chatId }).then(function () {
+            open(a.chatId);
+            refresh(false);
+          }, function (e) { showError(e); refresh(false); });
+        };
+        li.appendChild(b);
+        q.appendChild(li);
+      });
     });
+    $("noqueued").hidden = state.queued.length > 0;
   }
 
   function open(id) {
     state.current = id;
     var c = chatOf(id);
     c.unread = 0;
-    $("empty").hidden = true; $("chat").hidden = false;
-    renderList();
-    command("AgentService.getTranscript", { chatId: id }).then(function (r) {
-      c.info = c.info || r.chat;
-      c.messages = r.messages;
-      c.ended = r.chat.state === "ended";
-      renderContext(); renderTranscript();
+    $("empty").hidden = true;
+    $("chat").hidden = false;
+    render();
+    loadTranscript(c, false);
+    if (!c.closed) $("text").focus();
+  }
+
+  function renderChat() {
+    if (!state.current) return;
+    var c = chatOf(state.current);
+    var i = c.info || {};
+    var async = i.mode === "async";
+    $("title").textContent = visitorName(i);
+    var badge = c.closed || (c.locked ? "locked" : i.state === "idle" ? "idle" : "active");
+    $("state").textContent = badge;
+    $("state").className = "badge " + badge;
+    var closed = !!c.closed;
+    // A chat that is over for this agent keeps its transcript and loses its controls.
+    ["transfer", "resolve", "end", "reply"].forEach(function (b) { $(b).hidden = closed; });
+    $("text").disabled = closed;
+    $("lock").hidden = !async || closed;
+    $("lock").textContent = c.locked ? "Unlock" : "Lock";
+    $("lock").setAttribute("aria-pressed", c.locked ? "true" : "false");
+    $("dismiss").hidden = !closed;
+    $("banner").hidden = !closed;
+    $("banner").textContent = c.closedText;
+    $("banner").className = c.closed;
+    $("typing").textContent = c.typing ? visitorName(i) + " is typing…" : "";
+    renderContext(c);
+    renderTranscript(c);
+  }
+
+  function dl(list, pairs) {
+    list.textContent = "";
+    pairs.forEach(function (p) {
+      if (p[1] === undefined || p[1] === null || p[1] === "") return;
+      list.appendChild(el("dt", "", p[0]));
+      list.appendChild(el("dd", "", typeof p[1] === "object" ? JSON.stringify(p[1]) : p[1]));
     });
   }
 
-  function renderContext() {
-    var c = chatOf(state.current);
+  function renderContext(c) {
     var i = c.info || {};
-    var lines = [visitorName(i) + (i.visitor && i.visitor.email ? " <" + i.visitor.email + ">" : "")];
-    if (i.subject) lines.push("Subject: " + i.subject);
-    if (i.userData) lines.push("Context: " + JSON.stringify(i.userData));
-    $("context").textContent = lines.join("\n");
+    var v = i.visitor || {};
+    var idn = i.identity || {};
+    dl($("visitor"), [
+      ["Name", visitorName(i)], ["Email", v.email || idn.email], ["Subject", i.subject],
+      ["Queue", i.queue], ["Site", i.deployment], ["Mode", i.mode],
+      ["Started", i.createdAt ? new Date(i.createdAt).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : ""]
+    ]);
+    var pages = $("pages");
+    pages.textContent = "";
+    c.pages.forEach(function (p, n) {
+      var li = el("li", n === c.pages.length - 1 ? "now" : "", p);
+      li.title = p;
+      pages.appendChild(li);
+    });
+    if (!c.pages.length) pages.appendChild(el("li", "none", "none reported"));
+    var ud = i.userData && typeof i.userData === "object" ? i.userData : {};
+    dl($("userdata"), Object.keys(ud).filter(function (k) { return PAGE_KEYS.indexOf(k) < 0; }).sort().map(function (k) {
+      return [k, ud[k]];
+    }));
+    if (!$("userdata").firstChild) $("userdata").appendChild(el("dd", "none", "none"));
   }
 
-  function renderTranscript() {
-    var c = chatOf(state.current);
+  function renderTranscript(c) {
     var ol = $("transcript");
+    var atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
     ol.textContent = "";
     c.messages.forEach(function (m) {
-      var item = document.createElement("li");
-      if (m.type === "Message" || m.type === "Notice") {
-        item.className = m.from.participantId === myId() ? "mine" : "";
-        var from = document.createElement("span");
-        from.className = "from";
-        from.textContent = m.from.name;
-        item.appendChild(from);
-        item.appendChild(document.createTextNode(m.text));
-      } else if (m.type === "ParticipantJoined" || m.type === "ParticipantLeft") {
-        item.className = "notice";
-        item.textContent = m.from.name + (m.type === "ParticipantJoined" ? " joined" : " left");
-      } else {
-        return;
+      var from = m.from || {};
+      var item;
+      switch (m.type) {
+        case "Message":
+          item = el("li", from.type === "Client" ? "visitor" : from.participantId === myId() ? "mine" : "agent");
+          var head = el("span", "from", from.name || from.type);
+          head.appendChild(el("time", "", clock(m.timestamp)));
+          item.appendChild(head);
+          item.appendChild(el("span", "text", m.text));
+          break;
+        case "Notice":
+        case "CustomNotice":
+          item = el("li", "notice", m.text);
+          break;
+        case "ParticipantJoined":
+        case "ParticipantLeft":
+          item = el("li", "notice", (from.name || "Visitor") + (m.type === "ParticipantJoined" ? " joined" : " left"));
+          break;
+        case "FileUploaded":
+          item = el("li", "notice", (from.name || "Visitor") + " uploaded a file");
+          break;
+        default:
+          return;
       }
       ol.appendChild(item);
     });
-    if (c.ended) {
-      var end = document.createElement("li");
-      end.className = "notice";
-      end.textContent = "Chat ended";
-      ol.appendChild(end);
-    }
-    $("reply").querySelector("button[type=submit]").disabled = c.ended;
-    $("end").disabled = c.ended;
-    ol.scrollTop = ol.scrollHeight;
+    if (atBottom) ol.scrollTop = ol.scrollHeight;
   }
 
-  function signOut(why) {
-    sessionStorage.removeItem("cxgate.agent.token");
-    state.token = "";
-    if (state.ws) state.ws.close();
-    $("signin").hidden = false; $("me").hidden = true; $("console").hidden = true;
-    if (why) alert(why);
+  // ---- messages to the user
+
+  var noticeTimer = null;
+  function showError(e) {
+    var n = $("notice");
+    n.textContent = (e && e.message) || String(e || "Something went wrong.");
+    n.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { n.hidden = true; }, 8000);
   }
+
+  // ---- sign-in
 
   function signIn(token) {
     state.token = token;
-    sessionStorage.setItem("cxgate.agent.token", token);
+    $("signin").querySelector("button").disabled = true;
     command("AgentService.getStatus").then(function (me) {
-      state.me = null;
+      state.me = me;
+      $("notice").hidden = true;
+      sessionStorage.setItem(TOKEN_KEY, token);
       $("who").textContent = me.name + " (" + me.id + ")";
       $("signin").hidden = true; $("me").hidden = false; $("console").hidden = false;
-      connect();
-      return refresh();
-    }, function (e) { signOut((e && e.message) || "Sign-in failed."); });
+      $("token").value = "";
+      setConn("down");
+      $("conn").textContent = "connecting…";
+      loadAgents().catch(function () {});
+      return refresh(true).then(connect);
+    }, function (e) {
+      state.token = "";
+      sessionStorage.removeItem(TOKEN_KEY);
+      showError(e && e.code === "network" ? e : { message: "Sign-in failed: " + ((e && e.message) || "the token was refused.") });
+      $("token").select();
+    }).then(function () { $("signin").querySelector("button").disabled = false; });
+    clearInterval(state.pollTimer);
+    // The queue has no events of its own: look again now and then.
+    state.pollTimer = setInterval(function () { if (state.me) refresh(false); }, 10000);
   }
 
-  $("signin").onsubmit = function (e) { e.preventDefault(); signIn($("token").value.trim()); };
-  $("status").onchange = function () { command("AgentService.setStatus", { status: $("status").value }).then(refresh); };
-  var lastTyping = 0;
+  function signOut(why) {
+    var ws = state.ws;
+    sessionStorage.removeItem(TOKEN_KEY);
+    clearInterval(state.pollTimer);
+    clearTimeout(state.retryTimer);
+    state.token = ""; state.me = null; state.ws = null; state.wsUp = false; state.seq = 0;
+    state.chats = {}; state.order = []; state.queued = []; state.current = null; state.retry = 0;
+    if (ws) ws.close();
+    $("signin").hidden = false; $("me").hidden = true; $("console").hidden = true;
+    $("chat").hidden = true; $("empty").hidden = false;
+    setConn("off");
+    if (why) showError(why);
+    $("token").focus();
+  }
+
+  // ---- controls
+
+  $("notice").onclick = function () { $("notice").hidden = true; };
+  $("signin").onsubmit = function (e) {
+    e.preventDefault();
+    var t = $("token").value.trim();
+    if (t) signIn(t);
+  };
+  $("signout").onclick = function () {
+    var done = function () { signOut(); };
+    // Away keeps the chats but stops new ones; offline would hand them back.
+    if ($("status").value === "online") command("AgentService.setStatus", { status: "away" }).then(done, done);
+    else done();
+  };
+  $("status").onchange = function () {
+    command("AgentService.setStatus", { status: $("status").value }).then(function (me) {
+      $("status").value = me.status;
+      refresh(false);
+    }, function (e) { showError(e); refresh(false); });
+  };
+
+  var typing = { last: 0, timer: null, chat: null };
+  function stopTyping() {
+    clearTimeout(typing.timer);
+    if (typing.last && typing.chat) command("AgentService.sendTyping", { chatId: typing.chat, isTyping: false }).catch(function () {});
+    typing.last = 0;
+  }
   $("text").oninput = function () {
+    var c = state.current && chatOf(state.current);
+    if (!c || c.closed) return;
     var now = Date.now();
-    if (state.current && now - lastTyping > 2000) {
-      lastTyping = now;
-      command("AgentService.sendTyping", { chatId: state.current, isTyping: true }).catch(function () {});
+    if (typing.chat !== c.id) { stopTyping(); typing.chat = c.id; }
+    if (now - typing.last > 3000) {
+      typing.last = now;
+      command("AgentService.sendTyping", { chatId: c.id, isTyping: true }).catch(function () {});
     }
+    clearTimeout(typing.timer);
+    typing.timer = setTimeout(stopTyping, 4000);
   };
   $("text").onkeydown = function (e) {
-    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("reply").requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply").requestSubmit(); }
   };
   $("reply").onsubmit = function (e) {
     e.preventDefault();
     var text = $("text").value;
-    if (!text.trim() || !state.current) return;
+    var id = state.current;
+    if (!text.trim() || !id) return;
     var requestId = "console-" + Date.now() + "-" + Math.random().toString(36).slice(2);
-    command("AgentService.sendMessage", { chatId: state.current, message: text, requestId: requestId }).then(function () {
-      $("text").value = "";
-    }, function (err) { alert(err.message); });
+    $("send").disabled = true;
+    command("AgentService.sendMessage", { chatId: id, message: text, requestId: requestId }).then(function () {
+      if ($("text").value === text) $("text").value = "";
+      stopTyping();
+    }, showError).then(function () { $("send").disabled = false; });
   };
+
+  var endArmed = null;
   $("end").onclick = function () {
-    if (state.current) command("AgentService.endChat", { chatId: state.current }).catch(function (err) { alert(err.message); });
+    var b = $("end");
+    if (!endArmed) {
+      // Ending cannot be undone: a second press confirms.
+      b.textContent = "Confirm end";
+      endArmed = setTimeout(function () { endArmed = null; b.textContent = "End chat"; }, 4000);
+      return;
+    }
+    clearTimeout(endArmed); endArmed = null; b.textContent = "End chat";
+    var c = chatOf(state.current);
+    c.ending = true;
+    command("AgentService.endChat", { chatId: c.id }).then(function () {
+      closeChat(c, "ended", "You ended the chat."); render();
+    }, function (e) { c.ending = false; showError(e); });
   };
-  if (state.token) signIn(state.token);
+  $("dismiss").onclick = function () {
+    var id = state.current;
+    delete state.chats[id];
+    state.order = state.order.filter(function (x) { return x !== id; });
+    state.current = null;
+    $("chat").hidden = true; $("empty").hidden = false;
+    render();
+  };
+  $("lock").onclick = function () {
+    var c = chatOf(state.current);
+    command(c.locked ? "AgentService.unlockChat" : "AgentService.lockChat", { chatId: c.id }).then(function (r) {
+      c.locked = !!r.locked; render();
+    }, showError);
+  };
+
+  function dialog(id, errId) {
+    var d = $(id);
+    d.querySelector(".cancel").onclick = function () { d.close(); };
+    $(errId).textContent = "";
+    return d;
+  }
+
+  $("transfer").onclick = function () {
+    var c = chatOf(state.current);
+    var d = dialog("transferDlg", "transferError");
+    var sel = $("target");
+    sel.textContent = "";
+    sel.appendChild(el("option", "", "Loading…")).value = "";
+    d.showModal();
+    Promise.all([loadAgents(), command("AgentService.listQueues")]).then(function (r) {
+      sel.textContent = "";
+      var ga = el("optgroup"); ga.label = "Agents";
+      r[0].forEach(function (a) {
+        if (a.self || a.id === myId()) return;
+        var o = el("option", "", a.name + " — " + a.status + ", " + a.free + " free");
+        o.value = "agent:" + a.id;
+        o.disabled = a.status === "offline" || a.free === 0;
+        ga.appendChild(o);
+      });
+      var gq = el("optgroup"); gq.label = "Queues";
+      (r[1].queues || []).forEach(function (q) {
+        var o = el("option", "", q.name + " — " + q.queued + " waiting" + (q.name === (c.info && c.info.queue) ? " (this chat's queue)" : ""));
+        o.value = "queue:" + q.name;
+        gq.appendChild(o);
+      });
+      if (ga.children.length) sel.appendChild(ga);
+      sel.appendChild(gq);
+      var first = sel.querySelector("option:not([disabled])");
+      if (first) sel.value = first.value;
+      sel.focus();
+    }, function (e) { $("transferError").textContent = e.message || "Could not load the targets."; });
+  };
+  $("transferForm").onsubmit = function (e) {
+    e.preventDefault();
+    var c = chatOf(state.current);
+    var v = $("target").value;
+    var i = v.indexOf(":");
+    if (i < 0) return;
+    var kind = v.slice(0, i), target = v.slice(i + 1);
+    var opts = { chatId: c.id };
+    opts[kind === "agent" ? "agentId" : "queue"] = target;
+    $("transferGo").disabled = true;
+    command("AgentService.transferChat", opts).then(function () {
+      closeChat(c, "transferred", transferText(kind === "agent" ? target : "", target));
+      $("transferDlg").close();
+      render();
+    }, function (err) { $("transferError").textContent = err.message || "The transfer failed."; })
+      .then(function () { $("transferGo").disabled = false; });
+  };
+
+  $("resolve").onclick = function () {
+    var d = dialog("resolveDlg", "resolveError");
+    $("disposition").value = "";
+    d.showModal();
+    $("disposition").focus();
+  };
+  $("resolveForm").onsubmit = function (e) {
+    e.preventDefault();
+    var c = chatOf(state.current);
+    var disposition = $("disposition").value.trim();
+    if (!disposition) return;
+    $("resolveGo").disabled = true;
+    command("AgentService.resolveChat", { chatId: c.id, disposition: disposition }).then(function () {
+      c.closed = ""; // the chat's end, if it came first, gives way to the resolution
+      closeChat(c, "resolved", resolvedText(disposition));
+      $("resolveDlg").close();
+      render();
+    }, function (err) { $("resolveError").textContent = err.message || "Resolving failed."; })
+      .then(function () { $("resolveGo").disabled = false; });
+  };
+
+  // Alt+↑/↓ moves between chats from anywhere.
+  document.addEventListener("keydown", function (e) {
+    if (!e.altKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown") || !state.me) return;
+    var ids = state.order.filter(function (id) { return state.chats[id].info; });
+    if (!ids.length) return;
+    e.preventDefault();
+    var i = ids.indexOf(state.current);
+    i = e.key === "ArrowDown" ? (i + 1) % ids.length : (i <= 0 ? ids.length - 1 : i - 1);
+    open(ids[i]);
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && state.current) { chatOf(state.current).unread = 0; render(); }
+  });
+
+  var saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) signIn(saved); else $("token").focus();
 })();
