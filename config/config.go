@@ -2,11 +2,14 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,12 +76,16 @@ type Queue struct {
 
 // Agent is a human or a bot answering chats.
 type Agent struct {
-	ID       string   `yaml:"id"`
-	Name     string   `yaml:"name"`
-	Token    string   `yaml:"token"`
-	Kind     string   `yaml:"kind"` // human | bot
-	Skills   []string `yaml:"skills"`
-	MaxChats int      `yaml:"maxChats"`
+	ID    string `yaml:"id"`
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+	// TokenHash is the hex SHA-256 of the token: what is stored and what
+	// agents are authenticated against. ApplyDefaults computes it from
+	// Token; a file may give it instead of the token.
+	TokenHash string   `yaml:"tokenHash"`
+	Kind      string   `yaml:"kind"` // human | bot
+	Skills    []string `yaml:"skills"`
+	MaxChats  int      `yaml:"maxChats"`
 	// Languages the agent serves in; a queue or chat that asks for a
 	// language goes only to agents listing it.
 	Languages []string `yaml:"languages"`
@@ -88,9 +95,15 @@ type Agent struct {
 
 // Webhook subscribes a URL to events.
 type Webhook struct {
+	ID     string   `yaml:"id"` // default "webhook-N", the first N not taken
 	URL    string   `yaml:"url"`
 	Secret string   `yaml:"secret"`
-	Events []string `yaml:"events"`
+	Events []string `yaml:"events"` // some of WebhookEvents; empty: all of them
+}
+
+// WebhookEvents are the event names a webhook may subscribe to.
+func WebhookEvents() []string {
+	return []string{"chat.started", "thread.created", "message.created", "chat.transferred", "chat.ended", "chat.resolved"}
 }
 
 // Modes and policies.
@@ -209,7 +222,30 @@ func (c *Config) ApplyDefaults() {
 		if a.Name == "" {
 			a.Name = a.ID
 		}
+		if a.Token != "" {
+			a.TokenHash = HashToken(a.Token)
+		}
+		a.TokenHash = strings.ToLower(a.TokenHash)
 	}
+	hooks := map[string]bool{}
+	for _, w := range c.Webhooks {
+		hooks[w.ID] = true
+	}
+	n := 0
+	for i := range c.Webhooks {
+		for c.Webhooks[i].ID == "" {
+			n++
+			if id := fmt.Sprintf("webhook-%d", n); !hooks[id] {
+				c.Webhooks[i].ID, hooks[id] = id, true
+			}
+		}
+	}
+}
+
+// HashToken is how agent tokens are kept: the hex SHA-256 of the token.
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
 }
 
 // Validate reports every problem at once, each naming its key.
@@ -282,7 +318,7 @@ func (c *Config) Validate() error {
 			bad("%s.files: maxBytes and maxUploads must be positive", at)
 		}
 	}
-	ids, tokens := map[string]bool{}, map[string]bool{}
+	ids, hashes := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Agents {
 		at := fmt.Sprintf("agents[%d]", i)
 		switch {
@@ -292,13 +328,21 @@ func (c *Config) Validate() error {
 			bad("%s.id: %q is declared twice", at, a.ID)
 		}
 		ids[a.ID] = true
+		hash := strings.ToLower(a.TokenHash)
+		if a.Token != "" {
+			hash = HashToken(a.Token)
+		}
 		switch {
-		case len(a.Token) < 8:
+		case a.Token == "" && a.TokenHash == "":
+			bad("%s.token: required (or its tokenHash)", at)
+		case a.Token != "" && len(a.Token) < 8:
 			bad("%s.token: at least 8 characters", at)
-		case tokens[a.Token] || a.Token == c.AdminToken:
+		case a.Token == "" && !validHash(hash):
+			bad("%s.tokenHash: not a hex SHA-256 (64 hex digits)", at)
+		case hashes[hash] || c.AdminToken != "" && hash == HashToken(c.AdminToken):
 			bad("%s.token: already used by another agent or the admin", at)
 		}
-		tokens[a.Token] = true
+		hashes[hash] = true
 		if a.Kind != KindHuman && a.Kind != KindBot {
 			bad("%s.kind: %q is not human or bot", at, a.Kind)
 		}
@@ -306,12 +350,25 @@ func (c *Config) Validate() error {
 			bad("%s.maxChats: %d is not within 1–99", at, a.MaxChats)
 		}
 	}
+	hookIDs := map[string]bool{}
 	for i, w := range c.Webhooks {
+		switch {
+		case !validID(w.ID):
+			bad("webhooks[%d].id: %q is not a valid id (letters, digits, - and _, at most 64)", i, w.ID)
+		case hookIDs[w.ID]:
+			bad("webhooks[%d].id: %q is declared twice", i, w.ID)
+		}
+		hookIDs[w.ID] = true
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("webhooks[%d].url: %q is not an http(s) URL", i, w.URL)
 		}
 		if w.Secret == "" {
 			bad("webhooks[%d].secret: required", i)
+		}
+		for j, ev := range w.Events {
+			if !slices.Contains(WebhookEvents(), ev) {
+				bad("webhooks[%d].events[%d]: %q is not one of %s", i, j, ev, strings.Join(WebhookEvents(), ", "))
+			}
 		}
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 8 {
@@ -364,6 +421,11 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+func validHash(h string) bool {
+	b, err := hex.DecodeString(h)
+	return err == nil && len(b) == sha256.Size
 }
 
 func validOrigin(o string) bool {

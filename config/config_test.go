@@ -63,9 +63,9 @@ func TestLoad_Example(t *testing.T) {
 				Types: []string{"image/png", "image/jpeg", "application/pdf", "text/plain"}},
 		}},
 		Queues: []config.Queue{{Name: "support", Skills: []string{}}},
-		Agents: []config.Agent{{ID: "ann", Name: "Ann", Token: "ann-secret", Kind: config.KindHuman,
-			Skills: []string{}, MaxChats: 5}},
-		Webhooks: []config.Webhook{{URL: "http://127.0.0.1:9000/hook", Secret: "hook-secret",
+		Agents: []config.Agent{{ID: "ann", Name: "Ann", Token: "ann-secret", TokenHash: config.HashToken("ann-secret"),
+			Kind: config.KindHuman, Skills: []string{}, MaxChats: 5}},
+		Webhooks: []config.Webhook{{ID: "webhook-1", URL: "http://127.0.0.1:9000/hook", Secret: "hook-secret",
 			Events: []string{"thread.created", "message.created", "chat.ended"}}},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -134,6 +134,12 @@ func TestParse_Errors(t *testing.T) {
 		{"Valid", "    token: ann-secret", "    token: ann-secret", nil}, // control: valid
 		{"AgentToken", "    token: short", "    token: ann-secret", []string{"agents[0].token"}},
 		{"AgentTokenIsAdmin", "    token: admin-secret", "    token: ann-secret", []string{"agents[0].token"}},
+		{"AgentTokenMissing", "    name: Ann", "    token: ann-secret", []string{"agents[0].token", "required"}},
+		{"AgentTokenHash", "    tokenHash: " + config.HashToken("ann-secret"), "    token: ann-secret", nil},
+		{"AgentTokenHashUpper", "    tokenHash: " + strings.ToUpper(config.HashToken("ann-secret")), "    token: ann-secret", nil},
+		{"AgentTokenHashBad", "    tokenHash: abc", "    token: ann-secret", []string{"agents[0].tokenHash"}},
+		{"AgentTokenHashIsAdmin", "    tokenHash: " + config.HashToken("admin-secret"), "    token: ann-secret", []string{"agents[0].token", "already used"}},
+		{"AgentTokenHashTwice", "    token: ann-secret\n  - id: bob\n    tokenHash: " + config.HashToken("ann-secret"), "    token: ann-secret", []string{"agents[1].token", "already used"}},
 		{"AgentID", "  - id: a b", "  - id: ann", []string{"agents[0].id", `"a b"`}},
 		{"DuplicateAgent", "    token: ann-secret\n  - id: ann\n    token: other-secret", "    token: ann-secret", []string{"agents[1].id", "twice"}},
 		{"DuplicateDeploymentKey", "    origins: [\"https://shop.example\"]\n  - key: demo\n    queue: support", "    origins: [\"https://shop.example\"]", []string{"deployments[1].key", `"demo"`, "twice"}},
@@ -152,6 +158,8 @@ func TestParse_Errors(t *testing.T) {
 		{"WebhookURL", "  - url: hooks.example/cxgate", "  - url: https://hooks.example/cxgate", []string{"webhooks[0].url"}},
 		{"WebhookScheme", "  - url: ftp://hooks.example/cxgate", "  - url: https://hooks.example/cxgate", []string{"webhooks[0].url"}},
 		{"WebhookSecret", "    secret: \"\"", "    secret: s", []string{"webhooks[0].secret"}},
+		{"WebhookID", "  - id: a/b\n    url: https://hooks.example/cxgate", "  - url: https://hooks.example/cxgate", []string{"webhooks[0].id", `"a/b"`}},
+		{"WebhookIDTwice", "    secret: s\n    id: h\n  - {id: h, url: \"https://b.example\", secret: s}", "    secret: s", []string{"webhooks[1].id", "twice"}},
 		{"AdminToken", "adminToken: short", "adminToken: admin-secret", []string{"adminToken"}},
 		{"LimitNegative", "limits: {bodyBytes: -1}\nadminToken: admin-secret", "adminToken: admin-secret", []string{"limits.bodyBytes"}},
 		{"HeartbeatNegative", "limits: {heartbeatSeconds: -25}\nadminToken: admin-secret", "adminToken: admin-secret", []string{"limits.heartbeatSeconds"}},
@@ -254,6 +262,31 @@ agents:
 	}
 	if a := c.Agents[0]; a.Kind != config.KindBot || a.MaxChats != 99 || a.Name != "Bot" {
 		t.Errorf("agent = %+v", a)
+	}
+}
+
+func TestParse_TokenHashAndWebhookIDs(t *testing.T) {
+	c := mustParse(t, `
+agents:
+  - {id: ann, token: ann-secret}
+  - {id: bob, tokenHash: "`+strings.ToUpper(config.HashToken("bob-secret"))+`"}
+webhooks:
+  - {url: "https://a.example", secret: s}
+  - {id: webhook-1, url: "https://b.example", secret: s}
+  - {url: "https://c.example", secret: s}
+`)
+	if got, want := c.Agents[0].TokenHash, config.HashToken("ann-secret"); got != want {
+		t.Errorf("ann's tokenHash = %q, want %q", got, want)
+	}
+	if got, want := c.Agents[1].TokenHash, config.HashToken("bob-secret"); got != want {
+		t.Errorf("bob's tokenHash = %q, want the lower-case %q", got, want)
+	}
+	var ids []string
+	for _, w := range c.Webhooks {
+		ids = append(ids, w.ID)
+	}
+	if got, want := strings.Join(ids, ","), "webhook-2,webhook-1,webhook-3"; got != want {
+		t.Errorf("webhook ids = %s, want %s", got, want)
 	}
 }
 

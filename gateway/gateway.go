@@ -105,7 +105,7 @@ func (s *Server) routes() {
 	api.Use(requestid.New())
 	api.Use(cors.New(cors.Config{
 		AllowOriginsFunc: s.cfg.AllowOrigin,
-		AllowMethods:     "GET,POST,OPTIONS",
+		AllowMethods:     "GET,POST,PUT,DELETE,OPTIONS",
 		AllowHeaders:     "Authorization,Content-Type",
 		MaxAge:           600,
 	}))

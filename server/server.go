@@ -15,10 +15,13 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/gateway"
+	"github.com/cxgate/cxgate/plugins/admin"
 	"github.com/cxgate/cxgate/plugins/agent"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat"
+	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/store"
+	adminapi "github.com/cxgate/cxgate/transports/admin"
 	"github.com/cxgate/cxgate/transports/native"
 )
 
@@ -29,6 +32,9 @@ type Options struct {
 	Now    func() time.Time // the engine's clock; nil for time.Now
 	// NoSync skips fsync: benchmarks of everything but the disk only.
 	NoSync bool
+	// Webhooks tunes webhook delivery (backoff, attempts, timeouts); its
+	// Logger defaults to Logger.
+	Webhooks webhooks.Options
 }
 
 // Server is a wired gateway.
@@ -40,6 +46,7 @@ type Server struct {
 	engine  *chat.Engine
 	native  *native.Transport
 	gateway *gateway.Server
+	hooks   *webhooks.Service
 
 	metrics *gateway.Metrics
 	cancel  context.CancelFunc
@@ -69,11 +76,20 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		// The engine exists before the first commit: nothing is written
 		// until New returns.
 		OnCommit: func(c []store.Committed) { s.engine.Committed(c) },
+		// Webhook deliveries commit with the events they announce.
+		Outbox: func(c *store.Chat, evs []store.Event) []store.OutboxEntry { return s.hooks.Outbox(c, evs) },
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.store = st
+	// The directory (deployments, queues, agents, webhooks) is the store's,
+	// seeded from cfg when the store has none; the rest of cfg is the file's.
+	if cfg, err = admin.LoadDirectory(context.Background(), st, cfg, o.Logger); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.cfg = cfg
 	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger,
 		// An agent is present while it has a socket or a long-poll open.
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
@@ -90,6 +106,17 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	if _, err := agent.Register(s.bus, s.engine, cfg.AdminToken); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: AgentService: %w", err)
+	}
+	if o.Webhooks.Logger == nil {
+		o.Webhooks.Logger = o.Logger
+	}
+	if s.hooks, err = webhooks.Register(s.bus, st, s.engine, o.Webhooks); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: WebhookService: %w", err)
+	}
+	if _, err := admin.Register(s.bus, s.engine, st, admin.Options{Logger: o.Logger}); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: AdminService: %w", err)
 	}
 	s.bus.Start()
 	if err := s.engine.Load(context.Background()); err != nil {
@@ -117,12 +144,14 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Logger:       o.Logger,
 		Metrics:      s.metrics,
 		AdminToken:   cfg.AdminToken,
-	}, s.native)
+	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}))
 	s.registerGauges()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.engine.Run(ctx) }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.hooks.Run(ctx) }()
 	return s, nil
 }
 
@@ -166,6 +195,20 @@ func (s *Server) registerGauges() {
 		func() float64 { return float64(s.store.Stats().Commits) })
 	m.Counter("cxgate_store_writes_total", "Store writes acknowledged.",
 		func() float64 { return float64(s.store.Stats().Writes) })
+	for _, state := range []string{store.OutboxPending, store.OutboxDead} {
+		m.Gauge("cxgate_webhook_outbox", "Webhook deliveries in the outbox, by state.", map[string]string{"state": state},
+			func() float64 {
+				pending, dead, _ := s.hooks.Depth(context.Background())
+				if state == store.OutboxDead {
+					return float64(dead)
+				}
+				return float64(pending)
+			})
+	}
+	m.Counter("cxgate_webhook_delivered_total", "Webhook requests answered 2xx.",
+		func() float64 { return float64(s.hooks.Stats().Delivered) })
+	m.Counter("cxgate_webhook_failed_total", "Webhook attempts that failed (each retry counts).",
+		func() float64 { return float64(s.hooks.Stats().Failed) })
 }
 
 // Config is the configuration in force, defaults applied: the engine's
@@ -183,6 +226,9 @@ func (s *Server) Store() *store.Store { return s.store }
 
 // Gateway is the HTTP surface.
 func (s *Server) Gateway() *gateway.Server { return s.gateway }
+
+// Webhooks is the webhook delivery service.
+func (s *Server) Webhooks() *webhooks.Service { return s.hooks }
 
 // Sockets counts open native sockets.
 func (s *Server) Sockets() int { return s.native.Sockets() }

@@ -96,6 +96,9 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 				return err
 			}
 		}
+		if err := s.writeOutbox(tx, &ch, evs); err != nil {
+			return err
+		}
 		out = ch
 		o.committed = &Committed{Chat: ch, Events: evs}
 		return nil
@@ -166,6 +169,9 @@ func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc)
 			err = tx.Bucket(bucketOpen).Put([]byte(ch.ID), nil)
 		}
 		if err != nil {
+			return err
+		}
+		if err := s.writeOutbox(tx, &ch, added); err != nil {
 			return err
 		}
 		outChat, outEvents = ch, added

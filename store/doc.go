@@ -6,7 +6,10 @@
 // Keys are strings unless noted; values are JSON.
 //
 //	meta/        "schema" → uint64 big-endian version
-//	deployments/ key → Deployment
+//	deployments/ deployment key → the deployment, as JSON (directory)
+//	queues/      queue name → the queue, as JSON (directory)
+//	agents/      agent id → the agent, as JSON, with its tokenHash and never its token (directory)
+//	webhooks/    webhook id → the webhook, as JSON (directory)
 //	identities/  identity id → Identity
 //	chats/       chat id → Chat
 //	open/        chat id → "" (chats not ended: what routing reloads at start)
@@ -17,9 +20,24 @@
 //	starts/      sha256(deployment "\x00" request id) → chat id
 //	tokens/      sha256(token) → Token
 //	identity_chats/ identity id "\x00" chat id → "" (an identity's conversations)
+//	outbox/      uint64 big-endian delivery id → OutboxEntry (webhook deliveries not yet
+//	                 made); the bucket's sequence hands out the ids
+//	outbox_due/  uint64 big-endian nextAt (unix ms) ‖ uint64 big-endian delivery id → ""
+//	                 (the outbox in due order)
+//	dead/        uint64 big-endian delivery id → OutboxEntry (deliveries given up on)
 //
 // meta also holds "sessionKey", 32 random bytes made with the file, which sign
 // session data.
+//
+// The four directory buckets hold what the admin API manages. Their values
+// are written by plugins/admin in the config file's field names (config types
+// as JSON) and kept as given: the store neither reads nor checks them. An
+// empty directory is seeded from the config file at the first start.
+//
+// Outbox entries are written by [Options.Outbox] in the transaction that
+// appends the events they announce (a transactional outbox): an event and its
+// webhook deliveries commit together or not at all. An entry keeps its id
+// when it goes dead and when it is retried.
 //
 // Seqs start at 1 and have no gaps: a seq is taken inside the transaction that
 // writes the event.

@@ -28,10 +28,14 @@ var (
 	bucketStarts        = []byte("starts")
 	bucketTokens        = []byte("tokens")
 	bucketIdentityChats = []byte("identity_chats")
+	bucketOutbox        = []byte("outbox")
+	bucketOutboxDue     = []byte("outbox_due")
+	bucketDead          = []byte("dead")
 )
 
 var allBuckets = [][]byte{bucketMeta, bucketDeployments, bucketIdentities, bucketChats, bucketOpen,
-	bucketEvents, bucketRequests, bucketStarts, bucketTokens, bucketIdentityChats}
+	bucketEvents, bucketRequests, bucketStarts, bucketTokens, bucketIdentityChats,
+	bucketOutbox, bucketOutboxDue, bucketDead, bucketQueues, bucketAgents, bucketWebhooks}
 
 // Options tunes a store. The zero value is the production default.
 type Options struct {
@@ -49,6 +53,10 @@ type Options struct {
 	// writes it carried and how long it took, fsync included. For metrics;
 	// it runs on the writer goroutine and must be cheap.
 	ObserveCommit func(writes int, d time.Duration)
+	// Outbox, if set, makes the webhook deliveries of what CreateChat and
+	// Mutate append; they are written in the same transaction as the events.
+	// See OutboxFunc.
+	Outbox OutboxFunc
 }
 
 // Stats counts the writer's work since Open.

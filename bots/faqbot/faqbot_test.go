@@ -141,7 +141,9 @@ func TestBotResolves(t *testing.T) {
 	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Zoe"}).Into(t, &st)
 	visitor := wiretest.Dial(t, gw.WSURL, wiretest.DialOptions{})
 	visitor.MustAuth(st.Token, 0)
-	visitor.Until(10*time.Second, func(ev wiretest.Event) bool { return strings.Contains(string(ev.Data), "FAQ bot") && ev.Name == "WebChatService.messageReceived" && strings.Contains(string(ev.Data), "Hi!") })
+	visitor.Until(10*time.Second, func(ev wiretest.Event) bool {
+		return strings.Contains(string(ev.Data), "FAQ bot") && ev.Name == "WebChatService.messageReceived" && strings.Contains(string(ev.Data), "Hi!")
+	})
 	guest.WithToken(st.Token).Command("WebChatService.sendMessage", map[string]string{"message": "ok thanks, bye"}).Resolved(t)
 	visitor.Until(10*time.Second, func(ev wiretest.Event) bool { return ev.Name == "WebChatService.ended" })
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -593,10 +594,12 @@ func (e *Engine) ChatsOfIdentity(ctx context.Context, identityID string) ([]stor
 	return e.log.ChatsOfIdentity(ctx, identityID)
 }
 
-// AgentByToken finds the configured agent whose token this is.
+// AgentByToken finds the configured agent whose token this is: the token's
+// hash is compared with each agent's TokenHash in constant time.
 func (e *Engine) AgentByToken(token string) (config.Agent, bool) {
+	hash := []byte(config.HashToken(token))
 	for _, a := range e.Config().Agents {
-		if hmac.Equal([]byte(a.Token), []byte(token)) {
+		if subtle.ConstantTimeCompare([]byte(a.TokenHash), hash) == 1 {
 			return a, true
 		}
 	}

@@ -76,6 +76,7 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"markRead", s.markRead, nil},
 		{"identify", s.identify, nil},
 		{"downloadFile", rejectWith(ErrDownloadUnsupported), nil},
+		{"getAvailability", s.getAvailability, nil},
 	}
 	for _, c := range cmds {
 		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {

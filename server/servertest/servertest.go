@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/server"
 	"github.com/cxgate/cxgate/store"
 	"github.com/cxgate/cxgate/web"
@@ -31,6 +32,8 @@ type Options struct {
 	Logger *slog.Logger
 	// NoSync skips fsync, for benchmarks that build large stores.
 	NoSync bool
+	// Webhooks tunes webhook delivery: tests use short backoffs.
+	Webhooks webhooks.Options
 }
 
 // Gateway is a running gateway.
@@ -66,7 +69,8 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync})
+	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync,
+		Webhooks: o.Webhooks})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}

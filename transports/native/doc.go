@@ -1,6 +1,7 @@
 // Package native serves cxgate's own wire, the one /widgets/cxbus.js and
 // custom UIs speak (docs/wire.md): POST /v1/command, the long-poll
-// GET /v1/events and the WebSocket GET /v1/ws.
+// GET /v1/events and the WebSocket GET /v1/ws; and GET /v1/availability,
+// the proactive-trigger question, which needs no token.
 //
 // # Connections
 //

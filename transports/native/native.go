@@ -97,6 +97,7 @@ func New(b *bus.Bus, cfg Config) *Transport {
 func (t *Transport) Mount(r fiber.Router) {
 	r.Post("/v1/command", t.handleCommand)
 	r.Get("/v1/events", t.handleEvents)
+	r.Get("/v1/availability", t.handleAvailability)
 	r.Use("/v1/ws", t.requireUpgrade)
 	r.Get("/v1/ws", websocket.New(t.serveSocket, websocket.Config{
 		Origins:         []string{"*"}, // checked in requireUpgrade and again per deployment after auth

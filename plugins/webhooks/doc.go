@@ -1,0 +1,43 @@
+// Package webhooks tells other systems what happens in chats: it POSTs signed
+// JSON events to the URLs of the configured webhook subscriptions, from a
+// durable outbox, and is the WebhookService bus plugin through which admins
+// list and retry deliveries.
+//
+// # Events
+//
+// chat.started, thread.created, message.created, chat.transferred,
+// chat.ended and chat.resolved (see [Events]), each mapped from the events a
+// chat's log stores. A subscription receives the events it lists, or all of
+// them when its list is empty. Every event has a stable id,
+// "<chatId>:<seq>:<event>", the same on every attempt and for every
+// subscription: receivers de-duplicate on it.
+//
+// # The outbox
+//
+// [Service.Outbox] is the store's [store.OutboxFunc]: inside the transaction
+// that appends a chat's events it turns them into one outbox entry per
+// (subscription, event), so an event and its deliveries commit together or
+// not at all. Nothing is lost when the gateway stops: the outbox is in the
+// store, and [Service.Run] resumes it at start.
+//
+// # Delivery
+//
+// [Service.Run] is one goroutine that reads the due entries and hands them to
+// at most Options.Concurrency request goroutines; it is woken after every
+// commit that wrote entries and by a timer for the next due one. No request
+// runs inside a transaction. The URL and the secret are read from the
+// configuration in force when a request is sent, by subscription id. A 2xx
+// answer deletes the entry; anything else is a failed attempt, retried after
+// an exponential backoff with jitter (Options.BaseBackoff doubling up to
+// Options.MaxBackoff) until Options.MaxAttempts, when the entry goes to the
+// dead letters. Delivery is at least once and in no guaranteed order.
+//
+// # Signatures
+//
+// Every request carries X-Cxgate-Timestamp (unix seconds) and
+// X-Cxgate-Signature: "t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>".
+// [Verify] checks both for a receiver: a changed body or a timestamp outside
+// the tolerance fails, so a captured request cannot be replayed later.
+//
+// The Service is safe for concurrent use.
+package webhooks

@@ -1,0 +1,141 @@
+package webhooks
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// Event names. config.WebhookEvents lists the same.
+const (
+	EventChatStarted     = "chat.started"     // a visitor started a chat (its first event)
+	EventThreadCreated   = "thread.created"   // a thread opened (async); a live chat started (it is one thread)
+	EventMessageCreated  = "message.created"  // a message everyone in the chat sees (no whispers)
+	EventChatTransferred = "chat.transferred" // an agent handed the chat to another agent or queue
+	EventChatEnded       = "chat.ended"       // a chat ended (visitor, agent, idle; a resolved live chat)
+	EventChatResolved    = "chat.resolved"    // an agent resolved its intervention in an async chat
+)
+
+// Events lists every event name, in the order of a chat's life.
+func Events() []string {
+	return []string{EventChatStarted, EventThreadCreated, EventMessageCreated, EventChatTransferred,
+		EventChatEnded, EventChatResolved}
+}
+
+// Payload is the JSON body of every webhook request.
+type Payload struct {
+	ID         string          `json:"id"`        // stable: "<chatId>:<seq>:<event>"
+	Event      string          `json:"event"`     // one of Events
+	CreatedAt  int64           `json:"createdAt"` // the stored event's time, unix ms
+	Deployment string          `json:"deployment"`
+	Chat       ChatInfo        `json:"chat"`
+	Thread     uint32          `json:"thread,omitempty"`  // async chats: the current thread's number
+	Message    *chat.Message   `json:"message,omitempty"` // message.created: the transcript entry
+	Data       json.RawMessage `json:"data,omitempty"`    // the stored event's data
+}
+
+// ChatInfo is the chat an event belongs to, as of that event's commit.
+type ChatInfo struct {
+	ID    string `json:"id"`
+	Mode  string `json:"mode"`  // live | async
+	State string `json:"state"` // queued | active | idle | ended
+	Queue string `json:"queue,omitempty"`
+}
+
+// EventID is the stable id of event name for the stored event seq of a chat.
+func EventID(chatID string, seq uint64, name string) string {
+	return chatID + ":" + strconv.FormatUint(seq, 10) + ":" + name
+}
+
+// eventNames maps one stored event to the webhook events it means.
+func eventNames(c *store.Chat, ev store.Event) []string {
+	switch {
+	case ev.Seq == 1 && ev.Type == store.EventParticipantJoined && ev.From.Type == "Client":
+		if c.Mode == config.ModeAsync {
+			return []string{EventChatStarted}
+		}
+		return []string{EventChatStarted, EventThreadCreated}
+	case ev.Type == store.EventThreadOpened:
+		return []string{EventThreadCreated}
+	case ev.Type == store.EventMessage && !ev.Internal:
+		return []string{EventMessageCreated}
+	case ev.Type == store.EventTransferred:
+		return []string{EventChatTransferred}
+	case ev.Type == store.EventChatEnded:
+		return []string{EventChatEnded}
+	case ev.Type == store.EventResolved:
+		return []string{EventChatResolved}
+	}
+	return nil
+}
+
+func newPayload(c *store.Chat, ev store.Event, name string) Payload {
+	p := Payload{
+		ID: EventID(c.ID, ev.Seq, name), Event: name, CreatedAt: ev.Time, Deployment: c.Deployment,
+		Chat: ChatInfo{ID: c.ID, Mode: c.Mode, State: c.State, Queue: c.Queue},
+		Data: ev.Data,
+	}
+	if c.Mode == config.ModeAsync {
+		p.Thread = c.Thread
+	}
+	if name == EventMessageCreated {
+		m := chat.ToMessage(ev)
+		p.Message = &m
+	}
+	return p
+}
+
+// subscribed reports whether w wants event name.
+func subscribed(w config.Webhook, name string) bool {
+	return len(w.Events) == 0 || slices.Contains(w.Events, name)
+}
+
+// Outbox is the store's outbox function: the deliveries, one per
+// (subscription, event), of the events a write appends to chat c. It runs
+// inside the store's write transaction, reads the subscriptions in force and
+// does no I/O.
+func (s *Service) Outbox(c *store.Chat, evs []store.Event) []store.OutboxEntry {
+	hooks := s.engine.Config().Webhooks
+	if len(hooks) == 0 {
+		return nil
+	}
+	now := s.now().UnixMilli()
+	var out []store.OutboxEntry
+	for _, ev := range evs {
+		for _, name := range eventNames(c, ev) {
+			var body []byte
+			for _, w := range hooks {
+				if !subscribed(w, name) {
+					continue
+				}
+				if body == nil {
+					body = marshalPayload(newPayload(c, ev, name))
+				}
+				out = append(out, store.OutboxEntry{Subscription: w.ID, Event: name, EventID: EventID(c.ID, ev.Seq, name),
+					Body: body, CreatedAt: now, NextAt: now})
+			}
+		}
+	}
+	if len(out) > 0 {
+		s.written.Store(true)
+	}
+	return out
+}
+
+// marshalPayload encodes p; stored data that is not valid JSON (which the
+// engine never writes) is left out rather than losing the event.
+func marshalPayload(p Payload) []byte {
+	b, err := json.Marshal(p)
+	if err != nil {
+		p.Data = nil
+		if p.Message != nil {
+			p.Message.Data = nil
+		}
+		b, _ = json.Marshal(p)
+	}
+	return b
+}

@@ -1,0 +1,332 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// Name is the plugin's bus name.
+const Name = "WebhookService"
+
+// Outbox is what the service needs of the store; *store.Store has it.
+type Outbox interface {
+	PendingOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxEntry, time.Time, error)
+	UpdateOutbox(ctx context.Context, e store.OutboxEntry) error
+	DeleteOutbox(ctx context.Context, id uint64) error
+	MoveToDead(ctx context.Context, e store.OutboxEntry) error
+	RetryDead(ctx context.Context, id uint64, now time.Time) (store.OutboxEntry, error)
+	RetryAllDead(ctx context.Context, now time.Time, limit int) (int, error)
+	ListOutbox(ctx context.Context, state string, after uint64, limit int) ([]store.OutboxEntry, error)
+	OutboxEntryByID(ctx context.Context, id uint64) (store.OutboxEntry, string, error)
+	OutboxDepth(ctx context.Context) (pending, dead int, err error)
+}
+
+// Options tune delivery. The zero value is the production default.
+type Options struct {
+	// BaseBackoff is the wait after the first failed attempt; it doubles
+	// with every further one, up to MaxBackoff, with ±10% jitter. Default 30 s.
+	BaseBackoff time.Duration
+	// MaxBackoff caps the wait between attempts. Default 1 h.
+	MaxBackoff time.Duration
+	// MaxAttempts is how many failed attempts send an entry to the dead
+	// letters. Default 10.
+	MaxAttempts int
+	// Timeout bounds one request, answer included. Default 10 s.
+	Timeout time.Duration
+	// Concurrency is how many requests may be in flight at once. Default 4.
+	Concurrency int
+	// Now is the clock of due times and signature timestamps; nil for time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger // nil for slog.Default()
+	// Client sends the requests; nil for one with Timeout that follows no
+	// redirects (a 3xx is a failed attempt).
+	Client *http.Client
+}
+
+func (o *Options) applyDefaults() {
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = 30 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Hour
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{
+			Timeout:       o.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+}
+
+// Stats counts delivery attempts since the service was made.
+type Stats struct {
+	Delivered uint64 // answered 2xx
+	Failed    uint64 // failed attempts (each retry counts)
+	Dead      uint64 // entries sent to the dead letters
+}
+
+// Service delivers webhooks and is the WebhookService plugin.
+type Service struct {
+	store  Outbox
+	engine *chat.Engine
+	opts   Options
+	now    func() time.Time
+	logger *slog.Logger
+
+	kick    chan struct{} // wakes Run; never blocks a sender
+	written atomic.Bool   // Outbox made entries since the last wake
+
+	delivered, failed, dead atomic.Uint64
+}
+
+// Register makes the service, registers the WebhookService plugin on b and
+// observes the engine's commits. Give [Service.Outbox] to the store and start
+// [Service.Run].
+func Register(b *bus.Bus, st Outbox, e *chat.Engine, o Options) (*Service, error) {
+	o.applyDefaults()
+	s := &Service{store: st, engine: e, opts: o, now: o.Now, logger: o.Logger, kick: make(chan struct{}, 1)}
+	p, err := b.RegisterPlugin(Name)
+	if err != nil {
+		return nil, err
+	}
+	for name, h := range map[string]bus.HandlerFunc{
+		CommandListDeliveries: s.listDeliveries,
+		CommandRetryDelivery:  s.retryDelivery,
+		CommandRetryAll:       s.retryAll,
+	} {
+		if err := p.RegisterCommand(name, adminOnly(h)); err != nil {
+			return nil, err
+		}
+	}
+	e.Observe(s.observe)
+	return s, nil
+}
+
+// observe runs on the store's writer goroutine after each commit: it only
+// wakes Run when the commit wrote outbox entries.
+func (s *Service) observe(*store.Chat, []store.Event) {
+	if s.written.Swap(false) {
+		s.wake()
+	}
+}
+
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns the delivery counters.
+func (s *Service) Stats() Stats {
+	return Stats{Delivered: s.delivered.Load(), Failed: s.failed.Load(), Dead: s.dead.Load()}
+}
+
+// Depth counts the deliveries waiting in the outbox and the dead ones.
+func (s *Service) Depth(ctx context.Context) (pending, dead int, err error) {
+	return s.store.OutboxDepth(ctx)
+}
+
+// Run delivers the outbox until ctx ends, then waits for the requests in
+// flight (ctx cancels them; their entries stay due and are sent again after a
+// restart).
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight := map[uint64]bool{}
+	finished := make(chan uint64, s.opts.Concurrency) // never blocks: at most Concurrency in flight
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		wait := s.dispatch(ctx, inflight, func(e store.OutboxEntry) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.deliver(ctx, e)
+				finished <- e.ID
+			}()
+		})
+		if wait >= 0 {
+			timer.Reset(wait)
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-timer.C:
+		case id := <-finished:
+			delete(inflight, id)
+		}
+	}
+}
+
+// dispatch starts the due entries that are not in flight, as far as there
+// are free request slots, and returns how long to wait for the next due one
+// (-1: until something happens).
+func (s *Service) dispatch(ctx context.Context, inflight map[uint64]bool, start func(store.OutboxEntry)) time.Duration {
+	free := s.opts.Concurrency - len(inflight)
+	if free <= 0 || ctx.Err() != nil {
+		return -1 // a request that ends wakes the loop
+	}
+	now := s.now()
+	// Entries in flight are still due: ask for enough to fill every slot.
+	due, next, err := s.store.PendingOutbox(ctx, now, len(inflight)+free)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.logger.Error("webhooks: read outbox", "err", err)
+		}
+		return time.Second
+	}
+	for _, e := range due {
+		if free == 0 {
+			break
+		}
+		if inflight[e.ID] {
+			continue
+		}
+		inflight[e.ID] = true
+		free--
+		start(e)
+	}
+	if free == 0 || next.IsZero() {
+		return -1
+	}
+	return max(next.Sub(now), 0)
+}
+
+// deliver makes one attempt at e and records its outcome.
+func (s *Service) deliver(ctx context.Context, e store.OutboxEntry) {
+	now := s.now()
+	var status int
+	var err error
+	w, ok := subscription(s.engine.Config(), e.Subscription)
+	if ok {
+		status, err = s.post(ctx, w, e, now)
+		if ctx.Err() != nil {
+			return // stopping: not an attempt; the entry stays due
+		}
+	} else {
+		err = errors.New("subscription " + e.Subscription + " is no longer configured")
+	}
+	// The outcome is recorded even when Run is stopping meanwhile: the store
+	// closes only after Run returned.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	log := s.logger.With("webhook", e.Subscription, "delivery", e.ID, "event", e.EventID)
+	if err == nil && status >= 200 && status < 300 {
+		s.delivered.Add(1)
+		if err := s.store.DeleteOutbox(rctx, e.ID); err != nil {
+			log.Error("webhooks: delete delivered entry", "err", err)
+		}
+		return
+	}
+	s.failed.Add(1)
+	e.Attempts++
+	e.LastAttempt, e.LastStatus = now.UnixMilli(), status
+	if err != nil {
+		e.LastError = truncate(err.Error(), 512)
+	} else {
+		e.LastError = "HTTP " + strconv.Itoa(status)
+	}
+	if !ok || e.Attempts >= s.opts.MaxAttempts {
+		e.DeadAt = now.UnixMilli()
+		s.dead.Add(1)
+		log.Error("webhooks: delivery failed for good", "attempts", e.Attempts, "err", e.LastError)
+		err = s.store.MoveToDead(rctx, e)
+	} else {
+		e.NextAt = now.Add(s.backoff(e.Attempts)).UnixMilli()
+		log.Warn("webhooks: delivery failed", "attempts", e.Attempts, "err", e.LastError, "retryIn", time.UnixMilli(e.NextAt).Sub(now))
+		err = s.store.UpdateOutbox(rctx, e)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		log.Error("webhooks: record attempt", "err", err)
+	}
+}
+
+// post sends e to w signed at now and returns the answer's status.
+func (s *Service) post(ctx context.Context, w config.Webhook, e store.OutboxEntry, now time.Time) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(e.Body))
+	if err != nil {
+		return 0, err
+	}
+	ts := now.Unix()
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "cxgate-webhooks/1")
+	h.Set(HeaderEvent, e.Event)
+	h.Set(HeaderDelivery, e.EventID)
+	h.Set(HeaderWebhook, e.Subscription)
+	h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	h.Set(HeaderSignature, Sign(w.Secret, ts, e.Body))
+	resp, err := s.opts.Client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+	return resp.StatusCode, nil
+}
+
+// backoff is the wait after the given number of failed attempts:
+// BaseBackoff·2^(attempts-1), capped at MaxBackoff, ±10% jitter.
+func (s *Service) backoff(attempts int) time.Duration {
+	d := s.opts.MaxBackoff
+	if shift := attempts - 1; shift < 62 {
+		if b := s.opts.BaseBackoff << shift; b > 0 && b>>shift == s.opts.BaseBackoff && b < d {
+			d = b
+		}
+	}
+	if j := int64(d / 5); j > 0 {
+		d += time.Duration(rand.Int64N(j+1)) - d/10
+	}
+	return d
+}
+
+func subscription(c *config.Config, id string) (config.Webhook, bool) {
+	for _, w := range c.Webhooks {
+		if w.ID == id {
+			return w, true
+		}
+	}
+	return config.Webhook{}, false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s…", s[:n])
+}

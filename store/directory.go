@@ -1,0 +1,172 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DirectoryKind names one part of the directory: the deployments, queues,
+// agents and webhooks that the admin API manages. Each is a bucket.
+type DirectoryKind string
+
+// The directory's kinds.
+const (
+	DirDeployments DirectoryKind = "deployments"
+	DirQueues      DirectoryKind = "queues"
+	DirAgents      DirectoryKind = "agents"
+	DirWebhooks    DirectoryKind = "webhooks"
+)
+
+// DirectoryKinds lists every kind of the directory.
+var DirectoryKinds = []DirectoryKind{DirDeployments, DirQueues, DirAgents, DirWebhooks}
+
+var (
+	bucketQueues   = []byte(DirQueues)
+	bucketAgents   = []byte(DirAgents)
+	bucketWebhooks = []byte(DirWebhooks)
+)
+
+// ErrUnknownKind is returned for a DirectoryKind that is not one of
+// DirectoryKinds.
+var ErrUnknownKind = errors.New("store: unknown directory kind")
+
+// Entry is one entry of the directory: its id (a deployment's key, a queue's
+// name, an agent's or a webhook's id) and its value, JSON that the store
+// keeps as it was given.
+type Entry struct {
+	ID    string
+	Value []byte
+}
+
+// Directory is the whole directory: every kind's entries, ordered by id.
+type Directory map[DirectoryKind][]Entry
+
+// Empty reports whether d holds no entry at all.
+func (d Directory) Empty() bool {
+	for _, es := range d {
+		if len(es) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func dirBucket(tx *bolt.Tx, kind DirectoryKind) (*bolt.Bucket, error) {
+	switch kind {
+	case DirDeployments, DirQueues, DirAgents, DirWebhooks:
+		return tx.Bucket([]byte(kind)), nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+}
+
+// Directory reads the whole directory in one read transaction.
+func (s *Store) Directory(ctx context.Context) (Directory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d := Directory{}
+	err := s.view(func(tx *bolt.Tx) error {
+		for _, kind := range DirectoryKinds {
+			b, err := dirBucket(tx, kind)
+			if err != nil {
+				return err
+			}
+			es := []Entry{}
+			err = b.ForEach(func(k, v []byte) error {
+				es = append(es, Entry{ID: string(k), Value: bytes.Clone(v)})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			d[kind] = es
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: read directory: %w", err)
+	}
+	return d, nil
+}
+
+// SeedDirectory writes d, in one transaction, if the stored directory is
+// empty, and reports whether it did. A directory that has entries is left as
+// it is.
+func (s *Store) SeedDirectory(ctx context.Context, d Directory) (seeded bool, err error) {
+	for kind, es := range d {
+		if !slices.Contains(DirectoryKinds, kind) {
+			return false, fmt.Errorf("store: seed directory: %w: %q", ErrUnknownKind, kind)
+		}
+		for _, e := range es {
+			if e.ID == "" {
+				return false, fmt.Errorf("store: seed directory: %s entry without id", kind)
+			}
+		}
+	}
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
+		seeded = false
+		for _, kind := range DirectoryKinds {
+			if k, _ := tx.Bucket([]byte(kind)).Cursor().First(); k != nil {
+				return nil
+			}
+		}
+		for kind, es := range d {
+			b := tx.Bucket([]byte(kind))
+			for _, e := range es {
+				if err := b.Put([]byte(e.ID), e.Value); err != nil {
+					return err
+				}
+			}
+		}
+		seeded = true
+		return nil
+	}
+	if err := s.submit(ctx, o); err != nil {
+		return false, fmt.Errorf("store: seed directory: %w", err)
+	}
+	return seeded, nil
+}
+
+// PutEntry creates or replaces the entry id of kind.
+func (s *Store) PutEntry(ctx context.Context, kind DirectoryKind, id string, value []byte) error {
+	if id == "" {
+		return fmt.Errorf("store: %s entry without id", kind)
+	}
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
+		b, err := dirBucket(tx, kind)
+		if err != nil {
+			return skip{err}
+		}
+		return b.Put([]byte(id), value)
+	}
+	if err := s.submit(ctx, o); err != nil {
+		return fmt.Errorf("store: put %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// DeleteEntry removes the entry id of kind; ErrNotFound if there is none.
+func (s *Store) DeleteEntry(ctx context.Context, kind DirectoryKind, id string) error {
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
+		b, err := dirBucket(tx, kind)
+		if err != nil {
+			return skip{err}
+		}
+		if b.Get([]byte(id)) == nil {
+			return skip{ErrNotFound}
+		}
+		return b.Delete([]byte(id))
+	}
+	if err := s.submit(ctx, o); err != nil {
+		return fmt.Errorf("store: delete %s %s: %w", kind, id, err)
+	}
+	return nil
+}

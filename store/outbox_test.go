@@ -1,0 +1,430 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cxgate/cxgate/store"
+)
+
+// outboxPerEvent makes one entry per appended event, its EventID
+// "<chat>:<seq>", due at the event's time. It panics for chat "boom", to
+// fail a write from inside its transaction.
+func outboxPerEvent(c *store.Chat, evs []store.Event) []store.OutboxEntry {
+	if c.ID == "boom" {
+		panic("outbox func failed")
+	}
+	var out []store.OutboxEntry
+	for _, ev := range evs {
+		out = append(out, store.OutboxEntry{Subscription: "hook-1", Event: ev.Type,
+			EventID: fmt.Sprintf("%s:%d", c.ID, ev.Seq), Body: []byte(`{"text":"` + ev.Text + `"}`),
+			CreatedAt: ev.Time, NextAt: ev.Time})
+	}
+	return out
+}
+
+func mustList(t testing.TB, s *store.Store, state string) []store.OutboxEntry {
+	t.Helper()
+	list, err := s.ListOutbox(context.Background(), state, 0, 1000)
+	if err != nil {
+		t.Fatalf("list %s: %v", state, err)
+	}
+	return list
+}
+
+func eventIDs(list []store.OutboxEntry) []string {
+	out := []string{}
+	for _, e := range list {
+		out = append(out, e.EventID)
+	}
+	return out
+}
+
+func entryIDs(list []store.OutboxEntry) []uint64 {
+	out := []uint64{}
+	for _, e := range list {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func mustDepth(t testing.TB, s *store.Store) (pending, dead int) {
+	t.Helper()
+	pending, dead, err := s.OutboxDepth(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pending, dead
+}
+
+// TestOutbox_WrittenWithEvents: CreateChat and Mutate write the entries of
+// what they append, and only of that: a replayed request, a refused mutation
+// and a mutation that appends nothing write none.
+func TestOutbox_WrittenWithEvents(t *testing.T) {
+	s, _ := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	_, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("c1", "dep"), StartKey: "start-1",
+		Events: []store.Event{{Type: store.EventParticipantJoined, From: store.Party{Type: "Client"}, Time: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A retried start is answered from the first one: no second entry.
+	if _, existing, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("c1-again", "dep"), StartKey: "start-1"}); err != nil || !existing {
+		t.Fatalf("retried start: existing %v, err %v", existing, err)
+	}
+	if _, _, _, err := s.Mutate(ctx, "c1", "req-1", appendFn(message("a"), message("b"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, replayed, err := s.Mutate(ctx, "c1", "req-1", appendFn(message("a"), message("b"))); err != nil || !replayed {
+		t.Fatalf("replay: replayed %v, err %v", replayed, err)
+	}
+	refuse := errors.New("refused")
+	if _, _, _, err := s.Mutate(ctx, "c1", "", func(*store.Chat) ([]store.Event, error) { return nil, refuse }); !errors.Is(err, refuse) {
+		t.Fatalf("refused mutation: %v", err)
+	}
+	if _, _, _, err := s.Mutate(ctx, "c1", "", appendFn()); err != nil {
+		t.Fatal(err)
+	}
+
+	list := mustList(t, s, store.OutboxPending)
+	if got, want := eventIDs(list), []string{"c1:1", "c1:2", "c1:3"}; !slices.Equal(got, want) {
+		t.Fatalf("outbox event ids = %v, want %v", got, want)
+	}
+	if got, want := entryIDs(list), []uint64{1, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("outbox ids = %v, want %v", got, want)
+	}
+	if e := list[1]; string(e.Body) != `{"text":"a"}` || e.Event != store.EventMessage || e.Subscription != "hook-1" {
+		t.Errorf("entry 2 = %+v", e)
+	}
+	if p, d := mustDepth(t, s); p != 3 || d != 0 {
+		t.Errorf("depth = %d pending, %d dead; want 3, 0", p, d)
+	}
+}
+
+// TestOutbox_FailedWriteWritesNoEntry: a write that fails inside the
+// transaction leaves neither its events nor its entries, while the writes
+// committed in the same batch keep both.
+func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
+	s, _ := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	mustCreateChat(t, s, "hold")
+	for _, id := range []string{"c1", "c2"} {
+		mustCreateChat(t, s, id)
+	}
+	release := holdWriter(t, s, "hold")
+	var wg sync.WaitGroup
+	errs := make(map[string]error)
+	var mu sync.Mutex
+	for _, id := range []string{"c1", "boom", "c2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if id == "boom" {
+				_, _, err = s.CreateChat(ctx, store.NewChat{Chat: testChat(id, "dep"), Events: []store.Event{message("x")}})
+			} else {
+				_, _, _, err = s.Mutate(ctx, id, "", appendFn(message("m-"+id)))
+			}
+			mu.Lock()
+			errs[id] = err
+			mu.Unlock()
+		}()
+	}
+	waitFor(t, 5*time.Second, func() bool { return store.QueueLen(s) == 3 })
+	release()
+	wg.Wait()
+	if errs["c1"] != nil || errs["c2"] != nil || errs["boom"] == nil {
+		t.Fatalf("errors = %v; want only boom to fail", errs)
+	}
+	if _, err := s.Chat(ctx, "boom"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("failed chat was stored: %v", err)
+	}
+	got := eventIDs(mustList(t, s, store.OutboxPending))
+	slices.Sort(got)
+	if want := []string{"c1:1", "c2:1"}; !slices.Equal(got, want) {
+		t.Errorf("outbox = %v, want %v", got, want)
+	}
+}
+
+// outboxAt appends one event per time in ms to chat c, each making an entry
+// due at that time.
+func outboxAt(t testing.TB, s *store.Store, chatID string, times ...int64) {
+	t.Helper()
+	var add []store.Event
+	for _, at := range times {
+		ev := message(fmt.Sprint(at))
+		ev.Time = at
+		add = append(add, ev)
+	}
+	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPendingOutbox_DueOrder(t *testing.T) {
+	s, _ := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	// Entries 1..4, due at 3000, 1000, 2000 and 9000 ms.
+	outboxAt(t, s, "c1", 3000, 1000, 2000, 9000)
+
+	tests := []struct {
+		name     string
+		now      int64
+		limit    int
+		wantIDs  []uint64
+		wantNext int64 // 0: none
+	}{
+		{"NoneDue", 999, 10, []uint64{}, 1000},
+		{"SomeDue", 2500, 10, []uint64{2, 3}, 3000},
+		{"AllDue", 9000, 10, []uint64{2, 3, 1, 4}, 0},
+		{"Limited", 9000, 2, []uint64{2, 3}, 3000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			due, next, err := s.PendingOutbox(ctx, time.UnixMilli(tc.now), tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := entryIDs(due); !slices.Equal(got, tc.wantIDs) {
+				t.Errorf("due = %v, want %v", got, tc.wantIDs)
+			}
+			var wantNext time.Time
+			if tc.wantNext != 0 {
+				wantNext = time.UnixMilli(tc.wantNext)
+			}
+			if !next.Equal(wantNext) {
+				t.Errorf("next = %v, want %v", next, wantNext)
+			}
+		})
+	}
+
+	// Rescheduling moves an entry in the due order.
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1000), 1)
+	e := due[0]
+	e.Attempts, e.NextAt, e.LastError, e.LastStatus = 1, 5000, "503 Service Unavailable", 503
+	if err := s.UpdateOutbox(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	due, next, err := s.PendingOutbox(ctx, time.UnixMilli(4000), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := entryIDs(due); !slices.Equal(got, []uint64{3, 1}) || !next.Equal(time.UnixMilli(5000)) {
+		t.Errorf("after reschedule: due %v, next %v; want [3 1], 5000 ms", got, next.UnixMilli())
+	}
+	got, state, err := s.OutboxEntryByID(ctx, 2)
+	if err != nil || state != store.OutboxPending || got.Attempts != 1 || got.LastStatus != 503 || got.NextAt != 5000 {
+		t.Errorf("entry 2 = %+v in %q, %v", got, state, err)
+	}
+}
+
+// TestOutbox_Lifecycle walks entries through delivery, failure, death and
+// retry.
+func TestOutbox_Lifecycle(t *testing.T) {
+	s, _ := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	outboxAt(t, s, "c1", 1000, 1000, 1000, 1000) // entries 1..4
+
+	// Delivered: gone, and deleting again is harmless.
+	for range 2 {
+		if err := s.DeleteOutbox(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Given up on: dead, out of the pending list and of the due ones.
+	for _, id := range []uint64{2, 3} {
+		e, _, err := s.OutboxEntryByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Attempts, e.DeadAt, e.LastError = 10, 2000, "connection refused"
+		if err := s.MoveToDead(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MoveToDead(ctx, store.OutboxEntry{ID: 2}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MoveToDead of a dead entry: %v, want ErrNotFound", err)
+	}
+	if err := s.UpdateOutbox(ctx, store.OutboxEntry{ID: 1}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateOutbox of a delivered entry: %v, want ErrNotFound", err)
+	}
+	if got := entryIDs(mustList(t, s, store.OutboxPending)); !slices.Equal(got, []uint64{4}) {
+		t.Errorf("pending = %v, want [4]", got)
+	}
+	dead := mustList(t, s, store.OutboxDead)
+	if got := entryIDs(dead); !slices.Equal(got, []uint64{2, 3}) {
+		t.Fatalf("dead = %v, want [2 3]", got)
+	}
+	if dead[0].Attempts != 10 || dead[0].LastError != "connection refused" || dead[0].DeadAt != 2000 {
+		t.Errorf("dead entry = %+v", dead[0])
+	}
+	if due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1<<40), 10); !slices.Equal(entryIDs(due), []uint64{4}) {
+		t.Errorf("due = %v, want [4]", entryIDs(due))
+	}
+	if p, d := mustDepth(t, s); p != 1 || d != 2 {
+		t.Errorf("depth = %d, %d; want 1, 2", p, d)
+	}
+
+	// Retried by hand: pending again under the same id, attempts reset, due now.
+	e, err := s.RetryDead(ctx, 3, time.UnixMilli(5000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ID != 3 || e.Attempts != 0 || e.DeadAt != 0 || e.NextAt != 5000 || e.LastError != "connection refused" {
+		t.Errorf("retried entry = %+v", e)
+	}
+	if _, state, _ := s.OutboxEntryByID(ctx, 3); state != store.OutboxPending {
+		t.Errorf("retried entry is %q, want pending", state)
+	}
+	// A pending one is made due now and keeps its attempts.
+	e4, _, _ := s.OutboxEntryByID(ctx, 4)
+	e4.Attempts, e4.NextAt = 3, 1<<40
+	if err := s.UpdateOutbox(ctx, e4); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := s.RetryDead(ctx, 4, time.UnixMilli(6000)); err != nil || e.Attempts != 3 || e.NextAt != 6000 {
+		t.Errorf("retry of a pending entry = %+v, %v", e, err)
+	}
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(6000), 10)
+	if got := entryIDs(due); !slices.Equal(got, []uint64{3, 4}) {
+		t.Errorf("due after retries = %v, want [3 4]", got)
+	}
+	if _, err := s.RetryDead(ctx, 1, time.UnixMilli(6000)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("retry of a delivered entry: %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.OutboxEntryByID(ctx, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("OutboxEntryByID(delivered) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ListOutbox(ctx, "sent", 0, 10); err == nil {
+		t.Error("ListOutbox of an unknown state succeeded")
+	}
+}
+
+func TestRetryAllDead(t *testing.T) {
+	s, _ := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	outboxAt(t, s, "c1", 1, 1, 1, 1, 1)
+	for id := uint64(1); id <= 5; id++ {
+		if err := s.MoveToDead(ctx, store.OutboxEntry{ID: id, EventID: fmt.Sprint(id), Attempts: 10, DeadAt: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []int{2, 2, 1, 0} {
+		n, err := s.RetryAllDead(ctx, time.UnixMilli(100), 2)
+		if err != nil || n != want {
+			t.Fatalf("RetryAllDead = %d, %v; want %d", n, err, want)
+		}
+	}
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(100), 10)
+	if got := entryIDs(due); !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
+		t.Errorf("due = %v, want all five", got)
+	}
+	for _, e := range due {
+		if e.Attempts != 0 || e.DeadAt != 0 {
+			t.Errorf("retried entry %+v", e)
+		}
+	}
+}
+
+func TestListOutbox_Pages(t *testing.T) {
+	s, _ := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	outboxAt(t, s, "c1", 1, 2, 3, 4, 5)
+	var all []uint64
+	for after := uint64(0); ; {
+		page, err := s.ListOutbox(ctx, store.OutboxPending, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, entryIDs(page)...)
+		after = page[len(page)-1].ID
+	}
+	if !slices.Equal(all, []uint64{1, 2, 3, 4, 5}) {
+		t.Errorf("pages = %v", all)
+	}
+	if page, err := s.ListOutbox(ctx, store.OutboxPending, ^uint64(0), 2); err != nil || len(page) != 0 {
+		t.Errorf("page after the last id = %v, %v", page, err)
+	}
+}
+
+// TestOutbox_Reopen: entries survive a restart, and new ids follow the old
+// ones, including dead ones: an id is never given twice.
+func TestOutbox_Reopen(t *testing.T) {
+	s, path := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	outboxAt(t, s, "c1", 1, 2, 3)
+	if err := s.MoveToDead(ctx, store.OutboxEntry{ID: 3, EventID: "c1:3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, path, store.Options{Outbox: outboxPerEvent})
+	if got := eventIDs(mustList(t, s, store.OutboxPending)); !slices.Equal(got, []string{"c1:1", "c1:2"}) {
+		t.Errorf("pending after reopen = %v", got)
+	}
+	if got := eventIDs(mustList(t, s, store.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
+		t.Errorf("dead after reopen = %v", got)
+	}
+	outboxAt(t, s, "c1", 4)
+	if got := entryIDs(mustList(t, s, store.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
+		t.Errorf("ids after reopen = %v, want [1 2 4]", got)
+	}
+}
+
+// TestOutbox_ConcurrentWriters: many writers at once, each appended event
+// gets exactly one entry and every entry id is distinct.
+func TestOutbox_ConcurrentWriters(t *testing.T) {
+	var calls atomic.Int64
+	s, _ := newTestStore(t, store.Options{Outbox: func(c *store.Chat, evs []store.Event) []store.OutboxEntry {
+		calls.Add(1)
+		return outboxPerEvent(c, evs)
+	}})
+	ctx := context.Background()
+	const chats, msgs = 8, 25
+	for i := range chats {
+		mustCreateChat(t, s, fmt.Sprint("c", i))
+	}
+	var wg sync.WaitGroup
+	for i := range chats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range msgs {
+				if _, _, _, err := s.Mutate(ctx, fmt.Sprint("c", i), "", appendFn(message(fmt.Sprint(j)))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	list := mustList(t, s, store.OutboxPending)
+	if len(list) != chats*msgs {
+		t.Fatalf("%d entries, want %d", len(list), chats*msgs)
+	}
+	seen := map[string]bool{}
+	for i, e := range list {
+		if e.ID != uint64(i+1) || seen[e.EventID] {
+			t.Fatalf("entry %d: id %d, event %s (seen %v)", i, e.ID, e.EventID, seen[e.EventID])
+		}
+		seen[e.EventID] = true
+	}
+	if calls.Load() < chats*msgs {
+		t.Errorf("outbox func ran %d times, want at least %d", calls.Load(), chats*msgs)
+	}
+}
