@@ -131,10 +131,11 @@ func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc)
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
 		outReplay, outEvents = false, nil
-		ch, err := getChat(tx, id)
+		ch, err := s.chats.load(tx, id)
 		if err != nil {
 			return skip{err}
 		}
+		before := cloneChat(&ch)
 		events := tx.Bucket(bucketEvents).Bucket([]byte(id))
 		if requestID != "" {
 			if v := tx.Bucket(bucketRequests).Get(requestKey(id, requestID)); len(v) == 12 {
@@ -159,9 +160,12 @@ func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc)
 		if err != nil {
 			return err
 		}
-		if err := putJSON(tx.Bucket(bucketChats), ch.ID, ch); err != nil {
-			return err
+		if recordChanged(&before, &ch) {
+			if err := putJSON(tx.Bucket(bucketChats), ch.ID, ch); err != nil {
+				return err
+			}
 		}
+		s.chats.store(ch)
 		switch isOpen := ch.State != StateEnded; {
 		case wasOpen && !isOpen:
 			err = tx.Bucket(bucketOpen).Delete([]byte(ch.ID))
@@ -238,6 +242,8 @@ func getChat(tx *bolt.Tx, id string) (Chat, error) {
 	if err := json.Unmarshal(v, &c); err != nil {
 		return Chat{}, fmt.Errorf("store: decode chat %s: %w", id, err)
 	}
+	c.ID = id
+	chatPosition(tx, &c)
 	return c, nil
 }
 

@@ -71,6 +71,7 @@ type Store struct {
 	db         *bolt.DB
 	opts       Options
 	sessionKey []byte // signs session data; made once per store file
+	chats      *chatCache
 
 	mu     sync.RWMutex // held for reading while submitting; Close takes it to stop submissions
 	closed bool
@@ -153,6 +154,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db:         db,
 		opts:       opts,
 		sessionKey: sessionKey,
+		chats:      newChatCache(),
 		ops:        make(chan *op, opts.MaxBatch),
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -291,6 +293,7 @@ func (s *Store) drain(batch []*op) []*op {
 // retried without it.
 func (s *Store) commit(batch []*op) {
 	for len(batch) > 0 {
+		s.chats.rollback() // a retried batch starts from committed state
 		start := time.Now()
 		failed := -1
 		err := s.db.Update(func(tx *bolt.Tx) error {
@@ -310,6 +313,7 @@ func (s *Store) commit(batch []*op) {
 		})
 		busy := time.Since(start)
 		if err == nil {
+			s.chats.commit()
 			if s.opts.ObserveCommit != nil {
 				s.opts.ObserveCommit(len(batch), busy)
 			}
@@ -334,6 +338,7 @@ func (s *Store) commit(batch []*op) {
 			}
 			return
 		}
+		s.chats.rollback()
 		if failed < 0 {
 			// The commit itself failed (disk): nobody's write is durable.
 			for _, o := range batch {

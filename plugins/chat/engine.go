@@ -73,6 +73,9 @@ type Engine struct {
 	presence      func(agentID string) bool // whether the agent has a live connection
 	presenceGrace time.Duration
 
+	tokensMu sync.Mutex
+	tokens   map[string]store.Token // resolved visitor tokens by hash
+
 	mu        sync.Mutex
 	chats     map[string]*store.Chat // open chats, without userData
 	agents    map[string]*agentState
@@ -111,6 +114,7 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 		chats:         make(map[string]*store.Chat),
 		agents:        make(map[string]*agentState),
 		positions:     make(map[string]int),
+		tokens:        make(map[string]store.Token),
 		presence:      o.Presence,
 		presenceGrace: o.PresenceGrace,
 	}
@@ -554,13 +558,53 @@ func (e *Engine) EventsBefore(ctx context.Context, chatID string, before uint64,
 	return e.log.EventsBefore(ctx, chatID, before, limit)
 }
 
-// VisitorToken resolves a visitor token.
+// VisitorToken resolves a visitor token. Tokens never change once issued,
+// so resolved ones are kept in memory (a bounded map): every command of a
+// visitor starts here.
 func (e *Engine) VisitorToken(ctx context.Context, token string) (store.Token, error) {
-	t, err := e.log.LookupToken(ctx, store.HashToken(token))
+	hash := store.HashToken(token)
+	key := string(hash)
+	e.tokensMu.Lock()
+	t, ok := e.tokens[key]
+	e.tokensMu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := e.log.LookupToken(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return t, ErrNotFound
 	}
-	return t, err
+	if err != nil {
+		return t, err
+	}
+	e.tokensMu.Lock()
+	if len(e.tokens) >= tokenCacheSize {
+		for k := range e.tokens { // evict an arbitrary one: a miss costs one read
+			delete(e.tokens, k)
+			break
+		}
+	}
+	e.tokens[key] = t
+	e.tokensMu.Unlock()
+	return t, nil
+}
+
+// tokenCacheSize bounds the resolved-token cache.
+const tokenCacheSize = 1 << 16
+
+// OpenChat returns the in-memory view of an open chat (queued, active or
+// idle), without its userData: what the hot paths need to check a session
+// without reading the store. false means ended or unknown.
+func (e *Engine) OpenChat(id string) (store.Chat, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := e.chats[id]
+	if !ok {
+		return store.Chat{}, false
+	}
+	c := *v
+	c.Participants = slices.Clone(v.Participants)
+	return c, true
 }
 
 // IssueToken makes a new visitor token for a chat: for another of the

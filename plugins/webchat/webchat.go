@@ -113,7 +113,10 @@ func (s *Service) authenticate(ctx context.Context, token string) (bus.Caller, e
 	if err != nil {
 		return bus.Caller{}, err
 	}
-	c, err := s.engine.Chat(ctx, t.ChatID)
+	if c, ok := s.engine.OpenChat(t.ChatID); ok {
+		return bus.Caller{Kind: bus.KindVisitor, ID: t.ChatID, Deployment: c.Deployment}, nil
+	}
+	c, err := s.engine.Chat(ctx, t.ChatID) // an ended chat: the view keeps only open ones
 	if err != nil {
 		return bus.Caller{}, err
 	}
@@ -168,7 +171,23 @@ func (s *Service) session(ctx context.Context, call *bus.Call, rej *bus.Rejectio
 	if call.Caller.Kind != bus.KindVisitor {
 		return store.Chat{}, rej
 	}
-	c, err := s.engine.Chat(ctx, call.Caller.ID)
+	return s.readSession(ctx, call.Caller.ID, rej)
+}
+
+// liveSession is session for the hot paths (messages, typing): from the
+// engine's view of open chats, without userData and without a store read.
+func (s *Service) liveSession(ctx context.Context, call *bus.Call, rej *bus.Rejection) (store.Chat, error) {
+	if call.Caller.Kind != bus.KindVisitor {
+		return store.Chat{}, rej
+	}
+	if c, ok := s.engine.OpenChat(call.Caller.ID); ok {
+		return c, nil
+	}
+	return s.readSession(ctx, call.Caller.ID, rej)
+}
+
+func (s *Service) readSession(ctx context.Context, id string, rej *bus.Rejection) (store.Chat, error) {
+	c, err := s.engine.Chat(ctx, id)
 	if errors.Is(err, chat.ErrNotFound) || err == nil && c.State == store.StateEnded {
 		return store.Chat{}, rej
 	}
@@ -463,7 +482,7 @@ func (s *Service) send(ctx context.Context, call *bus.Call, typ string, noSessio
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
-	c, err := s.session(ctx, call, noSession)
+	c, err := s.liveSession(ctx, call, noSession)
 	if err != nil {
 		return nil, err
 	}
@@ -520,7 +539,7 @@ func (s *Service) sendTyping(ctx context.Context, call *bus.Call) (any, error) {
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
-	c, err := s.session(ctx, call, ErrNoActiveSession)
+	c, err := s.liveSession(ctx, call, ErrNoActiveSession)
 	if err != nil {
 		return nil, err
 	}
