@@ -25,10 +25,13 @@ lint: fmt-check
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
 
-## bench: the Go benchmarks, then the longer reliability runs
+## bench: the Go benchmarks, the long reliability runs, then the load generator's table of
+## every DESIGN.md target with its figure and ratio (takes several minutes)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	CXGATE_KILL_LONG=1 $(GO) test -count=1 -run 'Kill9' -v ./cmd/cxgate
+	CXGATE_CHURN=20000 $(GO) test -count=1 -run 'ConnectionChurn' -v ./transports/native
+	$(GO) run ./cmd/cxgate-load -run all -idle 10000 -longpolls 10000 -visitors 200 -agents 4 -rate 5000 -duration 10s
 
 ## fuzz: a short run of every wire parser's fuzzer
 fuzz:

@@ -204,7 +204,7 @@ func (t *Transport) handleCommand(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+	ctx, cancel := context.WithTimeout(withRequestID(c.UserContext(), c.GetRespHeader(fiber.HeaderXRequestID)), t.cfg.CommandTimeout)
 	defer cancel()
 	caller, err := t.caller(ctx, c, cmd.Deployment)
 	if err != nil {
@@ -219,12 +219,26 @@ func (t *Transport) handleCommand(c *fiber.Ctx) error {
 }
 
 // run runs one command and encodes its result.
+// requestIDKey carries the id that ties a command's log lines to its
+// request: the HTTP request id, or the socket frame's id.
+type requestIDKey struct{}
+
+func withRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
 func (t *Transport) run(ctx context.Context, caller bus.Caller, cmd Command) ([]byte, error) {
 	res, err := t.bus.Command(ctx, caller, cmd.Name, cmd.Options)
 	if err != nil {
 		rej := bus.AsRejection(err)
 		if rej.Code == bus.CodeInternal {
-			t.cfg.Logger.Error("command failed", "command", cmd.Name, "caller", caller.Kind.String(), "err", err)
+			t.cfg.Logger.Error("command failed", "request", requestID(ctx), "command", cmd.Name,
+				"caller", caller.Kind.String(), "err", err)
 		}
 		return nil, rej
 	}

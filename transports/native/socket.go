@@ -399,7 +399,7 @@ func (l *lanes) run(s *session, lane string, job laneJob) {
 	defer l.wg.Done()
 	t := s.t
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
+		ctx, cancel := context.WithTimeout(withRequestID(context.Background(), "ws:"+s.caller.Remote+"#"+string(job.id)), t.cfg.CommandTimeout)
 		data, err := t.run(ctx, s.caller, job.cmd)
 		cancel()
 		out := appendReply(nil, job.id, data, rejectionOrNil(err))
