@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -22,7 +21,7 @@ const Name = "AgentService"
 
 // Rejections. Codes are append-only.
 var (
-	ErrInvalidOptions = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "The options are not a valid JSON object.")
+	ErrInvalidOptions = bus.ErrInvalidOptions
 	ErrNotAgent       = bus.Reject(http.StatusForbidden, bus.CodeForbidden, "AgentService commands need an agent token.")
 	ErrBadStatus      = bus.Reject(http.StatusBadRequest, "invalid_status", "status must be online, away or offline.")
 	ErrNoChatID       = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "chatId is required.")
@@ -231,16 +230,7 @@ func assignment(c *store.Chat) Assignment {
 		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq, Locked: c.Locked}
 }
 
-func decode(opts []byte, v any) error {
-	opts = bytes.TrimSpace(opts)
-	if len(opts) == 0 || string(opts) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(opts, v); err != nil {
-		return ErrInvalidOptions.Wrap(err)
-	}
-	return nil
-}
+func decode(opts []byte, v any) error { return bus.DecodeOptions(opts, v) }
 
 func (s *Service) setStatus(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {

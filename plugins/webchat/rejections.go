@@ -23,7 +23,7 @@ var (
 	ErrFilesUnsupported     = bus.Reject(http.StatusNotImplemented, "unsupported", "This transport doesn't support file uploads.")
 	ErrDownloadUnsupported  = bus.Reject(http.StatusNotImplemented, "unsupported", "This transport doesn't support file download.")
 	ErrUnknownDeployment    = bus.Reject(http.StatusNotFound, "unknown_deployment", "Unknown deployment.")
-	ErrInvalidOptions       = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "The options are not a valid JSON object.")
+	ErrInvalidOptions       = bus.ErrInvalidOptions
 	ErrAsyncNoEnd           = bus.Reject(http.StatusConflict, "async_no_end", "An asynchronous conversation cannot be ended by the visitor.")
 	ErrLocked               = bus.Reject(http.StatusConflict, "chat_locked", "This conversation is locked: new messages are not accepted.")
 	ErrNotYourConversation  = bus.Reject(http.StatusNotFound, "conversation_not_found", "No such conversation for this visitor.")

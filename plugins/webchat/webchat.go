@@ -149,16 +149,7 @@ func (s *Service) feed(ctx context.Context, caller bus.Caller, after uint64, lim
 	}
 }
 
-func decode(opts []byte, v any) error {
-	opts = bytes.TrimSpace(opts)
-	if len(opts) == 0 || string(opts) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(opts, v); err != nil {
-		return ErrInvalidOptions.Wrap(err)
-	}
-	return nil
-}
+func decode(opts []byte, v any) error { return bus.DecodeOptions(opts, v) }
 
 func resolveEmpty(context.Context, *bus.Call) (any, error) { return struct{}{}, nil }
 

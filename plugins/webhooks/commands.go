@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +27,7 @@ const (
 
 // Rejections. Codes are append-only.
 var (
-	ErrInvalidOptions   = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "The options are not a valid JSON object.")
+	ErrInvalidOptions   = bus.ErrInvalidOptions
 	ErrBadState         = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "state must be pending or dead.")
 	ErrNoID             = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "id is required: a delivery's id.")
 	ErrDeliveryNotFound = bus.Reject(http.StatusNotFound, "delivery_not_found", "No such delivery.")
@@ -50,16 +49,7 @@ func adminOnly(h bus.HandlerFunc) bus.HandlerFunc {
 	}
 }
 
-func decode(opts []byte, v any) error {
-	opts = bytes.TrimSpace(opts)
-	if len(opts) == 0 || string(opts) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(opts, v); err != nil {
-		return ErrInvalidOptions.Wrap(err)
-	}
-	return nil
-}
+func decode(opts []byte, v any) error { return bus.DecodeOptions(opts, v) }
 
 func (s *Service) listDeliveries(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {

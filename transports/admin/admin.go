@@ -159,19 +159,7 @@ func (t *Transport) serve(ctx context.Context, c *fiber.Ctx, rt route) ([]byte, 
 		}
 		return nil, err
 	}
-	switch v := res.(type) {
-	case json.RawMessage:
-		return v, nil
-	case []byte:
-		return v, nil
-	case nil:
-		return []byte("{}"), nil
-	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		return nil, bus.ErrInternal.Wrap(err)
-	}
-	return data, nil
+	return bus.EncodeResult(res)
 }
 
 // admin authenticates the bearer token: none or an unknown one is 401, a

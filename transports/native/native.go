@@ -2,7 +2,6 @@ package native
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -242,19 +241,7 @@ func (t *Transport) run(ctx context.Context, caller bus.Caller, cmd Command) ([]
 		}
 		return nil, rej
 	}
-	switch v := res.(type) {
-	case json.RawMessage:
-		return v, nil
-	case []byte:
-		return v, nil
-	case nil:
-		return []byte("{}"), nil
-	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		return nil, bus.ErrInternal.Wrap(err)
-	}
-	return data, nil
+	return bus.EncodeResult(res)
 }
 
 // handleEvents is the long-poll: the caller's events after seq, at once if
