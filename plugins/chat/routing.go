@@ -176,6 +176,27 @@ func (e *Engine) announcePositions() {
 	}
 }
 
+// QueuePosition returns a waiting chat's place in its queue, from 1, and the
+// queue; 0 when the chat is not waiting.
+func (e *Engine) QueuePosition(chatID string) (int, string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.chats[chatID]
+	if !ok || c.State != store.StateQueued {
+		return 0, ""
+	}
+	pos := 0
+	for _, q := range e.queuedLocked() {
+		if q.Queue == c.Queue {
+			pos++
+		}
+		if q.ID == chatID {
+			return pos, c.Queue
+		}
+	}
+	return 0, ""
+}
+
 // EventQueuePosition is the ephemeral event telling a waiting visitor its
 // place in the queue.
 const EventQueuePosition = "QueuePosition"
@@ -362,7 +383,9 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 			p := store.Participant{ID: target.ID, Name: target.Name, Kind: target.Kind, JoinedAt: now}
 			c.Participants = append(c.Participants, p)
 			c.State = store.StateActive
-			evs = append(evs, store.Event{Type: store.EventParticipantJoined, Time: now, From: PartyOf(p)})
+			evs = append(evs, store.Event{Type: store.EventNotice, Time: now, From: store.Party{Type: "System", Name: "system"},
+				Text: "You are now chatting with " + target.Name + "."},
+				store.Event{Type: store.EventParticipantJoined, Time: now, From: PartyOf(p)})
 			return evs, nil
 		}
 		c.Queue = toQueue

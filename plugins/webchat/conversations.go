@@ -55,7 +55,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 			return nil, err
 		}
 		for j := len(recent) - 1; j >= 0; j-- {
-			if recent[j].Type == store.EventMessage {
+			if recent[j].Type == store.EventMessage && !recent[j].Internal {
 				m := chat.ToMessage(recent[j])
 				conv.LastMessage = &m
 				break

@@ -75,6 +75,7 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"switchConversation", s.switchConversation, nil},
 		{"markRead", s.markRead, nil},
 		{"identify", s.identify, nil},
+		{"getQueuePosition", s.getQueuePosition, nil},
 		{"downloadFile", rejectWith(ErrDownloadUnsupported), nil},
 		{"getAvailability", s.getAvailability, nil},
 	}
@@ -152,6 +153,20 @@ func (s *Service) feed(ctx context.Context, caller bus.Caller, after uint64, lim
 func decode(opts []byte, v any) error { return bus.DecodeOptions(opts, v) }
 
 func resolveEmpty(context.Context, *bus.Call) (any, error) { return struct{}{}, nil }
+
+// visibleToVisitor is what a visitor's transcript shows: what participants
+// see, less what is for agents only (a silent supervisor, whispers).
+func visibleToVisitor(ev store.Event) bool { return chat.Visible(ev) && !ev.Internal }
+
+// getQueuePosition tells a waiting visitor its place in its queue (0 when
+// the chat is not waiting); changes are also pushed as queuePosition.
+func (s *Service) getQueuePosition(ctx context.Context, call *bus.Call) (any, error) {
+	if call.Caller.Kind != bus.KindVisitor {
+		return nil, ErrNoActiveSession
+	}
+	pos, queue := s.engine.QueuePosition(call.Caller.ID)
+	return map[string]any{"position": pos, "queue": queue}, nil
+}
 
 func rejectWith(r *bus.Rejection) bus.HandlerFunc {
 	return func(context.Context, *bus.Call) (any, error) { return nil, r }
@@ -617,7 +632,7 @@ func (s *Service) transcript(ctx context.Context, chatID string) ([]chat.Message
 			return nil, err
 		}
 		for _, ev := range evs {
-			if chat.Visible(ev) {
+			if visibleToVisitor(ev) {
 				msgs = append(msgs, chat.ToMessage(ev))
 			}
 			after = ev.Seq
@@ -796,7 +811,7 @@ func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error)
 		}
 		var page []chat.Message
 		for _, ev := range evs {
-			if chat.Visible(ev) {
+			if visibleToVisitor(ev) {
 				page = append(page, chat.ToMessage(ev))
 			}
 		}
