@@ -168,7 +168,8 @@ func TestPresenceAndQueuePositions(t *testing.T) {
 	guest.Command("WebChatService.startChat", nil).Into(t, &st)
 	var pos struct{ Position int }
 	guest.WithToken(st.Token).Command("WebChatService.getQueuePosition", nil).Into(t, &pos)
-	if pos.Position == 0 || gw.Engine().IsParticipant(st.ChatID, "ann") || len(info.Chats) != 0 {
-		t.Fatalf("a chat went to an agent who is away: position %d, ann's chats %v", pos.Position, info.Chats)
+	// Ann still holds the chats she took while online, but the new one waits.
+	if pos.Position == 0 || gw.Engine().IsParticipant(st.ChatID, "ann") {
+		t.Fatalf("a new chat went to an agent who is away: position %d", pos.Position)
 	}
 }
