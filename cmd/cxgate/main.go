@@ -69,13 +69,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	logger.Info("cxgate listening", "addr", ln.Addr().String(), "data", cfg.Data, "demo", demo)
 	fmt.Fprintf(stdout, "cxgate listening on %s (store: %s)\n", base, cfg.Data)
 	if demo {
+		// The store's directory wins over the demo's once it exists: print
+		// the demo agent's token only while it still works.
+		agentLine := fmt.Sprintf("%s   (agent %s)", cfg.Agents[0].Token, cfg.Agents[0].ID)
+		if _, ok := srv.Engine().AgentByToken(cfg.Agents[0].Token); !ok {
+			agentLine = "(this store's agents differ from the demo's: list them with GET /v1/admin/agents)"
+		}
 		fmt.Fprintf(stdout, `demo setup:
   visitor page:  %[1]s/demo/
   async page:    %[1]s/demo/async/
   agent console: %[1]s/agent/
-  agent token:   %[2]s   (agent %[3]s)
-  admin token:   %[4]s
-`, base, cfg.Agents[0].Token, cfg.Agents[0].ID, cfg.AdminToken)
+  agent token:   %[2]s
+  admin token:   %[3]s
+`, base, agentLine, cfg.AdminToken)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
