@@ -22,6 +22,11 @@ type SubscribeOptions struct {
 	Topic string
 	// Buffer is the channel size; zero means DefaultBuffer.
 	Buffer int
+	// Notify, if set, is called after an event is queued on the channel and
+	// when the subscription ends, so a subscriber need not keep a goroutine
+	// parked on the channel. It runs on the publisher's goroutine: it must
+	// not block.
+	Notify func()
 }
 
 // Subscription is one subscriber's bounded queue of events.
@@ -31,6 +36,7 @@ type Subscription struct {
 	pattern string
 	prefix  string // "Plugin." for a wildcard, empty otherwise
 	c       chan Event
+	notify  func()
 
 	once sync.Once
 	err  error // set before c is closed
@@ -42,7 +48,7 @@ func (b *Bus) Subscribe(o SubscribeOptions) *Subscription {
 	if o.Buffer <= 0 {
 		o.Buffer = DefaultBuffer
 	}
-	s := &Subscription{bus: b, topic: o.Topic, pattern: o.Pattern, c: make(chan Event, o.Buffer)}
+	s := &Subscription{bus: b, topic: o.Topic, pattern: o.Pattern, c: make(chan Event, o.Buffer), notify: o.Notify}
 	if p, ok := strings.CutSuffix(o.Pattern, ".*"); ok {
 		s.prefix = p + "."
 	}
@@ -96,6 +102,9 @@ func (s *Subscription) end(err error) {
 	s.once.Do(func() {
 		s.err = err
 		close(s.c)
+		if s.notify != nil {
+			s.notify()
+		}
 	})
 }
 
@@ -136,6 +145,9 @@ func (b *Bus) Publish(ev Event) {
 		}
 		select {
 		case s.c <- ev:
+			if s.notify != nil {
+				s.notify()
+			}
 		default:
 			slow = append(slow, s)
 		}

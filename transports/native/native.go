@@ -76,9 +76,10 @@ type Transport struct {
 	cfg       Config
 	parsers   fastjson.ParserPool
 
-	quit     chan struct{} // closed by Close: long-polls answer, sockets close
-	quitOnce sync.Once
-	conns    sync.WaitGroup // live socket sessions
+	quit       chan struct{} // closed by Close: long-polls answer, sockets close
+	quitOnce   sync.Once
+	conns      sync.WaitGroup // live socket sessions
+	pingerOnce sync.Once      // the shared ping ticker starts with the first socket
 
 	mu      sync.Mutex
 	sockets map[*session]struct{}
@@ -108,6 +109,34 @@ func (t *Transport) Mount(r fiber.Router) {
 	}))
 }
 
+// startPinger starts the goroutine that pings every socket each heartbeat:
+// one ticker for all, instead of one per socket. It stops with the transport.
+func (t *Transport) startPinger() {
+	t.pingerOnce.Do(func() {
+		go func() {
+			tick := time.NewTicker(t.cfg.Heartbeat)
+			defer tick.Stop()
+			var live []*session
+			for {
+				select {
+				case <-t.quit:
+					return
+				case <-tick.C:
+				}
+				t.mu.Lock()
+				live = live[:0]
+				for s := range t.sockets {
+					live = append(live, s)
+				}
+				t.mu.Unlock()
+				for _, s := range live {
+					s.ping()
+				}
+			}
+		}()
+	})
+}
+
 // Sockets counts open sockets.
 func (t *Transport) Sockets() int {
 	t.mu.Lock()
@@ -121,11 +150,20 @@ func (t *Transport) Close(ctx context.Context) error {
 	t.quitOnce.Do(func() { close(t.quit) })
 	// Sockets waiting for their auth frame have no writer to see quit: end
 	// their read now instead of at the auth timeout.
+	// Authenticated sockets may have no writer running: kick one to say
+	// goodbye (1001) and end the reader.
 	t.mu.Lock()
 	for conn := range t.authing {
 		_ = conn.SetReadDeadline(time.Now())
 	}
+	live := make([]*session, 0, len(t.sockets))
+	for s := range t.sockets {
+		live = append(live, s)
+	}
 	t.mu.Unlock()
+	for _, s := range live {
+		s.kick()
+	}
 	done := make(chan struct{})
 	go func() { t.conns.Wait(); close(done) }()
 	select {

@@ -22,17 +22,67 @@ const (
 	CloseTooLarge     = 4413
 )
 
-// session is one socket.
+// session is one socket. An idle socket has one goroutine, the reader: a
+// writer goroutine runs only while there is something to send, started by
+// kick whenever an event or a reply is queued, so idle sockets cost one
+// stack, not two. Pings come from the transport's shared ticker.
 type session struct {
 	t       *Transport
 	conn    *websocket.Conn
 	caller  bus.Caller
-	replies chan []byte   // command replies and pongs, to the writer
-	done    chan struct{} // closed when the reader stops
-	wrote   chan struct{} // closed when the writer stops
+	sub     *bus.Subscription
+	replies chan []byte // command replies and pongs, to the writer
 	lanes   *lanes
-	// stopping is closed when the writer stops writing, before wrote.
+
+	// stopping is closed when the session stops writing for good: the
+	// writer gave up, or the reader ended. It ends the reader and frees
+	// lanes waiting to hand over a reply.
 	stopping chan struct{}
+	stopOnce sync.Once
+
+	// Lock order: the bus's lock, then mu (kick runs inside Publish). Nothing
+	// holding mu calls into the bus or writes to the socket.
+	mu       sync.Mutex // guards the writer's life: running, dirty, finished
+	running  bool       // a writer goroutine is draining
+	dirty    bool       // something was queued since the writer last looked
+	finished bool       // no writer may start any more
+	writers  sync.WaitGroup
+
+	// connMu keeps the pinger off a released conn: ping holds it for
+	// reading while it writes, the handler takes it before returning.
+	connMu   sync.RWMutex
+	released bool
+
+	// Owned by whichever writer runs (one at a time, handed over under mu).
+	caughtUp bool   // the feed after the client's seq was replayed
+	last     uint64 // the highest seq written
+	buf      []byte
+}
+
+func (s *session) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
+
+// kick makes sure a writer will look at the queues: it starts one unless one
+// is running, which then sees dirty before it stops.
+func (s *session) kick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		return
+	}
+	s.dirty = true
+	if !s.running {
+		s.running = true
+		s.writers.Add(1)
+		go s.drain()
+	}
+}
+
+// finish stops writers from starting and waits for the running one.
+func (s *session) finish() {
+	s.mu.Lock()
+	s.finished = true
+	s.mu.Unlock()
+	s.writers.Wait()
 }
 
 // serveSocket is the handler goroutine: it authenticates, starts the writer,
@@ -53,8 +103,7 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	defer t.conns.Done()
 	t.authing[conn] = struct{}{}
 	t.mu.Unlock()
-	s := &session{t: t, conn: conn, replies: make(chan []byte, 16), done: make(chan struct{}), wrote: make(chan struct{}),
-		stopping: make(chan struct{}), lanes: newLanes()}
+	s := &session{t: t, conn: conn, replies: make(chan []byte, 16), stopping: make(chan struct{}), lanes: newLanes()}
 	var parser fastjson.Parser
 
 	// The auth frame.
@@ -127,27 +176,21 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	if s.caller.Kind == bus.KindAgent {
 		queue = t.cfg.AgentSocketQueue
 	}
-	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue})
-	go func() {
-		s.write(sub, after)
-		// End the reader's read: closing the hijacked conn is a no-op in
-		// fasthttp (it is closed when the handler returns), so a writer that
-		// gave up would otherwise leave the session open until the read
-		// deadline. The reader checks stopping after arming its deadline, so
-		// one of the two ends its read. SetReadDeadline must come before
-		// close(wrote): once wrote is closed the handler may return and the
-		// pooled conn is released.
-		close(s.stopping)
-		_ = s.conn.SetReadDeadline(time.Now())
-		close(s.wrote)
-	}()
+	s.last = after
+	s.sub = t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue, Notify: s.kick})
+	t.startPinger()
+	s.kick() // replay the feed after the client's seq
 	s.read(&parser)
-	close(s.done)
-	sub.Close()
-	<-s.wrote
-	// Commands still running finish on their own (their replies go nowhere
-	// once the writer is gone); the session ends when they have.
+	s.stop()
+	s.sub.Close()
+	// The pooled conn dies when this handler returns: no writer may touch
+	// it after. Commands still running finish on their own (their replies
+	// go nowhere now); the session ends when they have.
+	s.finish()
 	s.lanes.wg.Wait()
+	s.connMu.Lock()
+	s.released = true
+	s.connMu.Unlock()
 }
 
 func idOr(id []byte) []byte {
@@ -205,7 +248,8 @@ func (s *session) read(parser *fastjson.Parser) {
 		}
 		select {
 		case s.replies <- out:
-		case <-s.wrote:
+			s.kick()
+		case <-s.stopping:
 			return
 		}
 	}
@@ -218,97 +262,149 @@ func rejectionOrNil(err error) *bus.Rejection {
 	return bus.AsRejection(err)
 }
 
-// write is the writer goroutine, the only writer of the socket: it replays
-// the feed after the client's seq, then live events, replies and pings.
-func (s *session) write(sub *bus.Subscription, after uint64) {
+// drain is a writer goroutine, the only writer of the socket while it runs:
+// it replays the feed after the client's seq (the first time), then writes
+// queued events and replies until both queues are empty, and ends.
+func (s *session) drain() {
+	defer s.writers.Done()
 	t := s.t
-	ping := time.NewTicker(t.cfg.Heartbeat)
-	defer ping.Stop()
-	last := after
-	var buf []byte
-	send := func(units []bus.Event) bool {
-		for _, u := range units {
-			if u.Seq != 0 && u.Seq <= last {
-				continue
-			}
-			for _, ev := range append([]bus.Event{u}, u.With...) {
-				buf = appendEvent(buf[:0], ev)
-				_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				if err := s.conn.WriteMessage(fws.TextMessage, buf); err != nil {
-					return false
-				}
-			}
-			if u.Seq != 0 {
-				last = u.Seq
-			}
+	if !s.caughtUp {
+		if !s.catchUp() {
+			s.giveUp()
+			return
 		}
-		return true
-	}
-	// catchUp reads the feed until it has nothing after last.
-	catchUp := func() bool {
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
-			units, err := t.bus.Feed(ctx, s.caller, last, t.cfg.FeedPage)
-			cancel()
-			if err != nil {
-				t.cfg.Logger.Error("socket feed", "caller", s.caller.ID, "err", err)
-				closeWith(s.conn.Conn, fws.CloseInternalServerErr, "feed failed")
-				return false
-			}
-			if !send(units) {
-				return false
-			}
-			if len(units) < t.cfg.FeedPage {
-				return true
-			}
-		}
-	}
-	if !catchUp() {
-		s.conn.Close()
-		return
+		s.caughtUp = true
 	}
 	for {
-		select {
-		case ev, ok := <-sub.Events():
-			if !ok {
-				if errors.Is(sub.Err(), bus.ErrSlowSubscriber) {
-					closeWith(s.conn.Conn, CloseSlowConsumer, "slow consumer: resume from your last seq")
-				} else {
-					closeWith(s.conn.Conn, fws.CloseGoingAway, "closing")
+		s.mu.Lock()
+		s.dirty = false
+		s.mu.Unlock()
+		for more := true; more; {
+			select {
+			case <-t.quit:
+				closeWith(s.conn.Conn, fws.CloseGoingAway, "server shutting down")
+				s.giveUp()
+				return
+			case <-s.stopping:
+				s.park()
+				return
+			default:
+			}
+			select {
+			case ev, ok := <-s.sub.Events():
+				if !ok {
+					if errors.Is(s.sub.Err(), bus.ErrSlowSubscriber) {
+						closeWith(s.conn.Conn, CloseSlowConsumer, "slow consumer: resume from your last seq")
+					} else {
+						closeWith(s.conn.Conn, fws.CloseGoingAway, "closing")
+					}
+					s.giveUp()
+					return
 				}
-				s.conn.Close()
-				return
+				var sent bool
+				if ev.Seq > s.last+1 {
+					sent = s.catchUp() // something came before it that this socket has not seen
+				} else {
+					sent = s.send([]bus.Event{ev})
+				}
+				if !sent {
+					s.giveUp()
+					return
+				}
+			case out := <-s.replies:
+				_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if err := s.conn.WriteMessage(fws.TextMessage, out); err != nil {
+					s.giveUp()
+					return
+				}
+			default:
+				more = false
 			}
-			var okSend bool
-			if ev.Seq > last+1 {
-				// Something came before it that this socket has not seen.
-				okSend = catchUp()
-			} else {
-				okSend = send([]bus.Event{ev})
-			}
-			if !okSend {
-				s.conn.Close()
-				return
-			}
-		case out := <-s.replies:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := s.conn.WriteMessage(fws.TextMessage, out); err != nil {
-				s.conn.Close()
-				return
-			}
-		case <-ping.C:
-			if err := s.conn.WriteControl(fws.PingMessage, nil, time.Now().Add(5*time.Second)); err != nil {
-				s.conn.Close()
-				return
-			}
-		case <-s.done:
-			return
-		case <-t.quit:
-			closeWith(s.conn.Conn, fws.CloseGoingAway, "server shutting down")
-			s.conn.Close()
+		}
+		s.mu.Lock()
+		if !s.dirty {
+			s.running = false
+			s.mu.Unlock()
 			return
 		}
+		s.mu.Unlock()
 	}
+}
+
+// park ends a writer that found the session stopping.
+func (s *session) park() {
+	s.mu.Lock()
+	s.running = false
+	s.mu.Unlock()
+}
+
+// giveUp ends the session from the writer's side: no writer starts again, and
+// the reader's read ends at once (closing a hijacked conn is a no-op in
+// fasthttp, so without the deadline the session would stay open until the
+// read deadline). It runs before this writer's writers.Done, so before the
+// handler can return and release the pooled conn.
+func (s *session) giveUp() {
+	s.mu.Lock()
+	s.running, s.finished = false, true
+	s.mu.Unlock()
+	s.stop()
+	_ = s.conn.SetReadDeadline(time.Now())
+}
+
+// send writes the units not yet written, in order.
+func (s *session) send(units []bus.Event) bool {
+	for _, u := range units {
+		if u.Seq != 0 && u.Seq <= s.last {
+			continue
+		}
+		for _, ev := range append([]bus.Event{u}, u.With...) {
+			s.buf = appendEvent(s.buf[:0], ev)
+			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := s.conn.WriteMessage(fws.TextMessage, s.buf); err != nil {
+				return false
+			}
+		}
+		if u.Seq != 0 {
+			s.last = u.Seq
+		}
+	}
+	if cap(s.buf) > 64<<10 {
+		s.buf = nil // an idle socket keeps no large buffer
+	}
+	return true
+}
+
+// catchUp reads the feed until it has nothing after the last seq written.
+func (s *session) catchUp() bool {
+	t := s.t
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
+		units, err := t.bus.Feed(ctx, s.caller, s.last, t.cfg.FeedPage)
+		cancel()
+		if err != nil {
+			t.cfg.Logger.Error("socket feed", "caller", s.caller.ID, "err", err)
+			closeWith(s.conn.Conn, fws.CloseInternalServerErr, "feed failed")
+			return false
+		}
+		if !s.send(units) {
+			return false
+		}
+		if len(units) < t.cfg.FeedPage {
+			return true
+		}
+	}
+}
+
+// ping sends a WebSocket ping unless the conn was released. WriteControl may
+// run beside a writer. It holds connMu, never mu: kick must stay quick, it
+// runs on the store's commit path.
+func (s *session) ping() {
+	s.connMu.RLock()
+	defer s.connMu.RUnlock()
+	if s.released {
+		return
+	}
+	_ = s.conn.WriteControl(fws.PingMessage, nil, time.Now().Add(time.Second))
 }
 
 // errWriterDone ends the reader once the writer has stopped.
@@ -372,7 +468,7 @@ func newLanes() *lanes {
 func (l *lanes) dispatch(s *session, cmd Command, id []byte) bool {
 	select {
 	case l.pending <- struct{}{}:
-	case <-s.wrote:
+	case <-s.stopping:
 		return false
 	}
 	lane := ""
@@ -406,7 +502,8 @@ func (l *lanes) run(s *session, lane string, job laneJob) {
 		<-l.pending
 		select {
 		case s.replies <- out:
-		case <-s.wrote:
+			s.kick()
+		case <-s.stopping:
 		}
 		l.mu.Lock()
 		q := l.queued[lane]
