@@ -173,3 +173,21 @@ func TestPresenceAndQueuePositions(t *testing.T) {
 		t.Fatalf("a new chat went to an agent who is away: position %d", pos.Position)
 	}
 }
+
+// TestNoAgentsPolicy: a queue set to reject refuses startChat while nobody
+// online could serve it, with the documented rejection, and accepts once an
+// agent is there; a queue set to wait (the default) always queues.
+func TestNoAgentsPolicy(t *testing.T) {
+	cfg := twoAgentsConfig()
+	cfg.Queues = []config.Queue{{Name: "support", WhenNoAgents: "reject"}, {Name: "later"}}
+	cfg.Deployments = append(cfg.Deployments, config.Deployment{Key: "patient", Mode: config.ModeLive, Queue: "later", Origins: []string{"*"}})
+	gw := servertest.Start(t, servertest.Options{Config: cfg})
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo")
+	r := guest.Command("WebChatService.startChat", nil)
+	if rej := r.Rejected(t); rej.Code != "no_agents" || r.HTTPStatus != 503 {
+		t.Fatalf("startChat with nobody online: HTTP %d %+v, want 503 no_agents", r.HTTPStatus, rej)
+	}
+	wiretest.NewHTTP(t, gw.URL).WithDeployment("patient").Command("WebChatService.startChat", nil).Resolved(t)
+	wiretest.NewHTTP(t, gw.URL).WithToken("ann-secret").Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
+	guest.Command("WebChatService.startChat", nil).Resolved(t)
+}
