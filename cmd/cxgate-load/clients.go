@@ -138,27 +138,38 @@ type clientChild struct {
 	n    int
 }
 
-func spawnClients(fds uint64, errs *errCounter) (*clientChild, error) {
+// spawnChild runs this binary again in role (the client sockets, or a bare
+// echo server), with fds file descriptors allowed; it talks to the child by
+// lines on its stdin and stdout.
+func spawnChild(role string, fds uint64) (*exec.Cmd, io.WriteCloser, *bufio.Scanner, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), roleEnv+"=clients", fmt.Sprintf("CXGATE_LOAD_FDS=%d", fds))
+	cmd.Env = append(os.Environ(), roleEnv+"="+role, fmt.Sprintf("CXGATE_LOAD_FDS=%d", fds))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	outR, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	sc := bufio.NewScanner(outR)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	return cmd, in, sc, nil
+}
+
+func spawnClients(fds uint64, errs *errCounter) (*clientChild, error) {
+	cmd, in, sc, err := spawnChild("clients", fds)
+	if err != nil {
+		return nil, err
+	}
 	return &clientChild{cmd: cmd, in: bufio.NewWriterSize(in, 64<<10), inC: in, out: sc, errs: errs}, nil
 }
 

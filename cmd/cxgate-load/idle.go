@@ -113,25 +113,11 @@ type echoChild struct {
 }
 
 func spawnEcho(fds uint64) (*echoChild, error) {
-	exe, err := os.Executable()
+	cmd, in, out, err := spawnChild("echo", fds)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), roleEnv+"=echo", fmt.Sprintf("CXGATE_LOAD_FDS=%d", fds))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	outR, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	e := &echoChild{cmd: cmd, in: in, out: bufio.NewScanner(outR)}
+	e := &echoChild{cmd: cmd, in: in, out: out}
 	line, err := e.line(10 * time.Second)
 	if err != nil || !strings.HasPrefix(line, "ADDR ") {
 		e.stop()

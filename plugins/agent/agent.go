@@ -278,12 +278,18 @@ func (s *Service) listChats(ctx context.Context, call *bus.Call) (any, error) {
 	return map[string]any{"status": info.Status, "chats": chats, "queued": queued, "seq": head}, nil
 }
 
+// chatOptions are the options of the commands about one chat; each command
+// reads the fields it takes.
 type chatOptions struct {
-	ChatID    string  `json:"chatId"`
-	Message   *string `json:"message"`
-	RequestID string  `json:"requestId"`
-	IsTyping  *bool   `json:"isTyping"`
-	Type      string  `json:"type"`
+	ChatID      string  `json:"chatId"`
+	Message     *string `json:"message"`
+	RequestID   string  `json:"requestId"`
+	IsTyping    *bool   `json:"isTyping"`
+	Type        string  `json:"type"`
+	Disposition string  `json:"disposition"` // resolveChat
+	AgentID     string  `json:"agentId"`     // transferChat
+	Queue       string  `json:"queue"`       // transferChat
+	Silent      bool    `json:"silent"`      // joinChat
 }
 
 func (s *Service) chatOptions(call *bus.Call) (chatOptions, error) {
@@ -461,15 +467,9 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 // resolveChat closes the caller's intervention with a disposition. In a live
 // chat that ends it; an asynchronous conversation stays open.
 func (s *Service) resolveChat(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		ChatID      string `json:"chatId"`
-		Disposition string `json:"disposition"`
-	}
-	if err := decode(call.Options, &o); err != nil {
+	o, err := s.chatOptions(call)
+	if err != nil {
 		return nil, err
-	}
-	if o.ChatID == "" {
-		return nil, ErrNoChatID
 	}
 	if len(o.Disposition) > 128 {
 		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "disposition is limited to 128 characters.")
@@ -539,16 +539,9 @@ var (
 
 // transferChat hands the caller's chat to another agent or to a queue.
 func (s *Service) transferChat(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		ChatID  string `json:"chatId"`
-		AgentID string `json:"agentId"`
-		Queue   string `json:"queue"`
-	}
-	if err := decode(call.Options, &o); err != nil {
+	o, err := s.chatOptions(call)
+	if err != nil {
 		return nil, err
-	}
-	if o.ChatID == "" {
-		return nil, ErrNoChatID
 	}
 	if (o.AgentID == "") == (o.Queue == "") {
 		return nil, ErrTransferTarget
@@ -574,15 +567,9 @@ func (s *Service) transferChat(ctx context.Context, call *bus.Call) (any, error)
 // joinChat lets a supervisor into any open chat, silently (seen by agents
 // only; messages become whispers) or openly (the visitor sees it join).
 func (s *Service) joinChat(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		ChatID string `json:"chatId"`
-		Silent bool   `json:"silent"`
-	}
-	if err := decode(call.Options, &o); err != nil {
+	o, err := s.chatOptions(call)
+	if err != nil {
 		return nil, err
-	}
-	if o.ChatID == "" {
-		return nil, ErrNoChatID
 	}
 	var me *config.Agent
 	for _, a := range s.engine.Config().Agents {
