@@ -106,12 +106,18 @@ func (r *resource[T]) list(s *Service) (any, error) {
 	return json.RawMessage(append(out, "]}"...)), nil
 }
 
-func (r *resource[T]) get(s *Service, call *bus.Call) (any, error) {
+// target decodes a call's options and the id of the entry they name.
+func (r *resource[T]) target(call *bus.Call) (map[string]json.RawMessage, string, error) {
 	opts, err := decodeOptions(call.Options)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	id, err := stringOption(opts, r.idField)
+	return opts, id, err
+}
+
+func (r *resource[T]) get(s *Service, call *bus.Call) (any, error) {
+	_, id, err := r.target(call)
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +178,7 @@ func (r *resource[T]) create(ctx context.Context, s *Service, call *bus.Call) (a
 // update replaces the entry named in the options by the one given beside it.
 // Secrets it leaves out are kept.
 func (r *resource[T]) update(ctx context.Context, s *Service, call *bus.Call) (any, error) {
-	opts, err := decodeOptions(call.Options)
-	if err != nil {
-		return nil, err
-	}
-	id, err := stringOption(opts, r.idField)
+	opts, id, err := r.target(call)
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +220,7 @@ func (r *resource[T]) update(ctx context.Context, s *Service, call *bus.Call) (a
 
 // remove deletes the entry named in the options.
 func (r *resource[T]) remove(ctx context.Context, s *Service, call *bus.Call) (any, error) {
-	opts, err := decodeOptions(call.Options)
-	if err != nil {
-		return nil, err
-	}
-	id, err := stringOption(opts, r.idField)
+	_, id, err := r.target(call)
 	if err != nil {
 		return nil, err
 	}

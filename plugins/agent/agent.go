@@ -306,11 +306,8 @@ func (s *Service) chatOptions(call *bus.Call) (chatOptions, error) {
 // participant returns the chat and the caller's participant record.
 func (s *Service) participant(ctx context.Context, call *bus.Call, chatID string) (store.Chat, store.Participant, error) {
 	c, err := s.engine.Chat(ctx, chatID)
-	if errors.Is(err, chat.ErrNotFound) {
-		return c, store.Participant{}, ErrChatNotFound
-	}
 	if err != nil {
-		return c, store.Participant{}, err
+		return c, store.Participant{}, rejectionFor(err)
 	}
 	for _, p := range c.Participants {
 		if p.ID == call.Caller.ID && p.Connected() {
@@ -332,19 +329,8 @@ func (s *Service) acceptChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	err = s.engine.Assign(ctx, o.ChatID, call.Caller.ID)
-	switch {
-	case errors.Is(err, chat.ErrNotFound):
-		return nil, ErrChatNotFound
-	case errors.Is(err, chat.ErrEnded):
-		return nil, ErrChatEnded
-	case errors.Is(err, chat.ErrAssigned):
-		return nil, ErrAlreadyTaken
-	case errors.Is(err, chat.ErrAtCapacity):
-		return nil, ErrAtCapacity
-	case errors.Is(err, chat.ErrNotEligible):
-		return nil, ErrNotEligible
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, rejectionFor(err)
 	}
 	c, err := s.engine.Chat(ctx, o.ChatID)
 	if err != nil {
@@ -382,11 +368,8 @@ func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) 
 	// A silent supervisor's messages are whispers: agents see them, the visitor does not.
 	ev, err := s.engine.Append(ctx, o.ChatID, o.RequestID, store.Event{Type: typ, From: chat.PartyOf(p), Text: text,
 		Time: s.engine.Now().UnixMilli(), Internal: p.Silent})
-	if errors.Is(err, chat.ErrEnded) {
-		return nil, ErrChatEnded
-	}
 	if err != nil {
-		return nil, err
+		return nil, rejectionFor(err)
 	}
 	return map[string]any{"seq": ev.Seq, "index": ev.Seq, "timestamp": ev.Time}, nil
 }
@@ -417,10 +400,7 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	if _, err := s.engine.End(ctx, o.ChatID, chat.PartyOf(p), "agent"); err != nil {
-		if errors.Is(err, chat.ErrEnded) {
-			return nil, ErrChatEnded
-		}
-		return nil, err
+		return nil, rejectionFor(err)
 	}
 	return map[string]bool{"ended": true}, nil
 }
@@ -431,11 +411,8 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 		return nil, err
 	}
 	c, err := s.engine.Chat(ctx, o.ChatID)
-	if errors.Is(err, chat.ErrNotFound) {
-		return nil, ErrChatNotFound
-	}
 	if err != nil {
-		return nil, err
+		return nil, rejectionFor(err)
 	}
 	allowed := c.State == store.StateQueued
 	for _, p := range c.Participants {
@@ -479,11 +456,8 @@ func (s *Service) resolveChat(ctx context.Context, call *bus.Call) (any, error) 
 		return nil, err
 	}
 	c, err := s.engine.Resolve(ctx, o.ChatID, p, o.Disposition)
-	if errors.Is(err, chat.ErrEnded) {
-		return nil, ErrChatEnded
-	}
 	if err != nil {
-		return nil, err
+		return nil, rejectionFor(err)
 	}
 	return map[string]any{"chatId": c.ID, "state": c.State, "disposition": o.Disposition}, nil
 }
@@ -551,15 +525,8 @@ func (s *Service) transferChat(ctx context.Context, call *bus.Call) (any, error)
 		return nil, err
 	}
 	c, err := s.engine.Transfer(ctx, o.ChatID, p, o.AgentID, o.Queue)
-	switch {
-	case errors.Is(err, chat.ErrUnknownAgent), errors.Is(err, chat.ErrUnknownQueue):
-		return nil, ErrTransferTarget
-	case errors.Is(err, chat.ErrAtCapacity):
-		return nil, ErrAtCapacity
-	case errors.Is(err, chat.ErrEnded):
-		return nil, ErrChatEnded
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, rejectionFor(err)
 	}
 	return map[string]any{"chatId": c.ID, "state": c.State, "queue": c.Queue}, nil
 }
@@ -581,15 +548,8 @@ func (s *Service) joinChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, ErrNotSupervisor
 	}
 	c, err := s.engine.JoinAsSupervisor(ctx, o.ChatID, *me, o.Silent)
-	switch {
-	case errors.Is(err, chat.ErrNotFound):
-		return nil, ErrChatNotFound
-	case errors.Is(err, chat.ErrEnded):
-		return nil, ErrChatEnded
-	case errors.Is(err, chat.ErrAssigned):
-		return nil, ErrAlreadyTaken
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, rejectionFor(err)
 	}
 	return assignment(&c), nil
 }
@@ -651,4 +611,27 @@ func (s *Service) listQueues(ctx context.Context, call *bus.Call) (any, error) {
 		out = append(out, QueueEntry{Name: q.Name, Skills: skills, Language: q.Language, Queued: counts[q.Name]})
 	}
 	return map[string]any{"queues": out}, nil
+}
+
+// rejectionFor turns the engine's errors into AgentService's rejections, the
+// same for every command; anything else passes through (and reaches the
+// client as "internal").
+func rejectionFor(err error) error {
+	switch {
+	case errors.Is(err, chat.ErrNotFound):
+		return ErrChatNotFound
+	case errors.Is(err, chat.ErrEnded):
+		return ErrChatEnded
+	case errors.Is(err, chat.ErrAssigned):
+		return ErrAlreadyTaken
+	case errors.Is(err, chat.ErrAtCapacity):
+		return ErrAtCapacity
+	case errors.Is(err, chat.ErrNotEligible):
+		return ErrNotEligible
+	case errors.Is(err, chat.ErrNotParticipant):
+		return ErrNotParticipant
+	case errors.Is(err, chat.ErrUnknownAgent), errors.Is(err, chat.ErrUnknownQueue):
+		return ErrTransferTarget
+	}
+	return err
 }
