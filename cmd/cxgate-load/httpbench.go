@@ -55,8 +55,10 @@ func driveHTTP(hc *fasthttp.HostClient, uri string, tokens []string, warm, d tim
 	start := time.Now()
 	mStart := start.Add(warm)
 	end := mStart.Add(d)
-	var cpu0, cpu1 cpuSample
-	cpuTimer := time.AfterFunc(warm, func() { cpu0 = readCPU() })
+	// The timer's goroutine hands its sample over a channel: the reader
+	// needs that edge to see it.
+	cpuAtStart := make(chan cpuSample, 1)
+	cpuTimer := time.AfterFunc(warm, func() { cpuAtStart <- readCPU() })
 	for i := range tokens {
 		wg.Add(1)
 		go func() {
@@ -97,13 +99,13 @@ func driveHTTP(hc *fasthttp.HostClient, uri string, tokens []string, warm, d tim
 		}()
 	}
 	time.Sleep(time.Until(end))
-	cpu1 = readCPU()
+	cpu1 := readCPU()
 	waitTimeout(&wg, warm+d+30*time.Second)
-	cpuTimer.Stop()
-	r := httpRun{Requests: count.Load(), Errors: failed.Load(), Seconds: d.Seconds(), lat: rec.sorted()}
-	if cpu0.at.IsZero() {
-		cpu0 = cpu1
+	cpu0 := cpu1
+	if !cpuTimer.Stop() {
+		cpu0 = <-cpuAtStart
 	}
+	r := httpRun{Requests: count.Load(), Errors: failed.Load(), Seconds: d.Seconds(), lat: rec.sorted()}
 	r.cpu = cpu1.self - cpu0.self
 	r.Rate = float64(r.Requests) / r.Seconds
 	r.Latency = summarize(r.lat)

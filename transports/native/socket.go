@@ -177,7 +177,15 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 		queue = t.cfg.AgentSocketQueue
 	}
 	s.last = after
+	// An event published while Subscribe is still returning calls kick
+	// before s.sub is set: running holds such kicks to marking dirty, so no
+	// writer starts until the subscription is in place. Nothing else sees s
+	// before Subscribe, so the first write needs no lock.
+	s.running = true
 	s.sub = t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue, Notify: s.kick})
+	s.mu.Lock()
+	s.running = false
+	s.mu.Unlock()
 	t.startPinger()
 	s.kick() // replay the feed after the client's seq
 	s.read(&parser)
