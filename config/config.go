@@ -185,31 +185,7 @@ func (c *Config) ApplyDefaults() {
 	def(&l.LongPollSeconds, 60)
 	def(&l.HeartbeatSeconds, 25)
 	for i := range c.Deployments {
-		d := &c.Deployments[i]
-		if d.Mode == "" {
-			d.Mode = ModeLive
-		}
-		if d.Identity == "" {
-			d.Identity = IdentityAnonymous
-		}
-		if d.RestoreTimeout == 0 {
-			d.RestoreTimeout = 60 * time.Second
-		}
-		if d.IdleTimeout == 0 {
-			d.IdleTimeout = 24 * time.Hour
-		}
-		if d.ThreadInactivity == 0 {
-			d.ThreadInactivity = 30 * time.Minute
-		}
-		if d.Files.MaxBytes == 0 {
-			d.Files.MaxBytes = 10 << 20
-		}
-		if d.Files.MaxUploads == 0 {
-			d.Files.MaxUploads = 10
-		}
-		if len(d.Files.Types) == 0 {
-			d.Files.Types = []string{"image/png", "image/jpeg", "application/pdf", "text/plain"}
-		}
+		c.Deployments[i].applyDefaults()
 	}
 	for i := range c.Agents {
 		a := &c.Agents[i]
@@ -377,6 +353,34 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// applyDefaults fills the settings a deployment left out.
+func (d *Deployment) applyDefaults() {
+	if d.Mode == "" {
+		d.Mode = ModeLive
+	}
+	if d.Identity == "" {
+		d.Identity = IdentityAnonymous
+	}
+	if d.RestoreTimeout == 0 {
+		d.RestoreTimeout = 60 * time.Second
+	}
+	if d.IdleTimeout == 0 {
+		d.IdleTimeout = 24 * time.Hour
+	}
+	if d.ThreadInactivity == 0 {
+		d.ThreadInactivity = 30 * time.Minute
+	}
+	if d.Files.MaxBytes == 0 {
+		d.Files.MaxBytes = 10 << 20
+	}
+	if d.Files.MaxUploads == 0 {
+		d.Files.MaxUploads = 10
+	}
+	if len(d.Files.Types) == 0 {
+		d.Files.Types = []string{"image/png", "image/jpeg", "application/pdf", "text/plain"}
+	}
+}
+
 // Deployment returns the deployment with key k.
 func (c *Config) Deployment(k string) (Deployment, bool) {
 	for _, d := range c.Deployments {
@@ -385,6 +389,18 @@ func (c *Config) Deployment(k string) (Deployment, bool) {
 		}
 	}
 	return Deployment{}, false
+}
+
+// DeploymentOrDefaults is the deployment keyed k, or one with the default
+// settings when k is no longer configured: the chats of a deleted
+// deployment still idle-end and close their threads on the default timers.
+func (c *Config) DeploymentOrDefaults(k string) Deployment {
+	if d, ok := c.Deployment(k); ok {
+		return d
+	}
+	d := Deployment{Key: k}
+	d.applyDefaults()
+	return d
 }
 
 // Queue returns the queue named n.

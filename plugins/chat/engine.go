@@ -387,8 +387,8 @@ func (e *Engine) threadEvents(c *store.Chat, now int64) []store.Event {
 }
 
 func (e *Engine) threadExpired(c *store.Chat, now int64) bool {
-	d, ok := e.Config().Deployment(c.Deployment)
-	return ok && now-c.LastActivity > d.ThreadInactivity.Milliseconds()
+	d := e.Config().DeploymentOrDefaults(c.Deployment)
+	return now-c.LastActivity > d.ThreadInactivity.Milliseconds()
 }
 
 func (e *Engine) closeThread(c *store.Chat, now int64, reason string) store.Event {

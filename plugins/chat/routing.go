@@ -545,10 +545,7 @@ func (e *Engine) SweepIdle(ctx context.Context) {
 	var idle, threads []string
 	e.mu.Lock()
 	for _, c := range e.chats {
-		d, ok := cfg.Deployment(c.Deployment)
-		if !ok {
-			continue
-		}
+		d := cfg.DeploymentOrDefaults(c.Deployment)
 		quiet := now.Sub(time.UnixMilli(c.LastActivity))
 		switch {
 		case c.Mode == config.ModeLive && quiet > d.IdleTimeout:

@@ -3,6 +3,7 @@ package webchat_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -367,5 +368,49 @@ func TestIdentifyMidChat(t *testing.T) {
 	v.Command("WebChatService.identify", map[string]any{"uuid": "crm-1001"}).Into(t, &other)
 	if !other.NewChat || other.ChatID == st.ChatID || other.Token == "" {
 		t.Fatalf("identifying as a company uuid: %+v", other)
+	}
+}
+
+// TestDeletedDeploymentChatsStillIdle: the chats open on a deployment that an
+// admin deletes keep their lifecycle on the default timers: the live chat
+// idle-ends after 24 hours of silence (not before), the asynchronous
+// conversation's thread closes after 30 minutes.
+func TestDeletedDeploymentChatsStillIdle(t *testing.T) {
+	clk := newClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	gw := servertest.Start(t, servertest.Options{Now: clk.Now})
+	ctx := context.Background()
+	startOn := func(deployment string) string {
+		var st started
+		v := wiretest.NewHTTP(t, gw.URL).WithDeployment(deployment)
+		v.Command("WebChatService.startChat", map[string]any{"nickname": "Kit"}).Into(t, &st)
+		v.WithToken(st.Token).Command("WebChatService.sendMessage", map[string]string{"message": "hello"}).Resolved(t)
+		return st.ChatID
+	}
+	live, async := startOn("demo"), startOn("demo-async")
+
+	admin := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AdminToken)
+	for _, key := range []string{"demo", "demo-async"} {
+		req, err := http.NewRequest(http.MethodDelete, gw.URL+"/v1/admin/deployments/"+key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := admin.Send(req); resp.StatusCode != http.StatusOK {
+			t.Fatalf("DELETE deployment %s: HTTP %d %s", key, resp.StatusCode, body)
+		}
+	}
+
+	clk.Add(time.Hour)
+	gw.Engine().SweepIdle(ctx)
+	if c, _ := gw.Store().Chat(ctx, live); c.State == store.StateEnded {
+		t.Fatal("the live chat ended after one quiet hour")
+	}
+	if got := count(storedTypes(t, gw, async), store.EventThreadClosed); got != 1 {
+		t.Fatalf("async threads closed after an hour = %d, want 1", got)
+	}
+
+	clk.Add(24 * time.Hour)
+	gw.Engine().SweepIdle(ctx)
+	if c, _ := gw.Store().Chat(ctx, live); c.State != store.StateEnded {
+		t.Fatalf("the live chat of a deleted deployment after 25 quiet hours: state %q, want ended", c.State)
 	}
 }
