@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cxgate/cxgate/server"
 )
 
 // options are the command line.
@@ -163,6 +165,7 @@ Flags:
 func (o *options) has(phase string) bool { return slices.Contains(o.phases, phase) }
 
 func main() {
+	server.TuneGC() // the gateway's setting, for every side of every ratio
 	switch os.Getenv(roleEnv) {
 	case "echo":
 		echoMain()

@@ -19,6 +19,7 @@ import (
 )
 
 func main() {
+	server.TuneGC()
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "cxgate:", err)
 		os.Exit(1)
