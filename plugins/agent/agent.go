@@ -384,7 +384,7 @@ func (s *Service) sendTyping(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	typing := o.IsTyping == nil || *o.IsTyping
-	if err := s.engine.Typing(o.ChatID, chat.PartyOf(p), typing); err != nil {
+	if err := s.engine.Typing(ctx, o.ChatID, chat.PartyOf(p), typing); err != nil {
 		return nil, ErrChatEnded
 	}
 	return struct{}{}, nil

@@ -217,7 +217,7 @@ func (e *Engine) track(c *store.Chat) {
 			}
 		}
 	}
-	if c.State == store.StateEnded {
+	if c.State == store.StateEnded || dormant(c) {
 		delete(e.chats, c.ID)
 		if old != nil {
 			for _, p := range old.Participants {
@@ -237,6 +237,23 @@ func (e *Engine) track(c *store.Chat) {
 			a.chats[c.ID] = true
 		}
 	}
+}
+
+// dormant reports whether an open chat needs no place in the view: an
+// asynchronous conversation between threads, with no agent in it. Such
+// conversations may number in the millions and last for years; routing,
+// sweeps and presence have nothing to do with them until the visitor writes
+// again, and that commit brings the chat back into the view.
+func dormant(c *store.Chat) bool {
+	if c.Mode != config.ModeAsync || c.State != store.StateIdle || c.ThreadOpen {
+		return false
+	}
+	for _, p := range c.Participants {
+		if p.Connected() {
+			return false
+		}
+	}
+	return true
 }
 
 // StartRequest is a visitor's request for a chat.
@@ -516,7 +533,8 @@ func PartyOf(p store.Participant) store.Party {
 }
 
 // Typing fans an ephemeral typing indicator out to the chat's observers.
-func (e *Engine) Typing(chatID string, from store.Party, isTyping bool) error {
+// A chat outside the view is read from the log: it may be dormant.
+func (e *Engine) Typing(ctx context.Context, chatID string, from store.Party, isTyping bool) error {
 	e.mu.Lock()
 	v, ok := e.chats[chatID]
 	var c store.Chat
@@ -526,7 +544,14 @@ func (e *Engine) Typing(chatID string, from store.Party, isTyping bool) error {
 	}
 	e.mu.Unlock()
 	if !ok {
-		return ErrEnded
+		var err error
+		if c, err = e.Chat(ctx, chatID); err != nil {
+			return err
+		}
+		if c.State == store.StateEnded {
+			return ErrEnded
+		}
+		c.UserData = nil
 	}
 	typ := "TypingStopped"
 	if isTyping {
@@ -594,7 +619,8 @@ const tokenCacheSize = 1 << 16
 
 // OpenChat returns the in-memory view of an open chat (queued, active or
 // idle), without its userData: what the hot paths need to check a session
-// without reading the store. false means ended or unknown.
+// without reading the store. false means ended, dormant or unknown: read
+// the log then.
 func (e *Engine) OpenChat(id string) (store.Chat, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -414,3 +414,44 @@ func TestDeletedDeploymentChatsStillIdle(t *testing.T) {
 		t.Fatalf("the live chat of a deleted deployment after 25 quiet hours: state %q, want ended", c.State)
 	}
 }
+
+// TestDormantConversationLeavesTheView: an asynchronous conversation between
+// threads with no agent in it is not kept in the engine's memory; the
+// visitor may still type and write, and writing brings it back and routes it.
+func TestDormantConversationLeavesTheView(t *testing.T) {
+	clk := newClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	gw := servertest.Start(t, servertest.Options{Now: clk.Now})
+	ctx := context.Background()
+	agent := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
+	agent.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
+
+	v := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
+	var st started
+	v.Command("WebChatService.startChat", map[string]any{"nickname": "Dee"}).Into(t, &st)
+	v = v.WithToken(st.Token)
+	v.Command("WebChatService.sendMessage", map[string]string{"message": "Is my order shipped?"}).Resolved(t)
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
+		c, _ := gw.Store().Chat(ctx, st.ChatID)
+		return c.State == store.StateActive
+	})
+	agent.Command("AgentService.resolveChat", map[string]string{"chatId": st.ChatID, "disposition": "answered"}).Resolved(t)
+	if _, ok := gw.Engine().OpenChat(st.ChatID); !ok {
+		t.Fatal("the conversation left the view while its thread is open")
+	}
+
+	clk.Add(45 * time.Minute)
+	gw.Engine().SweepIdle(ctx)
+	if c, ok := gw.Engine().OpenChat(st.ChatID); ok {
+		t.Fatalf("a dormant conversation is still in the view: %+v", c)
+	}
+	v.Command("WebChatService.sendTyping", map[string]any{"isTyping": true}).Resolved(t)
+
+	v.Command("WebChatService.sendMessage", map[string]string{"message": "Hello again"}).Resolved(t)
+	if _, ok := gw.Engine().OpenChat(st.ChatID); !ok {
+		t.Fatal("writing did not bring the conversation back into the view")
+	}
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
+		c, _ := gw.Store().Chat(ctx, st.ChatID)
+		return c.State == store.StateActive
+	})
+}

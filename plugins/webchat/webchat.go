@@ -550,7 +550,7 @@ func (s *Service) sendTyping(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	typing := o.IsTyping == nil || *o.IsTyping
-	if err := s.engine.Typing(c.ID, s.visitorParty(c), typing); err != nil {
+	if err := s.engine.Typing(ctx, c.ID, s.visitorParty(c), typing); err != nil {
 		return nil, ErrNoActiveSession
 	}
 	return struct{}{}, nil
