@@ -4,6 +4,11 @@
 // chats to agents, ends idle ones, and hands every committed or ephemeral
 // event to its observers (the plugins), which turn them into bus events.
 //
+// The view holds the open chats that routing, sweeps and presence work on:
+// every live chat, and the asynchronous conversations that are waiting, have
+// an agent or an open thread. A dormant conversation (between threads, no
+// agent) is only in the store until its next commit brings it back.
+//
 // # Goroutines
 //
 // The engine owns two: the router, woken whenever a chat or an agent changes,
