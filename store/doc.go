@@ -22,8 +22,9 @@
 //	identity_chats/ identity id "\x00" chat id → "" (an identity's conversations)
 //	outbox/      uint64 big-endian delivery id → OutboxEntry (webhook deliveries not yet
 //	                 made); the bucket's sequence hands out the ids
-//	outbox_due/  uint64 big-endian nextAt (unix ms) ‖ uint64 big-endian delivery id → ""
-//	                 (the outbox in due order)
+//	outbox_due/  uint16 big-endian len(subscription) ‖ subscription ‖ uint64 big-endian
+//	                 nextAt (unix ms) ‖ uint64 big-endian delivery id → "" (the outbox in due
+//	                 order per subscription: a long backlog of one is passed over in a seek)
 //	dead/        uint64 big-endian delivery id → OutboxEntry (deliveries given up on)
 //
 // meta also holds "sessionKey", 32 random bytes made with the file, which sign
@@ -37,7 +38,13 @@
 // Outbox entries are written by [Options.Outbox] in the transaction that
 // appends the events they announce (a transactional outbox): an event and its
 // webhook deliveries commit together or not at all. An entry keeps its id
-// when it goes dead and when it is retried.
+// when it goes dead and when it is retried. Dead entries stay until they are
+// retried or [Store.PruneDead] deletes them. The numbers of pending and dead
+// entries are counted once at Open and then kept by the writer as its
+// transactions commit, so [Store.OutboxDepth] reads no bucket.
+//
+// Open migrates older files in its first transaction: schema 1 keyed
+// outbox_due by due time alone.
 //
 // Seqs start at 1 and have no gaps: a seq is taken inside the transaction that
 // writes the event.

@@ -2,10 +2,13 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,9 +46,40 @@ type OutboxEntry struct {
 // The store assigns each entry's ID.
 type OutboxFunc func(c *Chat, evs []Event) []OutboxEntry
 
-// writeOutbox adds the entries the Outbox option makes of evs; tx is the
-// transaction that appends them.
-func (s *Store) writeOutbox(tx *bolt.Tx, ch *Chat, evs []Event) error {
+// outboxDelta is how one op changed the number of pending and dead entries.
+// The writer adds it to the store's counts only once the op committed:
+// commit resets it before every apply, so a batch retried after another op
+// failed counts each op once, and an op that failed or was skipped counts
+// nothing.
+type outboxDelta struct{ pending, dead int }
+
+// countOutbox counts the pending and the dead entries by walking both
+// buckets: once, at Open.
+func countOutbox(tx *bolt.Tx) (pending, dead int) {
+	return tx.Bucket(bucketOutbox).Stats().KeyN, tx.Bucket(bucketDead).Stats().KeyN
+}
+
+// countCommitted adds the outbox deltas of batch's committed ops to the
+// counts. It runs on the writer goroutine, after the batch committed.
+func (s *Store) countCommitted(batch []*op) {
+	var d outboxDelta
+	for _, o := range batch {
+		if o.err == nil {
+			d.pending += o.outbox.pending
+			d.dead += o.outbox.dead
+		}
+	}
+	if d.pending != 0 {
+		s.pendingN.Add(int64(d.pending))
+	}
+	if d.dead != 0 {
+		s.deadN.Add(int64(d.dead))
+	}
+}
+
+// writeOutbox adds the entries the Outbox option makes of evs, counting them
+// in o; tx is the transaction that appends them.
+func (s *Store) writeOutbox(tx *bolt.Tx, o *op, ch *Chat, evs []Event) error {
 	if s.opts.Outbox == nil || len(evs) == 0 {
 		return nil
 	}
@@ -62,20 +96,54 @@ func (s *Store) writeOutbox(tx *bolt.Tx, ch *Chat, evs []Event) error {
 			return err
 		}
 	}
+	o.outbox.pending += len(entries)
 	return nil
 }
 
-// dueKey orders the outbox by due time: nextAt ‖ id.
-func dueKey(nextAt int64, id uint64) []byte {
-	k := make([]byte, 16)
-	binary.BigEndian.PutUint64(k, uint64(max(nextAt, 0)))
-	binary.BigEndian.PutUint64(k[8:], id)
-	return k
+// dueKey orders the outbox by subscription, then due time:
+// uint16 len(subscription) ‖ subscription ‖ nextAt ‖ id.
+func dueKey(subscription string, nextAt int64, id uint64) []byte {
+	k := make([]byte, 0, 2+len(subscription)+16)
+	k = binary.BigEndian.AppendUint16(k, uint16(len(subscription)))
+	k = append(k, subscription...)
+	k = binary.BigEndian.AppendUint64(k, uint64(max(nextAt, 0)))
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// dueSubscription returns the subscription of due key k.
+func dueSubscription(k []byte) (string, error) {
+	if len(k) >= 2 {
+		if n := int(binary.BigEndian.Uint16(k)); len(k) == 2+n+16 {
+			return string(k[2 : 2+n]), nil
+		}
+	}
+	return "", fmt.Errorf("store: malformed outbox_due key %x", k)
+}
+
+// dueTime returns the due time and the id of due key k.
+func dueTime(k []byte) (nextAt int64, id uint64) {
+	n := len(k)
+	return int64(binary.BigEndian.Uint64(k[n-16:])), binary.BigEndian.Uint64(k[n-8:])
+}
+
+// after returns the least key above every key that starts with prefix; nil
+// when there is none.
+func after(prefix []byte) []byte {
+	k := bytes.Clone(prefix)
+	for i := len(k) - 1; i >= 0; i-- {
+		if k[i]++; k[i] != 0 {
+			return k[:i+1]
+		}
+	}
+	return nil
 }
 
 // putPending writes e to the outbox and its due index. An older version of e
 // must have been removed from the index first.
 func putPending(tx *bolt.Tx, e OutboxEntry) error {
+	if len(e.Subscription) > math.MaxUint16 {
+		return fmt.Errorf("store: outbox entry %d: subscription id of %d bytes", e.ID, len(e.Subscription))
+	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -83,7 +151,26 @@ func putPending(tx *bolt.Tx, e OutboxEntry) error {
 	if err := tx.Bucket(bucketOutbox).Put(u64(e.ID), data); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketOutboxDue).Put(dueKey(e.NextAt, e.ID), nil)
+	return tx.Bucket(bucketOutboxDue).Put(dueKey(e.Subscription, e.NextAt, e.ID), nil)
+}
+
+// reindexOutboxDue rebuilds outbox_due from the outbox: schema 1 keyed it by
+// due time alone, schema 2 by subscription first.
+func reindexOutboxDue(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket(bucketOutboxDue); err != nil {
+		return err
+	}
+	due, err := tx.CreateBucket(bucketOutboxDue)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+		var e OutboxEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("store: decode outbox entry %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		return due.Put(dueKey(e.Subscription, e.NextAt, binary.BigEndian.Uint64(k)), nil)
+	})
 }
 
 // getEntry reads entry id from bucket name; ok is false when it is not there.
@@ -105,41 +192,74 @@ func removePending(tx *bolt.Tx, id uint64) (e OutboxEntry, ok bool, err error) {
 	if err != nil || !ok {
 		return e, ok, err
 	}
-	if err := tx.Bucket(bucketOutboxDue).Delete(dueKey(e.NextAt, id)); err != nil {
+	if err := tx.Bucket(bucketOutboxDue).Delete(dueKey(e.Subscription, e.NextAt, id)); err != nil {
 		return e, false, err
 	}
 	return e, true, tx.Bucket(bucketOutbox).Delete(u64(id))
 }
 
-// PendingOutbox returns up to limit outbox entries due at now, the earliest
-// due first, and when the first entry it did not return falls due (zero when
-// the outbox holds no other entry). That time is at or before now when more
-// than limit entries are due.
-func (s *Store) PendingOutbox(ctx context.Context, now time.Time, limit int) (due []OutboxEntry, next time.Time, err error) {
+// PendingOutbox returns outbox entries due at now, the earliest due first:
+// of each subscription, up to want(subscription) of its own earliest due
+// ones. A subscription for which want is 0 is passed over without reading
+// its entries, so a subscription with a long backlog costs a seek, not a
+// walk. want runs inside the read transaction, once for every subscription
+// with pending entries, and must not block.
+//
+// next is the earliest time at which an entry of a subscription it read
+// (want above 0) falls due after now; zero when there is none. Due entries
+// beyond want are not counted in next: they are due already.
+func (s *Store) PendingOutbox(ctx context.Context, now time.Time, want func(subscription string) int) (due []OutboxEntry, next time.Time, err error) {
 	until := now.UnixMilli()
+	nextAt := int64(-1)
 	err = s.view(func(tx *bolt.Tx) error {
-		out := tx.Bucket(bucketOutbox)
 		c := tx.Bucket(bucketOutboxDue).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			at := int64(binary.BigEndian.Uint64(k))
-			if at > until || len(due) >= limit {
-				next = time.UnixMilli(at)
-				return nil
+		for k, _ := c.First(); k != nil; {
+			sub, err := dueSubscription(k)
+			if err != nil {
+				return err
 			}
-			id := binary.BigEndian.Uint64(k[8:])
-			v := out.Get(u64(id))
-			if v == nil {
-				return fmt.Errorf("store: outbox index names missing entry %d", id)
+			prefix := bytes.Clone(k[:2+len(sub)])
+			if n := want(sub); n > 0 {
+				for taken := 0; k != nil && bytes.HasPrefix(k, prefix) && taken < n; k, _ = c.Next() {
+					at, id := dueTime(k)
+					if at > until {
+						break
+					}
+					e, ok, err := getEntry(tx, bucketOutbox, id)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return fmt.Errorf("store: outbox index names missing entry %d", id)
+					}
+					due = append(due, e)
+					taken++
+				}
+				// The subscription's first entry not due yet.
+				if k, _ = c.Seek(dueKey(sub, until+1, 0)); k != nil && bytes.HasPrefix(k, prefix) {
+					if at, _ := dueTime(k); nextAt < 0 || at < nextAt {
+						nextAt = at
+					}
+				}
 			}
-			var e OutboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("store: decode outbox entry %d: %w", id, err)
+			rest := after(prefix)
+			if rest == nil {
+				break
 			}
-			due = append(due, e)
+			k, _ = c.Seek(rest)
 		}
 		return nil
 	})
-	return due, next, err
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	slices.SortFunc(due, func(a, b OutboxEntry) int {
+		return cmp.Or(cmp.Compare(a.NextAt, b.NextAt), cmp.Compare(a.ID, b.ID))
+	})
+	if nextAt >= 0 {
+		next = time.UnixMilli(nextAt)
+	}
+	return due, next, nil
 }
 
 // ListOutbox lists up to limit entries in state OutboxPending or OutboxDead
@@ -196,14 +316,17 @@ func (s *Store) OutboxEntryByID(ctx context.Context, id uint64) (e OutboxEntry, 
 	return e, state, err
 }
 
-// OutboxDepth counts the pending and the dead entries.
+// OutboxDepth counts the pending and the dead entries, as last committed. It
+// reads counters the writer keeps, without a transaction: cheap enough for
+// every metrics scrape. After Close it returns ErrClosed.
 func (s *Store) OutboxDepth(ctx context.Context) (pending, dead int, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
-		pending = tx.Bucket(bucketOutbox).Stats().KeyN
-		dead = tx.Bucket(bucketDead).Stats().KeyN
-		return nil
-	})
-	return pending, dead, err
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return 0, 0, ErrClosed
+	}
+	return int(s.pendingN.Load()), int(s.deadN.Load()), nil
 }
 
 // UpdateOutbox replaces a pending entry with e, found by e.ID: the record of
@@ -229,7 +352,10 @@ func (s *Store) UpdateOutbox(ctx context.Context, e OutboxEntry) error {
 func (s *Store) DeleteOutbox(ctx context.Context, id uint64) error {
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
-		_, _, err := removePending(tx, id)
+		_, ok, err := removePending(tx, id)
+		if ok {
+			o.outbox.pending--
+		}
 		return err
 	}
 	return s.submit(ctx, o)
@@ -252,6 +378,7 @@ func (s *Store) MoveToDead(ctx context.Context, e OutboxEntry) error {
 		if !ok {
 			return skip{fmt.Errorf("%w: pending delivery %d", ErrNotFound, e.ID)}
 		}
+		o.outbox = outboxDelta{pending: -1, dead: 1}
 		return tx.Bucket(bucketDead).Put(u64(e.ID), data)
 	}
 	return s.submit(ctx, o)
@@ -279,6 +406,7 @@ func (s *Store) RetryDead(ctx context.Context, id uint64, now time.Time) (Outbox
 				return err
 			}
 			e.Attempts, e.DeadAt = 0, 0
+			o.outbox = outboxDelta{pending: 1, dead: -1}
 		}
 		e.NextAt = now.UnixMilli()
 		out = e
@@ -318,10 +446,96 @@ func (s *Store) RetryAllDead(ctx context.Context, now time.Time, limit int) (int
 			}
 		}
 		n = len(ids)
+		o.outbox = outboxDelta{pending: n, dead: -n}
 		return nil
 	}
 	if err := s.submit(ctx, o); err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+// PruneDead deletes the dead entries that went dead before deadBefore, then
+// the oldest (lowest id) of the rest beyond the newest keep, and returns how
+// many it deleted. A negative keep caps nothing.
+//
+// Which entries expired is read in a read-only transaction first: decoding
+// every dead entry inside the write transaction would hold up every other
+// write. The write then deletes those that are still dead and still expired.
+func (s *Store) PruneDead(ctx context.Context, deadBefore time.Time, keep int) (int, error) {
+	cutoff := deadBefore.UnixMilli()
+	var expired []uint64
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
+			at, err := deadAt(k, v)
+			if err != nil {
+				return err
+			}
+			if at < cutoff {
+				expired = append(expired, binary.BigEndian.Uint64(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	var removed int // read only after a successful submit
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
+		removed = 0
+		dead := tx.Bucket(bucketDead)
+		for _, id := range expired {
+			k := u64(id)
+			v := dead.Get(k)
+			if v == nil {
+				continue // retried meanwhile
+			}
+			at, err := deadAt(k, v)
+			if err != nil {
+				return err
+			}
+			if at >= cutoff {
+				continue // retried and dead again meanwhile
+			}
+			if err := dead.Delete(k); err != nil {
+				return err
+			}
+			removed++
+		}
+		if keep >= 0 {
+			n := 0
+			c := dead.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				n++
+			}
+			var oldest [][]byte
+			for k, _ := c.First(); k != nil && len(oldest) < n-keep; k, _ = c.Next() {
+				oldest = append(oldest, bytes.Clone(k))
+			}
+			for _, k := range oldest {
+				if err := dead.Delete(k); err != nil {
+					return err
+				}
+			}
+			removed += len(oldest)
+		}
+		o.outbox.dead = -removed
+		return nil
+	}
+	if err := s.submit(ctx, o); err != nil {
+		return 0, err
+	}
+	return removed, nil
+}
+
+// deadAt decodes only the time a dead entry went dead.
+func deadAt(k, v []byte) (int64, error) {
+	var e struct {
+		DeadAt int64 `json:"deadAt"`
+	}
+	if err := json.Unmarshal(v, &e); err != nil {
+		return 0, fmt.Errorf("store: decode dead entry %d: %w", binary.BigEndian.Uint64(k), err)
+	}
+	return e.DeadAt, nil
 }

@@ -2,13 +2,20 @@ package store_test
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/cxgate/cxgate/store"
 )
@@ -167,6 +174,9 @@ func outboxAt(t testing.TB, s *store.Store, chatID string, times ...int64) {
 	}
 }
 
+// upTo wants n entries of every subscription.
+func upTo(n int) func(string) int { return func(string) int { return n } }
+
 func TestPendingOutbox_DueOrder(t *testing.T) {
 	s, _ := newTestStore(t, store.Options{Outbox: outboxPerEvent})
 	ctx := context.Background()
@@ -184,11 +194,14 @@ func TestPendingOutbox_DueOrder(t *testing.T) {
 		{"NoneDue", 999, 10, []uint64{}, 1000},
 		{"SomeDue", 2500, 10, []uint64{2, 3}, 3000},
 		{"AllDue", 9000, 10, []uint64{2, 3, 1, 4}, 0},
-		{"Limited", 9000, 2, []uint64{2, 3}, 3000},
+		// Due entries beyond the limit are not next: they are due already.
+		{"Limited", 9000, 2, []uint64{2, 3}, 0},
+		{"LimitedSomeDue", 2500, 1, []uint64{2}, 3000},
+		{"NoneWanted", 9000, 0, []uint64{}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			due, next, err := s.PendingOutbox(ctx, time.UnixMilli(tc.now), tc.limit)
+			due, next, err := s.PendingOutbox(ctx, time.UnixMilli(tc.now), upTo(tc.limit))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,13 +219,13 @@ func TestPendingOutbox_DueOrder(t *testing.T) {
 	}
 
 	// Rescheduling moves an entry in the due order.
-	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1000), 1)
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1000), upTo(1))
 	e := due[0]
 	e.Attempts, e.NextAt, e.LastError, e.LastStatus = 1, 5000, "503 Service Unavailable", 503
 	if err := s.UpdateOutbox(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	due, next, err := s.PendingOutbox(ctx, time.UnixMilli(4000), 10)
+	due, next, err := s.PendingOutbox(ctx, time.UnixMilli(4000), upTo(10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +279,7 @@ func TestOutbox_Lifecycle(t *testing.T) {
 	if dead[0].Attempts != 10 || dead[0].LastError != "connection refused" || dead[0].DeadAt != 2000 {
 		t.Errorf("dead entry = %+v", dead[0])
 	}
-	if due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1<<40), 10); !slices.Equal(entryIDs(due), []uint64{4}) {
+	if due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1<<40), upTo(10)); !slices.Equal(entryIDs(due), []uint64{4}) {
 		t.Errorf("due = %v, want [4]", entryIDs(due))
 	}
 	if p, d := mustDepth(t, s); p != 1 || d != 2 {
@@ -293,7 +306,7 @@ func TestOutbox_Lifecycle(t *testing.T) {
 	if e, err := s.RetryDead(ctx, 4, time.UnixMilli(6000)); err != nil || e.Attempts != 3 || e.NextAt != 6000 {
 		t.Errorf("retry of a pending entry = %+v, %v", e, err)
 	}
-	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(6000), 10)
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(6000), upTo(10))
 	if got := entryIDs(due); !slices.Equal(got, []uint64{3, 4}) {
 		t.Errorf("due after retries = %v, want [3 4]", got)
 	}
@@ -324,7 +337,7 @@ func TestRetryAllDead(t *testing.T) {
 			t.Fatalf("RetryAllDead = %d, %v; want %d", n, err, want)
 		}
 	}
-	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(100), 10)
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(100), upTo(10))
 	if got := entryIDs(due); !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
 		t.Errorf("due = %v, want all five", got)
 	}
@@ -426,5 +439,352 @@ func TestOutbox_ConcurrentWriters(t *testing.T) {
 	}
 	if calls.Load() < chats*msgs {
 		t.Errorf("outbox func ran %d times, want at least %d", calls.Load(), chats*msgs)
+	}
+}
+
+// TestOutboxDepth_Counts: the counts OutboxDepth keeps without a transaction
+// match the buckets through writes, deliveries, dead moves, retries,
+// pruning, a batch retried after one of its writes failed, and a reopen.
+func TestOutboxDepth_Counts(t *testing.T) {
+	s, path := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	check := func(step string, wantPending, wantDead int) {
+		t.Helper()
+		p, d := mustDepth(t, s)
+		inPending, inDead := len(mustList(t, s, store.OutboxPending)), len(mustList(t, s, store.OutboxDead))
+		if p != wantPending || d != wantDead || inPending != wantPending || inDead != wantDead {
+			t.Fatalf("%s: depth %d pending, %d dead; buckets hold %d, %d; want %d, %d",
+				step, p, d, inPending, inDead, wantPending, wantDead)
+		}
+	}
+	dead := func(id uint64, at int64) store.OutboxEntry {
+		return store.OutboxEntry{ID: id, EventID: fmt.Sprint(id), Attempts: 10, DeadAt: at}
+	}
+	check("empty", 0, 0)
+	mustCreateChat(t, s, "c1")
+	outboxAt(t, s, "c1", 1, 1, 1, 1, 1, 1) // entries 1..6
+	check("written", 6, 0)
+
+	for _, id := range []uint64{1, 1, 99} { // delivered, again, unknown
+		if err := s.DeleteOutbox(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("delivered", 5, 0)
+
+	for _, id := range []uint64{2, 3, 4} {
+		if err := s.MoveToDead(ctx, dead(id, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MoveToDead(ctx, dead(2, 1000)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second MoveToDead: %v", err)
+	}
+	check("dead", 2, 3)
+
+	if err := s.UpdateOutbox(ctx, store.OutboxEntry{ID: 5, NextAt: 50, Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateOutbox(ctx, store.OutboxEntry{ID: 1}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateOutbox of a delivered entry: %v", err)
+	}
+	check("updated", 2, 3)
+
+	for _, id := range []uint64{2, 5} { // a dead one, a pending one
+		if _, err := s.RetryDead(ctx, id, time.UnixMilli(60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RetryDead(ctx, 99, time.UnixMilli(60)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RetryDead of an unknown id: %v", err)
+	}
+	check("retried one", 3, 2)
+	if n, err := s.RetryAllDead(ctx, time.UnixMilli(70), 10); err != nil || n != 2 {
+		t.Fatalf("RetryAllDead = %d, %v", n, err)
+	}
+	check("retried all", 5, 0)
+
+	for id := uint64(2); id <= 6; id++ {
+		if err := s.MoveToDead(ctx, dead(id, int64(id)*1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("dead again", 0, 5)
+	if n, err := s.PruneDead(ctx, time.UnixMilli(3500), 10); err != nil || n != 2 {
+		t.Fatalf("PruneDead by age = %d, %v; want 2", n, err)
+	}
+	check("pruned by age", 0, 3)
+	if n, err := s.PruneDead(ctx, time.UnixMilli(0), 1); err != nil || n != 2 {
+		t.Fatalf("PruneDead by count = %d, %v; want 2", n, err)
+	}
+	check("pruned by count", 0, 1)
+
+	// A batch of three writes whose second fails after the first applied:
+	// the batch is retried without it, and the first counts once.
+	mustCreateChat(t, s, "hold")
+	mustCreateChat(t, s, "c2")
+	release := holdWriter(t, s, "hold")
+	errs := make(chan error, 3)
+	for i, write := range []func() error{
+		func() error { _, _, _, err := s.Mutate(ctx, "c1", "", appendFn(message("a"))); return err },
+		func() error {
+			_, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("boom", "dep"), Events: []store.Event{message("x")}})
+			return err
+		},
+		func() error { _, _, _, err := s.Mutate(ctx, "c2", "", appendFn(message("b"))); return err },
+	} {
+		go func() { errs <- write() }()
+		waitFor(t, 5*time.Second, func() bool { return store.QueueLen(s) == i+1 }) // queued in this order
+	}
+	release()
+	failed := 0
+	for range 3 {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d writes failed, want 1 (boom)", failed)
+	}
+	check("batch with a failed write", 2, 1)
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.OutboxDepth(ctx); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("OutboxDepth after Close: %v, want ErrClosed", err)
+	}
+	s = openTestStore(t, path, store.Options{Outbox: outboxPerEvent})
+	check("reopened", 2, 1)
+	outboxAt(t, s, "c1", 1)
+	check("written after reopen", 3, 1)
+}
+
+// TestPruneDead: the expired dead entries go, whatever their id; then the
+// oldest beyond keep; pending entries stay. An entry retried and dead again
+// between PruneDead's read and its write is judged by its new time.
+func TestPruneDead(t *testing.T) {
+	s, _ := newTestStore(t, store.Options{Outbox: outboxPerEvent})
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	outboxAt(t, s, "c1", 1, 1, 1, 1, 1, 1, 1) // entries 1..7; 7 stays pending
+	for id, at := range map[uint64]int64{1: 5000, 2: 1000, 3: 6000, 4: 2000, 5: 7000, 6: 8000} {
+		if err := s.MoveToDead(ctx, store.OutboxEntry{ID: id, DeadAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune := func(before int64, keep, wantRemoved int, wantDead ...uint64) {
+		t.Helper()
+		n, err := s.PruneDead(ctx, time.UnixMilli(before), keep)
+		if err != nil || n != wantRemoved {
+			t.Fatalf("PruneDead(%d, %d) = %d, %v; want %d", before, keep, n, err, wantRemoved)
+		}
+		if got := entryIDs(mustList(t, s, store.OutboxDead)); !slices.Equal(got, append([]uint64{}, wantDead...)) {
+			t.Fatalf("after PruneDead(%d, %d): dead %v, want %v", before, keep, got, wantDead)
+		}
+	}
+	// 2 and 4 expired; of 1, 3, 5, 6 the lowest id goes.
+	prune(3000, 3, 3, 3, 5, 6)
+	prune(3000, 3, 0, 3, 5, 6)
+	prune(7000, -1, 1, 5, 6) // DeadAt 7000 is not before 7000
+	if p, d := mustDepth(t, s); p != 1 || d != 2 {
+		t.Errorf("depth %d, %d; want 1, 2", p, d)
+	}
+
+	// 5 and 6 are expired when PruneDead reads them; before its write
+	// commits, 5 is retried and dies again, later.
+	release := holdWriter(t, s, "c1")
+	errs := make(chan error, 3)
+	for i, write := range []func() error{
+		func() error { _, err := s.RetryDead(ctx, 5, time.UnixMilli(9000)); return err },
+		func() error { return s.MoveToDead(ctx, store.OutboxEntry{ID: 5, DeadAt: 9500}) },
+		func() error {
+			n, err := s.PruneDead(ctx, time.UnixMilli(9000), -1)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("PruneDead removed %d, want 1", n)
+			}
+			return err
+		},
+	} {
+		go func() { errs <- write() }()
+		waitFor(t, 5*time.Second, func() bool { return store.QueueLen(s) == i+1 })
+	}
+	release()
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := entryIDs(mustList(t, s, store.OutboxDead)); !slices.Equal(got, []uint64{5}) {
+		t.Fatalf("dead %v, want [5]", got)
+	}
+	prune(0, 0, 1)
+	if p, d := mustDepth(t, s); p != 1 || d != 0 {
+		t.Errorf("depth %d, %d; want 1, 0", p, d)
+	}
+}
+
+// outboxTo makes one entry per appended event for the subscription its text
+// names, due when it says: "<subscription>@<due ms>".
+func outboxTo(c *store.Chat, evs []store.Event) []store.OutboxEntry {
+	var out []store.OutboxEntry
+	for _, ev := range evs {
+		sub, at, _ := strings.Cut(ev.Text, "@")
+		ms, _ := strconv.ParseInt(at, 10, 64)
+		out = append(out, store.OutboxEntry{Subscription: sub, Event: ev.Type,
+			EventID: fmt.Sprintf("%s:%d:%s", c.ID, ev.Seq, sub), CreatedAt: ms, NextAt: ms})
+	}
+	return out
+}
+
+// appendTo appends one event per "<subscription>@<due ms>" to chat c.
+func appendTo(t testing.TB, s *store.Store, chatID string, entries ...string) {
+	t.Helper()
+	var add []store.Event
+	for _, e := range entries {
+		add = append(add, message(e))
+	}
+	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPendingOutbox_PerSubscription: PendingOutbox takes of each
+// subscription as many due entries as it is asked for, none of one asked for
+// none, however many it has, and sorts what it took by due time; next only
+// looks at the subscriptions it read.
+func TestPendingOutbox_PerSubscription(t *testing.T) {
+	s, _ := newTestStore(t, store.Options{Outbox: outboxTo})
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	var busy []string
+	for at := range 300 {
+		busy = append(busy, fmt.Sprint("busy@", at+1))
+	}
+	appendTo(t, s, "c1", busy...) // 1..300
+	// "ab" is not "a" with more: a subscription is its whole id.
+	appendTo(t, s, "c1", "a@500", "a@600", "a@5000", "b@400", "b@3000", "ab@450") // 301..306
+
+	tests := []struct {
+		name     string
+		want     map[string]int
+		wantIDs  []uint64
+		wantNext int64
+	}{
+		{"BusySkipped", map[string]int{"a": 1, "b": 1, "ab": 1}, []uint64{304, 306, 301}, 3000},
+		{"OnlyBusy", map[string]int{"busy": 2}, []uint64{1, 2}, 0},
+		{"Some", map[string]int{"busy": 3, "a": 5, "ab": 1}, []uint64{1, 2, 3, 306, 301, 302}, 5000},
+		{"None", map[string]int{}, []uint64{}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := map[string]int{}
+			due, next, err := s.PendingOutbox(ctx, time.UnixMilli(1000), func(sub string) int {
+				asked[sub]++
+				return tc.want[sub]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := entryIDs(due); !slices.Equal(got, tc.wantIDs) {
+				t.Errorf("due = %v, want %v", got, tc.wantIDs)
+			}
+			if got := next.UnixMilli(); next.IsZero() && tc.wantNext != 0 || !next.IsZero() && got != tc.wantNext {
+				t.Errorf("next = %v, want %d ms", next, tc.wantNext)
+			}
+			if want := map[string]int{"busy": 1, "a": 1, "b": 1, "ab": 1}; !maps.Equal(asked, want) {
+				t.Errorf("asked %v, want each subscription once", asked)
+			}
+		})
+	}
+}
+
+// TestOpen_SchemaMigration: a schema 1 file, whose outbox_due was keyed by
+// due time alone, is reindexed by subscription at Open, and its entries are
+// due and written as before; a file of a newer schema is refused.
+func TestOpen_SchemaMigration(t *testing.T) {
+	s, path := newTestStore(t, store.Options{Outbox: outboxTo})
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	appendTo(t, s, "c1", "a@300", "b@100", "a@200", "b@5000") // 1..4
+	if err := s.MoveToDead(ctx, store.OutboxEntry{ID: 4, DeadAt: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rewrite := func(fn func(tx *bolt.Tx) error) {
+		t.Helper()
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u64 := func(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+	rewrite(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte("outbox_due")); err != nil {
+			return err
+		}
+		due, err := tx.CreateBucket([]byte("outbox_due"))
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket([]byte("outbox")).ForEach(func(k, v []byte) error {
+			var e store.OutboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			return due.Put(append(u64(uint64(e.NextAt)), k...), nil) // nextAt ‖ id
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), u64(1))
+	})
+
+	s = openTestStore(t, path, store.Options{Outbox: outboxTo})
+	due, next, err := s.PendingOutbox(ctx, time.UnixMilli(1000), upTo(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := entryIDs(due); !slices.Equal(got, []uint64{2, 3, 1}) || !next.IsZero() {
+		t.Fatalf("due after migration = %v, next %v; want [2 3 1], none", got, next)
+	}
+	if p, d := mustDepth(t, s); p != 3 || d != 1 {
+		t.Errorf("depth %d, %d; want 3, 1", p, d)
+	}
+	// Writes find the index entries of the entries they change.
+	if err := s.DeleteOutbox(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateOutbox(ctx, store.OutboxEntry{ID: 3, Subscription: "a", NextAt: 6000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RetryDead(ctx, 4, time.UnixMilli(700)); err != nil {
+		t.Fatal(err)
+	}
+	due, next, err = s.PendingOutbox(ctx, time.UnixMilli(1000), upTo(10))
+	if got := entryIDs(due); err != nil || !slices.Equal(got, []uint64{1, 4}) || next.UnixMilli() != 6000 {
+		t.Fatalf("due after writes = %v, next %v, %v; want [1 4], 6000 ms", got, next, err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	rewrite(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), u64(99)) })
+	if s, err := store.Open(path, store.Options{}); err == nil {
+		s.Close()
+		t.Fatal("opened a file of schema 99")
+	} else if !strings.Contains(err.Error(), "schema version 99") {
+		t.Errorf("open schema 99: %v", err)
 	}
 }

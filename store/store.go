@@ -9,13 +9,20 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-const schemaVersion = 1
+const schemaVersion = 2
+
+// migrations[v-1] turns a file of schema v into one of v+1, inside Open's
+// transaction.
+var migrations = []func(tx *bolt.Tx) error{
+	reindexOutboxDue, // 1 → 2: outbox_due keyed by subscription first
+}
 
 var (
 	bucketMeta          = []byte("meta")
@@ -81,13 +88,18 @@ type Store struct {
 
 	statsMu sync.Mutex
 	stats   Stats
+
+	// The committed number of pending and dead outbox entries: counted at
+	// Open, then changed by the writer after each commit (see outboxDelta).
+	pendingN, deadN atomic.Int64
 }
 
 // op is one queued write. apply may run more than once (when another write of
 // its batch fails), so it must reset what it records.
 type op struct {
 	apply     func(tx *bolt.Tx) error
-	committed *Committed // set by apply when there is something to hand to OnCommit
+	committed *Committed  // set by apply when there is something to hand to OnCommit
+	outbox    outboxDelta // what apply did to the outbox's sizes
 	err       error
 	done      chan struct{}
 }
@@ -123,6 +135,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	var sessionKey []byte
+	var pending, dead int
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -142,12 +155,25 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 		}
 		if v := meta.Get([]byte("schema")); v != nil {
-			if got := binary.BigEndian.Uint64(v); got != schemaVersion {
-				return fmt.Errorf("schema version %d, this build reads %d", got, schemaVersion)
+			got := binary.BigEndian.Uint64(v)
+			if got == 0 || got > schemaVersion {
+				return fmt.Errorf("schema version %d, this build reads up to %d", got, schemaVersion)
 			}
-			return nil
+			for from := got; from < schemaVersion; from++ {
+				if err := migrations[from-1](tx); err != nil {
+					return fmt.Errorf("migrate schema %d to %d: %w", from, from+1, err)
+				}
+			}
+			if got != schemaVersion {
+				if err := meta.Put([]byte("schema"), u64(schemaVersion)); err != nil {
+					return err
+				}
+			}
+		} else if err := meta.Put([]byte("schema"), u64(schemaVersion)); err != nil {
+			return err
 		}
-		return meta.Put([]byte("schema"), u64(schemaVersion))
+		pending, dead = countOutbox(tx)
+		return nil
 	})
 	if err != nil {
 		_ = db.Close()
@@ -162,6 +188,8 @@ func Open(path string, opts Options) (*Store, error) {
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	s.pendingN.Store(int64(pending))
+	s.deadN.Store(int64(dead))
 	go s.write()
 	return s, nil
 }
@@ -301,7 +329,7 @@ func (s *Store) commit(batch []*op) {
 		failed := -1
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {
-				o.err, o.committed = nil, nil
+				o.err, o.committed, o.outbox = nil, nil, outboxDelta{}
 				if err := o.safeApply(tx); err != nil {
 					var sk skip
 					if errors.As(err, &sk) {
@@ -317,6 +345,7 @@ func (s *Store) commit(batch []*op) {
 		busy := time.Since(start)
 		if err == nil {
 			s.chats.commit()
+			s.countCommitted(batch)
 			if s.opts.ObserveCommit != nil {
 				s.opts.ObserveCommit(len(batch), busy)
 			}

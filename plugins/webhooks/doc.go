@@ -23,14 +23,24 @@
 // # Delivery
 //
 // [Service.Run] is one goroutine that reads the due entries and hands them to
-// at most Options.Concurrency request goroutines; it is woken after every
-// commit that wrote entries and by a timer for the next due one. No request
-// runs inside a transaction. The URL and the secret are read from the
+// at most Options.Concurrency request goroutines (default 8), and at most
+// Options.PerWebhook (default 2) for any one subscription: a receiver that
+// hangs holds that many requests, each until Options.Timeout, and the other
+// subscriptions' deliveries go on meanwhile, however long its backlog (the
+// store reads the due entries of each subscription apart, and skips those
+// at their limit). Run is woken after every commit that wrote entries, when
+// a request ends, and by a timer for the next due one. No request runs
+// inside a transaction. The URL and the secret are read from the
 // configuration in force when a request is sent, by subscription id. A 2xx
 // answer deletes the entry; anything else is a failed attempt, retried after
 // an exponential backoff with jitter (Options.BaseBackoff doubling up to
 // Options.MaxBackoff) until Options.MaxAttempts, when the entry goes to the
 // dead letters. Delivery is at least once and in no guaranteed order.
+//
+// Dead letters stay until an admin retries them or they are pruned: at start
+// and every hour, Run deletes those that went dead more than
+// Options.DeadRetention ago (default 7 days), then the oldest beyond
+// Options.MaxDead (default 10,000).
 //
 // # Signatures
 //

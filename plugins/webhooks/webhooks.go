@@ -25,7 +25,7 @@ const Name = "WebhookService"
 
 // Outbox is what the service needs of the store; *store.Store has it.
 type Outbox interface {
-	PendingOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxEntry, time.Time, error)
+	PendingOutbox(ctx context.Context, now time.Time, want func(subscription string) int) ([]store.OutboxEntry, time.Time, error)
 	UpdateOutbox(ctx context.Context, e store.OutboxEntry) error
 	DeleteOutbox(ctx context.Context, id uint64) error
 	MoveToDead(ctx context.Context, e store.OutboxEntry) error
@@ -34,6 +34,7 @@ type Outbox interface {
 	ListOutbox(ctx context.Context, state string, after uint64, limit int) ([]store.OutboxEntry, error)
 	OutboxEntryByID(ctx context.Context, id uint64) (store.OutboxEntry, string, error)
 	OutboxDepth(ctx context.Context) (pending, dead int, err error)
+	PruneDead(ctx context.Context, deadBefore time.Time, keep int) (removed int, err error)
 }
 
 // Options tune delivery. The zero value is the production default.
@@ -48,8 +49,18 @@ type Options struct {
 	MaxAttempts int
 	// Timeout bounds one request, answer included. Default 10 s.
 	Timeout time.Duration
-	// Concurrency is how many requests may be in flight at once. Default 4.
+	// Concurrency is how many requests may be in flight at once. Default 8.
 	Concurrency int
+	// PerWebhook is how many of them may be for one subscription, so that a
+	// receiver that hangs holds at most that many requests while the other
+	// subscriptions' deliveries go on. Default 2.
+	PerWebhook int
+	// DeadRetention is how long dead letters are kept: older ones are
+	// deleted at start and every hour. Default 7 days.
+	DeadRetention time.Duration
+	// MaxDead caps the dead letters kept; beyond it the oldest are deleted
+	// with the expired ones. Default 10,000.
+	MaxDead int
 	// Now is the clock of due times and signature timestamps; nil for time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger // nil for slog.Default()
@@ -72,7 +83,16 @@ func (o *Options) applyDefaults() {
 		o.Timeout = 10 * time.Second
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		o.Concurrency = 8
+	}
+	if o.PerWebhook <= 0 {
+		o.PerWebhook = 2
+	}
+	if o.DeadRetention <= 0 {
+		o.DeadRetention = 7 * 24 * time.Hour
+	}
+	if o.MaxDead <= 0 {
+		o.MaxDead = 10_000
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -159,22 +179,25 @@ func (s *Service) Depth(ctx context.Context) (pending, dead int, err error) {
 
 // Run delivers the outbox until ctx ends, then waits for the requests in
 // flight (ctx cancels them; their entries stay due and are sent again after a
-// restart).
+// restart). It also prunes the dead letters, at start and every hour.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	inflight := map[uint64]bool{}
-	finished := make(chan uint64, s.opts.Concurrency) // never blocks: at most Concurrency in flight
+	inflight := newFlights()
+	finished := make(chan store.OutboxEntry, s.opts.Concurrency) // never blocks: at most Concurrency in flight
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
+	s.pruneDead(ctx)
 	for {
 		wait := s.dispatch(ctx, inflight, func(e store.OutboxEntry) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				s.deliver(ctx, e)
-				finished <- e.ID
+				finished <- e
 			}()
 		})
 		if wait >= 0 {
@@ -187,23 +210,60 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-s.kick:
 		case <-timer.C:
-		case id := <-finished:
-			delete(inflight, id)
+		case <-prune.C:
+			s.pruneDead(ctx)
+		case e := <-finished:
+			inflight.remove(e)
 		}
 	}
 }
 
+// pruneEvery is how often Run prunes the dead letters.
+const pruneEvery = time.Hour
+
+// flights are the entries being delivered, by id and per subscription. Only
+// the Run goroutine uses them.
+type flights struct {
+	ids  map[uint64]bool
+	subs map[string]int // requests in flight per subscription id
+}
+
+func newFlights() *flights {
+	return &flights{ids: map[uint64]bool{}, subs: map[string]int{}}
+}
+
+func (f *flights) add(e store.OutboxEntry) {
+	f.ids[e.ID] = true
+	f.subs[e.Subscription]++
+}
+
+func (f *flights) remove(e store.OutboxEntry) {
+	delete(f.ids, e.ID)
+	if f.subs[e.Subscription]--; f.subs[e.Subscription] <= 0 {
+		delete(f.subs, e.Subscription)
+	}
+}
+
 // dispatch starts the due entries that are not in flight, as far as there
-// are free request slots, and returns how long to wait for the next due one
-// (-1: until something happens).
-func (s *Service) dispatch(ctx context.Context, inflight map[uint64]bool, start func(store.OutboxEntry)) time.Duration {
-	free := s.opts.Concurrency - len(inflight)
+// are free request slots and their subscriptions are below PerWebhook, and
+// returns how long to wait for the next due one (-1: until something
+// happens; a request that ends wakes Run).
+func (s *Service) dispatch(ctx context.Context, inflight *flights, start func(store.OutboxEntry)) time.Duration {
+	free := s.opts.Concurrency - len(inflight.ids)
 	if free <= 0 || ctx.Err() != nil {
-		return -1 // a request that ends wakes the loop
+		return -1
 	}
 	now := s.now()
-	// Entries in flight are still due: ask for enough to fill every slot.
-	due, next, err := s.store.PendingOutbox(ctx, now, len(inflight)+free)
+	// A subscription at its limit is not read at all, however many of its
+	// entries are due: they wait for one of its requests to end. Of the
+	// others, PerWebhook are enough: their entries in flight (still due)
+	// and as many more as they may start.
+	due, next, err := s.store.PendingOutbox(ctx, now, func(sub string) int {
+		if inflight.subs[sub] >= s.opts.PerWebhook {
+			return 0
+		}
+		return s.opts.PerWebhook
+	})
 	if err != nil {
 		if ctx.Err() == nil {
 			s.logger.Error("webhooks: read outbox", "err", err)
@@ -214,17 +274,33 @@ func (s *Service) dispatch(ctx context.Context, inflight map[uint64]bool, start 
 		if free == 0 {
 			break
 		}
-		if inflight[e.ID] {
+		if inflight.ids[e.ID] || inflight.subs[e.Subscription] >= s.opts.PerWebhook {
 			continue
 		}
-		inflight[e.ID] = true
+		inflight.add(e)
 		free--
 		start(e)
 	}
+	// With slots left, every due entry not started is in flight or waits for
+	// a subscription at its limit (one that had more due entries than it was
+	// given has reached it now): a request that ends wakes Run for those,
+	// the timer for next.
 	if free == 0 || next.IsZero() {
 		return -1
 	}
 	return max(next.Sub(now), 0)
+}
+
+// pruneDead deletes the dead letters older than DeadRetention, and the
+// oldest beyond MaxDead.
+func (s *Service) pruneDead(ctx context.Context) {
+	n, err := s.store.PruneDead(ctx, s.now().Add(-s.opts.DeadRetention), s.opts.MaxDead)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Error("webhooks: prune dead letters", "err", err)
+	case n > 0:
+		s.logger.Info("webhooks: pruned dead letters", "removed", n)
+	}
 }
 
 // deliver makes one attempt at e and records its outcome.

@@ -666,3 +666,152 @@ func TestConfig_WebhookEvents(t *testing.T) {
 		t.Errorf("every event name: %v", err)
 	}
 }
+
+// TestWebhooks_HangingReceiver: a receiver that never answers holds at most
+// PerWebhook requests, and every delivery to another subscription arrives
+// while those still hang.
+func TestWebhooks_HangingReceiver(t *testing.T) {
+	const perWebhook = 2 // the default
+	var hanging, maxHanging, answered atomic.Int32
+	stop := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		n := hanging.Add(1)
+		for {
+			m := maxHanging.Load()
+			if n <= m || maxHanging.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		select {
+		case <-req.Context().Done(): // the gateway gave up or stopped
+		case <-stop:
+		}
+		hanging.Add(-1)
+		answered.Add(1)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(stop) }) // before slow.Close, which waits for the handlers
+
+	r := newReceiver(t, map[string][]string{"fast": {"secret-fast"}})
+	opts := fast
+	opts.Timeout = time.Minute // the slow requests hang for the whole test
+	gw := servertest.Start(t, servertest.Options{Webhooks: opts, Config: testConfig(
+		config.Webhook{ID: "slow", URL: slow.URL + "/slow", Secret: "secret-slow"},
+		r.hook("fast"),
+	)})
+	want := map[string]string{}
+	for range 3 {
+		_, live := liveChat(t, gw)
+		maps.Copy(want, live)
+	}
+	_, async := asyncChat(t, gw)
+	maps.Copy(want, async)
+	// A long backlog for slow, older than fast's newest entries: those must
+	// not wait behind it.
+	var st started
+	wiretest.NewHTTP(t, gw.URL).WithDeployment("demo").Command("WebChatService.startChat", map[string]any{"nickname": "Max"}).Into(t, &st)
+	visitor := wiretest.NewHTTP(t, gw.URL).WithToken(st.Token)
+	for i := range 300 {
+		visitor.Command("WebChatService.sendMessage", map[string]string{"message": fmt.Sprint("m", i)}).Resolved(t)
+	}
+	want[webhooks.EventID(st.ChatID, 1, webhooks.EventChatStarted)] = webhooks.EventChatStarted
+	want[webhooks.EventID(st.ChatID, 1, webhooks.EventThreadCreated)] = webhooks.EventThreadCreated
+	evs, err := gw.Store().EventsAfter(context.Background(), st.ChatID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Type == store.EventMessage {
+			want[webhooks.EventID(st.ChatID, ev.Seq, webhooks.EventMessageCreated)] = webhooks.EventMessageCreated
+		}
+	}
+
+	wiretest.WaitFor(t, 10*time.Second, func() bool {
+		got := r.delivered("fast")
+		for id := range want {
+			if _, ok := got[id]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if got := r.delivered("fast"); !slices.Equal(sortedKeys(got), sortedKeys(want)) {
+		t.Errorf("fast received\n%v\nwant\n%v", sortedKeys(got), sortedKeys(want))
+	}
+	if n := answered.Load(); n != 0 {
+		t.Fatalf("the slow receiver answered %d requests; it must still hang", n)
+	}
+	wiretest.WaitFor(t, 10*time.Second, func() bool { return hanging.Load() == perWebhook })
+	if n := maxHanging.Load(); n != perWebhook {
+		t.Errorf("the slow receiver had up to %d requests at once, want %d", n, perWebhook)
+	}
+	// Fast's are all delivered (their deletes commit just after the answers
+	// arrive); slow's all wait.
+	wiretest.WaitFor(t, 10*time.Second, func() bool { return pendingCount(t, gw) == len(want) })
+}
+
+// TestWebhooks_PruneDead: at start the service deletes the dead letters that
+// died more than DeadRetention ago, whatever their id, then the oldest beyond
+// MaxDead; the rest stay.
+func TestWebhooks_PruneDead(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(down.Close)
+	t0 := time.Now()
+	var clock atomic.Int64 // unix ms
+	clock.Store(t0.UnixMilli())
+	opts := webhooks.Options{MaxAttempts: 1, DeadRetention: 24 * time.Hour, MaxDead: 3,
+		Now: func() time.Time { return time.UnixMilli(clock.Load()) }}
+	cfg := testConfig(config.Webhook{ID: "hook", URL: down.URL + "/hook", Secret: "s", Events: []string{webhooks.EventChatStarted}})
+	dir := t.TempDir()
+	ctx := context.Background()
+	deadIDs := func(gw *servertest.Gateway) []uint64 {
+		list, err := gw.Store().ListOutbox(ctx, store.OutboxDead, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []uint64{}
+		for _, e := range list {
+			ids = append(ids, e.ID)
+		}
+		return ids
+	}
+
+	var fresh []uint64
+	t.Run("Dying", func(t *testing.T) {
+		gw := servertest.Start(t, servertest.Options{DataDir: dir, Webhooks: opts, Config: cfg})
+		// dieAt starts a chat while the clock reads at, and waits for its
+		// chat.started delivery to die; it returns the delivery's id.
+		dieAt := func(at time.Time) uint64 {
+			clock.Store(at.UnixMilli())
+			before := len(deadIDs(gw))
+			wiretest.NewHTTP(t, gw.URL).WithDeployment("demo").Command("WebChatService.startChat", nil).Resolved(t)
+			wiretest.WaitFor(t, 10*time.Second, func() bool { return len(deadIDs(gw)) == before+1 })
+			ids := deadIDs(gw)
+			return ids[len(ids)-1]
+		}
+		for range 4 {
+			fresh = append(fresh, dieAt(t0.Add(-time.Hour)))
+		}
+		expired := dieAt(t0.Add(-48 * time.Hour)) // the newest id
+		if got, want := deadIDs(gw), append(slices.Clone(fresh), expired); !slices.Equal(got, want) {
+			t.Fatalf("dead %v, want %v", got, want)
+		}
+		// The subtest's end stops this gateway.
+	})
+	if t.Failed() {
+		return
+	}
+
+	clock.Store(t0.UnixMilli())
+	gw := servertest.Start(t, servertest.Options{DataDir: dir, Webhooks: opts, Config: cfg})
+	wantIDs := fresh[1:] // the expired one by age, then the oldest fresh one by MaxDead
+	wiretest.WaitFor(t, 10*time.Second, func() bool { return len(deadIDs(gw)) <= len(wantIDs) })
+	if got := deadIDs(gw); !slices.Equal(got, wantIDs) {
+		t.Fatalf("dead after pruning %v, want %v", got, wantIDs)
+	}
+	if _, dead, err := gw.Webhooks().Depth(ctx); err != nil || dead != len(wantIDs) {
+		t.Errorf("depth: %d dead, %v; want %d", dead, err, len(wantIDs))
+	}
+}
