@@ -19,10 +19,93 @@ const chatCacheSize = 16384
 type chatCache struct {
 	committed map[string]*Chat
 	pending   map[string]*Chat
+
+	// The request ids of each chat's newest events, for Mutate's retries:
+	// committedReqs as committed; pendingReqs what the transaction being
+	// built added (its own writes, and what it read from the log for a chat
+	// not yet known), merged at commit. A chat in committedReqs has every
+	// request of its newest requestWindow events there.
+	committedReqs map[string]map[string]request
+	pendingReqs   map[string]map[string]request
+}
+
+// requestWindow is how many of a chat's newest events a retried request id
+// is recognized among: a client retries within seconds, not after dozens of
+// further events in the same chat.
+const requestWindow = 64
+
+// request is what one request id appended: first seq and count. A request
+// that appended nothing has first = the next seq then and n = 0.
+type request struct {
+	first uint64
+	n     uint32
+}
+
+// inWindow reports whether r is among the newest requestWindow events of a
+// chat whose last seq is last: its last event is, or (when it appended
+// nothing) the seq it would have had.
+func (r request) inWindow(last uint64) bool {
+	end := r.first + uint64(r.n) // one past its last event
+	if r.n == 0 {
+		end++
+	}
+	return last < requestWindow || end > last-requestWindow+1
 }
 
 func newChatCache() *chatCache {
-	return &chatCache{committed: map[string]*Chat{}, pending: map[string]*Chat{}}
+	return &chatCache{committed: map[string]*Chat{}, pending: map[string]*Chat{},
+		committedReqs: map[string]map[string]request{}, pendingReqs: map[string]map[string]request{}}
+}
+
+// request looks up a request id of chat ch. The first lookup of a chat
+// reads the request ids of its newest requestWindow events from the log.
+func (cc *chatCache) request(log *bolt.Bucket, ch *Chat, id string) (request, bool, error) {
+	if r, ok := cc.pendingReqs[ch.ID][id]; ok {
+		return r, r.inWindow(ch.LastSeq), nil
+	}
+	if known, ok := cc.committedReqs[ch.ID]; ok {
+		r, ok := known[id]
+		return r, ok && r.inWindow(ch.LastSeq), nil
+	}
+	if _, scanned := cc.pendingReqs[ch.ID]; scanned {
+		return request{}, false, nil
+	}
+	found := map[string]request{}
+	if ch.LastSeq > 0 {
+		after := uint64(0)
+		if ch.LastSeq > requestWindow {
+			after = ch.LastSeq - requestWindow
+		}
+		evs, err := readAfter(log, ch.ID, after, requestWindow)
+		if err != nil {
+			return request{}, false, err
+		}
+		for _, ev := range evs {
+			if ev.RequestID == "" {
+				continue
+			}
+			r, ok := found[ev.RequestID]
+			if !ok {
+				r.first = ev.Seq
+			}
+			r.n++
+			found[ev.RequestID] = r
+		}
+	}
+	cc.pendingReqs[ch.ID] = found
+	r, ok := found[id]
+	return r, ok, nil
+}
+
+// addRequest records what request id appended to chat chatID in the
+// current transaction; request must have been called for the chat first.
+func (cc *chatCache) addRequest(chatID, id string, r request) {
+	added := cc.pendingReqs[chatID]
+	if added == nil {
+		added = map[string]request{}
+		cc.pendingReqs[chatID] = added
+	}
+	added[id] = r
 }
 
 // load returns a copy of chat id that the caller may change, from the cache
@@ -53,19 +136,46 @@ func (cc *chatCache) commit() {
 	for id, c := range cc.pending {
 		if len(cc.committed) >= chatCacheSize {
 			// Evict an arbitrary entry: the writer keeps whatever is hot, and
-			// a miss costs one decode.
+			// a miss costs one decode (and a read of its newest requests).
 			for k := range cc.committed {
 				delete(cc.committed, k)
+				delete(cc.committedReqs, k)
 				break
 			}
 		}
 		cc.committed[id] = c
 	}
+	for id, added := range cc.pendingReqs {
+		known := cc.committedReqs[id]
+		if known == nil {
+			known = make(map[string]request, len(added))
+			cc.committedReqs[id] = known
+		}
+		for rid, r := range added {
+			known[rid] = r
+		}
+		if c := cc.committed[id]; c != nil {
+			for rid, r := range known {
+				if !r.inWindow(c.LastSeq) {
+					delete(known, rid)
+				}
+			}
+		}
+		if cc.committed[id] == nil {
+			// Evicted meanwhile, or never cached: nothing keeps the two
+			// in step, so keep neither.
+			delete(cc.committedReqs, id)
+		}
+	}
 	clear(cc.pending)
+	clear(cc.pendingReqs)
 }
 
 // rollback forgets the transaction's changes.
-func (cc *chatCache) rollback() { clear(cc.pending) }
+func (cc *chatCache) rollback() {
+	clear(cc.pending)
+	clear(cc.pendingReqs)
+}
 
 // cloneChat copies c deeply enough that changing the copy (its participants
 // in place, most of all) leaves c as it was.
@@ -87,16 +197,13 @@ func recordChanged(before, after *Chat) bool {
 	return !reflect.DeepEqual(a, b)
 }
 
-// chatPosition fills in a chat's position from its events bucket: the last
-// seq is the bucket's sequence, the last activity the newest event's time.
-// Appends do not rewrite the chat record just to move these.
+// chatPosition fills in a chat's position from the log: the last seq is its
+// newest event's, the last activity that event's time. Appends do not
+// rewrite the chat record just to move these.
 func chatPosition(tx *bolt.Tx, c *Chat) {
-	b := tx.Bucket(bucketEvents).Bucket([]byte(c.ID))
-	if b == nil {
-		return
-	}
-	c.LastSeq = b.Sequence()
-	if k, v := b.Cursor().Last(); k != nil {
+	seq, v := lastEvent(tx.Bucket(bucketLog), c.ID)
+	c.LastSeq = seq
+	if v != nil {
 		var ev struct {
 			Time int64 `json:"time"`
 		}

@@ -1,14 +1,13 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
+	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -29,6 +28,9 @@ type NewChat struct {
 func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing bool, err error) {
 	if n.Chat.ID == "" {
 		return Chat{}, false, errors.New("store: create chat: empty chat id")
+	}
+	if strings.ContainsFunc(n.Chat.ID, func(r rune) bool { return r < 0x20 }) {
+		return Chat{}, false, fmt.Errorf("store: create chat: id %q holds a control character", n.Chat.ID)
 	}
 	var startKey []byte
 	if n.StartKey != "" {
@@ -58,12 +60,8 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 			return skip{fmt.Errorf("%w: chat %s", ErrExists, n.Chat.ID)}
 		}
 		ch := n.Chat
-		ch.LastSeq = 0 // the new events bucket's sequence
-		events, err := tx.Bucket(bucketEvents).CreateBucket([]byte(ch.ID))
-		if err != nil {
-			return err
-		}
-		evs, err := appendEvents(tx, events, &ch, n.Events, "")
+		ch.LastSeq = 0
+		evs, err := appendEvents(tx.Bucket(bucketLog), &ch, n.Events, "")
 		if err != nil {
 			return err
 		}
@@ -118,8 +116,9 @@ type MutateFunc func(c *Chat) ([]Event, error)
 // Mutate loads chat id, applies fn, stores the chat and appends fn's events,
 // in one transaction. With a requestID, a second Mutate with the same id on
 // the same chat writes nothing and returns the events the first one appended
-// (replayed = true), also when the first one appended none. An unknown chat
-// is ErrNotFound.
+// (replayed = true), as long as they are among the chat's newest 64 events;
+// one that appended none is recognized while the writer still holds the chat
+// in memory (see the package doc). An unknown chat is ErrNotFound.
 func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc) (c Chat, evs []Event, replayed bool, err error) {
 	// Results are only read after a successful submit: the writer may still
 	// run apply after submit gave up on ctx.
@@ -136,13 +135,16 @@ func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc)
 			return skip{err}
 		}
 		before := cloneChat(&ch)
-		events := tx.Bucket(bucketEvents).Bucket([]byte(id))
+		log := tx.Bucket(bucketLog)
 		if requestID != "" {
-			if v := tx.Bucket(bucketRequests).Get(requestKey(id, requestID)); len(v) == 12 {
-				first, n := binary.BigEndian.Uint64(v), binary.BigEndian.Uint32(v[8:])
+			r, seen, err := s.chats.request(log, &ch, requestID)
+			if err != nil {
+				return skip{err}
+			}
+			if seen {
 				var old []Event
-				if n > 0 {
-					if old, err = readAfter(events, first-1, int(n)); err != nil {
+				if r.n > 0 {
+					if old, err = readAfter(log, id, r.first-1, int(r.n)); err != nil {
 						return skip{err}
 					}
 				}
@@ -155,10 +157,13 @@ func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc)
 		if err != nil {
 			return skip{err}
 		}
-		ch.ID, ch.LastSeq = id, events.Sequence()
-		added, err := appendEvents(tx, events, &ch, add, requestID)
+		ch.ID, ch.LastSeq = id, before.LastSeq
+		added, err := appendEvents(log, &ch, add, requestID)
 		if err != nil {
 			return err
+		}
+		if requestID != "" {
+			s.chats.addRequest(id, requestID, request{first: before.LastSeq + 1, n: uint32(len(added))})
 		}
 		if recordChanged(&before, &ch) {
 			if err := putJSON(tx.Bucket(bucketChats), ch.ID, ch); err != nil {
@@ -188,20 +193,15 @@ func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc)
 	return outChat, outEvents, outReplay, nil
 }
 
-// appendEvents gives each event the chat's next seq and writes it, and
-// records requestID against the first of them (or, when add is empty,
-// against no event, so that a retry is still a replay).
-func appendEvents(tx *bolt.Tx, events *bolt.Bucket, ch *Chat, add []Event, requestID string) ([]Event, error) {
+// appendEvents gives each event the chat's next seq, tags it with
+// requestID and writes it to the log.
+func appendEvents(log *bolt.Bucket, ch *Chat, add []Event, requestID string) ([]Event, error) {
 	var out []Event
 	if len(add) > 0 {
 		out = make([]Event, len(add))
 	}
 	for i, ev := range add {
-		seq, err := events.NextSequence()
-		if err != nil {
-			return nil, err
-		}
-		ev.Seq = seq
+		ev.Seq = ch.LastSeq + 1
 		if requestID != "" && ev.RequestID == "" {
 			ev.RequestID = requestID
 		}
@@ -209,28 +209,16 @@ func appendEvents(tx *bolt.Tx, events *bolt.Bucket, ch *Chat, add []Event, reque
 		if err != nil {
 			return nil, err
 		}
-		if err := events.Put(u64(seq), b); err != nil {
+		if err := log.Put(logKey(ch.ID, ev.Seq), b); err != nil {
 			return nil, err
 		}
 		out[i] = ev
-		ch.LastSeq = seq
+		ch.LastSeq = ev.Seq
 		if ev.Time > ch.LastActivity {
 			ch.LastActivity = ev.Time
 		}
 	}
-	if requestID != "" {
-		v := make([]byte, 12)
-		binary.BigEndian.PutUint64(v, ch.LastSeq+1-uint64(len(out))) // first seq, or next one if none
-		binary.BigEndian.PutUint32(v[8:], uint32(len(out)))
-		if err := tx.Bucket(bucketRequests).Put(requestKey(ch.ID, requestID), v); err != nil {
-			return nil, err
-		}
-	}
 	return out, nil
-}
-
-func requestKey(chatID, requestID string) []byte {
-	return []byte(chatID + "\x00" + requestID)
 }
 
 func getChat(tx *bolt.Tx, id string) (Chat, error) {
@@ -295,65 +283,26 @@ func (s *Store) OpenChats(ctx context.Context, fn func(Chat) error) error {
 // first. An unknown chat is ErrNotFound.
 func (s *Store) EventsAfter(ctx context.Context, chatID string, after uint64, limit int) (evs []Event, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEvents).Bucket([]byte(chatID))
-		if b == nil {
+		if tx.Bucket(bucketChats).Get([]byte(chatID)) == nil {
 			return fmt.Errorf("%w: chat %s", ErrNotFound, chatID)
 		}
-		evs, err = readAfter(b, after, limit)
+		evs, err = readAfter(tx.Bucket(bucketLog), chatID, after, limit)
 		return err
 	})
 	return evs, err
 }
 
-func readAfter(b *bolt.Bucket, after uint64, limit int) ([]Event, error) {
-	var evs []Event
-	if after == math.MaxUint64 || limit <= 0 {
-		return nil, nil
-	}
-	c := b.Cursor()
-	for k, v := c.Seek(u64(after + 1)); k != nil && len(evs) < limit; k, v = c.Next() {
-		var ev Event
-		if err := json.Unmarshal(v, &ev); err != nil {
-			return nil, fmt.Errorf("store: decode event %d: %w", binary.BigEndian.Uint64(k), err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs, nil
-}
-
 // EventsBefore reads up to limit events of a chat with seq < before (before 0
-// means from the end), returned oldest first.
+// means from the end), returned oldest first. An unknown chat is ErrNotFound.
 func (s *Store) EventsBefore(ctx context.Context, chatID string, before uint64, limit int) (evs []Event, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEvents).Bucket([]byte(chatID))
-		if b == nil {
+		if tx.Bucket(bucketChats).Get([]byte(chatID)) == nil {
 			return fmt.Errorf("%w: chat %s", ErrNotFound, chatID)
 		}
-		c := b.Cursor()
-		var k, v []byte
-		if before == 0 {
-			k, v = c.Last()
-		} else {
-			k, v = c.Seek(u64(before))
-			if k == nil {
-				k, v = c.Last()
-			}
-			if k != nil && bytes.Compare(k, u64(before)) >= 0 {
-				k, v = c.Prev()
-			}
-		}
-		for ; k != nil && len(evs) < limit; k, v = c.Prev() {
-			var ev Event
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fmt.Errorf("store: decode event: %w", err)
-			}
-			evs = append(evs, ev)
-		}
-		return nil
+		evs, err = readBefore(tx.Bucket(bucketLog), chatID, before, limit)
+		return err
 	})
-	for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
-		evs[i], evs[j] = evs[j], evs[i]
-	}
+	slices.Reverse(evs)
 	return evs, err
 }
 

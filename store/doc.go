@@ -13,10 +13,9 @@
 //	identities/  identity id → Identity
 //	chats/       chat id → Chat
 //	open/        chat id → "" (chats not ended: what routing reloads at start)
-//	events/      chat id/ (one nested bucket per chat)
-//	                 uint64 big-endian seq → Event; the bucket's sequence is the chat's last seq
-//	requests/    chat id "\x00" request id → uint64 seq of the first event it appended
-//	                 (the next seq when it appended none), uint32 count
+//	log/         chat id ‖ 0x00 ‖ uint64 big-endian seq → Event (every chat's events, each
+//	                 chat's contiguous and in seq order; the newest one's seq is the chat's
+//	                 last seq)
 //	starts/      sha256(deployment "\x00" request id) → chat id
 //	tokens/      sha256(token) → Token
 //	identity_chats/ identity id "\x00" chat id → "" (an identity's conversations)
@@ -44,10 +43,28 @@
 // transactions commit, so [Store.OutboxDepth] reads no bucket.
 //
 // Open migrates older files in its first transaction: schema 1 keyed
-// outbox_due by due time alone.
+// outbox_due by due time alone; schema 2 kept one nested bucket of events per
+// chat and a requests bucket.
 //
 // Seqs start at 1 and have no gaps: a seq is taken inside the transaction that
 // writes the event.
+//
+// # One log, and request ids without a bucket
+//
+// All chats' events share the log bucket so that an append dirties one page,
+// its chat's newest: with a nested bucket per chat, each append also dirtied
+// the bucket's branch page and the page of the parent holding its header,
+// and a requests bucket keyed by chat and request id a fourth page. A commit
+// of ~23 messages to as many chats wrote ~99 pages before and ~44 after; the
+// durable HTTP send rate rose by a quarter.
+//
+// Retries are recognized from the events themselves: every event a request
+// appends carries its request id. The writer remembers the request ids of
+// each chat's newest 64 events (read from the log the first time a chat is
+// written with a request id, then kept as it writes), so a retry made within
+// the chat's next 64 events is answered with the first attempt's events, also
+// after a restart. A request that appended nothing is remembered only until
+// the writer forgets the chat or the process ends.
 //
 // # Writes
 //

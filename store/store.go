@@ -16,12 +16,13 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-const schemaVersion = 2
+const schemaVersion = 3
 
 // migrations[v-1] turns a file of schema v into one of v+1, inside Open's
 // transaction.
 var migrations = []func(tx *bolt.Tx) error{
 	reindexOutboxDue, // 1 → 2: outbox_due keyed by subscription first
+	flattenEvents,    // 2 → 3: one log bucket for every chat's events; no requests bucket
 }
 
 var (
@@ -30,8 +31,7 @@ var (
 	bucketIdentities    = []byte("identities")
 	bucketChats         = []byte("chats")
 	bucketOpen          = []byte("open")
-	bucketEvents        = []byte("events")
-	bucketRequests      = []byte("requests")
+	bucketLog           = []byte("log")
 	bucketStarts        = []byte("starts")
 	bucketTokens        = []byte("tokens")
 	bucketIdentityChats = []byte("identity_chats")
@@ -41,7 +41,7 @@ var (
 )
 
 var allBuckets = [][]byte{bucketMeta, bucketDeployments, bucketIdentities, bucketChats, bucketOpen,
-	bucketEvents, bucketRequests, bucketStarts, bucketTokens, bucketIdentityChats,
+	bucketLog, bucketStarts, bucketTokens, bucketIdentityChats,
 	bucketOutbox, bucketOutboxDue, bucketDead, bucketQueues, bucketAgents, bucketWebhooks}
 
 // Options tunes a store. The zero value is the production default.
