@@ -37,6 +37,9 @@ bench:
 fuzz:
 	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime 30s
 	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime 30s
+	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime 30s
+	$(GO) test ./plugins/admin -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 30s
+	$(GO) test ./plugins/webhooks -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 30s
 
 clean:
 	rm -rf bin data
