@@ -143,6 +143,21 @@ func Parse(r io.Reader) (Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, err
 	}
+	// A second document would be ignored, its keys unchecked: refuse it.
+	for {
+		var rest yaml.Node
+		err := dec.Decode(&rest)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Config{}, err
+		}
+		if len(rest.Content) > 0 && rest.Content[0].Tag != "!!null" {
+			return Config{}, fmt.Errorf("line %d: a second YAML document (after ---): the configuration is one document",
+				rest.Content[0].Line)
+		}
+	}
 	c.ApplyDefaults()
 	// A written maxChats: 0 is out of range, not "use the default".
 	var written struct {

@@ -1,8 +1,10 @@
 // Command cxgate runs the chat gateway.
 //
-//	cxgate [--config FILE] [--addr :8080] [--data DIR]
+//	cxgate [--config FILE] [--addr 127.0.0.1:8080] [--data DIR] [--log text|json]
 //
-// With no config file it runs the demo setup and prints its tokens. Flags
-// override the file. SIGINT or SIGTERM shut it down gracefully: sockets are
-// closed, queued writes committed, the store closed.
+// With no config file it runs the demo setup and prints its tokens; its
+// tokens are public, so it refuses an --addr off loopback. Flags override
+// the file; an unknown --log format or a stray argument is a startup error.
+// SIGINT or SIGTERM shut it down gracefully: sockets are closed, queued
+// writes committed, the store closed.
 package main

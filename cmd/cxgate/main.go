@@ -36,9 +36,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
-	if *logFormat == "json" {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: cxgate takes only flags (see -h)", fs.Arg(0))
+	}
+	var handler slog.Handler
+	switch *logFormat {
+	case "text":
+		handler = slog.NewTextHandler(stderr, nil)
+	case "json":
 		handler = slog.NewJSONHandler(stderr, nil)
+	default:
+		return fmt.Errorf("--log: %q is not text or json", *logFormat)
 	}
 	logger := slog.New(handler)
 
@@ -56,6 +64,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *data != "" {
 		cfg.Data = *data
+	}
+	if host, _, err := net.SplitHostPort(cfg.Addr); demo && err == nil && !loopbackHost(host) {
+		return fmt.Errorf("--addr %s: the demo setup listens on loopback only (its tokens are public); give a --config file to listen elsewhere", cfg.Addr)
 	}
 	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: logger})
 	if err != nil {
@@ -104,4 +115,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loopbackHost reports whether a listen address's host is loopback only
+// (an empty host listens on every interface).
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
