@@ -69,6 +69,9 @@ func TestOperations(t *testing.T) {
 		t.Errorf("pprof with the admin token: HTTP %d", code)
 	}
 
+	if code, body := get(t, gw.URL+"/healthz", ""); code != http.StatusOK || body != `{"status":"ok"}` {
+		t.Errorf("/healthz: HTTP %d %s", code, body)
+	}
 	if code, _ := get(t, gw.URL+"/readyz", ""); code != http.StatusOK {
 		t.Fatalf("/readyz while healthy: HTTP %d", code)
 	}
@@ -77,5 +80,9 @@ func TestOperations(t *testing.T) {
 	}
 	if code, body := get(t, gw.URL+"/readyz", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
 		t.Fatalf("/readyz with the store closed: HTTP %d %s, want 503 naming the store", code, body)
+	}
+	// Liveness is the process answering, whatever the store's state.
+	if code, body := get(t, gw.URL+"/healthz", ""); code != http.StatusOK || body != `{"status":"ok"}` {
+		t.Errorf("/healthz with the store closed: HTTP %d %s, want 200 {\"status\":\"ok\"}", code, body)
 	}
 }
