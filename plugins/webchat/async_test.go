@@ -136,10 +136,15 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 		Token  string `json:"token"`
 		Async  bool   `json:"async"`
 		Seq    uint64 `json:"seq"`
+		Read   uint64 `json:"read"`
 	}
 	dev2.Command("WebChatService.restore", map[string]string{"sessionData": sess.SessionData}).Into(t, &restored)
 	if restored.ChatID != st.ChatID || restored.Token == "" || !restored.Async {
 		t.Fatalf("restore on device 2: %+v", restored)
+	}
+	// Device 2 knows only what restore tells it: the visitor's read mark.
+	if restored.Read != seenOnDevice1 {
+		t.Fatalf("restore: read = %d, want device 1's mark %d", restored.Read, seenOnDevice1)
 	}
 	dev2 = dev2.WithToken(restored.Token)
 
@@ -157,9 +162,9 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 		t.Fatalf("conversations on return: %+v", list.Conversations)
 	}
 
-	// The replies sent while away arrive once, resuming from device 1's seq.
+	// The replies sent while away arrive once, resuming from the read mark.
 	sock := wiretest.Dial(t, gw.WSURL, wiretest.DialOptions{})
-	sock.MustAuth(restored.Token, seenOnDevice1)
+	sock.MustAuth(restored.Token, restored.Read)
 	var missed []string
 	sock.Until(wiretest.Timeout, func(ev wiretest.Event) bool {
 		if ev.Name == "WebChatService.messageReceived" {
@@ -247,8 +252,20 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 		t.Fatalf("conversations after starting a second: %d", len(list.Conversations))
 	}
 
-	// Session data older than its lifetime, or forged, restores nothing.
+	// Several threads opened and closed over the three days, each boundary an
+	// event of the log; exactly one is open now.
+	types = storedTypes(t, gw, st.ChatID)
+	if opened, closed := count(types, store.EventThreadOpened), count(types, store.EventThreadClosed); opened != 4 || closed != 3 {
+		t.Fatalf("threads opened %d, closed %d over three days, want 4 and 3: %v", opened, closed, types)
+	}
+
+	// Session data older than its lifetime, or forged, restores nothing; the
+	// conversation itself never ends on its own.
 	clk.Add(31 * 24 * time.Hour)
+	gw.Engine().SweepIdle(ctx)
+	if c, _ := gw.Store().Chat(ctx, st.ChatID); c.State == store.StateEnded {
+		t.Fatalf("the asynchronous conversation ended on its own after a month of silence")
+	}
 	if rej := dev2.WithToken("").Command("WebChatService.restore", map[string]string{"sessionData": sess.SessionData}).Rejected(t); rej.Code != "restore_failed" {
 		t.Fatalf("expired session data: %+v", rej)
 	}

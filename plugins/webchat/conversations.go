@@ -66,7 +66,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 			return nil, err
 		}
 		for _, ev := range unread {
-			if ev.Type == store.EventMessage && ev.From.Type != "Client" {
+			if ev.Type == store.EventMessage && ev.From.Type != "Client" && visibleToVisitor(ev) {
 				conv.Unread++
 			}
 		}

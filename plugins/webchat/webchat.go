@@ -726,7 +726,9 @@ func (s *Service) verifySession(ctx context.Context, call *bus.Call) (any, error
 // restore resumes the caller's chat, or, with sessionData from
 // getSessionData, an asynchronous conversation on another browser or device:
 // then it resolves with a new token for it. Forged, expired or foreign
-// session data is the same "not found" as no chat at all.
+// session data is the same "not found" as no chat at all. The answer carries
+// the visitor's read mark (read): a device resuming after it receives what the
+// visitor has not read yet, once.
 func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
 		SessionData string `json:"sessionData"`
@@ -748,14 +750,14 @@ func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
 			return nil, err
 		}
 		return map[string]any{"chatId": c.ID, "token": token, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
-			"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync}, nil
+			"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync, "read": c.VisitorRead}, nil
 	}
 	c, err := s.session(ctx, call, ErrRestoreFailed)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"chatId": c.ID, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
-		"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync}, nil
+		"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync, "read": c.VisitorRead}, nil
 }
 
 func (s *Service) requireSessionShort(ctx context.Context, call *bus.Call) (any, error) {
