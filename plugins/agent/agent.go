@@ -76,6 +76,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"sendTyping":    s.sendTyping,
 		"endChat":       s.endChat,
 		"getTranscript": s.getTranscript,
+		"getHistory":    s.getHistory,
 		"resolveChat":   s.resolveChat,
 		"transferChat":  s.transferChat,
 		"joinChat":      s.joinChat,
@@ -509,6 +510,7 @@ var (
 	ErrTransferTarget = bus.Reject(http.StatusBadRequest, "invalid_transfer", "transferChat needs exactly one of agentId or queue, naming another agent or a known queue.")
 	ErrNotSupervisor  = bus.Reject(http.StatusForbidden, "not_supervisor", "Only supervisors may join chats they were not assigned.")
 	ErrNotEligible    = bus.Reject(http.StatusConflict, "not_eligible", "You lack the skills or language this chat needs.")
+	ErrAgentOffline   = bus.Reject(http.StatusConflict, "agent_offline", "That agent is offline: transfer to an agent who is online or away, or to a queue.")
 )
 
 // transferChat hands the caller's chat to another agent or to a queue.
@@ -628,6 +630,8 @@ func rejectionFor(err error) error {
 		return ErrAtCapacity
 	case errors.Is(err, chat.ErrNotEligible):
 		return ErrNotEligible
+	case errors.Is(err, chat.ErrAgentOffline):
+		return ErrAgentOffline
 	case errors.Is(err, chat.ErrNotParticipant):
 		return ErrNotParticipant
 	case errors.Is(err, chat.ErrUnknownAgent), errors.Is(err, chat.ErrUnknownQueue):

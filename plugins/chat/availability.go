@@ -35,7 +35,7 @@ func (e *Engine) Availability(queue string, skills []string, language string) (A
 			continue
 		}
 		out.AgentsOnline++
-		if free := a.cfg.MaxChats - len(a.chats); free > 0 {
+		if free := a.cfg.MaxChats - a.load(); free > 0 {
 			out.AgentsWithCapacity++
 			out.FreeSlots += free
 		}

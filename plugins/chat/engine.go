@@ -32,6 +32,7 @@ var (
 	ErrLocked         = errors.New("chat: locked")
 	ErrUnknownQueue   = errors.New("chat: unknown queue")
 	ErrNotEligible    = errors.New("chat: the agent lacks the skills or language the chat needs")
+	ErrAgentOffline   = errors.New("chat: the agent is offline")
 )
 
 // Log is what the engine needs of the store: the event log and the chat
@@ -88,6 +89,35 @@ type agentState struct {
 	chats       map[string]bool
 	lastFree    time.Time // when it last had a chat assigned or freed: the tie-break
 	absentSince time.Time // online with no connection since; zero while connected
+	// accepting holds a seat for each chat being given to the agent (routed,
+	// accepted or transferred) until that write commits or fails, so that
+	// concurrent assignments never take it beyond its capacity.
+	accepting map[string]bool
+}
+
+// load is how many seats the agent's chats take, those being given to it
+// included; e.mu must be held.
+func (a *agentState) load() int {
+	n := len(a.chats)
+	for id := range a.accepting {
+		if !a.chats[id] {
+			n++
+		}
+	}
+	return n
+}
+
+// reserve holds a seat for chatID if the agent has one free; e.mu must be
+// held. The caller deletes chatID from accepting once its write is done.
+func (a *agentState) reserve(chatID string) bool {
+	if a.load() >= a.cfg.MaxChats {
+		return false
+	}
+	if a.accepting == nil {
+		a.accepting = map[string]bool{}
+	}
+	a.accepting[chatID] = true
+	return true
 }
 
 // Options are the engine's dependencies besides config and log.
@@ -235,6 +265,15 @@ func (e *Engine) track(c *store.Chat) {
 	for _, p := range v.Participants {
 		if a := e.agents[p.ID]; a != nil && p.Connected() {
 			a.chats[c.ID] = true
+		}
+	}
+	if old != nil {
+		// An agent who left a chat that goes on (a transfer, a requeue, a
+		// resolved conversation) has a seat free from now: the tie-break.
+		for _, p := range old.Participants {
+			if a := e.agents[p.ID]; a != nil && p.Connected() && !a.chats[c.ID] {
+				a.lastFree = e.now()
+			}
 		}
 	}
 }

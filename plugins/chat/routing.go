@@ -47,7 +47,9 @@ func (e *Engine) route(ctx context.Context) {
 				break
 			}
 			err := e.Assign(ctx, chatID, agentID)
-			if err != nil && !errors.Is(err, ErrAssigned) && !errors.Is(err, ErrEnded) && ctx.Err() == nil {
+			// A chat taken or ended meanwhile, or a seat taken meanwhile by
+			// a manual accept: pick again.
+			if err != nil && !errors.Is(err, ErrAssigned) && !errors.Is(err, ErrEnded) && !errors.Is(err, ErrAtCapacity) && ctx.Err() == nil {
 				e.logger.Error("routing: assign", "chat", chatID, "agent", agentID, "err", err)
 				break // retried on the next wake
 			}
@@ -106,7 +108,7 @@ func (e *Engine) nextAssignment() (chatID, agentID string) {
 		}
 		var best *agentState
 		for _, a := range e.agents {
-			if a.status != StatusOnline || len(a.chats) >= a.cfg.MaxChats || !canServe(a.cfg, q, c) {
+			if a.status != StatusOnline || a.load() >= a.cfg.MaxChats || !canServe(a.cfg, q, c) {
 				continue
 			}
 			if best == nil || better(a, best) {
@@ -133,7 +135,7 @@ func (e *Engine) CanServeNow(queue string, skills []string, language string) boo
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, a := range e.agents {
-		if a.status == StatusOnline && len(a.chats) < a.cfg.MaxChats && canServe(a.cfg, q, probe) {
+		if a.status == StatusOnline && a.load() < a.cfg.MaxChats && canServe(a.cfg, q, probe) {
 			return true
 		}
 	}
@@ -202,7 +204,7 @@ func (e *Engine) QueuePosition(chatID string) (int, string) {
 const EventQueuePosition = "QueuePosition"
 
 func better(a, b *agentState) bool {
-	fa, fb := a.cfg.MaxChats-len(a.chats), b.cfg.MaxChats-len(b.chats)
+	fa, fb := a.cfg.MaxChats-a.load(), b.cfg.MaxChats-b.load()
 	if fa != fb {
 		return fa > fb
 	}
@@ -230,7 +232,7 @@ func (e *Engine) Assign(ctx context.Context, chatID, agentID string) error {
 	var full bool
 	var agentCfg config.Agent
 	if a != nil {
-		full = len(a.chats) >= a.cfg.MaxChats
+		full = !a.reserve(chatID)
 		agentCfg = a.cfg
 	}
 	e.mu.Unlock()
@@ -256,11 +258,12 @@ func (e *Engine) Assign(ctx context.Context, chatID, agentID string) error {
 		c.Participants = append(c.Participants, p)
 		return []store.Event{{Type: store.EventParticipantJoined, Time: p.JoinedAt, From: PartyOf(p)}}, nil
 	})
+	e.mu.Lock()
+	delete(a.accepting, chatID)
 	if err == nil {
-		e.mu.Lock()
 		a.lastFree = now
-		e.mu.Unlock()
 	}
+	e.mu.Unlock()
 	return err
 }
 
@@ -352,11 +355,21 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		}
 		e.mu.Lock()
 		st := e.agents[toAgent]
-		full := st == nil || len(st.chats) >= st.cfg.MaxChats
+		offline := st != nil && st.status == StatusOffline
+		full := st == nil || offline || !st.reserve(chatID)
 		e.mu.Unlock()
+		if offline {
+			// Nobody would answer the visitor, and no routing would notice.
+			return store.Chat{}, ErrAgentOffline
+		}
 		if full {
 			return store.Chat{}, ErrAtCapacity
 		}
+		defer func() {
+			e.mu.Lock()
+			delete(st.accepting, chatID)
+			e.mu.Unlock()
+		}()
 	} else if _, ok := cfg.Queue(toQueue); !ok {
 		return store.Chat{}, ErrUnknownQueue
 	}
