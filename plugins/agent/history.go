@@ -1,0 +1,103 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// historyPage is the default and largest page of getHistory.
+const historyPage = 100
+
+// getHistory pages back through a chat's transcript, newest page first:
+// {chatId, before (a seq; default the newest), limit (≤ 100, default 100)}
+// resolves with {chatId, messages (oldest first), oldest, more}; page on
+// with before = oldest while more is true. It is getTranscript for long
+// conversations, with the same access: the chat's agents, present or past,
+// and any agent while it waits in a queue.
+func (s *Service) getHistory(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		ChatID string `json:"chatId"`
+		Before uint64 `json:"before"`
+		Limit  int    `json:"limit"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if o.ChatID == "" {
+		return nil, ErrNoChatID
+	}
+	c, err := s.engine.Chat(ctx, o.ChatID)
+	if err != nil {
+		return nil, rejectionFor(err)
+	}
+	if !mayRead(&c, call.Caller.ID) {
+		return nil, ErrNotParticipant
+	}
+	if o.Limit <= 0 || o.Limit > historyPage {
+		o.Limit = historyPage
+	}
+	// A page holds up to Limit messages an agent sees; other events (thread
+	// boundaries, context updates) are skipped, not counted.
+	msgs := []chat.Message{}
+	oldest := o.Before
+	for len(msgs) < o.Limit && oldest != 1 {
+		evs, err := s.engine.EventsBefore(ctx, c.ID, oldest, o.Limit)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		var page []chat.Message
+		for _, ev := range evs {
+			if chat.Visible(ev) {
+				page = append(page, chat.ToMessage(ev))
+			}
+		}
+		if extra := len(msgs) + len(page) - o.Limit; extra > 0 {
+			page = page[extra:]
+			oldest = page[0].Index
+		} else {
+			oldest = evs[0].Seq
+		}
+		msgs = append(page, msgs...)
+	}
+	if len(msgs) > 0 {
+		oldest = msgs[0].Index
+	}
+	more := false
+	if oldest > 1 {
+		// Something older is there if a visible event precedes oldest.
+		for before := oldest; before > 1 && !more; {
+			evs, err := s.engine.EventsBefore(ctx, c.ID, before, historyPage)
+			if err != nil {
+				return nil, err
+			}
+			if len(evs) == 0 {
+				break
+			}
+			for _, ev := range evs {
+				more = more || chat.Visible(ev)
+			}
+			before = evs[0].Seq
+		}
+	}
+	return map[string]any{"chatId": c.ID, "messages": msgs, "oldest": oldest, "more": more}, nil
+}
+
+// mayRead reports whether agent may read chat c's transcript: it is or was
+// in the chat, or the chat waits in a queue.
+func mayRead(c *store.Chat, agentID string) bool {
+	if c.State == store.StateQueued {
+		return true
+	}
+	for _, p := range c.Participants {
+		if p.ID == agentID {
+			return true
+		}
+	}
+	return false
+}
