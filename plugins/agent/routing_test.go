@@ -74,6 +74,15 @@ func (a *agentConn) collect(t *testing.T, stop <-chan struct{}) {
 	}
 }
 
+// got returns the chats the agent was told of, sorted.
+func (a *agentConn) got() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := slices.Clone(a.assigned)
+	slices.Sort(out)
+	return out
+}
+
 // holder returns the agent connected to the chat in the store, or "".
 func holder(t *testing.T, gw *servertest.Gateway, chatID string) (string, store.Chat) {
 	t.Helper()
@@ -148,6 +157,20 @@ func TestRoutingAcrossQueues(t *testing.T) {
 		return n == 13
 	})
 	checkAssignments(t, gw, cfg, visitors)
+	// Each agent heard of exactly the chats it holds, once each, on its socket.
+	for id, a := range agents {
+		var holds []string
+		for _, v := range visitors {
+			if h, _ := holder(t, gw, v.chatID); h == id {
+				holds = append(holds, v.chatID)
+			}
+		}
+		slices.Sort(holds)
+		wiretest.WaitFor(t, wiretest.Timeout, func() bool { return len(a.got()) >= len(holds) })
+		if got := a.got(); !slices.Equal(got, holds) {
+			t.Fatalf("%s was told of %v on its socket, holds %v", id, got, holds)
+		}
+	}
 
 	// Phase 2: the waiting visitors give up; Ann and Bob finish their chats;
 	// then Cleo goes offline: her chats are queued again and Ann and Bob take
@@ -182,6 +205,7 @@ func TestRoutingAcrossQueues(t *testing.T) {
 		if !eligible(cfg, h, q) {
 			t.Fatalf("chat of queue %s requeued to %s, who is not eligible", c.Queue, h)
 		}
+		wiretest.WaitFor(t, wiretest.Timeout, func() bool { return slices.Contains(agents[h].got(), v.chatID) })
 		// The visitor was told, and sees the new agent join.
 		evs := v.http.Poll(0, 0).Events
 		var notice, rejoined bool

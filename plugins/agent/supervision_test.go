@@ -85,6 +85,14 @@ func TestSupervisorsAndTransfers(t *testing.T) {
 		t.Fatal("an open supervisor is not announced to the visitor")
 	}
 
+	// Not while Bob is offline: nobody would answer Vic. Ann keeps the chat.
+	if rej := ann.Command("AgentService.transferChat", map[string]any{"chatId": st.ChatID, "agentId": "bob"}).Rejected(t); rej.Code != "agent_offline" {
+		t.Fatalf("a transfer to an offline agent: %+v", rej)
+	}
+	if !gw.Engine().IsParticipant(st.ChatID, "ann") {
+		t.Fatal("a refused transfer took the chat from Ann")
+	}
+
 	// Ann hands Vic to Bob: Vic is told, Bob has the history.
 	bob.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
 	ann.Command("AgentService.sendMessage", map[string]any{"chatId": st.ChatID, "message": "Bob knows refunds best"}).Resolved(t)

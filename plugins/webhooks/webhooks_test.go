@@ -226,8 +226,11 @@ func liveChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[str
 	ann.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "hi Mia"}).Resolved(t)
 	sue.Command("AgentService.joinChat", map[string]any{"chatId": st.ChatID, "silent": true}).Resolved(t)
 	sue.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "psst, offer the voucher"}).Resolved(t)
+	bob.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
 	ann.Command("AgentService.transferChat", map[string]string{"chatId": st.ChatID, "agentId": "bob"}).Resolved(t)
 	bob.Command("AgentService.endChat", map[string]string{"chatId": st.ChatID}).Resolved(t)
+	// Offline again, so that the next chats go to Ann.
+	bob.Command("AgentService.setStatus", map[string]string{"status": "offline"}).Resolved(t)
 
 	id := func(seq uint64, name string) string { return webhooks.EventID(st.ChatID, seq, name) }
 	want = map[string]string{
