@@ -143,6 +143,10 @@ oMyPlugin.command('WebChatService.registerTypingPreviewInput', {input: document.
 oMyPlugin.command('WebChatService.startChat', {nickname: 'x', userData: 'not json {'}).fail(note('badUserData'));
 oMyPlugin.command('WebChatService.sendFilteredMessage', {message: 'filtered message', regex: /[a-zA-Z]/}).fail(note('filteredNoSession'));
 oMyPlugin.command('WebChatService.startPoll').fail(note('startPollNoSession'));
+oMyPlugin.command('WebChatService.stopPoll').fail(note('stopPollNoSession'));
+oMyPlugin.command('WebChatService.restore').done(function(e){ note('restoreNone')('resolved'); }).fail(note('restoreNone'));
+oMyPlugin.command('WebChatService.getTranscript').done(note('transcriptBefore'));
+oMyPlugin.command('WebChatService.resetPollExceptions').done(function(e){ note('resetPoll')('resolved'); });
 oMyPlugin.command('WebChatService.verifySession').done(function(e){ if(e.sessionActive) { note('verifyBefore')(e); } else if(!e.sessionActive) { if(oMyPlugin.data('WebChat.open') == false){ note('verifyBefore')(e); note('inviteShown')(true); } else { note('verifyBefore')(e); } } });
 oMyPlugin.command('WebChatService.updateUserData', {firstname: 'Joe'}).done(note('userDataBefore'));
 
@@ -163,6 +167,7 @@ window.__phase2 = function () {
       note('sent')('failed: ' + e);
     });
     oMyPlugin.command('WebChatService.startChat', {nickname: 'again'}).fail(note('startAgain'));
+    oMyPlugin.command('WebChatService.restore').fail(note('restoreActive'));
     oMyPlugin.command('WebChatService.sendMessage', {message: ''}).fail(note('noText'));
     oMyPlugin.command('WebChatService.fetchHistory').fail(note('historyLive'));
     oMyPlugin.command('WebChatService.sendFilteredMessage', {message: 'filtered message', regex: /filtered/}).done(note('filtered')).fail(note('filteredFail'));
@@ -206,10 +211,12 @@ window.__phase4 = function () {
 </script>`
 	url := p.add("/examples.html", testPage(gw.URL, "demo", "", "", body))
 	ctx := newBrowser(t)
+	agent := dialAgent(t, gw) // a real agent answers the example page
 	navigate(t, ctx, url)
 
 	before := []string{"endChatNoSession", "sendNoSession", "poll", "badPrefilter", "badPreprocessor", "badInput",
-		"badUserData", "filteredNoSession", "startPollNoSession", "verifyBefore", "userDataBefore"}
+		"badUserData", "filteredNoSession", "startPollNoSession", "verifyBefore", "userDataBefore",
+		"stopPollNoSession", "restoreNone", "transcriptBefore", "resetPoll"}
 	waitJS(t, ctx, keysPresent(before), "the rejections before a chat")
 	r := eval[map[string]json.RawMessage](t, ctx, `window.__r`)
 	wantStr := map[string]string{
@@ -222,6 +229,9 @@ window.__phase4 = function () {
 		"badUserData":        "malformed data object provided in userData property.",
 		"filteredNoSession":  "No active chat session.",
 		"startPollNoSession": "No active chat session.",
+		"stopPollNoSession":  "No active chat session.",
+		"restoreNone":        "No chat session found to restore.",
+		"resetPoll":          "resolved",
 	}
 	checkStrings(t, r, wantStr)
 	if string(r["taken"]) != "false" {
@@ -230,24 +240,71 @@ window.__phase4 = function () {
 	if string(r["verifyBefore"]) != `{"sessionActive":false}` || string(r["inviteShown"]) != "true" {
 		t.Errorf("verifySession before a chat = %s (invite %s)", r["verifyBefore"], r["inviteShown"])
 	}
+	if !strings.HasPrefix(string(r["transcriptBefore"]), `{"messages":[]`) {
+		t.Errorf("getTranscript before a chat = %s, want resolved with no messages", r["transcriptBefore"])
+	}
 	if !strings.Contains(string(r["userDataBefore"]), `"firstname":"Joe"`) {
 		t.Errorf("updateUserData before a chat = %s, want the merged object", r["userDataBefore"])
 	}
 
 	eval[any](t, ctx, `window.__phase2(), null`)
 	waitJS(t, ctx, keysPresent([]string{"started", "sent", "startAgain", "noText", "historyLive", "filtered", "prefilter",
-		"notice", "typing", "userData", "sessionData", "agents", "stats", "preview"}), "phase 2")
+		"notice", "typing", "userData", "sessionData", "agents", "stats", "preview", "restoreActive"}), "phase 2")
 	waitJS(t, ctx, `window.__countText('hi') === 1 && window.__count('started') === 1`, "'hi' echoed and started published")
 	r = eval[map[string]json.RawMessage](t, ctx, `window.__r`)
 	checkStrings(t, r, map[string]string{
-		"startAgain":  "There is already an active chat session.",
-		"noText":      "No message text provided.",
-		"historyLive": "Fetching history messages applies only to Asynchronous chat.",
+		"startAgain":    "There is already an active chat session.",
+		"noText":        "No message text provided.",
+		"historyLive":   "Fetching history messages applies only to Asynchronous chat.",
+		"restoreActive": "Chat session is already active, ignoring restore command.",
 	})
+	// Documented resolutions: addPrefilter the list of prefilters, getAgents a list of
+	// {name, connected, supervisor, connectedTime, disconnectedTime}, getStats
+	// {agents, startTime, endTime, duration}, getSessionData the GMS keys.
+	var shapes struct {
+		Prefilter []any
+		Agents    struct{ Agents []map[string]any }
+		Stats     map[string]any
+		Session   map[string]any
+	}
+	_ = json.Unmarshal(r["prefilter"], &shapes.Prefilter)
+	_ = json.Unmarshal(r["agents"], &shapes.Agents)
+	_ = json.Unmarshal(r["stats"], &shapes.Stats)
+	_ = json.Unmarshal(r["sessionData"], &shapes.Session)
+	if len(shapes.Prefilter) == 0 {
+		t.Errorf("addPrefilter resolved %s, want the list of prefilters", r["prefilter"])
+	}
+	for _, a := range shapes.Agents.Agents {
+		for _, k := range []string{"name", "connected", "supervisor", "connectedTime", "disconnectedTime"} {
+			if _, ok := a[k]; !ok {
+				t.Errorf("getAgents entry %v lacks %s", a, k)
+			}
+		}
+	}
+	for _, k := range []string{"agents", "startTime", "endTime", "duration"} {
+		if _, ok := shapes.Stats[k]; !ok {
+			t.Errorf("getStats = %s, lacks %s", r["stats"], k)
+		}
+	}
+	for _, k := range []string{"secureKey", "sessionID", "alias", "userId"} {
+		if _, ok := shapes.Session[k]; !ok {
+			t.Errorf("getSessionData = %s, lacks %s", r["sessionData"], k)
+		}
+	}
 	var started struct{ ChatID, Token, Mode string }
 	_ = json.Unmarshal(r["started"], &started)
 	if started.ChatID == "" || started.Token == "" || started.Mode != "live" {
 		t.Errorf("startChat resolved %s, want chatId, token, mode live", r["started"])
+	}
+	if got := agent.assigned(); got != started.ChatID {
+		t.Fatalf("agent got chat %s, want %s", got, started.ChatID)
+	}
+	agent.waitText(started.ChatID, "hi")
+	agent.say(started.ChatID, "Hello Jonny, how can I help?")
+	waitJS(t, ctx, `window.__countText('Hello Jonny, how can I help?') === 1 && window.__count('agentConnected') === 1`, "the agent's answer and agentConnected")
+	ac := eval[map[string]any](t, ctx, `window.__events.filter(function (e) { return e.event === 'WebChatService.agentConnected'; })[0].data`)
+	if acm, _ := ac["message"].(map[string]any); ac["numAgentsConnected"] != float64(1) || ac["agents"] == nil || acm == nil || acm["type"] != "ParticipantJoined" {
+		t.Errorf("agentConnected data = %v, want {message, agents, numAgentsConnected: 1}", ac)
 	}
 	var sent struct{ Seq, Index int }
 	_ = json.Unmarshal(r["sent"], &sent)

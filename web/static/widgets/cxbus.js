@@ -1043,6 +1043,7 @@
       sessionID: session.chatId,
       userId: session.participantId,
       secureKey: session.token,
+      alias: cfg.deploymentKey,
     };
   }
 
@@ -1061,6 +1062,11 @@
   function hidden(m) {
     if (m.type !== 'Message') return false;
     if (BUILTIN_FILTER.test(m.text)) return true;
+    // sendFilteredMessage's regex travels with the message: hidden on every page and device.
+    if (typeof m.filter === 'string' && m.filter) {
+      const r = safeRegExp(m.filter);
+      if (r && r.test(m.text)) return true;
+    }
     return prefilters.some((r) => {
       r.lastIndex = 0; // a /g or /y pattern keeps state between test() calls
       return r.test(m.text);
@@ -1300,6 +1306,9 @@
     typing.idle = setTimeout(() => stopTyping(false), 2000);
     const wait = typing.lastSent + 1000 - now();
     if (wait <= 0) {
+      // A late trailing send (its timer queued behind this keystroke) would double this one.
+      clearTimeout(typing.trailing);
+      typing.trailing = null;
       typing.lastSent = now();
       return sendTypingNow(true, typing.text);
     }
@@ -1462,7 +1471,12 @@
     poll(e) {
       if (e.commander !== WCS) return e.deferred.reject(TEXT.privatePoll);
       if (!session) return e.deferred.reject(TEXT.noSessionShort);
-      pollOnce(link.gen, 0).then((r) => (r === true ? e.deferred.resolve() : e.deferred.reject('poll failed')));
+      // Block bodies: a settled deferred is a thenable, and returning a rejected one from a
+      // native then() would leave an unhandled rejection behind.
+      pollOnce(link.gen, 0).then((r) => {
+        if (r === true) e.deferred.resolve();
+        else e.deferred.reject('poll failed');
+      });
     },
 
     startPoll(e) {
@@ -1488,7 +1502,7 @@
       if (restoring) return e.deferred.reject(TEXT.restoring);
       if (typeof e.data.sessionData === 'string' && e.data.sessionData) {
         // Async on another browser or device: the session data buys a token for the conversation.
-        restoreFromSessionData(e.data.sessionData).then((r) => (r.ok ? e.deferred.resolve(r.data) : e.deferred.reject(r.message)));
+        restoreFromSessionData(e.data.sessionData).then((r) => settleRestore(e, r));
         return;
       }
       const st = loadState();
@@ -1496,11 +1510,12 @@
       // Live chats restore by themselves; only the widgets may ask (Genesys: "private in
       // Non-Async mode"). Async pages restore explicitly.
       if (st.mode !== 'async' && e.commander !== WCS && e.commander !== 'WebChat') return e.deferred.reject(TEXT.privateRestore);
-      restore('command').then((r) => (r.ok ? e.deferred.resolve(r.data) : e.deferred.reject(r.message)));
+      restore('command').then((r) => settleRestore(e, r));
     },
 
     getTranscript(e) {
-      if (!session) return e.deferred.reject(TEXT.noSession);
+      // Documented to resolve always: no chat, no messages.
+      if (!session) return e.deferred.resolve({ messages: [], originalMessages: [] });
       answer(e, gw(WCS + '.getTranscript', {}), (d) => {
         const raw = isObject(d) && Array.isArray(d.messages) ? d.messages : [];
         return Object.assign({}, d, { messages: raw.map((m) => mapMessage(m)).filter((m) => !hidden(m)), originalMessages: raw });
@@ -1548,6 +1563,47 @@
       });
     },
 
+    // Async: the identity's conversations, newest first, each with its last message and unread count.
+    listConversations(e) {
+      if (!session) return e.deferred.reject(TEXT.noSession);
+      answer(e, gw(WCS + '.listConversations', {}));
+    },
+
+    // Async: this page follows another conversation of the same identity. It resumes like a
+    // restore: 'restored' {reason: 'switch'}, then the newest page of its history.
+    switchConversation(e) {
+      if (!session) return e.deferred.reject(TEXT.noSession);
+      if (typeof e.data.chatId !== 'string' || !e.data.chatId) return e.deferred.reject('No chatId provided.');
+      const s = session;
+      answer(e, gw(WCS + '.switchConversation', { chatId: e.data.chatId }), (d) => {
+        if (session !== s || !isObject(d) || !d.token) return;
+        stopStream();
+        session = null;
+        resume({ token: d.token, chatId: d.chatId, mode: d.mode || 'async', participantId: d.participantId },
+          typeof d.seq === 'number' ? d.seq : 0, 'switch');
+      });
+    },
+
+    // Async: the visitor has read its conversation up to seq (default: everything).
+    markRead(e) {
+      if (!session) return e.deferred.reject(TEXT.noSession);
+      answer(e, gw(WCS + '.markRead', typeof e.data.seq === 'number' ? { seq: e.data.seq } : {}));
+    },
+
+    // Who the visitor is, mid-chat: profile fields and extra values update the identity and the
+    // chat goes on; another company uuid starts a new chat (a chat belongs to one identity),
+    // which this page then follows.
+    identify(e) {
+      if (!session) return e.deferred.reject(TEXT.noSession);
+      const s = session;
+      answer(e, gw(WCS + '.identify', e.data), (d) => {
+        if (session !== s || !isObject(d) || !d.newChat || !d.token) return;
+        stopStream();
+        session = null;
+        beginSession(d, 0);
+      });
+    },
+
     sendFile(e) {
       if (!session) return e.deferred.reject(TEXT.noSession);
       let file = e.data.files;
@@ -1571,7 +1627,9 @@
           if (isObject(json) && isObject(json.error)) return e.deferred.reject(json.error.message);
           e.deferred.reject({ status: res.status, statusText: res.statusText, responseJSON: json, errorReason: 'FileUploadError', filename: file.name });
         })
-        .catch(() => e.deferred.reject({ status: 0, statusText: 'error', errorReason: 'FileUploadError', filename: file.name }));
+        .catch(() => {
+          e.deferred.reject({ status: 0, statusText: 'error', errorReason: 'FileUploadError', filename: file.name });
+        });
     },
 
     downloadFile(e) {
@@ -1591,7 +1649,9 @@
           setTimeout(() => URL.revokeObjectURL(url), 60000);
           e.deferred.resolve();
         })
-        .catch(() => e.deferred.reject({ status: 0, statusText: 'error' }));
+        .catch(() => {
+          e.deferred.reject({ status: 0, statusText: 'error' });
+        });
     },
 
     registerTypingPreviewInput(e) {
@@ -1614,6 +1674,11 @@
       e.deferred.resolve(fn);
     },
   };
+
+  function settleRestore(e, r) {
+    if (r.ok) e.deferred.resolve(r.data);
+    else e.deferred.reject(r.message);
+  }
 
   function safeRegExp(source) {
     try {
