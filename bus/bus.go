@@ -42,6 +42,9 @@ type Call struct {
 	Name    string // "WebChatService.sendMessage"
 	Caller  Caller
 	Options []byte
+	// File is binary content handed over beside the options (an upload),
+	// owned by the handler; nil for most commands. See CommandWithFile.
+	File *File
 }
 
 // Event is something published on the bus. Data is JSON shared by every
@@ -222,11 +225,18 @@ func (b *Bus) Start() { b.started = true }
 // or an error that is always a *Rejection (unknown command, private command,
 // vetoed, or the handler's own).
 func (b *Bus) Command(ctx context.Context, caller Caller, name string, options []byte) (any, error) {
+	return b.CommandWithFile(ctx, caller, name, options, nil)
+}
+
+// CommandWithFile runs the named command as Command does, handing f to its
+// handler as Call.File: binary content travels beside the JSON options, never
+// inside them. f belongs to the handler from then on.
+func (b *Bus) CommandWithFile(ctx context.Context, caller Caller, name string, options []byte, f *File) (any, error) {
 	if b.observe == nil {
-		return b.command(ctx, caller, name, options)
+		return b.command(ctx, caller, name, options, f)
 	}
 	start := time.Now()
-	res, err := b.command(ctx, caller, name, options)
+	res, err := b.command(ctx, caller, name, options, f)
 	label := name
 	if _, ok := b.commands[name]; !ok {
 		label = "unknown" // client-chosen names must not become label values
@@ -239,7 +249,7 @@ func (b *Bus) Command(ctx context.Context, caller Caller, name string, options [
 	return res, err
 }
 
-func (b *Bus) command(ctx context.Context, caller Caller, name string, options []byte) (any, error) {
+func (b *Bus) command(ctx context.Context, caller Caller, name string, options []byte, f *File) (any, error) {
 	if !b.started || b.stopped.Load() {
 		return nil, ErrUnavailable
 	}
@@ -252,7 +262,7 @@ func (b *Bus) command(ctx context.Context, caller Caller, name string, options [
 		return nil, Reject(http.StatusForbidden, CodeAccessDenied,
 			"Access Denied to private command. Only "+plugin+" is allowed to invoke this command.")
 	}
-	call := &Call{Name: name, Caller: caller, Options: options}
+	call := &Call{Name: name, Caller: caller, Options: options, File: f}
 	for _, hook := range b.before[name] {
 		if err := hook(ctx, call); err != nil {
 			var r *Rejection

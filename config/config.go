@@ -63,6 +63,9 @@ type Files struct {
 	Types      []string `yaml:"types"`
 }
 
+// MaxFileBytes is the largest files.maxBytes a deployment may set.
+const MaxFileBytes = 64 << 20
+
 // Queue routes chats to agents with its skills.
 type Queue struct {
 	Name         string   `yaml:"name"`
@@ -307,6 +310,9 @@ func (c *Config) Validate() error {
 		}
 		if d.Files.MaxBytes < 0 || d.Files.MaxUploads < 0 {
 			bad("%s.files: maxBytes and maxUploads must be positive", at)
+		}
+		if d.Files.MaxBytes > MaxFileBytes {
+			bad("%s.files.maxBytes: at most %d (64 MiB): files are kept in the store and uploads in memory", at, MaxFileBytes)
 		}
 	}
 	ids, hashes := map[string]bool{}, map[string]bool{}

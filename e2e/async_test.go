@@ -35,7 +35,8 @@ func signJWT(t *testing.T, key, sub string, exp time.Time) string {
 // TestSignedIdentityInBrowser: a page whose configuration carries the
 // visitor's signed identity starts a chat; a forged, expired or missing
 // signature is rejected through the bus with the gateway's message, and no
-// chat starts.
+// chat starts. The same customer on a second device resumes the open
+// conversation.
 func TestSignedIdentityInBrowser(t *testing.T) {
 	p := newPages(t)
 	gw := signedGateway(t, p)
@@ -49,6 +50,7 @@ func TestSignedIdentityInBrowser(t *testing.T) {
 		// Last: it leaves a chat that later pages of this browser would restore.
 		{"valid", `{jwt: ` + jsString(signJWT(t, signedSecret, "cust-9", time.Now().Add(time.Hour))) + `, email: 'ida@example.com'}`, ""},
 	}
+	validChat, validURL := "", ""
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			url := p.add("/signed-"+tc.name+".html", testPage(gw.URL, "signed", "identity: "+tc.identity, "", ""))
@@ -60,9 +62,10 @@ func TestSignedIdentityInBrowser(t *testing.T) {
 					t.Fatalf("startChat with a valid signature: %v", got)
 				}
 				v, _ := got["value"].(map[string]any)
-				if !strings.HasPrefix(v["participantId"].(string), "u-") {
+				if !strings.HasPrefix(v["participantId"].(string), "u-") || v["identityToken"] != nil {
 					t.Fatalf("the chat is not under the company identity: %v", v)
 				}
+				validChat, validURL = v["chatId"].(string), url
 				return
 			}
 			if got["ok"] != false || got["value"] != tc.want {
@@ -73,6 +76,18 @@ func TestSignedIdentityInBrowser(t *testing.T) {
 			}
 		})
 	}
+	// The same customer on another device: its open conversation is resumed.
+	if validChat == "" {
+		return
+	}
+	laptop := newBrowser(t)
+	navigate(t, laptop, validURL)
+	waitJS(t, laptop, `window.__count('ready') === 1`, "ready on the second device")
+	got := eval[map[string]any](t, laptop, `window.__settle(window.__rec.command('WebChatService.startChat', {nickname: 'Ida'}))`)
+	if v, _ := got["value"].(map[string]any); got["ok"] != true || v["resumed"] != true || v["chatId"] != validChat {
+		t.Fatalf("startChat of cust-9 on a second device = %v, want %s resumed", got, validChat)
+	}
+	waitJS(t, laptop, `window.__events.some(function (e) { return e.event === 'WebChatService.restored' && e.data.reason === 'resumed'; })`, "restored {reason: 'resumed'}")
 }
 
 // TestAsyncRestoreOnAnotherDevice: a visitor's asynchronous conversation is

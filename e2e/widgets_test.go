@@ -169,7 +169,7 @@ window.__keys = [];
 
 // TestTypingPreviewInput: keystrokes in a registered input send "typing" to
 // the agent at most once a second, and "stopped" after a pause; sendFile
-// rejects with the documented text while the gateway takes no uploads.
+// takes the file of an input element.
 func TestTypingPreviewInput(t *testing.T) {
 	p := newPages(t)
 	gw := startGateway(t, p)
@@ -261,7 +261,7 @@ window.__preview = window.__settle(window.__rec.command('WebChatService.register
 		t.Errorf("typing requests around a busy page = %q, want a,abc", busyOn)
 	}
 
-	// Uploads do not exist yet on the gateway: the documented rejection.
+	// A file from the page's input is uploaded (files are on in the demo).
 	r := eval[map[string]any](t, ctx, `(function () {
   var input = document.getElementById('file');
   var dt = new DataTransfer();
@@ -269,8 +269,8 @@ window.__preview = window.__settle(window.__rec.command('WebChatService.register
   input.files = dt.files;
   return window.__settle(window.__rec.command('WebChatService.sendFile', {files: input}));
 })()`)
-	if r["ok"] != false || r["value"] != "This transport doesn't support file uploads." {
-		t.Errorf("sendFile = %v, want rejected with the documented text", r)
+	if v, _ := r["value"].(map[string]any); r["ok"] != true || v["name"] != "hello.txt" || v["type"] != "text/plain" {
+		t.Errorf("sendFile = %v, want resolved with hello.txt of type text/plain", r)
 	}
 	// A command's rejection is the page's to handle: none escapes as an uncaught error.
 	if u := uncaught(); len(u) > 0 {

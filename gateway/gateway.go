@@ -31,9 +31,20 @@ type Transport interface {
 	Close(ctx context.Context) error
 }
 
+// ErrorRenderer is a transport that writes the errors of its own routes in
+// its wire's envelope (a legacy wire); done is false for other paths.
+type ErrorRenderer interface {
+	RenderError(c *fiber.Ctx, rej *bus.Rejection) (done bool, err error)
+}
+
 // Config configures the app. Zero values take the defaults noted.
 type Config struct {
-	BodyLimit    int               // bytes; 64 KiB
+	BodyLimit int // bytes; 64 KiB
+	// UploadLimit is the largest body of POST /v1/files (UploadPath), the one
+	// route whose bodies may exceed BodyLimit; 0 or less than BodyLimit
+	// means BodyLimit. Every other route keeps BodyLimit, refused on the
+	// declared length before its body is read.
+	UploadLimit  int
 	Static       fs.FS             // served at /; nil serves nothing
 	AllowOrigin  func(string) bool // CORS: whether any deployment allows a page origin; nil allows none
 	RatePerIP    int               // requests per second per client IP on /v1; 0 = 100, negative = off
@@ -77,8 +88,11 @@ func New(cfg Config, transports ...Transport) *Server {
 		DisableStartupMessage: true,
 		BodyLimit:             cfg.BodyLimit,
 		ReadTimeout:           15 * time.Second,
-		IdleTimeout:           90 * time.Second,
-		ErrorHandler:          s.renderError,
+		// Multipart bodies are parsed by the routes that take them, from
+		// memory, never spooled to disk by fasthttp.
+		DisablePreParseMultipartForm: true,
+		IdleTimeout:                  90 * time.Second,
+		ErrorHandler:                 s.renderError,
 	})
 	s.routes()
 	return s
@@ -90,6 +104,9 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) routes() {
 	app := s.app
 	app.Use(recover.New())
+	if s.cfg.UploadLimit > s.cfg.BodyLimit {
+		app.Server().HeaderReceived = s.requestConfig
+	}
 	if s.cfg.Metrics != nil {
 		app.Use(s.cfg.Metrics.middleware)
 		app.Get("/metrics", s.cfg.Metrics.handler())
@@ -107,6 +124,7 @@ func (s *Server) routes() {
 		AllowOriginsFunc: s.cfg.AllowOrigin,
 		AllowMethods:     "GET,POST,PUT,DELETE,OPTIONS",
 		AllowHeaders:     "Authorization,Content-Type",
+		ExposeHeaders:    "Content-Disposition",
 		MaxAge:           600,
 	}))
 	if s.cfg.RatePerIP > 0 {
@@ -117,12 +135,15 @@ func (s *Server) routes() {
 		}))
 	}
 	if s.cfg.RatePerToken > 0 {
-		api.Use("/command", limiter.New(limiter.Config{
+		// One budget per token for commands and file transfers together.
+		perToken := limiter.New(limiter.Config{
 			Max: s.cfg.RatePerToken, Expiration: time.Second,
 			Next:         func(c *fiber.Ctx) bool { return c.Get(fiber.HeaderAuthorization) == "" },
 			KeyGenerator: func(c *fiber.Ctx) string { return "tok:" + c.Get(fiber.HeaderAuthorization) },
 			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-		}))
+		})
+		api.Use("/command", perToken)
+		api.Use("/files", perToken)
 	}
 	for _, t := range s.transports {
 		t.Mount(app)
@@ -158,6 +179,9 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 		switch fe.Code {
 		case http.StatusRequestEntityTooLarge:
 			err = bus.Reject(fe.Code, bus.CodeTooLarge, "The request body is larger than the limit.")
+			if c.Path() == UploadPath {
+				err = bus.Reject(fe.Code, "file_too_large", "The file is larger than the upload limit.")
+			}
 		case http.StatusNotFound:
 			err = bus.Reject(fe.Code, bus.CodeNotFound, "No such endpoint.")
 		case http.StatusMethodNotAllowed:
@@ -171,6 +195,13 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 	rej := bus.AsRejection(err)
 	if rej.Code == bus.CodeInternal {
 		s.cfg.Logger.Error("request failed", "path", c.Path(), "id", c.GetRespHeader(fiber.HeaderXRequestID), "err", err)
+	}
+	for _, t := range s.transports {
+		if r, ok := t.(ErrorRenderer); ok {
+			if done, err := r.RenderError(c, rej); done {
+				return err
+			}
+		}
 	}
 	if !strings.HasPrefix(c.Path(), "/v1/") && rej.Status == http.StatusNotFound {
 		return c.Status(http.StatusNotFound).SendString("Not Found")

@@ -136,6 +136,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	})
 	s.gateway = gateway.New(gateway.Config{
 		BodyLimit:    cfg.Limits.BodyBytes,
+		UploadLimit:  uploadLimit(cfg),
 		Static:       o.Static,
 		AllowOrigin:  s.anyOrigin,
 		RatePerIP:    cfg.Limits.RatePerIP,

@@ -120,6 +120,14 @@ type MutateFunc func(c *Chat) ([]Event, error)
 // one that appended none is recognized while the writer still holds the chat
 // in memory (see the package doc). An unknown chat is ErrNotFound.
 func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc) (c Chat, evs []Event, replayed bool, err error) {
+	return s.mutate(ctx, id, requestID, fn, nil)
+}
+
+// mutate is Mutate; then, when fn appended its events (not for a replay),
+// also runs in the transaction with the chat as it will be stored and the
+// appended events. An error of then aborts the write.
+func (s *Store) mutate(ctx context.Context, id, requestID string, fn MutateFunc,
+	then func(tx *bolt.Tx, c *Chat, added []Event) error) (c Chat, evs []Event, replayed bool, err error) {
 	// Results are only read after a successful submit: the writer may still
 	// run apply after submit gave up on ctx.
 	var (
@@ -161,6 +169,11 @@ func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc)
 		added, err := appendEvents(log, &ch, add, requestID)
 		if err != nil {
 			return err
+		}
+		if then != nil {
+			if err := then(tx, &ch, added); err != nil {
+				return err
+			}
 		}
 		if requestID != "" {
 			s.chats.addRequest(id, requestID, request{first: before.LastSeq + 1, n: uint32(len(added))})

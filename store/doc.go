@@ -25,6 +25,10 @@
 //	                 nextAt (unix ms) ‖ uint64 big-endian delivery id → "" (the outbox in due
 //	                 order per subscription: a long backlog of one is passed over in a seek)
 //	dead/        uint64 big-endian delivery id → OutboxEntry (deliveries given up on)
+//	files/       file id → File (a file of a chat: its chat id, name, type detected
+//	                 from the content, size, author, and the seq of its FileUploaded event)
+//	file_data/   file id → the file's content, raw bytes (up to the deployment's
+//	                 files.maxBytes; bbolt keeps large values on overflow pages)
 //
 // meta also holds "sessionKey", 32 random bytes made with the file, which sign
 // session data.
@@ -41,6 +45,12 @@
 // retried or [Store.PruneDead] deletes them. The numbers of pending and dead
 // entries are counted once at Open and then kept by the writer as its
 // transactions commit, so [Store.OutboxDepth] reads no bucket.
+//
+// A file is written by [Store.AddFile] in the transaction that appends the
+// FileUploaded event announcing it, so a client never sees the event of a
+// file that is not there, nor a file without its event. The chat's record
+// counts its files (Chat.Files), which bounds uploads per chat. Files are
+// kept as long as their chat; nothing deletes them yet.
 //
 // Open migrates older files in its first transaction: schema 1 keyed
 // outbox_due by due time alone; schema 2 kept one nested bucket of events per

@@ -42,7 +42,8 @@ var (
 
 var allBuckets = [][]byte{bucketMeta, bucketDeployments, bucketIdentities, bucketChats, bucketOpen,
 	bucketLog, bucketStarts, bucketTokens, bucketIdentityChats,
-	bucketOutbox, bucketOutboxDue, bucketDead, bucketQueues, bucketAgents, bucketWebhooks}
+	bucketOutbox, bucketOutboxDue, bucketDead, bucketQueues, bucketAgents, bucketWebhooks,
+	bucketFiles, bucketFileData}
 
 // Options tunes a store. The zero value is the production default.
 type Options struct {

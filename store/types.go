@@ -81,6 +81,7 @@ type Chat struct {
 	EndedBy      string          `json:"endedBy,omitempty"`
 	LastActivity int64           `json:"lastActivity"`
 	LastSeq      uint64          `json:"lastSeq"`
+	Files        uint32          `json:"files,omitempty"` // files stored with the chat (AddFile): the upload count
 
 	// Asynchronous conversations only.
 	Locked            bool   `json:"locked,omitempty"`

@@ -84,6 +84,8 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"unlockChat":    s.unlockChat,
 		"listAgents":    s.listAgents,
 		"listQueues":    s.listQueues,
+		"sendFile":      s.sendFile,
+		"downloadFile":  s.downloadFile,
 	}
 	for name, h := range cmds {
 		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {

@@ -49,6 +49,9 @@ type Log interface {
 	Identity(ctx context.Context, id string) (store.Identity, error)
 	PutIdentity(ctx context.Context, idn store.Identity) error
 	ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error)
+	AddFile(ctx context.Context, chatID, requestID string, f store.File, content []byte, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
+	FileInfo(ctx context.Context, id string) (store.File, error)
+	FileContent(ctx context.Context, id string) (store.File, []byte, error)
 }
 
 // An Observer receives a chat's new events: committed ones (seq > 0) in

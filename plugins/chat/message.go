@@ -17,6 +17,9 @@ type Message struct {
 	Filter    string          `json:"filter,omitempty"` // sendFilteredMessage's regex: clients hide matches
 	IsTyping  *bool           `json:"isTyping,omitempty"`
 	Data      json.RawMessage `json:"data,omitempty"`
+	// FileDetails is a FileUploaded message's file, as FileDetails:
+	// {"file-name","file-size","file-id","file-type"}.
+	FileDetails json.RawMessage `json:"fileDetails,omitempty"`
 }
 
 // From is a message's author.
@@ -46,7 +49,7 @@ func ToMessage(ev store.Event) Message {
 			}
 		}
 	case store.EventFileUploaded:
-		m.Data = ev.Data
+		m.FileDetails = ev.Data
 	case store.EventChatLocked:
 		m.Type, m.Text = store.EventNotice, "This conversation is locked."
 	case store.EventChatUnlocked:

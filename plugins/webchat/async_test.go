@@ -277,8 +277,8 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 
 // TestSignedIdentities covers a deployment with identity: signed: a valid
 // signature starts a chat under the company uuid (and a second device with
-// the same uuid shares its identity), while a forged, expired or missing one
-// is rejected before any chat starts.
+// the same uuid shares its identity and resumes its open conversation), while
+// a forged, expired or missing one is rejected before any chat starts.
 func TestSignedIdentities(t *testing.T) {
 	const secret = "a-test-secret-of-32-bytes-length"
 	clk := newClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
@@ -320,19 +320,35 @@ func TestSignedIdentities(t *testing.T) {
 			}
 		})
 	}
+	// Nothing else stands in for the signature: not an anonymous identity
+	// token, not session data.
+	for _, opt := range []string{"identityToken", "sessionData"} {
+		r := guest.Command("WebChatService.startChat", map[string]any{opt: sign(secret, "cust-42", clk.Now().Add(time.Hour))})
+		if rej := r.Rejected(t); rej.Code != "identity_required" || r.HTTPStatus != 401 {
+			t.Fatalf("%s without identity.jwt: HTTP %d %+v", opt, r.HTTPStatus, rej)
+		}
+	}
 	if got := countChats(t, gw); got != before {
 		t.Fatalf("rejected identities started %d chats", got-before)
 	}
 
 	valid := map[string]string{"jwt": sign(secret, "cust-42", clk.Now().Add(time.Hour)), "email": "lea@example.com"}
-	var a, b started
+	var a, b startAnswer
 	start(valid).Into(t, &a)
-	// Another device of the same customer: the same identity, so the same history.
+	// Another device of the same customer: the same identity, whose open
+	// conversation it resumes (messaging mode), with a token of its own.
 	start(valid).Into(t, &b)
+	resumed := b
+	if !b.Resumed || b.ChatID != a.ChatID || b.Token == a.Token || b.IdentityToken != "" {
+		t.Fatalf("the second device of cust-42: %+v (first %+v)", b, a)
+	}
+	// A new conversation on request, still the same identity.
+	b = startAnswer{}
+	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Lea", "identity": valid, "newConversation": true}).Into(t, &b)
 	ca, _ := gw.Store().Chat(context.Background(), a.ChatID)
 	cb, _ := gw.Store().Chat(context.Background(), b.ChatID)
-	if ca.IdentityID == "" || ca.IdentityID != cb.IdentityID {
-		t.Fatalf("two devices of one uuid: identities %q and %q", ca.IdentityID, cb.IdentityID)
+	if b.Resumed || b.ChatID == a.ChatID || b.ChatID == resumed.ChatID || ca.IdentityID == "" || ca.IdentityID != cb.IdentityID {
+		t.Fatalf("two conversations of one uuid: %+v, identities %q and %q", b, ca.IdentityID, cb.IdentityID)
 	}
 	idn, err := gw.Store().Identity(context.Background(), ca.IdentityID)
 	if err != nil || idn.UUID != "cust-42" || !idn.Signed || idn.Profile.Email != "lea@example.com" {

@@ -1,6 +1,7 @@
 package webchat
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -119,4 +121,67 @@ func (s *Service) verifySessionData(token string) (sessionClaims, bool) {
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(s.engine.Now))
 	return claims, err == nil && claims.Chat != "" && claims.Subject != ""
+}
+
+// identityClaims are what an identity token carries: which anonymous
+// identity, on which deployment. Kind keeps it from passing for session data
+// (which names a chat) and the reverse.
+type identityClaims struct {
+	Kind       string `json:"knd"`
+	Deployment string `json:"dep"`
+	jwt.RegisteredClaims
+}
+
+const (
+	identityKind = "anonymous-identity"
+	// identityTTL is how long a browser's identity token names its
+	// anonymous identity; every startChat and restore issues a fresh one.
+	identityTTL = 400 * 24 * time.Hour
+)
+
+// identityToken signs the credential a browser keeps for its anonymous
+// identity on an asynchronous deployment: startChat {identityToken} continues
+// as that identity. A company identity gets none (its uuid, signed where the
+// deployment requires it, is what names it), nor does a live deployment.
+func (s *Service) identityToken(ctx context.Context, deployment, mode, identity string) (string, error) {
+	if mode != config.ModeAsync || identity == "" {
+		return "", nil
+	}
+	idn, err := s.engine.Identity(ctx, identity)
+	if errors.Is(err, chat.ErrNotFound) || err == nil && idn.UUID != "" {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	now := s.engine.Now()
+	claims := identityClaims{Kind: identityKind, Deployment: deployment, RegisteredClaims: jwt.RegisteredClaims{
+		Subject: identity, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(identityTTL)),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.sessionKey)
+}
+
+// keptIdentity returns the anonymous identity an identity token of this
+// deployment names. A forged, expired, foreign or unknown token is false: the
+// visitor is then a new anonymous identity, as after the browser's storage
+// was emptied.
+func (s *Service) keptIdentity(ctx context.Context, token, deployment string) (store.Identity, bool, error) {
+	var claims identityClaims
+	if token == "" || len(token) > 4096 {
+		return store.Identity{}, false, nil
+	}
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.sessionKey, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(s.engine.Now))
+	if err != nil || claims.Kind != identityKind || claims.Deployment != deployment || claims.Subject == "" {
+		return store.Identity{}, false, nil
+	}
+	idn, err := s.engine.Identity(ctx, claims.Subject)
+	if errors.Is(err, chat.ErrNotFound) {
+		return store.Identity{}, false, nil
+	}
+	if err != nil {
+		return store.Identity{}, false, err
+	}
+	return idn, idn.UUID == "", nil
 }

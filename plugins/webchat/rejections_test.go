@@ -154,9 +154,10 @@ func TestRejections(t *testing.T) {
 		{"fetchHistory/live chat", active, "fetchHistory", nil, outcome{409, "async_only", textAsyncOnly}},
 		{"restore/no chat", guest, "restore", nil, outcome{404, "restore_failed", "No chat session found to restore."}},
 		{"restore/chat ended", ended, "restore", nil, outcome{404, "restore_failed", "No chat session found to restore."}},
-		{"sendFile/any", active, "sendFile", nil, outcome{501, "unsupported", textNoFileUploads}},
-		{"downloadFile/any", active, "downloadFile", map[string]any{"fileId": "1"},
-			outcome{501, "unsupported", "This transport doesn't support file download."}},
+		{"sendFile/no file", active, "sendFile", nil, outcome{400, "no_file", "No file provided."}},
+		{"sendFile/no session", guest, "sendFile", nil, outcome{409, "no_active_session", textNoActiveSession}},
+		{"downloadFile/unknown file", active, "downloadFile", map[string]any{"fileId": "1"},
+			outcome{404, "file_not_found", "No such file in this chat."}},
 
 		// Generic rejections of the bus and the gateway.
 		{"WebChatService.noSuchCommand/unknown command", guest, "WebChatService.noSuchCommand", nil,

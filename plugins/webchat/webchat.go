@@ -70,13 +70,14 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"resetPollExceptions", resolveEmpty, nil},
 		{"poll", s.poll, []bus.CommandOption{bus.Private()}},
 		{"fetchHistory", s.fetchHistory, nil},
-		{"sendFile", rejectWith(ErrFilesUnsupported), nil},
+		{"sendFile", s.sendFile, nil},
+		{"getFileLimits", s.getFileLimits, nil},
 		{"listConversations", s.listConversations, nil},
 		{"switchConversation", s.switchConversation, nil},
 		{"markRead", s.markRead, nil},
 		{"identify", s.identify, nil},
 		{"getQueuePosition", s.getQueuePosition, nil},
-		{"downloadFile", rejectWith(ErrDownloadUnsupported), nil},
+		{"downloadFile", s.downloadFile, nil},
 		{"getAvailability", s.getAvailability, nil},
 	}
 	for _, c := range cmds {
@@ -168,10 +169,6 @@ func (s *Service) getQueuePosition(ctx context.Context, call *bus.Call) (any, er
 	return map[string]any{"position": pos, "queue": queue}, nil
 }
 
-func rejectWith(r *bus.Rejection) bus.HandlerFunc {
-	return func(context.Context, *bus.Call) (any, error) { return nil, r }
-}
-
 // session returns the caller's chat if it is open, else rej.
 func (s *Service) session(ctx context.Context, call *bus.Call, rej *bus.Rejection) (store.Chat, error) {
 	if call.Caller.Kind != bus.KindVisitor {
@@ -215,6 +212,7 @@ type startOptions struct {
 	RequestID       string           `json:"requestId"`
 	Identity        *identityOptions `json:"identity"`
 	SessionData     string           `json:"sessionData"`     // continue as the identity of this session data
+	IdentityToken   string           `json:"identityToken"`   // async: continue as the anonymous identity the browser keeps
 	NewConversation bool             `json:"newConversation"` // async: another conversation of the same identity
 	Routing         *routingOptions  `json:"routing"`
 	InteractionData *struct {
@@ -262,6 +260,12 @@ type StartResult struct {
 	ParticipantID string `json:"participantId"`
 	Seq           uint64 `json:"seq"`
 	Existing      bool   `json:"existing,omitempty"`
+	// Resumed: async, the identity's open conversation was resumed rather
+	// than a new one started; Seq is then its newest seq.
+	Resumed bool `json:"resumed,omitempty"`
+	// IdentityToken names the anonymous identity on this async deployment:
+	// the browser keeps it and sends it with its next startChat.
+	IdentityToken string `json:"identityToken,omitempty"`
 }
 
 func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
@@ -299,7 +303,8 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 	req := chat.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID}
 
 	// Who the visitor is: a company uuid (signed where required), the
-	// identity of session data or of the caller's chat, or a new anonymous one.
+	// identity of session data or of the caller's chat, the anonymous identity
+	// the browser keeps (async), or a new anonymous one.
 	_, maxBytes := s.limits()
 	idOpts := identityOptions{}
 	if o.Identity != nil {
@@ -313,6 +318,7 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	now := s.engine.Now().UnixMilli()
+	known := true // the identity may already have conversations
 	switch {
 	case uuid != "":
 		id := identityID(d.Key, uuid)
@@ -335,10 +341,25 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		req.IdentityID = current.IdentityID
 	default:
 		idn := store.Identity{ID: "", Profile: profile, CreatedAt: now}
+		if o.IdentityToken != "" && d.Mode == config.ModeAsync {
+			kept, ok, err := s.keptIdentity(ctx, o.IdentityToken, d.Key)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				idn = kept
+			}
+		}
 		mergeIdentity(&idn, idOpts, profile, false, now)
-		if idn.Avatar != "" || len(idn.Extra) > 0 {
+		switch {
+		case idn.ID != "":
+			req.Identity, req.IdentityID, req.Visitor = &idn, idn.ID, idn.Profile
+		case idn.Avatar != "" || len(idn.Extra) > 0:
 			idn.ID = chat.NewID()
 			req.Identity = &idn
+			known = false
+		default:
+			known = false
 		}
 	}
 	routing := o.Routing
@@ -352,6 +373,14 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		req.Queue, req.Skills, req.Language = routing.Queue, routing.Skills, routing.Language
 		if routing.Priority != nil {
 			req.Priority = *routing.Priority
+		}
+	}
+	// Messaging mode reopens the identity's open conversation rather than
+	// starting another, unless another is asked for.
+	if d.Mode == config.ModeAsync && !o.NewConversation && known {
+		res, ok, err := s.resumeOpen(ctx, d.Key, req)
+		if err != nil || ok {
+			return res, err
 		}
 	}
 	queue := req.Queue
@@ -375,8 +404,56 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	idToken, err := s.identityToken(ctx, d.Key, st.Chat.Mode, st.Chat.IdentityID)
+	if err != nil {
+		return nil, err
+	}
 	return StartResult{ChatID: st.Chat.ID, Token: st.Token, Mode: st.Chat.Mode, ParticipantID: st.Chat.IdentityID,
-		Seq: st.Chat.LastSeq, Existing: st.Existing}, nil
+		Seq: st.Chat.LastSeq, Existing: st.Existing, IdentityToken: idToken}, nil
+}
+
+// resumeOpen resumes the identity's open asynchronous conversation on this
+// deployment with the latest activity, if there is one: a new token for it,
+// and the profile given with the start folded into the identity. false when
+// the identity has none open.
+func (s *Service) resumeOpen(ctx context.Context, deployment string, req chat.StartRequest) (any, bool, error) {
+	id := req.IdentityID
+	if id == "" && req.Identity != nil {
+		id = req.Identity.ID
+	}
+	if id == "" {
+		return nil, false, nil
+	}
+	chats, err := s.engine.ChatsOfIdentity(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	var open *store.Chat
+	for i := range chats { // oldest first: a tie goes to the newer
+		c := &chats[i]
+		if c.Deployment == deployment && c.Mode == config.ModeAsync && c.State != store.StateEnded &&
+			(open == nil || c.LastActivity >= open.LastActivity) {
+			open = c
+		}
+	}
+	if open == nil {
+		return nil, false, nil
+	}
+	if req.Identity != nil {
+		if err := s.engine.PutIdentity(ctx, *req.Identity); err != nil {
+			return nil, false, err
+		}
+	}
+	token, err := s.engine.IssueToken(ctx, *open)
+	if err != nil {
+		return nil, false, err
+	}
+	idToken, err := s.identityToken(ctx, deployment, open.Mode, open.IdentityID)
+	if err != nil {
+		return nil, false, err
+	}
+	return StartResult{ChatID: open.ID, Token: token, Mode: open.Mode, ParticipantID: open.IdentityID,
+		Seq: open.LastSeq, Resumed: true, IdentityToken: idToken}, true, nil
 }
 
 // mergeIdentity folds the given profile, avatar and extra values into idn.
@@ -749,8 +826,17 @@ func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"chatId": c.ID, "token": token, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
-			"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync, "read": c.VisitorRead}, nil
+		out := map[string]any{"chatId": c.ID, "token": token, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
+			"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync, "read": c.VisitorRead}
+		// This browser or device keeps the anonymous identity from now on too.
+		idToken, err := s.identityToken(ctx, c.Deployment, c.Mode, c.IdentityID)
+		if err != nil {
+			return nil, err
+		}
+		if idToken != "" {
+			out["identityToken"] = idToken
+		}
+		return out, nil
 	}
 	c, err := s.session(ctx, call, ErrRestoreFailed)
 	if err != nil {

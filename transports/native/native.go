@@ -98,6 +98,8 @@ func (t *Transport) Mount(r fiber.Router) {
 	r.Post("/v1/command", t.handleCommand)
 	r.Get("/v1/events", t.handleEvents)
 	r.Get("/v1/availability", t.handleAvailability)
+	r.Post("/v1/files", t.handleUpload)
+	r.Get("/v1/files/:id", t.handleDownload)
 	r.Use("/v1/ws", t.requireUpgrade)
 	r.Get("/v1/ws", websocket.New(t.serveSocket, websocket.Config{
 		Origins:         []string{"*"}, // checked in requireUpgrade and again per deployment after auth

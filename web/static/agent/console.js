@@ -424,7 +424,17 @@
           item = el("li", "notice", (from.name || "Visitor") + (m.type === "ParticipantJoined" ? " joined" : " left"));
           break;
         case "FileUploaded":
-          item = el("li", "notice", (from.name || "Visitor") + " uploaded a file");
+          // The file name is the uploader's text: textContent only.
+          var fd = m.fileDetails || {};
+          var fname = String(fd["file-name"] || m.text || "file");
+          item = el("li", "notice file", (from.name || "Visitor") + " shared ");
+          var get = el("button", "download", fname);
+          get.type = "button";
+          get.title = "Download " + fname;
+          get.onclick = function () { downloadFile(String(fd["file-id"] || ""), fname); };
+          get.disabled = !fd["file-id"];
+          item.appendChild(get);
+          if (fd["file-size"] !== undefined) item.appendChild(document.createTextNode(" (" + fd["file-size"] + " bytes)"));
           break;
         default:
           return;
@@ -432,6 +442,43 @@
       ol.appendChild(item);
     });
     if (atBottom) ol.scrollTop = ol.scrollHeight;
+  }
+
+  // ---- files
+
+  // downloadFile saves a chat's file: GET /v1/files/{id} with the agent token.
+  function downloadFile(fileId, name) {
+    if (!fileId) return;
+    fetch("/v1/files/" + encodeURIComponent(fileId), { headers: { "Authorization": "Bearer " + state.token } }).then(function (r) {
+      if (!r.ok) {
+        return r.json().catch(function () { return {}; }).then(function (j) {
+          throw (j && j.error) || { message: "The download failed (HTTP " + r.status + ")." };
+        });
+      }
+      return r.blob().then(function (b) {
+        var url = URL.createObjectURL(b);
+        var a = document.createElement("a");
+        a.href = url;
+        a.download = name || "file";
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+      });
+    }).catch(showError);
+  }
+
+  // uploadFile sends a file to a chat: POST /v1/files, multipart, with chatId.
+  function uploadFile(chatId, file) {
+    var form = new FormData();
+    form.append("chatId", chatId);
+    form.append("file", file, file.name || "file");
+    return fetch("/v1/files", { method: "POST", headers: { "Authorization": "Bearer " + state.token }, body: form }).then(function (r) {
+      return r.json().catch(function () { throw { message: "The upload failed (HTTP " + r.status + ")." }; });
+    }).then(function (r) {
+      if (r.status === "resolved") return r.data;
+      throw r.error || { message: "The upload failed." };
+    });
   }
 
   // ---- messages to the user
@@ -528,6 +575,14 @@
   };
   $("text").onkeydown = function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply").requestSubmit(); }
+  };
+  $("attach").onclick = function () { if (state.current) $("file").click(); };
+  $("file").onchange = function () {
+    var f = $("file").files[0];
+    var id = state.current;
+    if (!f || !id) return;
+    $("attach").disabled = true;
+    uploadFile(id, f).catch(showError).then(function () { $("attach").disabled = false; $("file").value = ""; });
   };
   $("reply").onsubmit = function (e) {
     e.preventDefault();

@@ -591,6 +591,30 @@
     }
   }
 
+  // The anonymous identity of an async deployment, kept by the browser across chats (seed 000:
+  // "persists this identifier historically in the customer browser cache"): the gateway's signed
+  // identity token, apart from the chat state so that the end of a chat leaves it.
+  function identityKey() {
+    return '_genesys.widgets.webchat.identity.cxgate:' + cfg.deploymentKey + '@' + cfg.dataURL;
+  }
+
+  function loadIdentity() {
+    try {
+      return window.localStorage.getItem(identityKey()) || '';
+    } catch (_) {
+      return '';
+    }
+  }
+
+  function keepIdentity(d) {
+    if (!isObject(d) || typeof d.identityToken !== 'string' || !d.identityToken) return;
+    try {
+      window.localStorage.setItem(identityKey(), d.identityToken);
+    } catch (_) {
+      /* storage disabled: the next chat is a new identity */
+    }
+  }
+
   // A live chat not shown by any page for restoreTimeout is not restored (Genesys' .ping cookie).
   function stale(st) {
     return st.mode !== 'async' && cfg.restoreTimeout > 0 && now() - (st.lastActivity || 0) > cfg.restoreTimeout;
@@ -1276,6 +1300,7 @@
         return { ok: false, message: TEXT.restoreNone, error: r };
       }
       const d = r.data;
+      keepIdentity(d);
       resume({ token: d.token, chatId: d.chatId, mode: d.mode || 'async', participantId: d.participantId },
         typeof d.seq === 'number' ? d.seq : 0, 'sessionData');
       return { ok: true, data: Object.assign({ restored: true }, d) };
@@ -1382,6 +1407,7 @@
       const identity = isPlainObject(e.data.identity) ? e.data.identity : cfg.identity;
       if (identity) options.identity = identity;
       if (typeof e.data.sessionData === 'string' && e.data.sessionData) options.sessionData = e.data.sessionData;
+      else if (!another && loadIdentity()) options.identityToken = loadIdentity();
       if (another) options.newConversation = true;
       // The same requestId on a retry returns the same chat: a weak network never makes two.
       options.requestId = typeof e.data.requestId === 'string' && e.data.requestId.length >= 16 ? e.data.requestId : randomId();
@@ -1390,12 +1416,17 @@
       p.then(() => (starting = false), () => (starting = false));
       answer(e, p, (d) => {
         if (!isObject(d) || !d.token) return;
+        keepIdentity(d);
         if (another) {
           // The old conversation stays open on the server; this page follows the new one.
           stopStream();
           session = null;
         }
-        if (!session) beginSession(d, 0);
+        if (session) return;
+        // Async: the identity's open conversation was resumed. It continues like a restore:
+        // 'restored' {reason: 'resumed'}, then its newest page of history, each message once.
+        if (d.resumed) resume({ token: d.token, chatId: d.chatId, mode: d.mode || 'async', participantId: d.participantId }, typeof d.seq === 'number' ? d.seq : 0, 'resumed');
+        else beginSession(d, 0);
       });
     },
 
@@ -1642,7 +1673,7 @@
           const url = URL.createObjectURL(await res.blob());
           const a = document.createElement('a');
           a.href = url;
-          a.download = typeof e.data.fileName === 'string' && e.data.fileName ? e.data.fileName : 'file';
+          a.download = typeof e.data.fileName === 'string' && e.data.fileName ? e.data.fileName : dispositionName(res.headers.get('Content-Disposition')) || 'file';
           document.body.appendChild(a);
           a.click();
           a.remove();
@@ -1652,6 +1683,11 @@
         .catch(() => {
           e.deferred.reject({ status: 0, statusText: 'error' });
         });
+    },
+
+    // Whether the deployment takes files, and its limits: {enabled, maxBytes, maxUploads, types, uploads}.
+    getFileLimits(e) {
+      answer(e, gw(WCS + '.getFileLimits', {}));
     },
 
     registerTypingPreviewInput(e) {
@@ -1674,6 +1710,22 @@
       e.deferred.resolve(fn);
     },
   };
+
+  // The file name of a Content-Disposition header: filename*=utf-8''… first, then filename="…".
+  function dispositionName(header) {
+    if (typeof header !== 'string') return '';
+    const star = /filename\*=utf-8''([^;]+)/i.exec(header);
+    if (star) {
+      try {
+        return decodeURIComponent(star[1]);
+      } catch (_) {
+        /* malformed: try the plain form */
+      }
+    }
+    const plain = /filename="((?:[^"\\]|\\.)*)"|filename=([^;\s]+)/i.exec(header);
+    if (!plain) return '';
+    return plain[1] !== undefined ? plain[1].replace(/\\(.)/g, '$1') : plain[2];
+  }
 
   function settleRestore(e, r) {
     if (r.ok) e.deferred.resolve(r.data);
@@ -1787,6 +1839,8 @@
 .${P}status{padding:0 12px;font-size:12px;color:#8a5a00;flex:none}
 .${P}compose{display:flex;gap:8px;padding:8px 12px;border-top:1px solid #d0d7de;flex:none}
 .${P}compose textarea{flex:1;resize:none;height:44px;max-height:120px;overflow-y:auto}
+.${P}attach{flex:none;padding:0 10px}
+.${P}file button{background:none;border:0;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font:inherit;word-break:break-all}
 .${P}footer{display:flex;justify-content:flex-end;align-items:center;flex-wrap:wrap;gap:8px;padding:0 12px 10px;flex:none}
 .${P}footer p{flex:1;min-width:120px}
 .${P}sr{position:absolute!important;width:1px;height:1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}
@@ -1882,7 +1936,10 @@
     e.text = h('textarea', { class: 'input', id: uid + '-m', rows: '1', placeholder: 'Type your message', onkeydown: onTextKey });
     if (cfg.maxMessageLength) e.text.setAttribute('maxlength', String(cfg.maxMessageLength));
     e.sendBtn = h('button', { type: 'submit', class: 'btn', text: 'Send' });
-    e.compose = h('form', { class: 'compose', onsubmit: onSendSubmit }, [h('label', { class: 'sr', for: uid + '-m', text: 'Message' }), e.text, e.sendBtn]);
+    // Files: the button shows only when the deployment takes files (getFileLimits).
+    e.fileInput = h('input', { type: 'file', class: 'sr', tabindex: '-1', 'aria-hidden': 'true', onchange: onFilePicked });
+    e.attachBtn = h('button', { type: 'button', class: 'btn btn2 attach', text: '\u{1F4CE}', title: 'Attach a file', 'aria-label': 'Attach a file', hidden: true, onclick: () => e.fileInput.click() });
+    e.compose = h('form', { class: 'compose', onsubmit: onSendSubmit }, [h('label', { class: 'sr', for: uid + '-m', text: 'Message' }), e.text, e.attachBtn, e.fileInput, e.sendBtn]);
     e.endBtn = h('button', { type: 'button', class: 'btn btn2', text: 'End chat', onclick: () => showConfirm(true) });
     e.actions = h('div', { class: 'footer' }, [e.endBtn]);
     e.confirmYes = h('button', { type: 'button', class: 'btn', text: 'End chat', onclick: () => { showConfirm(false); endChatNow(); } });
@@ -1903,6 +1960,7 @@
     ]);
     document.body.appendChild(ui.root);
     wcs.command('registerTypingPreviewInput', { input: e.text });
+    if (wcs.data('sessionActive')) refreshFileLimits();
     for (const it of ui.items) renderItem(it.m, it.restoring);
     refreshTyping();
   }
@@ -2015,8 +2073,15 @@
     } else if (type === 'notice') {
       li = notice(m.text);
     } else if (type === 'fileuploaded') {
-      const file = (m.fileDetails && m.fileDetails['file-name']) || m.text || 'a file';
-      li = notice((ftype === 'client' ? 'You' : name) + ' shared ' + file);
+      const d = isObject(m.fileDetails) ? m.fileDetails : {};
+      const file = String(d['file-name'] || m.text || 'a file');
+      const who = ftype === 'client' ? 'You' : name;
+      // The name is a stranger's text: it goes in as textContent only.
+      const link = d['file-id']
+        ? h('button', { type: 'button', text: file, title: 'Download ' + file, onclick: () => wcs.command('downloadFile', { fileId: String(d['file-id']), fileName: file }) })
+        : h('span', { text: file });
+      li = h('li', { class: 'notice file' }, [document.createTextNode(who + ' shared '), link, document.createTextNode(sizeLabel(d['file-size']))]);
+      if (ftype !== 'client') say = name + ' shared ' + file;
     }
     if (li) {
       e.log.appendChild(li);
@@ -2026,6 +2091,45 @@
       announce(say);
       if (ui.minimized || !ui.open) setUnread(ui.unread + 1);
     }
+  }
+
+  function sizeLabel(n) {
+    const b = Number(n);
+    if (!(b >= 0)) return '';
+    if (b < 1024) return ' (' + b + ' B)';
+    if (b < 1048576) return ' (' + Math.round(b / 1024) + ' KB)';
+    return ' (' + (b / 1048576).toFixed(1) + ' MB)';
+  }
+
+  // Shows the attach button when the deployment takes files.
+  function refreshFileLimits() {
+    wcs.command('getFileLimits').done((d) => {
+      ui.files = isObject(d) ? d : null;
+      const e = ui.els;
+      if (!e.attachBtn) return;
+      const on = !!(ui.files && ui.files.enabled);
+      e.attachBtn.hidden = !on;
+      if (on && Array.isArray(ui.files.types)) e.fileInput.setAttribute('accept', ui.files.types.join(','));
+    });
+  }
+
+  function onFilePicked() {
+    const e = ui.els;
+    const f = e.fileInput.files && e.fileInput.files[0];
+    if (!f) return;
+    const max = ui.files && ui.files.maxBytes;
+    if (max && f.size > max) {
+      setStatus('This file is larger than the limit of ' + max + ' bytes.');
+      e.fileInput.value = '';
+      return;
+    }
+    setStatus('Sending ' + f.name + '\u2026');
+    wcs.command('sendFile', { files: [f] })
+      .done(() => setStatus(''))
+      .fail((err) => setStatus(typeof err === 'string' ? err : 'The file could not be sent.'))
+      .always(() => {
+        e.fileInput.value = '';
+      });
   }
 
   function notice(text) {
@@ -2237,12 +2341,14 @@
   });
   wc.subscribe(WCS + '.started', (e) => {
     ui.mode = e.data.mode || ui.mode;
+    refreshFileLimits();
     if (ui.root) setStatus('');
     if (ui.open) setView('chat');
     wc.publish('started');
   });
   wc.subscribe(WCS + '.restored', (e) => {
     ui.mode = e.data.mode;
+    refreshFileLimits();
     if (ui.open) setView('chat');
     else if (uiState().open) {
       // The window was open on the previous page: show it again.

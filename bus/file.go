@@ -1,0 +1,15 @@
+package bus
+
+// File is binary content that goes with a command without being JSON: a
+// file a client uploads (Call.File) or one a command resolves with (a
+// download). Transports that carry bytes send Data as it is; encoded as JSON
+// a File is its description only: Data never travels inside a JSON answer.
+type File struct {
+	ID   string `json:"fileId,omitempty"`
+	Name string `json:"name"`
+	// Type is the media type: as declared by the client for an upload, as
+	// detected from the content for a download ("text/plain; charset=utf-8").
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+	Data []byte `json:"-"`
+}

@@ -1,0 +1,92 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/chat"
+)
+
+// ErrNoFileID rejects a download without a file id.
+var ErrNoFileID = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "fileId is required.")
+
+// fileRejection turns the engine's file errors into rejections, and the
+// rest as rejectionFor does.
+func fileRejection(err error) error {
+	var fe *chat.FileError
+	if errors.As(err, &fe) {
+		return bus.Reject(fe.Status, fe.Code, fe.Message)
+	}
+	return rejectionFor(err)
+}
+
+// sendFile stores the file handed over with the call (Call.File) in a chat
+// the agent is in, as a FileUploaded message: {chatId, requestId}. A silent
+// supervisor's file is for agents only, as its messages are.
+func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
+	o, err := s.chatOptions(call)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.RequestID) > 128 {
+		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+	}
+	c, p, err := s.participant(ctx, call, o.ChatID)
+	if err != nil {
+		return nil, err
+	}
+	up := chat.Upload{RequestID: o.RequestID, Internal: p.Silent}
+	if call.File != nil {
+		up.Name, up.Content = call.File.Name, call.File.Data
+	}
+	ev, err := s.engine.SendFile(ctx, c, chat.PartyOf(p), up)
+	if err != nil {
+		return nil, fileRejection(err)
+	}
+	var d chat.FileDetails
+	_ = decode(ev.Data, &d)
+	return map[string]any{"chatId": c.ID, "fileId": d.ID, "name": d.Name, "type": d.Type, "size": d.Size,
+		"seq": ev.Seq, "index": ev.Seq, "timestamp": ev.Time, "fileDetails": d}, nil
+}
+
+// downloadFile resolves with a file (a *bus.File: its bytes over GET
+// /v1/files/{id}, its description as JSON) of a chat the agent may read:
+// one it is or was in (holds or supervises), or one waiting in a queue, as
+// for getTranscript. {fileId, chatId (optional: then it must be the file's)}.
+func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		FileID string `json:"fileId"`
+		ChatID string `json:"chatId"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if o.FileID == "" {
+		return nil, ErrNoFileID
+	}
+	f, err := s.engine.FileInfo(ctx, o.FileID)
+	if err != nil {
+		return nil, fileRejection(err)
+	}
+	if o.ChatID != "" && o.ChatID != f.ChatID {
+		return nil, fileRejection(chat.ErrFileNotFound)
+	}
+	c, err := s.engine.Chat(ctx, f.ChatID)
+	if err != nil {
+		return nil, fileRejection(err)
+	}
+	if !mayRead(&c, call.Caller.ID) {
+		// Not a participant: the file is as unknown as any other.
+		return nil, fileRejection(chat.ErrFileNotFound)
+	}
+	if !s.engine.FilePolicy(c.Deployment).Enabled {
+		return nil, fileRejection(chat.ErrDownloadsDisabled)
+	}
+	f, data, err := s.engine.FileContent(ctx, f.ID)
+	if err != nil {
+		return nil, fileRejection(err)
+	}
+	return &bus.File{ID: f.ID, Name: f.Name, Type: f.Type, Size: f.Size, Data: data}, nil
+}

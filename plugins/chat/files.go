@@ -1,0 +1,221 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/store"
+)
+
+// FileError is an upload or a download the engine refuses. Its fields are
+// what the client is told: plugins turn it into their rejection as it is.
+// Codes are append-only.
+type FileError struct {
+	Status  int    // HTTP class: 400, 404, 409, 413, 415, 501
+	Code    string // stable, snake_case
+	Message string
+}
+
+func (e *FileError) Error() string { return "chat: " + e.Code + ": " + e.Message }
+
+// Is matches file errors by code.
+func (e *FileError) Is(target error) bool {
+	var t *FileError
+	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// File errors with a fixed text; the limits' texts name the limit.
+var (
+	// ErrFilesDisabled: the chat's deployment does not take files.
+	ErrFilesDisabled = &FileError{http.StatusNotImplemented, "files_unsupported", "This transport doesn't support file uploads."}
+	// ErrDownloadsDisabled: the same, for a download.
+	ErrDownloadsDisabled = &FileError{http.StatusNotImplemented, "files_unsupported", "This transport doesn't support file download."}
+	// ErrNoFile: the upload carried no file, or an empty one.
+	ErrNoFile = &FileError{http.StatusBadRequest, "no_file", "No file provided."}
+	// ErrFileNotFound: no such file, or one of another chat.
+	ErrFileNotFound = &FileError{http.StatusNotFound, "file_not_found", "No such file in this chat."}
+)
+
+func errFileTooLarge(max int64) *FileError {
+	return &FileError{http.StatusRequestEntityTooLarge, "file_too_large",
+		fmt.Sprintf("The file is larger than the limit of %d bytes.", max)}
+}
+
+func errFileType(detected string, allowed []string) *FileError {
+	return &FileError{http.StatusUnsupportedMediaType, "file_type_not_allowed",
+		fmt.Sprintf("Files of type %s are not allowed here; allowed types: %s.", detected, strings.Join(allowed, ", "))}
+}
+
+func errFileLimit(max int) *FileError {
+	return &FileError{http.StatusConflict, "file_limit_reached",
+		fmt.Sprintf("The maximum number of files (%d) for this chat has been reached.", max)}
+}
+
+// FileDetails is the data of a FileUploaded event, in Genesys' shape: what
+// messages carry as fileDetails.
+type FileDetails struct {
+	Name string `json:"file-name"`
+	Size int64  `json:"file-size"`
+	ID   string `json:"file-id"`
+	Type string `json:"file-type"` // the media type detected from the content, without parameters
+}
+
+// Upload is a file a participant sends to a chat.
+type Upload struct {
+	Name      string // as the client named it; SendFile cleans it
+	Content   []byte // belongs to the engine from now on
+	RequestID string // the client's retry key; "" for none
+	Internal  bool   // for agents only (a silent supervisor's)
+}
+
+// FilePolicy is the file policy of a deployment; an unknown deployment takes
+// no files.
+func (e *Engine) FilePolicy(deployment string) config.Files {
+	d, ok := e.Config().Deployment(deployment)
+	if !ok {
+		return config.Files{}
+	}
+	return d.Files
+}
+
+// SendFile checks an upload against the policy of chat c's deployment (files
+// enabled, size, type detected from the content, uploads per chat), stores
+// it and appends its FileUploaded event, in one write. In an asynchronous
+// chat it keeps the thread rule and the lock as Append does. It returns the
+// event as stored; a retried RequestID returns the first attempt's.
+func (e *Engine) SendFile(ctx context.Context, c store.Chat, from store.Party, up Upload) (store.Event, error) {
+	pol := e.FilePolicy(c.Deployment)
+	if !pol.Enabled {
+		return store.Event{}, ErrFilesDisabled
+	}
+	if len(up.Content) == 0 {
+		return store.Event{}, ErrNoFile
+	}
+	if int64(len(up.Content)) > pol.MaxBytes {
+		return store.Event{}, errFileTooLarge(pol.MaxBytes)
+	}
+	full, base := DetectType(up.Content)
+	if !TypeAllowed(base, pol.Types) {
+		return store.Event{}, errFileType(base, pol.Types)
+	}
+	now := e.now().UnixMilli()
+	f := store.File{ID: newID(), Name: CleanFileName(up.Name), Type: full, From: from, Time: now, Internal: up.Internal}
+	details, err := json.Marshal(FileDetails{Name: f.Name, Size: int64(len(up.Content)), ID: f.ID, Type: base})
+	if err != nil {
+		return store.Event{}, err
+	}
+	ev := store.Event{Type: store.EventFileUploaded, From: from, Text: f.Name, Time: now, Data: details,
+		Internal: up.Internal}
+	_, evs, _, err := e.log.AddFile(ctx, c.ID, up.RequestID, f, up.Content, func(c *store.Chat) ([]store.Event, error) {
+		if c.State == store.StateEnded {
+			return nil, ErrEnded
+		}
+		if int(c.Files) >= pol.MaxUploads {
+			return nil, errFileLimit(pol.MaxUploads)
+		}
+		if c.Mode != config.ModeAsync {
+			return []store.Event{ev}, nil
+		}
+		fromVisitor := from.Type == "Client"
+		if c.Locked && fromVisitor {
+			return nil, ErrLocked
+		}
+		out := e.threadEvents(c, now)
+		if c.State == store.StateIdle && fromVisitor {
+			c.State = store.StateQueued
+		}
+		return append(out, ev), nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Event{}, ErrNotFound
+	}
+	if err != nil {
+		return store.Event{}, err
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Type == store.EventFileUploaded {
+			return evs[i], nil
+		}
+	}
+	return store.Event{}, fmt.Errorf("chat: send file to %s: nothing appended", c.ID)
+}
+
+// FileInfo reads a file's description; ErrFileNotFound if unknown.
+func (e *Engine) FileInfo(ctx context.Context, fileID string) (store.File, error) {
+	f, err := e.log.FileInfo(ctx, fileID)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, ErrFileNotFound
+	}
+	return f, err
+}
+
+// FileContent reads a file with its content; ErrFileNotFound if unknown.
+// Check access with FileInfo first: this reads the whole content.
+func (e *Engine) FileContent(ctx context.Context, fileID string) (store.File, []byte, error) {
+	f, data, err := e.log.FileContent(ctx, fileID)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, nil, ErrFileNotFound
+	}
+	return f, data, err
+}
+
+// DetectType sniffs content as http.DetectContentType does: full is the
+// media type with its parameters ("text/plain; charset=utf-8"), base without
+// them, in lower case ("text/plain").
+func DetectType(content []byte) (full, base string) {
+	full = http.DetectContentType(content)
+	base, _, _ = strings.Cut(full, ";")
+	return full, strings.ToLower(strings.TrimSpace(base))
+}
+
+// TypeAllowed reports whether media type base is in the allowlist; an entry
+// "image/*" allows every image type.
+func TypeAllowed(base string, allowed []string) bool {
+	for _, a := range allowed {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == base {
+			return true
+		}
+		if prefix, ok := strings.CutSuffix(a, "/*"); ok && strings.HasPrefix(base, prefix+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// maxFileName bounds a file name, in bytes.
+const maxFileName = 255
+
+// CleanFileName makes a client's file name safe to store and show: the last
+// path element only, valid UTF-8 without control or bidi-format characters,
+// at most 255 bytes; "file" when nothing is left. It is still text from a
+// stranger: render it as text, never as HTML.
+func CleanFileName(name string) string {
+	name = strings.ToValidUTF8(name, "_")
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	for len(name) > maxFileName {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || name == "." || name == ".." {
+		return "file"
+	}
+	return name
+}

@@ -1,0 +1,141 @@
+package webchat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// ErrNoFileID rejects a download without a file id.
+var ErrNoFileID = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "fileId is required.")
+
+// fileRejection turns the engine's file errors into the rejections clients
+// see; other errors pass through.
+func fileRejection(err error) error {
+	var fe *chat.FileError
+	if errors.As(err, &fe) {
+		return bus.Reject(fe.Status, fe.Code, fe.Message)
+	}
+	return err
+}
+
+// FileResult is what sendFile resolves with.
+type FileResult struct {
+	FileID      string          `json:"fileId"`
+	Name        string          `json:"name"`
+	Type        string          `json:"type"` // detected from the content
+	Size        int64           `json:"size"`
+	Seq         uint64          `json:"seq"`
+	Index       uint64          `json:"index"`
+	Timestamp   int64           `json:"timestamp"`
+	FileDetails json.RawMessage `json:"fileDetails"`
+}
+
+// NewFileResult describes the stored FileUploaded event ev.
+func NewFileResult(ev store.Event) FileResult {
+	var d chat.FileDetails
+	_ = json.Unmarshal(ev.Data, &d)
+	return FileResult{FileID: d.ID, Name: d.Name, Type: d.Type, Size: d.Size, Seq: ev.Seq, Index: ev.Seq,
+		Timestamp: ev.Time, FileDetails: ev.Data}
+}
+
+// sendFile stores the file handed over with the call (Call.File; transports
+// take it from an upload) in the visitor's chat and announces it with a
+// FileUploaded message. Options: requestId (optional: a retry returns the
+// first attempt's file).
+func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		RequestID string `json:"requestId"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if len(o.RequestID) > 128 {
+		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+	}
+	c, err := s.liveSession(ctx, call, ErrNoActiveSession)
+	if err != nil {
+		return nil, err
+	}
+	up := chat.Upload{RequestID: o.RequestID}
+	if call.File != nil {
+		up.Name, up.Content = call.File.Name, call.File.Data
+	}
+	ev, err := s.engine.SendFile(ctx, c, s.visitorParty(c), up)
+	switch {
+	case errors.Is(err, chat.ErrEnded), errors.Is(err, chat.ErrNotFound):
+		return nil, ErrNoActiveSession
+	case errors.Is(err, chat.ErrLocked):
+		return nil, ErrLocked
+	case err != nil:
+		return nil, fileRejection(err)
+	}
+	return NewFileResult(ev), nil
+}
+
+// downloadFile resolves with a file of the visitor's chat: a *bus.File, whose
+// content transports that carry bytes send as it is (GET /v1/files/{id});
+// as JSON it is the file's description. A file of another chat, or one for
+// agents only, is not found.
+func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		FileID string `json:"fileId"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if call.Caller.Kind != bus.KindVisitor {
+		return nil, ErrNoActiveSession
+	}
+	if !s.engine.FilePolicy(call.Caller.Deployment).Enabled {
+		return nil, fileRejection(chat.ErrDownloadsDisabled)
+	}
+	if o.FileID == "" {
+		return nil, ErrNoFileID
+	}
+	f, err := s.engine.FileInfo(ctx, o.FileID)
+	if err != nil {
+		return nil, fileRejection(err)
+	}
+	if f.ChatID != call.Caller.ID || f.Internal {
+		return nil, fileRejection(chat.ErrFileNotFound)
+	}
+	f, data, err := s.engine.FileContent(ctx, f.ID)
+	if err != nil {
+		return nil, fileRejection(err)
+	}
+	return &bus.File{ID: f.ID, Name: f.Name, Type: f.Type, Size: f.Size, Data: data}, nil
+}
+
+// FileLimits is what getFileLimits resolves with.
+type FileLimits struct {
+	Enabled    bool     `json:"enabled"`
+	MaxBytes   int64    `json:"maxBytes,omitempty"`
+	MaxUploads int      `json:"maxUploads,omitempty"`
+	Types      []string `json:"types,omitempty"`
+	Uploads    uint32   `json:"uploads"` // files already in the caller's chat
+}
+
+// getFileLimits tells a page whether it may offer uploads, and within which
+// limits: the caller's deployment's policy (a guest's: the command's
+// deployment), and the files its chat holds already.
+func (s *Service) getFileLimits(ctx context.Context, call *bus.Call) (any, error) {
+	pol := s.engine.FilePolicy(call.Caller.Deployment)
+	out := FileLimits{Enabled: pol.Enabled}
+	if pol.Enabled {
+		out.MaxBytes, out.MaxUploads, out.Types = pol.MaxBytes, pol.MaxUploads, pol.Types
+	}
+	if call.Caller.Kind == bus.KindVisitor {
+		c, err := s.engine.Chat(ctx, call.Caller.ID)
+		if err != nil && !errors.Is(err, chat.ErrNotFound) {
+			return nil, err
+		}
+		out.Uploads = c.Files
+	}
+	return out, nil
+}
