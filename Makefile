@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime 30s
 	$(GO) test ./plugins/admin -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 30s
 	$(GO) test ./plugins/webhooks -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 30s
+	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeUpload$$' -fuzztime 30s
 
 clean:
 	rm -rf bin data
