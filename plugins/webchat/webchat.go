@@ -885,31 +885,9 @@ func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error)
 	if o.Limit <= 0 || o.Limit > historyPage {
 		o.Limit = historyPage
 	}
-	// A page holds up to Limit messages a visitor sees; events it does not
-	// see (thread boundaries, context updates) are skipped, not counted.
-	msgs := []chat.Message{}
-	oldest := o.Before
-	for len(msgs) < o.Limit && oldest != 1 {
-		evs, err := s.engine.EventsBefore(ctx, c.ID, oldest, o.Limit)
-		if err != nil {
-			return nil, err
-		}
-		if len(evs) == 0 {
-			break
-		}
-		var page []chat.Message
-		for _, ev := range evs {
-			if visibleToVisitor(ev) {
-				page = append(page, chat.ToMessage(ev))
-			}
-		}
-		if extra := len(msgs) + len(page) - o.Limit; extra > 0 {
-			page = page[extra:]
-			oldest = page[0].Index
-		} else {
-			oldest = evs[0].Seq
-		}
-		msgs = append(page, msgs...)
+	msgs, oldest, err := s.engine.MessagesBefore(ctx, c.ID, o.Before, o.Limit, visibleToVisitor)
+	if err != nil {
+		return nil, err
 	}
 	if len(msgs) == 0 {
 		return nil, ErrNoMoreMessages
