@@ -38,6 +38,10 @@ fuzz:
 	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime 30s
 	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime 30s
 	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime 30s
+	$(GO) test ./transports/gms -run '^$$' -fuzz '^FuzzDecodeForm$$' -fuzztime 30s
+	$(GO) test ./transports/purecloud -run '^$$' -fuzz '^FuzzDecodeCreate$$' -fuzztime 30s
+	$(GO) test ./transports/purecloud -run '^$$' -fuzz '^FuzzDecodeSend$$' -fuzztime 30s
+	$(GO) test ./transports/purecloud -run '^$$' -fuzz '^FuzzPage$$' -fuzztime 30s
 	$(GO) test ./plugins/admin -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 30s
 	$(GO) test ./plugins/webhooks -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 30s
 	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeUpload$$' -fuzztime 30s

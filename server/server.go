@@ -22,6 +22,7 @@ import (
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/store"
 	adminapi "github.com/cxgate/cxgate/transports/admin"
+	"github.com/cxgate/cxgate/transports/gms"
 	"github.com/cxgate/cxgate/transports/native"
 )
 
@@ -145,7 +146,16 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Logger:       o.Logger,
 		Metrics:      s.metrics,
 		AdminToken:   cfg.AdminToken,
-	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}))
+	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}), gms.New(s.bus, gms.Config{
+		OriginAllowed: func(deployment, origin string) bool {
+			d, ok := s.engine.Config().Deployment(deployment)
+			return ok && d.AllowsOrigin(origin)
+		},
+		AnyOriginAllowed: s.anyOrigin,
+		RatePerIP:        cfg.Limits.RatePerIP,
+		RatePerToken:     cfg.Limits.RatePerToken,
+		Logger:           o.Logger,
+	}), s.purecloud())
 	s.registerGauges()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
 // Config tunes the transport. Zero fields take the defaults noted.
@@ -193,13 +193,7 @@ func Reply(c *fiber.Ctx, err error) error {
 // not list.
 var ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
 
-func bearer(c *fiber.Ctx) string {
-	h := c.Get(fiber.HeaderAuthorization)
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
+func bearer(c *fiber.Ctx) string { return httpauth.Bearer(c) }
 
 // caller authenticates an HTTP request. Without a token the caller is a guest
 // of the given deployment.

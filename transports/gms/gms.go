@@ -1,0 +1,490 @@
+package gms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"github.com/cxgate/cxgate/bus"
+)
+
+// Prefix is the root of the wire's routes: /genesys/2/chat/{serviceName}.
+const Prefix = "/genesys/2/chat"
+
+// Config tunes the transport. Zero fields take the defaults noted.
+type Config struct {
+	// OriginAllowed reports whether a browser page of origin may speak for
+	// deployment. Required.
+	OriginAllowed func(deployment, origin string) bool
+	// AnyOriginAllowed answers CORS preflights, before the deployment is
+	// checked; nil allows none.
+	AnyOriginAllowed func(origin string) bool
+	RatePerIP        int           // requests per second per client IP; 0 = 100, negative = off
+	RatePerToken     int           // requests per second per chat; 0 = 20, negative = off
+	CommandTimeout   time.Duration // one request's bus calls; 15 s
+	FeedPage         int           // transcript messages per answer, at most; 100
+	IdleWatch        time.Duration // typing watch of a chat no longer refreshed; 60 s
+	Alias            string        // the alias answered and required; "1"
+	Logger           *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.RatePerIP == 0 {
+		c.RatePerIP = 100
+	}
+	if c.RatePerToken == 0 {
+		c.RatePerToken = 20
+	}
+	if c.CommandTimeout == 0 {
+		c.CommandTimeout = 15 * time.Second
+	}
+	if c.FeedPage == 0 {
+		c.FeedPage = 100
+	}
+	if c.IdleWatch == 0 {
+		c.IdleWatch = 60 * time.Second
+	}
+	if c.Alias == "" {
+		c.Alias = "1"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.AnyOriginAllowed == nil {
+		c.AnyOriginAllowed = func(string) bool { return false }
+	}
+}
+
+// Transport serves the GMS Chat API v2.
+type Transport struct {
+	bus *bus.Bus
+	cfg Config
+
+	mu        sync.Mutex
+	watches   map[string]*watch // chat id → typing watch
+	lastSweep time.Time
+	closed    bool
+}
+
+// watch holds the typing events of a chat between two refreshes.
+type watch struct {
+	sub  *bus.Subscription
+	last time.Time
+}
+
+// New returns the GMS transport over b.
+func New(b *bus.Bus, cfg Config) *Transport {
+	cfg.defaults()
+	return &Transport{bus: b, cfg: cfg, watches: map[string]*watch{}}
+}
+
+// ErrRateLimited answers 429; Retry-After tells when to come back.
+var ErrRateLimited = bus.Reject(http.StatusTooManyRequests, bus.CodeRateLimited, "Too many requests; retry after the time in Retry-After.")
+
+// Mount adds the routes to r.
+func (t *Transport) Mount(r fiber.Router) {
+	g := r.Group(Prefix + "/:service")
+	g.Use(cors.New(cors.Config{
+		AllowOriginsFunc: t.cfg.AnyOriginAllowed,
+		AllowMethods:     "POST,OPTIONS",
+		AllowHeaders:     "Content-Type,apikey,Authorization,X-Requested-With",
+		MaxAge:           600,
+	}))
+	if t.cfg.RatePerIP > 0 {
+		g.Use(limiter.New(limiter.Config{
+			Max: t.cfg.RatePerIP, Expiration: time.Second,
+			KeyGenerator: func(c *fiber.Ctx) string { return "gms-ip:" + c.IP() },
+			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
+		}))
+	}
+	perChat := func(c *fiber.Ctx) error { return c.Next() }
+	if t.cfg.RatePerToken > 0 {
+		perChat = limiter.New(limiter.Config{
+			Max: t.cfg.RatePerToken, Expiration: time.Second,
+			KeyGenerator: func(c *fiber.Ctx) string { return "gms-chat:" + c.Params("chatId") },
+			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
+		})
+	}
+	g.Post("/", t.handle(t.requestChat))
+	files := t.handle(func(context.Context, *fiber.Ctx, form) (*response, error) { return nil, errFiles })
+	g.Post("/:chatId/file/limits", perChat, files)
+	g.Post("/:chatId/file/:fileId/download", perChat, files)
+	g.Post("/:chatId/file/:fileId/delete", perChat, files)
+	g.Post("/:chatId/:op", perChat, t.handle(t.operate))
+}
+
+// Close ends the typing watches.
+func (t *Transport) Close(context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	for id, w := range t.watches {
+		w.sub.Close()
+		delete(t.watches, id)
+	}
+	return nil
+}
+
+// RenderError writes an error of the wire's routes (limits, unknown paths,
+// bodies too large) in the GMS envelope; false for other paths.
+func (t *Transport) RenderError(c *fiber.Ctx, rej *bus.Rejection) (bool, error) {
+	if p := c.Path(); p != Prefix && !strings.HasPrefix(p, Prefix+"/") {
+		return false, nil
+	}
+	return true, t.fail(c, rej)
+}
+
+type opFunc func(ctx context.Context, c *fiber.Ctx, f form) (*response, error)
+
+// handle parses the form, runs op and writes its envelope or its error.
+func (t *Transport) handle(op opFunc) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, err := parse(c)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+			defer cancel()
+			var res *response
+			if res, err = op(ctx, c, f); err == nil {
+				return reply(c, http.StatusOK, res)
+			}
+		}
+		return t.fail(c, err)
+	}
+}
+
+// parse reads the request's form: multipart or URL-encoded.
+func parse(c *fiber.Ctx) (form, error) {
+	if strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEMultipartForm) {
+		mf, err := c.MultipartForm()
+		if err != nil {
+			return form{}, errBadForm
+		}
+		return decodeValues(mf.Value)
+	}
+	return decodeArgs(c.Request().PostArgs())
+}
+
+func reply(c *fiber.Ctx, status int, res *response) error {
+	body, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(body)
+}
+
+// fail writes err in the GMS error envelope.
+func (t *Transport) fail(c *fiber.Ctx, err error) error {
+	rej := bus.AsRejection(err)
+	status, statusCode, code, ended := errorOf(rej)
+	var ge *gmsError
+	if errors.As(err, &ge) {
+		code = ge.code
+	}
+	if rej.Code == bus.CodeInternal {
+		// The path names the chat, never its secureKey.
+		t.cfg.Logger.Error("gms request failed", "path", c.Path(), "err", err)
+	}
+	res := &response{StatusCode: statusCode, ChatEnded: ended, ChatID: chatIDOf(c.Path()),
+		Messages: []message{}, Errors: []apiError{{Code: code, Advice: rej.Message}}}
+	return reply(c, status, res)
+}
+
+// chatIDOf reads the chat id from a path under Prefix: errors may be
+// rendered before a route matched, when there are no route params.
+func chatIDOf(path string) string {
+	rest, ok := strings.CutPrefix(path, Prefix+"/")
+	if !ok {
+		return ""
+	}
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	id, err := url.PathUnescape(parts[1])
+	if err != nil {
+		return ""
+	}
+	return strings.Clone(id)
+}
+
+// checkOrigin refuses a browser page the deployment does not list; the
+// gateway's own pages and non-browser clients pass.
+func (t *Transport) checkOrigin(c *fiber.Ctx, deployment string) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" || origin == c.BaseURL() || t.cfg.OriginAllowed(deployment, origin) {
+		return nil
+	}
+	return bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
+}
+
+// command runs one bus command with JSON options and decodes its result into
+// out (nil to ignore it).
+func (t *Transport) command(ctx context.Context, caller bus.Caller, name string, opts any, out any) error {
+	raw, err := json.Marshal(opts)
+	if err != nil {
+		return err
+	}
+	res, err := t.bus.Command(ctx, caller, name, raw)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	enc, err := bus.EncodeResult(res)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(enc, out)
+}
+
+// userID is the GMS userId of a chat: its visitor's participant id.
+func userID(participantID, chatID string) string {
+	if participantID != "" {
+		return participantID
+	}
+	return chatID
+}
+
+func (t *Transport) requestChat(ctx context.Context, c *fiber.Ctx, f form) (*response, error) {
+	service := strings.Clone(c.Params("service"))
+	if err := t.checkOrigin(c, service); err != nil {
+		return nil, err
+	}
+	nick, first, last := f.get("nickname"), f.get("firstName"), f.get("lastName")
+	if strings.TrimSpace(nick) == "" {
+		switch {
+		case strings.TrimSpace(first) == "" && strings.TrimSpace(last) == "":
+			return nil, newGMSError(codeName, "A nickname, or a first and a last name, is required.")
+		case strings.TrimSpace(first) == "":
+			return nil, newGMSError(codeFirstName, "firstName is required with lastName.")
+		case strings.TrimSpace(last) == "":
+			return nil, newGMSError(codeLastName, "lastName is required with firstName.")
+		}
+	}
+	email := f.get("emailAddress")
+	if email != "" && (!strings.Contains(email, "@") || strings.ContainsAny(email, " \t\r\n")) {
+		return nil, newGMSError(codeInvalidEmail, "emailAddress is not a valid email address.")
+	}
+	guest := bus.Caller{Kind: bus.KindGuest, Deployment: service, Remote: c.IP()}
+	opts := map[string]any{"nickname": nick, "firstname": first, "lastname": last, "email": email,
+		"subject": f.get("subject")}
+	if ud := f.userDataJSON(); ud != nil {
+		opts["userData"] = ud
+	}
+	var started struct {
+		ChatID        string `json:"chatId"`
+		Token         string `json:"token"`
+		ParticipantID string `json:"participantId"`
+	}
+	if err := t.command(ctx, guest, "WebChatService.startChat", opts, &started); err != nil {
+		return nil, err
+	}
+	visitor := bus.Caller{Kind: bus.KindVisitor, ID: started.ChatID, Deployment: service, Remote: guest.Remote}
+	if text := f.get("text"); strings.TrimSpace(text) != "" {
+		if err := t.command(ctx, visitor, "WebChatService.sendMessage", map[string]string{"message": text}, nil); err != nil {
+			return nil, err
+		}
+	}
+	units, err := t.bus.Feed(ctx, visitor, 0, t.cfg.FeedPage)
+	if err != nil {
+		return nil, err
+	}
+	msgs, next, ended := transcript(units, 1)
+	return &response{StatusCode: statusOK, ChatEnded: ended, ChatID: started.ChatID,
+		UserID: userID(started.ParticipantID, started.ChatID), SecureKey: started.Token, Alias: t.cfg.Alias,
+		Messages: msgs, NextPosition: next}, nil
+}
+
+// session is an authenticated chat request.
+type session struct {
+	caller    bus.Caller
+	userID    string
+	secureKey string
+	ended     bool
+}
+
+// authenticate checks userId, secureKey and alias against the chat of the
+// path, as GMS does.
+func (t *Transport) authenticate(ctx context.Context, c *fiber.Ctx, f form) (session, error) {
+	key := f.get("secureKey")
+	if key == "" {
+		return session{}, errNotAuthorized
+	}
+	caller, err := t.bus.Authenticate(ctx, key)
+	if err != nil {
+		if bus.CodeOf(err) == bus.CodeUnauthorized {
+			return session{}, errNotAuthorized
+		}
+		return session{}, err
+	}
+	if caller.Kind != bus.KindVisitor {
+		return session{}, errNotAuthorized
+	}
+	if caller.ID != c.Params("chatId") || caller.Deployment != c.Params("service") {
+		return session{}, errNoChat
+	}
+	if f.get("alias") != t.cfg.Alias {
+		return session{}, errNotAuthorized
+	}
+	caller.Remote = c.IP()
+	if err := t.checkOrigin(c, caller.Deployment); err != nil {
+		return session{}, err
+	}
+	var sd struct {
+		ParticipantID string `json:"participantId"`
+		State         string `json:"state"`
+	}
+	if err := t.command(ctx, caller, "WebChatService.getSessionData", struct{}{}, &sd); err != nil {
+		return session{}, err
+	}
+	uid := userID(sd.ParticipantID, caller.ID)
+	if f.get("userId") != uid {
+		return session{}, errNotAuthorized
+	}
+	return session{caller: caller, userID: uid, secureKey: key, ended: sd.State == "ended"}, nil
+}
+
+// position reads transcriptPosition: the first index wanted. Absent, ok is
+// false; 1 or less (the widget's -1 included) is the whole transcript.
+func position(f form) (pos uint64, ok bool, err error) {
+	s := strings.TrimSpace(f.get("transcriptPosition"))
+	if s == "" {
+		return 1, false, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false, errPosition
+	}
+	return uint64(max(n, 1)), true, nil
+}
+
+// operate serves /{chatId}/{op}.
+func (t *Transport) operate(ctx context.Context, c *fiber.Ctx, f form) (*response, error) {
+	op := c.Params("op")
+	switch op {
+	case "send", "refresh", "startTyping", "stopTyping", "disconnect", "customNotice", "updateData":
+	case "file":
+		return nil, errFiles
+	default:
+		return nil, errNoOp
+	}
+	s, err := t.authenticate(ctx, c, f)
+	if err != nil {
+		return nil, err
+	}
+	pos, hasPos, err := position(f)
+	if err != nil {
+		return nil, err
+	}
+	switch op {
+	case "send":
+		err = t.command(ctx, s.caller, "WebChatService.sendMessage", map[string]string{"message": f.get("message")}, nil)
+	case "startTyping", "stopTyping":
+		err = t.command(ctx, s.caller, "WebChatService.sendTyping", map[string]bool{"isTyping": op == "startTyping"}, nil)
+	case "customNotice":
+		if msg := f.get("message"); msg != "" {
+			err = t.command(ctx, s.caller, "WebChatService.sendCustomNotice", map[string]string{"message": msg}, nil)
+		}
+	case "updateData":
+		ud := f.userDataJSON()
+		if ud == nil {
+			ud = map[string]string{}
+		}
+		err = t.command(ctx, s.caller, "WebChatService.updateUserData", ud, nil)
+	case "disconnect":
+		err = t.command(ctx, s.caller, "WebChatService.endChat", struct{}{}, nil)
+		if bus.CodeOf(err) == "no_active_session" {
+			err = nil // already over: disconnecting again is done
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	chatID := s.caller.ID
+	res := &response{StatusCode: statusOK, ChatID: chatID, UserID: s.userID, SecureKey: s.secureKey,
+		Alias: t.cfg.Alias, Messages: []message{}, ChatEnded: op == "disconnect"}
+	if op == "refresh" || hasPos {
+		units, err := t.bus.Feed(ctx, s.caller, pos-1, t.cfg.FeedPage)
+		if err != nil {
+			return nil, err
+		}
+		var ended bool
+		res.Messages, res.NextPosition, ended = transcript(units, pos)
+		res.ChatEnded = res.ChatEnded || ended || s.ended && len(units) < t.cfg.FeedPage
+	}
+	if op == "refresh" {
+		if typing := t.typing(chatID, res.ChatEnded); typing != nil {
+			res.Messages = append(res.Messages, *typing)
+		}
+	}
+	return res, nil
+}
+
+// typing returns the latest agent typing indicator published on the chat
+// since its previous refresh, and keeps watching it until ended or idle.
+func (t *Transport) typing(chatID string, ended bool) *message {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	if now.Sub(t.lastSweep) > t.cfg.IdleWatch/2 {
+		t.lastSweep = now
+		for id, w := range t.watches {
+			if now.Sub(w.last) > t.cfg.IdleWatch {
+				w.sub.Close()
+				delete(t.watches, id)
+			}
+		}
+	}
+	w := t.watches[chatID]
+	var latest *message
+	if w != nil {
+		w.last = now
+	drain:
+		for {
+			select {
+			case ev, ok := <-w.sub.Events():
+				if !ok {
+					break drain
+				}
+				if ev.Seq == 0 && (ev.Name == "WebChatService.agentTypingStarted" || ev.Name == "WebChatService.agentTypingStopped") {
+					var m busMessage
+					if json.Unmarshal(ev.Data, &m) == nil {
+						gm := toMessage(m)
+						latest = &gm
+					}
+				}
+			default:
+				break drain
+			}
+		}
+		if w.sub.Err() != nil || ended { // dropped as slow, or no longer needed
+			w.sub.Close()
+			delete(t.watches, chatID)
+			w = nil
+		}
+	}
+	if w == nil && !ended {
+		id := strings.Clone(chatID)
+		t.watches[id] = &watch{last: now, sub: t.bus.Subscribe(bus.SubscribeOptions{
+			Pattern: "WebChatService.*", Topic: bus.ChatTopic(id)})}
+	}
+	return latest
+}

@@ -1,0 +1,176 @@
+package gms
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"net/http"
+
+	"github.com/cxgate/cxgate/bus"
+)
+
+// Status codes of the envelope, as the widget reads them.
+const (
+	statusOK          = 0 // done
+	statusUnavailable = 1 // the chat server is unavailable: retry later
+	statusError       = 2 // failed: see errors
+)
+
+// response is the GMS envelope.
+type response struct {
+	StatusCode   int        `json:"statusCode"`
+	ChatEnded    bool       `json:"chatEnded"`
+	ChatID       string     `json:"chatId,omitempty"`
+	UserID       string     `json:"userId,omitempty"`
+	SecureKey    string     `json:"secureKey,omitempty"`
+	Alias        string     `json:"alias,omitempty"`
+	Messages     []message  `json:"messages"`
+	NextPosition uint64     `json:"nextPosition,omitempty"`
+	Errors       []apiError `json:"errors,omitempty"`
+}
+
+// message is one transcript entry in GMS form.
+type message struct {
+	From     from            `json:"from"`
+	Index    uint64          `json:"index"`
+	Type     string          `json:"type"`
+	Text     string          `json:"text,omitempty"`
+	UTCTime  int64           `json:"utcTime"`
+	UserData json.RawMessage `json:"userData,omitempty"`
+}
+
+type from struct {
+	Nickname      string `json:"nickname"`
+	ParticipantID uint32 `json:"participantId"`
+	Type          string `json:"type"`
+}
+
+type apiError struct {
+	Code   int    `json:"code"`
+	Advice string `json:"advice"`
+}
+
+// busMessage is the part of a WebChatService message this wire reads.
+type busMessage struct {
+	Index uint64 `json:"index"`
+	Type  string `json:"type"`
+	From  struct {
+		Name          string `json:"name"`
+		Type          string `json:"type"`
+		ParticipantID string `json:"participantId"`
+	} `json:"from"`
+	Text        string          `json:"text"`
+	Timestamp   int64           `json:"timestamp"`
+	FileDetails json.RawMessage `json:"fileDetails"`
+}
+
+// participantNumber is a participant's number in GMS form, which clients
+// parse as an integer: 1 for the visitor, a stable number from 2 up derived
+// from the id for everyone else.
+func participantNumber(typ, id string) uint32 {
+	if typ == "Client" {
+		return 1
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return 2 + h.Sum32()%(1<<30)
+}
+
+func toMessage(m busMessage) message {
+	out := message{Index: m.Index, Type: m.Type, Text: m.Text, UTCTime: m.Timestamp,
+		From: from{Nickname: m.From.Name, Type: m.From.Type, ParticipantID: participantNumber(m.From.Type, m.From.ParticipantID)}}
+	if len(m.FileDetails) > 0 {
+		out.UserData = m.FileDetails // the widget reads a FileUploaded's details from userData
+	}
+	return out
+}
+
+// transcript maps feed units to GMS messages. ended reports whether the
+// chat's end is among them; next is the position after the last unit.
+func transcript(units []bus.Event, pos uint64) (msgs []message, next uint64, ended bool) {
+	msgs = []message{}
+	next = pos
+	for _, u := range units {
+		for _, ev := range append([]bus.Event{u}, u.With...) {
+			switch ev.Name {
+			case "WebChatService.messageReceived":
+				var d struct {
+					Messages []busMessage `json:"messages"`
+				}
+				if json.Unmarshal(ev.Data, &d) != nil {
+					continue
+				}
+				for _, m := range d.Messages {
+					msgs = append(msgs, toMessage(m))
+				}
+			case "WebChatService.ended":
+				ended = true
+			}
+		}
+		if u.Seq >= next {
+			next = u.Seq + 1
+		}
+	}
+	return msgs, next, ended
+}
+
+// errorOf maps a rejection to the HTTP status, envelope status and GMS error
+// code a GMS client understands (the widget's Errors table).
+func errorOf(rej *bus.Rejection) (httpStatus, statusCode, code int, chatEnded bool) {
+	httpStatus, statusCode, code = rej.Status, statusError, rej.Status
+	if httpStatus == 0 {
+		httpStatus, code = http.StatusInternalServerError, http.StatusInternalServerError
+	}
+	switch rej.Code {
+	case "unknown_deployment":
+		code = codeInvalidService
+	case bus.CodeUnauthorized, bus.CodeForbidden, "origin_not_allowed":
+		code = codeNotAuthorized
+	case "no_active_session":
+		code, chatEnded = codeChatEnded, true
+	case "message_too_long":
+		code = codeMessageTooLong
+	case "no_agents":
+		code = codeCannotStart
+	case bus.CodeRateLimited, bus.CodeUnavailable, bus.CodeTimeout:
+		statusCode, code = statusUnavailable, http.StatusServiceUnavailable
+	}
+	return httpStatus, statusCode, code, chatEnded
+}
+
+// GMS error codes used beside the HTTP-like ones (400, 404, 409, 413, 500,
+// 501, 503).
+const (
+	codeFirstName      = 102 // first name required
+	codeLastName       = 103 // last name required
+	codeName           = 161 // nickname or first and last name required
+	codeMessageTooLong = 204
+	codeCannotStart    = 240 // cannot start a chat now
+	codeChatEnded      = 249 // the chat is over: the request cannot be executed
+	codeInvalidService = 306 // no such service (deployment)
+	codeInvalidEmail   = 364
+	codeNotAuthorized  = 401 // userId, secureKey and alias do not match the chat
+)
+
+// Errors of the wire itself.
+var (
+	errNotAuthorized = bus.Reject(http.StatusUnauthorized, bus.CodeUnauthorized,
+		"Cannot authorize the session: userId, secureKey and alias must be those of the chat.")
+	errNoChat = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "Chat session not found.")
+	errNoOp   = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "No such operation.")
+	errFiles  = bus.Reject(http.StatusNotImplemented, "unsupported",
+		"File transfer is not supported on this service.")
+	errPosition = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "transcriptPosition must be a whole number.")
+)
+
+// gmsError is a rejection with its own GMS code (the name and email checks
+// of request chat).
+type gmsError struct {
+	*bus.Rejection
+	code int
+}
+
+func (e *gmsError) Unwrap() error { return e.Rejection }
+
+func newGMSError(code int, advice string) *gmsError {
+	return &gmsError{Rejection: bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, advice), code: code}
+}

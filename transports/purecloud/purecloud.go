@@ -1,0 +1,349 @@
+package purecloud
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/transports/internal/httpauth"
+)
+
+// Prefix is where the wire's routes live.
+const Prefix = "/api/v2/webchat/guest"
+
+// Config tunes the transport. Zero fields take the defaults noted.
+type Config struct {
+	// OriginAllowed reports whether a browser page of origin may speak for
+	// deployment. Required.
+	OriginAllowed func(deployment, origin string) bool
+	// AnyOriginAllowed answers CORS preflights, before the deployment is
+	// known; nil allows none.
+	AnyOriginAllowed func(origin string) bool
+	RatePerIP        int           // requests per second per client IP; 0 = 100, negative = off
+	RatePerToken     int           // requests per second per bearer token; 0 = 20, negative = off
+	Heartbeat        time.Duration // heartbeat frame interval; 10 s (the widget gives up after 14 s of silence)
+	CommandTimeout   time.Duration // one bus command; 15 s
+	StreamQueue      int           // event units queued per stream; 64
+	Logger           *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.RatePerIP == 0 {
+		c.RatePerIP = 100
+	}
+	if c.RatePerToken == 0 {
+		c.RatePerToken = 20
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 10 * time.Second
+	}
+	if c.CommandTimeout == 0 {
+		c.CommandTimeout = 15 * time.Second
+	}
+	if c.StreamQueue == 0 {
+		c.StreamQueue = 64
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.AnyOriginAllowed == nil {
+		c.AnyOriginAllowed = func(string) bool { return false }
+	}
+	if c.OriginAllowed == nil {
+		c.OriginAllowed = func(string, string) bool { return false }
+	}
+}
+
+// Transport serves Genesys Cloud guest chat v2.
+type Transport struct {
+	bus *bus.Bus
+	cfg Config
+
+	quit     chan struct{} // closed by Close: streams end
+	quitOnce sync.Once
+	mu       sync.Mutex // guards closed and the Add of streams
+	closed   bool
+	streams  sync.WaitGroup
+}
+
+// New returns the transport over b.
+func New(b *bus.Bus, cfg Config) *Transport {
+	cfg.defaults()
+	return &Transport{bus: b, cfg: cfg, quit: make(chan struct{})}
+}
+
+// Mount adds the routes under Prefix. They are a mounted fiber app of their
+// own, so that every error under Prefix, the gateway's body limit included,
+// is answered in Genesys' error shape.
+func (t *Transport) Mount(r fiber.Router) {
+	app := fiber.New(fiber.Config{ErrorHandler: t.renderError})
+	app.Use(requestid.New())
+	app.Use(cors.New(cors.Config{
+		AllowOriginsFunc: t.cfg.AnyOriginAllowed,
+		AllowMethods:     "GET,POST,DELETE,OPTIONS",
+		AllowHeaders:     "Authorization,Content-Type",
+		MaxAge:           600,
+	}))
+	if t.cfg.RatePerIP > 0 {
+		app.Use(limiter.New(limiter.Config{
+			Max: t.cfg.RatePerIP, Expiration: time.Second,
+			KeyGenerator: func(c *fiber.Ctx) string { return "ip:" + c.IP() },
+			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
+		}))
+	}
+	if t.cfg.RatePerToken > 0 {
+		app.Use(limiter.New(limiter.Config{
+			Max: t.cfg.RatePerToken, Expiration: time.Second,
+			Next:         func(c *fiber.Ctx) bool { return httpauth.Bearer(c) == "" },
+			KeyGenerator: func(c *fiber.Ctx) string { return "tok:" + httpauth.Bearer(c) },
+			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
+		}))
+	}
+	conv := "/conversations/:conversationId"
+	member := conv + "/members/:memberId"
+	app.Post("/conversations", t.handleCreate)
+	app.Get(conv+"/messages", t.handleMessages)
+	app.Get(conv+"/messages/:messageId", t.handleMessage)
+	app.Get(conv+"/members", t.handleMembers)
+	app.Get(member, t.handleMember)
+	app.Delete(member, t.handleLeave)
+	app.Post(member+"/messages", t.handleSend)
+	app.Post(member+"/typing", t.handleTyping)
+	app.Get(conv+"/stream", t.requireStream, t.streamHandler())
+	r.Mount(Prefix, app)
+}
+
+// Close ends every event stream with 1001 and waits for them until ctx ends.
+func (t *Transport) Close(ctx context.Context) error {
+	t.quitOnce.Do(func() { close(t.quit) })
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	done := make(chan struct{})
+	go func() { t.streams.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Rejections of this wire.
+var (
+	ErrRateLimited      = bus.Reject(http.StatusTooManyRequests, bus.CodeRateLimited, "Too many requests; retry after the time in Retry-After.")
+	ErrNoToken          = bus.Reject(http.StatusUnauthorized, bus.CodeUnauthorized, "No authentication bearer token specified in authorization header.")
+	ErrNotFound         = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "The requested resource was not found.")
+	ErrNotYourMember    = bus.Reject(http.StatusForbidden, bus.CodeForbidden, "A guest may act only as its own member.")
+	ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
+)
+
+// WebChatService codes of a chat that takes no messages.
+const (
+	errConversationEnded  = "no_active_session"
+	errConversationLocked = "chat_locked"
+)
+
+// apiError is Genesys Cloud's error body.
+type apiError struct {
+	Message       string            `json:"message"`
+	Code          string            `json:"code"`
+	Status        int               `json:"status"`
+	MessageParams map[string]string `json:"messageParams,omitempty"`
+	ContextID     string            `json:"contextId,omitempty"`
+	Details       []errorDetail     `json:"details"`
+	Errors        []struct{}        `json:"errors"`
+}
+
+// errorDetail carries cxgate's own stable code for the rejection.
+type errorDetail struct {
+	ErrorCode string `json:"errorCode"`
+}
+
+// genesysCodes names the Genesys error code of each HTTP status.
+var genesysCodes = map[int]string{
+	http.StatusBadRequest:            "bad.request",
+	http.StatusUnauthorized:          "bad.credentials",
+	http.StatusForbidden:             "not.authorized",
+	http.StatusNotFound:              "not.found",
+	http.StatusMethodNotAllowed:      "method.not.allowed",
+	http.StatusConflict:              "conflict",
+	http.StatusRequestEntityTooLarge: "request.entity.too.large",
+	http.StatusTooManyRequests:       "too.many.requests",
+	http.StatusNotImplemented:        "not.implemented",
+	http.StatusServiceUnavailable:    "service.unavailable",
+}
+
+// toAPIError maps a rejection to Genesys' error body and status.
+func toAPIError(rej *bus.Rejection, contextID string) apiError {
+	e := apiError{Message: rej.Message, Status: rej.Status, ContextID: contextID,
+		Details: []errorDetail{{ErrorCode: rej.Code}}, Errors: []struct{}{}}
+	if e.Status == 0 {
+		e.Status = http.StatusInternalServerError
+	}
+	switch {
+	case rej.Code == errConversationEnded || rej.Code == errConversationLocked:
+		// What Genesys answers a send to a conversation that is not active.
+		e.Status, e.Code = http.StatusBadRequest, "chat.error.conversation.state"
+		e.MessageParams = map[string]string{"message": "The conversation is not active"}
+	case rej.Code == ErrNoToken.Code && rej.Message == ErrNoToken.Message:
+		e.Code = "authentication.required"
+	default:
+		e.Code = genesysCodes[e.Status]
+		if e.Code == "" {
+			e.Code = "internal.server.error"
+		}
+	}
+	return e
+}
+
+// renderError answers every error under Prefix in Genesys' shape.
+func (t *Transport) renderError(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		switch fe.Code {
+		case http.StatusRequestEntityTooLarge:
+			err = bus.Reject(fe.Code, bus.CodeTooLarge, "The request body is larger than the limit.")
+		case http.StatusNotFound:
+			err = bus.Reject(fe.Code, bus.CodeNotFound, "No such endpoint.")
+		case http.StatusUpgradeRequired:
+			err = bus.Reject(fe.Code, bus.CodeInvalidRequest, "This endpoint needs a WebSocket upgrade.")
+		default:
+			err = bus.Reject(fe.Code, bus.CodeInvalidRequest, fe.Message)
+		}
+	}
+	rej := bus.AsRejection(err)
+	id := c.GetRespHeader(fiber.HeaderXRequestID)
+	if rej.Code == bus.CodeInternal {
+		t.cfg.Logger.Error("purecloud request failed", "path", c.Path(), "id", id, "err", err)
+	}
+	e := toAPIError(rej, id)
+	body, _ := json.Marshal(e)
+	c.Status(e.Status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
+}
+
+// command runs one bus command and decodes its result into out (if not nil).
+func (t *Transport) command(ctx context.Context, caller bus.Caller, name string, options any, out any) error {
+	var opts []byte
+	if options != nil {
+		var err error
+		if opts, err = json.Marshal(options); err != nil {
+			return bus.ErrInternal.Wrap(err)
+		}
+	}
+	res, err := t.bus.Command(ctx, caller, name, opts)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	data, err := bus.EncodeResult(res)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return bus.ErrInternal.Wrap(err)
+	}
+	return nil
+}
+
+// checkOrigin refuses a browser page whose origin the deployment does not
+// list.
+func (t *Transport) checkOrigin(deployment, origin string) error {
+	if origin != "" && !t.cfg.OriginAllowed(deployment, origin) {
+		return ErrOriginNotAllowed
+	}
+	return nil
+}
+
+// visitor authenticates token as the visitor of conversation chatID: no
+// token is 401, a token of another kind 403, a token of another
+// conversation 404.
+func (t *Transport) visitor(ctx context.Context, token, chatID, origin, remote string) (bus.Caller, error) {
+	if token == "" {
+		return bus.Caller{}, ErrNoToken
+	}
+	caller, err := t.bus.Authenticate(ctx, token)
+	if err != nil {
+		return caller, err
+	}
+	if caller.Kind != bus.KindVisitor {
+		return caller, bus.ErrForbidden
+	}
+	if caller.ID != chatID {
+		return caller, ErrNotFound
+	}
+	caller.Remote = remote
+	return caller, t.checkOrigin(caller.Deployment, origin)
+}
+
+// session is what getSessionData tells of the caller's chat.
+type session struct {
+	ChatID        string `json:"chatId"`
+	ParticipantID string `json:"participantId"`
+	State         string `json:"state"`
+}
+
+func (s session) ended() bool { return s.State == "ended" }
+
+// request authenticates an HTTP request on a conversation and reads its
+// session.
+func (t *Transport) request(ctx context.Context, c *fiber.Ctx) (bus.Caller, session, error) {
+	chatID := c.Params("conversationId")
+	caller, err := t.visitor(ctx, httpauth.Bearer(c), chatID, httpauth.PageOrigin(c), c.IP())
+	if err != nil {
+		return caller, session{}, err
+	}
+	var s session
+	if err := t.command(ctx, caller, "WebChatService.getSessionData", nil, &s); err != nil {
+		return caller, s, err
+	}
+	return caller, s, nil
+}
+
+func (t *Transport) timeout(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+}
+
+func sendJSON(c *fiber.Ctx, status int, v any) error {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false) // the page links keep their "&"
+	if err := enc.Encode(v); err != nil {
+		return bus.ErrInternal.Wrap(err)
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(bytes.TrimRight(body.Bytes(), "\n"))
+}
+
+func conversationPath(chatID string) string {
+	return Prefix + "/conversations/" + chatID
+}
+
+// streamURI is the eventStreamUri of a conversation: this gateway's host,
+// ws or wss as the request came, with the jwt in the query (a browser's
+// WebSocket cannot send an Authorization header).
+func streamURI(c *fiber.Ctx, chatID, token string) string {
+	scheme := "ws"
+	if c.Protocol() == "https" {
+		scheme = "wss"
+	}
+	return scheme + "://" + c.Hostname() + conversationPath(chatID) + "/stream?jwt=" + url.QueryEscape(token)
+}

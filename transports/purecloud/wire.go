@@ -1,0 +1,265 @@
+package purecloud
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/cxgate/cxgate/bus"
+)
+
+// The shapes of Guest Chat API v2 (docs/wire.md, "Genesys Cloud guest chat
+// v2").
+
+type ref struct {
+	ID string `json:"id"`
+}
+
+// WebChatMessage is a message of the REST answers and of the event stream.
+type WebChatMessage struct {
+	ID           string `json:"id"`
+	Conversation ref    `json:"conversation"`
+	Sender       ref    `json:"sender"`
+	Body         string `json:"body"`
+	BodyType     string `json:"bodyType"`
+	Timestamp    string `json:"timestamp"`
+	SelfURI      string `json:"selfUri,omitempty"`
+}
+
+// WebChatMember is WebChatMemberInfo.
+type WebChatMember struct {
+	ID             string `json:"id"`
+	DisplayName    string `json:"displayName,omitempty"`
+	AvatarImageURL string `json:"avatarImageUrl,omitempty"`
+	Role           string `json:"role"`
+	JoinDate       string `json:"joinDate,omitempty"`
+	LeaveDate      string `json:"leaveDate,omitempty"`
+	State          string `json:"state"`
+}
+
+// Member states and roles.
+const (
+	StateConnected    = "CONNECTED"
+	StateDisconnected = "DISCONNECTED"
+	RoleCustomer      = "CUSTOMER"
+	RoleAgent         = "AGENT"
+	RoleWorkflow      = "WORKFLOW"
+	RoleACD           = "ACD"
+)
+
+// Body types.
+const (
+	BodyStandard    = "standard"
+	BodyNotice      = "notice"
+	BodyMemberJoin  = "member-join"
+	BodyMemberLeave = "member-leave"
+)
+
+// chatMessage is a WebChatService transcript entry, as getTranscript and
+// messageReceived carry it.
+type chatMessage struct {
+	Index     uint64 `json:"index"`
+	Type      string `json:"type"`
+	Text      string `json:"text"`
+	Timestamp int64  `json:"timestamp"`
+	From      struct {
+		Name          string `json:"name"`
+		Type          string `json:"type"`
+		ParticipantID string `json:"participantId"`
+	} `json:"from"`
+}
+
+// bodyType maps a transcript entry's type; "" for entries the guest API has
+// no message for.
+func bodyType(typ string) string {
+	switch typ {
+	case "Message":
+		return BodyStandard
+	case "Notice", "CustomNotice", "FileUploaded":
+		return BodyNotice
+	case "ParticipantJoined":
+		return BodyMemberJoin
+	case "ParticipantLeft":
+		return BodyMemberLeave
+	}
+	return ""
+}
+
+func roleOf(partyType string) string {
+	switch partyType {
+	case "Client":
+		return RoleCustomer
+	case "Agent", "Supervisor":
+		return RoleAgent
+	case "Bot":
+		return RoleWorkflow
+	}
+	return RoleACD
+}
+
+// isoTime formats unix milliseconds as ISO-8601 UTC.
+func isoTime(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+func messageID(seq uint64) string { return strconv.FormatUint(seq, 10) }
+
+// toWire maps a transcript entry to a WebChatMessage; false for entries
+// without one.
+func toWire(chatID string, m chatMessage) (WebChatMessage, bool) {
+	bt := bodyType(m.Type)
+	if bt == "" || m.Index == 0 {
+		return WebChatMessage{}, false
+	}
+	return WebChatMessage{ID: messageID(m.Index), Conversation: ref{chatID}, Sender: ref{m.From.ParticipantID},
+		Body: m.Text, BodyType: bt, Timestamp: isoTime(m.Timestamp)}, true
+}
+
+// members replays a transcript's joins and leaves into the chat's members,
+// in order of first appearance. customer is the visitor's own member id;
+// ended marks it disconnected even without a leave of its own (a chat the
+// agent ended).
+func members(msgs []chatMessage, customer string, ended bool, endedAt int64) []WebChatMember {
+	var out []WebChatMember
+	at := map[string]int{}
+	for _, m := range msgs {
+		bt := bodyType(m.Type)
+		id := m.From.ParticipantID
+		if (bt != BodyMemberJoin && bt != BodyMemberLeave) || id == "" {
+			continue
+		}
+		i, ok := at[id]
+		if !ok {
+			i = len(out)
+			at[id] = i
+			out = append(out, WebChatMember{ID: id, DisplayName: m.From.Name, Role: roleOf(m.From.Type)})
+		}
+		if bt == BodyMemberJoin {
+			out[i].State, out[i].JoinDate, out[i].LeaveDate = StateConnected, isoTime(m.Timestamp), ""
+		} else {
+			out[i].State, out[i].LeaveDate = StateDisconnected, isoTime(m.Timestamp)
+		}
+	}
+	if i, ok := at[customer]; ok && ended && out[i].State == StateConnected {
+		out[i].State = StateDisconnected
+		if endedAt > 0 {
+			out[i].LeaveDate = isoTime(endedAt)
+		}
+	}
+	return out
+}
+
+// Event stream frames.
+
+// Topic names of the event stream.
+func messagesTopic(chatID string) string { return "v2.conversations.chats." + chatID + ".messages" }
+func membersTopic(chatID string) string  { return "v2.conversations.chats." + chatID + ".members" }
+
+// heartbeat is the frame the stream sends every Config.Heartbeat.
+var heartbeat = []byte(`{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`)
+
+type frame struct {
+	TopicName string   `json:"topicName"`
+	EventBody any      `json:"eventBody"`
+	Metadata  metadata `json:"metadata"`
+}
+
+type metadata struct {
+	CorrelationID string `json:"CorrelationId"`
+	Type          string `json:"type"`
+}
+
+type typingBody struct {
+	ID           string `json:"id"`
+	Conversation ref    `json:"conversation"`
+	Sender       ref    `json:"sender"`
+	Timestamp    string `json:"timestamp"`
+}
+
+type memberChange struct {
+	Member       memberState `json:"member"`
+	Conversation ref         `json:"conversation"`
+	Timestamp    string      `json:"timestamp"`
+}
+
+type memberState struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func encodeFrame(topic, typ string, body any) []byte {
+	b, err := json.Marshal(frame{TopicName: topic, EventBody: body, Metadata: metadata{CorrelationID: newID(), Type: typ}})
+	if err != nil {
+		panic("purecloud: marshal frame: " + err.Error()) // only our own plain structs
+	}
+	return b
+}
+
+func messageFrame(m WebChatMessage) []byte {
+	return encodeFrame(messagesTopic(m.Conversation.ID), "message", m)
+}
+
+func memberFrame(chatID, member, state string, ms int64) []byte {
+	return encodeFrame(membersTopic(chatID), "member-change",
+		memberChange{Member: memberState{ID: member, State: state}, Conversation: ref{chatID}, Timestamp: isoTime(ms)})
+}
+
+// framesOf maps one unit of WebChatService events of a chat to the event
+// stream's frames. customer is the visitor's member id.
+func framesOf(ev bus.Event, chatID, customer string) [][]byte {
+	var out [][]byte
+	for _, e := range append([]bus.Event{ev}, ev.With...) {
+		switch e.Name {
+		case "WebChatService.messageReceived":
+			var d struct {
+				Messages []chatMessage `json:"messages"`
+			}
+			if json.Unmarshal(e.Data, &d) != nil {
+				continue
+			}
+			for _, m := range d.Messages {
+				w, ok := toWire(chatID, m)
+				if !ok {
+					continue
+				}
+				out = append(out, messageFrame(w))
+				switch w.BodyType {
+				case BodyMemberJoin:
+					out = append(out, memberFrame(chatID, w.Sender.ID, StateConnected, m.Timestamp))
+				case BodyMemberLeave:
+					out = append(out, memberFrame(chatID, w.Sender.ID, StateDisconnected, m.Timestamp))
+				}
+			}
+		case "WebChatService.agentTypingStarted":
+			var m chatMessage
+			if json.Unmarshal(e.Data, &m) != nil {
+				continue
+			}
+			out = append(out, encodeFrame(messagesTopic(chatID), "typing-indicator", typingBody{ID: newID(),
+				Conversation: ref{chatID}, Sender: ref{m.From.ParticipantID}, Timestamp: isoTime(m.Timestamp)}))
+		case "WebChatService.ended":
+			// A chat the visitor ended logged the visitor's own leave; any
+			// other end says so here: the widget ends the chat on a
+			// member-leave of its own member.
+			var d struct {
+				By string `json:"by"`
+			}
+			_ = json.Unmarshal(e.Data, &d)
+			now := time.Now().UnixMilli()
+			if d.By != "visitor" && e.Seq > 0 {
+				out = append(out, messageFrame(WebChatMessage{ID: messageID(e.Seq), Conversation: ref{chatID},
+					Sender: ref{customer}, BodyType: BodyMemberLeave, Timestamp: isoTime(now)}))
+				out = append(out, memberFrame(chatID, customer, StateDisconnected, now))
+			}
+		}
+	}
+	return out
+}
