@@ -44,6 +44,7 @@ type receiver struct {
 
 	mu       sync.Mutex
 	requests []received
+	serving  sync.WaitGroup // requests being answered
 }
 
 func newReceiver(t testing.TB, secrets map[string][]string) *receiver {
@@ -60,6 +61,8 @@ func newReceiver(t testing.TB, secrets map[string][]string) *receiver {
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	r.serving.Add(1)
+	defer r.serving.Done()
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		r.t.Errorf("receiver: read body: %v", err)
@@ -110,6 +113,11 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *receiver) setStatus(code int) { r.status.Store(int32(code)) }
+
+// settle waits for the requests being answered. A gateway that shut down
+// has abandoned its requests, but the receiver may still be answering one:
+// changing the status before it has would count it as a delivery.
+func (r *receiver) settle() { r.serving.Wait() }
 
 // delivered returns the payloads webhook received with a 2xx answer, by
 // event id.
@@ -482,6 +490,7 @@ func TestWebhooks_Restart(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	r.settle()
 	if _, ok := r.attempts(); len(ok) != 0 {
 		t.Fatalf("delivered while down: %v", ok)
 	}
