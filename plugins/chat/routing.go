@@ -46,10 +46,11 @@ func (e *Engine) route(ctx context.Context) {
 			if chatID == "" {
 				break
 			}
-			err := e.Assign(ctx, chatID, agentID)
-			// A chat taken or ended meanwhile, or a seat taken meanwhile by
-			// a manual accept: pick again.
-			if err != nil && !errors.Is(err, ErrAssigned) && !errors.Is(err, ErrEnded) && !errors.Is(err, ErrAtCapacity) && ctx.Err() == nil {
+			err := e.assign(ctx, chatID, agentID, true)
+			// A chat taken or ended meanwhile, a seat taken meanwhile by a
+			// manual accept, or an agent gone offline: pick again.
+			if err != nil && !errors.Is(err, ErrAssigned) && !errors.Is(err, ErrEnded) && !errors.Is(err, ErrAtCapacity) &&
+				!errors.Is(err, ErrAgentOffline) && ctx.Err() == nil {
 				e.logger.Error("routing: assign", "chat", chatID, "agent", agentID, "err", err)
 				break // retried on the next wake
 			}
@@ -223,9 +224,24 @@ func hasSkills(have, need []string) bool {
 	return true
 }
 
+// offline reports whether agentID is offline or gone.
+func (e *Engine) offline(agentID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.agents[agentID]
+	return a == nil || a.status == StatusOffline
+}
+
 // Assign gives a queued chat to an agent: the agent joins, the chat becomes
-// active. It is used by routing and by an agent's manual accept.
+// active. It is an agent's manual accept, allowed whatever its presence (a bot
+// accepts the chats it is told of by webhook without going online).
 func (e *Engine) Assign(ctx context.Context, chatID, agentID string) error {
+	return e.assign(ctx, chatID, agentID, false)
+}
+
+// assign is Assign; routed assignments also require the agent not to have
+// gone offline since routing picked it.
+func (e *Engine) assign(ctx context.Context, chatID, agentID string, routed bool) error {
 	cfg := e.Config()
 	e.mu.Lock()
 	a := e.agents[agentID]
@@ -253,6 +269,11 @@ func (e *Engine) Assign(ctx context.Context, chatID, agentID string) error {
 		}
 		if q, ok := cfg.Queue(c.Queue); ok && !canServe(agentCfg, q, c) {
 			return nil, ErrNotEligible
+		}
+		if routed && e.offline(agentID) {
+			// It went offline after it was picked: its requeue has run, or
+			// runs after this write and takes the chat back.
+			return nil, ErrAgentOffline
 		}
 		c.State = store.StateActive
 		c.Participants = append(c.Participants, p)
@@ -299,6 +320,15 @@ func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) 
 	for id, c := range e.chats {
 		for _, p := range c.Participants {
 			if p.ID == agentID && p.Connected() {
+				ids = append(ids, id)
+			}
+		}
+	}
+	// A chat being given to the agent is not in the view until its write
+	// commits; its requeue is queued behind that write and sees it.
+	if a := e.agents[agentID]; a != nil {
+		for id := range a.accepting {
+			if !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}
 		}
@@ -388,6 +418,9 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		}
 		if len(evs) == 0 {
 			return nil, ErrNotParticipant
+		}
+		if target != nil && e.offline(target.ID) {
+			return nil, ErrAgentOffline // since it was checked; as in Assign
 		}
 		to := map[string]string{"from": from.ID, "agent": toAgent, "queue": toQueue}
 		data, _ := json.Marshal(to)
