@@ -44,6 +44,7 @@ type options struct {
 	jsonOut      bool
 	cpuProfile   string
 	memProfile   string
+	goBench      string
 	progress     time.Duration
 }
 
@@ -101,6 +102,7 @@ Flags:
 	fs.BoolVar(&o.noSync, "nosync", false, "in-process gateway without fsync: a non-durable comparison")
 	fs.BoolVar(&o.jsonOut, "json", false, "also print the report as JSON on stdout, after the table")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phases to `file`")
+	fs.StringVar(&o.goBench, "gobench", "", "saved output of the Go benchmarks and the long kill -9 and churn tests (`file`, as make bench writes it): their targets join the table")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the measured phases to `file`")
 	fs.DurationVar(&o.progress, "progress", time.Second, "progress line interval (stderr)")
 	if err := fs.Parse(args); err != nil {
@@ -183,6 +185,11 @@ func main() {
 		os.Exit(2)
 	}
 	rep, err := run(o, os.Stderr)
+	if rep != nil && o.goBench != "" {
+		if gerr := addSavedBench(o.goBench, rep); gerr != nil && err == nil {
+			err = gerr
+		}
+	}
 	if rep != nil {
 		rep.WriteTable(os.Stdout)
 		if o.jsonOut {
