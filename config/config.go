@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/url"
 	"os"
 	"slices"
@@ -270,6 +271,7 @@ func (c *Config) Validate() error {
 		if q.WhenNoAgents != "" && q.WhenNoAgents != "queue" && q.WhenNoAgents != "reject" {
 			bad("queues[%d].whenNoAgents: %q is not queue or reject", i, q.WhenNoAgents)
 		}
+		checkList(&errs, fmt.Sprintf("queues[%d].skills", i), q.Skills)
 	}
 	keys := map[string]bool{}
 	for i, d := range c.Deployments {
@@ -314,6 +316,11 @@ func (c *Config) Validate() error {
 		if d.Files.MaxBytes > MaxFileBytes {
 			bad("%s.files.maxBytes: at most %d (64 MiB): files are kept in the store and uploads in memory", at, MaxFileBytes)
 		}
+		for j, t := range d.Files.Types {
+			if !validFileType(t) {
+				bad("%s.files.types[%d]: %q is not a media type like image/png or image/*, in lower case, without parameters", at, j, t)
+			}
+		}
 	}
 	ids, hashes := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Agents {
@@ -346,6 +353,8 @@ func (c *Config) Validate() error {
 		if a.MaxChats < 1 || a.MaxChats > 99 {
 			bad("%s.maxChats: %d is not within 1–99", at, a.MaxChats)
 		}
+		checkList(&errs, at+".skills", a.Skills)
+		checkList(&errs, at+".languages", a.Languages)
 	}
 	hookIDs := map[string]bool{}
 	for i, w := range c.Webhooks {
@@ -399,6 +408,14 @@ func (d *Deployment) applyDefaults() {
 	}
 	if len(d.Files.Types) == 0 {
 		d.Files.Types = []string{"image/png", "image/jpeg", "application/pdf", "text/plain"}
+	}
+	// "Image/PNG" and "text/plain; charset=utf-8" name a type the way
+	// uploads are matched (lower case, no parameters): written so, they are
+	// kept in that form rather than refused, as they always worked.
+	for i, t := range d.Files.Types {
+		if m, _, err := mime.ParseMediaType(t); err == nil {
+			d.Files.Types[i] = m
+		}
 	}
 }
 
@@ -458,6 +475,33 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkList reports the empty and the repeated entries of a list of names
+// (skills, languages) at key.
+func checkList(errs *[]error, key string, list []string) {
+	seen := map[string]bool{}
+	for i, v := range list {
+		switch {
+		case strings.TrimSpace(v) == "":
+			*errs = append(*errs, fmt.Errorf("%s[%d]: empty", key, i))
+		case seen[v]:
+			*errs = append(*errs, fmt.Errorf("%s[%d]: %q is listed twice", key, i, v))
+		}
+		seen[v] = true
+	}
+}
+
+// validFileType reports whether t is a media type "type/subtype" in lower
+// case without parameters, or a "type/*" wildcard.
+func validFileType(t string) bool {
+	m, params, err := mime.ParseMediaType(t)
+	if err != nil || m != t || len(params) > 0 {
+		return false
+	}
+	typ, sub, ok := strings.Cut(m, "/")
+	return ok && typ != "" && sub != "" && !strings.Contains(typ, "*") &&
+		(sub == "*" || !strings.Contains(sub, "*"))
 }
 
 func validHash(h string) bool {

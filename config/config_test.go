@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,20 @@ func TestParse_Errors(t *testing.T) {
 		{"OriginEmpty", `    origins: [""]`, `    origins: ["https://shop.example"]`, []string{"deployments[0].origins[0]"}},
 		{"NegativeTimeout", "    queue: support\n    restoreTimeout: -1s", "    queue: support", []string{"deployments[0].restoreTimeout"}},
 		{"NegativeFiles", "    queue: support\n    files: {maxBytes: -1}", "    queue: support", []string{"deployments[0].files"}},
+		{"FileTypeBogus", "    queue: support\n    files: {types: [bogus]}", "    queue: support", []string{"deployments[0].files.types[0]", `"bogus"`}},
+		{"FileTypeNoSubtype", "    queue: support\n    files: {types: [text/plain, image/]}", "    queue: support", []string{"deployments[0].files.types[1]", `"image/"`}},
+		{"FileTypeParams", "    queue: support\n    files: {types: [\"text/plain; charset=utf-8\"]}", "    queue: support", nil},
+		{"FileTypeUpper", "    queue: support\n    files: {types: [Image/PNG]}", "    queue: support", nil},
+		{"FileTypeAnyType", "    queue: support\n    files: {types: [\"*/*\"]}", "    queue: support", []string{"deployments[0].files.types[0]"}},
+		{"FileTypeEmpty", "    queue: support\n    files: {types: [\"\"]}", "    queue: support", []string{"deployments[0].files.types[0]"}},
+		{"FileTypeWildcard", "    queue: support\n    files: {types: [\"image/*\", application/pdf]}", "    queue: support", nil},
+		{"QueueSkillEmpty", "  - name: support\n    skills: [billing, \"\"]", "  - name: support", []string{"queues[0].skills[1]", "empty"}},
+		{"QueueSkillTwice", "  - name: support\n    skills: [billing, billing]", "  - name: support", []string{"queues[0].skills[1]", `"billing"`, "twice"}},
+		{"AgentSkillEmpty", "    token: ann-secret\n    skills: [\" \"]", "    token: ann-secret", []string{"agents[0].skills[0]", "empty"}},
+		{"AgentSkillTwice", "    token: ann-secret\n    skills: [a, b, a]", "    token: ann-secret", []string{"agents[0].skills[2]", `"a"`, "twice"}},
+		{"AgentLanguageEmpty", "    token: ann-secret\n    languages: [\"\"]", "    token: ann-secret", []string{"agents[0].languages[0]", "empty"}},
+		{"AgentLanguageTwice", "    token: ann-secret\n    languages: [en, fr, en]", "    token: ann-secret", []string{"agents[0].languages[2]", `"en"`, "twice"}},
+		{"SkillsAndLanguages", "    token: ann-secret\n    skills: [a, b]\n    languages: [en, fr]", "    token: ann-secret", nil},
 		{"WebhookURL", "  - url: hooks.example/cxgate", "  - url: https://hooks.example/cxgate", []string{"webhooks[0].url"}},
 		{"WebhookScheme", "  - url: ftp://hooks.example/cxgate", "  - url: https://hooks.example/cxgate", []string{"webhooks[0].url"}},
 		{"WebhookSecret", "    secret: \"\"", "    secret: s", []string{"webhooks[0].secret"}},
@@ -353,5 +368,14 @@ func TestDeployment_AllowsOrigin(t *testing.T) {
 	}
 	if (config.Deployment{}).AllowsOrigin("https://shop.example") {
 		t.Error("a deployment without origins allows a browser origin")
+	}
+}
+
+// TestParse_FileTypesNormalized: a type written with capitals or parameters
+// is kept in the form uploads are matched against.
+func TestParse_FileTypesNormalized(t *testing.T) {
+	c := mustParse(t, "deployments:\n  - {key: d, queue: q, files: {types: [Image/PNG, \"text/plain; charset=utf-8\", image/*]}}\nqueues:\n  - name: q\n")
+	if got, want := c.Deployments[0].Files.Types, []string{"image/png", "text/plain", "image/*"}; !slices.Equal(got, want) {
+		t.Errorf("files.types = %q, want %q", got, want)
 	}
 }
