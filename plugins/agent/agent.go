@@ -199,10 +199,15 @@ func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
 		add(EventThreadClosed, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
 	case ev.Type == store.EventChatEnded:
 		var d struct {
-			By string `json:"by"`
+			By          string `json:"by"`
+			Disposition string `json:"disposition"`
 		}
 		_ = json.Unmarshal(ev.Data, &d)
-		add(EventChatEnded, mustJSON(map[string]any{"chatId": c.ID, "by": d.By}))
+		data := map[string]any{"chatId": c.ID, "by": d.By}
+		if d.Disposition != "" {
+			data["disposition"] = d.Disposition // resolved with one
+		}
+		add(EventChatEnded, mustJSON(data))
 	default:
 		return
 	}

@@ -74,9 +74,9 @@ func TestAgentEvents(t *testing.T) {
 	expect(bob, "AgentService.chatAssigned", nil)
 
 	bob.Command("AgentService.resolveChat", map[string]string{"chatId": st.ChatID, "disposition": "refunded"}).Resolved(t)
-	var ended struct{ By string }
+	var ended struct{ ChatID, By, Disposition string }
 	expect(bob, "AgentService.chatEnded", &ended)
-	if ended.By != "agent" {
+	if ended.ChatID != st.ChatID || ended.By != "agent" || ended.Disposition != "refunded" {
 		t.Fatalf("chatEnded %+v", ended)
 	}
 }
