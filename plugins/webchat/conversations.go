@@ -50,16 +50,8 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 		}
 		conv := Conversation{ChatID: c.ID, Mode: c.Mode, State: c.State, Locked: c.Locked, CreatedAt: c.CreatedAt,
 			LastActivity: c.LastActivity, LastSeq: c.LastSeq, Current: c.ID == cur.ID, Initiated: c.IdentityInitiated}
-		recent, err := s.engine.EventsBefore(ctx, c.ID, 0, 50)
-		if err != nil {
+		if conv.LastMessage, err = s.lastMessage(ctx, c.ID); err != nil {
 			return nil, err
-		}
-		for j := len(recent) - 1; j >= 0; j-- {
-			if recent[j].Type == store.EventMessage && !recent[j].Internal {
-				m := chat.ToMessage(recent[j])
-				conv.LastMessage = &m
-				break
-			}
 		}
 		unread, err := s.engine.EventsAfter(ctx, c.ID, c.VisitorRead, unreadCap)
 		if err != nil {
@@ -73,6 +65,35 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 		out = append(out, conv)
 	}
 	return map[string]any{"conversations": out}, nil
+}
+
+// lastMessageScan bounds how many of a conversation's newest events
+// listConversations reads back to find its last message.
+const lastMessageScan = 1000
+
+// lastMessage is the newest message of chat chatID the visitor may see,
+// looked for among its newest lastMessageScan events, page by page; nil if
+// there is none there.
+func (s *Service) lastMessage(ctx context.Context, chatID string) (*chat.Message, error) {
+	var before uint64 // 0: from the newest
+	for read, page := 0, 50; read < lastMessageScan; read, page = read+page, 200 {
+		n := min(page, lastMessageScan-read)
+		evs, err := s.engine.EventsBefore(ctx, chatID, before, n)
+		if err != nil {
+			return nil, err
+		}
+		for j := len(evs) - 1; j >= 0; j-- {
+			if evs[j].Type == store.EventMessage && !evs[j].Internal {
+				m := chat.ToMessage(evs[j])
+				return &m, nil
+			}
+		}
+		if len(evs) < n || evs[0].Seq <= 1 {
+			break
+		}
+		before = evs[0].Seq
+	}
+	return nil, nil
 }
 
 // switchConversation gives the visitor a token for another of its

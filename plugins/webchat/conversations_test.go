@@ -261,3 +261,48 @@ func TestIdentifySigned(t *testing.T) {
 		t.Fatalf("a valid signature of another customer: %+v", other)
 	}
 }
+
+// TestConversationListLastMessageFarBack: a conversation whose newest
+// events, many pages of them, are no messages for the visitor (a silent
+// supervisor's whispers) still lists its last message.
+func TestConversationListLastMessageFarBack(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	cfg.Agents = append(cfg.Agents, config.Agent{ID: "sue", Name: "Sue", Token: "sue-secret", MaxChats: 5, Supervisor: true})
+	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	ctx := context.Background()
+	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
+	ann.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
+	sue := wiretest.NewHTTP(t, gw.URL).WithToken("sue-secret")
+
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
+	st := mustStart(t, guest, map[string]any{"nickname": "Pia"})
+	v := guest.WithToken(st.Token)
+	v.Command("WebChatService.sendMessage", map[string]string{"message": "my parcel"}).Resolved(t)
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
+		c, _ := gw.Store().Chat(ctx, st.ChatID)
+		return c.State == store.StateActive
+	})
+	ann.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "found it"}).Resolved(t)
+	sue.Command("AgentService.joinChat", map[string]any{"chatId": st.ChatID, "silent": true}).Resolved(t)
+	const whispers = 300 // more than the first pages read back
+	for range whispers {
+		sue.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "psst"}).Resolved(t)
+	}
+
+	var l struct {
+		Conversations []struct {
+			ChatID      string `json:"chatId"`
+			LastMessage *struct {
+				Text string `json:"text"`
+			} `json:"lastMessage"`
+		} `json:"conversations"`
+	}
+	v.Command("WebChatService.listConversations", nil).Into(t, &l)
+	if len(l.Conversations) != 1 || l.Conversations[0].ChatID != st.ChatID {
+		t.Fatalf("conversations: %+v", l.Conversations)
+	}
+	if m := l.Conversations[0].LastMessage; m == nil || m.Text != "found it" {
+		t.Errorf("lastMessage = %+v, want the agent's \"found it\" from before %d whispers", m, whispers)
+	}
+}
