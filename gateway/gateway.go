@@ -14,7 +14,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
@@ -31,12 +30,6 @@ type Transport interface {
 	Close(ctx context.Context) error
 }
 
-// ErrorRenderer is a transport that writes the errors of its own routes in
-// its wire's envelope (a legacy wire); done is false for other paths.
-type ErrorRenderer interface {
-	RenderError(c *fiber.Ctx, rej *bus.Rejection) (done bool, err error)
-}
-
 // Config configures the app. Zero values take the defaults noted.
 type Config struct {
 	BodyLimit int // bytes; 64 KiB
@@ -47,8 +40,8 @@ type Config struct {
 	UploadLimit  int
 	Static       fs.FS             // served at /; nil serves nothing
 	AllowOrigin  func(string) bool // CORS: whether any deployment allows a page origin; nil allows none
-	RatePerIP    int               // requests per second per client IP on /v1; 0 = 100, negative = off
-	RatePerToken int               // commands per second per bearer token; 0 = 20, negative = off
+	RatePerIP    int               // requests per second per client IP on /v1 and on each Wire; 0 = 100, negative = off
+	RatePerToken int               // commands per second per bearer token, per Wire's RateKey on a Wire; 0 = 20, negative = off
 	Ready        func() error      // readiness; nil is always ready
 	Logger       *slog.Logger
 	Metrics      *Metrics // served at /metrics; nil for none
@@ -61,6 +54,7 @@ type Server struct {
 	app        *fiber.App
 	cfg        Config
 	transports []Transport
+	wires      []wire // the transports that are Wires
 }
 
 // ErrRateLimited answers 429; Retry-After tells when to come back.
@@ -84,6 +78,11 @@ func New(cfg Config, transports ...Transport) *Server {
 		cfg.AllowOrigin = func(string) bool { return false }
 	}
 	s := &Server{cfg: cfg, transports: transports}
+	for _, t := range transports {
+		if w, ok := t.(Wire); ok {
+			s.wires = append(s.wires, wire{prefix: w.Prefix(), Wire: w})
+		}
+	}
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		BodyLimit:             cfg.BodyLimit,
@@ -120,32 +119,20 @@ func (s *Server) routes() {
 
 	api := app.Group("/v1")
 	api.Use(requestid.New())
-	api.Use(cors.New(cors.Config{
-		AllowOriginsFunc: s.cfg.AllowOrigin,
-		AllowMethods:     "GET,POST,PUT,DELETE,OPTIONS",
-		AllowHeaders:     "Authorization,Content-Type",
-		ExposeHeaders:    "Content-Disposition",
-		MaxAge:           600,
-	}))
-	if s.cfg.RatePerIP > 0 {
-		api.Use(limiter.New(limiter.Config{
-			Max: s.cfg.RatePerIP, Expiration: time.Second,
-			KeyGenerator: func(c *fiber.Ctx) string { return "ip:" + c.IP() },
-			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-		}))
-	}
-	if s.cfg.RatePerToken > 0 {
+	perToken := s.guard(api, cors.Config{
+		AllowMethods:  "GET,POST,PUT,DELETE,OPTIONS",
+		AllowHeaders:  "Authorization,Content-Type",
+		ExposeHeaders: "Content-Disposition",
+	}, func(c *fiber.Ctx) string { return c.Get(fiber.HeaderAuthorization) })
+	if perToken != nil {
 		// One budget per token for commands and file transfers together.
-		perToken := limiter.New(limiter.Config{
-			Max: s.cfg.RatePerToken, Expiration: time.Second,
-			Next:         func(c *fiber.Ctx) bool { return c.Get(fiber.HeaderAuthorization) == "" },
-			KeyGenerator: func(c *fiber.Ctx) string { return "tok:" + c.Get(fiber.HeaderAuthorization) },
-			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-		})
 		api.Use("/command", perToken)
 		api.Use("/files", perToken)
 	}
 	for _, t := range s.transports {
+		if w, ok := t.(Wire); ok {
+			s.guardWire(app, w)
+		}
 		t.Mount(app)
 	}
 	if s.cfg.Static != nil {
@@ -196,11 +183,9 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 	if rej.Code == bus.CodeInternal {
 		s.cfg.Logger.Error("request failed", "path", c.Path(), "id", c.GetRespHeader(fiber.HeaderXRequestID), "err", err)
 	}
-	for _, t := range s.transports {
-		if r, ok := t.(ErrorRenderer); ok {
-			if done, err := r.RenderError(c, rej); done {
-				return err
-			}
+	for _, w := range s.wires {
+		if w.owns(c.Path()) {
+			return w.RenderError(c, rej)
 		}
 	}
 	if !strings.HasPrefix(c.Path(), "/v1/") && rej.Status == http.StatusNotFound {

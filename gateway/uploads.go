@@ -20,9 +20,29 @@ const uploadReadTimeout = 60 * time.Second
 // Every other request keeps the app's BodyLimit, enforced by fasthttp on the
 // declared length before any of the body is read.
 func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
-	if h.IsPost() && string(path) == UploadPath {
-		return fasthttp.RequestConfig{MaxRequestBodySize: s.cfg.UploadLimit, ReadTimeout: uploadReadTimeout}
+	return s.uploadConfig(h, func() int { return s.cfg.UploadLimit })
+}
+
+// SetUploadLimit makes the body limit of uploads follow limit, asked anew
+// for each upload once its headers are read, in place of the fixed
+// Config.UploadLimit: a limit raised at run time serves the next upload. A
+// limit not above BodyLimit means BodyLimit. Call it before Serve.
+func (s *Server) SetUploadLimit(limit func() int) {
+	s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		return s.uploadConfig(h, limit)
 	}
-	return fasthttp.RequestConfig{}
+}
+
+// uploadConfig raises the body limit to limit() and the read timeout when h
+// is an upload's; other requests keep the server's settings.
+func (s *Server) uploadConfig(h *fasthttp.RequestHeader, limit func() int) fasthttp.RequestConfig {
+	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+	if !h.IsPost() || string(path) != UploadPath {
+		return fasthttp.RequestConfig{}
+	}
+	rc := fasthttp.RequestConfig{ReadTimeout: uploadReadTimeout}
+	if n := limit(); n > s.cfg.BodyLimit {
+		rc.MaxRequestBodySize = n
+	}
+	return rc
 }

@@ -137,7 +137,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	})
 	s.gateway = gateway.New(gateway.Config{
 		BodyLimit:    cfg.Limits.BodyBytes,
-		UploadLimit:  uploadLimit(cfg),
+		UploadLimit:  uploadLimit(&cfg),
 		Static:       o.Static,
 		AllowOrigin:  s.anyOrigin,
 		RatePerIP:    cfg.Limits.RatePerIP,
@@ -151,11 +151,9 @@ func New(cfg config.Config, o Options) (*Server, error) {
 			d, ok := s.engine.Config().Deployment(deployment)
 			return ok && d.AllowsOrigin(origin)
 		},
-		AnyOriginAllowed: s.anyOrigin,
-		RatePerIP:        cfg.Limits.RatePerIP,
-		RatePerToken:     cfg.Limits.RatePerToken,
-		Logger:           o.Logger,
+		Logger: o.Logger,
 	}), s.purecloud())
+	s.gateway.SetUploadLimit(func() int { return uploadLimit(s.engine.Config()) })
 	s.registerGauges()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

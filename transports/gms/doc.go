@@ -17,6 +17,11 @@
 // visitor's participant id and alias is the gateway's constant alias; a
 // request whose three values do not match its chat is refused with code 401.
 //
+// The transport is a gateway.Wire: CORS and the rate limits (per IP, and per
+// chat in place of per token) are the gateway's, and the gateway has every
+// error under Prefix, a body too large or an unknown path included, written
+// in the GMS envelope.
+//
 // # Typing
 //
 // Typing indicators are ephemeral, never stored, so a poller can only see

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/cors"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"github.com/cxgate/cxgate/bus"
 )
@@ -26,26 +24,15 @@ const Prefix = "/genesys/2/chat"
 type Config struct {
 	// OriginAllowed reports whether a browser page of origin may speak for
 	// deployment. Required.
-	OriginAllowed func(deployment, origin string) bool
-	// AnyOriginAllowed answers CORS preflights, before the deployment is
-	// checked; nil allows none.
-	AnyOriginAllowed func(origin string) bool
-	RatePerIP        int           // requests per second per client IP; 0 = 100, negative = off
-	RatePerToken     int           // requests per second per chat; 0 = 20, negative = off
-	CommandTimeout   time.Duration // one request's bus calls; 15 s
-	FeedPage         int           // transcript messages per answer, at most; 100
-	IdleWatch        time.Duration // typing watch of a chat no longer refreshed; 60 s
-	Alias            string        // the alias answered and required; "1"
-	Logger           *slog.Logger
+	OriginAllowed  func(deployment, origin string) bool
+	CommandTimeout time.Duration // one request's bus calls; 15 s
+	FeedPage       int           // transcript messages per answer, at most; 100
+	IdleWatch      time.Duration // typing watch of a chat no longer refreshed; 60 s
+	Alias          string        // the alias answered and required; "1"
+	Logger         *slog.Logger
 }
 
 func (c *Config) defaults() {
-	if c.RatePerIP == 0 {
-		c.RatePerIP = 100
-	}
-	if c.RatePerToken == 0 {
-		c.RatePerToken = 20
-	}
 	if c.CommandTimeout == 0 {
 		c.CommandTimeout = 15 * time.Second
 	}
@@ -60,9 +47,6 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
-	}
-	if c.AnyOriginAllowed == nil {
-		c.AnyOriginAllowed = func(string) bool { return false }
 	}
 }
 
@@ -89,39 +73,27 @@ func New(b *bus.Bus, cfg Config) *Transport {
 	return &Transport{bus: b, cfg: cfg, watches: map[string]*watch{}}
 }
 
-// ErrRateLimited answers 429; Retry-After tells when to come back.
-var ErrRateLimited = bus.Reject(http.StatusTooManyRequests, bus.CodeRateLimited, "Too many requests; retry after the time in Retry-After.")
+// Prefix is the root of the wire's routes.
+func (t *Transport) Prefix() string { return Prefix }
+
+// CORS allows the widget's POSTs with its headers.
+func (t *Transport) CORS() (methods, headers string) {
+	return "POST,OPTIONS", "Content-Type,apikey,Authorization,X-Requested-With"
+}
+
+// RateKey limits the requests naming a chat in their path together; a
+// request chat names none and is limited per IP only.
+func (t *Transport) RateKey(c *fiber.Ctx) string { return chatIDOf(c.Path()) }
 
 // Mount adds the routes to r.
 func (t *Transport) Mount(r fiber.Router) {
 	g := r.Group(Prefix + "/:service")
-	g.Use(cors.New(cors.Config{
-		AllowOriginsFunc: t.cfg.AnyOriginAllowed,
-		AllowMethods:     "POST,OPTIONS",
-		AllowHeaders:     "Content-Type,apikey,Authorization,X-Requested-With",
-		MaxAge:           600,
-	}))
-	if t.cfg.RatePerIP > 0 {
-		g.Use(limiter.New(limiter.Config{
-			Max: t.cfg.RatePerIP, Expiration: time.Second,
-			KeyGenerator: func(c *fiber.Ctx) string { return "gms-ip:" + c.IP() },
-			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-		}))
-	}
-	perChat := func(c *fiber.Ctx) error { return c.Next() }
-	if t.cfg.RatePerToken > 0 {
-		perChat = limiter.New(limiter.Config{
-			Max: t.cfg.RatePerToken, Expiration: time.Second,
-			KeyGenerator: func(c *fiber.Ctx) string { return "gms-chat:" + c.Params("chatId") },
-			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-		})
-	}
 	g.Post("/", t.handle(t.requestChat))
 	files := t.handle(func(context.Context, *fiber.Ctx, form) (*response, error) { return nil, errFiles })
-	g.Post("/:chatId/file/limits", perChat, files)
-	g.Post("/:chatId/file/:fileId/download", perChat, files)
-	g.Post("/:chatId/file/:fileId/delete", perChat, files)
-	g.Post("/:chatId/:op", perChat, t.handle(t.operate))
+	g.Post("/:chatId/file/limits", files)
+	g.Post("/:chatId/file/:fileId/download", files)
+	g.Post("/:chatId/file/:fileId/delete", files)
+	g.Post("/:chatId/:op", t.handle(t.operate))
 }
 
 // Close ends the typing watches.
@@ -136,13 +108,10 @@ func (t *Transport) Close(context.Context) error {
 	return nil
 }
 
-// RenderError writes an error of the wire's routes (limits, unknown paths,
-// bodies too large) in the GMS envelope; false for other paths.
-func (t *Transport) RenderError(c *fiber.Ctx, rej *bus.Rejection) (bool, error) {
-	if p := c.Path(); p != Prefix && !strings.HasPrefix(p, Prefix+"/") {
-		return false, nil
-	}
-	return true, t.fail(c, rej)
+// RenderError writes an error raised under Prefix outside the handlers
+// (limits, unknown paths, bodies too large) in the GMS envelope.
+func (t *Transport) RenderError(c *fiber.Ctx, rej *bus.Rejection) error {
+	return t.fail(c, rej)
 }
 
 type opFunc func(ctx context.Context, c *fiber.Ctx, f form) (*response, error)

@@ -322,6 +322,11 @@ func TestErrors(t *testing.T) {
 		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":204,"advice":"Message length exceeds configured threshold of (4096) characters"}]}`)
 	check("body too large", c.op(t, "send", "message", strings.Repeat("x", 9<<10)), 413,
 		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":413,"advice":"The request body is larger than the limit."}]}`)
+	check("no route", post(t, c.base+"a/b/c", c.form()), 404,
+		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":404,"advice":"No such endpoint."}]}`)
+	get, _ := http.NewRequest(http.MethodGet, c.base+"refresh", nil)
+	check("wrong method", do(t, get), 405,
+		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":405,"advice":"Method not allowed."}]}`)
 	tooMany := url.Values{"nickname": {"x"}}
 	for i := range 300 {
 		tooMany.Set("userData[k"+itoa(uint64(i))+"]", "v")
@@ -395,5 +400,36 @@ func TestOriginsAndLimits(t *testing.T) {
 	}
 	if limited.StatusCode != 1 || limited.Errors[0].Code != 503 || limited.header.Get("Retry-After") == "" {
 		t.Fatalf("429: %s %v", limited.raw, limited.header)
+	}
+	// Another chat has its own budget.
+	other, _ := requestChat(t, gw.URL)
+	mustOK(t, other.op(t, "refresh", "transcriptPosition", "1"))
+}
+
+// TestIPLimit: past the per-IP rate the wire answers 429 in the GMS envelope
+// with a Retry-After, on a budget of its own: /v1 still answers.
+func TestIPLimit(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = 5, -1
+	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	var limited *envelope
+	for i := 0; i < 50 && limited == nil; i++ {
+		if r := post(t, gw.URL+"/genesys/2/chat/demo/nochat/refresh", url.Values{}); r.status == http.StatusTooManyRequests {
+			limited = &r
+		}
+	}
+	if limited == nil {
+		t.Fatal("50 requests in a burst from one IP were never limited at 5/s")
+	}
+	if limited.StatusCode != 1 || limited.ChatID != "nochat" || limited.Errors[0].Code != 503 || limited.header.Get("Retry-After") == "" {
+		t.Fatalf("429: %s %v", limited.raw, limited.header)
+	}
+	resp, err := http.Get(gw.URL + "/v1/availability?deployment=demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/v1 after the wire's IP budget ran out: HTTP %d", resp.StatusCode)
 	}
 }

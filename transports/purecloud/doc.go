@@ -13,6 +13,11 @@
 // never decodes it. The eventStreamUri carries it in its query, since a
 // browser WebSocket cannot send headers.
 //
+// The transport is a gateway.Wire: request ids, CORS and the rate limits (per
+// IP, and per jwt) are the gateway's, and the gateway has every error under
+// Prefix, a body too large or an unknown path included, written in Genesys'
+// error shape.
+//
 // # Ids
 //
 // A conversation's id is the chat id. A member's id is the participant id:

@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/cors"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
@@ -27,25 +22,13 @@ const Prefix = "/api/v2/webchat/guest"
 type Config struct {
 	// OriginAllowed reports whether a browser page of origin may speak for
 	// deployment. Required.
-	OriginAllowed func(deployment, origin string) bool
-	// AnyOriginAllowed answers CORS preflights, before the deployment is
-	// known; nil allows none.
-	AnyOriginAllowed func(origin string) bool
-	RatePerIP        int           // requests per second per client IP; 0 = 100, negative = off
-	RatePerToken     int           // requests per second per bearer token; 0 = 20, negative = off
-	Heartbeat        time.Duration // heartbeat frame interval; 10 s (the widget gives up after 14 s of silence)
-	CommandTimeout   time.Duration // one bus command; 15 s
-	StreamQueue      int           // event units queued per stream; 64
-	Logger           *slog.Logger
+	OriginAllowed  func(deployment, origin string) bool
+	Heartbeat      time.Duration // heartbeat frame interval; 10 s (the widget gives up after 14 s of silence)
+	CommandTimeout time.Duration // one bus command; 15 s
+	StreamQueue    int           // event units queued per stream; 64
 }
 
 func (c *Config) defaults() {
-	if c.RatePerIP == 0 {
-		c.RatePerIP = 100
-	}
-	if c.RatePerToken == 0 {
-		c.RatePerToken = 20
-	}
 	if c.Heartbeat == 0 {
 		c.Heartbeat = 10 * time.Second
 	}
@@ -54,12 +37,6 @@ func (c *Config) defaults() {
 	}
 	if c.StreamQueue == 0 {
 		c.StreamQueue = 64
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.AnyOriginAllowed == nil {
-		c.AnyOriginAllowed = func(string) bool { return false }
 	}
 	if c.OriginAllowed == nil {
 		c.OriginAllowed = func(string, string) bool { return false }
@@ -84,45 +61,32 @@ func New(b *bus.Bus, cfg Config) *Transport {
 	return &Transport{bus: b, cfg: cfg, quit: make(chan struct{})}
 }
 
-// Mount adds the routes under Prefix. They are a mounted fiber app of their
-// own, so that every error under Prefix, the gateway's body limit included,
-// is answered in Genesys' error shape.
+// Prefix is the root of the wire's routes.
+func (t *Transport) Prefix() string { return Prefix }
+
+// CORS allows the guest calls with their bearer jwt.
+func (t *Transport) CORS() (methods, headers string) {
+	return "GET,POST,DELETE,OPTIONS", "Authorization,Content-Type"
+}
+
+// RateKey limits the requests of a bearer jwt together; the create call and
+// the stream (its jwt is in the query) are limited per IP only.
+func (t *Transport) RateKey(c *fiber.Ctx) string { return httpauth.Bearer(c) }
+
+// Mount adds the routes under Prefix.
 func (t *Transport) Mount(r fiber.Router) {
-	app := fiber.New(fiber.Config{ErrorHandler: t.renderError})
-	app.Use(requestid.New())
-	app.Use(cors.New(cors.Config{
-		AllowOriginsFunc: t.cfg.AnyOriginAllowed,
-		AllowMethods:     "GET,POST,DELETE,OPTIONS",
-		AllowHeaders:     "Authorization,Content-Type",
-		MaxAge:           600,
-	}))
-	if t.cfg.RatePerIP > 0 {
-		app.Use(limiter.New(limiter.Config{
-			Max: t.cfg.RatePerIP, Expiration: time.Second,
-			KeyGenerator: func(c *fiber.Ctx) string { return "ip:" + c.IP() },
-			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-		}))
-	}
-	if t.cfg.RatePerToken > 0 {
-		app.Use(limiter.New(limiter.Config{
-			Max: t.cfg.RatePerToken, Expiration: time.Second,
-			Next:         func(c *fiber.Ctx) bool { return httpauth.Bearer(c) == "" },
-			KeyGenerator: func(c *fiber.Ctx) string { return "tok:" + httpauth.Bearer(c) },
-			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-		}))
-	}
+	g := r.Group(Prefix)
 	conv := "/conversations/:conversationId"
 	member := conv + "/members/:memberId"
-	app.Post("/conversations", t.handleCreate)
-	app.Get(conv+"/messages", t.handleMessages)
-	app.Get(conv+"/messages/:messageId", t.handleMessage)
-	app.Get(conv+"/members", t.handleMembers)
-	app.Get(member, t.handleMember)
-	app.Delete(member, t.handleLeave)
-	app.Post(member+"/messages", t.handleSend)
-	app.Post(member+"/typing", t.handleTyping)
-	app.Get(conv+"/stream", t.requireStream, t.streamHandler())
-	r.Mount(Prefix, app)
+	g.Post("/conversations", t.handleCreate)
+	g.Get(conv+"/messages", t.handleMessages)
+	g.Get(conv+"/messages/:messageId", t.handleMessage)
+	g.Get(conv+"/members", t.handleMembers)
+	g.Get(member, t.handleMember)
+	g.Delete(member, t.handleLeave)
+	g.Post(member+"/messages", t.handleSend)
+	g.Post(member+"/typing", t.handleTyping)
+	g.Get(conv+"/stream", t.requireStream, t.streamHandler())
 }
 
 // Close ends every event stream with 1001 and waits for them until ctx ends.
@@ -143,7 +107,6 @@ func (t *Transport) Close(ctx context.Context) error {
 
 // Rejections of this wire.
 var (
-	ErrRateLimited      = bus.Reject(http.StatusTooManyRequests, bus.CodeRateLimited, "Too many requests; retry after the time in Retry-After.")
 	ErrNoToken          = bus.Reject(http.StatusUnauthorized, bus.CodeUnauthorized, "No authentication bearer token specified in authorization header.")
 	ErrNotFound         = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "The requested resource was not found.")
 	ErrNotYourMember    = bus.Reject(http.StatusForbidden, bus.CodeForbidden, "A guest may act only as its own member.")
@@ -209,27 +172,10 @@ func toAPIError(rej *bus.Rejection, contextID string) apiError {
 	return e
 }
 
-// renderError answers every error under Prefix in Genesys' shape.
-func (t *Transport) renderError(c *fiber.Ctx, err error) error {
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		switch fe.Code {
-		case http.StatusRequestEntityTooLarge:
-			err = bus.Reject(fe.Code, bus.CodeTooLarge, "The request body is larger than the limit.")
-		case http.StatusNotFound:
-			err = bus.Reject(fe.Code, bus.CodeNotFound, "No such endpoint.")
-		case http.StatusUpgradeRequired:
-			err = bus.Reject(fe.Code, bus.CodeInvalidRequest, "This endpoint needs a WebSocket upgrade.")
-		default:
-			err = bus.Reject(fe.Code, bus.CodeInvalidRequest, fe.Message)
-		}
-	}
-	rej := bus.AsRejection(err)
-	id := c.GetRespHeader(fiber.HeaderXRequestID)
-	if rej.Code == bus.CodeInternal {
-		t.cfg.Logger.Error("purecloud request failed", "path", c.Path(), "id", id, "err", err)
-	}
-	e := toAPIError(rej, id)
+// RenderError answers every error under Prefix, the handlers' and those
+// raised before a route matched, in Genesys' shape.
+func (t *Transport) RenderError(c *fiber.Ctx, rej *bus.Rejection) error {
+	e := toAPIError(rej, c.GetRespHeader(fiber.HeaderXRequestID))
 	body, _ := json.Marshal(e)
 	c.Status(e.Status)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)

@@ -416,10 +416,11 @@ func TestAgentEnds(t *testing.T) {
 }
 
 type apiError struct {
-	Message string `json:"message"`
-	Code    string `json:"code"`
-	Status  int    `json:"status"`
-	Details []struct {
+	Message   string `json:"message"`
+	Code      string `json:"code"`
+	Status    int    `json:"status"`
+	ContextID string `json:"contextId"`
+	Details   []struct {
 		ErrorCode string `json:"errorCode"`
 	} `json:"details"`
 }
@@ -459,6 +460,7 @@ func TestRefusals(t *testing.T) {
 		{"NoDisplayName", "POST", gw.URL + api + "/conversations", "", map[string]any{"deploymentId": "demo"}, 400, "bad.request"},
 		{"BodyTooLarge", "POST", gw.URL + api + "/conversations", "", `{"deploymentId":"demo","x":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "request.entity.too.large"},
 		{"NoRoute", "GET", gw.URL + api + "/nothing", "", nil, 404, "not.found"},
+		{"WrongMethod", "PUT", gw.URL + api + "/conversations", "", nil, 405, "method.not.allowed"},
 		{"StreamWithoutUpgrade", "GET", g.url("/stream?jwt=" + g.JWT), "", nil, 426, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -534,6 +536,54 @@ func TestRateLimit(t *testing.T) {
 	decode(t, body, &e)
 	if last != http.StatusTooManyRequests || e.Code != "too.many.requests" {
 		t.Fatalf("HTTP %d %s, want 429", last, body)
+	}
+}
+
+// TestPreflightAndIPLimit: CORS preflights of a listed origin allow the
+// Authorization header; past the per-IP rate a guest is answered 429 in
+// Genesys' shape with a Retry-After and a contextId, on a budget of the
+// wire's own: /v1 still answers.
+func TestPreflightAndIPLimit(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = 5, -1
+	gw := servertest.Start(t, servertest.Options{Config: &cfg, Origins: []string{"https://shop.example"}})
+	req, _ := http.NewRequest(http.MethodOptions, gw.URL+api+"/conversations", nil)
+	req.Header.Set("Origin", "https://shop.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Fatalf("preflight: HTTP %d %v", resp.StatusCode, resp.Header)
+	}
+
+	var limited *http.Response
+	var body []byte
+	for i := 0; i < 50 && limited == nil; i++ {
+		resp, err := http.Get(gw.URL + api + "/conversations/nochat/members")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited, body = resp, data
+		}
+	}
+	if limited == nil {
+		t.Fatal("50 requests in a burst from one IP were never limited at 5/s")
+	}
+	var e apiError
+	decode(t, body, &e)
+	if e.Code != "too.many.requests" || e.Status != 429 || e.ContextID == "" || limited.Header.Get("Retry-After") == "" {
+		t.Fatalf("429: %s %v", body, limited.Header)
+	}
+	if st, body := do(t, "GET", gw.URL+"/v1/availability?deployment=demo", "", nil); st != http.StatusOK {
+		t.Fatalf("/v1 after the wire's IP budget ran out: HTTP %d %s", st, body)
 	}
 }
 
