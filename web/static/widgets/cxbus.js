@@ -1083,6 +1083,8 @@
     return m;
   }
 
+  const PAPERCLIP_SVG = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false"><path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48"/></svg>';
+
   function hidden(m) {
     if (m.type !== 'Message') return false;
     if (BUILTIN_FILTER.test(m.text)) return true;
@@ -1839,7 +1841,7 @@
 .${P}status{padding:0 12px;font-size:12px;color:#8a5a00;flex:none}
 .${P}compose{display:flex;gap:8px;padding:8px 12px;border-top:1px solid #d0d7de;flex:none}
 .${P}compose textarea{flex:1;resize:none;height:44px;max-height:120px;overflow-y:auto}
-.${P}attach{flex:none;padding:0 10px}
+.${P}attach{flex:none;padding:0 10px;display:inline-flex;align-items:center;justify-content:center}
 .${P}file button{background:none;border:0;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font:inherit;word-break:break-all}
 .${P}footer{display:flex;justify-content:flex-end;align-items:center;flex-wrap:wrap;gap:8px;padding:0 12px 10px;flex:none}
 .${P}footer p{flex:1;min-width:120px}
@@ -1938,7 +1940,8 @@
     e.sendBtn = h('button', { type: 'submit', class: 'btn', text: 'Send' });
     // Files: the button shows only when the deployment takes files (getFileLimits).
     e.fileInput = h('input', { type: 'file', class: 'sr', tabindex: '-1', 'aria-hidden': 'true', onchange: onFilePicked });
-    e.attachBtn = h('button', { type: 'button', class: 'btn btn2 attach', text: '\u{1F4CE}', title: 'Attach a file', 'aria-label': 'Attach a file', hidden: true, onclick: () => e.fileInput.click() });
+    e.attachBtn = h('button', { type: 'button', class: 'btn btn2 attach', title: 'Attach a file', 'aria-label': 'Attach a file', hidden: true, onclick: () => e.fileInput.click() });
+    e.attachBtn.innerHTML = PAPERCLIP_SVG; // a constant: an icon font or emoji may be missing on the visitor's machine
     e.compose = h('form', { class: 'compose', onsubmit: onSendSubmit }, [h('label', { class: 'sr', for: uid + '-m', text: 'Message' }), e.text, e.attachBtn, e.fileInput, e.sendBtn]);
     e.endBtn = h('button', { type: 'button', class: 'btn btn2', text: 'End chat', onclick: () => showConfirm(true) });
     e.actions = h('div', { class: 'footer' }, [e.endBtn]);
