@@ -275,16 +275,18 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 	}
 }
 
-// TestSignedIdentities covers a deployment with identity: signed: a valid
-// signature starts a chat under the company uuid (and a second device with
-// the same uuid shares its identity and resumes its open conversation), while
-// a forged, expired or missing one is rejected before any chat starts.
-func TestSignedIdentities(t *testing.T) {
-	const secret = "a-test-secret-of-32-bytes-length"
+// signedSecret is the JWT secret of signedGateway's "signed" deployment.
+const signedSecret = "a-test-secret-of-32-bytes-length"
+
+// signedGateway starts the demo setup plus an async deployment "signed"
+// with identity: signed, on an injected clock, and returns a signer of
+// identity JWTs (key, subject, expiry).
+func signedGateway(t *testing.T) (*servertest.Gateway, *clock, func(key, sub string, exp time.Time) string) {
+	t.Helper()
 	clk := newClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	cfg := config.Demo()
 	cfg.Deployments = append(cfg.Deployments, config.Deployment{Key: "signed", Mode: config.ModeAsync, Queue: "support",
-		Origins: []string{"*"}, Identity: config.IdentitySigned, JWTSecret: secret})
+		Origins: []string{"*"}, Identity: config.IdentitySigned, JWTSecret: signedSecret})
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
 	gw := servertest.Start(t, servertest.Options{Config: &cfg, Now: clk.Now})
 	sign := func(key, sub string, exp time.Time) string {
@@ -294,6 +296,16 @@ func TestSignedIdentities(t *testing.T) {
 		}
 		return tok
 	}
+	return gw, clk, sign
+}
+
+// TestSignedIdentities covers a deployment with identity: signed: a valid
+// signature starts a chat under the company uuid (and a second device with
+// the same uuid shares its identity and resumes its open conversation), while
+// a forged, expired or missing one is rejected before any chat starts.
+func TestSignedIdentities(t *testing.T) {
+	const secret = signedSecret
+	gw, clk, sign := signedGateway(t)
 	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("signed")
 	start := func(identity any) wiretest.Reply {
 		return guest.Command("WebChatService.startChat", map[string]any{"nickname": "Lea", "identity": identity})

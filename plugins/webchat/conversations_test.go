@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
 	"github.com/cxgate/cxgate/server/servertest"
@@ -205,20 +203,8 @@ func TestConversationList(t *testing.T) {
 // another customer mid-chat needs a valid signature like startChat; a
 // missing, forged or expired one is rejected and starts nothing.
 func TestIdentifySigned(t *testing.T) {
-	const secret = "a-test-secret-of-32-bytes-length"
-	clk := newClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
-	cfg := config.Demo()
-	cfg.Deployments = append(cfg.Deployments, config.Deployment{Key: "signed", Mode: config.ModeAsync, Queue: "support",
-		Origins: []string{"*"}, Identity: config.IdentitySigned, JWTSecret: secret})
-	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
-	gw := servertest.Start(t, servertest.Options{Config: &cfg, Now: clk.Now})
-	sign := func(key, sub string, exp time.Time) string {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	const secret = signedSecret
+	gw, clk, sign := signedGateway(t)
 	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("signed")
 	st := mustStart(t, guest, map[string]any{"identity": map[string]string{"jwt": sign(secret, "cust-1", clk.Now().Add(time.Hour))}})
 	v := guest.WithToken(st.Token)
