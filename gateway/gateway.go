@@ -33,8 +33,9 @@ type Transport interface {
 // Config configures the app. Zero values take the defaults noted.
 type Config struct {
 	BodyLimit int // bytes; 64 KiB
-	// UploadLimit is the largest body of POST /v1/files (UploadPath), the one
-	// route whose bodies may exceed BodyLimit; 0 or less than BodyLimit
+	// UploadLimit is the largest body of POST /v1/files (UploadPath) and of
+	// the upload routes of Wires that are Uploaders, the only routes whose
+	// bodies may exceed BodyLimit; 0 or less than BodyLimit
 	// means BodyLimit. Every other route keeps BodyLimit, refused on the
 	// declared length before its body is read.
 	UploadLimit  int
@@ -166,7 +167,7 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 		switch fe.Code {
 		case http.StatusRequestEntityTooLarge:
 			err = bus.Reject(fe.Code, bus.CodeTooLarge, "The request body is larger than the limit.")
-			if c.Path() == UploadPath {
+			if s.isUpload(c.Path()) {
 				err = bus.Reject(fe.Code, "file_too_large", "The file is larger than the upload limit.")
 			}
 		case http.StatusNotFound:

@@ -11,6 +11,28 @@ import (
 // Config.UploadLimit.
 const UploadPath = "/v1/files"
 
+// Uploader is a Wire with upload routes of its own, whose POST bodies may be
+// as large as those of UploadPath.
+type Uploader interface {
+	// IsUpload reports whether path, under the wire's prefix, is an upload
+	// route.
+	IsUpload(path string) bool
+}
+
+// isUpload reports whether path is an upload route: UploadPath or one of a
+// Wire's.
+func (s *Server) isUpload(path string) bool {
+	if path == UploadPath {
+		return true
+	}
+	for _, w := range s.wires {
+		if u, ok := w.Wire.(Uploader); ok && w.owns(path) && u.IsUpload(path) {
+			return true
+		}
+	}
+	return false
+}
+
 // uploadReadTimeout is the time to read an upload's body: a large file on a
 // slow uplink takes longer than other requests may.
 const uploadReadTimeout = 60 * time.Second
@@ -37,7 +59,7 @@ func (s *Server) SetUploadLimit(limit func() int) {
 // is an upload's; other requests keep the server's settings.
 func (s *Server) uploadConfig(h *fasthttp.RequestHeader, limit func() int) fasthttp.RequestConfig {
 	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
-	if !h.IsPost() || string(path) != UploadPath {
+	if !h.IsPost() || !s.isUpload(string(path)) {
 		return fasthttp.RequestConfig{}
 	}
 	rc := fasthttp.RequestConfig{ReadTimeout: uploadReadTimeout}

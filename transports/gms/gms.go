@@ -89,10 +89,12 @@ func (t *Transport) RateKey(c *fiber.Ctx) string { return chatIDOf(c.Path()) }
 func (t *Transport) Mount(r fiber.Router) {
 	g := r.Group(Prefix + "/:service")
 	g.Post("/", t.handle(t.requestChat))
-	files := t.handle(func(context.Context, *fiber.Ctx, form) (*response, error) { return nil, errFiles })
-	g.Post("/:chatId/file/limits", files)
-	g.Post("/:chatId/file/:fileId/download", files)
-	g.Post("/:chatId/file/:fileId/delete", files)
+	g.Post("/:chatId/file", t.sendFile)
+	g.Post("/:chatId/file/limits", t.handle(t.fileLimits))
+	g.Post("/:chatId/file/:fileId/download", t.downloadFile)
+	g.Post("/:chatId/file/:fileId/delete", t.handle(func(context.Context, *fiber.Ctx, form) (*response, error) {
+		return nil, errNoDelete
+	}))
 	g.Post("/:chatId/:op", t.handle(t.operate))
 }
 
@@ -111,6 +113,12 @@ func (t *Transport) Close(context.Context) error {
 // RenderError writes an error raised under Prefix outside the handlers
 // (limits, unknown paths, bodies too large) in the GMS envelope.
 func (t *Transport) RenderError(c *fiber.Ctx, rej *bus.Rejection) error {
+	if rej.Code == "file_too_large" { // an upload over the gateway's limit, refused before it was read
+		ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+		defer cancel()
+		guest := bus.Caller{Kind: bus.KindGuest, Deployment: serviceOf(c.Path()), Remote: c.IP()}
+		return t.fail(c, t.fileError(ctx, guest, rej))
+	}
 	return t.fail(c, rej)
 }
 
@@ -347,8 +355,6 @@ func (t *Transport) operate(ctx context.Context, c *fiber.Ctx, f form) (*respons
 	op := c.Params("op")
 	switch op {
 	case "send", "refresh", "startTyping", "stopTyping", "disconnect", "customNotice", "updateData":
-	case "file":
-		return nil, errFiles
 	default:
 		return nil, errNoOp
 	}

@@ -18,17 +18,18 @@ import (
 
 // envelope is the GMS response as a client reads it.
 type envelope struct {
-	StatusCode   int      `json:"statusCode"`
-	ChatEnded    bool     `json:"chatEnded"`
-	ChatID       string   `json:"chatId"`
-	UserID       string   `json:"userId"`
-	SecureKey    string   `json:"secureKey"`
-	Alias        string   `json:"alias"`
-	NextPosition uint64   `json:"nextPosition"`
-	Messages     []gmsMsg `json:"messages"`
-	Errors       []gmsErr `json:"errors"`
-	raw          string   // the body as sent
-	status       int      // the HTTP status
+	StatusCode   int               `json:"statusCode"`
+	ChatEnded    bool              `json:"chatEnded"`
+	ChatID       string            `json:"chatId"`
+	UserID       string            `json:"userId"`
+	SecureKey    string            `json:"secureKey"`
+	Alias        string            `json:"alias"`
+	NextPosition uint64            `json:"nextPosition"`
+	Messages     []gmsMsg          `json:"messages"`
+	UserData     map[string]string `json:"userData"`
+	Errors       []gmsErr          `json:"errors"`
+	raw          string            // the body as sent
+	status       int               // the HTTP status
 	header       http.Header
 }
 
@@ -38,10 +39,11 @@ type gmsMsg struct {
 		ParticipantID int    `json:"participantId"`
 		Type          string `json:"type"`
 	} `json:"from"`
-	Index   uint64 `json:"index"`
-	Type    string `json:"type"`
-	Text    string `json:"text"`
-	UTCTime int64  `json:"utcTime"`
+	Index    uint64         `json:"index"`
+	Type     string         `json:"type"`
+	Text     string         `json:"text"`
+	UTCTime  int64          `json:"utcTime"`
+	UserData map[string]any `json:"userData"`
 }
 
 type gmsErr struct {
@@ -273,12 +275,13 @@ func TestChat_OverGMS(t *testing.T) {
 }
 
 // TestErrors pins the GMS error envelopes: wrong secureKey, unknown chat,
-// ended chat, unknown service, missing names, files, unknown operations,
+// ended chat, unknown service, missing names, files off, unknown operations,
 // bodies too large and multipart request chat.
 func TestErrors(t *testing.T) {
 	cfg := config.Demo()
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
 	cfg.Limits.BodyBytes = 8 << 10
+	cfg.Deployments[0].Files.Enabled = false
 	gw := servertest.Start(t, servertest.Options{Config: &cfg})
 	c, first := requestChat(t, gw.URL)
 	id := first.ChatID
@@ -308,10 +311,12 @@ func TestErrors(t *testing.T) {
 		`{"statusCode":2,"chatEnded":false,"messages":[],"errors":[{"code":103,"advice":"lastName is required with firstName."}]}`)
 	check("bad email", post(t, gw.URL+"/genesys/2/chat/demo", url.Values{"nickname": {"x"}, "emailAddress": {"nope"}}), 400,
 		`{"statusCode":2,"chatEnded":false,"messages":[],"errors":[{"code":364,"advice":"emailAddress is not a valid email address."}]}`)
-	check("file", c.op(t, "file"), 501,
-		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":501,"advice":"File transfer is not supported on this service."}]}`)
-	check("file limits", c.op(t, "file/limits"), 501,
-		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":501,"advice":"File transfer is not supported on this service."}]}`)
+	check("file not multipart", c.op(t, "file"), 400,
+		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":400,"advice":"The upload is not valid: the body must be multipart/form-data with a part named \"file\"."}]}`)
+	check("file limits, files off", c.op(t, "file/limits"), 501,
+		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":501,"advice":"This transport doesn't support getFileLimits command."}]}`)
+	check("file delete", c.op(t, "file/f1/delete"), 501,
+		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":501,"advice":"Deleting files is not supported on this service."}]}`)
 	check("unknown op", c.op(t, "pushUrl"), 404,
 		`{"statusCode":2,"chatEnded":false,"chatId":"`+id+`","messages":[],"errors":[{"code":404,"advice":"No such operation."}]}`)
 	check("bad position", c.op(t, "refresh", "transcriptPosition", "x"), 400,

@@ -1,9 +1,11 @@
 package gms
 
 import (
+	"bytes"
 	"encoding/json"
 	"hash/fnv"
 	"net/http"
+	"strconv"
 
 	"github.com/cxgate/cxgate/bus"
 )
@@ -17,15 +19,16 @@ const (
 
 // response is the GMS envelope.
 type response struct {
-	StatusCode   int        `json:"statusCode"`
-	ChatEnded    bool       `json:"chatEnded"`
-	ChatID       string     `json:"chatId,omitempty"`
-	UserID       string     `json:"userId,omitempty"`
-	SecureKey    string     `json:"secureKey,omitempty"`
-	Alias        string     `json:"alias,omitempty"`
-	Messages     []message  `json:"messages"`
-	NextPosition uint64     `json:"nextPosition,omitempty"`
-	Errors       []apiError `json:"errors,omitempty"`
+	StatusCode   int             `json:"statusCode"`
+	ChatEnded    bool            `json:"chatEnded"`
+	ChatID       string          `json:"chatId,omitempty"`
+	UserID       string          `json:"userId,omitempty"`
+	SecureKey    string          `json:"secureKey,omitempty"`
+	Alias        string          `json:"alias,omitempty"`
+	Messages     []message       `json:"messages"`
+	NextPosition uint64          `json:"nextPosition,omitempty"`
+	UserData     json.RawMessage `json:"userData,omitempty"` // an upload's file details (/file)
+	Errors       []apiError      `json:"errors,omitempty"`
 }
 
 // message is one transcript entry in GMS form.
@@ -79,9 +82,38 @@ func toMessage(m busMessage) message {
 	out := message{Index: m.Index, Type: m.Type, Text: m.Text, UTCTime: m.Timestamp,
 		From: from{Nickname: m.From.Name, Type: m.From.Type, ParticipantID: participantNumber(m.From.Type, m.From.ParticipantID)}}
 	if len(m.FileDetails) > 0 {
-		out.UserData = m.FileDetails // the widget reads a FileUploaded's details from userData
+		out.UserData = userData(m.FileDetails) // the widget reads a FileUploaded's details from userData
 	}
 	return out
+}
+
+// userData is a JSON object in GMS's userData form, whose values are all
+// strings: a FileUploaded's {"file-name","file-size","file-id","file-type"}
+// with the size as "48213". Values that are neither strings, numbers nor
+// booleans are dropped; nil if raw is not an object.
+func userData(raw json.RawMessage) json.RawMessage {
+	var in map[string]any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if d.Decode(&in) != nil || in == nil {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case json.Number:
+			out[k] = v.String()
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		}
+	}
+	enc, err := json.Marshal(out)
+	if err != nil {
+		return nil
+	}
+	return enc
 }
 
 // transcript maps feed units to GMS messages. ended reports whether the
@@ -143,6 +175,9 @@ const (
 	codeFirstName      = 102 // first name required
 	codeLastName       = 103 // last name required
 	codeName           = 161 // nickname or first and last name required
+	codeMaxFiles       = 201 // the chat holds the most files it takes; advice: that number
+	codeUploadLimit    = 202 // the file is over the size limit; advice: the limit in bytes
+	codeFileType       = 203 // the file's type is not allowed
 	codeMessageTooLong = 204
 	codeCannotStart    = 240 // cannot start a chat now
 	codeChatEnded      = 249 // the chat is over: the request cannot be executed
@@ -155,10 +190,12 @@ const (
 var (
 	errNotAuthorized = bus.Reject(http.StatusUnauthorized, bus.CodeUnauthorized,
 		"Cannot authorize the session: userId, secureKey and alias must be those of the chat.")
-	errNoChat = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "Chat session not found.")
-	errNoOp   = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "No such operation.")
-	errFiles  = bus.Reject(http.StatusNotImplemented, "unsupported",
-		"File transfer is not supported on this service.")
+	errNoChat  = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "Chat session not found.")
+	errNoOp    = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "No such operation.")
+	errNoFiles = bus.Reject(http.StatusNotImplemented, "files_unsupported",
+		"This transport doesn't support getFileLimits command.")
+	errNoDelete = bus.Reject(http.StatusNotImplemented, "unsupported",
+		"Deleting files is not supported on this service.")
 	errPosition = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "transcriptPosition must be a whole number.")
 )
 

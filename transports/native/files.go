@@ -1,19 +1,16 @@
 package native
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/transports/internal/upload"
 )
 
 // Files: POST /v1/files takes one file as multipart/form-data (part "file";
@@ -21,11 +18,7 @@ import (
 // sends one back. Both need a bearer token; the plugins decide what it may
 // upload to and read (a visitor: its own chat only).
 
-const (
-	maxUploadParts = 8   // parts read from an upload; the rest is refused
-	maxFieldBytes  = 256 // a form field other than the file
-	maxFileIDLen   = 128
-)
+const maxFileIDLen = 128
 
 // ErrNoToken rejects a file request without a bearer token.
 var ErrNoToken = bus.Reject(http.StatusUnauthorized, bus.CodeUnauthorized, "A valid token is required.")
@@ -38,56 +31,14 @@ type Upload struct {
 	RequestID string
 }
 
-func badUpload(why string) *bus.Rejection {
-	return bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "The upload is not valid: "+why+".")
-}
-
-// decodeUpload reads a multipart/form-data body: the part "file" (its name
-// from the part's filename, its declared type from the part's Content-Type),
-// and the fields chatId and requestId. Unknown fields are skipped; a second
-// file, too many parts or a malformed body is invalid_request.
+// decodeUpload reads a multipart/form-data body as [upload.Decode] does,
+// with the fields chatId and requestId.
 func decodeUpload(contentType string, body []byte) (Upload, error) {
-	var up Upload
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return up, badUpload(`the body must be multipart/form-data with a part named "file"`)
+	f, err := upload.Decode(contentType, body, "chatId", "requestId")
+	if err != nil {
+		return Upload{}, err
 	}
-	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	for n := 0; ; n++ {
-		part, err := r.NextPart()
-		if errors.Is(err, io.EOF) {
-			return up, nil
-		}
-		if err != nil {
-			return Upload{}, badUpload("malformed multipart body").Wrap(err)
-		}
-		if n == maxUploadParts {
-			return Upload{}, badUpload("too many parts")
-		}
-		switch part.FormName() {
-		case "file":
-			if up.File != nil {
-				return Upload{}, badUpload("one file per upload")
-			}
-			data, err := io.ReadAll(part)
-			if err != nil {
-				return Upload{}, badUpload("malformed file part").Wrap(err)
-			}
-			up.File = &bus.File{Name: part.FileName(), Type: part.Header.Get(fiber.HeaderContentType),
-				Size: int64(len(data)), Data: data}
-		case "chatId", "requestId":
-			v, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
-			if err != nil || len(v) > maxFieldBytes {
-				return Upload{}, badUpload(part.FormName() + " is limited to 256 bytes")
-			}
-			if part.FormName() == "chatId" {
-				up.ChatID = string(v)
-			} else {
-				up.RequestID = string(v)
-			}
-		}
-		_ = part.Close()
-	}
+	return Upload{File: f.File, ChatID: f.Fields["chatId"], RequestID: f.Fields["requestId"]}, nil
 }
 
 // fileCommand is the command a caller uploads or downloads files with.
@@ -170,17 +121,7 @@ func (t *Transport) handleDownload(c *fiber.Ctx) error {
 	if !ok {
 		return bus.ErrInternal.Wrap(errors.New("native: " + name + " did not resolve with a file"))
 	}
-	typ := f.Type
-	if typ == "" {
-		typ = "application/octet-stream"
-	}
-	c.Set(fiber.HeaderContentType, typ)
-	c.Set(fiber.HeaderContentDisposition, ContentDisposition(f.Name))
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	// Opened directly rather than downloaded, the file still runs nothing.
-	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; sandbox")
-	return c.Send(f.Data)
+	return upload.Send(c, f)
 }
 
 // logRejection logs internal failures, as run does, and returns the
@@ -192,14 +133,4 @@ func (t *Transport) logRejection(ctx context.Context, caller bus.Caller, name st
 			"caller", caller.Kind.String(), "err", err)
 	}
 	return rej
-}
-
-// ContentDisposition is the Content-Disposition of a download named name:
-// always an attachment, the name quoted or RFC 2231-encoded as its bytes
-// require, so that no name can break out of the header.
-func ContentDisposition(name string) string {
-	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name}); v != "" {
-		return v
-	}
-	return "attachment"
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/transports/internal/upload"
 )
 
 // encodeUpload is what a browser's FormData sends.
@@ -78,7 +79,7 @@ func FuzzDecodeUpload(f *testing.F) {
 		if clean == "" || len(clean) > 255 || bytes.ContainsAny([]byte(clean), "/\\\x00\r\n") {
 			t.Fatalf("cleaned name %q", clean)
 		}
-		cd := ContentDisposition(clean)
+		cd := upload.ContentDisposition(clean)
 		if bytes.ContainsAny([]byte(cd), "\r\n\x00") {
 			t.Fatalf("Content-Disposition %q holds a control byte", cd)
 		}
