@@ -5,7 +5,8 @@
 // Every operation is a POST with a form body (application/x-www-form-urlencoded
 // or multipart/form-data) and answers the GMS JSON envelope
 // {statusCode, chatEnded, chatId, userId, secureKey, alias, messages,
-// nextPosition} or, on failure, {statusCode, chatEnded, errors:[{code, advice}]}.
+// nextPosition} or, on failure, {statusCode, chatEnded, errors:[{code, advice}]};
+// a file download answers the file's bytes.
 // Each operation is one or two WebChatService commands on the bus; the
 // transcript is the chat's event log, read with [bus.Bus.Feed]: a message's
 // index and the transcriptPosition are the chat's seq.

@@ -1,0 +1,259 @@
+package gms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/transports/internal/upload"
+)
+
+// Files: /{chatId}/file uploads one file (multipart: part "file" and the
+// fields alias, userId and secureKey), /{chatId}/file/limits answers the
+// deployment's file policy as GMS's file-config Notice, and
+// /{chatId}/file/{fileId}/download (the widget's form POST) answers the
+// bytes. Deleting is not supported: files are kept with their chat.
+
+// maxFileIDLen bounds the file id of a download path.
+const maxFileIDLen = 128
+
+// IsUpload reports whether path is the upload route /{service}/{chatId}/file
+// (a trailing slash allowed), whose bodies the gateway lets be as large as
+// uploads may be.
+func (t *Transport) IsUpload(path string) bool {
+	rest, ok := strings.CutPrefix(path, Prefix+"/")
+	if !ok {
+		return false
+	}
+	parts := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	return len(parts) == 3 && parts[0] != "" && parts[1] != "" && parts[2] == "file"
+}
+
+// serviceOf reads the service name from a path under Prefix.
+func serviceOf(path string) string {
+	rest, _ := strings.CutPrefix(path, Prefix+"/")
+	service, _, _ := strings.Cut(rest, "/")
+	return strings.Clone(service)
+}
+
+// fileResult is the part of WebChatService.sendFile's result this wire reads.
+type fileResult struct {
+	FileDetails json.RawMessage `json:"fileDetails"`
+}
+
+// sendFile serves /{chatId}/file: the body is read from memory as the
+// native upload is, never parsed by fasthttp (which would spool large files
+// to disk).
+func (t *Transport) sendFile(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+	defer cancel()
+	up, err := upload.Decode(c.Get(fiber.HeaderContentType), c.Request().Body(), "alias", "userId", "secureKey")
+	if err != nil {
+		return t.fail(c, err)
+	}
+	f := newForm()
+	for k, v := range up.Fields {
+		f.Fields[k] = v
+	}
+	s, err := t.authenticate(ctx, c, f)
+	if err != nil {
+		return t.fail(c, err)
+	}
+	res, err := t.bus.CommandWithFile(ctx, s.caller, "WebChatService.sendFile", []byte("{}"), up.File)
+	if err != nil {
+		return t.fail(c, t.fileError(ctx, s.caller, err))
+	}
+	enc, err := bus.EncodeResult(res)
+	if err != nil {
+		return t.fail(c, err)
+	}
+	var fr fileResult
+	if err := json.Unmarshal(enc, &fr); err != nil {
+		return t.fail(c, err)
+	}
+	return reply(c, http.StatusOK, &response{StatusCode: statusOK, ChatID: s.caller.ID, UserID: s.userID,
+		SecureKey: s.secureKey, Alias: t.cfg.Alias, Messages: []message{}, UserData: userData(fr.FileDetails)})
+}
+
+// fileLimits is WebChatService.getFileLimits' result.
+type fileLimits struct {
+	Enabled    bool     `json:"enabled"`
+	MaxBytes   int64    `json:"maxBytes"`
+	MaxUploads int      `json:"maxUploads"`
+	Types      []string `json:"types"`
+	Uploads    uint32   `json:"uploads"`
+}
+
+func (t *Transport) getLimits(ctx context.Context, caller bus.Caller) (fileLimits, error) {
+	var l fileLimits
+	err := t.command(ctx, caller, "WebChatService.getFileLimits", struct{}{}, &l)
+	return l, err
+}
+
+// fileLimits serves /{chatId}/file/limits: the policy of the chat's
+// deployment in GMS's keys, as the userData of a Notice from the visitor.
+func (t *Transport) fileLimits(ctx context.Context, c *fiber.Ctx, f form) (*response, error) {
+	s, err := t.authenticate(ctx, c, f)
+	if err != nil {
+		return nil, err
+	}
+	l, err := t.getLimits(ctx, s.caller)
+	if err != nil {
+		return nil, err
+	}
+	if !l.Enabled {
+		return nil, errNoFiles
+	}
+	ud, err := json.Marshal(map[string]string{
+		"upload-max-files":      strconv.Itoa(l.MaxUploads),
+		"upload-max-file-size":  strconv.FormatInt(l.MaxBytes, 10),
+		"upload-max-total-size": strconv.FormatInt(l.MaxBytes*int64(l.MaxUploads), 10),
+		"upload-file-types":     extensions(l.Types),
+		"upload-need-agent":     "false",
+		"used-upload-max-files": strconv.FormatUint(uint64(l.Uploads), 10),
+	})
+	if err != nil {
+		return nil, err
+	}
+	notice := message{From: from{ParticipantID: participantNumber("Client", ""), Type: "Client"}, Type: "Notice",
+		Text: "file-client-cfg-get", UTCTime: time.Now().UnixMilli(), UserData: ud}
+	return &response{StatusCode: statusOK, ChatID: s.caller.ID, UserID: s.userID, SecureKey: s.secureKey,
+		Alias: t.cfg.Alias, Messages: []message{notice}}, nil
+}
+
+// downloadFile serves /{chatId}/file/{fileId}/download: the file's bytes as
+// an attachment, or the GMS error envelope.
+func (t *Transport) downloadFile(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+	defer cancel()
+	f, err := parse(c)
+	if err != nil {
+		return t.fail(c, err)
+	}
+	s, err := t.authenticate(ctx, c, f)
+	if err != nil {
+		return t.fail(c, err)
+	}
+	id := strings.Clone(c.Params("fileId"))
+	if len(id) > maxFileIDLen {
+		return t.fail(c, bus.Reject(http.StatusNotFound, "file_not_found", "No such file in this chat."))
+	}
+	opts, err := json.Marshal(map[string]string{"fileId": id})
+	if err != nil {
+		return t.fail(c, err)
+	}
+	res, err := t.bus.Command(ctx, s.caller, "WebChatService.downloadFile", opts)
+	if err != nil {
+		return t.fail(c, err)
+	}
+	file, ok := res.(*bus.File)
+	if !ok {
+		return t.fail(c, bus.ErrInternal.Wrap(errors.New("gms: WebChatService.downloadFile did not resolve with a file")))
+	}
+	return upload.Send(c, file)
+}
+
+// fileError gives an upload's rejections by the deployment's limits GMS's
+// codes, with a 400 as GMS answers them: 201 with the most files a chat
+// takes as advice, 202 with the most bytes a file may have, 203 for a type
+// not allowed. Other errors pass through.
+func (t *Transport) fileError(ctx context.Context, caller bus.Caller, err error) error {
+	rej := bus.AsRejection(err)
+	var code int
+	switch rej.Code {
+	case "file_limit_reached":
+		code = codeMaxFiles
+	case "file_too_large":
+		code = codeUploadLimit
+	case "file_type_not_allowed":
+		code = codeFileType
+	default:
+		return err
+	}
+	advice := rej.Message
+	if code != codeFileType {
+		if l, err := t.getLimits(ctx, caller); err == nil && l.Enabled {
+			advice = strconv.FormatInt(l.MaxBytes, 10)
+			if code == codeMaxFiles {
+				advice = strconv.Itoa(l.MaxUploads)
+			}
+		}
+	}
+	return &gmsError{Rejection: bus.Reject(http.StatusBadRequest, rej.Code, advice).Wrap(err), code: code}
+}
+
+// extensions is GMS's upload-file-types of a list of media types: the file
+// extensions of each, colon-separated; "image/*" stands for every image
+// type the gateway detects.
+func extensions(types []string) string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(t string) {
+		for _, e := range typeExtensions[t] {
+			if !seen[e] {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+	}
+	for _, t := range types {
+		if prefix, ok := strings.CutSuffix(t, "/*"); ok {
+			var all []string
+			for k := range typeExtensions {
+				if strings.HasPrefix(k, prefix+"/") {
+					all = append(all, k)
+				}
+			}
+			sort.Strings(all)
+			for _, k := range all {
+				add(k)
+			}
+			continue
+		}
+		add(t)
+	}
+	return strings.Join(out, ":")
+}
+
+// typeExtensions are the file extensions of the media types
+// http.DetectContentType answers, the only ones an upload can have.
+var typeExtensions = map[string][]string{
+	"application/ogg":               {"ogg"},
+	"application/pdf":               {"pdf"},
+	"application/postscript":        {"ps"},
+	"application/vnd.ms-fontobject": {"eot"},
+	"application/wasm":              {"wasm"},
+	"application/x-gzip":            {"gz"},
+	"application/x-rar-compressed":  {"rar"},
+	"application/zip":               {"zip"},
+	"audio/aiff":                    {"aif", "aiff"},
+	"audio/midi":                    {"mid", "midi"},
+	"audio/mpeg":                    {"mp3"},
+	"audio/wave":                    {"wav"},
+	"font/collection":               {"ttc"},
+	"font/otf":                      {"otf"},
+	"font/ttf":                      {"ttf"},
+	"font/woff":                     {"woff"},
+	"font/woff2":                    {"woff2"},
+	"image/bmp":                     {"bmp"},
+	"image/gif":                     {"gif"},
+	"image/jpeg":                    {"jpeg", "jpg"},
+	"image/png":                     {"png"},
+	"image/vnd.microsoft.icon":      {"ico"},
+	"image/webp":                    {"webp"},
+	"image/x-icon":                  {"ico"},
+	"text/html":                     {"htm", "html"},
+	"text/plain":                    {"txt"},
+	"text/xml":                      {"xml"},
+	"video/avi":                     {"avi"},
+	"video/mp4":                     {"mp4"},
+	"video/webm":                    {"webm"},
+}
