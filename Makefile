@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./plugins/admin -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 30s
 	$(GO) test ./plugins/webhooks -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 30s
 	$(GO) test ./transports/native -run '^$$' -fuzz '^FuzzDecodeUpload$$' -fuzztime 30s
+	$(GO) test ./transports/internal/upload -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s
 
 clean:
 	rm -rf bin data
