@@ -121,7 +121,10 @@ func TestAnonymousIdentityKept(t *testing.T) {
 	if !c3.IdentityInitiated || ud["identity_initiated_thread"] != true {
 		t.Fatalf("newConversation: identityInitiated %v, userData %s", c3.IdentityInitiated, c3.UserData)
 	}
-	// With two open, the one with the latest activity is resumed.
+	// With two open, the one with the latest activity is resumed. Routing
+	// gives the third to the agent first: its join is activity too, and it
+	// must not land on the same instant as the message below.
+	active(third.ChatID)
 	clk.Add(time.Minute)
 	guest.WithToken(second.Token).Command("WebChatService.sendMessage", map[string]string{"message": "latest"}).Resolved(t)
 	if r := start(guest, map[string]any{"identityToken": kept}); !r.Resumed || r.ChatID != second.ChatID {
