@@ -144,6 +144,9 @@ func TestPollExceptionLimit(t *testing.T) {
 	}
 	eval[int](t, ctx, sendJS("back"))
 	agent.waitText(chatID, "back")
+	// The page shows its own message when the gateway echoes it back, which
+	// may come after the agent has it.
+	waitJS(t, ctx, `window.__countText('back') === 1`, "the visitor's own message")
 	if got := strings.Join(eval[[]string](t, ctx, `window.__texts()`), " "); got != "m0 m1 back" {
 		t.Errorf("messages = %q, want each once, in order", got)
 	}
