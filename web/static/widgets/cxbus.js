@@ -1856,6 +1856,7 @@
     open: false,
     minimized: false,
     view: 'form', // form | chat | ended
+    start: {}, // WebChat.open's form and userData: what the next start sends besides the form
     chatId: null, // chat the transcript belongs to
     keys: new Set(), // rendered message keys (no message shown twice)
     items: [], // transcript model: [{m, restoring}], kept while the window is closed
@@ -2200,6 +2201,8 @@
     e.startBtn.disabled = true;
     const opts = { nickname };
     if (email) opts.email = email;
+    for (const k of ['firstname', 'lastname', 'subject']) if (ui.start[k]) opts[k] = ui.start[k];
+    if (ui.start.userData) opts.userData = ui.start.userData;
     wc.command(WCS + '.startChat', opts)
       .done(() => {
         e.startBtn.disabled = false;
@@ -2277,8 +2280,18 @@
         return e.deferred.resolve();
       }
       showWindow();
-      if (e.data.nickname && ui.els.nickname && !ui.els.nickname.value) ui.els.nickname.value = String(e.data.nickname);
-      if (e.data.email && ui.els.email && !ui.els.email.value) ui.els.email.value = String(e.data.email);
+      // Genesys' WebChat.open options: form {firstname, lastname, nickname, email, subject,
+      // autoSubmit} prefills (or skips) the form; userData goes with the chat it starts.
+      const form = isObject(e.data.form) ? e.data.form : {};
+      const str = (v) => (typeof v === 'string' || typeof v === 'number' ? String(v).trim() : '');
+      const nickname = str(form.nickname) || str(e.data.nickname) || [str(form.firstname), str(form.lastname)].filter(Boolean).join(' ');
+      const email = str(form.email) || str(e.data.email);
+      ui.start = { firstname: str(form.firstname), lastname: str(form.lastname), subject: str(form.subject) };
+      if (isObject(e.data.userData)) ui.start.userData = e.data.userData;
+      // What the page passes wins over what the form holds; without it, a visitor's typing stays.
+      if (nickname && ui.els.nickname) ui.els.nickname.value = nickname;
+      if (email && ui.els.email) ui.els.email.value = email;
+      const autoSubmit = form.autoSubmit === true && !!nickname;
       applyMinimized(!!e.data.minimized);
       const opened = () => {
         wc.publish('opened');
@@ -2296,8 +2309,10 @@
         })
         .fail((err) => {
           // "already active" / "already restoring": the chat is (about to be) there.
-          setView(err === TEXT.restoreActive || err === TEXT.restoring ? 'chat' : 'form');
+          const there = err === TEXT.restoreActive || err === TEXT.restoring;
+          setView(there ? 'chat' : 'form');
           opened();
+          if (!there && autoSubmit) ui.els.form.requestSubmit();
         });
     },
 
