@@ -1,6 +1,7 @@
 package purecloud
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,6 +48,16 @@ type jsonRaw []byte
 
 func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
 
+// memberRequest authenticates a request on .../members/{memberId}/…, which
+// only the member itself may make.
+func (t *Transport) memberRequest(ctx context.Context, c *fiber.Ctx) (bus.Caller, session, error) {
+	caller, s, err := t.request(ctx, c)
+	if err != nil {
+		return caller, s, err
+	}
+	return caller, s, ownMember(c, s)
+}
+
 // ownMember checks that the path's member is the caller's own.
 func ownMember(c *fiber.Ctx, s session) error {
 	if c.Params("memberId") != s.ParticipantID {
@@ -63,11 +74,8 @@ func (t *Transport) handleSend(c *fiber.Ctx) error {
 	}
 	ctx, cancel := t.timeout(c)
 	defer cancel()
-	caller, s, err := t.request(ctx, c)
+	caller, s, err := t.memberRequest(ctx, c)
 	if err != nil {
-		return err
-	}
-	if err := ownMember(c, s); err != nil {
 		return err
 	}
 	var res struct {
@@ -88,11 +96,8 @@ func (t *Transport) handleSend(c *fiber.Ctx) error {
 func (t *Transport) handleTyping(c *fiber.Ctx) error {
 	ctx, cancel := t.timeout(c)
 	defer cancel()
-	caller, s, err := t.request(ctx, c)
+	caller, s, err := t.memberRequest(ctx, c)
 	if err != nil {
-		return err
-	}
-	if err := ownMember(c, s); err != nil {
 		return err
 	}
 	if err := t.command(ctx, caller, "WebChatService.sendTyping", map[string]bool{"isTyping": true}, nil); err != nil {
@@ -107,11 +112,8 @@ func (t *Transport) handleTyping(c *fiber.Ctx) error {
 func (t *Transport) handleLeave(c *fiber.Ctx) error {
 	ctx, cancel := t.timeout(c)
 	defer cancel()
-	caller, s, err := t.request(ctx, c)
+	caller, s, err := t.memberRequest(ctx, c)
 	if err != nil {
-		return err
-	}
-	if err := ownMember(c, s); err != nil {
 		return err
 	}
 	if s.ended() {
