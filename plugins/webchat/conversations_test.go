@@ -105,18 +105,26 @@ func TestAsyncLifecycle(t *testing.T) {
 	}
 }
 
+// supervisedGateway starts the demo setup with a supervisor, Sue, beside
+// Ann, who is online: Ann answers, Sue whispers.
+func supervisedGateway(t *testing.T) (gw *servertest.Gateway, ann, sue *wiretest.HTTP) {
+	t.Helper()
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	cfg.Agents = append(cfg.Agents, config.Agent{ID: "sue", Name: "Sue", Token: "sue-secret", MaxChats: 5, Supervisor: true})
+	gw = servertest.Start(t, servertest.Options{Config: &cfg})
+	ann = wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
+	ann.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
+	sue = wiretest.NewHTTP(t, gw.URL).WithToken("sue-secret")
+	return gw, ann, sue
+}
+
 // TestConversationList covers the identity's conversations: a new one from
 // the list, switching between them, unread counts that ignore what the
 // visitor does not see, and another identity's conversation out of reach.
 func TestConversationList(t *testing.T) {
-	cfg := config.Demo()
-	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
-	cfg.Agents = append(cfg.Agents, config.Agent{ID: "sue", Name: "Sue", Token: "sue-secret", MaxChats: 5, Supervisor: true})
-	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	gw, ann, sue := supervisedGateway(t)
 	ctx := context.Background()
-	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
-	ann.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
-	sue := wiretest.NewHTTP(t, gw.URL).WithToken("sue-secret")
 
 	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
 	first := mustStart(t, guest, map[string]any{"nickname": "Pia"})
@@ -252,14 +260,8 @@ func TestIdentifySigned(t *testing.T) {
 // events, many pages of them, are no messages for the visitor (a silent
 // supervisor's whispers) still lists its last message.
 func TestConversationListLastMessageFarBack(t *testing.T) {
-	cfg := config.Demo()
-	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
-	cfg.Agents = append(cfg.Agents, config.Agent{ID: "sue", Name: "Sue", Token: "sue-secret", MaxChats: 5, Supervisor: true})
-	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	gw, ann, sue := supervisedGateway(t)
 	ctx := context.Background()
-	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
-	ann.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
-	sue := wiretest.NewHTTP(t, gw.URL).WithToken("sue-secret")
 
 	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
 	st := mustStart(t, guest, map[string]any{"nickname": "Pia"})
