@@ -385,9 +385,10 @@ func countChats(t *testing.T, gw *servertest.Gateway) int {
 }
 
 // TestIdentifyMidChat checks the two cases of logging in during a chat: new
-// profile fields keep the conversation; another company uuid starts a new one.
+// profile fields keep the conversation; another company uuid starts a new one
+// (on a deployment that takes unsigned uuids).
 func TestIdentifyMidChat(t *testing.T) {
-	gw := servertest.Start(t, servertest.Options{})
+	gw := servertest.Start(t, servertest.Options{Config: withUnsignedUUID()})
 	v := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
 	var st started
 	v.Command("WebChatService.startChat", map[string]any{}).Into(t, &st)

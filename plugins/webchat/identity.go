@@ -22,7 +22,10 @@ var (
 	ErrIdentityRequired = bus.Reject(http.StatusUnauthorized, "identity_required", "This deployment requires a signed identity: identity.jwt with the visitor's uuid.")
 	ErrIdentityInvalid  = bus.Reject(http.StatusUnauthorized, "identity_invalid", "The identity signature is not valid.")
 	ErrIdentityExpired  = bus.Reject(http.StatusUnauthorized, "identity_expired", "The identity signature has expired.")
-	ErrIdentityOptions  = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "identity must be an object with uuid, jwt, nickname, firstname, lastname, email, avatar and extra.")
+	// ErrIdentityNotAllowed: an anonymous deployment names its visitors
+	// itself; a uuid from the page would let anyone claim anyone's history.
+	ErrIdentityNotAllowed = bus.Reject(http.StatusForbidden, "identity_not_allowed", "This deployment keeps visitors anonymous: it takes no identity.uuid or identity.jwt.")
+	ErrIdentityOptions    = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "identity must be an object with uuid, jwt, nickname, firstname, lastname, email, avatar and extra.")
 )
 
 // identityOptions is the identity part of startChat and identify.
@@ -55,14 +58,20 @@ func (o identityOptions) validate(maxExtra int) error {
 }
 
 // companyUUID returns the company-managed uuid the options prove for d:
-// verified from identity.jwt when the deployment requires it (or a jwt is
-// given), as given otherwise. "" means anonymous.
+// none on an anonymous deployment (a uuid or jwt is refused), verified from
+// identity.jwt on a signed one, and on an unsigned-uuid one verified when a
+// jwt is given, as given otherwise. "" means anonymous.
 func companyUUID(d config.Deployment, o identityOptions, now time.Time) (uuid string, signed bool, err error) {
-	if o.JWT == "" {
-		if d.Identity == config.IdentitySigned {
-			return "", false, ErrIdentityRequired
+	switch {
+	case d.Identity == config.IdentityAnonymous:
+		if o.UUID != "" || o.JWT != "" {
+			return "", false, ErrIdentityNotAllowed
 		}
+		return "", false, nil
+	case o.JWT == "" && d.Identity == config.IdentityUnsignedUUID:
 		return o.UUID, false, nil
+	case o.JWT == "":
+		return "", false, ErrIdentityRequired
 	}
 	if d.JWTSecret == "" {
 		return "", false, ErrIdentityInvalid
