@@ -25,7 +25,7 @@ func signedGateway(t *testing.T, p *pages) *servertest.Gateway {
 
 func signJWT(t *testing.T, key, sub string, exp time.Time) string {
 	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, Audience: jwt.ClaimStrings{"signed"}, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
 	if err != nil {
 		t.Fatal(err)
 	}

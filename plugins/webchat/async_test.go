@@ -290,7 +290,7 @@ func signedGateway(t *testing.T) (*servertest.Gateway, *clock, func(key, sub str
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
 	gw := servertest.Start(t, servertest.Options{Config: &cfg, Now: clk.Now})
 	sign := func(key, sub string, exp time.Time) string {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, Audience: jwt.ClaimStrings{"signed"}, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
 		if err != nil {
 			t.Fatal(err)
 		}

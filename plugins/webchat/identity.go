@@ -76,10 +76,14 @@ func companyUUID(d config.Deployment, o identityOptions, now time.Time) (uuid st
 	if d.JWTSecret == "" {
 		return "", false, ErrIdentityInvalid
 	}
-	var claims jwt.RegisteredClaims
+	audience := d.JWTAudience
+	if audience == "" {
+		audience = d.Key
+	}
+	var claims signedIdentityClaims
 	_, err = jwt.ParseWithClaims(o.JWT, &claims, func(*jwt.Token) (any, error) { return []byte(d.JWTSecret), nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(func() time.Time { return now }), jwt.WithLeeway(30*time.Second))
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithAudience(audience),
+		jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return now }), jwt.WithLeeway(clockSkew))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "", false, ErrIdentityExpired.Wrap(err)
@@ -91,6 +95,35 @@ func companyUUID(d config.Deployment, o identityOptions, now time.Time) (uuid st
 		return "", false, ErrIdentityInvalid
 	}
 	return claims.Subject, true, nil
+}
+
+// clockSkew is how far a signed identity's exp, iat and nbf may be off the
+// gateway's clock: the site's signing server and the gateway keep their own
+// time.
+const clockSkew = 30 * time.Second
+
+// signedIdentityClaims are the claims of identity.jwt. Its times must be JSON
+// numbers (RFC 7519's NumericDate): the library also takes a string holding
+// one, which a careless signer would produce and nobody should rely on.
+type signedIdentityClaims struct {
+	jwt.RegisteredClaims
+}
+
+func (c *signedIdentityClaims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, t := range []json.RawMessage{times.Exp, times.Iat, times.Nbf} {
+		if len(t) > 0 && t[0] == '"' {
+			return errors.New("identity jwt: exp, iat and nbf must be numbers")
+		}
+	}
+	return json.Unmarshal(b, &c.RegisteredClaims)
 }
 
 // identityID is the stable id of a company uuid within a deployment. Hashing

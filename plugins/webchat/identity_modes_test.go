@@ -6,9 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
@@ -124,5 +128,57 @@ func TestAnonymousDeploymentTakesNoUUID(t *testing.T) {
 	}
 	if len(chats) != 1 {
 		t.Errorf("the customer's identity holds %d chats after a GMS start with its uuid in userData, want 1", len(chats))
+	}
+}
+
+// TestSignedIdentityClaims: a signed identity must name the deployment (its
+// key, or its jwtAudience) in aud, carry exp as a number, and not be issued
+// in the future beyond the allowed skew of 30 seconds. A token signed for
+// deployment A does not pass on deployment B with the same secret.
+func TestSignedIdentityClaims(t *testing.T) {
+	clk := newClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	cfg.Deployments = append(cfg.Deployments,
+		config.Deployment{Key: "shop-a", Queue: "support", Origins: []string{"*"}, Identity: config.IdentitySigned, JWTSecret: signedSecret},
+		config.Deployment{Key: "shop-b", Queue: "support", Origins: []string{"*"}, Identity: config.IdentitySigned, JWTSecret: signedSecret,
+			JWTAudience: "https://shop-b.example"})
+	gw := servertest.Start(t, servertest.Options{Config: &cfg, Now: clk.Now})
+	now := clk.Now()
+	sign := func(claims jwt.MapClaims) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(signedSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	exp := now.Add(time.Hour).Unix()
+	cases := []struct {
+		name, deployment string
+		claims           jwt.MapClaims
+		want             string // "" for started
+	}{
+		{"aud is the key", "shop-a", jwt.MapClaims{"sub": "c1", "aud": "shop-a", "exp": exp, "iat": now.Unix()}, ""},
+		{"aud list", "shop-a", jwt.MapClaims{"sub": "c1", "aud": []string{"other", "shop-a"}, "exp": exp}, ""},
+		{"iat within the skew", "shop-a", jwt.MapClaims{"sub": "c1", "aud": "shop-a", "exp": exp, "iat": now.Add(20 * time.Second).Unix()}, ""},
+		{"configured audience", "shop-b", jwt.MapClaims{"sub": "c1", "aud": "https://shop-b.example", "exp": exp}, ""},
+		{"no aud", "shop-a", jwt.MapClaims{"sub": "c1", "exp": exp}, "identity_invalid"},
+		{"another deployment's", "shop-a", jwt.MapClaims{"sub": "c1", "aud": "shop-b", "exp": exp}, "identity_invalid"},
+		{"key instead of the configured audience", "shop-b", jwt.MapClaims{"sub": "c1", "aud": "shop-b", "exp": exp}, "identity_invalid"},
+		{"iat in the future", "shop-a", jwt.MapClaims{"sub": "c1", "aud": "shop-a", "exp": exp, "iat": now.Add(10 * time.Minute).Unix()}, "identity_invalid"},
+		{"exp as a string", "shop-a", jwt.MapClaims{"sub": "c1", "aud": "shop-a", "exp": strconv.FormatInt(exp, 10)}, "identity_invalid"},
+		{"iat as a string", "shop-a", jwt.MapClaims{"sub": "c1", "aud": "shop-a", "exp": exp, "iat": strconv.FormatInt(now.Unix(), 10)}, "identity_invalid"},
+		{"no exp", "shop-a", jwt.MapClaims{"sub": "c1", "aud": "shop-a"}, "identity_invalid"},
+		{"expired", "shop-a", jwt.MapClaims{"sub": "c1", "aud": "shop-a", "exp": now.Add(-time.Minute).Unix()}, "identity_expired"},
+	}
+	for _, tc := range cases {
+		r := wiretest.NewHTTP(t, gw.URL).WithDeployment(tc.deployment).
+			Command("WebChatService.startChat", map[string]any{"identity": map[string]string{"jwt": sign(tc.claims)}})
+		switch {
+		case tc.want == "" && r.Status != "resolved":
+			t.Errorf("%s: HTTP %d %s, want started", tc.name, r.HTTPStatus, r.Body)
+		case tc.want != "" && (r.Status != "rejected" || r.Error.Code != tc.want):
+			t.Errorf("%s: HTTP %d %s, want %s", tc.name, r.HTTPStatus, r.Body, tc.want)
+		}
 	}
 }
