@@ -104,7 +104,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	}
 	s.cfg = cfg
 	warnUnsignedIdentities(o.Logger, cfg)
-	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger,
+	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger, StartKey: st.SessionKey(),
 		// An agent is present while it has a socket or a long-poll open.
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
 	})
