@@ -55,7 +55,8 @@ func withUnsignedUUID() *config.Config {
 // uuids) is refused with identity_not_allowed and reaches nothing, as is a
 // jwt and a uuid given mid-chat with identify; profile fields still pass.
 // The opt-in deployment works as before and is named in a warning at start.
-// The legacy wires carry no identity: a GMS userData uuid is only userData.
+// The legacy wires carry no identity: a uuid in GMS userData or in guest
+// chat customFields is only userData.
 func TestAnonymousDeploymentTakesNoUUID(t *testing.T) {
 	cfg := config.Demo()
 	cfg.Deployments = append(cfg.Deployments, config.Deployment{Key: "crm-open", Mode: config.ModeAsync, Queue: "support",
@@ -122,12 +123,22 @@ func TestAnonymousDeploymentTakesNoUUID(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GMS requestChat: HTTP %d", resp.StatusCode)
 	}
+	// Guest chat: nor does a uuid in memberInfo.customFields.
+	body := `{"organizationId":"o","deploymentId":"crm-open","memberInfo":{"displayName":"Mallory","customFields":{"uuid":"customer-59606","identity":"customer-59606"}}}`
+	resp, err = http.Post(gw.URL+"/api/v2/webchat/guest/conversations", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("guest chat create: HTTP %d", resp.StatusCode)
+	}
 	chats, err := gw.Store().ChatsOfIdentity(context.Background(), customer.ParticipantID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(chats) != 1 {
-		t.Errorf("the customer's identity holds %d chats after a GMS start with its uuid in userData, want 1", len(chats))
+		t.Errorf("the customer's identity holds %d chats after GMS and guest chat starts with its uuid in userData, want 1", len(chats))
 	}
 }
 
