@@ -47,8 +47,9 @@ type Deployment struct {
 	Mode             string         `yaml:"mode"` // live | async
 	Queue            string         `yaml:"queue"`
 	Origins          []string       `yaml:"origins"`
-	Identity         string         `yaml:"identity"` // anonymous | signed
+	Identity         string         `yaml:"identity"` // anonymous | signed | unsigned-uuid
 	JWTSecret        string         `yaml:"jwtSecret"`
+	JWTAudience      string         `yaml:"jwtAudience"` // the aud a signed identity must name; default the key
 	RestoreTimeout   time.Duration  `yaml:"restoreTimeout"`
 	IdleTimeout      time.Duration  `yaml:"idleTimeout"`
 	ThreadInactivity time.Duration  `yaml:"threadInactivity"`
@@ -119,6 +120,10 @@ const (
 	KindHuman         = "human"
 	KindBot           = "bot"
 )
+
+// IdentityUnsignedUUID trusts a uuid the page sends without a signature:
+// whoever knows or guesses one reads that visitor's conversations.
+const IdentityUnsignedUUID = "unsigned-uuid"
 
 // Load reads and validates the file at path.
 func Load(path string) (Config, error) {
@@ -297,13 +302,16 @@ func (c *Config) Validate() error {
 			}
 		}
 		switch d.Identity {
-		case IdentityAnonymous:
+		case IdentityAnonymous, IdentityUnsignedUUID:
 		case IdentitySigned:
 			if len(d.JWTSecret) < 16 {
 				bad("%s.jwtSecret: identity signed needs a secret of at least 16 bytes", at)
 			}
 		default:
-			bad("%s.identity: %q is not anonymous or signed", at, d.Identity)
+			bad("%s.identity: %q is not anonymous, signed or unsigned-uuid", at, d.Identity)
+		}
+		if len(d.JWTAudience) > 256 {
+			bad("%s.jwtAudience: at most 256 bytes", at)
 		}
 		for name, v := range map[string]time.Duration{"restoreTimeout": d.RestoreTimeout, "idleTimeout": d.IdleTimeout, "threadInactivity": d.ThreadInactivity} {
 			if v < 0 {

@@ -25,7 +25,7 @@ func signedGateway(t *testing.T, p *pages) *servertest.Gateway {
 
 func signJWT(t *testing.T, key, sub string, exp time.Time) string {
 	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, Audience: jwt.ClaimStrings{"signed"}, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +168,36 @@ func TestAsyncRestoreOnAnotherDevice(t *testing.T) {
 	r := eval[map[string]any](t, other, `window.__settle(window.__rec.command('WebChatService.restore', {sessionData: `+jsString(forged)+`}))`)
 	if r["ok"] != false || r["value"] != "No chat session found to restore." {
 		t.Fatalf("restore with forged session data = %v", r)
+	}
+}
+
+// TestAnonymousDeploymentRefusesUUIDInBrowser: a page on an anonymous
+// deployment whose configuration names the visitor by an unsigned uuid gets
+// the gateway's rejection through the bus and no chat; the same page with
+// profile fields only starts one.
+func TestAnonymousDeploymentRefusesUUIDInBrowser(t *testing.T) {
+	p := newPages(t)
+	gw := startGateway(t, p)
+	ctx := newBrowser(t)
+	for _, tc := range []struct{ name, identity, want string }{
+		{"uuid", `{uuid: 'customer-59606', email: 'x@example.com'}`, "This deployment keeps visitors anonymous: it takes no identity.uuid or identity.jwt."},
+		{"profile", `{nickname: 'Ida', email: 'ida@example.com'}`, ""},
+	} {
+		url := p.add("/anonymous-"+tc.name+".html", testPage(gw.URL, "demo-async", "identity: "+tc.identity, "", ""))
+		navigate(t, ctx, url)
+		waitJS(t, ctx, `window.__count('ready') === 1`, "ready")
+		got := eval[map[string]any](t, ctx, `window.__settle(window.__rec.command('WebChatService.startChat', {nickname: 'Ida'}))`)
+		if tc.want == "" {
+			if got["ok"] != true {
+				t.Fatalf("%s: startChat = %v, want started", tc.name, got)
+			}
+			continue
+		}
+		if got["ok"] != false || got["value"] != tc.want {
+			t.Fatalf("%s: startChat = %v, want rejected with %q", tc.name, got, tc.want)
+		}
+		if n := eval[int](t, ctx, `window.__count('started')`); n != 0 {
+			t.Fatalf("%s: started published after a refused identity", tc.name)
+		}
 	}
 }

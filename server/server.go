@@ -54,6 +54,18 @@ type Server struct {
 	wg      sync.WaitGroup
 }
 
+// warnUnsignedIdentities logs, at every start, each deployment that takes a
+// visitor's uuid unsigned: it is an opt-in that hands a visitor's history to
+// whoever knows or guesses the uuid, and an operator should be reminded.
+func warnUnsignedIdentities(l *slog.Logger, cfg config.Config) {
+	for _, d := range cfg.Deployments {
+		if d.Identity == config.IdentityUnsignedUUID {
+			l.Warn("deployment takes unsigned visitor uuids: anyone who knows or guesses a uuid reads and writes that visitor's conversations; use identity: signed",
+				"deployment", d.Key, "identity", d.Identity)
+		}
+	}
+}
+
 // DBFile is the store's file name inside the data directory.
 const DBFile = "cxgate.db"
 
@@ -91,7 +103,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.cfg = cfg
-	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger,
+	warnUnsignedIdentities(o.Logger, cfg)
+	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger, StartKey: st.SessionKey(),
 		// An agent is present while it has a socket or a long-poll open.
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
 	})

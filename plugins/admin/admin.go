@@ -121,7 +121,8 @@ const persistTimeout = 10 * time.Second
 func (s *Service) apply(ctx context.Context, edit func(c *config.Config) error, persist func(ctx context.Context, c *config.Config) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next := cloneDirectory(s.engine.Config())
+	prev := s.engine.Config()
+	next := cloneDirectory(prev)
 	if err := edit(&next); err != nil {
 		return err
 	}
@@ -141,7 +142,20 @@ func (s *Service) apply(ctx context.Context, edit func(c *config.Config) error, 
 		s.logger.Error("admin: stored change not put in force", "err", err)
 		return err
 	}
+	s.warnUnsignedIdentities(prev, &next)
 	return nil
+}
+
+// warnUnsignedIdentities logs each deployment that a change turned to
+// unsigned uuids, as the gateway does for every one at start: its visitors'
+// conversations are open to whoever knows or guesses a uuid.
+func (s *Service) warnUnsignedIdentities(prev, next *config.Config) {
+	for _, d := range next.Deployments {
+		if old, ok := prev.Deployment(d.Key); d.Identity == config.IdentityUnsignedUUID && (!ok || old.Identity != d.Identity) {
+			s.logger.Warn("deployment takes unsigned visitor uuids: anyone who knows or guesses a uuid reads and writes that visitor's conversations; use identity: signed",
+				"deployment", d.Key, "identity", d.Identity)
+		}
+	}
 }
 
 // cloneDirectory copies c with its own directory slices, so that a change

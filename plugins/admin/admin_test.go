@@ -468,3 +468,20 @@ func TestConfigSeedsEmptyStore(t *testing.T) {
 		}
 	})
 }
+
+// TestUnsignedUUIDWarned: a deployment turned to unsigned uuids through the
+// admin API is named in a warning, as at every start; other changes are not.
+func TestUnsignedUUIDWarned(t *testing.T) {
+	var logs logBuffer
+	gw := servertest.Start(t, servertest.Options{Logger: logs.logger()})
+	admin := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AdminToken)
+	rest(t, admin, "POST", "/v1/admin/deployments", object{"key": "quiet", "queue": "support"}).Resolved(t)
+	rest(t, admin, "POST", "/v1/admin/deployments", object{"key": "crm", "queue": "support", "identity": "unsigned-uuid"}).Resolved(t)
+	rest(t, admin, "PUT", "/v1/admin/deployments/quiet", object{"queue": "support", "identity": "unsigned-uuid"}).Resolved(t)
+	got := logs.String()
+	for _, key := range []string{"crm", "quiet"} {
+		if strings.Count(got, "level=WARN msg=\"deployment takes unsigned visitor uuids") != 2 || !strings.Contains(got, "deployment="+key) {
+			t.Errorf("no single warning for %s; logs:\n%s", key, got)
+		}
+	}
+}

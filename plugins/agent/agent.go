@@ -422,11 +422,7 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 	if err != nil {
 		return nil, rejectionFor(err)
 	}
-	allowed := c.State == store.StateQueued
-	for _, p := range c.Participants {
-		allowed = allowed || p.ID == call.Caller.ID
-	}
-	if !allowed {
+	if !s.mayRead(&c, call.Caller.ID) {
 		return nil, ErrNotParticipant
 	}
 	msgs := []chat.Message{}

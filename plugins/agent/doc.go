@@ -3,6 +3,10 @@
 // messages, typing and ending from agents, and turns the engine's events into
 // AgentService events on each participating agent's topic.
 //
+// What an agent may read of a chat is one rule for every read (mayRead): the
+// chats it is or was in, the waiting chats it could take, and every chat for
+// a supervisor.
+//
 // # The agent stream
 //
 // An agent's events span many chats, so they get positions of their own: a

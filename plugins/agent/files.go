@@ -53,8 +53,7 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 
 // downloadFile resolves with a file (a *bus.File: its bytes over GET
 // /v1/files/{id}, its description as JSON) of a chat the agent may read:
-// one it is or was in (holds or supervises), or one waiting in a queue, as
-// for getTranscript. {fileId, chatId (optional: then it must be the file's)}.
+// the rule of mayRead, as for getTranscript. {fileId, chatId (optional: then it must be the file's)}.
 func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
 		FileID string `json:"fileId"`
@@ -77,7 +76,7 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 	if err != nil {
 		return nil, fileRejection(err)
 	}
-	if !mayRead(&c, call.Caller.ID) {
+	if !s.mayRead(&c, call.Caller.ID) {
 		// Not a participant: the file is as unknown as any other.
 		return nil, fileRejection(chat.ErrFileNotFound)
 	}

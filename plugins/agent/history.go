@@ -33,7 +33,7 @@ func (s *Service) getHistory(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, rejectionFor(err)
 	}
-	if !mayRead(&c, call.Caller.ID) {
+	if !s.mayRead(&c, call.Caller.ID) {
 		return nil, ErrNotParticipant
 	}
 	if o.Limit <= 0 || o.Limit > historyPage {
@@ -66,15 +66,23 @@ func (s *Service) getHistory(ctx context.Context, call *bus.Call) (any, error) {
 	return map[string]any{"chatId": c.ID, "messages": msgs, "oldest": oldest, "more": more}, nil
 }
 
-// mayRead reports whether agent may read chat c's transcript: it is or was
-// in the chat, or the chat waits in a queue.
-func mayRead(c *store.Chat, agentID string) bool {
-	if c.State == store.StateQueued {
-		return true
-	}
+// mayRead is the one rule of what an agent may read of a chat, for every
+// AgentService read (getTranscript, getHistory, downloadFile): a chat it is
+// or was in, and a chat waiting in a queue it could take (what listChats
+// shows it and acceptChat lets it take). Supervisors may read every chat, as
+// they may join every chat.
+func (s *Service) mayRead(c *store.Chat, agentID string) bool {
 	for _, p := range c.Participants {
 		if p.ID == agentID {
 			return true
+		}
+	}
+	if c.State == store.StateQueued && s.engine.MayTake(agentID, c) {
+		return true
+	}
+	for _, a := range s.engine.Config().Agents {
+		if a.ID == agentID {
+			return a.Supervisor
 		}
 	}
 	return false

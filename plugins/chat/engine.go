@@ -79,6 +79,7 @@ type Engine struct {
 
 	tokensMu sync.Mutex
 	tokens   map[string]store.Token // resolved visitor tokens by hash
+	startKey []byte                 // derives the tokens of idempotent starts
 
 	mu        sync.Mutex
 	chats     map[string]*store.Chat // open chats, without userData
@@ -131,7 +132,17 @@ type Options struct {
 	// agent without one for PresenceGrace turns away. nil disables it.
 	Presence      func(agentID string) bool
 	PresenceGrace time.Duration // default 60 s
+	// StartKey is the server secret that derives the token of a start with
+	// a requestId, so that a retry can be answered with it again: keep it
+	// across restarts (the store's session key). Empty: a random one, good
+	// for this process only.
+	StartKey []byte
 }
+
+// StartRetryWindow is how long after a chat was created a retried startChat
+// (the same requestId) still gets its token. Later the retry names the chat
+// without a token: a requestId is no credential for ever.
+const StartRetryWindow = 5 * time.Minute
 
 // New returns an engine. Observe and Load before Run.
 func New(cfg config.Config, log Log, o Options) *Engine {
@@ -154,6 +165,13 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 	if e.presenceGrace == 0 {
 		e.presenceGrace = time.Minute
 	}
+	secret := o.StartKey
+	if len(secret) == 0 {
+		secret = []byte(newSecret())
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("cxgate start token key")) // its own key, apart from the session key's other uses
+	e.startKey = m.Sum(nil)
 	e.cfg.Store(&cfg)
 	e.reconcileAgents(&cfg)
 	return e
@@ -317,6 +335,7 @@ type StartRequest struct {
 }
 
 // Started is a new (or, for a retried request, the same) chat and its token.
+// Token is empty for a retry later than StartRetryWindow.
 type Started struct {
 	Chat     store.Chat
 	Token    string
@@ -324,7 +343,8 @@ type Started struct {
 }
 
 // Start creates a chat in the deployment's queue. A retry with the same
-// RequestID returns the first chat and the same token.
+// RequestID returns the first chat, with the same token within
+// StartRetryWindow of its creation and without one after.
 func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 	d, ok := e.Config().Deployment(r.Deployment)
 	if !ok {
@@ -334,10 +354,11 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 	chatID := newID()
 	token := newSecret()
 	if r.RequestID != "" {
-		// The token of an idempotent start is derived from the client's
-		// secret request id, so a retry can be answered with it again while
-		// the store keeps only its hash.
-		token = deriveToken(r.RequestID, r.Deployment)
+		// The token of an idempotent start is derived from the request id
+		// under a server secret, so a retry can be answered with it again
+		// while the store keeps only its hash, and nobody computes it from
+		// the request id alone.
+		token = e.deriveToken(r.RequestID, r.Deployment)
 	}
 	identity := r.IdentityID
 	idn := r.Identity
@@ -368,6 +389,9 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 	})
 	if err != nil {
 		return Started{}, fmt.Errorf("chat: start: %w", err)
+	}
+	if existing && now-created.CreatedAt > StartRetryWindow.Milliseconds() {
+		token = ""
 	}
 	return Started{Chat: created, Token: token, Existing: existing}, nil
 }
@@ -733,8 +757,8 @@ func newSecret() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func deriveToken(requestID, deployment string) string {
-	m := hmac.New(sha256.New, []byte(requestID))
-	m.Write([]byte("cxgate visitor token\x00" + deployment))
+func (e *Engine) deriveToken(requestID, deployment string) string {
+	m := hmac.New(sha256.New, e.startKey)
+	m.Write([]byte("cxgate visitor token\x00" + deployment + "\x00" + requestID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -509,10 +509,7 @@ func (e *Engine) Queued(agentID string) []store.Chat {
 	a := e.agents[agentID]
 	var out []store.Chat
 	for _, c := range e.chats {
-		if c.State != store.StateQueued {
-			continue
-		}
-		if q, ok := cfg.Queue(c.Queue); a == nil || !ok || !canServe(a.cfg, q, c) {
+		if c.State != store.StateQueued || a == nil || !mayTake(cfg, a.cfg, c) {
 			continue
 		}
 		out = append(out, *c)
@@ -524,6 +521,26 @@ func (e *Engine) Queued(agentID string) []store.Chat {
 		return out[i].CreatedAt < out[j].CreatedAt
 	})
 	return out
+}
+
+// MayTake reports whether the agent could take chat c were it waiting: the
+// chat's queue exists and the agent has its skills and language. It is the
+// rule of Queued (listChats), and AgentService reads a waiting chat by it.
+func (e *Engine) MayTake(agentID string, c *store.Chat) bool {
+	cfg := e.Config()
+	e.mu.Lock()
+	a := e.agents[agentID]
+	var agentCfg config.Agent
+	if a != nil {
+		agentCfg = a.cfg
+	}
+	e.mu.Unlock()
+	return a != nil && mayTake(cfg, agentCfg, c)
+}
+
+func mayTake(cfg *config.Config, a config.Agent, c *store.Chat) bool {
+	q, ok := cfg.Queue(c.Queue)
+	return ok && canServe(a, q, c)
 }
 
 // IsParticipant reports whether the agent is connected to the open chat.

@@ -290,7 +290,7 @@ func signedGateway(t *testing.T) (*servertest.Gateway, *clock, func(key, sub str
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
 	gw := servertest.Start(t, servertest.Options{Config: &cfg, Now: clk.Now})
 	sign := func(key, sub string, exp time.Time) string {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: sub, Audience: jwt.ClaimStrings{"signed"}, ExpiresAt: jwt.NewNumericDate(exp)}).SignedString([]byte(key))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,9 +385,10 @@ func countChats(t *testing.T, gw *servertest.Gateway) int {
 }
 
 // TestIdentifyMidChat checks the two cases of logging in during a chat: new
-// profile fields keep the conversation; another company uuid starts a new one.
+// profile fields keep the conversation; another company uuid starts a new one
+// (on a deployment that takes unsigned uuids).
 func TestIdentifyMidChat(t *testing.T) {
-	gw := servertest.Start(t, servertest.Options{})
+	gw := servertest.Start(t, servertest.Options{Config: withUnsignedUUID()})
 	v := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
 	var st started
 	v.Command("WebChatService.startChat", map[string]any{}).Into(t, &st)

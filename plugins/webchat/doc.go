@@ -4,5 +4,16 @@
 // serves the visitor feed ("events of my chat after seq N") and turns the
 // engine's committed events into WebChatService events on the chat's topic.
 //
+// # Identities
+//
+// Who a visitor is follows the deployment's identity mode: on an anonymous
+// deployment only the gateway names visitors (new anonymous identities, or
+// those its own signed identityToken and sessionData name), and a uuid or
+// jwt from the page is refused; a signed deployment takes a company uuid
+// only from an HS256 jwt naming the deployment in aud; unsigned-uuid takes
+// the page's uuid as sent, an opt-in the gateway warns about. A start's
+// requestId is a retry key, never a credential: its token is derived under
+// the store's secret and handed out again only within chat.StartRetryWindow.
+//
 // It never knows which wire a command came from.
 package webchat

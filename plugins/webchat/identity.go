@@ -22,7 +22,10 @@ var (
 	ErrIdentityRequired = bus.Reject(http.StatusUnauthorized, "identity_required", "This deployment requires a signed identity: identity.jwt with the visitor's uuid.")
 	ErrIdentityInvalid  = bus.Reject(http.StatusUnauthorized, "identity_invalid", "The identity signature is not valid.")
 	ErrIdentityExpired  = bus.Reject(http.StatusUnauthorized, "identity_expired", "The identity signature has expired.")
-	ErrIdentityOptions  = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "identity must be an object with uuid, jwt, nickname, firstname, lastname, email, avatar and extra.")
+	// ErrIdentityNotAllowed: an anonymous deployment names its visitors
+	// itself; a uuid from the page would let anyone claim anyone's history.
+	ErrIdentityNotAllowed = bus.Reject(http.StatusForbidden, "identity_not_allowed", "This deployment keeps visitors anonymous: it takes no identity.uuid or identity.jwt.")
+	ErrIdentityOptions    = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "identity must be an object with uuid, jwt, nickname, firstname, lastname, email, avatar and extra.")
 )
 
 // identityOptions is the identity part of startChat and identify.
@@ -55,22 +58,32 @@ func (o identityOptions) validate(maxExtra int) error {
 }
 
 // companyUUID returns the company-managed uuid the options prove for d:
-// verified from identity.jwt when the deployment requires it (or a jwt is
-// given), as given otherwise. "" means anonymous.
+// none on an anonymous deployment (a uuid or jwt is refused), verified from
+// identity.jwt on a signed one, and on an unsigned-uuid one verified when a
+// jwt is given, as given otherwise. "" means anonymous.
 func companyUUID(d config.Deployment, o identityOptions, now time.Time) (uuid string, signed bool, err error) {
-	if o.JWT == "" {
-		if d.Identity == config.IdentitySigned {
-			return "", false, ErrIdentityRequired
+	switch {
+	case d.Identity == config.IdentityAnonymous:
+		if o.UUID != "" || o.JWT != "" {
+			return "", false, ErrIdentityNotAllowed
 		}
+		return "", false, nil
+	case o.JWT == "" && d.Identity == config.IdentityUnsignedUUID:
 		return o.UUID, false, nil
+	case o.JWT == "":
+		return "", false, ErrIdentityRequired
 	}
 	if d.JWTSecret == "" {
 		return "", false, ErrIdentityInvalid
 	}
-	var claims jwt.RegisteredClaims
+	audience := d.JWTAudience
+	if audience == "" {
+		audience = d.Key
+	}
+	var claims signedIdentityClaims
 	_, err = jwt.ParseWithClaims(o.JWT, &claims, func(*jwt.Token) (any, error) { return []byte(d.JWTSecret), nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(func() time.Time { return now }), jwt.WithLeeway(30*time.Second))
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithAudience(audience),
+		jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return now }), jwt.WithLeeway(clockSkew))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "", false, ErrIdentityExpired.Wrap(err)
@@ -82,6 +95,35 @@ func companyUUID(d config.Deployment, o identityOptions, now time.Time) (uuid st
 		return "", false, ErrIdentityInvalid
 	}
 	return claims.Subject, true, nil
+}
+
+// clockSkew is how far a signed identity's exp, iat and nbf may be off the
+// gateway's clock: the site's signing server and the gateway keep their own
+// time.
+const clockSkew = 30 * time.Second
+
+// signedIdentityClaims are the claims of identity.jwt. Its times must be JSON
+// numbers (RFC 7519's NumericDate): the library also takes a string holding
+// one, which a careless signer would produce and nobody should rely on.
+type signedIdentityClaims struct {
+	jwt.RegisteredClaims
+}
+
+func (c *signedIdentityClaims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, t := range []json.RawMessage{times.Exp, times.Iat, times.Nbf} {
+		if len(t) > 0 && t[0] == '"' {
+			return errors.New("identity jwt: exp, iat and nbf must be numbers")
+		}
+	}
+	return json.Unmarshal(b, &c.RegisteredClaims)
 }
 
 // identityID is the stable id of a company uuid within a deployment. Hashing

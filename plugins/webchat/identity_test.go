@@ -166,10 +166,10 @@ func TestAnonymousIdentityKept(t *testing.T) {
 }
 
 // TestCompanyIdentityResumes: a company uuid with an open conversation on an
-// asynchronous deployment that does not require signatures resumes it; no
-// identity token is issued for a company identity.
+// asynchronous deployment that takes unsigned uuids resumes it; no identity
+// token is issued for a company identity.
 func TestCompanyIdentityResumes(t *testing.T) {
-	gw := servertest.Start(t, servertest.Options{})
+	gw := servertest.Start(t, servertest.Options{Config: withUnsignedUUID()})
 	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
 	var a, b startAnswer
 	guest.Command("WebChatService.startChat", map[string]any{"identity": map[string]string{"uuid": "crm-77"}}).Into(t, &a)

@@ -254,8 +254,10 @@ func (r *routingOptions) validate(cfg *config.Config) error {
 
 // StartResult is what startChat resolves with.
 type StartResult struct {
-	ChatID        string `json:"chatId"`
-	Token         string `json:"token"`
+	ChatID string `json:"chatId"`
+	// Token is left out of the answer to a retry (existing) later than
+	// chat.StartRetryWindow: the requestId no longer stands for the chat.
+	Token         string `json:"token,omitempty"`
 	Mode          string `json:"mode"`
 	ParticipantID string `json:"participantId"`
 	Seq           uint64 `json:"seq"`
