@@ -2,7 +2,9 @@ package native
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -283,6 +285,21 @@ func (t *Transport) run(ctx context.Context, caller bus.Caller, cmd Command) ([]
 // LongPolls counts long-polls waiting now.
 func (t *Transport) LongPolls() int { return int(t.longPolls.Load()) }
 
+// parseWait reads a long-poll's wait in seconds, clamped to max. The
+// comparison is made on the float before any conversion: a wait too large
+// for a time.Duration (1e10, Inf) would otherwise overflow into a negative
+// one and answer at once.
+func parseWait(s string, max time.Duration) (time.Duration, error) {
+	sec, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) || math.IsNaN(sec) || sec < 0 {
+		return 0, badFrame(`"wait" must be a number of seconds`)
+	}
+	if sec >= max.Seconds() {
+		return max, nil
+	}
+	return time.Duration(sec * float64(time.Second)), nil
+}
+
 func (t *Transport) handleEvents(c *fiber.Ctx) error {
 	t.longPolls.Add(1)
 	defer t.longPolls.Add(-1)
@@ -290,11 +307,10 @@ func (t *Transport) handleEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return badFrame(`"after" must be a seq: a whole number`)
 	}
-	waitSec, err := strconv.ParseFloat(c.Query("wait", "25"), 64)
-	if err != nil || waitSec < 0 {
-		return badFrame(`"wait" must be a number of seconds`)
+	wait, err := parseWait(c.Query("wait", "25"), t.cfg.LongPollMax)
+	if err != nil {
+		return err
 	}
-	wait := min(time.Duration(waitSec*float64(time.Second)), t.cfg.LongPollMax)
 	ctx := c.UserContext()
 	caller, err := t.caller(ctx, c, "")
 	if err != nil {
