@@ -36,6 +36,11 @@ type Config struct {
 	AgentSocketQueue int           // events queued per agent socket; 1024
 	FeedPage         int           // stored events read per feed call; 100
 	Logger           *slog.Logger
+
+	// PublicURL is the gateway's public origin (config publicURL): when
+	// set, the origin of the gateway's own pages is this one, not one taken
+	// from the request's Host or X-Forwarded-* headers.
+	PublicURL string
 }
 
 func (c *Config) defaults() {
@@ -211,10 +216,8 @@ func (t *Transport) caller(ctx context.Context, c *fiber.Ctx, deployment string)
 		caller = bus.Caller{Kind: bus.KindGuest, Deployment: deployment}
 	}
 	caller.Remote = c.IP()
-	if origin := c.Get(fiber.HeaderOrigin); origin != c.BaseURL() {
-		if err := t.checkOrigin(caller, origin); err != nil {
-			return caller, err
-		}
+	if err := t.checkOrigin(caller, httpauth.PageOrigin(c, t.cfg.PublicURL)); err != nil {
+		return caller, err
 	}
 	return caller, nil
 }
@@ -366,10 +369,7 @@ func (t *Transport) requireUpgrade(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return fiber.ErrUpgradeRequired
 	}
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin == c.BaseURL() {
-		origin = "" // the gateway's own pages
-	}
+	origin := httpauth.PageOrigin(c, t.cfg.PublicURL) // "" for the gateway's own pages
 	if origin != "" && !t.cfg.AnyOriginAllowed(origin) {
 		return ErrOriginNotAllowed
 	}
