@@ -56,7 +56,7 @@ type Server struct {
 	metricsSrv *http.Server
 	metricsLn  net.Listener
 	cancel     context.CancelFunc
-	wg      sync.WaitGroup
+	wg         sync.WaitGroup
 }
 
 // DBFile is the store's file name inside the data directory.
