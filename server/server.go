@@ -51,12 +51,13 @@ type Server struct {
 	hooks   *webhooks.Service
 
 	metrics *gateway.Metrics
-	// metricsSrv serves /metrics on cfg.MetricsAddr; nil when /metrics is
-	// on the main listener.
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	// metricsSrv serves /metrics on cfg.MetricsAddr, on metricsLn; nil
+	// when /metrics is on the main listener.
 	metricsSrv *http.Server
 	metricsLn  net.Listener
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
 }
 
 // DBFile is the store's file name inside the data directory.
