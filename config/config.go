@@ -27,6 +27,9 @@ type Config struct {
 	Queues      []Queue      `yaml:"queues"`
 	Agents      []Agent      `yaml:"agents"`
 	Webhooks    []Webhook    `yaml:"webhooks"`
+
+	// publicURL, trustedProxies, frameAncestors, metricsAddr: see web.go.
+	Web `yaml:",inline"`
 }
 
 // Limits bound what one client may send.
@@ -388,6 +391,7 @@ func (c *Config) Validate() error {
 	if c.AdminToken != "" && len(c.AdminToken) < 8 {
 		bad("adminToken: at least 8 characters")
 	}
+	errs = append(errs, c.Web.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -536,6 +540,7 @@ func Demo() Config {
 		},
 		Queues: []Queue{{Name: "support"}},
 		Agents: []Agent{{ID: "ann", Name: "Ann", Token: "ann-secret", Kind: KindHuman, MaxChats: 5}},
+		Web:    Web{Demo: true},
 	}
 	c.ApplyDefaults()
 	return c

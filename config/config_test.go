@@ -379,3 +379,42 @@ func TestParse_FileTypesNormalized(t *testing.T) {
 		t.Errorf("files.types = %q, want %q", got, want)
 	}
 }
+
+// TestParse_Web: the top-level keys of the web in front of the gateway are
+// read, and a bad value is refused naming its key.
+func TestParse_Web(t *testing.T) {
+	c := mustParse(t, valid+`publicURL: https://Chat.Example/
+trustedProxies: ["10.0.0.1", "192.168.0.0/16", "::1", "fd00::/8"]
+frameAncestors: ["https://intranet.example", "https://*.example.com:8443"]
+metricsAddr: "127.0.0.1:9090"
+`)
+	want := config.Web{PublicURL: "https://Chat.Example/", TrustedProxies: []string{"10.0.0.1", "192.168.0.0/16", "::1", "fd00::/8"},
+		FrameAncestors: []string{"https://intranet.example", "https://*.example.com:8443"}, MetricsAddr: "127.0.0.1:9090"}
+	if !reflect.DeepEqual(c.Web, want) {
+		t.Errorf("web keys = %+v, want %+v", c.Web, want)
+	}
+	if got := c.PublicOrigin(); got != "https://chat.example" {
+		t.Errorf("PublicOrigin = %q", got)
+	}
+	if !config.Demo().Demo || c.Demo {
+		t.Error("only the demo setup is the demo")
+	}
+	for _, tc := range []struct{ yml, key string }{
+		{"publicURL: chat.example", "publicURL"},
+		{"publicURL: https://chat.example/path", "publicURL"},
+		{"publicURL: ftp://chat.example", "publicURL"},
+		{"trustedProxies: [proxy.internal]", "trustedProxies[0]"},
+		{"trustedProxies: [10.0.0.0/33]", "trustedProxies[0]"},
+		{"frameAncestors: [\"*\"]", "frameAncestors[0]"},
+		{"frameAncestors: [\"https://a.example; script-src *\"]", "frameAncestors[0]"},
+		{"frameAncestors: [\"'unsafe-inline'\"]", "frameAncestors[0]"},
+		{"frameAncestors: [\"https://a.*.example\"]", "frameAncestors[0]"},
+		{"metricsAddr: \"9090\"", "metricsAddr"},
+		{"demo: true", "demo"},
+	} {
+		_, err := config.Parse(strings.NewReader(valid + tc.yml + "\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%s: err %v, want one naming %s", tc.yml, err, tc.key)
+		}
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/fasthttp/websocket"
@@ -76,6 +78,7 @@ func newBrowser(t *testing.T) context.Context {
 		t.Fatalf("e2e: start Chromium: %v", err)
 	}
 	logConsole(t, ctx, "tab1")
+	watchCSP(t, ctx)
 	return ctx
 }
 
@@ -88,7 +91,29 @@ func newTab(t *testing.T, browser context.Context, name string) context.Context 
 		t.Fatalf("e2e: new tab: %v", err)
 	}
 	logConsole(t, ctx, name)
+	watchCSP(t, ctx)
 	return ctx
+}
+
+// cspViolation starts the console line of a Content-Security-Policy
+// violation, which logConsole turns into a test failure.
+const cspViolation = "csp-violation:"
+
+// watchCSP makes every document of the tab report its Content-Security-Policy
+// violations on the console (unless the test set window.__cspExpected to
+// provoke one: then they go to window.__cspBlocked): a page of the gateway that its own policy
+// blocks (an inline script, a style, a connection) fails the test that loads
+// it. Pages of the tests' own server carry no policy and report none.
+func watchCSP(t *testing.T, ctx context.Context) {
+	t.Helper()
+	const js = `document.addEventListener('securitypolicyviolation', function (e) {
+  if (window.__cspExpected) { window.__cspBlocked = (window.__cspBlocked || []).concat([e.violatedDirective]); return; }
+  console.error('` + cspViolation + ` ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber);
+});`
+	do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: js})
+		return err
+	}))
 }
 
 // logConsole forwards the page's console errors and uncaught exceptions to
@@ -116,7 +141,12 @@ func logConsole(t *testing.T, ctx context.Context, name string) {
 					parts = append(parts, a.Description)
 				}
 			}
-			t.Logf("[%s console.%s] %s", name, ev.Type, strings.Join(parts, " "))
+			line := strings.Join(parts, " ")
+			if strings.Contains(line, cspViolation) {
+				t.Errorf("[%s] %s", name, line)
+				return
+			}
+			t.Logf("[%s console.%s] %s", name, ev.Type, line)
 		case *runtime.EventExceptionThrown:
 			d := ev.ExceptionDetails
 			msg := d.Text

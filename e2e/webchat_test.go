@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/cxgate/cxgate/server/servertest"
+	"github.com/cxgate/cxgate/web"
 )
 
 // startChatJS starts a chat the Genesys way and resolves with its chatId.
@@ -266,14 +268,26 @@ func TestChatWindowWithAgent(t *testing.T) {
 	screenshot(t, ctx, "chat-window-ended")
 }
 
-// TestCrossOriginDemo loads the demo page from one origin and the bus from
-// the gateway (?gw=), and chats through it.
+// TestCrossOriginDemo copies the cross-origin demo page to another origin,
+// naming the gateway in its data-gateway attribute as an operator would,
+// loads the bus from the gateway, and chats through it.
 func TestCrossOriginDemo(t *testing.T) {
 	p := newPages(t)
 	gw := startGateway(t, p)
 	ctx := newBrowser(t)
 	agent := dialAgent(t, gw)
-	navigate(t, ctx, p.URL+"/demo/crossorigin.html?gw="+gw.URL)
+	demo, err := fs.ReadFile(web.Files(), "demo/crossorigin.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := strings.Replace(string(demo), `data-gateway=""`, `data-gateway="`+gw.URL+`"`, 1)
+	if copied == string(demo) {
+		t.Fatal(`the demo page has no data-gateway="" to fill in`)
+	}
+	navigate(t, ctx, p.add("/demo/crossorigin.html", copied))
+	if got := eval[string](t, ctx, `document.querySelector('script[src$="widgets/cxbus.js"]').src`); got != gw.URL+"/widgets/cxbus.js" {
+		t.Errorf("the copied page loads the bus from %s, want the gateway's", got)
+	}
 	waitJS(t, ctx, `document.getElementById('status').textContent === 'Ready.'`, "the demo ready")
 	do(t, ctx,
 		chromedp.SendKeys(chromedp.ID("nickname"), "Remote"),

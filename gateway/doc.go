@@ -1,7 +1,8 @@
 // Package gateway is cxgate's fiber app: the routes of every transport, the
 // middleware in front of them (CORS and origins, body and rate limits, request
-// ids, panic recovery), health and readiness, static assets, and graceful
-// shutdown. It holds no chat logic: handlers parse, make one bus call and
+// ids, panic recovery, the Content-Security-Policy and other security headers
+// of every response, forwarded headers believed from trusted proxies only),
+// health and readiness, static assets, and graceful shutdown. It holds no chat logic: handlers parse, make one bus call and
 // render, and they live in the transports. A legacy wire (a [Wire]) lives
 // under its own prefix, where the gateway applies the same middleware with
 // the wire's CORS headers and rate key, and renders every error in the

@@ -48,12 +48,23 @@ type Config struct {
 	Metrics      *Metrics // served at /metrics; nil for none
 	// AdminToken guards /v1/admin/debug/pprof; empty disables pprof.
 	AdminToken string
+
+	// TrustedProxies are the addresses and CIDRs whose X-Forwarded-For,
+	// -Host and -Proto are believed; from anyone else they are ignored.
+	TrustedProxies []string
+	// FrameAncestors may frame the gateway's pages besides the gateway.
+	FrameAncestors []string
+	// MetricsElsewhere: /metrics is served on a listener of its own
+	// (MetricsHandler), and the app answers 404 there.
+	MetricsElsewhere bool
 }
 
 // Server is the running HTTP surface.
 type Server struct {
 	app        *fiber.App
 	cfg        Config
+	csp        string         // Content-Security-Policy of every response
+	proxies    trustedProxies // cfg.TrustedProxies, parsed
 	transports []Transport
 	wires      []wire // the transports that are Wires
 }
@@ -78,7 +89,8 @@ func New(cfg Config, transports ...Transport) *Server {
 	if cfg.AllowOrigin == nil {
 		cfg.AllowOrigin = func(string) bool { return false }
 	}
-	s := &Server{cfg: cfg, transports: transports}
+	s := &Server{cfg: cfg, transports: transports, csp: cspFor(cfg.FrameAncestors),
+		proxies: parseTrustedProxies(cfg.TrustedProxies)}
 	for _, t := range transports {
 		if w, ok := t.(Wire); ok {
 			s.wires = append(s.wires, wire{prefix: w.Prefix(), Wire: w})
@@ -93,6 +105,12 @@ func New(cfg Config, transports ...Transport) *Server {
 		DisablePreParseMultipartForm: true,
 		IdleTimeout:                  90 * time.Second,
 		ErrorHandler:                 s.renderError,
+		// Forwarded headers (c.IP, c.Hostname, c.Protocol) are believed
+		// from the trusted proxies only; with none, from nobody.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             fiber.HeaderXForwardedFor,
+		EnableIPValidation:      true,
 	})
 	s.routes()
 	return s
@@ -104,12 +122,18 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) routes() {
 	app := s.app
 	app.Use(recover.New())
+	app.Use(s.securityHeaders)
+	if len(s.proxies) > 0 {
+		app.Use(s.forwardedFor)
+	}
 	if s.cfg.UploadLimit > s.cfg.BodyLimit {
 		app.Server().HeaderReceived = s.requestConfig
 	}
 	if s.cfg.Metrics != nil {
 		app.Use(s.cfg.Metrics.middleware)
-		app.Get("/metrics", s.cfg.Metrics.handler())
+		if !s.cfg.MetricsElsewhere {
+			app.Get("/metrics", s.cfg.Metrics.handler())
+		}
 	}
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", s.readyz)

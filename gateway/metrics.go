@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -87,6 +88,14 @@ func (m *Metrics) Counter(name, help string, fn func() float64) {
 // handler serves the registry.
 func (m *Metrics) handler() fiber.Handler {
 	return adaptor.HTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+}
+
+// Handler serves the registry at /metrics and nothing else: the handler of
+// a metrics listener of its own (config metricsAddr).
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // middleware counts requests by their route pattern (never the raw path:

@@ -20,5 +20,6 @@ func (s *Server) purecloud() *purecloud.Transport {
 			d, ok := s.engine.Config().Deployment(deployment)
 			return ok && d.AllowsOrigin(origin)
 		},
+		PublicURL: s.cfg.PublicOrigin(),
 	})
 }

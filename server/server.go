@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,6 +53,11 @@ type Server struct {
 	metrics *gateway.Metrics
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+
+	// metricsSrv serves /metrics on cfg.MetricsAddr, on metricsLn; nil
+	// when /metrics is on the main listener.
+	metricsSrv *http.Server
+	metricsLn  net.Listener
 }
 
 // warnUnsignedIdentities logs, at every start, each deployment that takes a
@@ -147,11 +153,12 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		LongPollMax:      time.Duration(cfg.Limits.LongPollSeconds) * time.Second,
 		Heartbeat:        time.Duration(cfg.Limits.HeartbeatSeconds) * time.Second,
 		Logger:           o.Logger,
+		PublicURL:        cfg.PublicOrigin(),
 	})
 	s.gateway = gateway.New(gateway.Config{
 		BodyLimit:    cfg.Limits.BodyBytes,
 		UploadLimit:  uploadLimit(&cfg),
-		Static:       o.Static,
+		Static:       publicFiles(o.Static, cfg.Demo),
 		AllowOrigin:  s.anyOrigin,
 		RatePerIP:    cfg.Limits.RatePerIP,
 		RatePerToken: cfg.Limits.RatePerToken,
@@ -159,22 +166,53 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Logger:       o.Logger,
 		Metrics:      s.metrics,
 		AdminToken:   cfg.AdminToken,
+
+		TrustedProxies:   cfg.TrustedProxies,
+		FrameAncestors:   cfg.FrameAncestors,
+		MetricsElsewhere: cfg.MetricsAddr != "",
 	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}), gms.New(s.bus, gms.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)
 			return ok && d.AllowsOrigin(origin)
 		},
-		Logger: o.Logger,
+		Logger:    o.Logger,
+		PublicURL: cfg.PublicOrigin(),
 	}), s.purecloud())
 	s.gateway.SetUploadLimit(func() int { return uploadLimit(s.engine.Config()) })
 	s.registerGauges()
+	if cfg.MetricsAddr != "" {
+		// Last: nothing after it can fail and leave the listener open.
+		if s.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server: metricsAddr: %w", err)
+		}
+		s.metricsSrv = &http.Server{Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.engine.Run(ctx) }()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.hooks.Run(ctx) }()
+	if s.metricsSrv != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.metricsSrv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				o.Logger.Error("metrics listener stopped", "addr", s.metricsLn.Addr().String(), "err", err)
+			}
+		}()
+	}
 	return s, nil
+}
+
+// MetricsAddr is the address /metrics listens on when it has a listener of
+// its own (config metricsAddr), or "".
+func (s *Server) MetricsAddr() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return s.metricsLn.Addr().String()
 }
 
 func (s *Server) anyOrigin(origin string) bool {
@@ -262,6 +300,9 @@ func (s *Server) Serve(ln net.Listener) error { return s.gateway.Serve(ln) }
 // and closes the store last, after its queued writes committed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	errs := []error{s.gateway.Shutdown(ctx)}
+	if s.metricsSrv != nil {
+		errs = append(errs, s.metricsSrv.Shutdown(ctx))
+	}
 	s.cancel()
 	s.wg.Wait()
 	s.bus.Close()

@@ -8,7 +8,12 @@
 //     small default chat window (the WebChat plugin). Plain ES2017, no build
 //     step, no dependencies.
 //   - static/demo/: demo visitor pages (live, async, and one that loads the
-//     bus from another origin).
+//     bus from the gateway its data-gateway attribute names), served only by
+//     the demo setup.
+//
+// The pages run under script-src 'self' and style-src 'self': every script
+// is a file (no inline script or handler), and nothing loads script from a
+// URL found in a page's address.
 //
 // Nothing here runs on the server: the gateway mounts [Files] at "/" so
 // static/widgets/cxbus.js is served at /widgets/cxbus.js.

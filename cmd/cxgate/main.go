@@ -79,6 +79,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	logger.Info("cxgate listening", "addr", ln.Addr().String(), "data", cfg.Data, "demo", demo)
+	if a := srv.MetricsAddr(); a != "" {
+		logger.Info("metrics listening", "addr", a)
+	}
 	fmt.Fprintf(stdout, "cxgate listening on %s (store: %s)\n", base, cfg.Data)
 	if demo {
 		// The store's directory wins over the demo's once it exists: print

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
 // Prefix is the root of the wire's routes: /genesys/2/chat/{serviceName}.
@@ -30,6 +31,11 @@ type Config struct {
 	IdleWatch      time.Duration // typing watch of a chat no longer refreshed; 60 s
 	Alias          string        // the alias answered and required; "1"
 	Logger         *slog.Logger
+
+	// PublicURL is the gateway's public origin (config publicURL): when
+	// set, the origin of the gateway's own pages is this one, not one taken
+	// from the request's Host or X-Forwarded-* headers.
+	PublicURL string
 }
 
 func (c *Config) defaults() {
@@ -201,8 +207,8 @@ func chatIDOf(path string) string {
 // checkOrigin refuses a browser page the deployment does not list; the
 // gateway's own pages and non-browser clients pass.
 func (t *Transport) checkOrigin(c *fiber.Ctx, deployment string) error {
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin == "" || origin == c.BaseURL() || t.cfg.OriginAllowed(deployment, origin) {
+	origin := httpauth.PageOrigin(c, t.cfg.PublicURL)
+	if origin == "" || t.cfg.OriginAllowed(deployment, origin) {
 		return nil
 	}
 	return bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")

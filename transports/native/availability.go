@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
 // CommandGetAvailability answers GET /v1/availability.
@@ -32,10 +33,8 @@ func (t *Transport) handleAvailability(c *fiber.Ctx) error {
 		return bus.ErrInternal.Wrap(err)
 	}
 	caller := bus.Caller{Kind: bus.KindGuest, Deployment: strings.Clone(c.Query("deployment")), Remote: c.IP()}
-	if origin := c.Get(fiber.HeaderOrigin); origin != c.BaseURL() {
-		if err := t.checkOrigin(caller, origin); err != nil {
-			return err
-		}
+	if err := t.checkOrigin(caller, httpauth.PageOrigin(c, t.cfg.PublicURL)); err != nil {
+		return err
 	}
 	data, err := t.run(ctx, caller, Command{Name: CommandGetAvailability, Options: options})
 	if err != nil {

@@ -2,7 +2,11 @@ package native_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +162,68 @@ func TestLongPoll_Rejections(t *testing.T) {
 				t.Errorf("GET /v1/events%s: HTTP %d %+v, want %d %s", tc.query, r.HTTPStatus, e, tc.status, tc.code)
 			}
 		})
+	}
+}
+
+// TestLongPoll_WaitClamped: a wait beyond the longest (1e10 seconds, Inf,
+// more than a float holds) waits the longest, not nothing; a wait that is no
+// number of seconds is refused. Such waits once overflowed the conversion to
+// a duration and answered at once with nothing.
+func TestLongPoll_WaitClamped(t *testing.T) {
+	g := newTestGateway(t)
+	c := g.mustStartAssigned(t, "Rita")
+	topic := bus.ChatTopic(c.ID)
+	after := c.visitor.Poll(0, 0).Events
+	last := after[len(after)-1].Seq
+	get := func(wait string) (int, []byte) {
+		req, err := http.NewRequest(http.MethodGet, g.URL+"/v1/events?after="+strconv.FormatUint(last, 10)+"&wait="+url.QueryEscape(wait), nil)
+		if err != nil {
+			t.Error(err)
+			return 0, nil
+		}
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	for _, wait := range []string{"1e10", "Inf", "+inf", "1e400", "9223372036"} {
+		t.Run(wait, func(t *testing.T) {
+			type answer struct {
+				status int
+				body   []byte
+			}
+			done := make(chan answer, 1)
+			go func() { s, b := get(wait); done <- answer{s, b} }()
+			var early *answer
+			wiretest.WaitFor(t, wiretest.Timeout, func() bool {
+				select {
+				case a := <-done:
+					early = &a
+					return true
+				default:
+					return g.Bus().Subscribers(topic) == 1
+				}
+			})
+			if early != nil {
+				t.Fatalf("wait=%s answered before anything happened: HTTP %d %s", wait, early.status, early.body)
+			}
+			seq := g.annSays(t, c.ID, "woken "+wait)
+			a := <-done
+			if a.status != http.StatusOK || !strings.Contains(string(a.body), "woken "+wait) {
+				t.Errorf("wait=%s: HTTP %d %s, want the message", wait, a.status, a.body)
+			}
+			last = seq
+		})
+	}
+	for _, wait := range []string{"NaN", "-1", "-Inf", "-1e400", "0x"} {
+		status, body := get(wait)
+		if status != http.StatusBadRequest || !strings.Contains(string(body), `"invalid_request"`) {
+			t.Errorf("wait=%s: HTTP %d %s, want 400 invalid_request", wait, status, body)
+		}
 	}
 }

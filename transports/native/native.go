@@ -2,7 +2,9 @@ package native
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -34,6 +36,11 @@ type Config struct {
 	AgentSocketQueue int           // events queued per agent socket; 1024
 	FeedPage         int           // stored events read per feed call; 100
 	Logger           *slog.Logger
+
+	// PublicURL is the gateway's public origin (config publicURL): when
+	// set, the origin of the gateway's own pages is this one, not one taken
+	// from the request's Host or X-Forwarded-* headers.
+	PublicURL string
 }
 
 func (c *Config) defaults() {
@@ -209,10 +216,8 @@ func (t *Transport) caller(ctx context.Context, c *fiber.Ctx, deployment string)
 		caller = bus.Caller{Kind: bus.KindGuest, Deployment: deployment}
 	}
 	caller.Remote = c.IP()
-	if origin := c.Get(fiber.HeaderOrigin); origin != c.BaseURL() {
-		if err := t.checkOrigin(caller, origin); err != nil {
-			return caller, err
-		}
+	if err := t.checkOrigin(caller, httpauth.PageOrigin(c, t.cfg.PublicURL)); err != nil {
+		return caller, err
 	}
 	return caller, nil
 }
@@ -283,6 +288,21 @@ func (t *Transport) run(ctx context.Context, caller bus.Caller, cmd Command) ([]
 // LongPolls counts long-polls waiting now.
 func (t *Transport) LongPolls() int { return int(t.longPolls.Load()) }
 
+// parseWait reads a long-poll's wait in seconds, clamped to max. The
+// comparison is made on the float before any conversion: a wait too large
+// for a time.Duration (1e10, Inf) would otherwise overflow into a negative
+// one and answer at once.
+func parseWait(s string, max time.Duration) (time.Duration, error) {
+	sec, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) || math.IsNaN(sec) || sec < 0 {
+		return 0, badFrame(`"wait" must be a number of seconds`)
+	}
+	if sec >= max.Seconds() {
+		return max, nil
+	}
+	return time.Duration(sec * float64(time.Second)), nil
+}
+
 func (t *Transport) handleEvents(c *fiber.Ctx) error {
 	t.longPolls.Add(1)
 	defer t.longPolls.Add(-1)
@@ -290,11 +310,10 @@ func (t *Transport) handleEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return badFrame(`"after" must be a seq: a whole number`)
 	}
-	waitSec, err := strconv.ParseFloat(c.Query("wait", "25"), 64)
-	if err != nil || waitSec < 0 {
-		return badFrame(`"wait" must be a number of seconds`)
+	wait, err := parseWait(c.Query("wait", "25"), t.cfg.LongPollMax)
+	if err != nil {
+		return err
 	}
-	wait := min(time.Duration(waitSec*float64(time.Second)), t.cfg.LongPollMax)
 	ctx := c.UserContext()
 	caller, err := t.caller(ctx, c, "")
 	if err != nil {
@@ -350,10 +369,7 @@ func (t *Transport) requireUpgrade(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return fiber.ErrUpgradeRequired
 	}
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin == c.BaseURL() {
-		origin = "" // the gateway's own pages
-	}
+	origin := httpauth.PageOrigin(c, t.cfg.PublicURL) // "" for the gateway's own pages
 	if origin != "" && !t.cfg.AnyOriginAllowed(origin) {
 		return ErrOriginNotAllowed
 	}

@@ -20,7 +20,7 @@ func (t *Transport) handleCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := t.checkOrigin(req.Deployment, httpauth.PageOrigin(c)); err != nil {
+	if err := t.checkOrigin(req.Deployment, httpauth.PageOrigin(c, t.cfg.PublicURL)); err != nil {
 		return err
 	}
 	ctx, cancel := t.timeout(c)
@@ -37,7 +37,7 @@ func (t *Transport) handleCreate(c *fiber.Ctx) error {
 	return sendJSON(c, http.StatusOK, map[string]any{
 		"id":             st.ChatID,
 		"jwt":            st.Token,
-		"eventStreamUri": streamURI(c, st.ChatID, st.Token),
+		"eventStreamUri": streamURI(c, t.cfg.PublicURL, st.ChatID, st.Token),
 		"member": WebChatMember{ID: st.ParticipantID, DisplayName: req.DisplayName, AvatarImageURL: req.Avatar,
 			Role: RoleCustomer, State: StateConnected},
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,11 @@ type Config struct {
 	Heartbeat      time.Duration // heartbeat frame interval; 10 s (the widget gives up after 14 s of silence)
 	CommandTimeout time.Duration // one bus command; 15 s
 	StreamQueue    int           // event units queued per stream; 64
+
+	// PublicURL is the gateway's public origin (config publicURL): when
+	// set, the origin of the gateway's own pages is this one, not one taken
+	// from the request's Host or X-Forwarded-* headers.
+	PublicURL string
 }
 
 func (c *Config) defaults() {
@@ -251,7 +257,7 @@ func (s session) ended() bool { return s.State == "ended" }
 // session.
 func (t *Transport) request(ctx context.Context, c *fiber.Ctx) (bus.Caller, session, error) {
 	chatID := c.Params("conversationId")
-	caller, err := t.visitor(ctx, httpauth.Bearer(c), chatID, httpauth.PageOrigin(c), c.IP())
+	caller, err := t.visitor(ctx, httpauth.Bearer(c), chatID, httpauth.PageOrigin(c, t.cfg.PublicURL), c.IP())
 	if err != nil {
 		return caller, session{}, err
 	}
@@ -283,13 +289,18 @@ func conversationPath(chatID string) string {
 	return Prefix + "/conversations/" + chatID
 }
 
-// streamURI is the eventStreamUri of a conversation: this gateway's host,
-// ws or wss as the request came, with the jwt in the query (a browser's
-// WebSocket cannot send an Authorization header).
-func streamURI(c *fiber.Ctx, chatID, token string) string {
-	scheme := "ws"
-	if c.Protocol() == "https" {
-		scheme = "wss"
+// streamURI is the eventStreamUri of a conversation, with the jwt in the
+// query (a browser's WebSocket cannot send an Authorization header): on
+// publicURL when it is set, else on the host and scheme the request came
+// with (X-Forwarded-Host and -Proto believed from trusted proxies only).
+func streamURI(c *fiber.Ctx, publicURL, chatID, token string) string {
+	scheme, host := c.Protocol(), c.Hostname()
+	if u, err := url.Parse(publicURL); publicURL != "" && err == nil {
+		scheme, host = u.Scheme, u.Host
 	}
-	return scheme + "://" + c.Hostname() + conversationPath(chatID) + "/stream?jwt=" + url.QueryEscape(token)
+	ws := "ws"
+	if strings.EqualFold(scheme, "https") {
+		ws = "wss"
+	}
+	return ws + "://" + host + conversationPath(chatID) + "/stream?jwt=" + url.QueryEscape(token)
 }

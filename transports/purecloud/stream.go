@@ -43,7 +43,7 @@ func (t *Transport) requireStream(c *fiber.Ctx) error {
 	}
 	ctx, cancel := t.timeout(c)
 	defer cancel()
-	caller, err := t.visitor(ctx, token, c.Params("conversationId"), httpauth.PageOrigin(c), c.IP())
+	caller, err := t.visitor(ctx, token, c.Params("conversationId"), httpauth.PageOrigin(c, t.cfg.PublicURL), c.IP())
 	if err != nil {
 		return err
 	}

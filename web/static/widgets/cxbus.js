@@ -1883,8 +1883,22 @@
     return el;
   }
 
+  // The window's styles go in as a constructed stylesheet where the browser has them: a page's
+  // Content-Security-Policy governs <style> elements (style-src 'unsafe-inline') but not
+  // constructed sheets, so the window keeps its looks on strict pages, the gateway's own included.
+  let sheet = null;
   function injectStyles() {
-    if (document.getElementById(P + 'style')) return;
+    if (sheet || document.getElementById(P + 'style')) return;
+    if (typeof CSSStyleSheet === 'function' && 'adoptedStyleSheets' in document) {
+      try {
+        sheet = new CSSStyleSheet();
+        sheet.replaceSync(CSS);
+        document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+        return;
+      } catch (e) {
+        sheet = null; // an older engine: the <style> element below
+      }
+    }
     const s = document.createElement('style');
     s.id = P + 'style';
     s.textContent = CSS;
