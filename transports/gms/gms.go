@@ -63,8 +63,9 @@ type Transport struct {
 
 // watch holds the typing events of a chat between two refreshes.
 type watch struct {
-	sub  *bus.Subscription
-	last time.Time
+	sub       *bus.Subscription
+	last      time.Time
+	lastIndex int64 // the index of the latest typing indicator answered
 }
 
 // New returns the GMS transport over b.
@@ -282,6 +283,7 @@ func (t *Transport) requestChat(ctx context.Context, c *fiber.Ctx, f form) (*res
 		return nil, err
 	}
 	msgs, next, ended := transcript(units, 1)
+	t.typing(started.ChatID, ended) // watched from the start: typing before the first refresh shows in it
 	return &response{StatusCode: statusOK, ChatEnded: ended, ChatID: started.ChatID,
 		UserID: userID(started.ParticipantID, started.ChatID), SecureKey: started.Token, Alias: t.cfg.Alias,
 		Messages: msgs, NextPosition: next}, nil
@@ -412,6 +414,8 @@ func (t *Transport) operate(ctx context.Context, c *fiber.Ctx, f form) (*respons
 
 // typing returns the latest agent typing indicator published on the chat
 // since its previous refresh, and keeps watching it until ended or idle.
+// Its index is one no page has seen and below every transcript position
+// (see typingIndex).
 func (t *Transport) typing(chatID string, ended bool) *message {
 	now := time.Now()
 	t.mu.Lock()
@@ -431,6 +435,12 @@ func (t *Transport) typing(chatID string, ended bool) *message {
 	w := t.watches[chatID]
 	var latest *message
 	if w != nil {
+		defer func() {
+			if latest != nil {
+				latest.Index = typingIndex(now, w.lastIndex)
+				w.lastIndex = latest.Index
+			}
+		}()
 		w.last = now
 	drain:
 		for {
@@ -462,4 +472,14 @@ func (t *Transport) typing(chatID string, ended bool) *message {
 			Pattern: "WebChatService.*", Topic: bus.ChatTopic(id)})}
 	}
 	return latest
+}
+
+// typingIndex is the index of a typing indicator answered at now: the
+// negative of now in microseconds, and below the previous one answered on
+// the chat (prev, 0 for none). The widget handles each index once per page,
+// so every indicator needs an index never used before; it moves its
+// transcript position only after an index >= 0 and >= the position, so a
+// negative one never makes it skip a stored message.
+func typingIndex(now time.Time, prev int64) int64 {
+	return min(-now.UnixMicro(), prev-1)
 }
