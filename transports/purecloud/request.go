@@ -54,6 +54,9 @@ type startOptions struct {
 	Subject   string         `json:"subject,omitempty"`
 	UserData  map[string]any `json:"userData,omitempty"`
 	Routing   *routing       `json:"routing,omitempty"`
+	// RouteOnAttach: Genesys Cloud routes a guest chat once its stream is
+	// attached (streamAttached), so the agent's join reaches the stream.
+	RouteOnAttach bool `json:"routeOnAttach"`
 }
 
 type routing struct {
@@ -99,12 +102,13 @@ func decodeCreate(data []byte) (created, error) {
 		return s
 	}
 	o := startOptions{
-		Nickname:  m.DisplayName,
-		Firstname: field(m.FirstName, "firstName"),
-		Lastname:  field(m.LastName, "lastName"),
-		Email:     field(m.Email, "email"),
-		Subject:   field("", "subject"),
-		UserData:  m.CustomFields,
+		Nickname:      m.DisplayName,
+		Firstname:     field(m.FirstName, "firstName"),
+		Lastname:      field(m.LastName, "lastName"),
+		Email:         field(m.Email, "email"),
+		Subject:       field("", "subject"),
+		UserData:      m.CustomFields,
+		RouteOnAttach: true,
 	}
 	if m.PhoneNumber != "" {
 		if o.UserData == nil {
