@@ -88,6 +88,8 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"downloadFile", s.downloadFile, nil},
 		{"getAvailability", s.getAvailability, nil},
 		{"streamAttached", s.streamAttached, nil},
+		{"getMediaRequests", s.getMediaRequests, nil},
+		{"answerMediaRequest", s.answerMediaRequest, nil},
 	}
 	for _, c := range cmds {
 		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {
@@ -792,6 +794,10 @@ func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, erro
 	if call.Caller.Kind != bus.KindVisitor {
 		return map[string]any{}, nil
 	}
+	var o struct {
+		UserData bool `json:"userData"` // also answer the chat's userData
+	}
+	_ = decode(call.Options, &o) // options it does not know are ignored, as they always were
 	c, err := s.engine.Chat(ctx, call.Caller.ID)
 	if err != nil {
 		return nil, err
@@ -799,6 +805,9 @@ func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, erro
 	data := map[string]any{"sessionId": c.ID, "chatId": c.ID, "participantId": c.IdentityID,
 		"transportId": c.Deployment, "deployment": c.Deployment, "mode": c.Mode, "seq": c.LastSeq,
 		"state": c.State}
+	if o.UserData {
+		data["userData"] = c.UserData
+	}
 	if c.Mode == config.ModeAsync {
 		// The signed session data restores this conversation on another
 		// browser or device (restore {sessionData}).
