@@ -669,3 +669,44 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("stream ended with %v, want 1001", s.err)
 	}
 }
+
+// TestRateLimitHeaders: the X-RateLimit-* headers of a 429 describe the
+// limit that refused it, per jwt or per IP.
+func TestRateLimitHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		perIP, perJWT int
+		want          string
+	}{
+		{"PerJWT", 100, 20, "20"},
+		{"PerIP", 20, 100, "20"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Demo()
+			cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = tc.perIP, tc.perJWT
+			gw := servertest.Start(t, servertest.Options{Config: &cfg})
+			g := create(t, gw, "Rita")
+			var limited *http.Response
+			for i := 0; i < 200 && limited == nil; i++ {
+				req, _ := http.NewRequest("GET", g.url("/members"), nil)
+				req.Header.Set("Authorization", "Bearer "+g.JWT)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusTooManyRequests {
+					limited = resp
+				}
+			}
+			if limited == nil {
+				t.Fatal("never limited")
+			}
+			if h := limited.Header; h.Get("X-Ratelimit-Limit") != tc.want || h.Get("X-Ratelimit-Remaining") != "0" ||
+				h.Get("X-Ratelimit-Reset") == "" || h.Get("Retry-After") == "" {
+				t.Fatalf("429 headers %v, want the limit %s", h, tc.want)
+			}
+		})
+	}
+}
