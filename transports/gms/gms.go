@@ -61,12 +61,24 @@ type Transport struct {
 	closed    bool
 }
 
-// watch holds the typing events of a chat between two refreshes.
+// watch holds the typing events of a chat between two refreshes: one
+// subscription to each typing event, so that no burst of messages between two
+// refreshes can overflow them (the messages are read from the log).
 type watch struct {
-	sub       *bus.Subscription
+	subs      [2]*bus.Subscription // agentTypingStarted, agentTypingStopped
 	last      time.Time
 	lastIndex int64 // the index of the latest typing indicator answered
 }
+
+func (w *watch) close() {
+	for _, s := range w.subs {
+		s.Close()
+	}
+}
+
+// typingEvents are the events a watch subscribes to, in the order of its
+// subscriptions.
+var typingEvents = [2]string{"WebChatService.agentTypingStarted", "WebChatService.agentTypingStopped"}
 
 // New returns the GMS transport over b.
 func New(b *bus.Bus, cfg Config) *Transport {
@@ -105,7 +117,7 @@ func (t *Transport) Close(context.Context) error {
 	defer t.mu.Unlock()
 	t.closed = true
 	for id, w := range t.watches {
-		w.sub.Close()
+		w.close()
 		delete(t.watches, id)
 	}
 	return nil
@@ -427,7 +439,7 @@ func (t *Transport) typing(chatID string, ended bool) *message {
 		t.lastSweep = now
 		for id, w := range t.watches {
 			if now.Sub(w.last) > t.cfg.IdleWatch {
-				w.sub.Close()
+				w.close()
 				delete(t.watches, id)
 			}
 		}
@@ -442,36 +454,50 @@ func (t *Transport) typing(chatID string, ended bool) *message {
 			}
 		}()
 		w.last = now
-	drain:
-		for {
-			select {
-			case ev, ok := <-w.sub.Events():
-				if !ok {
-					break drain
-				}
-				if ev.Seq == 0 && (ev.Name == "WebChatService.agentTypingStarted" || ev.Name == "WebChatService.agentTypingStopped") {
-					var m busMessage
-					if json.Unmarshal(ev.Data, &m) == nil {
-						gm := toMessage(m)
-						latest = &gm
-					}
-				}
-			default:
-				break drain
+		dropped := false
+		for _, sub := range w.subs {
+			m, ok := drainLatest(sub)
+			dropped = dropped || !ok
+			// The latest of the two; a stop wins a tie (it is the second).
+			if m != nil && (latest == nil || m.UTCTime >= latest.UTCTime) {
+				latest = m
 			}
 		}
-		if w.sub.Err() != nil || ended { // dropped as slow, or no longer needed
-			w.sub.Close()
+		if dropped || ended { // dropped as slow, or no longer needed
+			w.close()
 			delete(t.watches, chatID)
 			w = nil
 		}
 	}
 	if w == nil && !ended {
 		id := strings.Clone(chatID)
-		t.watches[id] = &watch{last: now, sub: t.bus.Subscribe(bus.SubscribeOptions{
-			Pattern: "WebChatService.*", Topic: bus.ChatTopic(id)})}
+		nw := &watch{last: now}
+		for i, name := range typingEvents {
+			nw.subs[i] = t.bus.Subscribe(bus.SubscribeOptions{Pattern: name, Topic: bus.ChatTopic(id), Buffer: 16})
+		}
+		t.watches[id] = nw
 	}
 	return latest
+}
+
+// drainLatest reads what sub holds and returns its latest typing message;
+// ok is false once the subscription has ended.
+func drainLatest(sub *bus.Subscription) (latest *message, ok bool) {
+	for {
+		select {
+		case ev, open := <-sub.Events():
+			if !open {
+				return latest, false
+			}
+			var m busMessage
+			if ev.Seq == 0 && json.Unmarshal(ev.Data, &m) == nil {
+				gm := toMessage(m)
+				latest = &gm
+			}
+		default:
+			return latest, true
+		}
+	}
 }
 
 // typingIndex is the index of a typing indicator answered at now: the

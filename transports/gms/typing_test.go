@@ -172,3 +172,42 @@ func TestTyping_WidgetRules(t *testing.T) {
 		t.Fatalf("position %d after the restore, want the one after the last entry %v", r.pos, stored())
 	}
 }
+
+// TestRestore_LongChat is the widget's restore after a page load over a
+// chat longer than one answer (100 messages): refresh from
+// transcriptPosition=1, then polls from its position. Every stored message
+// is handled once, in order, the first answer not claiming the chat ended.
+func TestRestore_LongChat(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{NoSync: true})
+	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
+	ann.Command("AgentService.setStatus", map[string]any{"status": "online"}).Resolved(t)
+	c, first := requestChat(t, gw.URL)
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
+		return len(mustOK(t, c.op(t, "refresh", "transcriptPosition", "2")).Messages) > 0
+	})
+	for i := range 130 {
+		ann.Command("AgentService.sendMessage", map[string]any{"chatId": first.ChatID, "message": "line " + strconv.Itoa(i)}).Resolved(t)
+	}
+	ann.Command("AgentService.sendTyping", map[string]any{"chatId": first.ChatID, "isTyping": true}).Resolved(t)
+
+	p := newPage()
+	restored := p.refresh(t, c)
+	if restored.ChatEnded || len(restored.Messages) == 0 || restored.Messages[0].Index != 1 {
+		t.Fatalf("restore from 1: %.300s", restored.raw)
+	}
+	for range 10 {
+		if len(p.refresh(t, c).Messages) == 0 {
+			break
+		}
+	}
+	want := make([]int64, 0, 132)
+	for i := int64(1); i <= 132; i++ {
+		want = append(want, i)
+	}
+	if !slices.Equal(p.messages, want) {
+		t.Fatalf("restored page handled %d entries %v, want 1..132 once each", len(p.messages), p.messages)
+	}
+	if got, _ := p.agentTyping(); !got {
+		t.Fatalf("the agent's typing after the restore was not shown: %v", p.typing)
+	}
+}
