@@ -60,19 +60,19 @@ func (s *Server) guard(r fiber.Router, cc cors.Config, key func(*fiber.Ctx) stri
 	cc.AllowOriginsFunc, cc.MaxAge = s.cfg.AllowOrigin, 600
 	r.Use(cors.New(cc))
 	if s.cfg.RatePerIP > 0 {
-		r.Use(limiter.New(limiter.Config{
+		r.Use(describeRefusal(limiter.New(limiter.Config{
 			Max: s.cfg.RatePerIP, Expiration: time.Second,
 			KeyGenerator: func(c *fiber.Ctx) string { return "ip:" + c.IP() },
-			LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-		}))
+			LimitReached: limitReached(s.cfg.RatePerIP),
+		})))
 	}
 	if s.cfg.RatePerToken <= 0 {
 		return nil
 	}
-	return limiter.New(limiter.Config{
+	return describeRefusal(limiter.New(limiter.Config{
 		Max: s.cfg.RatePerToken, Expiration: time.Second,
 		Next:         func(c *fiber.Ctx) bool { return key(c) == "" },
 		KeyGenerator: func(c *fiber.Ctx) string { return "tok:" + key(c) },
-		LimitReached: func(*fiber.Ctx) error { return ErrRateLimited },
-	})
+		LimitReached: limitReached(s.cfg.RatePerToken),
+	}))
 }

@@ -37,6 +37,9 @@ type Options struct {
 	// Webhooks tunes webhook delivery (backoff, attempts, timeouts); its
 	// Logger defaults to Logger.
 	Webhooks webhooks.Options
+	// GuestAttachWait is how long a guest chat waits for its event stream
+	// before it is routed anyway; 30 s.
+	GuestAttachWait time.Duration
 }
 
 // Server is a wired gateway.
@@ -119,7 +122,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	if _, err := webchat.Register(s.bus, s.engine, webchat.Options{SessionKey: st.SessionKey()}); err != nil {
+	if _, err := webchat.Register(s.bus, s.engine, webchat.Options{SessionKey: st.SessionKey(), AttachWait: o.GuestAttachWait}); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: WebChatService: %w", err)
 	}

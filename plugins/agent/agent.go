@@ -86,6 +86,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"listQueues":    s.listQueues,
 		"sendFile":      s.sendFile,
 		"downloadFile":  s.downloadFile,
+		"requestFile":   s.requestFile,
 	}
 	for name, h := range cmds {
 		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {

@@ -84,7 +84,8 @@ type Engine struct {
 	mu        sync.Mutex
 	chats     map[string]*store.Chat // open chats, without userData
 	agents    map[string]*agentState
-	positions map[string]int // last queue position told to each waiting chat
+	positions map[string]int         // last queue position told to each waiting chat
+	holds     map[string]*time.Timer // chats kept out of routing (hold.go), each with its timeout
 }
 
 type agentState struct {
@@ -332,6 +333,9 @@ type StartRequest struct {
 	Queue             string   // overrides the deployment's queue when set
 	Skills            []string // needed beside the queue's
 	Language          string
+	// HoldRouting, when positive, keeps the new chat out of routing until
+	// ReleaseRouting or for this long, whichever comes first.
+	HoldRouting time.Duration
 }
 
 // Started is a new (or, for a retried request, the same) chat and its token.
@@ -383,10 +387,16 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 	}
 	joined := store.Event{Type: store.EventParticipantJoined, Time: now,
 		From: store.Party{ID: identity, Name: visitorName(r.Visitor), Type: "Client"}}
+	if r.HoldRouting > 0 {
+		e.holdRouting(chatID, r.HoldRouting) // before the commit, which wakes the router
+	}
 	created, existing, err := e.log.CreateChat(ctx, store.NewChat{
 		Chat: c, Identity: idn, TokenHash: store.HashToken(token), StartKey: r.RequestID,
 		Events: []store.Event{joined},
 	})
+	if err != nil || created.ID != chatID {
+		e.ReleaseRouting(chatID) // no such chat: a failure, or a retry answered with the first chat
+	}
 	if err != nil {
 		return Started{}, fmt.Errorf("chat: start: %w", err)
 	}

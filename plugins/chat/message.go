@@ -50,6 +50,10 @@ func ToMessage(ev store.Event) Message {
 		}
 	case store.EventFileUploaded:
 		m.FileDetails = ev.Data
+	case store.EventNotice:
+		if ok, _ := IsMediaRequest(ev); ok {
+			m.Data = ev.Data // {"mediaRequest":{...}}: clients show the request (media.go)
+		}
 	case store.EventChatLocked:
 		m.Type, m.Text = store.EventNotice, "This conversation is locked."
 	case store.EventChatUnlocked:

@@ -104,7 +104,7 @@ func (e *Engine) nextAssignment() (chatID, agentID string) {
 	defer e.mu.Unlock()
 	for _, c := range e.queuedLocked() {
 		q, ok := cfg.Queue(c.Queue)
-		if !ok || q.ManualAccept {
+		if !ok || q.ManualAccept || e.heldLocked(c.ID) {
 			continue
 		}
 		var best *agentState

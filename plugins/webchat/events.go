@@ -105,7 +105,7 @@ func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
 			By string `json:"by"`
 		}
 		_ = json.Unmarshal(ev.Data, &d)
-		add(EventEnded, mustJSON(map[string]string{"chatId": c.ID, "by": d.By}))
+		add(EventEnded, mustJSON(map[string]any{"chatId": c.ID, "by": d.By, "timestamp": ev.Time}))
 	default:
 		if !chat.Visible(ev) {
 			return bus.Event{}, false

@@ -73,9 +73,13 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	case errors.Is(err, chat.ErrLocked):
 		return nil, ErrLocked
 	case err != nil:
+		// A file refused while the agent waits for one fails the request.
+		s.settleMediaRequest(ctx, c, "", up.Name, chat.MediaErrored)
 		return nil, fileRejection(err)
 	}
-	return NewFileResult(ev), nil
+	res := NewFileResult(ev)
+	s.settleMediaRequest(ctx, c, res.Type, res.Name, chat.MediaSuccess)
+	return res, nil
 }
 
 // downloadFile resolves with a file of the visitor's chat: a *bus.File, whose

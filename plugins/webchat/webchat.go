@@ -7,6 +7,7 @@ import (
 	"errors"
 	"maps"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
@@ -26,6 +27,7 @@ type Service struct {
 	engine     *chat.Engine
 	bus        *bus.Bus
 	sessionKey []byte
+	attachWait time.Duration
 }
 
 // Options configure the plugin.
@@ -33,6 +35,9 @@ type Options struct {
 	// SessionKey signs session data (getSessionData, restore on another
 	// device). Required.
 	SessionKey []byte
+	// AttachWait is how long a chat started with routeOnAttach waits for
+	// streamAttached before it is routed anyway; 30 s.
+	AttachWait time.Duration
 }
 
 // Register registers the plugin's commands, events, feed and authenticator
@@ -45,7 +50,10 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{engine: e, bus: b, sessionKey: o.SessionKey}
+	if o.AttachWait <= 0 {
+		o.AttachWait = 30 * time.Second
+	}
+	s := &Service{engine: e, bus: b, sessionKey: o.SessionKey, attachWait: o.AttachWait}
 	cmds := []struct {
 		name string
 		h    bus.HandlerFunc
@@ -79,6 +87,9 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"getQueuePosition", s.getQueuePosition, nil},
 		{"downloadFile", s.downloadFile, nil},
 		{"getAvailability", s.getAvailability, nil},
+		{"streamAttached", s.streamAttached, nil},
+		{"getMediaRequests", s.getMediaRequests, nil},
+		{"answerMediaRequest", s.answerMediaRequest, nil},
 	}
 	for _, c := range cmds {
 		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {
@@ -218,6 +229,10 @@ type startOptions struct {
 	InteractionData *struct {
 		Routing *routingOptions `json:"routing"`
 	} `json:"interactionData"` // Genesys' transport.interactionData
+	// RouteOnAttach keeps the chat out of routing until its client says
+	// streamAttached (or Options.AttachWait passed): Genesys Cloud's guest
+	// chat, whose widget knows the agent only from a join its stream saw.
+	RouteOnAttach bool `json:"routeOnAttach"`
 }
 
 // routingOptions is what a page asks of routing, in Genesys' words.
@@ -402,6 +417,9 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	req.UserData = ud
+	if o.RouteOnAttach {
+		req.HoldRouting = s.attachWait
+	}
 	st, err := s.engine.Start(ctx, req)
 	if err != nil {
 		return nil, err
@@ -778,6 +796,10 @@ func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, erro
 	if call.Caller.Kind != bus.KindVisitor {
 		return map[string]any{}, nil
 	}
+	var o struct {
+		UserData bool `json:"userData"` // also answer the chat's userData
+	}
+	_ = decode(call.Options, &o) // options it does not know are ignored, as they always were
 	c, err := s.engine.Chat(ctx, call.Caller.ID)
 	if err != nil {
 		return nil, err
@@ -785,6 +807,9 @@ func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, erro
 	data := map[string]any{"sessionId": c.ID, "chatId": c.ID, "participantId": c.IdentityID,
 		"transportId": c.Deployment, "deployment": c.Deployment, "mode": c.Mode, "seq": c.LastSeq,
 		"state": c.State}
+	if o.UserData {
+		data["userData"] = c.UserData
+	}
 	if c.Mode == config.ModeAsync {
 		// The signed session data restores this conversation on another
 		// browser or device (restore {sessionData}).
@@ -852,6 +877,17 @@ func (s *Service) requireSessionShort(ctx context.Context, call *bus.Call) (any,
 	if _, err := s.session(ctx, call, ErrNoActiveSessionShort); err != nil {
 		return nil, err
 	}
+	return struct{}{}, nil
+}
+
+// streamAttached tells that the visitor's event stream is attached: a chat
+// started with routeOnAttach is routed from now on. Saying it again, or for
+// a chat without the option, changes nothing.
+func (s *Service) streamAttached(ctx context.Context, call *bus.Call) (any, error) {
+	if _, err := s.liveSession(ctx, call, ErrNoActiveSession); err != nil {
+		return nil, err
+	}
+	s.engine.ReleaseRouting(call.Caller.ID)
 	return struct{}{}, nil
 }
 

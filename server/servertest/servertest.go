@@ -34,6 +34,9 @@ type Options struct {
 	NoSync bool
 	// Webhooks tunes webhook delivery: tests use short backoffs.
 	Webhooks webhooks.Options
+	// GuestAttachWait is how long a guest chat waits for its event stream
+	// before it is routed anyway (server.Options).
+	GuestAttachWait time.Duration
 }
 
 // Gateway is a running gateway.
@@ -70,7 +73,7 @@ func Start(t testing.TB, o Options) *Gateway {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync,
-		Webhooks: o.Webhooks})
+		Webhooks: o.Webhooks, GuestAttachWait: o.GuestAttachWait})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}

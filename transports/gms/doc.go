@@ -26,11 +26,14 @@
 // # Typing
 //
 // Typing indicators are ephemeral, never stored, so a poller can only see
-// those published while it polls. A chat that is being refreshed holds one
-// bus subscription, drained by each refresh and closed when the chat has not
-// been refreshed for IdleWatch: the latest agent typing state published
-// between two refreshes is answered once, as a TypingStarted or
-// TypingStopped message with index 0 (it has no place in the transcript).
+// those published while it polls. A chat that is requested or refreshed
+// holds one bus subscription to each agent typing event (a burst of
+// messages cannot overflow them), drained by each refresh and closed when the
+// chat has not been refreshed for IdleWatch: the latest agent typing state
+// published between two refreshes is answered once, as a TypingStarted or
+// TypingStopped message. It has no place in the transcript, and the widget
+// handles each index once per page, so its index is negative and new each
+// time (typingIndex): the widget's transcript position ignores it.
 //
 // The transport is safe for concurrent use; it starts no goroutines.
 package gms

@@ -67,11 +67,24 @@ type Transport struct {
 	closed    bool
 }
 
-// watch holds the typing events of a chat between two refreshes.
+// watch holds the typing events of a chat between two refreshes: one
+// subscription to each typing event, so that no burst of messages between two
+// refreshes can overflow them (the messages are read from the log).
 type watch struct {
-	sub  *bus.Subscription
-	last time.Time
+	subs      [2]*bus.Subscription // agentTypingStarted, agentTypingStopped
+	last      time.Time
+	lastIndex int64 // the index of the latest typing indicator answered
 }
+
+func (w *watch) close() {
+	for _, s := range w.subs {
+		s.Close()
+	}
+}
+
+// typingEvents are the events a watch subscribes to, in the order of its
+// subscriptions.
+var typingEvents = [2]string{"WebChatService.agentTypingStarted", "WebChatService.agentTypingStopped"}
 
 // New returns the GMS transport over b.
 func New(b *bus.Bus, cfg Config) *Transport {
@@ -110,7 +123,7 @@ func (t *Transport) Close(context.Context) error {
 	defer t.mu.Unlock()
 	t.closed = true
 	for id, w := range t.watches {
-		w.sub.Close()
+		w.close()
 		delete(t.watches, id)
 	}
 	return nil
@@ -288,6 +301,7 @@ func (t *Transport) requestChat(ctx context.Context, c *fiber.Ctx, f form) (*res
 		return nil, err
 	}
 	msgs, next, ended := transcript(units, 1)
+	t.typing(started.ChatID, ended) // watched from the start: typing before the first refresh shows in it
 	return &response{StatusCode: statusOK, ChatEnded: ended, ChatID: started.ChatID,
 		UserID: userID(started.ParticipantID, started.ChatID), SecureKey: started.Token, Alias: t.cfg.Alias,
 		Messages: msgs, NextPosition: next}, nil
@@ -418,6 +432,8 @@ func (t *Transport) operate(ctx context.Context, c *fiber.Ctx, f form) (*respons
 
 // typing returns the latest agent typing indicator published on the chat
 // since its previous refresh, and keeps watching it until ended or idle.
+// Its index is one no page has seen and below every transcript position
+// (see typingIndex).
 func (t *Transport) typing(chatID string, ended bool) *message {
 	now := time.Now()
 	t.mu.Lock()
@@ -429,7 +445,7 @@ func (t *Transport) typing(chatID string, ended bool) *message {
 		t.lastSweep = now
 		for id, w := range t.watches {
 			if now.Sub(w.last) > t.cfg.IdleWatch {
-				w.sub.Close()
+				w.close()
 				delete(t.watches, id)
 			}
 		}
@@ -437,35 +453,65 @@ func (t *Transport) typing(chatID string, ended bool) *message {
 	w := t.watches[chatID]
 	var latest *message
 	if w != nil {
+		defer func() {
+			if latest != nil {
+				latest.Index = typingIndex(now, w.lastIndex)
+				w.lastIndex = latest.Index
+			}
+		}()
 		w.last = now
-	drain:
-		for {
-			select {
-			case ev, ok := <-w.sub.Events():
-				if !ok {
-					break drain
-				}
-				if ev.Seq == 0 && (ev.Name == "WebChatService.agentTypingStarted" || ev.Name == "WebChatService.agentTypingStopped") {
-					var m busMessage
-					if json.Unmarshal(ev.Data, &m) == nil {
-						gm := toMessage(m)
-						latest = &gm
-					}
-				}
-			default:
-				break drain
+		dropped := false
+		for _, sub := range w.subs {
+			m, ok := drainLatest(sub)
+			dropped = dropped || !ok
+			// The latest of the two; a stop wins a tie (it is the second).
+			if m != nil && (latest == nil || m.UTCTime >= latest.UTCTime) {
+				latest = m
 			}
 		}
-		if w.sub.Err() != nil || ended { // dropped as slow, or no longer needed
-			w.sub.Close()
+		if dropped || ended { // dropped as slow, or no longer needed
+			w.close()
 			delete(t.watches, chatID)
 			w = nil
 		}
 	}
 	if w == nil && !ended {
 		id := strings.Clone(chatID)
-		t.watches[id] = &watch{last: now, sub: t.bus.Subscribe(bus.SubscribeOptions{
-			Pattern: "WebChatService.*", Topic: bus.ChatTopic(id)})}
+		nw := &watch{last: now}
+		for i, name := range typingEvents {
+			nw.subs[i] = t.bus.Subscribe(bus.SubscribeOptions{Pattern: name, Topic: bus.ChatTopic(id), Buffer: 16})
+		}
+		t.watches[id] = nw
 	}
 	return latest
+}
+
+// drainLatest reads what sub holds and returns its latest typing message;
+// ok is false once the subscription has ended.
+func drainLatest(sub *bus.Subscription) (latest *message, ok bool) {
+	for {
+		select {
+		case ev, open := <-sub.Events():
+			if !open {
+				return latest, false
+			}
+			var m busMessage
+			if ev.Seq == 0 && json.Unmarshal(ev.Data, &m) == nil {
+				gm := toMessage(m)
+				latest = &gm
+			}
+		default:
+			return latest, true
+		}
+	}
+}
+
+// typingIndex is the index of a typing indicator answered at now: the
+// negative of now in microseconds, and below the previous one answered on
+// the chat (prev, 0 for none). The widget handles each index once per page,
+// so every indicator needs an index never used before; it moves its
+// transcript position only after an index >= 0 and >= the position, so a
+// negative one never makes it skip a stored message.
+func typingIndex(now time.Time, prev int64) int64 {
+	return min(-now.UnixMicro(), prev-1)
 }

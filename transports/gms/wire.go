@@ -34,7 +34,7 @@ type response struct {
 // message is one transcript entry in GMS form.
 type message struct {
 	From     from            `json:"from"`
-	Index    uint64          `json:"index"`
+	Index    int64           `json:"index"` // the seq; negative for typing (typingIndex)
 	Type     string          `json:"type"`
 	Text     string          `json:"text,omitempty"`
 	UTCTime  int64           `json:"utcTime"`
@@ -79,7 +79,7 @@ func participantNumber(typ, id string) uint32 {
 }
 
 func toMessage(m busMessage) message {
-	out := message{Index: m.Index, Type: m.Type, Text: m.Text, UTCTime: m.Timestamp,
+	out := message{Index: int64(m.Index), Type: m.Type, Text: m.Text, UTCTime: m.Timestamp,
 		From: from{Nickname: m.From.Name, Type: m.From.Type, ParticipantID: participantNumber(m.From.Type, m.From.ParticipantID)}}
 	if len(m.FileDetails) > 0 {
 		out.UserData = userData(m.FileDetails) // the widget reads a FileUploaded's details from userData

@@ -2,6 +2,7 @@ package purecloud
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -127,7 +128,8 @@ func (t *Transport) handleLeave(c *fiber.Ctx) error {
 }
 
 // transcript reads the caller's transcript entries that have a wire form,
-// oldest first.
+// oldest first: what the event stream sends, with the same ids, the guest's
+// own leave from a chat someone else ended included.
 func (t *Transport) transcript(c *fiber.Ctx) (session, []chatMessage, error) {
 	ctx, cancel := t.timeout(c)
 	defer cancel()
@@ -135,19 +137,45 @@ func (t *Transport) transcript(c *fiber.Ctx) (session, []chatMessage, error) {
 	if err != nil {
 		return s, nil, err
 	}
-	var tr struct {
-		Messages []chatMessage `json:"messages"`
-	}
-	if err := t.command(ctx, caller, "WebChatService.getTranscript", nil, &tr); err != nil {
-		return s, nil, err
-	}
-	out := tr.Messages[:0]
-	for _, m := range tr.Messages {
-		if bodyType(m.Type) != "" && m.Index > 0 {
-			out = append(out, m)
+	out, err := t.readLog(ctx, caller, s.ParticipantID)
+	return s, out, err
+}
+
+// readLog reads the whole of the caller's feed into transcript entries.
+func (t *Transport) readLog(ctx context.Context, caller bus.Caller, customer string) ([]chatMessage, error) {
+	var out []chatMessage
+	for after := uint64(0); ; {
+		units, err := t.bus.Feed(ctx, caller, after, 100)
+		if err != nil {
+			return nil, err
+		}
+		if len(units) == 0 {
+			return out, nil
+		}
+		for _, u := range units {
+			for _, e := range append([]bus.Event{u}, u.With...) {
+				switch e.Name {
+				case "WebChatService.messageReceived":
+					var d struct {
+						Messages []chatMessage `json:"messages"`
+					}
+					if json.Unmarshal(e.Data, &d) != nil {
+						continue
+					}
+					for _, m := range d.Messages {
+						if bodyType(m.Type) != "" && m.Index > 0 {
+							out = append(out, m)
+						}
+					}
+				case "WebChatService.ended":
+					if by, ms := endedBy(e.Data); by != "visitor" && e.Seq > 0 {
+						out = append(out, customerLeave(customer, e.Seq, ms))
+					}
+				}
+			}
+			after = max(after, u.Seq)
 		}
 	}
-	return s, out, nil
 }
 
 // handleMessages is GET .../messages: a page of the conversation's messages
@@ -206,13 +234,32 @@ func (t *Transport) handleMessage(c *fiber.Ctx) error {
 	return ErrNotFound
 }
 
-// chatMembers replays the transcript into the conversation's members.
+// chatMembers replays the transcript into the conversation's members; the
+// guest's own carries the avatar and custom fields given at create.
 func (t *Transport) chatMembers(c *fiber.Ctx) (session, []WebChatMember, error) {
-	s, msgs, err := t.transcript(c)
+	ctx, cancel := t.timeout(c)
+	defer cancel()
+	caller, s, err := t.request(ctx, c)
 	if err != nil {
 		return s, nil, err
 	}
-	return s, members(msgs, s.ParticipantID, s.ended(), 0), nil
+	msgs, err := t.readLog(ctx, caller, s.ParticipantID)
+	if err != nil {
+		return s, nil, err
+	}
+	var sd struct {
+		UserData map[string]any `json:"userData"`
+	}
+	if err := t.command(ctx, caller, "WebChatService.getSessionData", map[string]bool{"userData": true}, &sd); err != nil {
+		return s, nil, err
+	}
+	list := members(msgs, s.ParticipantID, s.ended(), 0)
+	for i := range list {
+		if list[i].ID == s.ParticipantID {
+			list[i].AvatarImageURL, list[i].CustomFields = guestProfile(sd.UserData)
+		}
+	}
+	return s, list, nil
 }
 
 // handleMembers is GET .../members, paged by pageSize and pageNumber.

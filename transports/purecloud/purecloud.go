@@ -72,7 +72,7 @@ func (t *Transport) Prefix() string { return Prefix }
 
 // CORS allows the guest calls with their bearer jwt.
 func (t *Transport) CORS() (methods, headers string) {
-	return "GET,POST,DELETE,OPTIONS", "Authorization,Content-Type"
+	return "GET,POST,PATCH,DELETE,OPTIONS", "Authorization,Content-Type"
 }
 
 // RateKey limits the requests of a bearer jwt together; the create call and
@@ -92,6 +92,9 @@ func (t *Transport) Mount(r fiber.Router) {
 	g.Delete(member, t.handleLeave)
 	g.Post(member+"/messages", t.handleSend)
 	g.Post(member+"/typing", t.handleTyping)
+	g.Get(conv+"/mediarequests", t.handleMediaRequests)
+	g.Get(conv+"/mediarequests/:mediaRequestId", t.handleMediaRequest)
+	g.Patch(conv+"/mediarequests/:mediaRequestId", t.handlePatchMediaRequest)
 	g.Get(conv+"/stream", t.requireStream, t.streamHandler())
 }
 

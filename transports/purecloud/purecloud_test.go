@@ -103,6 +103,7 @@ func (g *guest) member(path string) string { return g.url("/members/" + g.Member
 // frame is an event stream frame.
 type frame struct {
 	TopicName string `json:"topicName"`
+	Version   any    `json:"version"`
 	EventBody struct {
 		Message  string `json:"message"`
 		ID       string `json:"id"`
@@ -240,11 +241,11 @@ func TestConversation(t *testing.T) {
 	join := s.until(t, "message", func(f frame) bool { return f.EventBody.BodyType == "member-join" })
 	annID := join.EventBody.Sender.ID
 	if annID == "" || annID == g.Member.ID || join.TopicName != "v2.conversations.chats."+g.ID+".messages" ||
-		join.EventBody.Conversation.ID != g.ID {
+		join.EventBody.Conversation.ID != g.ID || join.Version != "2" {
 		t.Fatalf("join frame %+v", join)
 	}
 	if f := s.until(t, "member-change", nil); f.EventBody.Member.ID != annID || f.EventBody.Member.State != "CONNECTED" ||
-		f.TopicName != "v2.conversations.chats."+g.ID+".members" {
+		f.TopicName != "v2.conversations.chats."+g.ID+".members" || f.Version != "2" {
 		t.Fatalf("member-change %+v", f)
 	}
 	var m struct {
@@ -267,7 +268,7 @@ func TestConversation(t *testing.T) {
 
 	// Ann types.
 	ann.Command("AgentService.sendTyping", map[string]any{"chatId": g.ID, "isTyping": true}).Resolved(t)
-	if f := s.until(t, "typing-indicator", nil); f.EventBody.Sender.ID != annID || f.EventBody.Conversation.ID != g.ID {
+	if f := s.until(t, "typing-indicator", nil); f.EventBody.Sender.ID != annID || f.EventBody.Conversation.ID != g.ID || f.Version != "2" {
 		t.Fatalf("typing frame %+v", f)
 	}
 
@@ -399,20 +400,84 @@ func TestAgentEnds(t *testing.T) {
 		return f.EventBody.BodyType == "member-join" && f.EventBody.Sender.ID != g.Member.ID
 	})
 	ann.Command("AgentService.endChat", map[string]any{"chatId": g.ID}).Resolved(t)
-	s.until(t, "message", func(f frame) bool {
+	leave := s.until(t, "message", func(f frame) bool {
 		return f.EventBody.BodyType == "member-leave" && f.EventBody.Sender.ID == g.Member.ID
 	})
 	s.until(t, "member-change", func(f frame) bool {
 		return f.EventBody.Member.ID == g.Member.ID && f.EventBody.Member.State == "DISCONNECTED"
 	})
 	var m struct {
-		State string `json:"state"`
+		State     string `json:"state"`
+		LeaveDate string `json:"leaveDate"`
 	}
 	status, body := do(t, "GET", g.member(""), g.JWT, nil)
 	decode(t, body, &m)
-	if status != http.StatusOK || m.State != "DISCONNECTED" {
-		t.Fatalf("own member: HTTP %d %s", status, body)
+	if status != http.StatusOK || m.State != "DISCONNECTED" || m.LeaveDate != leave.EventBody.Timestamp {
+		t.Fatalf("own member: HTTP %d %s, want DISCONNECTED with leaveDate %s", status, body, leave.EventBody.Timestamp)
 	}
+	// What the stream sent is readable over REST, with the same id.
+	var got struct {
+		ID        string `json:"id"`
+		BodyType  string `json:"bodyType"`
+		Timestamp string `json:"timestamp"`
+		Sender    struct {
+			ID string `json:"id"`
+		} `json:"sender"`
+	}
+	status, body = do(t, "GET", g.url("/messages/"+leave.EventBody.ID), g.JWT, nil)
+	decode(t, body, &got)
+	if status != http.StatusOK || got.ID != leave.EventBody.ID || got.BodyType != "member-leave" || got.Sender.ID != g.Member.ID ||
+		got.Timestamp != leave.EventBody.Timestamp {
+		t.Fatalf("GET messages/%s: HTTP %d %s", leave.EventBody.ID, status, body)
+	}
+	all := g.messages("")
+	if last := all.Entities[len(all.Entities)-1]; last.ID != leave.EventBody.ID || last.BodyType != "member-leave" {
+		t.Fatalf("GET messages ends with %+v, want the leave %s", last, leave.EventBody.ID)
+	}
+}
+
+// TestMemberProfile: the avatarImageUrl and customFields given at create
+// are the guest member's, in GET .../members and .../members/{id}.
+func TestMemberProfile(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{})
+	status, body := do(t, "POST", gw.URL+api+"/conversations", "", map[string]any{
+		"organizationId": "org", "deploymentId": "demo",
+		"memberInfo": map[string]any{"displayName": "Rita", "avatarImageUrl": "https://cdn.example/rita.png",
+			"customFields": map[string]any{"firstName": "Rita", "subject": "billing"}},
+	})
+	if status != http.StatusOK {
+		t.Fatalf("create: HTTP %d %s", status, body)
+	}
+	g := &guest{t: t, base: gw.URL}
+	decode(t, body, g)
+	type member struct {
+		ID           string            `json:"id"`
+		Avatar       string            `json:"avatarImageUrl"`
+		CustomFields map[string]string `json:"customFields"`
+	}
+	check := func(m member, where string) {
+		t.Helper()
+		if m.ID != g.Member.ID || m.Avatar != "https://cdn.example/rita.png" || m.CustomFields["firstName"] != "Rita" ||
+			m.CustomFields["subject"] != "billing" {
+			t.Fatalf("%s: %+v", where, m)
+		}
+	}
+	var one member
+	status, body = do(t, "GET", g.member(""), g.JWT, nil)
+	decode(t, body, &one)
+	if status != http.StatusOK {
+		t.Fatalf("GET member: HTTP %d %s", status, body)
+	}
+	check(one, "GET members/{id}")
+	var list struct {
+		Entities []member `json:"entities"`
+	}
+	status, body = do(t, "GET", g.url("/members"), g.JWT, nil)
+	decode(t, body, &list)
+	if status != http.StatusOK || len(list.Entities) != 1 {
+		t.Fatalf("GET members: HTTP %d %s", status, body)
+	}
+	check(list.Entities[0], "GET members")
 }
 
 type apiError struct {
@@ -602,5 +667,46 @@ func TestShutdown(t *testing.T) {
 	}
 	if !fws.IsCloseError(s.err, fws.CloseGoingAway) {
 		t.Fatalf("stream ended with %v, want 1001", s.err)
+	}
+}
+
+// TestRateLimitHeaders: the X-RateLimit-* headers of a 429 describe the
+// limit that refused it, per jwt or per IP.
+func TestRateLimitHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		perIP, perJWT int
+		want          string
+	}{
+		{"PerJWT", 100, 20, "20"},
+		{"PerIP", 20, 100, "20"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Demo()
+			cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = tc.perIP, tc.perJWT
+			gw := servertest.Start(t, servertest.Options{Config: &cfg})
+			g := create(t, gw, "Rita")
+			var limited *http.Response
+			for i := 0; i < 200 && limited == nil; i++ {
+				req, _ := http.NewRequest("GET", g.url("/members"), nil)
+				req.Header.Set("Authorization", "Bearer "+g.JWT)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusTooManyRequests {
+					limited = resp
+				}
+			}
+			if limited == nil {
+				t.Fatal("never limited")
+			}
+			if h := limited.Header; h.Get("X-Ratelimit-Limit") != tc.want || h.Get("X-Ratelimit-Remaining") != "0" ||
+				h.Get("X-Ratelimit-Reset") == "" || h.Get("Retry-After") == "" {
+				t.Fatalf("429 headers %v, want the limit %s", h, tc.want)
+			}
+		})
 	}
 }

@@ -54,6 +54,9 @@ type startOptions struct {
 	Subject   string         `json:"subject,omitempty"`
 	UserData  map[string]any `json:"userData,omitempty"`
 	Routing   *routing       `json:"routing,omitempty"`
+	// RouteOnAttach: Genesys Cloud routes a guest chat once its stream is
+	// attached (streamAttached), so the agent's join reaches the stream.
+	RouteOnAttach bool `json:"routeOnAttach"`
 }
 
 type routing struct {
@@ -99,12 +102,22 @@ func decodeCreate(data []byte) (created, error) {
 		return s
 	}
 	o := startOptions{
-		Nickname:  m.DisplayName,
-		Firstname: field(m.FirstName, "firstName"),
-		Lastname:  field(m.LastName, "lastName"),
-		Email:     field(m.Email, "email"),
-		Subject:   field("", "subject"),
-		UserData:  m.CustomFields,
+		Nickname:      m.DisplayName,
+		Firstname:     field(m.FirstName, "firstName"),
+		Lastname:      field(m.LastName, "lastName"),
+		Email:         field(m.Email, "email"),
+		Subject:       field("", "subject"),
+		UserData:      m.CustomFields,
+		RouteOnAttach: true,
+	}
+	if m.AvatarImageURL != "" {
+		if len(m.AvatarImageURL) > 2048 {
+			return created{}, badRequest(`"memberInfo.avatarImageUrl" is too long`)
+		}
+		if o.UserData == nil {
+			o.UserData = map[string]any{}
+		}
+		o.UserData[avatarKey] = m.AvatarImageURL // returned as the member's avatar (GET .../members)
 	}
 	if m.PhoneNumber != "" {
 		if o.UserData == nil {
@@ -148,6 +161,28 @@ func decodeSend(data []byte) (string, error) {
 		return "", badRequest(`"bodyType" must be "standard"`)
 	}
 	return *r.Body, nil
+}
+
+// decodeMediaPatch decodes the body of PATCH .../mediarequests/{id}: a
+// WebChatGuestMediaRequest of which only state counts.
+func decodeMediaPatch(data []byte) (string, error) {
+	var r struct {
+		ID              string   `json:"id"`
+		Name            string   `json:"name"`
+		Types           []string `json:"types"`
+		State           string   `json:"state"`
+		CommunicationID string   `json:"communicationId"`
+		SecurityKey     string   `json:"securityKey"`
+		SelfURI         string   `json:"selfUri"`
+	}
+	if err := strictUnmarshal(data, &r); err != nil {
+		return "", err
+	}
+	switch r.State {
+	case "ACCEPTED", "DECLINED", "ERRORED":
+		return r.State, nil
+	}
+	return "", badRequest(`"state" must be "ACCEPTED", "DECLINED" or "ERRORED"`)
 }
 
 // strictUnmarshal decodes a JSON object of valid UTF-8 into v.

@@ -1,6 +1,7 @@
 package purecloud
 
 import (
+	"context"
 	"errors"
 	"io"
 	"time"
@@ -21,6 +22,7 @@ const CloseSlowConsumer = 4409
 const (
 	localChat     = "cxgate.purecloud.chat"
 	localCustomer = "cxgate.purecloud.customer"
+	localCaller   = "cxgate.purecloud.caller"
 )
 
 func nowMilli() int64 { return time.Now().UnixMilli() }
@@ -53,6 +55,7 @@ func (t *Transport) requireStream(c *fiber.Ctx) error {
 	}
 	c.Locals(localChat, s.ChatID)
 	c.Locals(localCustomer, s.ParticipantID)
+	c.Locals(localCaller, caller)
 	return c.Next()
 }
 
@@ -84,6 +87,11 @@ func (t *Transport) serveStream(conn *websocket.Conn) {
 	// Subscribed before the first frame: a client that saw the first
 	// heartbeat misses no event after it.
 	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "WebChatService.*", Topic: bus.ChatTopic(chatID), Buffer: t.cfg.StreamQueue})
+	// Only now may the chat be routed: the agent's join, which the widget
+	// needs to know the agent, comes after the subscription.
+	if caller, ok := conn.Locals(localCaller).(bus.Caller); ok {
+		t.attached(caller)
+	}
 	readerDone := make(chan struct{})
 	writerDone := make(chan struct{})
 	go func() {
@@ -160,4 +168,13 @@ func (t *Transport) write(conn *websocket.Conn, sub *bus.Subscription, chatID, c
 
 func closeWith(conn *websocket.Conn, code int, text string) {
 	_ = conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+}
+
+// attached tells WebChatService that the chat's stream is attached, which
+// routes a chat created over this wire. A failure leaves it to the chat's
+// attach wait.
+func (t *Transport) attached(caller bus.Caller) {
+	ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
+	defer cancel()
+	_ = t.command(ctx, caller, "WebChatService.streamAttached", nil, nil)
 }

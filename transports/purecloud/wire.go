@@ -30,13 +30,23 @@ type WebChatMessage struct {
 
 // WebChatMember is WebChatMemberInfo.
 type WebChatMember struct {
-	ID             string `json:"id"`
-	DisplayName    string `json:"displayName,omitempty"`
-	AvatarImageURL string `json:"avatarImageUrl,omitempty"`
-	Role           string `json:"role"`
-	JoinDate       string `json:"joinDate,omitempty"`
-	LeaveDate      string `json:"leaveDate,omitempty"`
-	State          string `json:"state"`
+	ID             string         `json:"id"`
+	DisplayName    string         `json:"displayName,omitempty"`
+	AvatarImageURL string         `json:"avatarImageUrl,omitempty"`
+	Role           string         `json:"role"`
+	JoinDate       string         `json:"joinDate,omitempty"`
+	LeaveDate      string         `json:"leaveDate,omitempty"`
+	CustomFields   map[string]any `json:"customFields,omitempty"`
+	State          string         `json:"state"`
+}
+
+// MediaRequest is WebChatGuestMediaRequest: an agent's request for a file.
+type MediaRequest struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name,omitempty"`
+	Types   []string `json:"types"`
+	State   string   `json:"state"`
+	SelfURI string   `json:"selfUri"`
 }
 
 // Member states and roles.
@@ -55,6 +65,7 @@ const (
 	BodyNotice      = "notice"
 	BodyMemberJoin  = "member-join"
 	BodyMemberLeave = "member-leave"
+	BodyMediaReq    = "media-request"
 )
 
 // chatMessage is a WebChatService transcript entry, as getTranscript and
@@ -64,7 +75,10 @@ type chatMessage struct {
 	Type      string `json:"type"`
 	Text      string `json:"text"`
 	Timestamp int64  `json:"timestamp"`
-	From      struct {
+	// Data is a media request notice's {"mediaRequest":{...}}; the request
+	// itself has no "id" in it (its id is its own).
+	Data json.RawMessage `json:"data"`
+	From struct {
 		Name          string `json:"name"`
 		Type          string `json:"type"`
 		ParticipantID string `json:"participantId"`
@@ -113,8 +127,46 @@ func toWire(chatID string, m chatMessage) (WebChatMessage, bool) {
 	if bt == "" || m.Index == 0 {
 		return WebChatMessage{}, false
 	}
+	if bt == BodyNotice && isMediaRequest(m.Data) {
+		bt = BodyMediaReq
+	}
 	return WebChatMessage{ID: messageID(m.Index), Conversation: ref{chatID}, Sender: ref{m.From.ParticipantID},
 		Body: m.Text, BodyType: bt, Timestamp: isoTime(m.Timestamp)}, true
+}
+
+// isMediaRequest reports whether a notice's data is a media request itself
+// (not one of its changes of state).
+func isMediaRequest(data json.RawMessage) bool {
+	if len(data) == 0 {
+		return false
+	}
+	var d struct {
+		MediaRequest *struct {
+			ID string `json:"id"`
+		} `json:"mediaRequest"`
+	}
+	return json.Unmarshal(data, &d) == nil && d.MediaRequest != nil && d.MediaRequest.ID == ""
+}
+
+// customerLeave is the guest's own member-leave when the agent or the
+// system ended the chat: the chat's end, at its seq.
+func customerLeave(customer string, seq uint64, ms int64) chatMessage {
+	m := chatMessage{Index: seq, Type: "ParticipantLeft", Timestamp: ms}
+	m.From.ParticipantID, m.From.Type = customer, "Client"
+	return m
+}
+
+// endedBy reads a WebChatService.ended event: who ended the chat, and when.
+func endedBy(data []byte) (by string, ms int64) {
+	var d struct {
+		By        string `json:"by"`
+		Timestamp int64  `json:"timestamp"`
+	}
+	_ = json.Unmarshal(data, &d)
+	if d.Timestamp == 0 {
+		d.Timestamp = time.Now().UnixMilli()
+	}
+	return d.By, d.Timestamp
 }
 
 // members replays a transcript's joins and leaves into the chat's members,
@@ -160,8 +212,10 @@ func membersTopic(chatID string) string  { return "v2.conversations.chats." + ch
 // heartbeat is the frame the stream sends every Config.Heartbeat.
 var heartbeat = []byte(`{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`)
 
+// frame is a conversation frame; real Genesys frames carry "version":"2".
 type frame struct {
 	TopicName string   `json:"topicName"`
+	Version   string   `json:"version"`
 	EventBody any      `json:"eventBody"`
 	Metadata  metadata `json:"metadata"`
 }
@@ -196,7 +250,7 @@ func newID() string {
 }
 
 func encodeFrame(topic, typ string, body any) []byte {
-	b, err := json.Marshal(frame{TopicName: topic, EventBody: body, Metadata: metadata{CorrelationID: newID(), Type: typ}})
+	b, err := json.Marshal(frame{TopicName: topic, Version: "2", EventBody: body, Metadata: metadata{CorrelationID: newID(), Type: typ}})
 	if err != nil {
 		panic("purecloud: marshal frame: " + err.Error()) // only our own plain structs
 	}
@@ -247,17 +301,13 @@ func framesOf(ev bus.Event, chatID, customer string) [][]byte {
 				Conversation: ref{chatID}, Sender: ref{m.From.ParticipantID}, Timestamp: isoTime(m.Timestamp)}))
 		case "WebChatService.ended":
 			// A chat the visitor ended logged the visitor's own leave; any
-			// other end says so here: the widget ends the chat on a
-			// member-leave of its own member.
-			var d struct {
-				By string `json:"by"`
-			}
-			_ = json.Unmarshal(e.Data, &d)
-			now := time.Now().UnixMilli()
-			if d.By != "visitor" && e.Seq > 0 {
-				out = append(out, messageFrame(WebChatMessage{ID: messageID(e.Seq), Conversation: ref{chatID},
-					Sender: ref{customer}, BodyType: BodyMemberLeave, Timestamp: isoTime(now)}))
-				out = append(out, memberFrame(chatID, customer, StateDisconnected, now))
+			// other end says so here, as GET .../messages does: the widget
+			// ends the chat on a member-leave of its own member.
+			by, ms := endedBy(e.Data)
+			if by != "visitor" && e.Seq > 0 {
+				w, _ := toWire(chatID, customerLeave(customer, e.Seq, ms))
+				out = append(out, messageFrame(w))
+				out = append(out, memberFrame(chatID, customer, StateDisconnected, ms))
 			}
 		}
 	}

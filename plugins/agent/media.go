@@ -1,0 +1,56 @@
+package agent
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// ErrMediaTypes refuses a requestFile whose types are not a short list of
+// short media types.
+var ErrMediaTypes = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest,
+	"types must be at most 16 media types (\"image/png\", \"image/*\", \".pdf\") of at most 100 characters each.")
+
+// requestFile {chatId, types} asks the chat's visitor for a file of one of
+// types (any file when empty): a media request in state PENDING, which the
+// visitor sees as a notice (guest chat: a media-request message) and
+// answers by accepting, declining or uploading. It resolves with
+// {"id","seq","types","state"}.
+func (s *Service) requestFile(ctx context.Context, call *bus.Call) (any, error) {
+	var o struct {
+		ChatID string   `json:"chatId"`
+		Types  []string `json:"types"`
+	}
+	if err := decode(call.Options, &o); err != nil {
+		return nil, err
+	}
+	if o.ChatID == "" {
+		return nil, ErrNoChatID
+	}
+	if len(o.Types) > 16 {
+		return nil, ErrMediaTypes
+	}
+	types := make([]string, 0, len(o.Types))
+	for _, t := range o.Types {
+		t = strings.TrimSpace(t)
+		if t == "" || len(t) > 100 || !utf8.ValidString(t) {
+			return nil, ErrMediaTypes
+		}
+		types = append(types, t)
+	}
+	_, p, err := s.participant(ctx, call, o.ChatID)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := s.engine.Append(ctx, o.ChatID, "", chat.MediaRequestEvent(chat.PartyOf(p), types, s.engine.Now().UnixMilli()))
+	if err != nil {
+		return nil, rejectionFor(err)
+	}
+	id := chat.MediaRequests([]store.Event{ev})[0].ID
+	return map[string]any{"id": id, "seq": ev.Seq, "types": types, "state": chat.MediaPending}, nil
+}
