@@ -113,6 +113,9 @@ func TestLoader(t *testing.T) {
 	if err != nil || age <= 0 || age > 60 {
 		t.Errorf("Cache-Control %q: want a max-age of at most 60", cc)
 	}
+	if v := l.Header.Get("Vary"); !strings.Contains(v, "X-Forwarded-Host") {
+		t.Errorf("Vary %q: the body depends on the request's host", v)
+	}
 	etag := l.Header.Get("ETag")
 	if etag == "" {
 		t.Fatal("no ETag")
