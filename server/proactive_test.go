@@ -289,7 +289,7 @@ func TestUpdateContext(t *testing.T) {
 	for name, opts := range map[string]any{
 		"Pages":     map[string]any{"context": map[string]any{"pages": many}},
 		"Object":    map[string]any{"context": map[string]any{"variables": map[string]any{"x": map[string]any{}}}},
-		"Huge":      map[string]any{"context": map[string]any{"referrer": strings.Repeat("r", 9000)}},
+		"Huge":      map[string]any{"context": map[string]any{"referrer": strings.Repeat("r", 17000)}},
 		"NotObject": map[string]any{"context": "pages"},
 	} {
 		if e := v.Command("WebChatService.updateContext", opts).Rejected(t); e.Code != "invalid_context" {
