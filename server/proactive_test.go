@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -281,7 +282,12 @@ func TestUpdateContext(t *testing.T) {
 		}
 	}
 
-	// Bounds, and no chat: refused.
+	// Bounds, and no chat: refused. bigVars is within every bound but the
+	// total: 40 values of 450 characters.
+	bigVars := map[string]any{}
+	for i := range 40 {
+		bigVars[fmt.Sprintf("v%d", i)] = strings.Repeat("x", 450)
+	}
 	many := make([]any, 21)
 	for i := range many {
 		many[i] = page("p", "http://shop.test/", int64(i))
@@ -289,7 +295,7 @@ func TestUpdateContext(t *testing.T) {
 	for name, opts := range map[string]any{
 		"Pages":     map[string]any{"context": map[string]any{"pages": many}},
 		"Object":    map[string]any{"context": map[string]any{"variables": map[string]any{"x": map[string]any{}}}},
-		"Huge":      map[string]any{"context": map[string]any{"referrer": strings.Repeat("r", 17000)}},
+		"Huge":      map[string]any{"context": map[string]any{"variables": bigVars}},
 		"NotObject": map[string]any{"context": "pages"},
 	} {
 		if e := v.Command("WebChatService.updateContext", opts).Rejected(t); e.Code != "invalid_context" {
