@@ -142,7 +142,7 @@ type leftLimiter struct {
 }
 
 const (
-	leftPerWindow = 5
+	leftPerWindow = 10
 	leftWindow    = 10 * time.Minute
 	leftAddresses = 10000
 )
