@@ -214,6 +214,14 @@ func TestLoader_AdminChange(t *testing.T) {
 		!strings.Contains(body, "invalid_config") || !strings.Contains(body, "triggers[0].action.show") {
 		t.Fatalf("bad change: %d %s", status, body)
 	}
+	// A condition of no known form is refused by name, without the line
+	// numbers of a YAML text the client never wrote.
+	badWhen, _ := json.Marshal(map[string]any{"queue": "support", "items": dep["items"], "triggers": []any{map[string]any{
+		"name": "x", "when": map[string]any{"path": "/checkout"}, "action": map[string]any{"show": "chat-button"}}}})
+	if status, body := adminDo(t, gw.URL, http.MethodPut, "/v1/admin/deployments/shop", string(badWhen)); status != http.StatusBadRequest ||
+		!strings.Contains(body, `\"path\" is not a condition`) || strings.Contains(body, "line ") {
+		t.Errorf("unknown condition: %d %s", status, body)
+	}
 	if r := fetchLoader(t, url, before.Header.Get("ETag")); r.Status != http.StatusNotModified {
 		t.Fatalf("after a refused change: %d", r.Status)
 	}
