@@ -57,6 +57,13 @@ type Config struct {
 	// MetricsElsewhere: /metrics is served on a listener of its own
 	// (MetricsHandler), and the app answers 404 there.
 	MetricsElsewhere bool
+	// Loader publishes a deployment's proactive configuration for
+	// GET /widgets/loader.js (loader.go): its JSON, given the gateway's
+	// public origin, or false for an unknown deployment. nil: no loader.
+	Loader func(deployment, gateway string) ([]byte, bool)
+	// PublicURL is the gateway's origin as pages reach it
+	// ("https://chat.example"); empty: each request's own.
+	PublicURL string
 }
 
 // Server is the running HTTP surface.
@@ -67,6 +74,7 @@ type Server struct {
 	proxies    trustedProxies // cfg.TrustedProxies, parsed
 	transports []Transport
 	wires      []wire // the transports that are Wires
+	loader     []byte // the static loader script (loader.go)
 }
 
 // ErrRateLimited answers 429; Retry-After tells when to come back.
@@ -90,7 +98,7 @@ func New(cfg Config, transports ...Transport) *Server {
 		cfg.AllowOrigin = func(string) bool { return false }
 	}
 	s := &Server{cfg: cfg, transports: transports, csp: cspFor(cfg.FrameAncestors),
-		proxies: parseTrustedProxies(cfg.TrustedProxies)}
+		proxies: parseTrustedProxies(cfg.TrustedProxies), loader: readLoader(cfg.Static)}
 	for _, t := range transports {
 		if w, ok := t.(Wire); ok {
 			s.wires = append(s.wires, wire{prefix: w.Prefix(), Wire: w})
@@ -159,6 +167,9 @@ func (s *Server) routes() {
 			s.guardWire(app, w)
 		}
 		t.Mount(app)
+	}
+	if s.cfg.Loader != nil {
+		app.Get(LoaderPath, s.handleLoader)
 	}
 	if s.cfg.Static != nil {
 		app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.cfg.Static), Index: "index.html", MaxAge: 60}))

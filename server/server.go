@@ -116,6 +116,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger, StartKey: st.SessionKey(),
 		// An agent is present while it has a socket or a long-poll open.
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
+		// Left messages commit with their webhook deliveries, like events.
+		MessageOutbox: func(event string, m store.LeftMessage) []store.OutboxEntry { return s.hooks.MessageOutbox(event, m) },
 	})
 	s.bus = bus.New()
 	if err := s.bus.ObserveCommands(s.metrics.ObserveCommand); err != nil {
@@ -173,6 +175,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		TrustedProxies:   cfg.TrustedProxies,
 		FrameAncestors:   cfg.FrameAncestors,
 		MetricsElsewhere: cfg.MetricsAddr != "",
+		Loader:           (&loaders{config: s.engine.Config}).get,
+		PublicURL:        cfg.PublicOrigin(),
 	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}), gms.New(s.bus, gms.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)

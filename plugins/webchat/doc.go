@@ -15,5 +15,10 @@
 // requestId is a retry key, never a credential: its token is derived under
 // the store's secret and handed out again only within chat.StartRetryWindow.
 //
+// Beside the reference's commands it serves proactive engagement
+// (proactive.go): updateContext, the visit's session data for agents, and
+// leaveMessage and listLeftMessages, the "leave a message" form of an offline
+// item and its answer.
+//
 // It never knows which wire a command came from.
 package webchat

@@ -28,6 +28,7 @@ type Service struct {
 	bus        *bus.Bus
 	sessionKey []byte
 	attachWait time.Duration
+	left       leftLimiter // leaveMessage per client address
 }
 
 // Options configure the plugin.
@@ -90,6 +91,9 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"streamAttached", s.streamAttached, nil},
 		{"getMediaRequests", s.getMediaRequests, nil},
 		{"answerMediaRequest", s.answerMediaRequest, nil},
+		{"updateContext", s.updateContext, nil},
+		{"leaveMessage", s.leaveMessage, nil},
+		{"listLeftMessages", s.listLeftMessages, nil},
 	}
 	for _, c := range cmds {
 		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {
