@@ -54,6 +54,7 @@ type Deployment struct {
 	ThreadInactivity time.Duration  `yaml:"threadInactivity"`
 	Files            Files          `yaml:"files"`
 	UserData         map[string]any `yaml:"userData"`
+	Retention        Retention      `yaml:"retention,omitempty"` // absent: keep forever
 }
 
 // Files is a deployment's file policy.
@@ -107,7 +108,8 @@ type Webhook struct {
 
 // WebhookEvents are the event names a webhook may subscribe to.
 func WebhookEvents() []string {
-	return []string{"chat.started", "thread.created", "message.created", "chat.transferred", "chat.ended", "chat.resolved"}
+	return []string{"chat.started", "thread.created", "message.created", "chat.transferred", "chat.ended", "chat.resolved",
+		"identity.erased"}
 }
 
 // Modes and policies.
@@ -310,6 +312,7 @@ func (c *Config) Validate() error {
 				bad("%s.%s: must be positive", at, name)
 			}
 		}
+		d.Retention.validate(at, bad)
 		if d.Files.MaxBytes < 0 || d.Files.MaxUploads < 0 {
 			bad("%s.files: maxBytes and maxUploads must be positive", at)
 		}
