@@ -18,6 +18,7 @@ import (
 	"github.com/cxgate/cxgate/plugins/admin"
 	"github.com/cxgate/cxgate/plugins/agent"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webchat"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/store"
@@ -36,6 +37,9 @@ type Options struct {
 	// Webhooks tunes webhook delivery (backoff, attempts, timeouts); its
 	// Logger defaults to Logger.
 	Webhooks webhooks.Options
+	// Lifecycle tunes retention sweeps and export links; its Logger
+	// defaults to Logger, its clock to the engine's.
+	Lifecycle lifecycle.Options
 }
 
 // Server is a wired gateway.
@@ -48,6 +52,7 @@ type Server struct {
 	native  *native.Transport
 	gateway *gateway.Server
 	hooks   *webhooks.Service
+	data    *lifecycle.Service
 
 	metrics *gateway.Metrics
 	cancel  context.CancelFunc
@@ -119,6 +124,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: AdminService: %w", err)
 	}
+	if err := s.registerLifecycle(o.Lifecycle); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: DataService: %w", err)
+	}
 	s.bus.Start()
 	if err := s.engine.Load(context.Background()); err != nil {
 		st.Close()
@@ -161,6 +170,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	go func() { defer s.wg.Done(); s.engine.Run(ctx) }()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.hooks.Run(ctx) }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.data.Run(ctx) }()
 	return s, nil
 }
 

@@ -23,7 +23,7 @@ const (
 // Events lists every event name, in the order of a chat's life.
 func Events() []string {
 	return []string{EventChatStarted, EventThreadCreated, EventMessageCreated, EventChatTransferred,
-		EventChatEnded, EventChatResolved}
+		EventChatEnded, EventChatResolved, EventIdentityErased}
 }
 
 // Payload is the JSON body of every webhook request.
