@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/server"
 	"github.com/cxgate/cxgate/store"
@@ -34,6 +35,8 @@ type Options struct {
 	NoSync bool
 	// Webhooks tunes webhook delivery: tests use short backoffs.
 	Webhooks webhooks.Options
+	// Lifecycle tunes retention sweeps: tests sweep by hand.
+	Lifecycle lifecycle.Options
 }
 
 // Gateway is a running gateway.
@@ -70,7 +73,7 @@ func Start(t testing.TB, o Options) *Gateway {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync,
-		Webhooks: o.Webhooks})
+		Webhooks: o.Webhooks, Lifecycle: o.Lifecycle})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
