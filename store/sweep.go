@@ -148,16 +148,28 @@ func (s *Store) SweepChats(ctx context.Context, p SweepPolicy, after string, sca
 	if err != nil {
 		return "", Removed{}, fmt.Errorf("store: sweep chats: %w", err)
 	}
-	var r Removed // read only after a successful submit
+	// Read only after a successful submit. When the write's budget runs
+	// out, the chats left are deleted by the next step, which resumes
+	// after the last chat handled (the others in between are read again).
+	var (
+		r        Removed
+		lastDone string
+		stopped  bool
+	)
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
-		r = Removed{}
+		r, lastDone, stopped = Removed{}, "", false
 		budget := purgeBudget
 		if err := purgeStep(tx, &budget); err != nil {
 			return err
 		}
 		budget = max(budget, purgeBudget/4) // chats of this step get their share
 		for _, pl := range plans {
+			if budget <= 0 {
+				stopped = true
+				break
+			}
+			lastDone = pl.id
 			c, err := getChat(tx, pl.id)
 			if errors.Is(err, ErrNotFound) {
 				continue
@@ -191,6 +203,9 @@ func (s *Store) SweepChats(ctx context.Context, p SweepPolicy, after string, sca
 	}
 	if err := s.submit(ctx, o); err != nil {
 		return "", Removed{}, err
+	}
+	if stopped {
+		next = lastDone
 	}
 	return next, r, nil
 }
