@@ -105,7 +105,7 @@ func seedChat(ctx context.Context, s *store.Store, c *seededChat, then, now int6
 			CreatedAt: at, LastActivity: at},
 		Identity:  &store.Identity{ID: "idn-" + c.id, Profile: store.Profile{Nickname: "v" + c.id}, CreatedAt: at},
 		TokenHash: store.HashToken("tok-" + c.id), StartKey: "start-" + c.id,
-		Events:    []store.Event{{Type: store.EventParticipantJoined, From: client, Time: at}},
+		Events: []store.Event{{Type: store.EventParticipantJoined, From: client, Time: at}},
 	})
 	if err != nil {
 		return err
