@@ -253,3 +253,31 @@ func TestSoak(t *testing.T) {
 		t.Errorf("chats bucket: %d keys, want at most the last minute's (%d)", worst["chats"], 3*perRound)
 	}
 }
+
+// TestRetention_AdminAPI sets a deployment's retention over the admin API:
+// it reads back in days, is in force for the next sweep, and a bad period
+// is refused.
+func TestRetention_AdminAPI(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{})
+	admin := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AdminToken)
+	put := func(body string) wiretest.Reply {
+		req, _ := http.NewRequest(http.MethodPut, gw.URL+"/v1/admin/deployments/demo", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return admin.Do(req)
+	}
+	var d map[string]any
+	rest(t, gw, http.MethodGet, "/v1/admin/deployments/demo").Into(t, &d)
+	if _, ok := d["retention"]; ok {
+		t.Errorf("a deployment without retention shows %v", d["retention"])
+	}
+	put(`{"queue":"support","origins":["*"],"retention":{"chats":"365d","files":"36h"}}`).Into(t, &d)
+	if r, _ := d["retention"].(map[string]any); r["chats"] != "365d" || r["files"] != "36h0m0s" {
+		t.Errorf("retention reads back as %v", d["retention"])
+	}
+	if got := gw.Engine().Retention("demo"); got.Chats != 365*24*time.Hour || got.Files != 36*time.Hour || got.Restore != time.Minute {
+		t.Errorf("retention in force: %+v", got)
+	}
+	if r := put(`{"queue":"support","retention":{"chats":"a year"}}`); r.HTTPStatus != http.StatusBadRequest {
+		t.Errorf("a bad period: HTTP %d %s", r.HTTPStatus, r.Body)
+	}
+}
