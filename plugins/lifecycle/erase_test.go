@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -257,5 +258,38 @@ func TestExport(t *testing.T) {
 	}
 	if r := wiretest.NewHTTP(t, gw.URL).WithToken(pia.Token).Command(lifecycle.CommandExport, map[string]string{"identityId": pia.ParticipantID}); r.HTTPStatus != http.StatusForbidden {
 		t.Errorf("export by a visitor: HTTP %d %s", r.HTTPStatus, r.Body)
+	}
+}
+
+// TestErase_ByChatOverGMS erases the identity of a chat started over the
+// GMS wire, by the chat's id: the GMS session can no longer read it.
+func TestErase_ByChatOverGMS(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{})
+	gms := func(path string, form url.Values) (int, string) {
+		resp, err := http.PostForm(gw.URL+"/genesys/2/chat/demo/"+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, body := gms("", url.Values{"nickname": {"Rita"}, "emailAddress": {"rita@example.com"}})
+	var e struct{ ChatID, UserID, SecureKey, Alias string }
+	if err := json.Unmarshal([]byte(body), &e); err != nil || e.ChatID == "" {
+		t.Fatalf("GMS request chat: %s", body)
+	}
+	keys := url.Values{"userId": {e.UserID}, "secureKey": {e.SecureKey}, "alias": {e.Alias}}
+	gms(e.ChatID+"/send", url.Values{"userId": {e.UserID}, "secureKey": {e.SecureKey}, "alias": {e.Alias}, "message": {"my card number"}})
+	if _, body := gms(e.ChatID+"/refresh", keys); !strings.Contains(body, "my card number") {
+		t.Fatalf("GMS refresh before erasure: %s", body)
+	}
+	var got lifecycle.ErasedReply
+	rest(t, gw, http.MethodDelete, "/v1/admin/chats/"+e.ChatID+"/identity").Into(t, &got)
+	if got.Deleted.Chats != 1 || got.ChatIDs[0] != e.ChatID || got.Ended != 1 {
+		t.Errorf("erasure by chat: %+v", got)
+	}
+	if _, body := gms(e.ChatID+"/refresh", keys); strings.Contains(body, "my card number") || !strings.Contains(body, `"errors"`) {
+		t.Errorf("GMS refresh after erasure: %s", body)
 	}
 }
