@@ -293,3 +293,24 @@ func TestErase_ByChatOverGMS(t *testing.T) {
 		t.Errorf("GMS refresh after erasure: %s", body)
 	}
 }
+
+// TestErase_OpenSocket erases a visitor while its socket is open: the
+// socket is told the chat ended, and every command on it afterwards is
+// answered as one without a session, never an internal error.
+func TestErase_OpenSocket(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{})
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
+	var pia started
+	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Pia"}).Into(t, &pia)
+	sock := wiretest.Dial(t, gw.WSURL, wiretest.DialOptions{})
+	sock.MustAuth(pia.Token, 0)
+	rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+pia.ParticipantID).Resolved(t)
+	sock.Until(wiretest.Timeout, func(ev wiretest.Event) bool { return ev.Name == "WebChatService.ended" })
+	for _, c := range []string{"getTranscript", "fetchHistory", "sendMessage", "getSessionData", "listConversations",
+		"getAgents", "markRead", "restore"} {
+		r := sock.Command("WebChatService."+c, map[string]any{"message": "x"})
+		if e := r.Rejected(t); e.Code != "no_active_session" && e.Code != "restore_failed" {
+			t.Errorf("%s after erasure: %s", c, r.Body)
+		}
+	}
+}

@@ -81,7 +81,7 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"getAvailability", s.getAvailability, nil},
 	}
 	for _, c := range cmds {
-		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {
+		if err := p.RegisterCommand(c.name, sessionGone(c.h), c.opts...); err != nil {
 			return nil, err
 		}
 	}
