@@ -194,6 +194,7 @@ func TestSoak(t *testing.T) {
 	e := gw.Engine()
 	var peak map[string]int // the most keys of each bucket in the first rounds
 	var worst map[string]int
+	var sizeEarly, sizeLate int64 // the store file's size
 	rounds := total / perRound
 	for round := range rounds {
 		var wg sync.WaitGroup
@@ -232,9 +233,12 @@ func TestSoak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		target := &worst
+		target, size := &worst, &sizeLate
 		if round < 4 {
-			target = &peak
+			target, size = &peak, &sizeEarly
+		}
+		if n, err := gw.Store().Size(); err == nil {
+			*size = max(*size, n)
 		}
 		if *target == nil {
 			*target = map[string]int{}
@@ -244,6 +248,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	t.Logf("%d chats in %d rounds; keys per bucket, most in the first 4 rounds %v, most after %v", rounds*perRound, rounds, peak, worst)
+	t.Logf("store file: at most %d bytes in the first 4 rounds, %d after (freed pages are reused)", sizeEarly, sizeLate)
 	for name, n := range worst {
 		if n > peak[name] {
 			t.Errorf("bucket %s grew: %d keys after the first rounds, at most %d in them", name, n, peak[name])
