@@ -150,7 +150,8 @@ func TestErase(t *testing.T) {
 	}
 	// The agent in the open conversation was told it ended.
 	agentSocket.Until(wiretest.Timeout, func(ev wiretest.Event) bool {
-		return ev.Name == "AgentService.chatEnded" && bytes.Contains(ev.Data, []byte(pia.ChatID))
+		return ev.Name == "AgentService.chatEnded" && bytes.Contains(ev.Data, []byte(pia.ChatID)) &&
+			bytes.Contains(ev.Data, []byte(`"by":"erased"`))
 	})
 
 	// A second call, by identity or by chat, is a 404.
