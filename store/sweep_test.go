@@ -240,6 +240,10 @@ func TestEraseIdentity(t *testing.T) {
 	if _, err := s.Chat(ctx, "a2"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a2: %v", err)
 	}
+	// The writer had a1 in its cache: a write to it now must not bring it back.
+	if _, _, _, err := s.Mutate(ctx, "a1", "", appendFn(message("late"))); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("write to an erased chat: %v, want ErrNotFound", err)
+	}
 	if _, err := s.EraseIdentity(ctx, "idn-a1", nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second erasure: %v, want ErrNotFound", err)
 	}
