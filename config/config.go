@@ -67,6 +67,7 @@ type Deployment struct {
 	Variables         []Variable `yaml:"variables,omitempty"`
 	Triggers          []Trigger  `yaml:"triggers,omitempty"`
 	Items             []Item     `yaml:"items,omitempty"`
+	Retention         Retention  `yaml:"retention,omitempty"` // absent: keep forever
 }
 
 // Files is a deployment's file policy.
@@ -121,7 +122,7 @@ type Webhook struct {
 // WebhookEvents are the event names a webhook may subscribe to.
 func WebhookEvents() []string {
 	return []string{"chat.started", "thread.created", "message.created", "chat.transferred", "chat.ended", "chat.resolved",
-		"message.left", "message.answered"}
+		"message.left", "message.answered", "identity.erased"}
 }
 
 // Modes and policies.
@@ -331,6 +332,7 @@ func (c *Config) Validate() error {
 				bad("%s.%s: must be positive", at, name)
 			}
 		}
+		d.Retention.validate(at, bad)
 		if d.Files.MaxBytes < 0 || d.Files.MaxUploads < 0 {
 			bad("%s.files: maxBytes and maxUploads must be positive", at)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/cxgate/cxgate/plugins/admin"
 	"github.com/cxgate/cxgate/plugins/agent"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webchat"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/store"
@@ -40,6 +41,9 @@ type Options struct {
 	// GuestAttachWait is how long a guest chat waits for its event stream
 	// before it is routed anyway; 30 s.
 	GuestAttachWait time.Duration
+	// Lifecycle tunes retention sweeps and export links; its Logger
+	// defaults to Logger, its clock to the engine's.
+	Lifecycle lifecycle.Options
 }
 
 // Server is a wired gateway.
@@ -52,6 +56,7 @@ type Server struct {
 	native  *native.Transport
 	gateway *gateway.Server
 	hooks   *webhooks.Service
+	data    *lifecycle.Service
 
 	metrics *gateway.Metrics
 	cancel  context.CancelFunc
@@ -143,6 +148,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: AdminService: %w", err)
 	}
+	if err := s.registerLifecycle(o.Lifecycle); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: DataService: %w", err)
+	}
 	s.bus.Start()
 	if err := s.engine.Load(context.Background()); err != nil {
 		st.Close()
@@ -210,6 +219,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 			}
 		}()
 	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.data.Run(ctx) }()
 	return s, nil
 }
 

@@ -27,6 +27,8 @@ type chatCache struct {
 	// request of its newest requestWindow events there.
 	committedReqs map[string]map[string]request
 	pendingReqs   map[string]map[string]request
+
+	deleted map[string]bool // chats the transaction being built removed
 }
 
 // requestWindow is how many of a chat's newest events a retried request id
@@ -54,7 +56,8 @@ func (r request) inWindow(last uint64) bool {
 
 func newChatCache() *chatCache {
 	return &chatCache{committed: map[string]*Chat{}, pending: map[string]*Chat{},
-		committedReqs: map[string]map[string]request{}, pendingReqs: map[string]map[string]request{}}
+		committedReqs: map[string]map[string]request{}, pendingReqs: map[string]map[string]request{},
+		deleted: map[string]bool{}}
 }
 
 // request looks up a request id of chat ch. The first lookup of a chat
@@ -111,6 +114,9 @@ func (cc *chatCache) addRequest(chatID, id string, r request) {
 // load returns a copy of chat id that the caller may change, from the cache
 // or the transaction.
 func (cc *chatCache) load(tx *bolt.Tx, id string) (Chat, error) {
+	if cc.deleted[id] {
+		return getChat(tx, id)
+	}
 	if c, ok := cc.pending[id]; ok {
 		return cloneChat(c), nil
 	}
@@ -167,14 +173,27 @@ func (cc *chatCache) commit() {
 			delete(cc.committedReqs, id)
 		}
 	}
+	for id := range cc.deleted {
+		delete(cc.committed, id)
+		delete(cc.committedReqs, id)
+	}
 	clear(cc.pending)
 	clear(cc.pendingReqs)
+	clear(cc.deleted)
 }
 
 // rollback forgets the transaction's changes.
 func (cc *chatCache) rollback() {
 	clear(cc.pending)
 	clear(cc.pendingReqs)
+	clear(cc.deleted)
+}
+
+// forget records that the current transaction removed chat id.
+func (cc *chatCache) forget(id string) {
+	delete(cc.pending, id)
+	delete(cc.pendingReqs, id)
+	cc.deleted[id] = true
 }
 
 // cloneChat copies c deeply enough that changing the copy (its participants

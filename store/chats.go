@@ -88,9 +88,15 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 			if err := putJSON(tx.Bucket(bucketTokens), string(n.TokenHash), tok); err != nil {
 				return err
 			}
+			if err := tx.Bucket(bucketChatRefs).Put(tokenRef(ch.ID, tok.CreatedAt, n.TokenHash), nil); err != nil {
+				return err
+			}
 		}
 		if startKey != nil {
 			if err := tx.Bucket(bucketStarts).Put(startKey, []byte(ch.ID)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketChatRefs).Put(startRef(ch.ID, startKey), nil); err != nil {
 				return err
 			}
 		}

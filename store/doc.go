@@ -35,6 +35,11 @@
 //	                 answered yet, oldest first)
 //	left_answered/ uint64 big-endian answeredAt (unix ms) ‖ message id → "" (answered ones)
 //	identity_left/ identity id "\x00" message id → "" (the messages an identity left)
+//	chat_refs/   chat id ‖ 0x00 ‖ 't' ‖ uint64 big-endian createdAt ‖ sha256(token) → ""
+//	             chat id ‖ 0x00 ‖ 's' ‖ starts key → "" (what else names a chat: its
+//	                 tokens, oldest first, and its start key; built from tokens and
+//	                 starts when the bucket is missing)
+//	purge/       chat id → "" (a deleted chat whose events are still being deleted)
 //
 // meta also holds "sessionKey", 32 random bytes made with the file, which sign
 // session data.
@@ -56,7 +61,20 @@
 // FileUploaded event announcing it, so a client never sees the event of a
 // file that is not there, nor a file without its event. The chat's record
 // counts its files (Chat.Files), which bounds uploads per chat. Files are
-// kept as long as their chat; nothing deletes them yet.
+// kept as long as their chat, or until the files retention deletes their
+// content (File.Expired is then set, the record stays).
+//
+// # Retention and erasure
+//
+// [Store.SweepChats], [Store.ExpireFiles] and [Store.EraseIdentity]
+// (sweep.go) delete chats whole: record, open and identity_chats entries,
+// tokens and start keys (found through chat_refs), files, and events, in
+// one write. A write deletes at most purgeBudget events; a longer chat
+// loses everything else in that write and keeps its remaining events under
+// a purge marker until later sweep steps delete them: from the first write
+// on it is gone for every reader, since every read looks up the chat's
+// record first. The writer's chat cache forgets a deleted chat when its
+// transaction commits.
 //
 // A left message is written by [Store.LeaveMessage] with its webhook
 // deliveries and, for a new visitor, its identity, in one transaction;

@@ -30,6 +30,9 @@ type File struct {
 	Seq  uint64 `json:"seq"`  // the chat's FileUploaded event that announced it
 	// Internal files are for agents only, as internal events are.
 	Internal bool `json:"internal,omitempty"`
+	// Expired is when retention deleted the content (unix ms); the record
+	// and its event stay. 0 while the content is kept.
+	Expired int64 `json:"expired,omitempty"`
 }
 
 // AddFile stores a file with chat chatID and appends fn's events, in one
@@ -78,11 +81,15 @@ func (s *Store) FileInfo(ctx context.Context, id string) (f File, err error) {
 }
 
 // FileContent reads a file's description and a copy of its content, or
-// ErrNotFound.
+// ErrNotFound, or ErrExpired with the description when retention deleted
+// the content.
 func (s *Store) FileContent(ctx context.Context, id string) (f File, content []byte, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		if f, err = getFile(tx, id); err != nil {
 			return err
+		}
+		if f.Expired != 0 {
+			return fmt.Errorf("%w: file %s", ErrExpired, id)
 		}
 		content = bytes.Clone(tx.Bucket(bucketFileData).Get([]byte(id)))
 		if content == nil {

@@ -34,6 +34,9 @@ func (s *Store) IssueToken(ctx context.Context, hash []byte, t Token) error {
 		if tx.Bucket(bucketChats).Get([]byte(t.ChatID)) == nil {
 			return skip{fmt.Errorf("%w: chat %s", ErrNotFound, t.ChatID)}
 		}
+		if err := tx.Bucket(bucketChatRefs).Put(tokenRef(t.ChatID, t.CreatedAt, hash), nil); err != nil {
+			return err
+		}
 		return putJSON(tx.Bucket(bucketTokens), string(hash), t)
 	}
 	return s.submit(ctx, o)

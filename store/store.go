@@ -143,6 +143,9 @@ func Open(path string, opts Options) (*Store, error) {
 				return err
 			}
 		}
+		if err := initLifecycle(tx); err != nil {
+			return err
+		}
 		meta := tx.Bucket(bucketMeta)
 		if k := meta.Get([]byte("sessionKey")); k != nil {
 			sessionKey = bytes.Clone(k)

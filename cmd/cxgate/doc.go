@@ -7,4 +7,13 @@
 // the file; an unknown --log format or a stray argument is a startup error.
 // SIGINT or SIGTERM shut it down gracefully: sockets are closed, queued
 // writes committed, the store closed.
+//
+//	cxgate compact [--data DIR]
+//
+// rewrites the store file without its free pages; the gateway must be
+// stopped (docs/operations.md).
+//
+// The environment variable CXGATE_TEST_SWEEP_PAUSE (a Go duration) is for
+// the kill test only: it pauses between the steps of a retention sweep so
+// that the test can kill the process in the middle of one.
 package main

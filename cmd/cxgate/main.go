@@ -27,6 +27,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "compact" {
+		return runCompact(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("cxgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration `file`; without one the demo setup runs")
@@ -68,7 +71,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if host, _, err := net.SplitHostPort(cfg.Addr); demo && err == nil && !loopbackHost(host) {
 		return fmt.Errorf("--addr %s: the demo setup listens on loopback only (its tokens are public); give a --config file to listen elsewhere", cfg.Addr)
 	}
-	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: logger})
+	opts := server.Options{Static: web.Files(), Logger: logger}
+	// Test only: the kill test slows retention sweeps down to catch one
+	// in the middle. Not a setting: nothing else reads it.
+	if v := os.Getenv("CXGATE_TEST_SWEEP_PAUSE"); v != "" {
+		pause, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("CXGATE_TEST_SWEEP_PAUSE: %w", err)
+		}
+		opts.Lifecycle.StepPause = pause
+	}
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		return err
 	}

@@ -160,8 +160,11 @@ func (e *Engine) FileInfo(ctx context.Context, fileID string) (store.File, error
 // Check access with FileInfo first: this reads the whole content.
 func (e *Engine) FileContent(ctx context.Context, fileID string) (store.File, []byte, error) {
 	f, data, err := e.log.FileContent(ctx, fileID)
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return f, nil, ErrFileNotFound
+	case errors.Is(err, store.ErrExpired):
+		return f, nil, ErrFileExpired
 	}
 	return f, data, err
 }

@@ -96,7 +96,7 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"listLeftMessages", s.listLeftMessages, nil},
 	}
 	for _, c := range cmds {
-		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {
+		if err := p.RegisterCommand(c.name, sessionGone(c.h), c.opts...); err != nil {
 			return nil, err
 		}
 	}
@@ -134,8 +134,14 @@ func (s *Service) authenticate(ctx context.Context, token string) (bus.Caller, e
 		return bus.Caller{Kind: bus.KindVisitor, ID: t.ChatID, Deployment: c.Deployment}, nil
 	}
 	c, err := s.engine.Chat(ctx, t.ChatID) // an ended chat: the view keeps only open ones
+	if errors.Is(err, chat.ErrNotFound) {
+		return bus.Caller{}, bus.ErrNoMatch // a token of a deleted chat, still in the engine's cache
+	}
 	if err != nil {
 		return bus.Caller{}, err
+	}
+	if s.engine.TokenExpired(&c) {
+		return bus.Caller{}, bus.ErrNoMatch
 	}
 	return bus.Caller{Kind: bus.KindVisitor, ID: t.ChatID, Deployment: c.Deployment}, nil
 }

@@ -12,7 +12,9 @@
 // written with the message by [Service.MessageOutbox]. A subscription receives the events it lists, or all of
 // them when its list is empty. Every event has a stable id,
 // "<chatId>:<seq>:<event>", the same on every attempt and for every
-// subscription: receivers de-duplicate on it.
+// subscription: receivers de-duplicate on it. One event is not a chat's:
+// identity.erased ([ErasedPayload], id "identity:<identityId>:erased") says
+// that an admin erased a visitor and every chat of it.
 //
 // # The outbox
 //

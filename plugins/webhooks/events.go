@@ -25,7 +25,7 @@ const (
 // Events lists every event name, in the order of a chat's life.
 func Events() []string {
 	return []string{EventChatStarted, EventThreadCreated, EventMessageCreated, EventChatTransferred,
-		EventChatEnded, EventChatResolved, EventMessageLeft, EventMessageAnswered}
+		EventChatEnded, EventChatResolved, EventMessageLeft, EventMessageAnswered, EventIdentityErased}
 }
 
 // Payload is the JSON body of every webhook request.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/server"
 	"github.com/cxgate/cxgate/store"
@@ -37,6 +38,8 @@ type Options struct {
 	// GuestAttachWait is how long a guest chat waits for its event stream
 	// before it is routed anyway (server.Options).
 	GuestAttachWait time.Duration
+	// Lifecycle tunes retention sweeps: tests sweep by hand.
+	Lifecycle lifecycle.Options
 }
 
 // Gateway is a running gateway.
@@ -73,7 +76,7 @@ func Start(t testing.TB, o Options) *Gateway {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync,
-		Webhooks: o.Webhooks, GuestAttachWait: o.GuestAttachWait})
+		Webhooks: o.Webhooks, GuestAttachWait: o.GuestAttachWait, Lifecycle: o.Lifecycle})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}

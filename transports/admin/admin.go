@@ -73,6 +73,7 @@ func (t *Transport) Mount(r fiber.Router) {
 	// Before /webhooks/:id, which would take "deliveries" for an id.
 	g.Get("/webhooks/deliveries", t.handle(t.listDeliveries))
 	g.Post("/webhooks/deliveries/:id/retry", t.handle(t.retryDelivery))
+	t.mountData(g)
 	for _, c := range collections {
 		plural := strings.ToUpper(c.path[:1]) + c.path[1:]
 		g.Get("/"+c.path, t.handle(func(fc *fiber.Ctx) (string, []byte, error) {

@@ -14,6 +14,12 @@
 //	GET  /v1/admin/webhooks/deliveries?state=pending|dead&limit=N&after=ID   WebhookService.listDeliveries {state, limit, after}
 //	POST /v1/admin/webhooks/deliveries/:id/retry                   WebhookService.retryDelivery {id}
 //
+// and a visitor's data (plugins/lifecycle):
+//
+//	DELETE /v1/admin/identities/:id          DataService.eraseIdentity {identityId}
+//	DELETE /v1/admin/chats/:id/identity      DataService.eraseIdentity {chatId}
+//	GET    /v1/admin/identities/:id/export   DataService.exportIdentity {identityId}
+//
 // Every request needs Authorization: Bearer <admin token>: none or an unknown
 // token is 401 unauthorized, another caller's token 403 forbidden. Answers
 // are the native wire's envelope, {"status":"resolved","data":…} or

@@ -97,6 +97,9 @@ func (t *Transport) handleUpload(c *fiber.Ctx) error {
 func (t *Transport) handleDownload(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(withRequestID(c.UserContext(), c.GetRespHeader(fiber.HeaderXRequestID)), t.cfg.CommandTimeout)
 	defer cancel()
+	if bearer(c) == "" && c.Query("sig") != "" {
+		return t.signedDownload(ctx, c)
+	}
 	caller, err := t.fileCaller(ctx, c)
 	if err != nil {
 		return err
@@ -133,4 +136,27 @@ func (t *Transport) logRejection(ctx context.Context, caller bus.Caller, name st
 			"caller", caller.Kind.String(), "err", err)
 	}
 	return rej
+}
+
+// CommandSignedDownload serves a download link signed by an admin export
+// (GET /v1/files/{id}?expires=…&sig=…, no token): the signature is checked
+// by the plugin.
+const CommandSignedDownload = "DataService.downloadFile"
+
+func (t *Transport) signedDownload(ctx context.Context, c *fiber.Ctx) error {
+	caller := bus.Caller{Kind: bus.KindGuest, Remote: c.IP()}
+	opts, err := json.Marshal(map[string]string{"fileId": strings.Clone(c.Params("id")),
+		"expires": strings.Clone(c.Query("expires")), "sig": strings.Clone(c.Query("sig"))})
+	if err != nil {
+		return err
+	}
+	res, err := t.bus.Command(ctx, caller, CommandSignedDownload, opts)
+	if err != nil {
+		return t.logRejection(ctx, caller, CommandSignedDownload, err)
+	}
+	f, ok := res.(*bus.File)
+	if !ok {
+		return bus.ErrInternal.Wrap(errors.New("native: " + CommandSignedDownload + " did not resolve with a file"))
+	}
+	return upload.Send(c, f)
 }

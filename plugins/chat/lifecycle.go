@@ -1,0 +1,29 @@
+package chat
+
+import (
+	"net/http"
+
+	"github.com/cxgate/cxgate/store"
+)
+
+// ErrFileExpired: the file's content was deleted by the deployment's files
+// retention; its FileUploaded event stays in the transcript.
+var ErrFileExpired = &FileError{http.StatusGone, "file_expired", "This file has expired and is no longer available."}
+
+// TokenExpired reports whether a visitor token of chat c has expired: the
+// chat ended longer ago than its deployment's restore window. A token of an
+// open chat never expires; the retention sweep deletes expired ones.
+func (e *Engine) TokenExpired(c *store.Chat) bool {
+	if c.State != store.StateEnded {
+		return false
+	}
+	restore := e.Config().DeploymentOrDefaults(c.Deployment).RestoreTimeout
+	return e.now().UnixMilli() > c.EndedAt+restore.Milliseconds()
+}
+
+// Retention is the store's view of a deployment's retention and restore
+// window, for the sweep; a deployment no longer configured keeps forever.
+func (e *Engine) Retention(deployment string) store.Retention {
+	d := e.Config().DeploymentOrDefaults(deployment)
+	return store.Retention{Chats: d.Retention.Chats.Duration(), Files: d.Retention.Files.Duration(), Restore: d.RestoreTimeout}
+}

@@ -1,0 +1,26 @@
+package webchat
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/store"
+)
+
+// sessionGone answers a visitor whose chat was deleted (erased, or past its
+// retention) while a connection of it stayed open as one without a session,
+// instead of an internal error: the connection authenticated before the
+// chat went.
+func sessionGone(h bus.HandlerFunc) bus.HandlerFunc {
+	return func(ctx context.Context, call *bus.Call) (any, error) {
+		res, err := h(ctx, call)
+		var rej *bus.Rejection
+		if err != nil && call.Caller.Kind == bus.KindVisitor && !errors.As(err, &rej) &&
+			(errors.Is(err, chat.ErrNotFound) || errors.Is(err, store.ErrNotFound)) {
+			return nil, ErrNoActiveSession
+		}
+		return res, err
+	}
+}

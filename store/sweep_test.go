@@ -1,0 +1,267 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cxgate/cxgate/store"
+)
+
+// sweepNow is the clock of the sweep tests: chats are written relative to it.
+var sweepNow = time.UnixMilli(1_800_000_000_000)
+
+func ago(d time.Duration) int64 { return sweepNow.Add(-d).UnixMilli() }
+
+// lifecycleChat writes a chat of deployment dep whose events are all at
+// time at, with a token, a start key, n messages and files files; end ends
+// it at that time.
+func lifecycleChat(t testing.TB, s *store.Store, id, dep, mode string, at int64, n, files int, end bool) {
+	t.Helper()
+	ctx := context.Background()
+	c := store.Chat{ID: id, Deployment: dep, Mode: mode, State: store.StateQueued, IdentityID: "idn-" + id,
+		CreatedAt: at, LastActivity: at}
+	_, _, err := s.CreateChat(ctx, store.NewChat{Chat: c, TokenHash: store.HashToken("tok-" + id), StartKey: "start-" + id,
+		Identity: &store.Identity{ID: "idn-" + id, CreatedAt: at},
+		Events:   []store.Event{{Type: store.EventParticipantJoined, From: store.Party{Type: "Client"}, Time: at}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i += 500 {
+		var evs []store.Event
+		for j := i; j < min(n, i+500); j++ {
+			evs = append(evs, store.Event{Type: store.EventMessage, From: store.Party{Type: "Client"}, Text: fmt.Sprint(j), Time: at})
+		}
+		if _, _, _, err := s.Mutate(ctx, id, "", appendFn(evs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range files {
+		fid := fmt.Sprintf("%s-file%d", id, i)
+		data, _ := json.Marshal(map[string]any{"file-id": fid, "file-name": "a.txt"})
+		_, _, _, err := s.AddFile(ctx, id, "", store.File{ID: fid, Name: "a.txt", Time: at}, []byte("content of "+fid),
+			appendFn(store.Event{Type: store.EventFileUploaded, From: store.Party{Type: "Client"}, Time: at, Data: data}))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if end {
+		_, _, _, err := s.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+			c.State, c.EndedAt = store.StateEnded, at
+			return []store.Event{{Type: store.EventChatEnded, Time: at}}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sweepAll runs SweepChats and ExpireFiles passes until one removes nothing.
+func sweepAll(t testing.TB, s *store.Store, p store.SweepPolicy, scan int) store.Removed {
+	t.Helper()
+	ctx := context.Background()
+	var total store.Removed
+	for {
+		var pass store.Removed
+		for after := ""; ; {
+			next, r, err := s.SweepChats(ctx, p, after, scan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pass.Add(r)
+			if after = next; after == "" {
+				break
+			}
+		}
+		for after := ""; ; {
+			next, r, err := s.ExpireFiles(ctx, p, after, scan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pass.Add(r)
+			if after = next; after == "" {
+				break
+			}
+		}
+		total.Add(pass)
+		if pass.IsZero() {
+			return total
+		}
+	}
+}
+
+func policy(ret map[string]store.Retention) store.SweepPolicy {
+	return store.SweepPolicy{Now: sweepNow, Retention: func(dep string) store.Retention { return ret[dep] }}
+}
+
+func mustGone(t testing.TB, s *store.Store, id string, files int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Chat(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("chat %s: err = %v, want ErrNotFound", id, err)
+	}
+	if _, err := s.EventsAfter(ctx, id, 0, 10); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("events of %s: err = %v, want ErrNotFound", id, err)
+	}
+	if _, err := s.LookupToken(ctx, store.HashToken("tok-"+id)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("token of %s: err = %v, want ErrNotFound", id, err)
+	}
+	if _, err := s.Identity(ctx, "idn-"+id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("identity of %s: err = %v, want ErrNotFound", id, err)
+	}
+	if cs, err := s.ChatsOfIdentity(ctx, "idn-"+id); err != nil || len(cs) != 0 {
+		t.Errorf("chats of identity of %s: %v, %v", id, cs, err)
+	}
+	for i := range files {
+		if _, _, err := s.FileContent(ctx, fmt.Sprintf("%s-file%d", id, i)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("file %d of %s: err = %v, want ErrNotFound", i, id, err)
+		}
+	}
+	// A retried start with the chat's start key makes a new chat.
+	_, existing, err := s.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: id + "-again", Deployment: "d", Mode: "live",
+		State: store.StateEnded}, StartKey: "start-" + id})
+	if err != nil || existing {
+		t.Errorf("start key of %s still known: existing=%v err=%v", id, existing, err)
+	}
+}
+
+func TestSweepChats(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, store.Options{})
+	ret := map[string]store.Retention{"d": {Chats: time.Hour, Files: 30 * time.Minute, Restore: time.Minute},
+		"o": {Restore: 24 * time.Hour}}
+	empty, err := s.KeyCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	lifecycleChat(t, s, "old", "d", "live", ago(2*time.Hour), 3, 2, true)       // deleted
+	lifecycleChat(t, s, "big", "d", "live", ago(2*time.Hour), 9000, 1, true)    // deleted over several writes
+	lifecycleChat(t, s, "dormant", "d", "async", ago(2*time.Hour), 2, 0, false) // deleted: async, idle since
+	_, _, _, err = s.Mutate(ctx, "dormant", "", func(c *store.Chat) ([]store.Event, error) { c.State = store.StateIdle; return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	lifecycleChat(t, s, "waiting", "d", "async", ago(2*time.Hour), 2, 0, false) // stays: queued
+	lifecycleChat(t, s, "recent", "d", "live", ago(40*time.Minute), 2, 1, true) // stays; token expired, file expired
+	lifecycleChat(t, s, "other", "o", "live", ago(2*time.Hour), 2, 1, true)     // stays: no retention
+	lifecycleChat(t, s, "open", "d", "live", ago(2*time.Hour), 1, 0, false)     // stays: open; 20 tokens → 16
+	for i := range 20 {
+		err := s.IssueToken(ctx, store.HashToken(fmt.Sprint("open-", i)), store.Token{Kind: "visitor", ChatID: "open", CreatedAt: ago(time.Hour) + int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got := sweepAll(t, s, policy(ret), 2)
+	want := store.Removed{Chats: 3, Events: 7 + 9003 + 3, Files: 3, Expired: 1, Identities: 3,
+		Tokens: 3 + 1 + 5, FileBytes: int64(3*len("content of old-file0") + len("content of recent-file0"))}
+	if got != want {
+		t.Errorf("removed %+v\nwant    %+v", got, want)
+	}
+	mustGone(t, s, "old", 2)
+	mustGone(t, s, "big", 1)
+	mustGone(t, s, "dormant", 0)
+	for _, id := range []string{"waiting", "recent", "other", "open"} {
+		c := mustChat(t, s, id)
+		if evs := mustEventsAfter(t, s, id, 0, 100); len(evs) != int(c.LastSeq) {
+			t.Errorf("chat %s: %d events, last seq %d", id, len(evs), c.LastSeq)
+		}
+	}
+	if _, err := s.LookupToken(ctx, store.HashToken("tok-recent")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired token of recent: %v, want ErrNotFound", err)
+	}
+	if _, err := s.LookupToken(ctx, store.HashToken("tok-other")); err != nil {
+		t.Errorf("token of other (no retention, restore 0): %v", err)
+	}
+	for i := range 20 {
+		_, err := s.LookupToken(ctx, store.HashToken(fmt.Sprint("open-", i)))
+		if superseded := i < 21-store.DefaultKeepTokens-1; superseded != errors.Is(err, store.ErrNotFound) {
+			t.Errorf("token %d of open: %v, superseded = %v", i, err, superseded)
+		}
+	}
+	f, _, err := s.FileContent(ctx, "recent-file0")
+	if !errors.Is(err, store.ErrExpired) || f.Expired != sweepNow.UnixMilli() || f.Name != "a.txt" {
+		t.Errorf("expired file: %+v, %v", f, err)
+	}
+	if _, content, err := s.FileContent(ctx, "other-file0"); err != nil || len(content) == 0 {
+		t.Errorf("file of other: %q, %v", content, err)
+	}
+
+	// Everything the deleted chats had is gone from every bucket: what is
+	// left is what the chats that stay hold.
+	counts, err := s.KeyCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range map[string]int{"chats": 4 + 3, "purge": 0, "files": 2, "file_data": 1, "identities": 4, "identity_chats": 4,
+		"starts": 4 + 3, "tokens": 2 + 16, "log": 3 + 5 + 5 + 2} {
+		if got := counts[name] - empty[name]; got != n {
+			t.Errorf("bucket %s: %d keys, want %d", name, got, n)
+		}
+	}
+}
+
+func TestEraseIdentity(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, store.Options{Outbox: func(c *store.Chat, evs []store.Event) []store.OutboxEntry {
+		var out []store.OutboxEntry
+		for _, ev := range evs {
+			out = append(out, store.OutboxEntry{Subscription: "w", Event: "e", EventID: fmt.Sprintf("%s:%d:e", c.ID, ev.Seq), Body: json.RawMessage(`{}`)})
+		}
+		return out
+	}})
+	lifecycleChat(t, s, "a1", "d", "async", ago(time.Hour), 3, 1, false)
+	lifecycleChat(t, s, "b1", "d", "async", ago(time.Hour), 3, 1, false)
+	// a2: a second conversation of a1's identity.
+	_, _, err := s.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: "a2", Deployment: "d", Mode: "async", State: store.StateQueued,
+		IdentityID: "idn-a1"}, TokenHash: store.HashToken("tok-a2"),
+		Events: []store.Event{{Type: store.EventParticipantJoined, From: store.Party{Type: "Client"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, _, _ := s.OutboxDepth(ctx)
+	var told store.Erasure
+	got, err := s.EraseIdentity(ctx, "idn-a1", func(e store.Erasure) []store.OutboxEntry {
+		told = e
+		return []store.OutboxEntry{{Subscription: "w", Event: "identity.erased", EventID: "idn-a1:erased", Body: json.RawMessage(`{}`)}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Removed{Chats: 2, Events: 5 + 1, Files: 1, FileBytes: int64(len("content of a1-file0")), Tokens: 2, Identities: 1, Deliveries: 6}
+	if got.Removed != want || told.Removed != want || len(got.ChatIDs) != 2 {
+		t.Errorf("erased %+v\nwant   %+v", got, want)
+	}
+	mustGone(t, s, "a1", 1)
+	if _, err := s.Chat(ctx, "a2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a2: %v", err)
+	}
+	// The writer had a1 in its cache: a write to it now must not bring it back.
+	if _, _, _, err := s.Mutate(ctx, "a1", "", appendFn(message("late"))); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("write to an erased chat: %v, want ErrNotFound", err)
+	}
+	if _, err := s.EraseIdentity(ctx, "idn-a1", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second erasure: %v, want ErrNotFound", err)
+	}
+	after, _, _ := s.OutboxDepth(ctx)
+	if after != pending-6+1 {
+		t.Errorf("outbox: %d pending, want %d", after, pending-6+1)
+	}
+	list, _ := s.ListOutbox(ctx, store.OutboxPending, 0, 100)
+	for _, e := range list {
+		if e.EventID[:3] == "a1:" || e.EventID[:3] == "a2:" {
+			t.Errorf("delivery of an erased chat left: %+v", e)
+		}
+	}
+	// b1 is untouched.
+	if evs := mustEventsAfter(t, s, "b1", 0, 100); len(evs) != 5 {
+		t.Errorf("b1 has %d events, want 5", len(evs))
+	}
+	if _, content, err := s.FileContent(ctx, "b1-file0"); err != nil || len(content) == 0 {
+		t.Errorf("b1's file: %v", err)
+	}
+}
