@@ -79,6 +79,7 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"getQueuePosition", s.getQueuePosition, nil},
 		{"downloadFile", s.downloadFile, nil},
 		{"getAvailability", s.getAvailability, nil},
+		{"openConversation", s.openConversation, nil},
 	}
 	for _, c := range cmds {
 		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {
