@@ -54,6 +54,15 @@ type Deployment struct {
 	ThreadInactivity time.Duration  `yaml:"threadInactivity"`
 	Files            Files          `yaml:"files"`
 	UserData         map[string]any `yaml:"userData"`
+	// Proactive engagement (proactive.go): the loader's switches and what
+	// the browser's Chat Manager shows.
+	Enabled           *bool      `yaml:"enabled"` // absent: true
+	Maintenance       bool       `yaml:"maintenance"`
+	MaintenanceReason string     `yaml:"maintenanceReason,omitempty"`
+	Display           Display    `yaml:"display"`
+	Variables         []Variable `yaml:"variables,omitempty"`
+	Triggers          []Trigger  `yaml:"triggers,omitempty"`
+	Items             []Item     `yaml:"items,omitempty"`
 }
 
 // Files is a deployment's file policy.
@@ -321,6 +330,7 @@ func (c *Config) Validate() error {
 				bad("%s.files.types[%d]: %q is not a media type like image/png or image/*, in lower case, without parameters", at, j, t)
 			}
 		}
+		d.validateProactive(at, bad)
 	}
 	ids, hashes := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Agents {
@@ -403,6 +413,7 @@ func (d *Deployment) applyDefaults() {
 	if d.Files.MaxBytes == 0 {
 		d.Files.MaxBytes = 10 << 20
 	}
+	d.applyProactiveDefaults()
 	if d.Files.MaxUploads == 0 {
 		d.Files.MaxUploads = 10
 	}

@@ -46,6 +46,7 @@ func TestLoad_Example(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	enabled := true
 	want := config.Config{
 		Addr:       "127.0.0.1:8080",
 		Data:       "./data",
@@ -62,6 +63,7 @@ func TestLoad_Example(t *testing.T) {
 			ThreadInactivity: 30 * time.Minute,
 			Files: config.Files{Enabled: true, MaxBytes: 10485760, MaxUploads: 10,
 				Types: []string{"image/png", "image/jpeg", "application/pdf", "text/plain"}},
+			Enabled: &enabled, Display: config.DisplayFloating,
 		}},
 		Queues: []config.Queue{{Name: "support", Skills: []string{}}},
 		Agents: []config.Agent{{ID: "ann", Name: "Ann", Token: "ann-secret", TokenHash: config.HashToken("ann-secret"),

@@ -48,6 +48,13 @@ type Config struct {
 	Metrics      *Metrics // served at /metrics; nil for none
 	// AdminToken guards /v1/admin/debug/pprof; empty disables pprof.
 	AdminToken string
+	// Loader publishes a deployment's proactive configuration for
+	// GET /widgets/loader.js (loader.go): its JSON, given the gateway's
+	// public origin, or false for an unknown deployment. nil: no loader.
+	Loader func(deployment, gateway string) ([]byte, bool)
+	// PublicURL is the gateway's origin as pages reach it
+	// ("https://chat.example"); empty: each request's own.
+	PublicURL string
 }
 
 // Server is the running HTTP surface.
@@ -56,6 +63,7 @@ type Server struct {
 	cfg        Config
 	transports []Transport
 	wires      []wire // the transports that are Wires
+	loader     []byte // the static loader script (loader.go)
 }
 
 // ErrRateLimited answers 429; Retry-After tells when to come back.
@@ -78,7 +86,7 @@ func New(cfg Config, transports ...Transport) *Server {
 	if cfg.AllowOrigin == nil {
 		cfg.AllowOrigin = func(string) bool { return false }
 	}
-	s := &Server{cfg: cfg, transports: transports}
+	s := &Server{cfg: cfg, transports: transports, loader: readLoader(cfg.Static)}
 	for _, t := range transports {
 		if w, ok := t.(Wire); ok {
 			s.wires = append(s.wires, wire{prefix: w.Prefix(), Wire: w})
@@ -135,6 +143,9 @@ func (s *Server) routes() {
 			s.guardWire(app, w)
 		}
 		t.Mount(app)
+	}
+	if s.cfg.Loader != nil {
+		app.Get(LoaderPath, s.handleLoader)
 	}
 	if s.cfg.Static != nil {
 		app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.cfg.Static), Index: "index.html", MaxAge: 60}))

@@ -146,6 +146,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Logger:       o.Logger,
 		Metrics:      s.metrics,
 		AdminToken:   cfg.AdminToken,
+		Loader:       (&loaders{config: s.engine.Config}).get,
 	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}), gms.New(s.bus, gms.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)
