@@ -53,9 +53,10 @@
     if (window.console && console.debug) console.debug.apply(console, ['[cxgate ChatManager]'].concat(Array.from(arguments)));
   }
 
-  // "20s", "1m30s", "500ms", "2h", or a number of seconds, as milliseconds; NaN when unreadable.
+  // A duration in milliseconds (the loader's form), or "20s", "1m30s", "500ms", "2h" as a page
+  // could write it; NaN when unreadable.
   function duration(v) {
-    if (typeof v === 'number') return v >= 0 ? v * 1000 : NaN;
+    if (typeof v === 'number') return v >= 0 ? v : NaN;
     if (typeof v !== 'string' || !/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v.trim())) return NaN;
     const unit = { ms: 1, s: 1000, m: 60000, h: 3600000 };
     let total = 0;
@@ -66,13 +67,14 @@
     return total;
   }
 
-  // A glob on the full URL: * is any run of characters (slashes included), ? one character.
+  // A glob on the whole full URL: * is any run of characters (slashes included), everything else
+  // literal.
   const globs = new Map();
   function glob(pattern) {
     const p = String(pattern);
     if (!globs.has(p)) {
-      const src = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-      globs.set(p, new RegExp('^' + src + '$', 'i'));
+      const src = p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+      globs.set(p, new RegExp('^' + src + '$'));
     }
     return globs.get(p);
   }
@@ -109,7 +111,8 @@
     return typeof origin === 'number' && origin > 0 && origin <= t ? Math.round(origin) : t;
   })();
 
-  let state = update((st) => {
+  let state = {};
+  update((st) => {
     if (typeof st.lastView !== 'number' || pageStart - st.lastView > VISIT_GAP || pageStart < st.lastView - VISIT_GAP) {
       st.visits = (typeof st.visits === 'number' ? st.visits : 0) + 1;
       st.visitStart = pageStart;
@@ -345,11 +348,12 @@
     return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
   }
 
-  // The configured colours of a variant, when they are readable together (WCAG AA, 4.5:1).
-  function paint(el, variant) {
-    const fg = variant.color || '#ffffff';
-    const bg = variant.background || '#0b5cad';
-    if ((variant.color || variant.background) && contrast(fg, bg) >= 4.5) {
+  // The item's configured colours, when they are readable together (WCAG AA, 4.5:1).
+  function paint(el, item) {
+    const style = isObject(item.style) ? item.style : {};
+    const fg = style.color || '#ffffff';
+    const bg = style.background || '#0b5cad';
+    if ((style.color || style.background) && contrast(fg, bg) >= 4.5) {
       el.style.setProperty('--cxcm-fg', fg);
       el.style.setProperty('--cxcm-bg', bg);
     }
@@ -413,6 +417,8 @@
 
   const shown = new Map(); // item name -> {el, mode}
 
+  const position = (item) => (isObject(item.style) && item.style.position) || 'bottom-right';
+
   function removeItem(name) {
     const s = shown.get(name);
     if (!s) return;
@@ -438,17 +444,17 @@
     el.setAttribute('data-cxgate-item', name);
     el.setAttribute('data-cxgate-mode', mode);
     shown.set(name, { el, mode });
-    stack(item.position).appendChild(el);
+    stack(position(item)).appendChild(el);
     cm.publish('itemShown', { item: name, mode });
   }
 
   function renderButton(item, variant, mode) {
     const text = String(variant.text || (mode === 'offline' ? 'Leave a message' : 'Chat with us'));
-    const btn = h('button', { type: 'button', class: 'item button ' + mode, 'aria-label': variant.label ? String(variant.label) : null, onclick: () => accept(item, mode) }, [
+    const btn = h('button', { type: 'button', class: 'item button ' + mode, onclick: () => accept(item, mode) }, [
       bubbleIcon(),
       h('span', { text }),
     ]);
-    paint(btn, variant);
+    paint(btn, item);
     return btn;
   }
 
@@ -458,7 +464,7 @@
     const title = String(variant.title || (mode === 'offline' ? 'We are away' : 'Can we help?'));
     const text = String(variant.text || '');
     const acceptBtn = h('button', { type: 'button', class: 'btn accept', text: String(variant.accept || (mode === 'offline' ? 'Leave a message' : 'Chat now')), onclick: () => accept(item, mode) });
-    paint(acceptBtn, variant);
+    paint(acceptBtn, item);
     const declineLabel = String(variant.decline || 'No thanks');
     const box = h('section', { class: 'item invite ' + mode, 'aria-labelledby': titleId, 'aria-describedby': text ? textId : null, onkeydown: (ev) => ev.key === 'Escape' && decline(item) }, [
       h('button', { type: 'button', class: 'close', 'aria-label': 'Close: ' + declineLabel, title: declineLabel, text: '\u00d7', onclick: () => decline(item) }),
@@ -547,7 +553,7 @@
     email.value = who.email;
     const error = h('p', { class: 'error', role: 'alert' });
     const send = h('button', { type: 'submit', class: 'btn', text: 'Send message' });
-    paint(send, offline);
+    paint(send, item);
     const close = () => {
       panel.remove();
       page.paused = false;
@@ -607,7 +613,7 @@
           error.textContent = typeof err === 'string' ? err : 'Your message could not be sent. Please try again.';
         });
     }
-    stack(item.position).appendChild(panel);
+    stack(position(item)).appendChild(panel);
     // The visitor asked for this form: the focus goes to the first field to fill.
     ([name, email, message].find((el) => !el.value) || message).focus();
   }

@@ -1,0 +1,249 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/server/servertest"
+)
+
+// Proactive engagement (seeds/000, docs/proactive.md): pages of another
+// origin that carry nothing but the loader tag, a gateway whose deployments
+// configure triggers and items, and a visitor browsing in Chromium.
+
+// proactiveGateway starts a gateway with Ann (not online until an agent
+// dials) and the given deployments (YAML list items), on the pages' origin.
+func proactiveGateway(t *testing.T, p *pages, deployments string) *servertest.Gateway {
+	t.Helper()
+	src := `adminToken: admin-secret
+queues: [{name: support}]
+agents:
+  - {id: ann, name: Ann, token: ann-secret, kind: human, maxChats: 5}
+deployments:
+` + deployments
+	cfg, err := config.Parse(strings.NewReader(src))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	return servertest.Start(t, servertest.Options{Config: &cfg, Origins: []string{p.URL}})
+}
+
+// sitePage adds a page of the site whose whole integration is the loader tag.
+func sitePage(p *pages, gw *servertest.Gateway, deployment, path, title, body string) string {
+	return p.add(path, `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>`+title+`</title></head>
+<body><h1>`+title+`</h1>`+body+`
+<script src="`+gw.URL+`/widgets/loader.js?deployment=`+deployment+`" async></script>
+</body></html>`)
+}
+
+// cmReady waits until the Chat Manager runs on the page.
+func cmReady(t *testing.T, ctx context.Context) {
+	t.Helper()
+	waitJS(t, ctx, `window._cxgate && window._cxgate.chatManager === true && !!window._genesys.widgets.bus`, "the Chat Manager")
+}
+
+// cmCommand runs a ChatManager (or any bus) command and returns its settled value.
+func cmCommand[T any](t *testing.T, ctx context.Context, command string, opts string) T {
+	t.Helper()
+	if opts == "" {
+		opts = "{}"
+	}
+	return eval[T](t, ctx, `new Promise(function (resolve, reject) {
+  window._genesys.widgets.bus.command(`+jsString(command)+`, `+opts+`).done(resolve).fail(function (e) { reject(new Error(JSON.stringify(e))); });
+})`)
+}
+
+type cmSession struct {
+	URL        string         `json:"url"`
+	Visits     int            `json:"visits"`
+	PageViews  int            `json:"pageViews"`
+	TimeOnPage int            `json:"timeOnPage"`
+	TimeOnSite int            `json:"timeOnSite"`
+	Variables  map[string]any `json:"variables"`
+	Pages      []struct {
+		Title string `json:"title"`
+		URL   string `json:"url"`
+	} `json:"pages"`
+}
+
+func session(t *testing.T, ctx context.Context) cmSession {
+	t.Helper()
+	return cmCommand[cmSession](t, ctx, "ChatManager.getSession", "")
+}
+
+// shownItems lists the items on the page as "name/mode".
+func shownItems(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	return eval[[]string](t, ctx, `Array.from(document.querySelectorAll('[data-cxgate-item]')).map(function (e) {
+  return e.getAttribute('data-cxgate-item') + '/' + e.getAttribute('data-cxgate-mode'); })`)
+}
+
+// waitItem waits until the item shows in mode.
+func waitItem(t *testing.T, ctx context.Context, name, mode string) {
+	t.Helper()
+	waitJS(t, ctx, `(function () { var e = document.querySelector('[data-cxgate-item="`+name+`"]');
+  return e && e.getAttribute('data-cxgate-mode') === '`+mode+`'; })()`, "item "+name+" ("+mode+")")
+}
+
+// settledFor waits until the page has been open for seconds (its triggers
+// had every chance to fire) and returns the items shown.
+func settledFor(t *testing.T, ctx context.Context, seconds int) []string {
+	t.Helper()
+	cmReady(t, ctx)
+	waitJS(t, ctx, fmt.Sprintf(`(function () { window.__cmSettled = window.__cmSettled || {};
+  if (window.__cmSettled.v >= %d) return true;
+  window._genesys.widgets.bus.command('ChatManager.getSession').done(function (s) { window.__cmSettled.v = s.timeOnPage; });
+  return false; })()`, seconds), fmt.Sprintf("%d s on the page", seconds))
+	return shownItems(t, ctx)
+}
+
+const triggersDeployment = `
+  - key: shop
+    mode: live
+    queue: support
+    origins: ["*"]
+    variables:
+      - {name: cart, selector: "#cart-total", type: number}
+    triggers:
+      - name: cart-help
+        when: {all: [{url: "*/checkout*"}, {var: cart, op: ">=", value: 100}]}
+        action: {show: cart-invite}
+      - name: linger
+        when: {all: [{url: "*/product*"}, {timeOnPage: 2s}]}
+        action: {show: product-invite}
+      - name: returning
+        when: {visits: 2}
+        action: {show: welcome-button}
+    items:
+      - name: cart-invite
+        kind: invitation
+        online: {title: "Need help with your order?", text: "An agent is ready.", accept: "Chat now", decline: "No thanks"}
+      - name: product-invite
+        kind: invitation
+        online: {title: "Questions about this product?", accept: "Ask us", decline: "Not now"}
+      - name: welcome-button
+        kind: button
+        online: {text: "Welcome back: chat with us"}
+`
+
+// TestProactive_ConfiguredTriggers: three configured triggers (time on page; a
+// URL glob with a cart variable set after load; a visit count) each show
+// their item on the right page and nothing elsewhere.
+func TestProactive_ConfiguredTriggers(t *testing.T) {
+	p := newPages(t)
+	gw := proactiveGateway(t, p, triggersDeployment)
+	home := sitePage(p, gw, "shop", "/home", "Home", `<p>Welcome</p>`)
+	product := sitePage(p, gw, "shop", "/product/42", "Product 42", `<p>A product</p>`)
+	checkout := sitePage(p, gw, "shop", "/checkout", "Checkout", `<p>Total: <span id="cart-total">$0.00</span></p>`)
+	ctx := newBrowser(t)
+
+	// Visit 1, home: nothing matches.
+	navigate(t, ctx, home)
+	if got := settledFor(t, ctx, 3); len(got) != 0 {
+		t.Errorf("home, first visit: items %v, want none", got)
+	}
+
+	// Product page: the invitation comes after 2 s on the page, not before.
+	navigate(t, ctx, product)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "product-invite", "online")
+	if s := session(t, ctx); s.TimeOnPage < 2 {
+		t.Errorf("product invitation after %d s on the page, want at least 2", s.TimeOnPage)
+	}
+	if got := shownItems(t, ctx); len(got) != 1 {
+		t.Errorf("product page items %v, want the product invitation only", got)
+	}
+	// It is announced, labelled and never takes the focus.
+	inv := eval[map[string]any](t, ctx, `(function () { var e = document.querySelector('[data-cxgate-item="product-invite"]');
+  var title = document.getElementById(e.getAttribute('aria-labelledby'));
+  return {focusInside: e.contains(document.activeElement), title: title && title.textContent,
+          live: (document.getElementById('cxcm-live') || {}).textContent || ''}; })()`)
+	if inv["focusInside"] != false || inv["title"] != "Questions about this product?" {
+		t.Errorf("invitation: %v", inv)
+	}
+
+	// Checkout: the cart variable is read from the page; it passes 100 after load.
+	navigate(t, ctx, checkout)
+	if got := settledFor(t, ctx, 3); len(got) != 0 {
+		t.Errorf("checkout with an empty cart: items %v, want none", got)
+	}
+	eval[any](t, ctx, `document.getElementById('cart-total').textContent = '$1,150.00'; null`)
+	waitItem(t, ctx, "cart-invite", "online")
+	if s := session(t, ctx); s.Variables["cart"] != 1150.0 || s.Visits != 1 || s.PageViews != 3 {
+		t.Errorf("session on checkout: %+v", s)
+	}
+
+	// A visit starts after 30 minutes without a page view: move the last one back.
+	eval[any](t, ctx, `(function () { var k = Object.keys(localStorage).filter(function (k) { return k.indexOf('cxgate.chatmanager:shop@') === 0; })[0];
+  var st = JSON.parse(localStorage.getItem(k)); st.lastView -= 31 * 60 * 1000; localStorage.setItem(k, JSON.stringify(st)); return null; })()`)
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "welcome-button", "online")
+	if s := session(t, ctx); s.Visits != 2 || s.PageViews != 1 {
+		t.Errorf("second visit: %+v", s)
+	}
+	if got := shownItems(t, ctx); len(got) != 1 {
+		t.Errorf("home, second visit: items %v, want the welcome button only", got)
+	}
+}
+
+// netWatch records what the tab sends: request URLs, headers and bodies, and
+// WebSocket frames.
+type netWatch struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func watchNetwork(ctx context.Context) *netWatch {
+	w := &netWatch{}
+	_ = chromedp.Listen(ctx, func(ev any) {
+		var s string
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			var b strings.Builder
+			b.WriteString(ev.Request.Method + " " + ev.Request.URL)
+			h, _ := json.Marshal(ev.Request.Headers)
+			b.WriteString(" " + string(h))
+			for _, e := range ev.Request.PostDataEntries {
+				b.Write(e.Bytes)
+			}
+			s = b.String()
+		case *network.EventWebSocketFrameSent:
+			if ev.Response != nil {
+				s = "WS " + string(ev.Response.PayloadData)
+			}
+		default:
+			return
+		}
+		w.mu.Lock()
+		w.sent = append(w.sent, s)
+		w.mu.Unlock()
+	})
+	return w
+}
+
+// containing returns what was sent that contains any of the needles.
+func (w *netWatch) containing(needles ...string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, s := range w.sent {
+		for _, n := range needles {
+			if strings.Contains(s, n) {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
+}
