@@ -247,3 +247,150 @@ func (w *netWatch) containing(needles ...string) []string {
 	}
 	return out
 }
+
+const helpDeployment = `
+  - key: help
+    mode: live
+    queue: support
+    origins: ["*"]
+    triggers:
+      - name: help-invite
+        when: {url: "*/help*"}
+        onlyIfAgentsAvailable: true
+        action: {show: help-invite}
+      - name: everywhere
+        action: {show: chat-button}
+    items:
+      - name: help-invite
+        kind: invitation
+        online: {title: "Talk to an expert?", text: "Ann is online and happy to help.", accept: "Chat now", decline: "No thanks"}
+      - name: chat-button
+        kind: button
+        online: {text: "Chat with us"}
+        offline: {text: "Leave a message"}
+`
+
+// sitePageWith is sitePage with some text around, for pictures.
+func helpPages(p *pages, gw *servertest.Gateway) (help, home string) {
+	body := `<p>Everything about our products, delivery and returns.</p><p>` + strings.Repeat("Lorem ipsum dolor sit amet. ", 30) + `</p>`
+	return sitePage(p, gw, "help", "/help/delivery", "Help: delivery", body), sitePage(p, gw, "help", "/home", "Home", body)
+}
+
+// TestProactive_AgentsAvailable: with no agent online the
+// onlyIfAgentsAvailable invitation shows nothing and the button shows its
+// offline variant, which leads to a stored offline message that an agent
+// answers and the returning visitor reads; with an agent online the
+// invitation shows.
+func TestProactive_AgentsAvailable(t *testing.T) {
+	p := newPages(t)
+	gw := proactiveGateway(t, p, helpDeployment)
+	help, home := helpPages(p, gw)
+	ctx := newBrowser(t)
+
+	navigate(t, ctx, help)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "chat-button", "offline")
+	if got := settledFor(t, ctx, 2); len(got) != 1 || got[0] != "chat-button/offline" {
+		t.Fatalf("no agent online: items %v, want only chat-button/offline", got)
+	}
+	if got := eval[string](t, ctx, `document.querySelector('[data-cxgate-item="chat-button"]').textContent`); got != "Leave a message" {
+		t.Errorf("offline button says %q", got)
+	}
+
+	// What the page knows of the visitor prefills the form.
+	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'name', value: 'Vera Visitor'}`)
+	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'email', value: 'vera@example.com'}`)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`[data-cxgate-item="chat-button"]`)))
+	waitJS(t, ctx, `!!document.querySelector('[data-cxgate-form="leave-message"]')`, "the leave-a-message form")
+	form := eval[map[string]any](t, ctx, `(function () { var f = document.querySelector('[data-cxgate-form="leave-message"]');
+  return {name: f.querySelector('[name=name]').value, email: f.querySelector('[name=email]').value,
+          focused: document.activeElement && document.activeElement.name, items: document.querySelectorAll('[data-cxgate-item]').length}; })()`)
+	if form["name"] != "Vera Visitor" || form["email"] != "vera@example.com" || form["focused"] != "message" || form["items"] != 0.0 {
+		t.Errorf("leave-a-message form: %v", form)
+	}
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`[data-cxgate-form="leave-message"] textarea`), "When do you deliver to Lyon?"))
+	do(t, ctx, chromedp.Click(chromedp.CSS(`[data-cxgate-form="leave-message"] button[type=submit]`)))
+	waitJS(t, ctx, `/Thank you, Vera Visitor/.test(document.querySelector('[data-cxgate-form="leave-message"]').textContent)`, "the thanks")
+
+	// Ann comes online, finds the message and answers it.
+	ann := dialAgent(t, gw)
+	var list struct {
+		Messages []struct {
+			ID      string `json:"id"`
+			Name    string `json:"name"`
+			Email   string `json:"email"`
+			Message string `json:"message"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(ann.cmd("AgentService.listMessages", map[string]any{}), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Messages) != 1 || list.Messages[0].Message != "When do you deliver to Lyon?" || list.Messages[0].Email != "vera@example.com" {
+		t.Fatalf("AgentService.listMessages = %+v", list)
+	}
+	ann.cmd("AgentService.answerMessage", map[string]any{"id": list.Messages[0].ID, "message": "Every Tuesday, Vera."})
+
+	// With Ann online the invitation shows on the help page (and wins over the button).
+	navigate(t, ctx, help)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "help-invite", "online")
+	// The visitor, back with its kept identity, reads the answer.
+	waitJS(t, ctx, `/Every Tuesday, Vera\./.test((document.querySelector('[data-cxgate-answer]') || {}).textContent || '')`, "the answer")
+	if got := shownItems(t, ctx); len(got) != 1 || got[0] != "help-invite/online" {
+		t.Errorf("agent online: items %v, want help-invite/online only", got)
+	}
+
+	// Elsewhere the button is online now.
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "chat-button", "online")
+}
+
+// TestProactive_Screenshots takes pictures of a button, an invitation and the
+// leave-a-message form at desktop and phone sizes (into $E2E_SCREENSHOTS),
+// and checks that on a phone they fit the screen.
+func TestProactive_Screenshots(t *testing.T) {
+	p := newPages(t)
+	gw := proactiveGateway(t, p, helpDeployment)
+	help, home := helpPages(p, gw)
+	ctx := newBrowser(t)
+	for _, size := range []struct {
+		name          string
+		width, height int64
+	}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
+		do(t, ctx, chromedp.EmulateViewport(size.width, size.height))
+		fits := func(what string) {
+			t.Helper()
+			ok := eval[bool](t, ctx, `Array.from(document.querySelectorAll('[data-cxgate-item], [data-cxgate-form]')).every(function (e) {
+  var r = e.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth && r.top >= 0 && r.bottom <= window.innerHeight; })`)
+			if !ok {
+				t.Errorf("%s, %s: an item is not wholly on the screen", size.name, what)
+			}
+		}
+		navigate(t, ctx, home)
+		cmReady(t, ctx)
+		waitItem(t, ctx, "chat-button", "offline")
+		fits("offline button")
+		screenshot(t, ctx, "proactive-button-offline-"+size.name)
+		do(t, ctx, chromedp.Click(chromedp.CSS(`[data-cxgate-item="chat-button"]`)))
+		waitJS(t, ctx, `!!document.querySelector('[data-cxgate-form="leave-message"]')`, "the leave-a-message form")
+		fits("leave-a-message form")
+		screenshot(t, ctx, "proactive-leave-message-"+size.name)
+	}
+	dialAgent(t, gw)
+	for _, size := range []struct {
+		name          string
+		width, height int64
+	}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
+		do(t, ctx, chromedp.EmulateViewport(size.width, size.height))
+		navigate(t, ctx, help)
+		cmReady(t, ctx)
+		waitItem(t, ctx, "help-invite", "online")
+		waitJS(t, ctx, `document.getAnimations().every(function (a) { return a.playState === 'finished'; })`, "the invitation's entrance")
+		screenshot(t, ctx, "proactive-invitation-"+size.name)
+		navigate(t, ctx, home)
+		cmReady(t, ctx)
+		waitItem(t, ctx, "chat-button", "online")
+		screenshot(t, ctx, "proactive-button-online-"+size.name)
+	}
+}
