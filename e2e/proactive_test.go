@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -393,4 +396,268 @@ func TestProactive_Screenshots(t *testing.T) {
 		waitItem(t, ctx, "chat-button", "online")
 		screenshot(t, ctx, "proactive-button-online-"+size.name)
 	}
+}
+
+// startFromWindow fills the default chat window's form and starts the chat;
+// it returns once the window shows the chat.
+func startFromWindow(t *testing.T, ctx context.Context, nickname string) {
+	t.Helper()
+	waitJS(t, ctx, `(function () { var r = document.querySelector('.cxgw-root'); return r && !r.hidden && !r.querySelector('.cxgw-form').hidden; })()`, "the chat window's form")
+	eval[any](t, ctx, `(function () { var r = document.querySelector('.cxgw-root'); r.querySelector('[name=nickname]').value = `+jsString(nickname)+`;
+  r.querySelector('.cxgw-form').requestSubmit(); return null; })()`)
+	waitJS(t, ctx, `!document.querySelector('.cxgw-root .cxgw-compose').hidden`, "the chat view")
+}
+
+// sendFromWindow sends text from the default chat window.
+func sendFromWindow(t *testing.T, ctx context.Context, text string) {
+	t.Helper()
+	eval[any](t, ctx, `(function () { var r = document.querySelector('.cxgw-root'); r.querySelector('textarea').value = `+jsString(text)+`;
+  r.querySelector('.cxgw-compose').requestSubmit(); return null; })()`)
+}
+
+type contextUpdate struct {
+	ChatID  string `json:"chatId"`
+	Context struct {
+		Pages []struct {
+			Title string `json:"title"`
+			URL   string `json:"url"`
+			At    int64  `json:"at"`
+		} `json:"pages"`
+		Variables map[string]any `json:"variables"`
+		Visits    int            `json:"visits"`
+		PageViews int            `json:"pageViews"`
+	} `json:"context"`
+}
+
+// nextContext waits for the agent's contextUpdated of chatID that satisfies match.
+func (a *agent) nextContext(chatID string, match func(contextUpdate) bool) contextUpdate {
+	a.t.Helper()
+	var got contextUpdate
+	a.next("AgentService.contextUpdated", func(d json.RawMessage) bool {
+		var c contextUpdate
+		if json.Unmarshal(d, &c) != nil || c.ChatID != chatID {
+			return false
+		}
+		got = c
+		return match(c)
+	})
+	return got
+}
+
+// TestProactive_EngagedVisitor: a visitor who engaged keeps the chat across
+// pages and sees no other item, and the agent sees its pages and variables
+// as it browses; before it engaged, nothing of its session reached the
+// gateway (the test watches every request and socket frame).
+func TestProactive_EngagedVisitor(t *testing.T) {
+	p := newPages(t)
+	gw := proactiveGateway(t, p, helpDeployment)
+	help, home := helpPages(p, gw)
+	ctx := newBrowser(t)
+	net := watchNetwork(ctx)
+	ann := dialAgent(t, gw)
+
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "chat-button", "online")
+	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'plan', value: 'zebra-gold'}`)
+	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'cart', value: 987.65}`)
+	if leaked := net.containing("zebra-gold", "987.65", "/home", `"pages"`); len(leaked) != 0 {
+		t.Fatalf("session data left the browser before engagement: %q", leaked)
+	}
+
+	do(t, ctx, chromedp.Click(chromedp.CSS(`[data-cxgate-item="chat-button"]`)))
+	if got := shownItems(t, ctx); len(got) != 0 {
+		t.Errorf("items %v still shown with the chat window open", got)
+	}
+	startFromWindow(t, ctx, "Vera")
+	chatID := ann.assigned()
+	if leaked := net.containing("zebra-gold"); len(leaked) == 0 {
+		t.Errorf("the engaged chat got no context (the network watch saw none)")
+	}
+	c := ann.nextContext(chatID, func(c contextUpdate) bool { return c.Context.Variables["plan"] == "zebra-gold" })
+	if len(c.Context.Pages) != 1 || !strings.HasSuffix(c.Context.Pages[0].URL, "/home") || c.Context.Pages[0].Title != "Home" || c.Context.Variables["cart"] != 987.65 {
+		t.Errorf("context at engagement: %+v", c.Context)
+	}
+	sendFromWindow(t, ctx, "Hello, I have a question")
+	ann.waitText(chatID, "Hello, I have a question")
+
+	// The next page: the chat continues, the help invitation (which Ann's
+	// presence would show) does not.
+	navigate(t, ctx, help)
+	cmReady(t, ctx)
+	waitJS(t, ctx, `(function () { var r = document.querySelector('.cxgw-root'); return r && !r.hidden && !r.querySelector('.cxgw-compose').hidden; })()`, "the chat window on the next page")
+	if got := settledFor(t, ctx, 2); len(got) != 0 {
+		t.Errorf("engaged visitor sees items %v", got)
+	}
+	c = ann.nextContext(chatID, func(c contextUpdate) bool { return len(c.Context.Pages) == 2 })
+	if !strings.HasSuffix(c.Context.Pages[1].URL, "/help/delivery") || c.Context.Pages[1].Title != "Help: delivery" || c.Context.PageViews != 2 {
+		t.Errorf("context after the second page: %+v", c.Context)
+	}
+	// A variable set while engaged reaches the agent too.
+	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'plan', value: 'zebra-platinum'}`)
+	ann.nextContext(chatID, func(c contextUpdate) bool { return c.Context.Variables["plan"] == "zebra-platinum" })
+	ann.say(chatID, "Sure, ask away")
+	waitJS(t, ctx, `/Sure, ask away/.test(document.querySelector('.cxgw-log').textContent)`, "the agent's answer")
+}
+
+// TestProactive_Embedded: an embedded deployment renders the chat inline in
+// the page's [data-cxgate-embed] element, shows no item there, and the chat
+// goes on (floating) on a page without one.
+func TestProactive_Embedded(t *testing.T) {
+	p := newPages(t)
+	gw := proactiveGateway(t, p, `
+  - key: inline
+    mode: async
+    queue: support
+    origins: ["*"]
+    display: embedded
+    triggers:
+      - name: everywhere
+        action: {show: chat-button}
+    items:
+      - name: chat-button
+        kind: button
+        online: {text: "Chat with us"}
+`)
+	contact := sitePage(p, gw, "inline", "/contact", "Contact", `<p>Write to us below.</p><div id="here" data-cxgate-embed style="height:520px"></div><p>Footer</p>`)
+	home := sitePage(p, gw, "inline", "/home", "Home", `<p>Welcome</p>`)
+	ctx := newBrowser(t)
+	ann := dialAgent(t, gw)
+
+	navigate(t, ctx, contact)
+	cmReady(t, ctx)
+	waitJS(t, ctx, `(function () { var r = document.querySelector('#here > .cxgw-root'); return r && !r.hidden && r.getBoundingClientRect().height > 300; })()`, "the chat inline")
+	inline := eval[map[string]any](t, ctx, `(function () { var r = document.querySelector('#here > .cxgw-root');
+  return {position: getComputedStyle(r).position, focusInside: r.contains(document.activeElement),
+          closeShown: Array.from(r.querySelectorAll('.cxgw-icon')).some(function (b) { return b.offsetParent !== null; })}; })()`)
+	if inline["position"] != "relative" || inline["focusInside"] != false || inline["closeShown"] != false {
+		t.Errorf("embedded window: %v", inline)
+	}
+	if got := settledFor(t, ctx, 2); len(got) != 0 {
+		t.Errorf("embedded page shows items %v", got)
+	}
+	startFromWindow(t, ctx, "Ina")
+	chatID := ann.assigned()
+	sendFromWindow(t, ctx, "Hi from the contact page")
+	ann.waitText(chatID, "Hi from the contact page")
+	screenshot(t, ctx, "proactive-embedded-desktop")
+
+	// A page without the element: the engaged chat continues floating, no item.
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitJS(t, ctx, `(function () { var r = document.querySelector('body > .cxgw-root'); return r && !r.hidden; })()`, "the chat floating on the next page")
+	if got := settledFor(t, ctx, 2); len(got) != 0 {
+		t.Errorf("engaged visitor sees items %v", got)
+	}
+}
+
+// TestProactive_AdminChange: a trigger changed through the admin API is in
+// force on the next page view once the browser's copy of the loader expired
+// (it may keep it for a minute: the test clears the cache instead of waiting).
+func TestProactive_AdminChange(t *testing.T) {
+	p := newPages(t)
+	gw := proactiveGateway(t, p, `
+  - key: shop
+    mode: live
+    queue: support
+    origins: ["*"]
+    triggers:
+      - name: everywhere
+        action: {show: chat-button}
+    items:
+      - name: chat-button
+        kind: button
+        online: {text: "Chat with us"}
+      - name: promo
+        kind: invitation
+        online: {title: "Spring sale", accept: "Ask us", decline: "No thanks"}
+`)
+	home := sitePage(p, gw, "shop", "/home", "Home", `<p>Welcome</p>`)
+	ctx := newBrowser(t)
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "chat-button", "online")
+
+	body := `{"key": "shop", "mode": "live", "queue": "support", "origins": [` + jsString(p.URL) + `],
+  "triggers": [{"name": "promo-after-1s", "when": {"timeOnPage": "1s"}, "action": {"show": "promo"}}],
+  "items": [{"name": "chat-button", "kind": "button", "online": {"text": "Chat with us"}},
+            {"name": "promo", "kind": "invitation", "online": {"title": "Spring sale", "accept": "Ask us", "decline": "No thanks"}}]}`
+	req, err := http.NewRequest(http.MethodPut, gw.URL+"/v1/admin/deployments/shop", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer admin-secret")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("PUT deployment: %d %s", res.StatusCode, out)
+	}
+	if _, err := chromedp.Call(ctx, network.ClearBrowserCache, cdp.Empty{}); err != nil {
+		t.Fatalf("clear cache: %v", err)
+	}
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "promo", "online")
+	if got := shownItems(t, ctx); len(got) != 1 {
+		t.Errorf("after the change: items %v, want the promo only", got)
+	}
+}
+
+// TestProactive_Messaging: on an asynchronous deployment a visitor whose kept
+// identity has an open conversation gets it opened on its next visit (the
+// messaging trigger), past the continuation's idle limit; a new visitor gets
+// the configured items.
+func TestProactive_Messaging(t *testing.T) {
+	p := newPages(t)
+	gw := proactiveGateway(t, p, `
+  - key: msg
+    mode: async
+    queue: support
+    origins: ["*"]
+    triggers:
+      - name: everywhere
+        action: {show: chat-button}
+    items:
+      - name: chat-button
+        kind: button
+        online: {text: "Message us"}
+        offline: {text: "Leave a message"}
+`)
+	home := sitePage(p, gw, "msg", "/home", "Home", `<p>Welcome</p>`)
+	ctx := newBrowser(t)
+	ann := dialAgent(t, gw)
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitItem(t, ctx, "chat-button", "online") // messaging mode: online, always
+	do(t, ctx, chromedp.Click(chromedp.CSS(`[data-cxgate-item="chat-button"]`)))
+	startFromWindow(t, ctx, "Mia")
+	chatID := ann.assigned()
+	sendFromWindow(t, ctx, "Message one")
+	ann.waitText(chatID, "Message one")
+
+	// A day later, in a new tab: the chat kept on this browser is forgotten
+	// (only the identity stays), the continuation does not apply.
+	eval[any](t, ctx, `(function () {
+  Object.keys(localStorage).forEach(function (k) {
+    if (k.indexOf('_genesys.widgets.webchat.state.') === 0) localStorage.removeItem(k);
+    if (k.indexOf('cxgate.chatmanager:') === 0) { var st = JSON.parse(localStorage.getItem(k)); st.engagedAt -= 25 * 3600 * 1000; st.lastView -= 25 * 3600 * 1000; localStorage.setItem(k, JSON.stringify(st)); }
+  });
+  sessionStorage.clear(); return null; })()`)
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitJS(t, ctx, `(function () { var r = document.querySelector('.cxgw-root'); return r && !r.hidden && /Message one/.test(r.querySelector('.cxgw-log').textContent); })()`, "the open conversation opened")
+	if got := settledFor(t, ctx, 2); len(got) != 0 {
+		t.Errorf("messaging trigger: items %v shown too", got)
+	}
+
+	// Another browser, no identity: the configured button.
+	other := newBrowser(t)
+	navigate(t, other, home)
+	cmReady(t, other)
+	waitItem(t, other, "chat-button", "online")
 }
