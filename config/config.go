@@ -540,6 +540,7 @@ func Demo() Config {
 		Queues: []Queue{{Name: "support"}},
 		Agents: []Agent{{ID: "ann", Name: "Ann", Token: "ann-secret", Kind: KindHuman, MaxChats: 5}},
 	}
+	demoProactive(&c)
 	c.ApplyDefaults()
 	return c
 }

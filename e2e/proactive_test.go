@@ -200,19 +200,22 @@ func TestProactive_ConfiguredTriggers(t *testing.T) {
 	}
 }
 
-// netWatch records what the tab sends: request URLs, headers and bodies, and
-// WebSocket frames.
+// netWatch records what the tab sends to the gateway: request URLs, headers
+// and bodies, and WebSocket frames.
 type netWatch struct {
 	mu   sync.Mutex
 	sent []string
 }
 
-func watchNetwork(ctx context.Context) *netWatch {
+func watchNetwork(ctx context.Context, gateway string) *netWatch {
 	w := &netWatch{}
 	_ = chromedp.Listen(ctx, func(ev any) {
 		var s string
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
+			if !strings.HasPrefix(ev.Request.URL, gateway+"/") {
+				return // the site's own pages
+			}
 			var b strings.Builder
 			b.WriteString(ev.Request.Method + " " + ev.Request.URL)
 			h, _ := json.Marshal(ev.Request.Headers)
@@ -453,7 +456,7 @@ func TestProactive_EngagedVisitor(t *testing.T) {
 	gw := proactiveGateway(t, p, helpDeployment)
 	help, home := helpPages(p, gw)
 	ctx := newBrowser(t)
-	net := watchNetwork(ctx)
+	net := watchNetwork(ctx, gw.URL)
 	ann := dialAgent(t, gw)
 
 	navigate(t, ctx, home)
@@ -660,4 +663,36 @@ func TestProactive_Messaging(t *testing.T) {
 	navigate(t, other, home)
 	cmReady(t, other)
 	waitItem(t, other, "chat-button", "online")
+}
+
+// TestProactive_Demo: the demo site's proactive pages show a button (its
+// offline variant while Ann is offline), an invitation after a few seconds
+// on the product page, and the embedded chat on the contact page.
+func TestProactive_Demo(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{})
+	ctx := newBrowser(t)
+	navigate(t, ctx, gw.URL+"/demo/proactive/")
+	cmReady(t, ctx)
+	waitItem(t, ctx, "chat-button", "offline")
+	screenshot(t, ctx, "proactive-demo-home")
+
+	navigate(t, ctx, gw.URL+"/demo/proactive/product.html")
+	cmReady(t, ctx)
+	do(t, ctx, chromedp.Click(chromedp.ID("add")))
+	waitItem(t, ctx, "product-invite", "offline")
+	if s := session(t, ctx); s.TimeOnPage < 5 || s.Variables["cart"] != 39.9 || s.Variables["product"] != "blue kettle" {
+		t.Errorf("product page session: %+v", s)
+	}
+
+	dialAgent(t, gw)
+	navigate(t, ctx, gw.URL+"/demo/proactive/product.html")
+	cmReady(t, ctx)
+	waitItem(t, ctx, "product-invite", "online")
+	waitJS(t, ctx, `document.getAnimations().every(function (a) { return a.playState === 'finished'; })`, "the invitation's entrance")
+	screenshot(t, ctx, "proactive-demo-invitation")
+
+	navigate(t, ctx, gw.URL+"/demo/proactive/contact.html")
+	cmReady(t, ctx)
+	waitJS(t, ctx, `(function () { var r = document.querySelector('[data-cxgate-embed] > .cxgw-root'); return r && !r.hidden; })()`, "the embedded chat")
+	screenshot(t, ctx, "proactive-demo-embedded")
 }
