@@ -116,7 +116,8 @@ type Webhook struct {
 
 // WebhookEvents are the event names a webhook may subscribe to.
 func WebhookEvents() []string {
-	return []string{"chat.started", "thread.created", "message.created", "chat.transferred", "chat.ended", "chat.resolved"}
+	return []string{"chat.started", "thread.created", "message.created", "chat.transferred", "chat.ended", "chat.resolved",
+		"message.left", "message.answered"}
 }
 
 // Modes and policies.

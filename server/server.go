@@ -94,6 +94,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger,
 		// An agent is present while it has a socket or a long-poll open.
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
+		// Left messages commit with their webhook deliveries, like events.
+		MessageOutbox: func(event string, m store.LeftMessage) []store.OutboxEntry { return s.hooks.MessageOutbox(event, m) },
 	})
 	s.bus = bus.New()
 	if err := s.bus.ObserveCommands(s.metrics.ObserveCommand); err != nil {

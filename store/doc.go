@@ -29,6 +29,12 @@
 //	                 from the content, size, author, and the seq of its FileUploaded event)
 //	file_data/   file id → the file's content, raw bytes (up to the deployment's
 //	                 files.maxBytes; bbolt keeps large values on overflow pages)
+//	left_messages/ message id → LeftMessage (a visitor's "leave a message" form and
+//	                 its answer)
+//	left_open/   uint64 big-endian createdAt (unix ms) ‖ message id → "" (messages not
+//	                 answered yet, oldest first)
+//	left_answered/ uint64 big-endian answeredAt (unix ms) ‖ message id → "" (answered ones)
+//	identity_left/ identity id "\x00" message id → "" (the messages an identity left)
 //
 // meta also holds "sessionKey", 32 random bytes made with the file, which sign
 // session data.
@@ -51,6 +57,12 @@
 // file that is not there, nor a file without its event. The chat's record
 // counts its files (Chat.Files), which bounds uploads per chat. Files are
 // kept as long as their chat; nothing deletes them yet.
+//
+// A left message is written by [Store.LeaveMessage] with its webhook
+// deliveries and, for a new visitor, its identity, in one transaction;
+// [Store.AnswerMessage] moves it from left_open to left_answered with the
+// deliveries of its answer. The plugins bound their size and rate before
+// writing; nothing deletes them yet.
 //
 // Open migrates older files in its first transaction: schema 1 keyed
 // outbox_due by due time alone; schema 2 kept one nested bucket of events per

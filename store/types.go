@@ -115,6 +115,9 @@ const (
 	EventResolved          = "InterventionResolved"
 	EventIdentityUpdated   = "IdentityUpdated"
 	EventTransferred       = "Transferred"
+	// EventContextUpdated carries the visitor's session data (pages,
+	// variables) for agents; visitors never see it.
+	EventContextUpdated = "ContextUpdated"
 )
 
 // Event is one entry of a chat's log.

@@ -86,6 +86,8 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"listQueues":    s.listQueues,
 		"sendFile":      s.sendFile,
 		"downloadFile":  s.downloadFile,
+		"listMessages":  s.listMessages,
+		"answerMessage": s.answerMessage,
 	}
 	for name, h := range cmds {
 		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {
@@ -93,7 +95,8 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		}
 	}
 	p.RegisterEvents(EventChatAssigned, EventMessageReceived, EventVisitorTyping, EventContextUpdated, EventChatEnded,
-		EventResync, EventThreadOpened, EventThreadClosed, EventChatResolved, EventChatTransferred)
+		EventResync, EventThreadOpened, EventThreadClosed, EventChatResolved, EventChatTransferred,
+		EventMessageLeft, EventMessageAnswered)
 	if err := p.RegisterFeed(bus.KindAgent, s.feed); err != nil {
 		return nil, err
 	}
@@ -101,6 +104,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		return nil, err
 	}
 	e.Observe(s.observe)
+	e.ObserveMessages(s.observeMessages)
 	return s, nil
 }
 
@@ -187,6 +191,8 @@ func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
 		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []chat.Message{chat.ToMessage(ev)}}))
 	case ev.Type == store.EventUserDataUpdated:
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "userData": json.RawMessage(ev.Data)}))
+	case ev.Type == store.EventContextUpdated:
+		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "context": json.RawMessage(ev.Data)}))
 	case ev.Type == store.EventIdentityUpdated:
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "identity": json.RawMessage(ev.Data)}))
 	case ev.Type == store.EventTransferred:
@@ -213,7 +219,7 @@ func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
 	}
 	first := unit[0]
 	first.With = unit[1:]
-	s.bus.Publish(s.stream(agentID).push(first))
+	s.stream(agentID).publish(s.bus, first)
 }
 
 // Assignment describes a chat to its agent.
@@ -430,6 +436,7 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 		return nil, ErrNotParticipant
 	}
 	msgs := []chat.Message{}
+	var visit json.RawMessage
 	var after uint64
 	for {
 		evs, err := s.engine.EventsAfter(ctx, c.ID, after, 1000)
@@ -440,13 +447,20 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 			if chat.Visible(ev) {
 				msgs = append(msgs, chat.ToMessage(ev))
 			}
+			if ev.Type == store.EventContextUpdated {
+				visit = ev.Data
+			}
 			after = ev.Seq
 		}
 		if len(evs) < 1000 {
 			break
 		}
 	}
-	return map[string]any{"chat": assignment(&c), "messages": msgs}, nil
+	out := map[string]any{"chat": assignment(&c), "messages": msgs}
+	if visit != nil {
+		out["context"] = visit // the visitor's latest session data
+	}
+	return out, nil
 }
 
 // resolveChat closes the caller's intervention with a disposition. In a live

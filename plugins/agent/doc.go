@@ -11,4 +11,17 @@
 // longer serve (too old, or from before a restart) answers one
 // AgentService.resync event: reload listChats and transcripts. Stored chat
 // history stays the truth.
+//
+// The stream also carries what is not about one chat: a message a visitor
+// left while offline (AgentService.messageLeft) and its answer
+// (AgentService.messageAnswered), to every human agent, and a visitor's
+// session data as it browses (AgentService.contextUpdated {chatId, context}).
+// Left messages are listed and answered with listMessages and answerMessage
+// (messages.go).
+//
+// # Locks
+//
+// A stream's mutex is held while its event is published, so positions reach
+// subscribers in order whichever goroutine publishes; the bus's own lock is
+// taken inside it (stream → bus), never the reverse.
 package agent

@@ -10,8 +10,9 @@ import (
 const ringSize = 1024
 
 // stream is one agent's recent events, in a ring: event at position p sits in
-// slot p % ringSize. push runs on the store's writer goroutine only; after
-// runs on transport goroutines.
+// slot p % ringSize. publish runs on the store's writer goroutine (chat
+// events) and on command goroutines (left messages); after runs on
+// transport goroutines.
 type stream struct {
 	mu    sync.Mutex
 	topic string
@@ -24,10 +25,17 @@ func newStream(topic string, base uint64) *stream {
 	return &stream{topic: topic, base: base, head: base}
 }
 
-// push numbers ev and keeps it; the caller publishes the returned event.
-func (s *stream) push(ev bus.Event) bus.Event {
+// publish numbers ev, keeps it and publishes it on b. Publishing under the
+// lock keeps positions in publishing order when several goroutines publish;
+// bus.Publish never blocks.
+func (s *stream) publish(b *bus.Bus, ev bus.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	b.Publish(s.push(ev))
+}
+
+// push numbers ev and keeps it; s.mu must be held.
+func (s *stream) push(ev bus.Event) bus.Event {
 	s.head++
 	ev.Seq = s.head
 	ev.Topic = s.topic

@@ -52,6 +52,10 @@ type Log interface {
 	AddFile(ctx context.Context, chatID, requestID string, f store.File, content []byte, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	FileInfo(ctx context.Context, id string) (store.File, error)
 	FileContent(ctx context.Context, id string) (store.File, []byte, error)
+	LeaveMessage(ctx context.Context, m store.LeftMessage, idn *store.Identity, outbox []store.OutboxEntry) error
+	AnswerMessage(ctx context.Context, id string, a store.Answer, outbox func(store.LeftMessage) []store.OutboxEntry) (store.LeftMessage, error)
+	LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error)
+	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
 }
 
 // An Observer receives a chat's new events: committed ones (seq > 0) in
@@ -73,6 +77,9 @@ type Engine struct {
 	logger    *slog.Logger
 	observers []Observer
 	kick      chan struct{}
+
+	msgObservers []MessageObserver                                           // messages.go
+	msgOutbox    func(event string, m store.LeftMessage) []store.OutboxEntry // Options.MessageOutbox
 
 	presence      func(agentID string) bool // whether the agent has a live connection
 	presenceGrace time.Duration
@@ -131,6 +138,10 @@ type Options struct {
 	// agent without one for PresenceGrace turns away. nil disables it.
 	Presence      func(agentID string) bool
 	PresenceGrace time.Duration // default 60 s
+	// MessageOutbox, if set, makes the webhook deliveries of a left
+	// message's event (MessageLeft, MessageAnswered), written with it. It
+	// must be pure: it may run more than once for one write.
+	MessageOutbox func(event string, m store.LeftMessage) []store.OutboxEntry
 }
 
 // New returns an engine. Observe and Load before Run.
@@ -150,6 +161,7 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 		tokens:        make(map[string]store.Token),
 		presence:      o.Presence,
 		presenceGrace: o.PresenceGrace,
+		msgOutbox:     o.MessageOutbox,
 	}
 	if e.presenceGrace == 0 {
 		e.presenceGrace = time.Minute

@@ -154,6 +154,12 @@ func (s *Service) identityToken(ctx context.Context, deployment, mode, identity 
 	if err != nil {
 		return "", err
 	}
+	return s.signIdentity(deployment, identity)
+}
+
+// signIdentity makes an identity token naming an anonymous identity on a
+// deployment.
+func (s *Service) signIdentity(deployment, identity string) (string, error) {
 	now := s.engine.Now()
 	claims := identityClaims{Kind: identityKind, Deployment: deployment, RegisteredClaims: jwt.RegisteredClaims{
 		Subject: identity, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(identityTTL)),

@@ -26,6 +26,7 @@ type Service struct {
 	engine     *chat.Engine
 	bus        *bus.Bus
 	sessionKey []byte
+	left       leftLimiter // leaveMessage per client address
 }
 
 // Options configure the plugin.
@@ -80,6 +81,9 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"downloadFile", s.downloadFile, nil},
 		{"getAvailability", s.getAvailability, nil},
 		{"openConversation", s.openConversation, nil},
+		{"updateContext", s.updateContext, nil},
+		{"leaveMessage", s.leaveMessage, nil},
+		{"listLeftMessages", s.listLeftMessages, nil},
 	}
 	for _, c := range cmds {
 		if err := p.RegisterCommand(c.name, c.h, c.opts...); err != nil {

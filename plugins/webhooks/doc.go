@@ -7,7 +7,9 @@
 //
 // chat.started, thread.created, message.created, chat.transferred,
 // chat.ended and chat.resolved (see [Events]), each mapped from the events a
-// chat's log stores. A subscription receives the events it lists, or all of
+// chat's log stores; message.left and message.answered (a [MessagePayload],
+// id "<messageId>:<event>") from the messages visitors leave while offline,
+// written with the message by [Service.MessageOutbox]. A subscription receives the events it lists, or all of
 // them when its list is empty. Every event has a stable id,
 // "<chatId>:<seq>:<event>", the same on every attempt and for every
 // subscription: receivers de-duplicate on it.

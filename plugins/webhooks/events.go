@@ -12,18 +12,20 @@ import (
 
 // Event names. config.WebhookEvents lists the same.
 const (
-	EventChatStarted     = "chat.started"     // a visitor started a chat (its first event)
-	EventThreadCreated   = "thread.created"   // a thread opened (async); a live chat started (it is one thread)
-	EventMessageCreated  = "message.created"  // a message or file everyone in the chat sees (no whispers)
-	EventChatTransferred = "chat.transferred" // an agent handed the chat to another agent or queue
-	EventChatEnded       = "chat.ended"       // a chat ended (visitor, agent, idle; a resolved live chat)
-	EventChatResolved    = "chat.resolved"    // an agent resolved its intervention in an async chat
+	EventChatStarted     = "chat.started"       // a visitor started a chat (its first event)
+	EventThreadCreated   = "thread.created"     // a thread opened (async); a live chat started (it is one thread)
+	EventMessageCreated  = "message.created"    // a message or file everyone in the chat sees (no whispers)
+	EventChatTransferred = "chat.transferred"   // an agent handed the chat to another agent or queue
+	EventChatEnded       = "chat.ended"         // a chat ended (visitor, agent, idle; a resolved live chat)
+	EventChatResolved    = "chat.resolved"      // an agent resolved its intervention in an async chat
+	EventMessageLeft     = chat.MessageLeft     // a visitor left a message (offline form)
+	EventMessageAnswered = chat.MessageAnswered // an agent answered a left message
 )
 
 // Events lists every event name, in the order of a chat's life.
 func Events() []string {
 	return []string{EventChatStarted, EventThreadCreated, EventMessageCreated, EventChatTransferred,
-		EventChatEnded, EventChatResolved}
+		EventChatEnded, EventChatResolved, EventMessageLeft, EventMessageAnswered}
 }
 
 // Payload is the JSON body of every webhook request.
@@ -138,4 +140,42 @@ func marshalPayload(p Payload) []byte {
 		b, _ = json.Marshal(p)
 	}
 	return b
+}
+
+// MessagePayload is the JSON body of message.left and message.answered: the
+// left message, with its answer for message.answered, so a site can email
+// the visitor.
+type MessagePayload struct {
+	ID          string             `json:"id"` // stable: "<messageId>:<event>"
+	Event       string             `json:"event"`
+	CreatedAt   int64              `json:"createdAt"` // when it was left or answered, unix ms
+	Deployment  string             `json:"deployment"`
+	LeftMessage *store.LeftMessage `json:"leftMessage"`
+}
+
+// MessageOutbox is the engine's Options.MessageOutbox: the deliveries of a
+// left message's event, one per subscription that wants it. It does no I/O.
+func (s *Service) MessageOutbox(event string, m store.LeftMessage) []store.OutboxEntry {
+	hooks := s.engine.Config().Webhooks
+	at := m.CreatedAt
+	if event == EventMessageAnswered && m.Answer != nil {
+		at = m.Answer.AnsweredAt
+	}
+	id := m.ID + ":" + event
+	var body []byte
+	var out []store.OutboxEntry
+	now := s.now().UnixMilli()
+	for _, w := range hooks {
+		if !subscribed(w, event) {
+			continue
+		}
+		if body == nil {
+			body, _ = json.Marshal(MessagePayload{ID: id, Event: event, CreatedAt: at, Deployment: m.Deployment, LeftMessage: &m})
+		}
+		out = append(out, store.OutboxEntry{Subscription: w.ID, Event: event, EventID: id, Body: body, CreatedAt: now, NextAt: now})
+	}
+	if len(out) > 0 {
+		s.written.Store(true)
+	}
+	return out
 }

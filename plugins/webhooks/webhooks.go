@@ -149,6 +149,7 @@ func Register(b *bus.Bus, st Outbox, e *chat.Engine, o Options) (*Service, error
 		}
 	}
 	e.Observe(s.observe)
+	e.ObserveMessages(func(string, store.LeftMessage) { s.observe(nil, nil) })
 	return s, nil
 }
 

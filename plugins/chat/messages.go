@@ -1,0 +1,127 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/store"
+)
+
+// What happens to left messages: the webhook event names, also given to
+// message observers.
+const (
+	MessageLeft     = "message.left"
+	MessageAnswered = "message.answered"
+)
+
+// Errors of left messages.
+var (
+	ErrAnswered        = errors.New("chat: message already answered")
+	ErrTooManyMessages = errors.New("chat: too many unanswered messages from this visitor")
+)
+
+// MaxOpenMessages is how many unanswered messages one identity may have
+// left: a visitor who keeps writing waits for an answer first.
+const MaxOpenMessages = 20
+
+// A MessageObserver hears of a left message (MessageLeft) or its answer
+// (MessageAnswered) once it is stored. It must not block.
+type MessageObserver func(event string, m store.LeftMessage)
+
+// ObserveMessages adds a message observer. Call before serving.
+func (e *Engine) ObserveMessages(o MessageObserver) { e.msgObservers = append(e.msgObservers, o) }
+
+func (e *Engine) messageEvent(event string, m store.LeftMessage) {
+	for _, o := range e.msgObservers {
+		o(event, m)
+	}
+}
+
+func (e *Engine) messageOutbox(event string, m store.LeftMessage) []store.OutboxEntry {
+	if e.msgOutbox == nil {
+		return nil
+	}
+	return e.msgOutbox(event, m)
+}
+
+// LeaveRequest is a visitor's "leave a message" form. Its fields are
+// checked and bounded by the caller.
+type LeaveRequest struct {
+	Deployment string
+	Name       string
+	Email      string
+	Message    string
+	Context    json.RawMessage
+	// Identity is the visitor's known identity; nil makes a new anonymous one.
+	Identity *store.Identity
+}
+
+// LeaveMessage stores a left message and announces it (webhooks, message
+// observers).
+func (e *Engine) LeaveMessage(ctx context.Context, r LeaveRequest) (store.LeftMessage, error) {
+	if _, ok := e.Config().Deployment(r.Deployment); !ok {
+		return store.LeftMessage{}, ErrNoDeployment
+	}
+	now := e.now().UnixMilli()
+	var newIdn *store.Identity
+	idn := r.Identity
+	if idn == nil {
+		newIdn = &store.Identity{ID: newID(), Profile: store.Profile{Nickname: r.Name, Email: r.Email}, CreatedAt: now}
+		idn = newIdn
+	} else {
+		open := 0
+		ms, err := e.log.LeftMessagesOf(ctx, idn.ID, MaxOpenMessages*4)
+		if err != nil {
+			return store.LeftMessage{}, err
+		}
+		for _, m := range ms {
+			if m.Answer == nil {
+				open++
+			}
+		}
+		if open >= MaxOpenMessages {
+			return store.LeftMessage{}, ErrTooManyMessages
+		}
+	}
+	m := store.LeftMessage{ID: newID(), Deployment: r.Deployment, IdentityID: idn.ID, Name: r.Name, Email: r.Email,
+		Message: r.Message, Context: r.Context, CreatedAt: now}
+	if err := e.log.LeaveMessage(ctx, m, newIdn, e.messageOutbox(MessageLeft, m)); err != nil {
+		return store.LeftMessage{}, fmt.Errorf("chat: leave message: %w", err)
+	}
+	e.messageEvent(MessageLeft, m)
+	return m, nil
+}
+
+// LeftMessagesOf lists the messages an identity left, oldest first, with
+// their answers.
+func (e *Engine) LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error) {
+	return e.log.LeftMessagesOf(ctx, identityID, limit)
+}
+
+// LeftMessages lists up to limit unanswered messages, oldest first, or
+// answered ones, the most recently answered first.
+func (e *Engine) LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error) {
+	return e.log.LeftMessages(ctx, answered, limit)
+}
+
+// AnswerMessage records agent's answer to left message id and announces
+// it. ErrNotFound: no such message; ErrAnswered: it has its answer.
+func (e *Engine) AnswerMessage(ctx context.Context, id string, agent config.Agent, text string) (store.LeftMessage, error) {
+	a := store.Answer{Text: text, AgentID: agent.ID, AgentName: agent.Name, AnsweredAt: e.now().UnixMilli()}
+	m, err := e.log.AnswerMessage(ctx, id, a, func(m store.LeftMessage) []store.OutboxEntry {
+		return e.messageOutbox(MessageAnswered, m)
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return m, ErrNotFound
+	case errors.Is(err, store.ErrAnswered):
+		return m, ErrAnswered
+	case err != nil:
+		return m, fmt.Errorf("chat: answer message %s: %w", id, err)
+	}
+	e.messageEvent(MessageAnswered, m)
+	return m, nil
+}

@@ -1,0 +1,229 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// LeftMessage is a message a visitor left while no agent could chat (the
+// "leave a message" form of an offline item), and its answer once an agent
+// gave one.
+type LeftMessage struct {
+	ID         string          `json:"id"`
+	Deployment string          `json:"deployment"`
+	IdentityID string          `json:"identityId"`
+	Name       string          `json:"name"`
+	Email      string          `json:"email"`
+	Message    string          `json:"message"`
+	Context    json.RawMessage `json:"context,omitempty"` // the visit's session data, as the browser sent it
+	CreatedAt  int64           `json:"createdAt"`         // unix ms
+	Answer     *Answer         `json:"answer,omitempty"`
+}
+
+// Answer is an agent's answer to a left message.
+type Answer struct {
+	Text       string `json:"text"`
+	AgentID    string `json:"agentId"`
+	AgentName  string `json:"agentName"`
+	AnsweredAt int64  `json:"answeredAt"` // unix ms
+}
+
+// ErrAnswered is returned by AnswerMessage for a message already answered.
+var ErrAnswered = errors.New("store: message already answered")
+
+var (
+	bucketLeft         = []byte("left_messages")
+	bucketLeftOpen     = []byte("left_open")
+	bucketLeftAnswered = []byte("left_answered")
+	bucketIdentityLeft = []byte("identity_left")
+)
+
+// leftKey orders an index of left messages by time: uint64 unix ms ‖ id.
+func leftKey(at int64, id string) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(max(at, 0))), id...)
+}
+
+// LeaveMessage stores a new left message with the webhook deliveries that
+// announce it, in one transaction; idn, when set, is written with it (the
+// anonymous identity made for the visitor).
+func (s *Store) LeaveMessage(ctx context.Context, m LeftMessage, idn *Identity, outbox []OutboxEntry) error {
+	if m.ID == "" || m.IdentityID == "" {
+		return fmt.Errorf("store: left message without id or identity")
+	}
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
+		o.outbox = outboxDelta{}
+		if tx.Bucket(bucketLeft).Get([]byte(m.ID)) != nil {
+			return skip{fmt.Errorf("%w: left message %s", ErrExists, m.ID)}
+		}
+		if idn != nil {
+			if err := putJSON(tx.Bucket(bucketIdentities), idn.ID, idn); err != nil {
+				return err
+			}
+		}
+		if err := putJSON(tx.Bucket(bucketLeft), m.ID, m); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketLeftOpen).Put(leftKey(m.CreatedAt, m.ID), nil); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketIdentityLeft).Put([]byte(m.IdentityID+"\x00"+m.ID), nil); err != nil {
+			return err
+		}
+		return s.putOutbox(tx, o, outbox)
+	}
+	return s.submit(ctx, o)
+}
+
+// AnswerMessage records an agent's answer to left message id with the
+// webhook deliveries outbox makes of the answered message, in one
+// transaction. It returns ErrNotFound for an unknown id and ErrAnswered for
+// a message already answered.
+func (s *Store) AnswerMessage(ctx context.Context, id string, a Answer, outbox func(LeftMessage) []OutboxEntry) (LeftMessage, error) {
+	var m LeftMessage
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
+		o.outbox = outboxDelta{}
+		var err error
+		if m, err = getLeft(tx, id); err != nil {
+			return skip{err}
+		}
+		if m.Answer != nil {
+			return skip{ErrAnswered}
+		}
+		m.Answer = &a
+		if err := putJSON(tx.Bucket(bucketLeft), m.ID, m); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketLeftOpen).Delete(leftKey(m.CreatedAt, m.ID)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketLeftAnswered).Put(leftKey(a.AnsweredAt, m.ID), nil); err != nil {
+			return err
+		}
+		if outbox != nil {
+			return s.putOutbox(tx, o, outbox(m))
+		}
+		return nil
+	}
+	if err := s.submit(ctx, o); err != nil {
+		return LeftMessage{}, err
+	}
+	return m, nil
+}
+
+func getLeft(tx *bolt.Tx, id string) (LeftMessage, error) {
+	var m LeftMessage
+	v := tx.Bucket(bucketLeft).Get([]byte(id))
+	if v == nil {
+		return m, fmt.Errorf("%w: left message %s", ErrNotFound, id)
+	}
+	if err := json.Unmarshal(v, &m); err != nil {
+		return m, fmt.Errorf("store: decode left message %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// LeftMessage reads one left message; ErrNotFound for an unknown id.
+func (s *Store) LeftMessage(ctx context.Context, id string) (m LeftMessage, err error) {
+	if err := ctx.Err(); err != nil {
+		return m, err
+	}
+	err = s.view(func(tx *bolt.Tx) error {
+		m, err = getLeft(tx, id)
+		return err
+	})
+	return m, err
+}
+
+// LeftMessages lists up to limit left messages: the open ones oldest first
+// (answered false), or the answered ones most recently answered first.
+func (s *Store) LeftMessages(ctx context.Context, answered bool, limit int) ([]LeftMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := []LeftMessage{}
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketLeftOpen).Cursor()
+		k, _ := c.First()
+		next := c.Next
+		if answered {
+			c = tx.Bucket(bucketLeftAnswered).Cursor()
+			k, _ = c.Last()
+			next = c.Prev
+		}
+		for ; k != nil && len(out) < limit; k, _ = next() {
+			m, err := getLeft(tx, string(k[8:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: left messages: %w", err)
+	}
+	return out, nil
+}
+
+// LeftMessagesOf lists up to limit of the messages an identity left, oldest
+// first.
+func (s *Store) LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]LeftMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := []LeftMessage{}
+	prefix := []byte(identityID + "\x00")
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketIdentityLeft).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			m, err := getLeft(tx, string(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: left messages of %s: %w", identityID, err)
+	}
+	// Keyed by id, not time: order them, and keep the newest limit.
+	sortLeft(out)
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out, nil
+}
+
+func sortLeft(ms []LeftMessage) {
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && (ms[j].CreatedAt < ms[j-1].CreatedAt || ms[j].CreatedAt == ms[j-1].CreatedAt && ms[j].ID < ms[j-1].ID); j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
+
+// putOutbox writes entries to the outbox in tx, counting them in o.
+func (s *Store) putOutbox(tx *bolt.Tx, o *op, entries []OutboxEntry) error {
+	b := tx.Bucket(bucketOutbox)
+	for _, e := range entries {
+		id, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		e.ID = id
+		if err := putPending(tx, e); err != nil {
+			return err
+		}
+	}
+	o.outbox.pending += len(entries)
+	return nil
+}
