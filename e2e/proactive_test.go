@@ -321,20 +321,29 @@ func TestProactive_AgentsAvailable(t *testing.T) {
 	// Ann comes online, finds the message and answers it.
 	ann := dialAgent(t, gw)
 	var list struct {
-		Messages []struct {
+		Open []struct {
 			ID      string `json:"id"`
 			Name    string `json:"name"`
 			Email   string `json:"email"`
 			Message string `json:"message"`
-		} `json:"messages"`
+			Context struct {
+				Pages []struct {
+					URL string `json:"url"`
+				} `json:"pages"`
+			} `json:"context"`
+		} `json:"open"`
 	}
 	if err := json.Unmarshal(ann.cmd("AgentService.listMessages", map[string]any{}), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Messages) != 1 || list.Messages[0].Message != "When do you deliver to Lyon?" || list.Messages[0].Email != "vera@example.com" {
+	if len(list.Open) != 1 || list.Open[0].Message != "When do you deliver to Lyon?" || list.Open[0].Email != "vera@example.com" || list.Open[0].Name != "Vera Visitor" {
 		t.Fatalf("AgentService.listMessages = %+v", list)
 	}
-	ann.cmd("AgentService.answerMessage", map[string]any{"id": list.Messages[0].ID, "message": "Every Tuesday, Vera."})
+	// The message carries the visit's context: leaving it engaged the visitor.
+	if pages := list.Open[0].Context.Pages; len(pages) == 0 || !strings.HasSuffix(pages[len(pages)-1].URL, "/help/delivery") {
+		t.Errorf("left message's context: %+v", list.Open[0].Context)
+	}
+	ann.cmd("AgentService.answerMessage", map[string]any{"id": list.Open[0].ID, "message": "Every Tuesday, Vera."})
 
 	// With Ann online the invitation shows on the help page (and wins over the button).
 	navigate(t, ctx, help)
@@ -474,10 +483,10 @@ func TestProactive_EngagedVisitor(t *testing.T) {
 	}
 	startFromWindow(t, ctx, "Vera")
 	chatID := ann.assigned()
-	if leaked := net.containing("zebra-gold"); len(leaked) == 0 {
-		t.Errorf("the engaged chat got no context (the network watch saw none)")
-	}
 	c := ann.nextContext(chatID, func(c contextUpdate) bool { return c.Context.Variables["plan"] == "zebra-gold" })
+	if sent := net.containing("zebra-gold"); len(sent) == 0 {
+		t.Errorf("the network watch missed the context sent at engagement: it would miss a leak too")
+	}
 	if len(c.Context.Pages) != 1 || !strings.HasSuffix(c.Context.Pages[0].URL, "/home") || c.Context.Pages[0].Title != "Home" || c.Context.Variables["cart"] != 987.65 {
 		t.Errorf("context at engagement: %+v", c.Context)
 	}

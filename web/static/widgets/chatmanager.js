@@ -225,10 +225,22 @@
     };
   }
 
-  // The part of the session the agent sees: PROACTIVE-CONTRACT.md's updateContext shape.
+  // The part of the session the agent sees (WebChatService.updateContext): the recent pages, the
+  // variables, the counts, the time on site in milliseconds and the referrer, within the
+  // gateway's bounds (titles 300 characters, URLs 2048, 8 KiB in all: the oldest pages go first).
   function context() {
     const s = snapshot();
-    return { pages: s.pages, variables: s.variables, visits: s.visits, pageViews: s.pageViews, timeOnSite: s.timeOnSite, referrer: s.referrer };
+    const clip = (v, n) => (typeof v === 'string' && v.length > n ? v.slice(0, n) : v);
+    const c = {
+      pages: s.pages.map((p) => ({ title: clip(p.title, 300), url: clip(p.url, 2048), at: p.at })),
+      variables: s.variables,
+      visits: s.visits,
+      pageViews: s.pageViews,
+      timeOnSite: now() - s.visitStart,
+      referrer: clip(s.referrer, 2048),
+    };
+    while (c.pages.length > 1 && JSON.stringify(c).length > 8000) c.pages.shift();
+    return c;
   }
 
   /* ----------------------------------------------------------------- conditions */
@@ -769,19 +781,27 @@
   /* --------------------------------------------------------------- engagement */
 
   let contextTimer = null;
+  let contextDue = false; // a change came while throttled: send once the period ends
   let contextSent = '';
 
   // Sends the visit's context to the chat: at engagement, on each page view while engaged, and
-  // when a variable changes (at most every few seconds).
+  // when a variable changes (at most every two seconds, the last change always sent).
   function sendContext(force) {
     if (!engaged) return;
+    if (contextTimer && !force) {
+      contextDue = true;
+      return;
+    }
     const c = context();
     const key = JSON.stringify([c.pages, c.variables]);
     if (!force && key === contextSent) return;
-    if (contextTimer && !force) return;
-    clearTimeout(contextTimer);
-    contextTimer = setTimeout(() => (contextTimer = null), 5000);
     contextSent = key;
+    contextDue = false;
+    clearTimeout(contextTimer);
+    contextTimer = setTimeout(() => {
+      contextTimer = null;
+      if (contextDue) sendContext(false);
+    }, 2000);
     cm.command('WebChatService.updateContext', { context: c }).fail((err) => debug('updateContext failed', err));
   }
 
