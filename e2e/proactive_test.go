@@ -167,12 +167,21 @@ func TestProactive_ConfiguredTriggers(t *testing.T) {
 		t.Errorf("product page items %v, want the product invitation only", got)
 	}
 	// It is announced, labelled and never takes the focus.
+	waitJS(t, ctx, `/Questions about this product\?/.test(document.getElementById('cxcm-live').textContent)`, "the invitation announced")
 	inv := eval[map[string]any](t, ctx, `(function () { var e = document.querySelector('[data-cxgate-item="product-invite"]');
   var title = document.getElementById(e.getAttribute('aria-labelledby'));
   return {focusInside: e.contains(document.activeElement), title: title && title.textContent,
           live: (document.getElementById('cxcm-live') || {}).textContent || ''}; })()`)
-	if inv["focusInside"] != false || inv["title"] != "Questions about this product?" {
+	if inv["focusInside"] != false || inv["title"] != "Questions about this product?" || !strings.Contains(inv["live"].(string), "Questions about this product?") {
 		t.Errorf("invitation: %v", inv)
+	}
+	// Declined from the keyboard, it is gone and not offered again in this visit.
+	eval[any](t, ctx, `document.querySelector('[data-cxgate-item="product-invite"] .cxcm-decline').focus(); null`)
+	do(t, ctx, chromedp.KeyEvent("\r"))
+	waitJS(t, ctx, `!document.querySelector('[data-cxgate-item="product-invite"]')`, "the declined invitation gone")
+	navigate(t, ctx, product)
+	if got := settledFor(t, ctx, 3); len(got) != 0 {
+		t.Errorf("product page after a decline: items %v, want none", got)
 	}
 
 	// Checkout: the cart variable is read from the page; it passes 100 after load.
@@ -182,7 +191,7 @@ func TestProactive_ConfiguredTriggers(t *testing.T) {
 	}
 	eval[any](t, ctx, `document.getElementById('cart-total').textContent = '$1,150.00'; null`)
 	waitItem(t, ctx, "cart-invite", "online")
-	if s := session(t, ctx); s.Variables["cart"] != 1150.0 || s.Visits != 1 || s.PageViews != 3 {
+	if s := session(t, ctx); s.Variables["cart"] != 1150.0 || s.Visits != 1 || s.PageViews != 4 {
 		t.Errorf("session on checkout: %+v", s)
 	}
 

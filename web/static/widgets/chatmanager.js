@@ -416,13 +416,19 @@
     return el;
   }
 
-  // Screen readers hear an invitation arrive without it taking the focus.
-  function announce(text) {
+  // Screen readers hear an invitation arrive without it taking the focus. The live region exists
+  // before anything is said in it: one created with its text is often not read.
+  function liveRegion() {
     let el = document.getElementById(P + 'live');
     if (!el) {
       el = h('div', { id: P + 'live', class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
       document.body.appendChild(el);
     }
+    return el;
+  }
+
+  function announce(text) {
+    const el = liveRegion();
     el.textContent = '';
     setTimeout(() => (el.textContent = text), 50);
   }
@@ -502,11 +508,13 @@
     if (item.kind === 'invitation') dismiss(name); // answered: not offered again in this visit
     if (mode === 'offline') {
       hideAll();
+      page.winner = -1;
       page.paused = true;
       openLeaveForm(item);
       return;
     }
     hideAll();
+    page.winner = -1; // when the window closes unused, the triggers decide again
     page.paused = true; // the window is up: no item over it until it closes
     openChat();
   }
@@ -819,10 +827,18 @@
     return typeof state.engagedAt !== 'number' || now() - state.engagedAt < IDLE_LIMIT;
   }
 
+  // The visitor engages by starting a chat, or by writing in one the page opened for it (the
+  // messaging trigger's conversation).
   cm.subscribe('WebChatService.started', () => engage());
   cm.subscribe('WebChatService.messageReceived', (e) => {
     const mine = (e.data.messages || []).some((m) => m && m.from && m.from.type === 'Client' && m.type === 'Message' && !m.restoring);
-    if (mine && engaged) update((st) => (st.engagedAt = now()));
+    if (!mine) return;
+    if (engaged) update((st) => (st.engagedAt = now()));
+    else engage();
+  });
+  // Another tab of the site took the chat up: this page shows no more items either.
+  cm.subscribe('WebChatService.restored', (e) => {
+    if (page.phase === 'configured' && e.data.reason === 'tab' && recentlyEngaged()) engage();
   });
   cm.subscribe('WebChatService.ended', () => {
     engaged = false;
@@ -883,6 +899,7 @@
     }
     // 4. The configured triggers, evaluated now and whenever the session changes.
     page.phase = 'configured';
+    liveRegion();
     showAnswers();
     evaluate();
   }
