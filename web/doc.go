@@ -7,6 +7,10 @@
 //     fallback and restores chats across page navigations and tabs, and a
 //     small default chat window (the WebChat plugin). Plain ES2017, no build
 //     step, no dependencies.
+//   - static/widgets/loader.js: the part of GET /widgets/loader.js common to
+//     every deployment (docs/proactive.md): after the deployment's published
+//     configuration, it wires the transport and loads cxbus.js, then the
+//     Chat Manager.
 //   - static/demo/: demo visitor pages (live, async, and one that loads the
 //     bus from another origin).
 //

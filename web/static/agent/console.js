@@ -9,6 +9,7 @@
   var state = {
     token: "", me: null, ws: null, wsUp: false, seq: 0, nextId: 1, pending: {},
     chats: {}, order: [], queued: [], current: null, agents: {},
+    left: { open: [], answered: [] }, currentMsg: null,
     retry: 0, retryTimer: null, pollTimer: null
   };
 
@@ -54,7 +55,7 @@
         var wasDown = state.retry > 0;
         state.wsUp = true; state.retry = 0;
         setConn("up");
-        if (wasDown) refresh(false);
+        if (wasDown) { refresh(false); loadLeft(); }
         return;
       }
       var p = state.pending[f.id];
@@ -93,6 +94,7 @@
     switch (f.event) {
       case "AgentService.resync":
         refresh(true);
+        loadLeft();
         return;
       case "AgentService.chatAssigned":
         c.info = d; c.closed = ""; c.closedText = ""; c.ending = false;
@@ -110,6 +112,11 @@
         c.info = c.info || { chatId: d.chatId };
         if (d.userData !== undefined) { c.info.userData = d.userData; notePages(c, d.userData); }
         if (d.identity !== undefined) c.info.identity = d.identity;
+        if (d.context !== undefined) c.visit = d.context;
+        break;
+      case "AgentService.messageLeft":
+      case "AgentService.messageAnswered":
+        noteLeft(d.message);
         break;
       case "AgentService.chatEnded":
         closeChat(c, "ended", d.by === "agent" && c.ending ? "You ended the chat." :
@@ -195,6 +202,7 @@
     return command("AgentService.getTranscript", { chatId: c.id }).then(function (r) {
       var wasNull = !c.info;
       c.info = r.chat || c.info;
+      if (r.context) c.visit = r.context;
       if (c.info && c.info.locked !== undefined) c.locked = !!c.info.locked;
       if (wasNull || !c.pages.length) notePages(c, c.info && c.info.userData);
       addMessages(c, r.messages || [], countUnread);
@@ -254,7 +262,9 @@
 
   function render() {
     renderList();
+    renderLeft();
     renderChat();
+    renderMessage();
     var unread = state.order.reduce(function (n, id) { return n + state.chats[id].unread; }, 0);
     document.title = (unread ? "(" + unread + ") " : "") + "cxgate agent console";
   }
@@ -333,6 +343,8 @@
 
   function open(id) {
     state.current = id;
+    state.currentMsg = null;
+    $("message").hidden = true;
     var c = chatOf(id);
     c.unread = 0;
     $("empty").hidden = true;
@@ -367,8 +379,8 @@
     renderTranscript(c);
   }
 
-  function dl(list, pairs) {
-    list.textContent = "";
+  function dl(list, pairs, append) {
+    if (!append) list.textContent = "";
     pairs.forEach(function (p) {
       if (p[1] === undefined || p[1] === null || p[1] === "") return;
       list.appendChild(el("dt", "", p[0]));
@@ -386,18 +398,144 @@
       ["Started", i.createdAt ? new Date(i.createdAt).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : ""]
     ]);
     var pages = $("pages");
-    pages.textContent = "";
-    c.pages.forEach(function (p, n) {
-      var li = el("li", n === c.pages.length - 1 ? "now" : "", p);
-      li.title = p;
-      pages.appendChild(li);
-    });
-    if (!c.pages.length) pages.appendChild(el("li", "none", "none reported"));
+    var visit = c.visit && typeof c.visit === "object" ? c.visit : null;
+    if (visit) {
+      // The session data the visitor's Chat Manager sends: pages with titles and times.
+      renderVisit(pages, $("variables"), visit);
+      dl($("visitor"), [["Visits", visit.visits], ["Page views", visit.pageViews],
+        ["Time on site", duration(visit.timeOnSite)], ["Referrer", visit.referrer]].filter(function (p) { return p[1]; }), true);
+    } else {
+      pages.textContent = "";
+      c.pages.forEach(function (p, n) {
+        var li = el("li", n === c.pages.length - 1 ? "now" : "", p);
+        li.title = p;
+        pages.appendChild(li);
+      });
+      if (!c.pages.length) pages.appendChild(el("li", "none", "none reported"));
+      dl($("variables"), []);
+      $("variables").appendChild(el("dd", "none", "none"));
+    }
     var ud = i.userData && typeof i.userData === "object" ? i.userData : {};
     dl($("userdata"), Object.keys(ud).filter(function (k) { return PAGE_KEYS.indexOf(k) < 0; }).sort().map(function (k) {
       return [k, ud[k]];
     }));
     if (!$("userdata").firstChild) $("userdata").appendChild(el("dd", "none", "none"));
+  }
+
+  // renderVisit shows a visit's pages (title, URL, time; the newest is the
+  // current one) and its variables.
+  function renderVisit(pages, vars, visit) {
+    pages.textContent = "";
+    var list = Array.isArray(visit.pages) ? visit.pages : [];
+    list.forEach(function (p, n) {
+      var li = el("li", n === list.length - 1 ? "now" : "");
+      li.setAttribute("data-url", String(p.url || ""));
+      li.appendChild(el("span", "ptitle", p.title || p.url || "(untitled)"));
+      li.appendChild(el("span", "purl", p.url || ""));
+      if (p.at) li.appendChild(el("time", "", clock(p.at)));
+      li.title = String(p.url || "");
+      pages.appendChild(li);
+    });
+    if (!list.length) pages.appendChild(el("li", "none", "none reported"));
+    var v = visit.variables && typeof visit.variables === "object" ? visit.variables : {};
+    dl(vars, Object.keys(v).sort().map(function (k) { return [k, v[k] === null ? "null" : String(v[k])]; }));
+    if (!vars.firstChild) vars.appendChild(el("dd", "none", "none"));
+  }
+
+  function duration(ms) {
+    if (!ms) return "";
+    var s = Math.round(ms / 1000);
+    return s < 60 ? s + " s" : Math.floor(s / 60) + " min " + (s % 60) + " s";
+  }
+
+  // ---- left messages
+
+  function loadLeft() {
+    return command("AgentService.listMessages").then(function (r) {
+      state.left = { open: r.open || [], answered: r.answered || [] };
+      render();
+    }, function () {});
+  }
+
+  // noteLeft takes a left message from the stream into the lists.
+  function noteLeft(m) {
+    if (!m || !m.id) return;
+    var drop = function (l) { return l.filter(function (x) { return x.id !== m.id; }); };
+    state.left.open = drop(state.left.open);
+    state.left.answered = drop(state.left.answered);
+    if (m.answer) state.left.answered.unshift(m); else state.left.open.push(m);
+  }
+
+  function leftById(id) {
+    var all = state.left.open.concat(state.left.answered);
+    for (var i = 0; i < all.length; i++) if (all[i].id === id) return all[i];
+    return null;
+  }
+
+  function renderLeft() {
+    var ul = $("leftmsgs");
+    var all = state.left.open.concat(state.left.answered);
+    var focused = document.activeElement && ul.contains(document.activeElement) ? document.activeElement.getAttribute("data-message") : null;
+    ul.textContent = "";
+    all.forEach(function (m) {
+      var li = el("li");
+      if (m.answer) li.className = "closed";
+      var b = el("button");
+      b.type = "button";
+      b.setAttribute("data-message", m.id);
+      if (m.id === state.currentMsg) b.setAttribute("aria-current", "true");
+      var top = el("span", "row");
+      top.appendChild(el("span", "name", m.name || m.email || "Visitor"));
+      top.appendChild(el("span", "badge " + (m.answer ? "resolved" : "active"), m.answer ? "answered" : "open"));
+      b.appendChild(top);
+      b.appendChild(el("span", "preview", m.message));
+      b.onclick = function () { openMessage(m.id); };
+      li.appendChild(b);
+      ul.appendChild(li);
+    });
+    if (focused) {
+      var f = ul.querySelector('button[data-message="' + CSS.escape(focused) + '"]');
+      if (f) f.focus();
+    }
+    $("nomsgs").hidden = all.length > 0;
+    var n = state.left.open.length;
+    $("openCount").hidden = !n;
+    $("openCount").textContent = n;
+    $("openCount").setAttribute("aria-label", n + " open");
+  }
+
+  function openMessage(id) {
+    state.currentMsg = id;
+    state.current = null;
+    $("chat").hidden = true;
+    $("empty").hidden = true;
+    $("message").hidden = false;
+    $("answerText").value = "";
+    render();
+    var m = leftById(id);
+    if (m && !m.answer) $("answerText").focus();
+  }
+
+  function renderMessage() {
+    if (!state.currentMsg) return;
+    var m = leftById(state.currentMsg);
+    if (!m) return;
+    $("msgTitle").textContent = m.name || m.email || "Visitor";
+    $("msgState").textContent = m.answer ? "answered" : "open";
+    $("msgState").className = "badge " + (m.answer ? "resolved" : "active");
+    dl($("msgFrom"), [["Name", m.name], ["Email", m.email], ["Site", m.deployment],
+      ["Left", new Date(m.createdAt).toLocaleString([], { dateStyle: "short", timeStyle: "short" })]]);
+    $("msgText").textContent = m.message;
+    var a = $("msgAnswer");
+    a.hidden = !m.answer;
+    a.textContent = "";
+    if (m.answer) {
+      a.appendChild(el("span", "from", "Answered by " + m.answer.agentName + " · " +
+        new Date(m.answer.answeredAt).toLocaleString([], { dateStyle: "short", timeStyle: "short" })));
+      a.appendChild(el("span", "text", m.answer.text));
+    }
+    $("answer").hidden = !!m.answer;
+    renderVisit($("msgPages"), $("msgVars"), m.context && typeof m.context === "object" ? m.context : {});
   }
 
   function renderTranscript(c) {
@@ -507,6 +645,7 @@
       setConn("down");
       $("conn").textContent = "connecting…";
       loadAgents().catch(function () {});
+      loadLeft();
       return refresh(true).then(connect);
     }, function (e) {
       state.token = "";
@@ -526,6 +665,7 @@
     clearTimeout(state.retryTimer);
     state.token = ""; state.me = null; state.ws = null; state.wsUp = false; state.seq = 0;
     state.chats = {}; state.order = []; state.queued = []; state.current = null; state.retry = 0;
+    state.left = { open: [], answered: [] }; state.currentMsg = null; $("message").hidden = true;
     if (ws) ws.close();
     $("signin").hidden = false; $("me").hidden = true; $("console").hidden = true;
     $("chat").hidden = true; $("empty").hidden = false;
@@ -575,6 +715,18 @@
   };
   $("text").onkeydown = function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply").requestSubmit(); }
+  };
+  $("answer").onsubmit = function (e) {
+    e.preventDefault();
+    var id = state.currentMsg;
+    var text = $("answerText").value;
+    if (!id || !text.trim()) return;
+    $("answerSend").disabled = true;
+    command("AgentService.answerMessage", { id: id, message: text }).then(function (m) {
+      noteLeft(m);
+      $("answerText").value = "";
+      render();
+    }, function (err) { showError(err); loadLeft(); }).then(function () { $("answerSend").disabled = false; });
   };
   $("attach").onclick = function () { if (state.current) $("file").click(); };
   $("file").onchange = function () {
