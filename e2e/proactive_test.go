@@ -189,10 +189,20 @@ func TestProactive_ConfiguredTriggers(t *testing.T) {
 	if got := settledFor(t, ctx, 3); len(got) != 0 {
 		t.Errorf("checkout with an empty cart: items %v, want none", got)
 	}
-	eval[any](t, ctx, `document.getElementById('cart-total').textContent = '$1,150.00'; null`)
+	eval[any](t, ctx, `(function () { var rec = window._genesys.widgets.bus.registerPlugin('Rec'); window.__cm = [];
+  ['triggerActivated', 'itemShown'].forEach(function (n) { rec.subscribe('ChatManager.' + n, function (e) { window.__cm.push(n + ' ' + JSON.stringify(e.data)); }); });
+  document.getElementById('cart-total').textContent = '$1,150.00'; return null; })()`)
 	waitItem(t, ctx, "cart-invite", "online")
+	waitJS(t, ctx, `window.__cm.length === 2`, "the Chat Manager's events")
+	if got := eval[[]string](t, ctx, `window.__cm`); got[0] != `triggerActivated {"trigger":"cart-help"}` || got[1] != `itemShown {"item":"cart-invite","mode":"online"}` {
+		t.Errorf("ChatManager events: %q", got)
+	}
 	if s := session(t, ctx); s.Variables["cart"] != 1150.0 || s.Visits != 1 || s.PageViews != 4 {
 		t.Errorf("session on checkout: %+v", s)
+	}
+	cmCommand[any](t, ctx, "ChatManager.hideItems", "")
+	if got := shownItems(t, ctx); len(got) != 0 {
+		t.Errorf("after hideItems: items %v", got)
 	}
 
 	// A visit starts after 30 minutes without a page view: move the last one back.

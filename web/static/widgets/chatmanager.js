@@ -960,6 +960,16 @@
   cm.registerEvents(['triggerActivated', 'itemShown', 'itemAccepted', 'itemDeclined']);
   cm.ready();
 
+  // Variables a page sets before this script is there: window._cxgate.variables = {name: value}.
+  if (isObject(root.variables)) {
+    const early = {};
+    for (const name of Object.keys(root.variables).slice(0, VARS_MAX)) {
+      const v = name.length <= 64 ? typed(name, root.variables[name]) : undefined;
+      if (v !== undefined) early[name] = v;
+    }
+    setVars(early);
+  }
+
   // Start once the chat service is configured (it may be ready already: the event is kept).
   let started = false;
   cm.subscribe('WebChatService.ready', () => {
