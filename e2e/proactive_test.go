@@ -141,7 +141,9 @@ const triggersDeployment = `
 
 // TestProactive_ConfiguredTriggers: three configured triggers (time on page; a
 // URL glob with a cart variable set after load; a visit count) each show
-// their item on the right page and nothing elsewhere.
+// their item on the right page and nothing elsewhere; a declined invitation
+// stays away for the visit; and nothing of the session reaches the gateway
+// (the test watches every request and socket frame).
 func TestProactive_ConfiguredTriggers(t *testing.T) {
 	p := newPages(t)
 	gw := proactiveGateway(t, p, triggersDeployment)
@@ -149,6 +151,16 @@ func TestProactive_ConfiguredTriggers(t *testing.T) {
 	product := sitePage(p, gw, "shop", "/product/42", "Product 42", `<p>A product</p>`)
 	checkout := sitePage(p, gw, "shop", "/checkout", "Checkout", `<p>Total: <span id="cart-total">$0.00</span></p>`)
 	ctx := newBrowser(t)
+	net := watchNetwork(ctx, gw.URL)
+	// Nothing of the session reaches the gateway: no page, title or variable.
+	defer func() {
+		if leaked := net.containing("product/42", "Product 42", "checkout", "Checkout", "1150", "1,150", `"visits"`); len(leaked) != 0 {
+			t.Errorf("session data left the browser without engagement: %q", leaked)
+		}
+		if len(net.containing("/widgets/chatmanager.js")) == 0 {
+			t.Errorf("the network watch saw nothing of the gateway")
+		}
+	}()
 
 	// Visit 1, home: nothing matches.
 	navigate(t, ctx, home)
@@ -661,10 +673,10 @@ func TestProactive_Messaging(t *testing.T) {
 `)
 	home := sitePage(p, gw, "msg", "/home", "Home", `<p>Welcome</p>`)
 	ctx := newBrowser(t)
-	ann := dialAgent(t, gw)
 	navigate(t, ctx, home)
 	cmReady(t, ctx)
-	waitItem(t, ctx, "chat-button", "online") // messaging mode: online, always
+	waitItem(t, ctx, "chat-button", "online") // messaging mode: online, even with no agent online
+	ann := dialAgent(t, gw)
 	do(t, ctx, chromedp.Click(chromedp.CSS(`[data-cxgate-item="chat-button"]`)))
 	startFromWindow(t, ctx, "Mia")
 	chatID := ann.assigned()
