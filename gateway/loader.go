@@ -46,6 +46,11 @@ func (s *Server) handleLoader(c *fiber.Ctx) error {
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
 	c.Set(fiber.HeaderCacheControl, loaderMaxAge)
 	c.Set(fiber.HeaderETag, etag)
+	if s.cfg.PublicURL == "" {
+		// The body names the gateway as this request reached it: a shared
+		// cache must not serve one client's variant to another.
+		c.Set(fiber.HeaderVary, "Host, X-Forwarded-Host, X-Forwarded-Proto")
+	}
 	if etagMatch(c.Get(fiber.HeaderIfNoneMatch), etag) {
 		return c.SendStatus(http.StatusNotModified)
 	}

@@ -113,6 +113,9 @@ func TestLoader(t *testing.T) {
 	if err != nil || age <= 0 || age > 60 {
 		t.Errorf("Cache-Control %q: want a max-age of at most 60", cc)
 	}
+	if v := l.Header.Get("Vary"); !strings.Contains(v, "X-Forwarded-Host") {
+		t.Errorf("Vary %q: the body depends on the request's host", v)
+	}
 	etag := l.Header.Get("ETag")
 	if etag == "" {
 		t.Fatal("no ETag")
@@ -210,6 +213,14 @@ func TestLoader_AdminChange(t *testing.T) {
 	if status, body := adminDo(t, gw.URL, http.MethodPut, "/v1/admin/deployments/shop", string(bad)); status != http.StatusBadRequest ||
 		!strings.Contains(body, "invalid_config") || !strings.Contains(body, "triggers[0].action.show") {
 		t.Fatalf("bad change: %d %s", status, body)
+	}
+	// A condition of no known form is refused by name, without the line
+	// numbers of a YAML text the client never wrote.
+	badWhen, _ := json.Marshal(map[string]any{"queue": "support", "items": dep["items"], "triggers": []any{map[string]any{
+		"name": "x", "when": map[string]any{"path": "/checkout"}, "action": map[string]any{"show": "chat-button"}}}})
+	if status, body := adminDo(t, gw.URL, http.MethodPut, "/v1/admin/deployments/shop", string(badWhen)); status != http.StatusBadRequest ||
+		!strings.Contains(body, `\"path\" is not a condition`) || strings.Contains(body, "line ") {
+		t.Errorf("unknown condition: %d %s", status, body)
 	}
 	if r := fetchLoader(t, url, before.Header.Get("ETag")); r.Status != http.StatusNotModified {
 		t.Fatalf("after a refused change: %d", r.Status)

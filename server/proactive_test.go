@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 type hookSink struct {
 	t      *testing.T
 	URL    string
+	down   *atomic.Bool // when set and true, every request is answered 503
 	mu     sync.Mutex
 	bodies map[string][]json.RawMessage
 }
@@ -29,6 +32,10 @@ func newHookSink(t *testing.T) *hookSink {
 	h := &hookSink{t: t, bodies: map[string][]json.RawMessage{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		if h.down != nil && h.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		if err := webhooks.Verify("sink-secret", r.Header, b, time.Now(), time.Minute); err != nil {
 			t.Errorf("webhook signature: %v", err)
 			w.WriteHeader(http.StatusUnauthorized)
@@ -200,11 +207,11 @@ func TestLeaveMessage_Rejections(t *testing.T) {
 		map[string]any{"message": "hi"}).Rejected(t); e.Code != "unknown_deployment" {
 		t.Errorf("unknown deployment: %+v", e)
 	}
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 10; i++ {
 		guest.Command("WebChatService.leaveMessage", map[string]any{"message": "hi"}).Resolved(t)
 	}
 	if e := guest.Command("WebChatService.leaveMessage", map[string]any{"message": "hi"}).Rejected(t); e.Code != "too_many_messages" {
-		t.Errorf("sixth message in a row: %+v", e)
+		t.Errorf("eleventh message in a row: %+v", e)
 	}
 }
 
@@ -281,7 +288,12 @@ func TestUpdateContext(t *testing.T) {
 		}
 	}
 
-	// Bounds, and no chat: refused.
+	// Bounds, and no chat: refused. bigVars is within every bound but the
+	// total: 40 values of 450 characters.
+	bigVars := map[string]any{}
+	for i := range 40 {
+		bigVars[fmt.Sprintf("v%d", i)] = strings.Repeat("x", 450)
+	}
 	many := make([]any, 21)
 	for i := range many {
 		many[i] = page("p", "http://shop.test/", int64(i))
@@ -289,7 +301,7 @@ func TestUpdateContext(t *testing.T) {
 	for name, opts := range map[string]any{
 		"Pages":     map[string]any{"context": map[string]any{"pages": many}},
 		"Object":    map[string]any{"context": map[string]any{"variables": map[string]any{"x": map[string]any{}}}},
-		"Huge":      map[string]any{"context": map[string]any{"referrer": strings.Repeat("r", 9000)}},
+		"Huge":      map[string]any{"context": map[string]any{"variables": bigVars}},
 		"NotObject": map[string]any{"context": "pages"},
 	} {
 		if e := v.Command("WebChatService.updateContext", opts).Rejected(t); e.Code != "invalid_context" {
@@ -298,5 +310,57 @@ func TestUpdateContext(t *testing.T) {
 	}
 	if e := guest.Command("WebChatService.updateContext", map[string]any{"context": map[string]any{}}).Rejected(t); e.Code != "no_active_session" {
 		t.Errorf("without a chat: %+v", e)
+	}
+}
+
+// fastHooks retries webhooks at once.
+var fastHooks = webhooks.Options{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxAttempts: 1000}
+
+// TestLeftMessages_Restart: a left message and its answer are durable, and
+// the answer's webhook, pending while the receiver was down, is delivered by
+// the next gateway on the same data directory.
+func TestLeftMessages_Restart(t *testing.T) {
+	dir := t.TempDir()
+	var down atomic.Bool
+	down.Store(true)
+	sink := newHookSink(t)
+	sink.down = &down
+	cfg := proactiveConfig(t)
+	cfg.Webhooks = []config.Webhook{{ID: "site", URL: sink.URL + "/hook", Secret: "sink-secret"}}
+	var left struct{ ID, IdentityToken string }
+	t.Run("Before", func(t *testing.T) {
+		gw := servertest.Start(t, servertest.Options{DataDir: dir, Config: cfg, Webhooks: fastHooks})
+		guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("shop")
+		guest.Command("WebChatService.leaveMessage", map[string]any{"email": "ida@example.com", "message": "Still there?"}).Into(t, &left)
+		wiretest.NewHTTP(t, gw.URL).WithToken("ann-secret").Command("AgentService.answerMessage",
+			map[string]any{"id": left.ID, "message": "Yes."}).Resolved(t)
+	})
+	if t.Failed() {
+		return
+	}
+	down.Store(false)
+	gw := servertest.Start(t, servertest.Options{DataDir: dir, Config: cfg, Webhooks: fastHooks})
+	var l struct {
+		Open, Answered []struct {
+			ID     string
+			Answer *struct{ Text string }
+		}
+	}
+	wiretest.NewHTTP(t, gw.URL).WithToken("ann-secret").Command("AgentService.listMessages", nil).Into(t, &l)
+	if len(l.Open) != 0 || len(l.Answered) != 1 || l.Answered[0].ID != left.ID || l.Answered[0].Answer.Text != "Yes." {
+		t.Fatalf("after a restart: %+v", l)
+	}
+	var mine struct {
+		Messages []struct{ Answer *struct{ Text string } }
+	}
+	wiretest.NewHTTP(t, gw.URL).WithDeployment("shop").Command("WebChatService.listLeftMessages",
+		map[string]any{"identityToken": left.IdentityToken}).Into(t, &mine)
+	if len(mine.Messages) != 1 || mine.Messages[0].Answer == nil {
+		t.Fatalf("the visitor after a restart: %+v", mine)
+	}
+	var answered struct{ LeftMessage struct{ ID string } }
+	wiretest.Decode(t, sink.wait("message.answered"), &answered)
+	if answered.LeftMessage.ID != left.ID {
+		t.Errorf("message.answered for %q", answered.LeftMessage.ID)
 	}
 }

@@ -2,11 +2,13 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -196,19 +198,13 @@ func (s *Store) LeftMessagesOf(ctx context.Context, identityID string, limit int
 		return nil, fmt.Errorf("store: left messages of %s: %w", identityID, err)
 	}
 	// Keyed by id, not time: order them, and keep the newest limit.
-	sortLeft(out)
+	slices.SortFunc(out, func(a, b LeftMessage) int {
+		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
 	if len(out) > limit {
 		out = out[len(out)-limit:]
 	}
 	return out, nil
-}
-
-func sortLeft(ms []LeftMessage) {
-	for i := 1; i < len(ms); i++ {
-		for j := i; j > 0 && (ms[j].CreatedAt < ms[j-1].CreatedAt || ms[j].CreatedAt == ms[j-1].CreatedAt && ms[j].ID < ms[j-1].ID); j-- {
-			ms[j], ms[j-1] = ms[j-1], ms[j]
-		}
-	}
 }
 
 // putOutbox writes entries to the outbox in tx, counting them in o.

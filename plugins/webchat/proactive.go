@@ -32,7 +32,7 @@ import (
 // Rejections of proactive engagement. Codes are append-only.
 var (
 	ErrInvalidContext = bus.Reject(http.StatusBadRequest, "invalid_context",
-		"context: at most 20 pages (title 300 characters, url 2048 bytes), 50 variables (name 64, string value 500 characters) of strings, numbers or booleans, 8 KiB in all.")
+		"context: at most 20 pages (title 300 characters, url 2048 bytes), 50 variables (name 64, string value 500 characters) of strings, numbers or booleans, 16 KiB of JSON in all.")
 	ErrInvalidEmail    = bus.Reject(http.StatusBadRequest, "invalid_email", "email is not an email address.")
 	ErrNameTooLong     = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "name is limited to 100 characters.")
 	ErrTooManyMessages = bus.Reject(http.StatusTooManyRequests, "too_many_messages", "Too many messages left; please wait for an answer.")
@@ -40,7 +40,7 @@ var (
 
 // Bounds of a visit's context.
 const (
-	maxContextBytes = 8 << 10
+	maxContextBytes = 16 << 10
 	maxContextPages = 20
 	maxContextVars  = 50
 )
@@ -142,7 +142,7 @@ type leftLimiter struct {
 }
 
 const (
-	leftPerWindow = 5
+	leftPerWindow = 10
 	leftWindow    = 10 * time.Minute
 	leftAddresses = 10000
 )

@@ -1,0 +1,93 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/cxgate/cxgate/store"
+)
+
+// TestLeftMessages_Order: open messages list oldest first, answered ones the
+// most recently answered first, an identity's oldest first within its
+// limit; an answer moves a message between the lists once, and the outbox
+// entries written with it are counted.
+func TestLeftMessages_Order(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, filepath.Join(t.TempDir(), "db"), store.Options{})
+	leave := func(id, identity string, at int64) {
+		t.Helper()
+		idn := &store.Identity{ID: identity}
+		m := store.LeftMessage{ID: id, Deployment: "shop", IdentityID: identity, Message: "m " + id, CreatedAt: at}
+		if err := s.LeaveMessage(ctx, m, idn, []store.OutboxEntry{{Subscription: "site", Event: "message.left", EventID: id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leave("c", "ida", 300)
+	leave("a", "max", 100)
+	leave("b", "ida", 200)
+	if err := s.LeaveMessage(ctx, store.LeftMessage{ID: "a", IdentityID: "max"}, nil, nil); !errors.Is(err, store.ErrExists) {
+		t.Errorf("a second message a: %v", err)
+	}
+	ids := func(ms []store.LeftMessage) (out []string) {
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	list := func(answered bool, limit int) []string {
+		t.Helper()
+		ms, err := s.LeftMessages(ctx, answered, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(ms)
+	}
+	if got := list(false, 10); len(got) != 3 || got[0] != "a" || got[1] != "b" || got[2] != "c" {
+		t.Errorf("open = %v, want a b c", got)
+	}
+	if got := list(false, 2); len(got) != 2 || got[1] != "b" {
+		t.Errorf("open, 2 = %v", got)
+	}
+	for _, a := range []struct {
+		id string
+		at int64
+	}{{"c", 1000}, {"a", 2000}} {
+		m, err := s.AnswerMessage(ctx, a.id, store.Answer{Text: "ok", AgentID: "ann", AgentName: "Ann", AnsweredAt: a.at},
+			func(m store.LeftMessage) []store.OutboxEntry {
+				return []store.OutboxEntry{{Subscription: "site", Event: "message.answered", EventID: m.ID}}
+			})
+		if err != nil || m.Answer == nil || m.Answer.AnsweredAt != a.at {
+			t.Fatalf("answer %s: %+v %v", a.id, m, err)
+		}
+	}
+	if _, err := s.AnswerMessage(ctx, "c", store.Answer{Text: "again"}, nil); !errors.Is(err, store.ErrAnswered) {
+		t.Errorf("answer c again: %v", err)
+	}
+	if _, err := s.AnswerMessage(ctx, "zz", store.Answer{Text: "x"}, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("answer zz: %v", err)
+	}
+	if got := list(false, 10); len(got) != 1 || got[0] != "b" {
+		t.Errorf("open after answers = %v, want b", got)
+	}
+	if got := list(true, 10); len(got) != 2 || got[0] != "a" || got[1] != "c" {
+		t.Errorf("answered = %v, want a c (latest answer first)", got)
+	}
+	ms, err := s.LeftMessagesOf(ctx, "ida", 10)
+	if err != nil || len(ms) != 2 || ms[0].ID != "b" || ms[1].ID != "c" || ms[1].Answer == nil {
+		t.Errorf("ida's = %+v %v", ms, err)
+	}
+	if ms, _ := s.LeftMessagesOf(ctx, "ida", 1); len(ms) != 1 || ms[0].ID != "c" {
+		t.Errorf("ida's newest = %+v", ms)
+	}
+	if ms, _ := s.LeftMessagesOf(ctx, "id", 10); len(ms) != 0 {
+		t.Errorf("a prefix of ida's id lists %+v", ms)
+	}
+	if pending, _, err := s.OutboxDepth(ctx); err != nil || pending != 5 {
+		t.Errorf("outbox pending = %d %v, want 5 (3 left, 2 answered)", pending, err)
+	}
+	if _, err := s.Identity(ctx, "max"); err != nil {
+		t.Errorf("the identity written with a message: %v", err)
+	}
+}
