@@ -592,6 +592,15 @@ func TestProactive_Embedded(t *testing.T) {
 	if got := settledFor(t, ctx, 2); len(got) != 0 {
 		t.Errorf("engaged visitor sees items %v", got)
 	}
+
+	// Days later, the browser kept only the identity: the contact page shows
+	// the open conversation inline, not a new form.
+	eval[any](t, ctx, `(function () { Object.keys(localStorage).forEach(function (k) {
+    if (k.indexOf('_genesys.widgets.webchat.state.') === 0 || k.indexOf('cxgate.chatmanager:') === 0) localStorage.removeItem(k); });
+  sessionStorage.clear(); return null; })()`)
+	navigate(t, ctx, contact)
+	cmReady(t, ctx)
+	waitJS(t, ctx, `(function () { var r = document.querySelector('#here > .cxgw-root'); return r && !r.hidden && /Hi from the contact page/.test(r.querySelector('.cxgw-log').textContent); })()`, "the conversation inline")
 }
 
 // TestProactive_AdminChange: a trigger changed through the admin API is in

@@ -614,11 +614,8 @@
       send.disabled = true;
       // Leaving a message engages the visitor: the visit's context goes with it.
       cm.command('WebChatService.leaveMessage', Object.assign(v, { context: context() }))
-        .done((d) => {
-          update((st) => {
-            st.left = true;
-            if (isObject(d) && d.id) st.pending = (Array.isArray(st.pending) ? st.pending : []).concat([String(d.id)]).slice(-20);
-          });
+        .done(() => {
+          update((st) => (st.left = true));
           form.replaceWith(
             h('div', { class: 'form done', role: 'status' }, [
               h('p', { text: 'Thank you, ' + v.name + '. Your message has been sent; we will answer you by email.' }),
@@ -850,6 +847,18 @@
     schedule();
   });
 
+  // Messaging mode: continues the open conversation of the identity kept in this browser, if it
+  // has one; true when there is a conversation on the page.
+  function openConversation() {
+    if (cm.data('WebChatService.sessionActive')) return Promise.resolve(true);
+    return new Promise((resolve) =>
+      cm
+        .command('WebChatService.openConversation')
+        .done(() => resolve(true))
+        .fail(() => resolve(false))
+    );
+  }
+
   // Waits until the chat kept from the previous page is restored or given up.
   function keptChatSettled() {
     if (cm.data('WebChatService.sessionActive') || !cm.data('WebChatService.keptChat')) return Promise.resolve();
@@ -872,8 +881,10 @@
     if (embed) {
       page.phase = 'embedded';
       cm.publish('triggerActivated', { trigger: 'embedded' });
-      cm.command('WebChat.embed', { element: embed });
       await keptChatSettled();
+      // Messaging mode: the window shows the identity's open conversation rather than a form.
+      if (!live) await openConversation();
+      cm.command('WebChat.embed', { element: embed });
       if (cm.data('WebChatService.sessionActive') && recentlyEngaged()) engage();
       return;
     }
@@ -889,7 +900,7 @@
     }
     // 3. Messaging: the identity has an open conversation: open it.
     if (!live) {
-      const opened = active || (await new Promise((resolve) => cm.command('WebChatService.openConversation').done(() => resolve(true)).fail(() => resolve(false))));
+      const opened = active || (await openConversation());
       if (opened && !engaged) {
         page.phase = 'messaging';
         cm.publish('triggerActivated', { trigger: 'messaging' });
