@@ -541,6 +541,78 @@ func TestProactive_EngagedVisitor(t *testing.T) {
 	ann.nextContext(chatID, func(c contextUpdate) bool { return c.Context.Variables["plan"] == "zebra-platinum" })
 	ann.say(chatID, "Sure, ask away")
 	waitJS(t, ctx, `/Sure, ask away/.test(document.querySelector('.cxgw-log').textContent)`, "the agent's answer")
+
+	// Minimized here, minimized on the next page.
+	cmCommand[any](t, ctx, "WebChat.minimize", `{minimized: true}`)
+	navigate(t, ctx, home)
+	cmReady(t, ctx)
+	waitJS(t, ctx, `(function () { var r = document.querySelector('.cxgw-root'); return r && !r.hidden && r.classList.contains('cxgw-minimized'); })()`, "the chat minimized on the next page")
+	if got := settledFor(t, ctx, 2); len(got) != 0 {
+		t.Errorf("engaged visitor sees items %v", got)
+	}
+	// A new tab of the site, which never showed the chat: there too, minimized.
+	tab := newTab(t, ctx, "tab2")
+	navigate(t, tab, help)
+	cmReady(t, tab)
+	waitJS(t, tab, `(function () { var r = document.querySelector('.cxgw-root'); return r && !r.hidden && r.classList.contains('cxgw-minimized'); })()`, "the chat minimized in a new tab")
+}
+
+// TestProactive_Conditions: referrer globs, not, any, var contains and exists,
+// and page views compared; a trigger of lower rank never replaces the item of
+// a higher one on the same page.
+func TestProactive_Conditions(t *testing.T) {
+	p := newPages(t)
+	gw := proactiveGateway(t, p, `
+  - key: cond
+    mode: live
+    queue: support
+    origins: ["*"]
+    triggers:
+      - name: from-ad
+        when: {all: [{referrer: "*/ad-landing*"}, {not: {url: "*/ad-landing*"}}]}
+        action: {show: ad-button}
+      - name: vip
+        when: {any: [{var: plan, op: contains, value: "GOLD"}, {var: vip, op: exists}]}
+        action: {show: vip-button}
+      - name: third
+        when: {pageViews: {op: ">=", value: 4}}
+        action: {show: third-button}
+    items:
+      - {name: ad-button, kind: button, online: {text: "Questions about the offer?"}}
+      - {name: vip-button, kind: button, online: {text: "Your gold line"}}
+      - {name: third-button, kind: button, online: {text: "Need help finding it?"}}
+`)
+	page := sitePage(p, gw, "cond", "/page", "Page", `<p>A page</p>`)
+	landing := sitePage(p, gw, "cond", "/ad-landing", "Offer", `<p><a id="go" href="/page">See the page</a></p>`)
+	ctx := newBrowser(t)
+
+	navigate(t, ctx, landing) // 1
+	if got := settledFor(t, ctx, 2); len(got) != 0 {
+		t.Errorf("landing: items %v, want none", got)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("go"))) // 2, with the landing page as referrer
+	waitJS(t, ctx, `location.pathname === '/page'`, "the next page")
+	cmReady(t, ctx)
+	waitItem(t, ctx, "ad-button", "online")
+	// vip becomes verified too, but from-ad ranks first: its item stays alone.
+	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'plan', value: 'The gold plan'}`)
+	if got := settledFor(t, ctx, 3); len(got) != 1 || got[0] != "ad-button/online" {
+		t.Errorf("after plan set: items %v, want ad-button only", got)
+	}
+
+	navigate(t, ctx, page) // 3, no referrer: the variable kept for the visit shows vip
+	cmReady(t, ctx)
+	waitItem(t, ctx, "vip-button", "online")
+	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'plan', value: null}`)
+
+	navigate(t, ctx, page) // 4
+	cmReady(t, ctx)
+	waitItem(t, ctx, "third-button", "online")
+	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'vip', value: true}`)
+	waitItem(t, ctx, "vip-button", "online") // ranks before third: it takes over
+	if got := shownItems(t, ctx); len(got) != 1 {
+		t.Errorf("items %v, want vip-button only", got)
+	}
 }
 
 // TestProactive_Embedded: an embedded deployment renders the chat inline in
