@@ -382,6 +382,7 @@ func TestProactive_AgentsAvailable(t *testing.T) {
 	waitItem(t, ctx, "help-invite", "online")
 	// The visitor, back with its kept identity, reads the answer.
 	waitJS(t, ctx, `/Every Tuesday, Vera\./.test((document.querySelector('[data-cxgate-answer]') || {}).textContent || '')`, "the answer")
+	screenshot(t, ctx, "proactive-answer-desktop")
 	if got := shownItems(t, ctx); len(got) != 1 || got[0] != "help-invite/online" {
 		t.Errorf("agent online: items %v, want help-invite/online only", got)
 	}
