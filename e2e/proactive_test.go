@@ -579,8 +579,8 @@ func TestProactive_Conditions(t *testing.T) {
         when: {pageViews: {op: ">=", value: 4}}
         action: {show: third-button}
     items:
-      - {name: ad-button, kind: button, online: {text: "Questions about the offer?"}}
-      - {name: vip-button, kind: button, online: {text: "Your gold line"}}
+      - {name: ad-button, kind: button, online: {text: "Questions about the offer?"}, style: {position: bottom-left, background: "#7a1f00"}}
+      - {name: vip-button, kind: button, online: {text: "Your gold line"}, style: {background: "#ffee00"}}
       - {name: third-button, kind: button, online: {text: "Need help finding it?"}}
 `)
 	page := sitePage(p, gw, "cond", "/page", "Page", `<p>A page</p>`)
@@ -595,6 +595,14 @@ func TestProactive_Conditions(t *testing.T) {
 	waitJS(t, ctx, `location.pathname === '/page'`, "the next page")
 	cmReady(t, ctx)
 	waitItem(t, ctx, "ad-button", "online")
+	// Styled from the configuration: bottom left, its colour (white on it passes 4.5:1).
+	look := func(item string) map[string]any {
+		return eval[map[string]any](t, ctx, `(function () { var e = document.querySelector('[data-cxgate-item="`+item+`"]');
+  var r = e.getBoundingClientRect(); return {bg: getComputedStyle(e).backgroundColor, left: r.left < window.innerWidth / 2}; })()`)
+	}
+	if got := look("ad-button"); got["bg"] != "rgb(122, 31, 0)" || got["left"] != true {
+		t.Errorf("ad-button: %v, want its colour, at the left", got)
+	}
 	// vip becomes verified too, but from-ad ranks first: its item stays alone.
 	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'plan', value: 'The gold plan'}`)
 	if got := settledFor(t, ctx, 3); len(got) != 1 || got[0] != "ad-button/online" {
@@ -604,6 +612,10 @@ func TestProactive_Conditions(t *testing.T) {
 	navigate(t, ctx, page) // 3, no referrer: the variable kept for the visit shows vip
 	cmReady(t, ctx)
 	waitItem(t, ctx, "vip-button", "online")
+	// White on yellow is unreadable: the default colours stay.
+	if got := look("vip-button"); got["bg"] != "rgb(11, 92, 173)" || got["left"] != false {
+		t.Errorf("vip-button: %v, want the default colour, at the right", got)
+	}
 	cmCommand[any](t, ctx, "ChatManager.setVariable", `{name: 'plan', value: null}`)
 
 	navigate(t, ctx, page) // 4
