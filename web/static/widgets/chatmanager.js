@@ -150,7 +150,7 @@
     return undefined;
   }
 
-  // The number in a text such as "$1,234.50", "1.234,50 €" or "-12": NaN-free or undefined.
+  // The number in a text such as "$1,234.50", "1.234,50 €" or "-12"; undefined when there is none.
   function parseNumber(text) {
     const m = /-?\d[\d.,\s\u00a0']*/.exec(text);
     if (!m) return undefined;
@@ -612,7 +612,8 @@
       }
       error.textContent = '';
       send.disabled = true;
-      // Leaving a message engages the visitor: the visit's context goes with it.
+      // Leaving a message is the visitor's own act, as starting a chat is: the visit's context
+      // goes with it, for the agent who answers.
       cm.command('WebChatService.leaveMessage', Object.assign(v, { context: context() }))
         .done(() => {
           update((st) => (st.left = true));
@@ -937,7 +938,7 @@
   }
   document.addEventListener('input', refresh, true);
   document.addEventListener('change', refresh, true);
-  // Time on page counts while the page is open; keep the last page's title right.
+  // A title the page set after load goes into the history when the visitor leaves.
   window.addEventListener('pagehide', () => {
     update((st) => {
       const last = st.pages && st.pages[st.pages.length - 1];
