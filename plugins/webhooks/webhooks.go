@@ -149,7 +149,10 @@ func Register(b *bus.Bus, st Outbox, e *chat.Engine, o Options) (*Service, error
 		}
 	}
 	e.Observe(s.observe)
-	e.ObserveMessages(func(string, store.LeftMessage) { s.observe(nil, nil) })
+	// A left message's entries may have been made (written set) and then
+	// taken by a chat commit's observe before the message committed: wake
+	// Run after every one, they are few.
+	e.ObserveMessages(func(string, store.LeftMessage) { s.wake() })
 	return s, nil
 }
 
