@@ -556,6 +556,7 @@ func Demo() Config {
 		Agents: []Agent{{ID: "ann", Name: "Ann", Token: "ann-secret", Kind: KindHuman, MaxChats: 5}},
 		Web:    Web{Demo: true},
 	}
+	demoProactive(&c)
 	c.ApplyDefaults()
 	return c
 }

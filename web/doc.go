@@ -11,9 +11,15 @@
 //     every deployment (docs/proactive.md): after the deployment's published
 //     configuration, it wires the transport and loads cxbus.js, then the
 //     Chat Manager.
-//   - static/demo/: demo visitor pages (live, async, and one that loads the
-//     bus from the gateway its data-gateway attribute names), served only by
-//     the demo setup.
+//   - static/widgets/chatmanager.js and chatmanager.css: the Chat Manager of
+//     proactive engagement (docs/chatmanager.md), the bus plugin
+//     "ChatManager" that the deployment's loader (static/widgets/loader.js,
+//     served after the configuration by GET /widgets/loader.js) loads after
+//     cxbus.js: session tracking in localStorage, triggers, buttons,
+//     invitations, the leave-a-message form and the visit's context.
+//   - static/demo/: demo visitor pages (live, async, one that loads the bus
+//     from the gateway its data-gateway attribute names, and proactive/: pages
+//     with one loader tag each), served only by the demo setup.
 //
 // The pages run under script-src 'self' and style-src 'self': every script
 // is a file (no inline script or handler), and nothing loads script from a

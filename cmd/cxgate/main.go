@@ -106,6 +106,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, `demo setup:
   visitor page:  %[1]s/demo/
   async page:    %[1]s/demo/async/
+  proactive:     %[1]s/demo/proactive/
   agent console: %[1]s/agent/
   agent token:   %[2]s
   admin token:   %[3]s

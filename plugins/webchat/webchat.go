@@ -91,6 +91,7 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"streamAttached", s.streamAttached, nil},
 		{"getMediaRequests", s.getMediaRequests, nil},
 		{"answerMediaRequest", s.answerMediaRequest, nil},
+		{"openConversation", s.openConversation, nil},
 		{"updateContext", s.updateContext, nil},
 		{"leaveMessage", s.leaveMessage, nil},
 		{"listLeftMessages", s.listLeftMessages, nil},

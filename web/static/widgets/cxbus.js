@@ -537,7 +537,10 @@
     cfg.deploymentKey = String(t.deploymentKey || c.deploymentKey || scriptParam('deployment') || '');
     cfg.userData = isPlainObject(c.userData) ? c.userData : {};
     const num = (v, d) => (typeof v === 'number' && v >= 0 ? v : d);
-    cfg.restoreTimeout = num(c.restoreTimeout, 60000);
+    // A page of a proactive deployment (loader.js) continues an engaged chat for the visit's
+    // 24 h idle limit (seeds/000), not Genesys' one minute.
+    const proactive = isObject(window._cxgate) && isObject(window._cxgate.proactive);
+    cfg.restoreTimeout = num(c.restoreTimeout, proactive ? 24 * 3600 * 1000 : 60000);
     cfg.pollExceptionLimit = num(c.pollExceptionLimit, 5) || 5;
     cfg.maxMessageLength = num(c.maxMessageLength, 0);
     cfg.ajaxTimeout = Math.max(num(c.ajaxTimeout, 15000), 5000);
@@ -1705,6 +1708,44 @@
       e.deferred.resolve();
     },
 
+    // Proactive engagement (docs/proactive.md). leaveMessage needs no chat: the deployment and
+    // the kept identity, if any, name the visitor, and the answer comes back to that identity.
+    leaveMessage(e) {
+      const opts = {};
+      for (const k of ['name', 'email', 'message']) if (e.data[k] !== undefined && e.data[k] !== null) opts[k] = String(e.data[k]);
+      if (!opts.message || !opts.message.trim()) return e.deferred.reject(TEXT.noText);
+      if (isPlainObject(e.data.context)) opts.context = e.data.context;
+      if (loadIdentity()) opts.identityToken = loadIdentity();
+      answer(e, gw(WCS + '.leaveMessage', opts, { token: null }), (d) => keepIdentity(d));
+    },
+
+    // The messages this browser's identity left, with their answers.
+    listLeftMessages(e) {
+      if (!loadIdentity()) return e.deferred.resolve({ messages: [] });
+      answer(e, gw(WCS + '.listLeftMessages', { identityToken: loadIdentity() }, { token: null }));
+    },
+
+    // The visit's context (pages, variables…) for the agent of the chat.
+    updateContext(e) {
+      if (!session) return e.deferred.reject(TEXT.noSession);
+      if (!isPlainObject(e.data.context)) return e.deferred.reject('No context provided.');
+      answer(e, gw(WCS + '.updateContext', { context: e.data.context }, { retry: true }));
+    },
+
+    // Async: continues the open conversation of the identity this browser keeps, if it has
+    // one; never starts a chat. Resolves like a restore ('restored' {reason: 'resumed'}).
+    openConversation(e) {
+      if (session) return e.deferred.resolve(sessionData());
+      if (starting || restoring) return e.deferred.reject(TEXT.alreadyActive);
+      const opts = loadIdentity() ? { identityToken: loadIdentity() } : cfg.identity ? { identity: cfg.identity } : null;
+      if (!opts) return e.deferred.reject('No open conversation.');
+      answer(e, gw(WCS + '.openConversation', opts, { token: null }), (d) => {
+        if (!isObject(d) || !d.token) return;
+        keepIdentity(d);
+        if (!session) resume({ token: d.token, chatId: d.chatId, mode: d.mode || 'async', participantId: d.participantId }, typeof d.seq === 'number' ? d.seq : 0, 'resumed');
+      });
+    },
+
     registerPreProcessor(e) {
       const fn = e.data.preprocessor;
       if (!isFn(fn)) return e.deferred.reject(TEXT.noPreprocessor(typeof fn));
@@ -1761,10 +1802,13 @@
     const widgets = isObject(e.data) ? e.data : {};
     wcs.command('configure', isObject(widgets.webchat) ? widgets.webchat : {}).always(() => {
       wcs.data('sessionActive', false);
+      // keptChat: a chat kept from the previous page (or another tab) is being restored; the
+      // Chat Manager waits for it before deciding what the page shows.
+      const kept = !!loadState();
+      wcs.data('keptChat', kept);
       wcs.ready();
       wcs.republish('ready');
-      // A chat kept from the previous page (or another tab) continues here.
-      if (loadState()) restore('navigation');
+      if (kept) restore('navigation').then(() => wcs.data('keptChat', false), () => wcs.data('keptChat', false));
     });
   });
 
@@ -1847,6 +1891,8 @@
 .${P}footer p{flex:1;min-width:120px}
 .${P}sr{position:absolute!important;width:1px;height:1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}
 .${P}launcher{position:fixed;right:16px;bottom:16px;z-index:2147482999;padding:12px 18px;border-radius:24px;border:0;background:#0b5cad;color:#fff;font:600 15px system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer}
+.${P}root.${P}embedded{position:relative;right:auto;bottom:auto;left:auto;top:auto;z-index:auto;width:100%;max-width:none;height:100%;min-height:440px;max-height:none;box-shadow:none;border-radius:8px;border:1px solid #d0d7de}
+.${P}embedded .${P}icon{display:none}
 @media (max-width:480px){.${P}root{right:0;bottom:0;left:0;width:100%;max-width:none;height:100%;max-height:100%;border-radius:0;border:0}.${P}root.${P}minimized{height:auto;top:auto}}
 `;
 
@@ -1866,6 +1912,7 @@
     agentTyping: '',
     launcher: null,
     config: {},
+    embed: null, // the page element the window lives in (WebChat.embed), else floating
   };
 
   // Small DOM builder: text goes in with textContent, never as HTML.
@@ -1971,12 +2018,12 @@
     // Screen readers hear new incoming messages here (not the replayed transcript).
     e.live = h('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
 
-    ui.root = h('div', { class: 'root', role: 'dialog', 'aria-labelledby': uid + '-t', hidden: true, onkeydown: onRootKey }, [
+    ui.root = h('div', { class: ui.embed ? 'root embedded' : 'root', role: ui.embed ? 'region' : 'dialog', 'aria-labelledby': uid + '-t', hidden: true, onkeydown: onRootKey }, [
       header,
       h('div', { class: 'body' }, [e.form, e.chat]),
       e.live,
     ]);
-    document.body.appendChild(ui.root);
+    (ui.embed || document.body).appendChild(ui.root);
     wcs.command('registerTypingPreviewInput', { input: e.text });
     if (wcs.data('sessionActive')) refreshFileLimits();
     for (const it of ui.items) renderItem(it.m, it.restoring);
@@ -1997,7 +2044,8 @@
       e.formError.textContent = '';
       e.startBtn.disabled = false;
     }
-    if (ui.open && !ui.minimized) focusView();
+    // An embedded window is part of the page: it takes the focus only when asked to.
+    if (ui.open && !ui.minimized && !ui.quiet) focusView();
   }
 
   function focusView() {
@@ -2181,7 +2229,7 @@
   }
 
   function onRootKey(ev) {
-    if (ev.key === 'Escape') {
+    if (ev.key === 'Escape' && !ui.embed) {
       ev.preventDefault();
       if (!ui.els.confirm.hidden) showConfirm(false);
       else if (!ui.minimized) wc.command('minimize', { minimized: true });
@@ -2288,6 +2336,7 @@
     open(e) {
       if (ui.open && !ui.minimized) return e.deferred.reject('Already opened');
       if (ui.open && ui.minimized) {
+        if (e.data.minimized === true) return e.deferred.resolve(); // as it is
         applyMinimized(false);
         wc.publish('unminimized');
         focusView();
@@ -2328,6 +2377,33 @@
           opened();
           if (!there && autoSubmit) ui.els.form.requestSubmit();
         });
+    },
+
+    // Renders the window inline in a page element (a proactive deployment's display "embedded"),
+    // open, without minimize and close buttons.
+    embed(e) {
+      const el = e.data.element;
+      if (!isObject(el) || el.nodeType !== 1) return e.deferred.reject('No element provided.');
+      if (ui.open) return e.deferred.reject('Already opened');
+      ui.embed = el;
+      if (ui.root) {
+        ui.root.remove();
+        ui.root = null;
+        ui.els = {};
+      }
+      ui.quiet = true;
+      wc.command('open').always(() => {
+        ui.quiet = false;
+        e.deferred.resolve();
+      });
+    },
+
+    // The chat kept from the previous page shows as it was there: open or minimized (minimized
+    // when this tab never showed it).
+    continue(e) {
+      if (ui.open) return e.deferred.resolve();
+      const st = uiState();
+      wc.command('open', { minimized: st.open ? !!st.minimized : true }).always(() => e.deferred.resolve());
     },
 
     close(e) {
