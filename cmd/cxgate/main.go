@@ -15,6 +15,7 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/server"
+	"github.com/cxgate/cxgate/store"
 	"github.com/cxgate/cxgate/web"
 )
 
@@ -27,6 +28,13 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	// Subcommands: one function each, in its own file.
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return runCheck(args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("cxgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration `file`; without one the demo setup runs")
@@ -69,6 +77,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--addr %s: the demo setup listens on loopback only (its tokens are public); give a --config file to listen elsewhere", cfg.Addr)
 	}
 	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: logger})
+	if errors.Is(err, store.ErrDamaged) {
+		return fmt.Errorf("%w\nthe gateway did not start: list the problems with `cxgate check --data %s`, then restore a backup (docs/backup.md)", err, cfg.Data)
+	}
 	if err != nil {
 		return err
 	}
