@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrDamaged is the family of errors of a store file whose structure is
@@ -356,7 +357,7 @@ func Verify(path string, timeout time.Duration) error {
 	}
 	db, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout,
 		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return fmt.Errorf("store: check %s: the file is in use (stop the gateway, or check a backup of it)", path)
 	}
 	if err != nil {

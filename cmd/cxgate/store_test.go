@@ -167,9 +167,14 @@ func TestDamagedStore(t *testing.T) {
 // token.
 func TestBackup(t *testing.T) {
 	bin := buildBinary(t)
-	gw := startBinary(t, bin, t.TempDir())
+	data := t.TempDir()
+	gw := startBinary(t, bin, data)
 	ctx := context.Background()
 	token := startChatAndSend(t, gw, "before-0", "before-1", "before-2")
+	// A running gateway's file is not checked in place.
+	if code, out, errOut := runBinary(t, bin, "check", "--data", data); code != 1 || !strings.Contains(errOut, "in use") {
+		t.Errorf("check of a running gateway's store: exit %d, %s%s", code, out, errOut)
+	}
 
 	// Writers keep going during the backup.
 	stop := make(chan struct{})
