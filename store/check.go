@@ -95,7 +95,7 @@ type walker struct {
 	f        io.ReaderAt
 	size     int64
 	meta     boltMeta
-	seen     map[uint64]bool
+	seen     []uint64 // a bit per page: reached already
 	problems []string
 	// bufs[d] holds the page being checked at depth d of the walk: a page
 	// stays whole while the pages under it are read.
@@ -133,7 +133,7 @@ func CheckFile(path string) error {
 	if st.Size() == 0 {
 		return nil
 	}
-	w := &walker{f: f, size: st.Size(), seen: map[uint64]bool{}}
+	w := &walker{f: f, size: st.Size()}
 	w.check()
 	if len(w.problems) > 0 {
 		return &DamagedError{Path: path, Problems: w.problems}
@@ -177,6 +177,7 @@ func (w *walker) check() {
 			w.size, w.meta.pgid, ps, int64(w.meta.pgid)*ps)
 		return
 	}
+	w.seen = make([]uint64, (w.meta.pgid+63)/64)
 	if w.meta.freelist != noFreelist {
 		if w.meta.freelist < 2 || w.meta.freelist >= w.meta.pgid {
 			w.problem("the freelist page %d is outside the file's %d pages", w.meta.freelist, w.meta.pgid)
@@ -241,7 +242,7 @@ func (w *walker) tree(id uint64, depth int, stack []uint64) {
 		w.problem("page %d: the tree is deeper than %d levels (stack %v)", id, maxTreeDepth, stack)
 		return
 	}
-	if w.seen[id] {
+	if id < w.meta.pgid && w.seen[id/64]&(1<<(id%64)) != 0 {
 		w.problem("page %d: referenced twice (stack %v)", id, stack)
 		return
 	}
@@ -249,8 +250,8 @@ func (w *walker) tree(id uint64, depth int, stack []uint64) {
 	if !ok {
 		return
 	}
-	for i := uint64(0); i <= uint64(binary.NativeEndian.Uint32(p[12:])); i++ {
-		w.seen[id+i] = true
+	for i := id; i <= id+uint64(binary.NativeEndian.Uint32(p[12:])); i++ { // read checked i < pgid
+		w.seen[i/64] |= 1 << (i % 64)
 	}
 	stack = append(stack, id)
 	w.page(id, p, depth, stack)
