@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cxgate/cxgate/internal/netguard"
 )
 
 // Config is the whole configuration file.
@@ -30,6 +32,9 @@ type Config struct {
 
 	// publicURL, trustedProxies, frameAncestors, metricsAddr: see web.go.
 	Web `yaml:",inline"`
+	// AllowPrivateWebhooks lets webhook URLs reach loopback, private and
+	// link-local addresses (internal/netguard); off, they are refused.
+	AllowPrivateWebhooks bool `yaml:"allowPrivateWebhooks"`
 }
 
 // Limits bound what one client may send.
@@ -391,6 +396,8 @@ func (c *Config) Validate() error {
 		hookIDs[w.ID] = true
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("webhooks[%d].url: %q is not an http(s) URL", i, w.URL)
+		} else if !c.AllowPrivateWebhooks && netguard.LiteralHost(u.Hostname()) {
+			bad("webhooks[%d].url: %q is a loopback, private or link-local address (allowPrivateWebhooks: true allows it)", i, w.URL)
 		}
 		if w.Secret == "" {
 			bad("webhooks[%d].secret: required", i)
@@ -546,6 +553,8 @@ func validOrigin(o string) bool {
 func Demo() Config {
 	c := Config{
 		AdminToken: "demo-admin-token",
+		// The demo's receivers run on the same machine.
+		AllowPrivateWebhooks: true,
 		Deployments: []Deployment{
 			{Key: "demo", Mode: ModeLive, Queue: "support", Origins: []string{"*"},
 				Files: Files{Enabled: true}, UserData: map[string]any{"source": "demo"}},

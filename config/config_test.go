@@ -70,6 +70,7 @@ func TestLoad_Example(t *testing.T) {
 			Kind: config.KindHuman, Skills: []string{}, MaxChats: 5}},
 		Webhooks: []config.Webhook{{ID: "webhook-1", URL: "http://127.0.0.1:9000/hook", Secret: "hook-secret",
 			Events: []string{"thread.created", "message.created", "chat.ended"}}},
+		AllowPrivateWebhooks: true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("example parsed as\n%+v\nwant\n%+v", c, want)
@@ -419,4 +420,19 @@ metricsAddr: "127.0.0.1:9090"
 			t.Errorf("%s: err %v, want one naming %s", tc.yml, err, tc.key)
 		}
 	}
+}
+
+// TestValidate_PrivateWebhooks: a webhook URL on a loopback, private or
+// link-local address is refused unless allowPrivateWebhooks is set.
+func TestValidate_PrivateWebhooks(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:9000/hook", "http://localhost/hook", "http://[::1]:22/",
+		"http://10.0.0.5/", "http://169.254.169.254/latest/meta-data", "https://192.168.1.1/"} {
+		yml := "webhooks:\n  - {url: \"" + u + "\", secret: s}\n"
+		_, err := config.Parse(strings.NewReader(yml))
+		if err == nil || !strings.Contains(err.Error(), "allowPrivateWebhooks") {
+			t.Errorf("%s: %v, want a refusal naming allowPrivateWebhooks", u, err)
+		}
+		mustParse(t, "allowPrivateWebhooks: true\n"+yml)
+	}
+	mustParse(t, "webhooks:\n  - {url: \"https://hooks.example.com/x\", secret: s}\n")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -46,7 +47,8 @@ type Config struct {
 	Ready        func() error      // readiness; nil is always ready
 	Logger       *slog.Logger
 	Metrics      *Metrics // served at /metrics; nil for none
-	// AdminToken guards /v1/admin/debug/pprof; empty disables pprof.
+	// AdminToken guards /v1/admin/debug/pprof and /v1/admin/backup; empty
+	// disables both.
 	AdminToken string
 
 	// TrustedProxies are the addresses and CIDRs whose X-Forwarded-For,
@@ -64,6 +66,9 @@ type Config struct {
 	// PublicURL is the gateway's origin as pages reach it
 	// ("https://chat.example"); empty: each request's own.
 	PublicURL string
+	// Backup, if set, serves GET /v1/admin/backup: a consistent copy of the
+	// store and its size, streamed as an attachment and then closed.
+	Backup func() (io.ReadCloser, int64, error)
 }
 
 // Server is the running HTTP surface.
@@ -162,6 +167,9 @@ func (s *Server) routes() {
 		api.Use("/command", perToken)
 		api.Use("/files", perToken)
 	}
+	if s.cfg.AdminToken != "" && s.cfg.Backup != nil {
+		api.Get("/admin/backup", s.requireAdmin, s.backup)
+	}
 	for _, t := range s.transports {
 		if w, ok := t.(Wire); ok {
 			s.guardWire(app, w)
@@ -184,6 +192,22 @@ func (s *Server) requireAdmin(c *fiber.Ctx) error {
 		return bus.ErrUnauthorized
 	}
 	return c.Next()
+}
+
+// backup streams a copy of the store as an attachment named after the
+// time it was taken.
+func (s *Server) backup(c *fiber.Ctx) error {
+	r, size, err := s.cfg.Backup()
+	if err != nil {
+		return err
+	}
+	name := "cxgate-" + time.Now().UTC().Format("20060102T150405Z") + ".db"
+	c.Set(fiber.HeaderContentType, fiber.MIMEOctetStream)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	// fasthttp closes r once it has sent size bytes, or the connection died.
+	return c.SendStream(r, int(size))
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {

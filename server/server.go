@@ -59,6 +59,7 @@ type Server struct {
 	data    *lifecycle.Service
 
 	metrics *gateway.Metrics
+	backups chan struct{} // one slot: one backup at a time
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
@@ -96,7 +97,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
-	s := &Server{cfg: cfg, logger: o.Logger, metrics: gateway.NewMetrics()}
+	s := &Server{cfg: cfg, logger: o.Logger, metrics: gateway.NewMetrics(), backups: make(chan struct{}, 1)}
 	st, err := store.Open(filepath.Join(cfg.Data, DBFile), store.Options{
 		NoSync:        o.NoSync,
 		ObserveCommit: s.metrics.ObserveCommit,
@@ -186,6 +187,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		MetricsElsewhere: cfg.MetricsAddr != "",
 		Loader:           (&loaders{config: s.engine.Config}).get,
 		PublicURL:        cfg.PublicOrigin(),
+		Backup:           s.backup,
 	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}), gms.New(s.bus, gms.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)

@@ -119,5 +119,17 @@
 // Reads run in their own read-only transactions, concurrently with the writer.
 // Returned values are copies; nothing refers to bbolt's memory.
 //
+// # Damage, check and backup
+//
+// bbolt trusts the file it maps: a damaged page makes it panic (some of
+// those panics happen in goroutines of its own, where nothing can recover
+// them) and a truncated file makes it fault. So Open first walks the file
+// with [CheckFile], which reads it without mapping it (meta pages, the file's
+// length against the meta's page count, every page the trees reach) and
+// answers a [DamagedError] naming the file; bbolt's Open runs only on a file
+// that passed, under a recover. [Verify] adds bbolt's own check, for
+// `cxgate check`. [Store.Backup] writes a consistent copy from one read
+// transaction (docs/backup.md).
+//
 // The store is safe for concurrent use.
 package store

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,16 +129,32 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 4096
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: opts.NoSync,
+	// bbolt trusts the file it maps: a damaged page makes it panic, a
+	// truncated file makes it fault. The walk reads the file first and
+	// names what is wrong instead (it costs about what bbolt's own scan at
+	// open does; see docs/backup.md).
+	if err := CheckFile(path); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, &bolt.Options{Timeout: time.Second, NoSync: opts.NoSync,
 		// The freelist is not written on every commit (fewer pages per
 		// fsync); bbolt rebuilds it by scanning the file when it opens.
 		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, ErrDamaged) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	var sessionKey []byte
 	var pending, dead int
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) (err error) {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if p := recover(); p != nil {
+				err = &DamagedError{Path: path, Problems: []string{fmt.Sprint("reading it failed: ", p)}}
+			}
+		}()
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -179,6 +196,10 @@ func Open(path string, opts Options) (*Store, error) {
 		pending, dead = countOutbox(tx)
 		return nil
 	})
+	if errors.Is(err, ErrDamaged) {
+		_ = db.Close()
+		return nil, err
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)

@@ -6,5 +6,7 @@
 //
 // Point a webhook subscription (events thread.created, message.created,
 // chat.transferred, chat.ended) at http://LISTEN/hook with the same secret, and
-// give the bot's queue manualAccept: true so the bot takes chats itself.
+// give the bot's queue manualAccept: true so the bot takes chats itself. A
+// bot listening on loopback or a private address needs the gateway's
+// allowPrivateWebhooks: true.
 package main

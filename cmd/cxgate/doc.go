@@ -1,6 +1,11 @@
 // Command cxgate runs the chat gateway.
 //
 //	cxgate [--config FILE] [--addr 127.0.0.1:8080] [--data DIR] [--log text|json]
+//	cxgate check [--config FILE] [--data DIR]
+//
+// check verifies the store file of a stopped gateway (or a backup) and lists
+// what is wrong: exit 0 when it is sound (docs/backup.md). A subcommand is
+// the first argument, dispatched in run to one function in its own file.
 //
 // With no config file it runs the demo setup and prints its tokens; its
 // tokens are public, so it refuses an --addr off loopback. Flags override

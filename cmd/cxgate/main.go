@@ -15,6 +15,7 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/server"
+	"github.com/cxgate/cxgate/store"
 	"github.com/cxgate/cxgate/web"
 )
 
@@ -27,8 +28,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "compact" {
-		return runCompact(args[1:], stdout, stderr)
+	// Subcommands: one function each, in its own file.
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return runCheck(args[1:], stdout, stderr)
+		case "compact":
+			return runCompact(args[1:], stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet("cxgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -82,6 +89,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		opts.Lifecycle.StepPause = pause
 	}
 	srv, err := server.New(cfg, opts)
+	if errors.Is(err, store.ErrDamaged) {
+		return fmt.Errorf("%w\nthe gateway did not start: list the problems with `cxgate check --data %s`, then restore a backup (docs/backup.md)", err, cfg.Data)
+	}
 	if err != nil {
 		return err
 	}

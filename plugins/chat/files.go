@@ -106,7 +106,7 @@ func (e *Engine) SendFile(ctx context.Context, c store.Chat, from store.Party, u
 		return store.Event{}, errFileType(base, pol.Types)
 	}
 	now := e.now().UnixMilli()
-	f := store.File{ID: newID(), Name: CleanFileName(up.Name), Type: full, From: from, Time: now, Internal: up.Internal}
+	f := store.File{ID: newID(), Name: FileNameForType(CleanFileName(up.Name), base), Type: full, From: from, Time: now, Internal: up.Internal}
 	details, err := json.Marshal(FileDetails{Name: f.Name, Size: int64(len(up.Content)), ID: f.ID, Type: base})
 	if err != nil {
 		return store.Event{}, err
@@ -153,6 +153,7 @@ func (e *Engine) FileInfo(ctx context.Context, fileID string) (store.File, error
 	if errors.Is(err, store.ErrNotFound) {
 		return f, ErrFileNotFound
 	}
+	f.Name = storedFileName(f)
 	return f, err
 }
 
@@ -166,6 +167,7 @@ func (e *Engine) FileContent(ctx context.Context, fileID string) (store.File, []
 	case errors.Is(err, store.ErrExpired):
 		return f, nil, ErrFileExpired
 	}
+	f.Name = storedFileName(f)
 	return f, data, err
 }
 
@@ -221,4 +223,111 @@ func CleanFileName(name string) string {
 		return "file"
 	}
 	return name
+}
+
+// storedFileName is the name a stored file is downloaded under. Files stored
+// before names followed their type are renamed on the way out, so no wire
+// ever offers one under a name its content does not have.
+func storedFileName(f store.File) string {
+	if f.Name == "" {
+		return f.Name
+	}
+	base, _, _ := strings.Cut(f.Type, ";")
+	return FileNameForType(f.Name, strings.ToLower(strings.TrimSpace(base)))
+}
+
+// FileNameForType makes a cleaned file name's extension the one of the media
+// type detected from its content, so that a download never lands on a disk
+// as something the operating system would run or a browser render
+// differently from what was checked (update.hta, setup.js or report.html
+// with text content become update.txt, setup.txt and report.txt).
+//
+// The rule: the name's last extension, compared without case, is kept when
+// it is one of the type's (photo.JPG for image/jpeg); else trailing dots and
+// spaces (which Windows ignores: "x.bat." runs as x.bat) and the last
+// extension are dropped, and the rest is kept if its own extension is one of
+// the type's (invoice.pdf.bat with PDF content becomes invoice.pdf); else
+// the type's first extension is appended (notes.exe with text becomes
+// notes.txt, archive.tar.bat with text becomes archive.tar.txt). A type
+// without a known extension takes ".bin"; a name left empty is "file".
+// The result stays within 255 bytes.
+func FileNameForType(name, base string) string {
+	exts := TypeExtensions(base)
+	if len(exts) == 0 {
+		exts = []string{"bin"}
+	}
+	if hasExt(name, exts) {
+		return name
+	}
+	stem := strings.TrimRight(name, ". ")
+	if i := strings.LastIndexByte(stem, '.'); i >= 0 {
+		stem = strings.TrimRight(stem[:i], ". ")
+	}
+	if stem != "" && hasExt(stem, exts) {
+		return stem
+	}
+	suffix := "." + exts[0]
+	for len(stem)+len(suffix) > maxFileName {
+		_, size := utf8.DecodeLastRuneInString(stem)
+		stem = stem[:len(stem)-size]
+	}
+	if strings.TrimSpace(stem) == "" {
+		stem = "file"
+	}
+	return stem + suffix
+}
+
+// hasExt reports whether name's last extension is one of exts, without case.
+func hasExt(name string, exts []string) bool {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 {
+		return false
+	}
+	for _, e := range exts {
+		if strings.EqualFold(name[i+1:], e) {
+			return true
+		}
+	}
+	return false
+}
+
+// TypeExtensions are the file extensions of a media type (without
+// parameters, lower case), the usual one first; nil for a type without one.
+func TypeExtensions(base string) []string { return typeExtensions[base] }
+
+// typeExtensions covers the media types http.DetectContentType answers, the
+// only ones DetectType gives.
+var typeExtensions = map[string][]string{
+	"application/ogg":               {"ogg"},
+	"application/pdf":               {"pdf"},
+	"application/postscript":        {"ps"},
+	"application/vnd.ms-fontobject": {"eot"},
+	"application/wasm":              {"wasm"},
+	"application/x-gzip":            {"gz"},
+	"application/x-rar-compressed":  {"rar"},
+	"application/zip":               {"zip"},
+	"application/octet-stream":      {"bin"},
+	"audio/aiff":                    {"aif", "aiff"},
+	"audio/basic":                   {"au", "snd"},
+	"audio/midi":                    {"mid", "midi"},
+	"audio/mpeg":                    {"mp3"},
+	"audio/wave":                    {"wav"},
+	"font/collection":               {"ttc"},
+	"font/otf":                      {"otf"},
+	"font/ttf":                      {"ttf"},
+	"font/woff":                     {"woff"},
+	"font/woff2":                    {"woff2"},
+	"image/bmp":                     {"bmp"},
+	"image/gif":                     {"gif"},
+	"image/jpeg":                    {"jpg", "jpeg"},
+	"image/png":                     {"png"},
+	"image/vnd.microsoft.icon":      {"ico"},
+	"image/webp":                    {"webp"},
+	"image/x-icon":                  {"ico"},
+	"text/html":                     {"html", "htm"},
+	"text/plain":                    {"txt"},
+	"text/xml":                      {"xml"},
+	"video/avi":                     {"avi"},
+	"video/mp4":                     {"mp4"},
+	"video/webm":                    {"webm"},
 }

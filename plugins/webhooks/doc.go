@@ -46,6 +46,17 @@
 // Options.DeadRetention ago (default 7 days), then the oldest beyond
 // Options.MaxDead (default 10,000).
 //
+// # Destinations
+//
+// Unless the configuration says allowPrivateWebhooks, the default client
+// connects to no loopback, private or link-local address: config validation
+// refuses such URLs given literally, and every connection is checked on its
+// resolved address (internal/netguard), so a name that resolves or is
+// rebound inside is refused too. A failed attempt without an HTTP answer is
+// recorded as "no HTTP answer" (or "refused: …" for such a destination); the
+// dial error itself goes to the log only, so that the admin API does not
+// tell a closed port from a filtered one.
+//
 // # Signatures
 //
 // Every request carries X-Cxgate-Timestamp (unix seconds) and

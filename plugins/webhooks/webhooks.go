@@ -8,14 +8,17 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/internal/netguard"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
@@ -65,7 +68,10 @@ type Options struct {
 	Now    func() time.Time
 	Logger *slog.Logger // nil for slog.Default()
 	// Client sends the requests; nil for one with Timeout that follows no
-	// redirects (a 3xx is a failed attempt).
+	// redirects (a 3xx is a failed attempt), uses no proxy, and connects to
+	// loopback, private and link-local addresses only while the
+	// configuration in force says allowPrivateWebhooks (judged on the
+	// resolved address of every connection: see internal/netguard).
 	Client *http.Client
 }
 
@@ -100,11 +106,25 @@ func (o *Options) applyDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Client == nil {
-		o.Client = &http.Client{
-			Timeout:       o.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+}
+
+// guardedClient is the default Client: allowPrivate is asked at every
+// connection.
+func guardedClient(timeout time.Duration, allowPrivate func() bool) *http.Client {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second,
+		Control: func(network, address string, c syscall.RawConn) error {
+			if allowPrivate() {
+				return nil
+			}
+			return netguard.Control(network, address, c)
+		}}
+	return &http.Client{
+		Timeout: timeout,
+		// No proxy from the environment: the guard judges the address
+		// connected to, which must be the receiver's.
+		Transport: &http.Transport{DialContext: d.DialContext, ForceAttemptHTTP2: true, MaxIdleConns: 64,
+			MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: timeout},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
@@ -134,6 +154,9 @@ type Service struct {
 // [Service.Run].
 func Register(b *bus.Bus, st Outbox, e *chat.Engine, o Options) (*Service, error) {
 	o.applyDefaults()
+	if o.Client == nil {
+		o.Client = guardedClient(o.Timeout, func() bool { return e.Config().AllowPrivateWebhooks })
+	}
 	s := &Service{store: st, engine: e, opts: o, now: o.Now, logger: o.Logger, kick: make(chan struct{}, 1)}
 	p, err := b.RegisterPlugin(Name)
 	if err != nil {
@@ -319,7 +342,7 @@ func (s *Service) deliver(ctx context.Context, e store.OutboxEntry) {
 			return // stopping: not an attempt; the entry stays due
 		}
 	} else {
-		err = errors.New("subscription " + e.Subscription + " is no longer configured")
+		err = fmt.Errorf("subscription %s: %w", e.Subscription, errNotConfigured)
 	}
 	// The outcome is recorded even when Run is stopping meanwhile: the store
 	// closes only after Run returned.
@@ -337,7 +360,8 @@ func (s *Service) deliver(ctx context.Context, e store.OutboxEntry) {
 	e.Attempts++
 	e.LastAttempt, e.LastStatus = now.UnixMilli(), status
 	if err != nil {
-		e.LastError = truncate(err.Error(), 512)
+		log = log.With("cause", err.Error())
+		e.LastError = attemptError(err)
 	} else {
 		e.LastError = "HTTP " + strconv.Itoa(status)
 	}
@@ -394,6 +418,25 @@ func (s *Service) backoff(attempts int) time.Duration {
 	}
 	return d
 }
+
+// attemptError is what the admin API is told of a failed attempt that got
+// no HTTP answer. It names the cause only as far as the admin needs to fix
+// the subscription: a refused destination, or no answer at all. Whether the
+// port was closed, filtered or spoke something else than HTTP stays in the
+// gateway's log, so that webhook URLs are no port scanner (and with private
+// destinations refused, what is left to probe is the public internet).
+func attemptError(err error) string {
+	switch {
+	case errors.Is(err, netguard.ErrBlocked):
+		return "refused: the destination is a loopback, private or link-local address (allowPrivateWebhooks is off)"
+	case errors.Is(err, errNotConfigured):
+		return truncate(err.Error(), 512)
+	}
+	return "no HTTP answer (connection, TLS or timeout; the gateway's log has the cause)"
+}
+
+// errNotConfigured: an entry whose subscription was deleted.
+var errNotConfigured = errors.New("the subscription is no longer configured")
 
 func subscription(c *config.Config, id string) (config.Webhook, bool) {
 	for _, w := range c.Webhooks {

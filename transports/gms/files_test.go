@@ -236,3 +236,23 @@ func postDeclared(t *testing.T, addr, path string, n int) envelope {
 	e.raw, e.status = string(body), resp.StatusCode
 	return e
 }
+
+// TestFiles_OverGMS_NameFollowsType: over GMS too, a text file named as a
+// script is announced and downloaded under the text type's extension.
+func TestFiles_OverGMS_NameFollowsType(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	cfg.Deployments[0].Files = config.Files{Enabled: true, MaxBytes: 4096, MaxUploads: 5, Types: []string{"text/plain"}}
+	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	c, _ := requestChat(t, gw.URL)
+	for name, want := range map[string]string{"update.hta": "update.txt", "report.html": "report.txt", "x.ps1": "x.txt"} {
+		up := mustOK(t, c.sendFile(t, name, []byte("plain words")))
+		if up.UserData["file-name"] != want {
+			t.Errorf("%s: upload answered file-name %q, want %q", name, up.UserData["file-name"], want)
+		}
+		resp, _ := postMultipart(t, c.base+"file/"+up.UserData["file-id"]+"/download", c.form(), "", nil)
+		if cd := resp.Header.Get("Content-Disposition"); resp.StatusCode != http.StatusOK || cd != "attachment; filename="+want {
+			t.Errorf("%s: download HTTP %d, Content-Disposition %q, want an attachment named %s", name, resp.StatusCode, cd, want)
+		}
+	}
+}

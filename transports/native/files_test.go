@@ -386,3 +386,39 @@ func postDeclared(t *testing.T, addr, path, token string, n int) (int, []byte) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, body
 }
+
+// TestFiles_NameFollowsType: a file named as something that runs or renders
+// is stored, announced and downloaded under a name whose extension is the
+// detected type's, still as an attachment.
+func TestFiles_NameFollowsType(t *testing.T) {
+	g := filesGateway(t, config.Files{Enabled: true, MaxBytes: 4096, MaxUploads: 10,
+		Types: []string{"text/plain", "application/pdf"}})
+	c := g.mustStartChat(t, "Rita")
+	pdf := []byte("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		want    string
+	}{
+		{"update.hta", []byte("text"), "update.txt"},
+		{"invoice.pdf.bat", pdf, "invoice.pdf"},
+		{"setup.js", []byte("alert(1)"), "setup.txt"},
+		{"x.ps1", []byte("Get-Process"), "x.txt"},
+		{"report.html", []byte("quarterly report, as text"), "report.txt"},
+		{"notes.txt", []byte("kept"), "notes.txt"},
+	} {
+		var up uploaded
+		upload(t, g.URL, c.Token, tc.name, "text/html", tc.content, nil).Into(t, &up)
+		if up.Name != tc.want || up.FileDetails.Name != tc.want {
+			t.Errorf("%s: upload answered name %q, fileDetails %q, want %q", tc.name, up.Name, up.FileDetails.Name, tc.want)
+		}
+		resp, body := download(t, g.URL, c.Token, up.FileID)
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(body, tc.content) {
+			t.Fatalf("%s: download HTTP %d %q", tc.name, resp.StatusCode, body)
+		}
+		disp, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
+		if err != nil || disp != "attachment" || params["filename"] != tc.want {
+			t.Errorf("%s: Content-Disposition %q, want an attachment named %q", tc.name, resp.Header.Get("Content-Disposition"), tc.want)
+		}
+	}
+}

@@ -584,6 +584,19 @@
 
   // ---- files
 
+  // dispositionName reads the file name of a Content-Disposition header
+  // (filename*=utf-8'' or filename=); "" when it has none.
+  function dispositionName(header) {
+    if (typeof header !== "string") return "";
+    var star = /filename\*=utf-8''([^;]+)/i.exec(header);
+    if (star) {
+      try { return decodeURIComponent(star[1]); } catch (_) { /* malformed: try the plain form */ }
+    }
+    var plain = /filename="((?:[^"\\]|\\.)*)"|filename=([^;\s]+)/i.exec(header);
+    if (!plain) return "";
+    return plain[1] !== undefined ? plain[1].replace(/\\(.)/g, "$1") : plain[2];
+  }
+
   // downloadFile saves a chat's file: GET /v1/files/{id} with the agent token.
   function downloadFile(fileId, name) {
     if (!fileId) return;
@@ -597,7 +610,8 @@
         var url = URL.createObjectURL(b);
         var a = document.createElement("a");
         a.href = url;
-        a.download = name || "file";
+        // The gateway's name first: its extension follows the content's type.
+        a.download = dispositionName(r.headers.get("Content-Disposition")) || name || "file";
         document.body.appendChild(a);
         a.click();
         a.remove();

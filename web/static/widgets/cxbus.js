@@ -1678,7 +1678,8 @@
           const url = URL.createObjectURL(await res.blob());
           const a = document.createElement('a');
           a.href = url;
-          a.download = typeof e.data.fileName === 'string' && e.data.fileName ? e.data.fileName : dispositionName(res.headers.get('Content-Disposition')) || 'file';
+          // The gateway's name first: its extension follows the content's type.
+          a.download = dispositionName(res.headers.get('Content-Disposition')) || (typeof e.data.fileName === 'string' && e.data.fileName) || 'file';
           document.body.appendChild(a);
           a.click();
           a.remove();
