@@ -14,11 +14,12 @@ var (
 
 // purecloud is the Genesys Cloud guest chat v2 transport, with the native
 // wire's origin rules; the gateway gives it the native rate limits.
-func (s *Server) purecloud() *purecloud.Transport {
+func (s *Server) purecloud(lim *limits) *purecloud.Transport {
 	return purecloud.New(s.bus, purecloud.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)
 			return ok && d.AllowsOrigin(origin)
 		},
+		ChatSockets: lim.chatSockets,
 	})
 }

@@ -100,6 +100,11 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	lim := newLimits(cfg.Limits)
+	if err := lim.guardChatStarts(s.bus); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if _, err := webchat.Register(s.bus, s.engine, webchat.Options{SessionKey: st.SessionKey()}); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: WebChatService: %w", err)
@@ -133,6 +138,9 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		FrameBytes:       cfg.Limits.BodyBytes,
 		LongPollMax:      time.Duration(cfg.Limits.LongPollSeconds) * time.Second,
 		Heartbeat:        time.Duration(cfg.Limits.HeartbeatSeconds) * time.Second,
+		IPLimiter:        lim.perIP,
+		TokenLimiter:     lim.perToken,
+		ChatSockets:      lim.chatSockets,
 		Logger:           o.Logger,
 	})
 	s.gateway = gateway.New(gateway.Config{
@@ -142,6 +150,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		AllowOrigin:  s.anyOrigin,
 		RatePerIP:    cfg.Limits.RatePerIP,
 		RatePerToken: cfg.Limits.RatePerToken,
+		IPLimiter:    lim.perIP,
+		TokenLimiter: lim.perToken,
+		ConnsPerIP:   cfg.Limits.ConnectionsPerIP,
+		Uploads:      lim.uploads,
 		Ready:        s.ready,
 		Logger:       o.Logger,
 		Metrics:      s.metrics,
@@ -151,8 +163,9 @@ func New(cfg config.Config, o Options) (*Server, error) {
 			d, ok := s.engine.Config().Deployment(deployment)
 			return ok && d.AllowsOrigin(origin)
 		},
-		Logger: o.Logger,
-	}), s.purecloud())
+		ChatLimiter: lim.perToken,
+		Logger:      o.Logger,
+	}), s.purecloud(lim))
 	s.gateway.SetUploadLimit(func() int { return uploadLimit(s.engine.Config()) })
 	s.registerGauges()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/internal/ratelimit"
 )
 
 // Prefix is the root of the wire's routes: /genesys/2/chat/{serviceName}.
@@ -29,7 +30,11 @@ type Config struct {
 	FeedPage       int           // transcript messages per answer, at most; 100
 	IdleWatch      time.Duration // typing watch of a chat no longer refreshed; 60 s
 	Alias          string        // the alias answered and required; "1"
-	Logger         *slog.Logger
+	// ChatLimiter is the per-chat budget, spent by requests only once
+	// they authenticated as the chat (so a stranger who names the chat in a
+	// URL spends only their IP's budget); nil is no budget.
+	ChatLimiter *ratelimit.Limiter
+	Logger      *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -81,9 +86,9 @@ func (t *Transport) CORS() (methods, headers string) {
 	return "POST,OPTIONS", "Content-Type,apikey,Authorization,X-Requested-With"
 }
 
-// RateKey limits the requests naming a chat in their path together; a
-// request chat names none and is limited per IP only.
-func (t *Transport) RateKey(c *fiber.Ctx) string { return chatIDOf(c.Path()) }
+// RateKey is "": before authentication a request spends its IP's budget
+// only. The chat's budget (Config.ChatLimiter) is spent in authenticate.
+func (t *Transport) RateKey(*fiber.Ctx) string { return "" }
 
 // Mount adds the routes to r.
 func (t *Transport) Mount(r fiber.Router) {
@@ -170,6 +175,9 @@ func (t *Transport) fail(c *fiber.Ctx, err error) error {
 	var ge *gmsError
 	if errors.As(err, &ge) {
 		code = ge.code
+	}
+	if n := rej.RetrySeconds(); n > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(n))
 	}
 	if rej.Code == bus.CodeInternal {
 		// The path names the chat, never its secureKey.
@@ -317,6 +325,9 @@ func (t *Transport) authenticate(ctx context.Context, c *fiber.Ctx, f form) (ses
 	}
 	if f.get("alias") != t.cfg.Alias {
 		return session{}, errNotAuthorized
+	}
+	if ok, retry := t.cfg.ChatLimiter.Allow(Prefix + "|tok:" + caller.ID); !ok {
+		return session{}, bus.ErrRateLimited.Retry(retry)
 	}
 	caller.Remote = c.IP()
 	if err := t.checkOrigin(c, caller.Deployment); err != nil {

@@ -71,7 +71,7 @@ func TestConnectionChurn(t *testing.T) {
 	baseG, baseHeap := settle()
 
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
+	sem := make(chan struct{}, 12) // under limits.socketsPerChat (16): one chat
 	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}

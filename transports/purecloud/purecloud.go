@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/internal/ratelimit"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
@@ -26,6 +27,9 @@ type Config struct {
 	Heartbeat      time.Duration // heartbeat frame interval; 10 s (the widget gives up after 14 s of silence)
 	CommandTimeout time.Duration // one bus command; 15 s
 	StreamQueue    int           // event units queued per stream; 64
+	// ChatSockets bounds the streams open per chat (limits.socketsPerChat),
+	// shared with the native socket; nil: no bound.
+	ChatSockets *ratelimit.Slots
 }
 
 func (c *Config) defaults() {
