@@ -56,9 +56,9 @@ type Config struct {
 	// Uploads bounds the uploads in progress per client IP and in all; nil
 	// is no bound.
 	Uploads *ratelimit.Slots
-	Ready        func() error      // readiness; nil is always ready
-	Logger       *slog.Logger
-	Metrics      *Metrics // served at /metrics; nil for none
+	Ready   func() error // readiness; nil is always ready
+	Logger  *slog.Logger
+	Metrics *Metrics // served at /metrics; nil for none
 	// AdminToken guards /v1/admin/debug/pprof; empty disables pprof.
 	AdminToken string
 }

@@ -52,8 +52,14 @@ agents:
 // directory and waits for the line that gives its address.
 func startBinary(t *testing.T, bin, data string) *gatewayProcess {
 	t.Helper()
+	return startBinaryWith(t, bin, data, unlimitedConfig)
+}
+
+// startBinaryWith is startBinary with the given config file.
+func startBinaryWith(t *testing.T, bin, data, config string) *gatewayProcess {
+	t.Helper()
 	cfgPath := filepath.Join(data, "test.yaml")
-	if err := os.WriteFile(cfgPath, []byte(unlimitedConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--config", cfgPath, "--addr", "127.0.0.1:0", "--data", data)
