@@ -1,0 +1,91 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/server/servertest"
+)
+
+// TestChatStartsPerIPOnEveryWire: limits.chatsPerIPPerMinute is one budget
+// of the client IP across the wires: chats started over native HTTP, the
+// native socket, GMS and guest chat spend it together, and once it is spent
+// each wire refuses the next start with 429 and the time to wait.
+func TestChatStartsPerIPOnEveryWire(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken, cfg.Limits.ChatsPerIPPerMinute = -1, -1, 4
+	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo")
+
+	// One start on each wire.
+	var first struct{ Token string }
+	guest.Command("WebChatService.startChat", nil).Into(t, &first)
+	guest.WithToken(first.Token).Command("WebChatService.endChat", nil).Resolved(t)
+	sock := wiretest.Dial(t, gw.WSURL, wiretest.DialOptions{})
+	sock.MustAuth(first.Token, 0)
+	sock.Command("WebChatService.startChat", nil).Resolved(t)
+	if status, body := gmsStart(t, gw.URL); status != http.StatusOK {
+		t.Fatalf("GMS request chat: HTTP %d %s", status, body)
+	}
+	if status, body := guestChatStart(t, gw.URL); status != http.StatusOK {
+		t.Fatalf("guest chat create: HTTP %d %s", status, body)
+	}
+
+	// The budget is spent: every wire refuses.
+	if r := guest.Command("WebChatService.startChat", nil); r.HTTPStatus != http.StatusTooManyRequests ||
+		r.Header.Get("Retry-After") == "" || r.Error == nil || r.Error.Code != "rate_limited" {
+		t.Errorf("native HTTP: HTTP %d %s %v", r.HTTPStatus, r.Body, r.Header)
+	}
+	if r := sock.Command("WebChatService.startChat", nil); r.Error == nil || r.Error.Code != "rate_limited" ||
+		!bytes.Contains(r.Body, []byte(`"retryAfter":`)) {
+		t.Errorf("native socket: %s", r.Body)
+	}
+	if status, body := gmsStart(t, gw.URL); status != http.StatusTooManyRequests {
+		t.Errorf("GMS: HTTP %d %s", status, body)
+	}
+	if status, body := guestChatStart(t, gw.URL); status != http.StatusTooManyRequests {
+		t.Errorf("guest chat: HTTP %d %s", status, body)
+	}
+}
+
+func gmsStart(t *testing.T, base string) (int, []byte) {
+	t.Helper()
+	resp, err := http.PostForm(base+"/genesys/2/chat/demo", url.Values{"nickname": {"Rita"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readAll(t, resp)
+}
+
+func guestChatStart(t *testing.T, base string) (int, []byte) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{
+		"organizationId": "org", "deploymentId": "demo",
+		"routingTarget": map[string]any{"targetType": "QUEUE", "targetAddress": "support"},
+		"memberInfo":    map[string]any{"displayName": "Rita", "role": "CUSTOMER"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(base+"/api/v2/webchat/guest/conversations", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readAll(t, resp)
+}
+
+func readAll(t *testing.T, resp *http.Response) (int, []byte) {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
