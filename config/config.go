@@ -49,6 +49,10 @@ type Limits struct {
 	// ChatsPerIPPerMinute bounds the chats one client IP starts (or
 	// resumes) per minute, on every wire: default 20, negative = off.
 	ChatsPerIPPerMinute int `yaml:"chatsPerIPPerMinute"`
+	// StoreBytesPerMinute bounds what the visitor commands of one client
+	// IP may add to the store per minute, files included: default 32 MiB,
+	// negative = off.
+	StoreBytesPerMinute int `yaml:"storeBytesPerMinute"`
 }
 
 // Deployment is one website's widget setup.
@@ -215,6 +219,7 @@ func (c *Config) ApplyDefaults() {
 	def(&l.UploadsPerIP, 2)
 	def(&l.UploadsTotal, 8)
 	def(&l.ChatsPerIPPerMinute, 20)
+	def(&l.StoreBytesPerMinute, 32<<20)
 	def(&l.LongPollSeconds, 60)
 	def(&l.HeartbeatSeconds, 25)
 	for i := range c.Deployments {

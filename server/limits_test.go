@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cxgate/cxgate/config"
@@ -88,4 +90,42 @@ func readAll(t *testing.T, resp *http.Response) (int, []byte) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, body
+}
+
+// TestStoreBytesPerIP: the visitor commands of one client IP add at most
+// limits.storeBytesPerMinute to the store per minute: userData updates of
+// 14 KB (each stores the chat's merged userData) are refused with 429 once
+// the budget is spent, over HTTP and the socket alike.
+func TestStoreBytesPerIP(t *testing.T) {
+	const budget = 256 << 10
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken, cfg.Limits.StoreBytesPerMinute = -1, -1, budget
+	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	var chat struct{ Token string }
+	wiretest.NewHTTP(t, gw.URL).WithDeployment("demo").Command("WebChatService.startChat", nil).Into(t, &chat)
+	visitor := wiretest.NewHTTP(t, gw.URL).WithToken(chat.Token)
+	sock := wiretest.Dial(t, gw.WSURL, wiretest.DialOptions{})
+	sock.MustAuth(chat.Token, 0)
+
+	big := strings.Repeat("x", 14000)
+	var accepted int
+	for i := range 200 {
+		opts := map[string]any{"k": big[:len(big)-len(strconv.Itoa(i))] + strconv.Itoa(i)}
+		var r wiretest.Reply
+		if i%2 == 0 {
+			r = visitor.Command("WebChatService.updateUserData", opts)
+		} else {
+			r = sock.Command("WebChatService.updateUserData", opts)
+		}
+		if r.Status == "resolved" {
+			accepted++
+			continue
+		}
+		if r.Error == nil || r.Error.Code != "rate_limited" {
+			t.Fatalf("update %d: %s", i, r.Body)
+		}
+	}
+	if accepted == 0 || accepted*14000 > budget {
+		t.Fatalf("%d updates of 14 KB accepted from one IP under a budget of %d bytes a minute", accepted, budget)
+	}
 }

@@ -101,7 +101,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	lim := newLimits(cfg.Limits)
-	if err := lim.guardChatStarts(s.bus); err != nil {
+	if err := lim.guard(s.bus); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -34,6 +34,13 @@ func New(max int, window time.Duration) *Limiter {
 // Allow spends one event of key's budget. When the budget of the current
 // window is spent it returns false and the time until the next window.
 func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	return l.AllowN(key, 1)
+}
+
+// AllowN spends n of key's budget (a weighed event: bytes). An event that
+// alone outweighs the whole budget passes only as the first of a window,
+// so a budget smaller than the largest event still lets it through, once.
+func (l *Limiter) AllowN(key string, n int) (ok bool, retryAfter time.Duration) {
 	if l == nil {
 		return true, 0
 	}
@@ -49,10 +56,10 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 		}
 		c.start, c.n = now, 0
 	}
-	if c.n >= l.max {
+	if c.n > 0 && c.n+n > l.max {
 		return false, c.start.Add(l.window).Sub(now)
 	}
-	c.n++
+	c.n += n
 	return true, 0
 }
 

@@ -48,14 +48,14 @@ type Gateway struct {
 	AdminToken string
 }
 
-// Start runs a gateway until the test ends. Rate limits, chat starts per IP
-// and connections per IP are off unless the
+// Start runs a gateway until the test ends. Rate limits and the per-IP
+// budgets of chat starts, connections and store bytes are off unless the
 // given config sets them.
 func Start(t testing.TB, o Options) *Gateway {
 	t.Helper()
 	cfg := config.Demo()
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
-	cfg.Limits.ChatsPerIPPerMinute, cfg.Limits.ConnectionsPerIP = -1, -1
+	cfg.Limits.ChatsPerIPPerMinute, cfg.Limits.ConnectionsPerIP, cfg.Limits.StoreBytesPerMinute = -1, -1, -1
 	if o.Config != nil {
 		cfg = *o.Config
 	}
