@@ -181,19 +181,6 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 		who = appendString(append(who, `,"chatId":`...), s.caller.ID)
 	}
 	welcome := appendReply(nil, idOr(f.ID), append(who, '}'), nil)
-	if err := conn.WriteMessage(fws.TextMessage, welcome); err != nil {
-		return
-	}
-	_ = conn.SetReadDeadline(time.Time{})
-
-	t.mu.Lock()
-	t.sockets[s] = struct{}{}
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		delete(t.sockets, s)
-		t.mu.Unlock()
-	}()
 
 	// Subscribe before the writer reads the feed, so nothing falls between.
 	// An agent hears of all its chats; a visitor of one: their queues differ.
@@ -202,12 +189,30 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 		queue = t.cfg.AgentSocketQueue
 	}
 	s.last = after
-	// An event published while Subscribe is still returning calls kick
-	// before s.sub is set: running holds such kicks to marking dirty, so no
-	// writer starts until the subscription is in place. Nothing else sees s
-	// before Subscribe, so the first write needs no lock.
+	// The socket is registered and subscribed before the welcome goes out,
+	// so a client that read the welcome is counted and hears every event
+	// after. Until the welcome is written, running holds every kick (an
+	// event published from Subscribe on, Close) to marking dirty: the
+	// handler is the only writer. Nothing else sees s before it is
+	// registered, so setting running needs no lock.
 	s.running = true
+	t.mu.Lock()
+	t.sockets[s] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.sockets, s)
+		t.mu.Unlock()
+	}()
 	s.sub = t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue, Notify: s.kick})
+	if err := conn.WriteMessage(fws.TextMessage, welcome); err != nil {
+		s.sub.Close()
+		s.connMu.Lock()
+		s.released = true
+		s.connMu.Unlock()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
 	s.mu.Lock()
 	s.running = false
 	s.mu.Unlock()
