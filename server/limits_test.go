@@ -1,14 +1,18 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
@@ -128,4 +132,59 @@ func TestStoreBytesPerIP(t *testing.T) {
 	if accepted == 0 || accepted*14000 > budget {
 		t.Fatalf("%d updates of 14 KB accepted from one IP under a budget of %d bytes a minute", accepted, budget)
 	}
+}
+
+// TestConnectionsPerIP: past limits.connectionsPerIP open connections from
+// one address, the next is answered 429 and closed before anything of it
+// is read; closing one makes room.
+func TestConnectionsPerIP(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken, cfg.Limits.ConnectionsPerIP = -1, -1, 3
+	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	var open []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", gw.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// Each is served: the server has counted it.
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("connection %d: %v %v", len(open)+1, resp, err)
+		}
+		resp.Body.Close()
+		open = append(open, c)
+	}
+	over, err := net.Dial("tcp", gw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_ = over.SetReadDeadline(time.Now().Add(wiretest.Timeout))
+	resp, err := http.ReadResponse(bufio.NewReader(over), nil)
+	if err != nil {
+		t.Fatalf("fourth connection at connectionsPerIP 3: %v, want a 429", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || !bytes.Contains(body, []byte(`"rate_limited"`)) {
+		t.Fatalf("fourth connection: HTTP %d %s", resp.StatusCode, body)
+	}
+	open[0].Close()
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
+		c, err := net.Dial("tcp", gw.Addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
