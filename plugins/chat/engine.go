@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -52,6 +53,7 @@ type Log interface {
 	AddFile(ctx context.Context, chatID, requestID string, f store.File, content []byte, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	FileInfo(ctx context.Context, id string) (store.File, error)
 	FileContent(ctx context.Context, id string) (store.File, []byte, error)
+	FileReader(f store.File) io.Reader
 }
 
 // An Observer receives a chat's new events: committed ones (seq > 0) in

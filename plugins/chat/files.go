@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"unicode"
@@ -164,6 +165,17 @@ func (e *Engine) FileContent(ctx context.Context, fileID string) (store.File, []
 		return f, nil, ErrFileNotFound
 	}
 	return f, data, err
+}
+
+// FileReader reads a file's description and returns its content as a
+// stream read a chunk at a time: a download holds one chunk, not the file.
+// ErrFileNotFound if unknown.
+func (e *Engine) FileReader(ctx context.Context, fileID string) (store.File, io.Reader, error) {
+	f, err := e.FileInfo(ctx, fileID)
+	if err != nil {
+		return f, nil, err
+	}
+	return f, e.log.FileReader(f), nil
 }
 
 // DetectType sniffs content as http.DetectContentType does: full is the

@@ -110,6 +110,11 @@ func Send(c *fiber.Ctx, f *bus.File) error {
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	// Opened directly rather than downloaded, the file still runs nothing.
 	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; sandbox")
+	if f.Reader != nil {
+		// Written as it is read, a chunk at a time, after the handler returns.
+		c.Context().SetBodyStream(f.Reader, int(f.Size))
+		return nil
+	}
 	return c.Send(f.Data)
 }
 
