@@ -1,5 +1,7 @@
 package bus
 
+import "io"
+
 // File is binary content that goes with a command without being JSON: a
 // file a client uploads (Call.File) or one a command resolves with (a
 // download). Transports that carry bytes send Data as it is; encoded as JSON
@@ -12,4 +14,7 @@ type File struct {
 	Type string `json:"type"`
 	Size int64  `json:"size"`
 	Data []byte `json:"-"`
+	// Reader, when set, is the content as a stream of Size bytes, in place
+	// of Data: a download read from the store a chunk at a time.
+	Reader io.Reader `json:"-"`
 }

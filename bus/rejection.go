@@ -3,6 +3,7 @@ package bus
 import (
 	"errors"
 	"net/http"
+	"time"
 )
 
 // Rejection is a command outcome the client sees. Codes are append-only: the
@@ -13,6 +14,10 @@ type Rejection struct {
 	Message string // "There is no active chat session."
 	Status  int    // HTTP class: 400, 401, 403, 404, 409, 413, 429, 501, 503
 	Err     error  // cause: logged, never sent
+	// RetryAfter is when a refused client may try again (a rate limit):
+	// the Retry-After header over HTTP, "retryAfter" (seconds) in a socket
+	// reply. Zero for none.
+	RetryAfter time.Duration
 }
 
 var _ error = (*Rejection)(nil)
@@ -47,6 +52,27 @@ func (r *Rejection) Wrap(cause error) *Rejection {
 	c.Err = cause
 	return &c
 }
+
+// Retry returns a copy of r that tells the client to come back after d.
+func (r *Rejection) Retry(d time.Duration) *Rejection {
+	c := *r
+	c.RetryAfter = d
+	return &c
+}
+
+// RetrySeconds is RetryAfter in whole seconds, rounded up, at least 1 when
+// RetryAfter is set; 0 when it is not.
+func (r *Rejection) RetrySeconds() int {
+	if r.RetryAfter <= 0 {
+		return 0
+	}
+	return max(int((r.RetryAfter+time.Second-1)/time.Second), 1)
+}
+
+// ErrRateLimited refuses a request or a command over a rate or concurrency
+// budget, on every wire; Retry-After (or a socket reply's retryAfter) tells
+// when to come back.
+var ErrRateLimited = Reject(http.StatusTooManyRequests, CodeRateLimited, "Too many requests; retry after the time in Retry-After.")
 
 // Codes every plugin and transport may use. Plugins define their own beside
 // these; a code never changes meaning once published.

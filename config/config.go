@@ -44,9 +44,23 @@ type Limits struct {
 	UserDataBytes    int `yaml:"userDataBytes"`    // encoded userData of a chat; default 16 KiB
 	RatePerToken     int `yaml:"ratePerToken"`     // commands per second per token; default 20
 	RatePerIP        int `yaml:"ratePerIP"`        // requests per second per IP; default 100
-	SocketsPerChat   int `yaml:"socketsPerChat"`   // default 16
+	SocketsPerChat   int `yaml:"socketsPerChat"`   // open sockets of one chat (native, guest chat stream); default 16
 	LongPollSeconds  int `yaml:"longPollSeconds"`  // longest wait; default 60
 	HeartbeatSeconds int `yaml:"heartbeatSeconds"` // socket ping interval; default 25
+	// ConnectionsPerIP bounds the TCP connections one peer address holds
+	// open (IPv4; behind a proxy, the proxy's): default 128, negative = off.
+	ConnectionsPerIP int `yaml:"connectionsPerIP"`
+	// UploadsPerIP and UploadsTotal bound the uploads in progress, per
+	// client IP and in all: defaults 2 and 8, negative = off.
+	UploadsPerIP int `yaml:"uploadsPerIP"`
+	UploadsTotal int `yaml:"uploadsTotal"`
+	// ChatsPerIPPerMinute bounds the chats one client IP starts (or
+	// resumes) per minute, on every wire: default 20, negative = off.
+	ChatsPerIPPerMinute int `yaml:"chatsPerIPPerMinute"`
+	// StoreBytesPerMinute bounds what the visitor commands of one client
+	// IP may add to the store per minute, files included: default 32 MiB,
+	// negative = off.
+	StoreBytesPerMinute int `yaml:"storeBytesPerMinute"`
 }
 
 // Deployment is one website's widget setup.
@@ -225,6 +239,11 @@ func (c *Config) ApplyDefaults() {
 	def(&l.RatePerToken, 20)
 	def(&l.RatePerIP, 100)
 	def(&l.SocketsPerChat, 16)
+	def(&l.ConnectionsPerIP, 128)
+	def(&l.UploadsPerIP, 2)
+	def(&l.UploadsTotal, 8)
+	def(&l.ChatsPerIPPerMinute, 20)
+	def(&l.StoreBytesPerMinute, 32<<20)
 	def(&l.LongPollSeconds, 60)
 	def(&l.HeartbeatSeconds, 25)
 	for i := range c.Deployments {

@@ -241,7 +241,8 @@ func TestParse_Defaults(t *testing.T) {
 		t.Errorf("addr, data = %q, %q", c.Addr, c.Data)
 	}
 	want := config.Limits{BodyBytes: 64 << 10, MessageChars: 4096, UserDataBytes: 16 << 10, RatePerToken: 20,
-		RatePerIP: 100, SocketsPerChat: 16, LongPollSeconds: 60, HeartbeatSeconds: 25}
+		RatePerIP: 100, SocketsPerChat: 16, LongPollSeconds: 60, HeartbeatSeconds: 25,
+		ConnectionsPerIP: 128, UploadsPerIP: 2, UploadsTotal: 8, ChatsPerIPPerMinute: 20, StoreBytesPerMinute: 32 << 20}
 	if c.Limits != want {
 		t.Errorf("limits = %+v, want %+v", c.Limits, want)
 	}

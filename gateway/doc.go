@@ -7,4 +7,11 @@
 // under its own prefix, where the gateway applies the same middleware with
 // the wire's CORS headers and rate key, and renders every error in the
 // wire's shape.
+//
+// No request body is read before its route runs (fasthttp streams bodies):
+// bodyGate reads ordinary bodies up to the body limit, and leaves an upload
+// on the wire for its route to read as a stream once its token, the rate
+// budgets and an upload slot (per IP and in all) were granted. Connections
+// per peer address are bounded at accept. docs/limits.md states the
+// worst-case memory this gives.
 package gateway

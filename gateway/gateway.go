@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/internal/ratelimit"
 	"github.com/cxgate/cxgate/transports/native"
 )
 
@@ -44,9 +46,20 @@ type Config struct {
 	AllowOrigin  func(string) bool // CORS: whether any deployment allows a page origin; nil allows none
 	RatePerIP    int               // requests per second per client IP on /v1 and on each Wire; 0 = 100, negative = off
 	RatePerToken int               // commands per second per bearer token, per Wire's RateKey on a Wire; 0 = 20, negative = off
-	Ready        func() error      // readiness; nil is always ready
-	Logger       *slog.Logger
-	Metrics      *Metrics // served at /metrics; nil for none
+	// IPLimiter and TokenLimiter, when set, are the budgets of RatePerIP
+	// and RatePerToken, shared with what else spends them (sockets): keys
+	// are "<prefix>|ip:<ip>" and "<prefix>|tok:<key>", prefix "/v1" or a
+	// Wire's Prefix.
+	IPLimiter, TokenLimiter *ratelimit.Limiter
+	// ConnsPerIP bounds the open connections of one peer address (IPv4);
+	// 0 or negative is no bound.
+	ConnsPerIP int
+	// Uploads bounds the uploads in progress per client IP and in all; nil
+	// is no bound.
+	Uploads *ratelimit.Slots
+	Ready   func() error // readiness; nil is always ready
+	Logger  *slog.Logger
+	Metrics *Metrics // served at /metrics; nil for none
 	// AdminToken guards /v1/admin/debug/pprof and /v1/admin/backup; empty
 	// disables both.
 	AdminToken string
@@ -80,10 +93,12 @@ type Server struct {
 	transports []Transport
 	wires      []wire // the transports that are Wires
 	loader     []byte // the static loader script (loader.go)
+	// uploadLimitFn is the running upload limit, set by SetUploadLimit.
+	uploadLimitFn func() int
 }
 
 // ErrRateLimited answers 429; Retry-After tells when to come back.
-var ErrRateLimited = bus.Reject(http.StatusTooManyRequests, bus.CodeRateLimited, "Too many requests; retry after the time in Retry-After.")
+var ErrRateLimited = bus.ErrRateLimited
 
 // New builds the app with the given transports mounted.
 func New(cfg Config, transports ...Transport) *Server {
@@ -95,6 +110,12 @@ func New(cfg Config, transports ...Transport) *Server {
 	}
 	if cfg.RatePerToken == 0 {
 		cfg.RatePerToken = 20
+	}
+	if cfg.IPLimiter == nil {
+		cfg.IPLimiter = ratelimit.New(cfg.RatePerIP, time.Second)
+	}
+	if cfg.TokenLimiter == nil {
+		cfg.TokenLimiter = ratelimit.New(cfg.RatePerToken, time.Second)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -116,8 +137,13 @@ func New(cfg Config, transports ...Transport) *Server {
 		// Multipart bodies are parsed by the routes that take them, from
 		// memory, never spooled to disk by fasthttp.
 		DisablePreParseMultipartForm: true,
-		IdleTimeout:                  90 * time.Second,
-		ErrorHandler:                 s.renderError,
+		// No body is read before its route's handler asks for it: uploads
+		// are read after their token and limits were checked, as a stream,
+		// so a declared length reserves nothing. bodyGate reads the other
+		// routes' bodies, up to BodyLimit, before they run.
+		StreamRequestBody: true,
+		IdleTimeout:       90 * time.Second,
+		ErrorHandler:      s.renderError,
 		// Forwarded headers (c.IP, c.Hostname, c.Protocol) are believed
 		// from the trusted proxies only; with none, from nobody.
 		EnableTrustedProxyCheck: true,
@@ -139,9 +165,8 @@ func (s *Server) routes() {
 	if len(s.proxies) > 0 {
 		app.Use(s.forwardedFor)
 	}
-	if s.cfg.UploadLimit > s.cfg.BodyLimit {
-		app.Server().HeaderReceived = s.requestConfig
-	}
+	app.Use(s.bodyGate)
+	app.Server().HeaderReceived = s.requestConfig
 	if s.cfg.Metrics != nil {
 		app.Use(s.cfg.Metrics.middleware)
 		if !s.cfg.MetricsElsewhere {
@@ -157,7 +182,7 @@ func (s *Server) routes() {
 
 	api := app.Group("/v1")
 	api.Use(requestid.New())
-	perToken := s.guard(api, cors.Config{
+	perToken := s.guard(api, "/v1", cors.Config{
 		AllowMethods:  "GET,POST,PUT,DELETE,OPTIONS",
 		AllowHeaders:  "Authorization,Content-Type",
 		ExposeHeaders: "Content-Disposition",
@@ -170,6 +195,7 @@ func (s *Server) routes() {
 	if s.cfg.AdminToken != "" && s.cfg.Backup != nil {
 		api.Get("/admin/backup", s.requireAdmin, s.backup)
 	}
+	api.Use("/files", s.uploadSlot)
 	for _, t := range s.transports {
 		if w, ok := t.(Wire); ok {
 			s.guardWire(app, w)
@@ -240,6 +266,9 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 		}
 	}
 	rej := bus.AsRejection(err)
+	if n := rej.RetrySeconds(); n > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(n))
+	}
 	if rej.Code == bus.CodeInternal {
 		s.cfg.Logger.Error("request failed", "path", c.Path(), "id", c.GetRespHeader(fiber.HeaderXRequestID), "err", err)
 	}
@@ -255,7 +284,9 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	return s.app.Listener(limitConnsPerIP(ln, s.cfg.ConnsPerIP))
+}
 
 // Shutdown stops accepting, ends long-polls and sockets (fasthttp neither
 // waits for nor closes hijacked connections), and waits for in-flight requests

@@ -2,9 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/cxgate/cxgate/bus"
 )
 
 // UploadPath is the route of file uploads: POST bodies up to
@@ -38,33 +43,90 @@ func (s *Server) isUpload(path string) bool {
 const uploadReadTimeout = 60 * time.Second
 
 // requestConfig is fasthttp's HeaderReceived hook: once a request's headers
-// are read, it raises the body limit and read timeout of uploads alone.
-// Every other request keeps the app's BodyLimit, enforced by fasthttp on the
-// declared length before any of the body is read.
+// are read, it raises the read timeout of uploads alone.
 func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	return s.uploadConfig(h, func() int { return s.cfg.UploadLimit })
+	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+	if !h.IsPost() || !s.isUpload(string(path)) {
+		return fasthttp.RequestConfig{}
+	}
+	return fasthttp.RequestConfig{ReadTimeout: uploadReadTimeout}
 }
 
 // SetUploadLimit makes the body limit of uploads follow limit, asked anew
 // for each upload once its headers are read, in place of the fixed
 // Config.UploadLimit: a limit raised at run time serves the next upload. A
 // limit not above BodyLimit means BodyLimit. Call it before Serve.
-func (s *Server) SetUploadLimit(limit func() int) {
-	s.app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-		return s.uploadConfig(h, limit)
+func (s *Server) SetUploadLimit(limit func() int) { s.uploadLimitFn = limit }
+
+// uploadLimit is the largest upload body now.
+func (s *Server) uploadLimit() int {
+	n := s.cfg.UploadLimit
+	if s.uploadLimitFn != nil {
+		n = s.uploadLimitFn()
 	}
+	return max(n, s.cfg.BodyLimit)
 }
 
-// uploadConfig raises the body limit to limit() and the read timeout when h
-// is an upload's; other requests keep the server's settings.
-func (s *Server) uploadConfig(h *fasthttp.RequestHeader, limit func() int) fasthttp.RequestConfig {
-	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
-	if !h.IsPost() || !s.isUpload(string(path)) {
-		return fasthttp.RequestConfig{}
+var (
+	errLengthRequired = bus.Reject(http.StatusLengthRequired, bus.CodeInvalidRequest,
+		"An upload needs a Content-Length.")
+	errBodyTooLarge = fiber.ErrRequestEntityTooLarge
+)
+
+// bodyGate runs first on every request. The server streams bodies (nothing
+// is read before a handler asks), so it decides what may be read:
+//   - an upload is refused on its declared length when that is over the
+//     upload limit, or when it declares none (chunked); otherwise its body
+//     stays on the wire for the route to read as a stream once the token
+//     and the limits passed. Its connection closes after the answer, as the
+//     route may leave some of the body unread.
+//   - any other body is refused on its declared length over BodyLimit, and
+//     read whole here, up to BodyLimit, before the route runs: as without
+//     streaming.
+func (s *Server) bodyGate(c *fiber.Ctx) error {
+	req := c.Request()
+	cl := req.Header.ContentLength()
+	if req.Header.IsPost() && s.isUpload(c.Path()) {
+		c.Context().SetConnectionClose()
+		switch {
+		case cl == -1:
+			return errLengthRequired
+		case cl > s.uploadLimit():
+			return errBodyTooLarge
+		}
+		return c.Next()
 	}
-	rc := fasthttp.RequestConfig{ReadTimeout: uploadReadTimeout}
-	if n := limit(); n > s.cfg.BodyLimit {
-		rc.MaxRequestBodySize = n
+	if cl > s.cfg.BodyLimit {
+		c.Context().SetConnectionClose()
+		return errBodyTooLarge
 	}
-	return rc
+	if r := c.Context().RequestBodyStream(); r != nil && cl == -1 {
+		body, err := io.ReadAll(io.LimitReader(r, int64(s.cfg.BodyLimit)+1))
+		if err != nil || len(body) > s.cfg.BodyLimit {
+			c.Context().SetConnectionClose()
+			if err != nil {
+				return bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "The request body could not be read.").Wrap(err)
+			}
+			return errBodyTooLarge
+		}
+		req.SetBody(body)
+		return c.Next()
+	}
+	_ = req.Body() // the rest of a declared length within BodyLimit
+	return c.Next()
+}
+
+// uploadSlot holds one of the client IP's upload slots while an upload runs:
+// past Config.Uploads' bounds (per IP, in all) the upload is refused with
+// 429 before its body is read.
+func (s *Server) uploadSlot(c *fiber.Ctx) error {
+	if s.cfg.Uploads == nil || c.Method() != fiber.MethodPost || !s.isUpload(c.Path()) {
+		return c.Next()
+	}
+	release, ok := s.cfg.Uploads.Acquire(c.IP())
+	if !ok {
+		return bus.ErrRateLimited.Retry(time.Second)
+	}
+	defer release()
+	return c.Next()
 }

@@ -1,15 +1,16 @@
 package gateway
 
 import (
+	"math"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/internal/ratelimit"
 )
 
 // Wire is a transport of a legacy wire. Its routes live under its own prefix,
@@ -47,32 +48,52 @@ func (s *Server) guardWire(app *fiber.App, w Wire) {
 	methods, headers := w.CORS()
 	g := app.Group(w.Prefix())
 	g.Use(requestid.New())
-	if perToken := s.guard(g, cors.Config{AllowMethods: methods, AllowHeaders: headers}, w.RateKey); perToken != nil {
+	if perToken := s.guard(g, w.Prefix(), cors.Config{AllowMethods: methods, AllowHeaders: headers}, w.RateKey); perToken != nil {
 		g.Use(perToken)
+	}
+	if _, ok := w.(Uploader); ok {
+		g.Use(s.uploadSlot)
 	}
 }
 
 // guard puts on r CORS for the page origins of any deployment, with cc's
 // methods and headers, and the per-IP rate limit. It returns the per-token
 // rate limit, keyed by key ("" for a request it does not limit), for the
-// caller to put on the routes it applies to; nil when it is off.
-func (s *Server) guard(r fiber.Router, cc cors.Config, key func(*fiber.Ctx) string) fiber.Handler {
+// caller to put on the routes it applies to; nil when it is off. Budgets are
+// keyed under prefix: each wire has its own.
+func (s *Server) guard(r fiber.Router, prefix string, cc cors.Config, key func(*fiber.Ctx) string) fiber.Handler {
 	cc.AllowOriginsFunc, cc.MaxAge = s.cfg.AllowOrigin, 600
 	r.Use(cors.New(cc))
-	if s.cfg.RatePerIP > 0 {
-		r.Use(describeRefusal(limiter.New(limiter.Config{
-			Max: s.cfg.RatePerIP, Expiration: time.Second,
-			KeyGenerator: func(c *fiber.Ctx) string { return "ip:" + c.IP() },
-			LimitReached: limitReached(s.cfg.RatePerIP),
-		})))
+	if s.cfg.IPLimiter != nil {
+		r.Use(limit(s.cfg.IPLimiter, func(c *fiber.Ctx) string { return ratelimit.IPKey(prefix, c.IP()) }))
 	}
-	if s.cfg.RatePerToken <= 0 {
+	if s.cfg.TokenLimiter == nil {
 		return nil
 	}
-	return describeRefusal(limiter.New(limiter.Config{
-		Max: s.cfg.RatePerToken, Expiration: time.Second,
-		Next:         func(c *fiber.Ctx) bool { return key(c) == "" },
-		KeyGenerator: func(c *fiber.Ctx) string { return "tok:" + key(c) },
-		LimitReached: limitReached(s.cfg.RatePerToken),
-	}))
+	return limit(s.cfg.TokenLimiter, func(c *fiber.Ctx) string {
+		if k := key(c); k != "" {
+			return ratelimit.TokenKey(prefix, k)
+		}
+		return ""
+	})
+}
+
+// limit spends one event of l per request with a key ("" passes), and
+// refuses the request with 429 and a Retry-After when the budget is spent.
+func limit(l *ratelimit.Limiter, key func(*fiber.Ctx) string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		k := key(c)
+		if k == "" {
+			return c.Next()
+		}
+		if ok, retry := l.Allow(k); !ok {
+			// The headers describe the limit that refused: the per-IP
+			// limit runs around the per-token one and must not speak for it.
+			c.Set("X-RateLimit-Limit", strconv.Itoa(l.Max()))
+			c.Set("X-RateLimit-Remaining", "0")
+			c.Set("X-RateLimit-Reset", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+			return bus.ErrRateLimited.Retry(retry)
+		}
+		return c.Next()
+	}
 }

@@ -14,12 +14,13 @@ var (
 
 // purecloud is the Genesys Cloud guest chat v2 transport, with the native
 // wire's origin rules; the gateway gives it the native rate limits.
-func (s *Server) purecloud() *purecloud.Transport {
+func (s *Server) purecloud(lim *limits) *purecloud.Transport {
 	return purecloud.New(s.bus, purecloud.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)
 			return ok && d.AllowsOrigin(origin)
 		},
-		PublicURL: s.cfg.PublicOrigin(),
+		PublicURL:   s.cfg.PublicOrigin(),
+		ChatSockets: lim.chatSockets,
 	})
 }

@@ -130,6 +130,11 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	lim := newLimits(cfg.Limits)
+	if err := lim.guard(s.bus); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if _, err := webchat.Register(s.bus, s.engine, webchat.Options{SessionKey: st.SessionKey(), AttachWait: o.GuestAttachWait}); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: WebChatService: %w", err)
@@ -167,6 +172,9 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		FrameBytes:       cfg.Limits.BodyBytes,
 		LongPollMax:      time.Duration(cfg.Limits.LongPollSeconds) * time.Second,
 		Heartbeat:        time.Duration(cfg.Limits.HeartbeatSeconds) * time.Second,
+		IPLimiter:        lim.perIP,
+		TokenLimiter:     lim.perToken,
+		ChatSockets:      lim.chatSockets,
 		Logger:           o.Logger,
 		PublicURL:        cfg.PublicOrigin(),
 	})
@@ -177,6 +185,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		AllowOrigin:  s.anyOrigin,
 		RatePerIP:    cfg.Limits.RatePerIP,
 		RatePerToken: cfg.Limits.RatePerToken,
+		IPLimiter:    lim.perIP,
+		TokenLimiter: lim.perToken,
+		ConnsPerIP:   cfg.Limits.ConnectionsPerIP,
+		Uploads:      lim.uploads,
 		Ready:        s.ready,
 		Logger:       o.Logger,
 		Metrics:      s.metrics,
@@ -193,9 +205,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 			d, ok := s.engine.Config().Deployment(deployment)
 			return ok && d.AllowsOrigin(origin)
 		},
-		Logger:    o.Logger,
-		PublicURL: cfg.PublicOrigin(),
-	}), s.purecloud())
+		ChatLimiter: lim.perToken,
+		Logger:      o.Logger,
+		PublicURL:   cfg.PublicOrigin(),
+	}), s.purecloud(lim))
 	s.gateway.SetUploadLimit(func() int { return uploadLimit(s.engine.Config()) })
 	s.registerGauges()
 	if cfg.MetricsAddr != "" {

@@ -27,8 +27,11 @@
 //	dead/        uint64 big-endian delivery id → OutboxEntry (deliveries given up on)
 //	files/       file id → File (a file of a chat: its chat id, name, type detected
 //	                 from the content, size, author, and the seq of its FileUploaded event)
-//	file_data/   file id → the file's content, raw bytes (up to the deployment's
-//	                 files.maxBytes; bbolt keeps large values on overflow pages)
+//	file_data/   file id ‖ 0x00 ‖ uint32 big-endian chunk number → a chunk of the file's
+//	                 content, raw bytes: FileChunk (64 KiB) each but the last, which may be
+//	                 empty, so a reader finds the chunk of any offset and a download reads
+//	                 one chunk per read transaction. A file written before chunks keeps its
+//	                 whole content under its bare id, read the same way.
 //	left_messages/ message id → LeftMessage (a visitor's "leave a message" form and
 //	                 its answer)
 //	left_open/   uint64 big-endian createdAt (unix ms) ‖ message id → "" (messages not

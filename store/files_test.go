@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 
@@ -198,4 +199,47 @@ func TestAddFile(t *testing.T) {
 			t.Errorf("fn saw counts %v, want %d", seen, max)
 		}
 	})
+}
+
+// TestFileChunks: a file is kept in 64 KiB chunks, read whole by
+// FileContent and a chunk at a time by FileReader; a file kept whole (as
+// before chunks) reads the same.
+func TestFileChunks(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, store.Options{})
+	mustCreateChat(t, s, "c1")
+	content := make([]byte, 3*store.FileChunk+123)
+	for i := range content {
+		content[i] = byte(i * 7)
+	}
+	if _, _, _, err := s.AddFile(ctx, "c1", "", store.File{ID: "big", Name: "b.bin"}, content, fileFn(10, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.FileDataKeys(s, "big"); n != 4 {
+		t.Fatalf("%d chunks for %d bytes, want 4", n, len(content))
+	}
+	if err := store.PutLegacyFileData(s, "old", content); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"big", "old"} {
+		r := s.FileReader(store.File{ID: id, Size: int64(len(content))})
+		buf := make([]byte, 1000) // reads smaller than a chunk
+		var got []byte
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Fatalf("%s: read: %v", id, err)
+				}
+				break
+			}
+		}
+		if !bytes.Equal(got, content) {
+			t.Errorf("%s: FileReader read %d bytes, not the content", id, len(got))
+		}
+	}
+	if _, data, err := s.FileContent(ctx, "big"); err != nil || !bytes.Equal(data, content) {
+		t.Errorf("FileContent: %d bytes, %v", len(data), err)
+	}
 }

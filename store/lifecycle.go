@@ -189,11 +189,27 @@ func (s *Store) removeFile(tx *bolt.Tx, id, chatID string, r *Removed) error {
 	return err
 }
 
-// deleteFileContent deletes a file's content and returns its size.
+// deleteFileContent deletes a file's content, its chunks or (written before
+// chunks) its whole value, and returns its size.
 func deleteFileContent(tx *bolt.Tx, id string) (int64, error) {
 	data := tx.Bucket(bucketFileData)
 	n := int64(len(data.Get([]byte(id))))
-	return n, data.Delete([]byte(id))
+	if err := data.Delete([]byte(id)); err != nil {
+		return n, err
+	}
+	prefix := append([]byte(id), 0)
+	var keys [][]byte
+	c := data.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+		n += int64(len(v))
+	}
+	for _, k := range keys {
+		if err := data.Delete(k); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // deleteLog deletes up to *budget of chat chatID's events, taking them from

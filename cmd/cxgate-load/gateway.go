@@ -46,6 +46,7 @@ func startGateway(o *options, logw io.Writer) (*gateway, error) {
 	cfg := config.Demo()
 	cfg.Data = dir
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	cfg.Limits.ChatsPerIPPerMinute, cfg.Limits.ConnectionsPerIP, cfg.Limits.StoreBytesPerMinute = -1, -1, -1
 	cfg.Agents = nil
 	for i := range max(o.agents, 1) {
 		cfg.Agents = append(cfg.Agents, config.Agent{

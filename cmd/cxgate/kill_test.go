@@ -39,7 +39,7 @@ type gatewayProcess struct {
 // these tests is never answered 429.
 const unlimitedConfig = `
 adminToken: "test-admin-token"
-limits: {ratePerToken: -1, ratePerIP: -1}
+limits: {ratePerToken: -1, ratePerIP: -1, chatsPerIPPerMinute: -1, connectionsPerIP: -1, storeBytesPerMinute: -1}
 deployments:
   - {key: demo, mode: live, queue: support, origins: ["*"]}
 queues:

@@ -83,9 +83,9 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 	if !s.engine.FilePolicy(c.Deployment).Enabled {
 		return nil, fileRejection(chat.ErrDownloadsDisabled)
 	}
-	f, data, err := s.engine.FileContent(ctx, f.ID)
+	f, content, err := s.engine.FileReader(ctx, f.ID)
 	if err != nil {
 		return nil, fileRejection(err)
 	}
-	return &bus.File{ID: f.ID, Name: f.Name, Type: f.Type, Size: f.Size, Data: data}, nil
+	return &bus.File{ID: f.ID, Name: f.Name, Type: f.Type, Size: f.Size, Reader: content}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -56,6 +57,7 @@ type Log interface {
 	AnswerMessage(ctx context.Context, id string, a store.Answer, outbox func(store.LeftMessage) []store.OutboxEntry) (store.LeftMessage, error)
 	LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error)
 	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
+	FileReader(f store.File) io.Reader
 }
 
 // An Observer receives a chat's new events: committed ones (seq > 0) in

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"unicode"
@@ -169,6 +170,20 @@ func (e *Engine) FileContent(ctx context.Context, fileID string) (store.File, []
 	}
 	f.Name = storedFileName(f)
 	return f, data, err
+}
+
+// FileReader reads a file's description and returns its content as a
+// stream read a chunk at a time: a download holds one chunk, not the file.
+// ErrFileNotFound if unknown, ErrFileExpired if retention deleted the content.
+func (e *Engine) FileReader(ctx context.Context, fileID string) (store.File, io.Reader, error) {
+	f, err := e.FileInfo(ctx, fileID)
+	if err != nil {
+		return f, nil, err
+	}
+	if f.Expired != 0 {
+		return f, nil, ErrFileExpired
+	}
+	return f, e.log.FileReader(f), nil
 }
 
 // DetectType sniffs content as http.DetectContentType does: full is the

@@ -55,13 +55,32 @@ type Gateway struct {
 }
 
 // Start runs a gateway until the test ends. Rate limits are off unless the
-// given config sets them.
+// given config sets them; the per-IP budgets of chat starts, connections
+// and store bytes are off unless it sets them to other than their defaults.
 func Start(t testing.TB, o Options) *Gateway {
 	t.Helper()
 	cfg := config.Demo()
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	cfg.Limits.ChatsPerIPPerMinute, cfg.Limits.ConnectionsPerIP, cfg.Limits.StoreBytesPerMinute = -1, -1, -1
 	if o.Config != nil {
 		cfg = *o.Config
+		// The per-IP budgets below count every test's clients on one
+		// address: off unless the config sets them to other than their
+		// defaults (config.Demo applies the defaults).
+		var def config.Config
+		def.ApplyDefaults()
+		for _, v := range []struct {
+			got *int
+			def int
+		}{
+			{&cfg.Limits.ChatsPerIPPerMinute, def.Limits.ChatsPerIPPerMinute},
+			{&cfg.Limits.ConnectionsPerIP, def.Limits.ConnectionsPerIP},
+			{&cfg.Limits.StoreBytesPerMinute, def.Limits.StoreBytesPerMinute},
+		} {
+			if *v.got == 0 || *v.got == v.def {
+				*v.got = -1
+			}
+		}
 	}
 	cfg.Data = o.DataDir
 	if cfg.Data == "" {

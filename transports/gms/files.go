@@ -49,21 +49,38 @@ type fileResult struct {
 	FileDetails json.RawMessage `json:"fileDetails"`
 }
 
-// sendFile serves /{chatId}/file: the body is read from memory as the
-// native upload is, never parsed by fasthttp (which would spool large files
-// to disk).
+// sendFile serves /{chatId}/file: the body is read as a stream, never
+// parsed by fasthttp (which would spool large files to disk). The
+// credentials travel in the form itself: when they come before the file
+// part, the request is authenticated before any of the file is read; when
+// the file comes first it is read (within the gateway's upload bounds) and
+// the request authenticated after.
 func (t *Transport) sendFile(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
 	defer cancel()
-	up, err := upload.Decode(c.Get(fiber.HeaderContentType), c.Request().Body(), "alias", "userId", "secureKey")
-	if err != nil {
-		return t.fail(c, err)
+	var (
+		s      session
+		authed bool
+	)
+	auth := func(fields map[string]string) error {
+		f := newForm()
+		for k, v := range fields {
+			f.Fields[k] = v
+		}
+		var err error
+		s, err = t.authenticate(ctx, c, f)
+		authed = err == nil
+		return err
 	}
-	f := newForm()
-	for k, v := range up.Fields {
-		f.Fields[k] = v
+	up, err := upload.Read(c.Get(fiber.HeaderContentType), upload.Body(c), func(fields map[string]string) error {
+		if fields["secureKey"] == "" {
+			return nil
+		}
+		return auth(fields)
+	}, "alias", "userId", "secureKey")
+	if err == nil && !authed {
+		err = auth(up.Fields)
 	}
-	s, err := t.authenticate(ctx, c, f)
 	if err != nil {
 		return t.fail(c, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/internal/ratelimit"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	// set, the origin of the gateway's own pages is this one, not one taken
 	// from the request's Host or X-Forwarded-* headers.
 	PublicURL string
+	// ChatLimiter is the per-chat budget, spent by requests only once
+	// they authenticated as the chat (so a stranger who names the chat in a
+	// URL spends only their IP's budget); nil is no budget.
+	ChatLimiter *ratelimit.Limiter
 }
 
 func (c *Config) defaults() {
@@ -100,9 +105,9 @@ func (t *Transport) CORS() (methods, headers string) {
 	return "POST,OPTIONS", "Content-Type,apikey,Authorization,X-Requested-With"
 }
 
-// RateKey limits the requests naming a chat in their path together; a
-// request chat names none and is limited per IP only.
-func (t *Transport) RateKey(c *fiber.Ctx) string { return chatIDOf(c.Path()) }
+// RateKey is "": before authentication a request spends its IP's budget
+// only. The chat's budget (Config.ChatLimiter) is spent in authenticate.
+func (t *Transport) RateKey(*fiber.Ctx) string { return "" }
 
 // Mount adds the routes to r.
 func (t *Transport) Mount(r fiber.Router) {
@@ -189,6 +194,9 @@ func (t *Transport) fail(c *fiber.Ctx, err error) error {
 	var ge *gmsError
 	if errors.As(err, &ge) {
 		code = ge.code
+	}
+	if n := rej.RetrySeconds(); n > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(n))
 	}
 	if rej.Code == bus.CodeInternal {
 		// The path names the chat, never its secureKey.
@@ -337,6 +345,9 @@ func (t *Transport) authenticate(ctx context.Context, c *fiber.Ctx, f form) (ses
 	}
 	if f.get("alias") != t.cfg.Alias {
 		return session{}, errNotAuthorized
+	}
+	if ok, retry := t.cfg.ChatLimiter.Allow(Prefix + "|tok:" + caller.ID); !ok {
+		return session{}, bus.ErrRateLimited.Retry(retry)
 	}
 	caller.Remote = c.IP()
 	if err := t.checkOrigin(c, caller.Deployment); err != nil {

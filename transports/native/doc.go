@@ -10,7 +10,10 @@
 // and owns the bus subscription, the resume from the feed and the pings. The
 // handler returns only after the writer has exited, because the pooled
 // websocket.Conn dies with the handler. A socket whose subscription falls
-// behind is closed with 4409 and resumes from its last seq.
+// behind is closed with 4409 and resumes from its last seq. Each command
+// frame spends the same per-IP and per-token budgets as an HTTP request; a
+// chat's visitor sockets are bounded (4429), and a text frame that is not
+// UTF-8 closes the socket with 1007.
 //
 // # Delivery
 //

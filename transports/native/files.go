@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 
@@ -31,10 +32,10 @@ type Upload struct {
 	RequestID string
 }
 
-// decodeUpload reads a multipart/form-data body as [upload.Decode] does,
+// decodeUpload reads a multipart/form-data body as [upload.Read] does,
 // with the fields chatId and requestId.
-func decodeUpload(contentType string, body []byte) (Upload, error) {
-	f, err := upload.Decode(contentType, body, "chatId", "requestId")
+func decodeUpload(contentType string, body io.Reader) (Upload, error) {
+	f, err := upload.Read(contentType, body, nil, "chatId", "requestId")
 	if err != nil {
 		return Upload{}, err
 	}
@@ -71,7 +72,8 @@ func (t *Transport) handleUpload(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	up, err := decodeUpload(c.Get(fiber.HeaderContentType), c.Request().Body())
+	// The token was checked on the headers alone: only now is the body read.
+	up, err := decodeUpload(c.Get(fiber.HeaderContentType), upload.Body(c))
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func FuzzDecodeUpload(f *testing.F) {
 	f.Add("multipart/form-data; boundary=\"a b\"", []byte("--a b\r\n\r\n--a b--"), "é€😀.txt", bytes.Repeat([]byte("a"), 300))
 	f.Fuzz(func(t *testing.T, contentType string, body []byte, name string, content []byte) {
 		orig := bytes.Clone(body)
-		up, err := decodeUpload(contentType, body)
+		up, err := decodeUpload(contentType, bytes.NewReader(body))
 		if err != nil {
 			if code := bus.CodeOf(err); code != bus.CodeInvalidRequest {
 				t.Fatalf("error code %q, want invalid_request", code)
@@ -67,7 +67,7 @@ func FuzzDecodeUpload(f *testing.F) {
 		}
 
 		ct, enc := encodeUpload(t, name, "image/png", content, "chat-1")
-		got, err := decodeUpload(ct, enc)
+		got, err := decodeUpload(ct, bytes.NewReader(enc))
 		if err != nil {
 			t.Fatalf("a browser's form: %v", err)
 		}

@@ -57,3 +57,21 @@ func adminRequest(t testing.TB, method, url string, body any) *http.Request {
 	req.Header.Set("Content-Type", "application/json")
 	return req
 }
+
+// TestFiles_ManyChunks: a file of several of the store's 64 KiB chunks is
+// downloaded whole, byte for byte, with its length declared up front (the
+// body is streamed from the store a chunk at a time).
+func TestFiles_ManyChunks(t *testing.T) {
+	g := filesGateway(t, config.Files{Enabled: true})
+	c := g.mustStartChat(t, "Rita")
+	content := bytes.Repeat([]byte("chunked text, line after line\n"), 10000) // 300,000 bytes
+	var up uploaded
+	upload(t, g.URL, c.Token, "long.txt", "text/plain", content, nil).Into(t, &up)
+	resp, body := download(t, g.URL, c.Token, up.FileID)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, content) {
+		t.Fatalf("download: HTTP %d, %d bytes, want the %d uploaded", resp.StatusCode, len(body), len(content))
+	}
+	if resp.ContentLength != int64(len(content)) {
+		t.Errorf("Content-Length %d, want %d", resp.ContentLength, len(content))
+	}
+}

@@ -268,6 +268,9 @@ func appendReply(dst, id, data []byte, rej *bus.Rejection) []byte {
 		dst = appendString(dst, rej.Code)
 		dst = append(dst, `,"message":`...)
 		dst = appendString(dst, rej.Message)
+		if n := rej.RetrySeconds(); n > 0 {
+			dst = strconv.AppendInt(append(dst, `,"retryAfter":`...), int64(n), 10)
+		}
 		return append(dst, "}}"...)
 	}
 	dst = append(dst, `"status":"resolved","data":`...)

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/internal/ratelimit"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
@@ -35,7 +36,14 @@ type Config struct {
 	SocketQueue      int           // events queued per visitor socket; 16
 	AgentSocketQueue int           // events queued per agent socket; 1024
 	FeedPage         int           // stored events read per feed call; 100
-	Logger           *slog.Logger
+	// IPLimiter and TokenLimiter are the budgets of /v1's HTTP requests
+	// (limits.ratePerIP, limits.ratePerToken): each command frame of a
+	// socket spends one of its IP's and one of its token's. nil: no budget.
+	IPLimiter, TokenLimiter *ratelimit.Limiter
+	// ChatSockets bounds the sockets open per chat (limits.socketsPerChat),
+	// shared with the guest chat stream; nil: no bound.
+	ChatSockets *ratelimit.Slots
+	Logger      *slog.Logger
 
 	// PublicURL is the gateway's public origin (config publicURL): when
 	// set, the origin of the gateway's own pages is this one, not one taken
@@ -388,3 +396,23 @@ const (
 	localOrigin = "cxgate.native.origin"
 	localRemote = "cxgate.native.remote"
 )
+
+// APIPrefix is the root of the native routes, under which their rate
+// budgets are keyed.
+const APIPrefix = "/v1"
+
+// TokenRateKey is the per-token budget key of a socket authenticated with
+// token: that of an HTTP request bearing it.
+func TokenRateKey(token string) string { return ratelimit.TokenKey(APIPrefix, "Bearer "+token) }
+
+// allow spends one command of s's IP and token budgets, or refuses the
+// command with 429 and the time to retry.
+func (t *Transport) allow(s *session) error {
+	if ok, retry := t.cfg.IPLimiter.Allow(ratelimit.IPKey(APIPrefix, s.caller.Remote)); !ok {
+		return bus.ErrRateLimited.Retry(retry)
+	}
+	if ok, retry := t.cfg.TokenLimiter.Allow(s.tokenKey); !ok {
+		return bus.ErrRateLimited.Retry(retry)
+	}
+	return nil
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
@@ -20,19 +22,30 @@ const (
 	CloseAuthTimeout  = 4408
 	CloseSlowConsumer = 4409
 	CloseTooLarge     = 4413
+	// CloseTooManySockets: the chat has limits.socketsPerChat sockets open
+	// already (the auth frame's reply says so first: too_many_sockets).
+	CloseTooManySockets = 4429
 )
+
+// ErrTooManySockets refuses a socket of a chat that has limits.socketsPerChat
+// open already, on the native socket and the guest chat stream alike.
+var ErrTooManySockets = bus.Reject(http.StatusTooManyRequests, "too_many_sockets",
+	"This chat has as many sockets open as it may; close one first.")
 
 // session is one socket. An idle socket has one goroutine, the reader: a
 // writer goroutine runs only while there is something to send, started by
 // kick whenever an event or a reply is queued, so idle sockets cost one
 // stack, not two. Pings come from the transport's shared ticker.
 type session struct {
-	t       *Transport
-	conn    *websocket.Conn
-	caller  bus.Caller
-	sub     *bus.Subscription
-	replies chan []byte // command replies and pongs, to the writer
-	lanes   *lanes
+	t      *Transport
+	conn   *websocket.Conn
+	caller bus.Caller
+	// tokenKey is the socket's token as the HTTP per-token budget keys it:
+	// commands over the socket spend the same budget.
+	tokenKey string
+	sub      *bus.Subscription
+	replies  chan []byte // command replies and pongs, to the writer
+	lanes    *lanes
 
 	// stopping is closed when the session stops writing for good: the
 	// writer gave up, or the reader ended. It ends the reader and frees
@@ -118,9 +131,12 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 			return
 		default:
 		}
-		if errors.Is(err, errFrameTooLarge) {
+		switch {
+		case errors.Is(err, errFrameTooLarge):
 			closeWith(conn, CloseTooLarge, "frame too large")
-		} else {
+		case errors.Is(err, errInvalidUTF8):
+			closeWith(conn, fws.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
+		default:
 			closeWith(conn, CloseAuthTimeout, "no auth frame")
 		}
 		return
@@ -148,26 +164,23 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 		closeWith(conn, CloseAuthFailed, bus.AsRejection(err).Code)
 		return
 	}
+	if s.caller.Kind == bus.KindVisitor {
+		release, ok := t.cfg.ChatSockets.Acquire(s.caller.ID)
+		if !ok {
+			_ = conn.WriteMessage(fws.TextMessage, appendReply(nil, idOr(f.ID), nil, ErrTooManySockets))
+			closeWith(conn, CloseTooManySockets, ErrTooManySockets.Code)
+			return
+		}
+		defer release()
+	}
 	s.caller.Remote, _ = conn.Locals(localRemote).(string)
+	s.tokenKey = TokenRateKey(f.Auth.Token)
 	// docs/wire.md: {"kind":"visitor","chatId":…}; "id" names the chat or agent for every kind.
 	who := appendString(append(appendString([]byte(`{"kind":`), s.caller.Kind.String()), `,"id":`...), s.caller.ID)
 	if s.caller.Kind == bus.KindVisitor {
 		who = appendString(append(who, `,"chatId":`...), s.caller.ID)
 	}
 	welcome := appendReply(nil, idOr(f.ID), append(who, '}'), nil)
-	if err := conn.WriteMessage(fws.TextMessage, welcome); err != nil {
-		return
-	}
-	_ = conn.SetReadDeadline(time.Time{})
-
-	t.mu.Lock()
-	t.sockets[s] = struct{}{}
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		delete(t.sockets, s)
-		t.mu.Unlock()
-	}()
 
 	// Subscribe before the writer reads the feed, so nothing falls between.
 	// An agent hears of all its chats; a visitor of one: their queues differ.
@@ -176,12 +189,30 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 		queue = t.cfg.AgentSocketQueue
 	}
 	s.last = after
-	// An event published while Subscribe is still returning calls kick
-	// before s.sub is set: running holds such kicks to marking dirty, so no
-	// writer starts until the subscription is in place. Nothing else sees s
-	// before Subscribe, so the first write needs no lock.
+	// The socket is registered and subscribed before the welcome goes out,
+	// so a client that read the welcome is counted and hears every event
+	// after. Until the welcome is written, running holds every kick (an
+	// event published from Subscribe on, Close) to marking dirty: the
+	// handler is the only writer. Nothing else sees s before it is
+	// registered, so setting running needs no lock.
 	s.running = true
+	t.mu.Lock()
+	t.sockets[s] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.sockets, s)
+		t.mu.Unlock()
+	}()
 	s.sub = t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue, Notify: s.kick})
+	if err := conn.WriteMessage(fws.TextMessage, welcome); err != nil {
+		s.sub.Close()
+		s.connMu.Lock()
+		s.released = true
+		s.connMu.Unlock()
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
 	s.mu.Lock()
 	s.running = false
 	s.mu.Unlock()
@@ -242,12 +273,18 @@ func (s *session) read() {
 		}
 		data, err := readFrame(s.conn.Conn, t.cfg.FrameBytes)
 		if err != nil {
-			if errors.Is(err, errFrameTooLarge) {
+			switch {
+			case errors.Is(err, errFrameTooLarge):
 				closeWith(s.conn.Conn, CloseTooLarge, "frame too large")
+			case errors.Is(err, errInvalidUTF8):
+				closeWith(s.conn.Conn, fws.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
 			}
 			return
 		}
 		f, err := t.decodeFrame(data)
+		if err == nil && f.Command != nil {
+			err = t.allow(s)
+		}
 		var out []byte
 		switch {
 		case err != nil:
@@ -429,12 +466,16 @@ var errWriterDone = errors.New("native: socket writer stopped")
 // errFrameTooLarge is a client frame over Config.FrameBytes.
 var errFrameTooLarge = errors.New("native: frame too large")
 
+// errInvalidUTF8 is a text frame that is not UTF-8: RFC 6455 §8.1 closes
+// the connection with 1007 rather than store a mangled text.
+var errInvalidUTF8 = errors.New("native: text frame is not valid UTF-8")
+
 // readFrame reads one client message of at most limit bytes. It bounds the
 // frame itself rather than with SetReadLimit: on an oversized frame the
 // library sends close 1009 on its own, and the documented 4413 would never
 // reach the client.
 func readFrame(conn *fws.Conn, limit int) ([]byte, error) {
-	_, r, err := conn.NextReader()
+	typ, r, err := conn.NextReader()
 	if err != nil {
 		return nil, err
 	}
@@ -444,6 +485,9 @@ func readFrame(conn *fws.Conn, limit int) ([]byte, error) {
 	}
 	if len(data) > limit {
 		return nil, errFrameTooLarge
+	}
+	if typ == fws.TextMessage && !utf8.Valid(data) {
+		return nil, errInvalidUTF8
 	}
 	return data, nil
 }

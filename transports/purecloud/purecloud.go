@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/internal/ratelimit"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	// set, the origin of the gateway's own pages is this one, not one taken
 	// from the request's Host or X-Forwarded-* headers.
 	PublicURL string
+	// ChatSockets bounds the streams open per chat (limits.socketsPerChat),
+	// shared with the native socket; nil: no bound.
+	ChatSockets *ratelimit.Slots
 }
 
 func (c *Config) defaults() {

@@ -18,6 +18,10 @@ import (
 // client reconnects and reads what it missed with GET .../messages?after=.
 const CloseSlowConsumer = 4409
 
+// CloseTooManySockets closes a stream of a chat that has
+// limits.socketsPerChat sockets open already, as the native socket does.
+const CloseTooManySockets = 4429
+
 // websocket.Conn reads locals by string key only.
 const (
 	localChat     = "cxgate.purecloud.chat"
@@ -84,6 +88,12 @@ func (t *Transport) serveStream(conn *websocket.Conn) {
 
 	chatID, _ := conn.Locals(localChat).(string)
 	customer, _ := conn.Locals(localCustomer).(string)
+	release, ok := t.cfg.ChatSockets.Acquire(chatID)
+	if !ok {
+		closeWith(conn, CloseTooManySockets, "too_many_sockets: this chat has as many sockets open as it may")
+		return
+	}
+	defer release()
 	// Subscribed before the first frame: a client that saw the first
 	// heartbeat misses no event after it.
 	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "WebChatService.*", Topic: bus.ChatTopic(chatID), Buffer: t.cfg.StreamQueue})

@@ -1,4 +1,4 @@
 // Package upload reads file uploads and writes file downloads the same way
 // on every wire that carries files: an upload is a multipart/form-data body
-// read from memory, a download an attachment that runs nothing.
+// read as a stream once its route has authenticated it, a download an attachment that runs nothing.
 package upload

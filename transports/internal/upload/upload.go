@@ -29,20 +29,38 @@ func bad(why string) *bus.Rejection {
 	return bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "The upload is not valid: "+why+".")
 }
 
-// Decode reads a multipart/form-data body: the part "file" (its name from
-// the part's filename, its declared type from the part's Content-Type) and
-// the fields named in fields, each of at most 256 bytes. Other parts are
-// skipped; a second file, more than 8 parts or a malformed body is
-// invalid_request.
+// Decode reads a multipart/form-data body held in memory, as Read does.
 func Decode(contentType string, body []byte, fields ...string) (Form, error) {
+	return Read(contentType, bytes.NewReader(body), nil, fields...)
+}
+
+// Body is the body of an upload request as a stream: what of it is still
+// on the wire is read as the caller reads, never reserved on its declared
+// length. The gateway bounds that length before the route runs.
+func Body(c *fiber.Ctx) io.Reader {
+	if r := c.Context().RequestBodyStream(); r != nil {
+		return r
+	}
+	return bytes.NewReader(c.Body())
+}
+
+// Read reads a multipart/form-data body from r: the part "file" (its name
+// from the part's filename, its declared type from the part's Content-Type)
+// and the fields named in fields, each of at most 256 bytes. Other parts are
+// skipped; a second file, more than 8 parts or a malformed body is
+// invalid_request. beforeFile, when set, runs with the fields read so far
+// when the file part begins, before any of the file is read: an error from
+// it ends the read (a client that sends its credentials first is refused
+// before its file costs anything).
+func Read(contentType string, r io.Reader, beforeFile func(fields map[string]string) error, fields ...string) (Form, error) {
 	up := Form{Fields: map[string]string{}}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return up, bad(`the body must be multipart/form-data with a part named "file"`)
 	}
-	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	mr := multipart.NewReader(r, params["boundary"])
 	for n := 0; ; n++ {
-		part, err := r.NextPart()
+		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			return up, nil
 		}
@@ -56,6 +74,11 @@ func Decode(contentType string, body []byte, fields ...string) (Form, error) {
 		case name == "file":
 			if up.File != nil {
 				return Form{}, bad("one file per upload")
+			}
+			if beforeFile != nil {
+				if err := beforeFile(up.Fields); err != nil {
+					return Form{}, err
+				}
 			}
 			data, err := io.ReadAll(part)
 			if err != nil {
@@ -87,6 +110,11 @@ func Send(c *fiber.Ctx, f *bus.File) error {
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	// Opened directly rather than downloaded, the file still runs nothing.
 	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; sandbox")
+	if f.Reader != nil {
+		// Written as it is read, a chunk at a time, after the handler returns.
+		c.Context().SetBodyStream(f.Reader, int(f.Size))
+		return nil
+	}
 	return c.Send(f.Data)
 }
 
