@@ -223,3 +223,50 @@ func (s *Store) putOutbox(tx *bolt.Tx, o *op, entries []OutboxEntry) error {
 	o.outbox.pending += len(entries)
 	return nil
 }
+
+// identityLeftIDs lists the ids of the messages identity_left holds for an
+// identity.
+func identityLeftIDs(tx *bolt.Tx, identityID string) []string {
+	prefix := []byte(identityID + "\x00")
+	var ids []string
+	c := tx.Bucket(bucketIdentityLeft).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	return ids
+}
+
+// removeLeft deletes left message m in tx: its record and its entries in
+// left_open or left_answered and identity_left.
+func removeLeft(tx *bolt.Tx, m *LeftMessage, r *Removed) error {
+	if err := tx.Bucket(bucketLeft).Delete([]byte(m.ID)); err != nil {
+		return err
+	}
+	idx, at := bucketLeftOpen, m.CreatedAt
+	if m.Answer != nil {
+		idx, at = bucketLeftAnswered, m.Answer.AnsweredAt
+	}
+	if err := tx.Bucket(idx).Delete(leftKey(at, m.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketIdentityLeft).Delete([]byte(m.IdentityID + "\x00" + m.ID)); err != nil {
+		return err
+	}
+	r.LeftMessages++
+	return nil
+}
+
+// leftActivity is when a left message was last written to (unix ms): its
+// answer, or its creation while unanswered. Retention counts from it.
+func leftActivity(m *LeftMessage) int64 {
+	if m.Answer != nil {
+		return max(m.Answer.AnsweredAt, m.CreatedAt)
+	}
+	return m.CreatedAt
+}
+
+// expiredLeft reports whether left message m is past its deployment's
+// chats retention at now (unix ms).
+func expiredLeft(m *LeftMessage, ret Retention, now int64) bool {
+	return ret.Chats > 0 && leftActivity(m) < now-ret.Chats.Milliseconds()
+}
