@@ -353,11 +353,22 @@ func TestExport(t *testing.T) {
 	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Pia"}).Into(t, &pia)
 	guest.WithToken(pia.Token).Command("WebChatService.sendMessage", map[string]string{"message": "hello there"}).Resolved(t)
 	fileID := uploadFile(t, gw, pia.Token, []byte("Pia's notes"))
+	left := leave(t, guest, pia.IdentityToken, "Pia's left message")
+	wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken).Command("AgentService.answerMessage",
+		map[string]string{"id": left.ID, "message": "Answered"}).Resolved(t)
+	leave(t, guest, "", "someone else's")
 
 	var ex lifecycle.Export
 	rest(t, gw, http.MethodGet, "/v1/admin/identities/"+pia.ParticipantID+"/export").Into(t, &ex)
 	if ex.Identity == nil || ex.Identity.ID != pia.ParticipantID || len(ex.Chats) != 1 {
 		t.Fatalf("export: %+v", ex)
+	}
+	if len(ex.LeftMessages) != 1 {
+		t.Fatalf("exported left messages: %+v", ex.LeftMessages)
+	}
+	if m := ex.LeftMessages[0]; m.ID != left.ID || m.Message != "Pia's left message" || m.Email != "visitor@example.com" ||
+		!bytes.Contains(m.Context, []byte("shop.example/cart")) || m.Answer == nil || m.Answer.Text != "Answered" {
+		t.Errorf("exported left message: %+v", m)
 	}
 	c := ex.Chats[0]
 	if c.Chat.ID != pia.ChatID || !bytes.Contains(mustJSON(t, c.Transcript), []byte("hello there")) || len(c.Files) != 1 {
@@ -436,5 +447,52 @@ func TestErase_OpenSocket(t *testing.T) {
 		if e := r.Rejected(t); e.Code != "no_active_session" && e.Code != "restore_failed" {
 			t.Errorf("%s after erasure: %s", c, r.Body)
 		}
+	}
+}
+
+// TestErase_LeftMessages erases by chat id the identity of an async
+// conversation whose visitor also left a message, and by identity id a
+// visitor who only left one: their messages go with them, the answer
+// counts them, and a visitor who left one too keeps it.
+func TestErase_LeftMessages(t *testing.T) {
+	ctx := context.Background()
+	gw := servertest.Start(t, servertest.Options{})
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
+	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
+	var pia started
+	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Pia"}).Into(t, &pia)
+	piaLeft := leave(t, guest, pia.IdentityToken, "Pia's message")
+	zoeLeft := leave(t, guest, "", "Zoe never chatted")
+	leoLeft := leave(t, guest, "", "Leo never chatted either")
+	zoe, err := gw.Store().LeftMessage(ctx, zoeLeft.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var got lifecycle.ErasedReply
+	rest(t, gw, http.MethodDelete, "/v1/admin/chats/"+pia.ChatID+"/identity").Into(t, &got)
+	if got.IdentityID != pia.ParticipantID || got.Deleted.Chats != 1 || got.Deleted.LeftMessages != 1 || got.Deleted.Identities != 1 {
+		t.Errorf("erasure by chat: %+v", got)
+	}
+	rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+zoe.IdentityID).Into(t, &got)
+	if got.IdentityID != zoe.IdentityID || got.Deleted.Chats != 0 || got.Deleted.LeftMessages != 1 || got.Deleted.Identities != 1 {
+		t.Errorf("erasure of a visitor who only left a message: %+v", got)
+	}
+	if r := rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+zoe.IdentityID); r.HTTPStatus != http.StatusNotFound {
+		t.Errorf("second erasure: HTTP %d %s", r.HTTPStatus, r.Body)
+	}
+	for _, l := range []leftReply{piaLeft, zoeLeft} {
+		if _, err := gw.Store().LeftMessage(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("left message %s after erasure: %v", l.ID, err)
+		}
+		if ids := leftIDs(t, guest, l.IdentityToken); len(ids) != 0 {
+			t.Errorf("listLeftMessages after erasure: %v", ids)
+		}
+	}
+	if listed := agentListed(t, ann, piaLeft.ID, zoeLeft.ID, leoLeft.ID); len(listed) != 1 || !listed[leoLeft.ID] {
+		t.Errorf("AgentService.listMessages after erasure shows %v, want Leo's only", listed)
+	}
+	if ids := leftIDs(t, guest, leoLeft.IdentityToken); len(ids) != 1 || ids[0] != leoLeft.ID {
+		t.Errorf("Leo's left messages: %v", ids)
 	}
 }
