@@ -495,4 +495,18 @@ func TestErase_LeftMessages(t *testing.T) {
 	if ids := leftIDs(t, guest, leoLeft.IdentityToken); len(ids) != 1 || ids[0] != leoLeft.ID {
 		t.Errorf("Leo's left messages: %v", ids)
 	}
+
+	// A message whose identity record is gone (a store swept before left
+	// messages kept their identity) is still erased by that identity's id.
+	if err := gw.Store().LeaveMessage(ctx, store.LeftMessage{ID: "orphan", Deployment: "demo-async", IdentityID: "gone",
+		Message: "orphaned", CreatedAt: 1}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	rest(t, gw, http.MethodDelete, "/v1/admin/identities/gone").Into(t, &got)
+	if got.Deleted.LeftMessages != 1 || got.Deleted.Identities != 0 {
+		t.Errorf("erasure of an orphaned message's identity: %+v", got)
+	}
+	if _, err := gw.Store().LeftMessage(ctx, "orphan"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("orphaned message after erasure: %v", err)
+	}
 }

@@ -253,9 +253,16 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	if len(chats) == 0 {
-		if _, err := s.st.Identity(ctx, id); errors.Is(err, store.ErrNotFound) {
-			return nil, ErrNoIdentity
-		} else if err != nil {
+		_, err := s.st.Identity(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			// Messages may outlive their identity record in a store whose
+			// sweeps predate left messages: they are still the identity's.
+			var left []store.LeftMessage
+			if left, err = s.st.LeftMessagesOf(ctx, id, 1); err == nil && len(left) == 0 {
+				return nil, ErrNoIdentity
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
