@@ -53,7 +53,9 @@ func leftKey(at int64, id string) []byte {
 
 // LeaveMessage stores a new left message with the webhook deliveries that
 // announce it, in one transaction; idn, when set, is written with it (the
-// anonymous identity made for the visitor).
+// anonymous identity made for the visitor). Without idn, the message's
+// identity must exist: one erased since the caller read it is ErrNotFound,
+// so that an erasure leaves no message behind.
 func (s *Store) LeaveMessage(ctx context.Context, m LeftMessage, idn *Identity, outbox []OutboxEntry) error {
 	if m.ID == "" || m.IdentityID == "" {
 		return fmt.Errorf("store: left message without id or identity")
@@ -68,6 +70,8 @@ func (s *Store) LeaveMessage(ctx context.Context, m LeftMessage, idn *Identity, 
 			if err := putJSON(tx.Bucket(bucketIdentities), idn.ID, idn); err != nil {
 				return err
 			}
+		} else if tx.Bucket(bucketIdentities).Get([]byte(m.IdentityID)) == nil {
+			return skip{fmt.Errorf("%w: identity %s", ErrNotFound, m.IdentityID)}
 		}
 		if err := putJSON(tx.Bucket(bucketLeft), m.ID, m); err != nil {
 			return err

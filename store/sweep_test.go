@@ -353,6 +353,10 @@ func TestLeftMessages_Lifecycle(t *testing.T) {
 			t.Errorf("delivery of an erased message left: %+v", d)
 		}
 	}
+	// A message as the erased identity, read before it was erased, is refused.
+	if err := s.LeaveMessage(ctx, store.LeftMessage{ID: "m-late", IdentityID: "idn-y", CreatedAt: ago(0)}, nil, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a message as an erased identity: %v, want ErrNotFound", err)
+	}
 	if ms, _ := s.LeftMessagesOf(ctx, "idn-y", 10); len(ms) != 0 {
 		t.Errorf("messages of the erased identity: %+v", ms)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,10 +18,12 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/server/servertest"
 	"github.com/cxgate/cxgate/store"
+	bolt "go.etcd.io/bbolt"
 )
 
 type started struct {
@@ -496,17 +499,63 @@ func TestErase_LeftMessages(t *testing.T) {
 		t.Errorf("Leo's left messages: %v", ids)
 	}
 
-	// A message whose identity record is gone (a store swept before left
-	// messages kept their identity) is still erased by that identity's id.
-	if err := gw.Store().LeaveMessage(ctx, store.LeftMessage{ID: "orphan", Deployment: "demo-async", IdentityID: "gone",
-		Message: "orphaned", CreatedAt: 1}, nil, nil); err != nil {
+	// A message left as an identity erased since the visitor's token was
+	// read is left as a new identity: the erased one gets nothing back.
+	m, err := gw.Engine().LeaveMessage(ctx, chat.LeaveRequest{Deployment: "demo-async", Message: "late",
+		Identity: &store.Identity{ID: zoe.IdentityID}})
+	if err != nil || m.IdentityID == zoe.IdentityID {
+		t.Fatalf("a message as an erased identity: %+v, %v", m, err)
+	}
+	if _, err := gw.Store().Identity(ctx, zoe.IdentityID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the erased identity came back: %v", err)
+	}
+	if _, err := gw.Store().Identity(ctx, m.IdentityID); err != nil {
+		t.Errorf("the new identity of the late message: %v", err)
+	}
+}
+
+// TestErase_OrphanedLeftMessages: a store whose sweeps predate left
+// messages may hold messages whose identity record went with its last
+// chat; erasure by that identity's id still deletes them.
+func TestErase_OrphanedLeftMessages(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var left leftReply
+	var identityID string
+	t.Run("Before", func(t *testing.T) {
+		gw := servertest.Start(t, servertest.Options{DataDir: dir})
+		left = leave(t, wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async"), "", "orphaned")
+		m, err := gw.Store().LeftMessage(ctx, left.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		identityID = m.IdentityID
+	})
+	if t.Failed() {
+		return
+	}
+	// What an older sweep did: the identity record deleted, its message kept.
+	db, err := bolt.Open(filepath.Join(dir, "cxgate.db"), 0o600, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	rest(t, gw, http.MethodDelete, "/v1/admin/identities/gone").Into(t, &got)
+	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("identities")).Delete([]byte(identityID)) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := servertest.Start(t, servertest.Options{DataDir: dir})
+	var got lifecycle.ErasedReply
+	rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+identityID).Into(t, &got)
 	if got.Deleted.LeftMessages != 1 || got.Deleted.Identities != 0 {
 		t.Errorf("erasure of an orphaned message's identity: %+v", got)
 	}
-	if _, err := gw.Store().LeftMessage(ctx, "orphan"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := gw.Store().LeftMessage(ctx, left.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("orphaned message after erasure: %v", err)
+	}
+	if r := rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+identityID); r.HTTPStatus != http.StatusNotFound {
+		t.Errorf("second erasure: HTTP %d %s", r.HTTPStatus, r.Body)
 	}
 }
