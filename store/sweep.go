@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -406,6 +407,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 	// reading event logs and the outbox inside the write would hold up
 	// every other writer.
 	files := map[string][]string{}
+	readLeft := map[string]bool{}
 	var pending, dead []uint64
 	err := s.view(func(tx *bolt.Tx) error {
 		ids := identityChatIDs(tx, id)
@@ -422,6 +424,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 		}
 		// A left message's deliveries have event ids "<messageId>:<event>".
 		for _, msgID := range identityLeftIDs(tx, id) {
+			readLeft[msgID] = true
 			prefixes = append(prefixes, []byte(msgID+":"))
 		}
 		var err error
@@ -440,6 +443,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 		out = Erasure{}
 		r := &out.Removed
 		budget := purgeBudget
+		var late [][]byte // prefixes of chats and messages written since the read
 		for _, chatID := range identityChatIDs(tx, id) {
 			c, err := getChat(tx, chatID)
 			if errors.Is(err, ErrNotFound) {
@@ -457,6 +461,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 				if fs, err = fileIDsOf(tx, &c); err != nil {
 					return err
 				}
+				late = append(late, []byte(chatID+":"))
 			}
 			if err := s.removeChat(tx, &c, fs, &budget, r); err != nil {
 				return err
@@ -477,6 +482,9 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 			if err := removeLeft(tx, &m, r); err != nil {
 				return err
 			}
+			if !readLeft[msgID] {
+				late = append(late, []byte(msgID+":"))
+			}
 		}
 		if b := tx.Bucket(bucketIdentities); b.Get([]byte(id)) != nil {
 			if err := b.Delete([]byte(id)); err != nil {
@@ -486,6 +494,21 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 		}
 		if r.Chats == 0 && r.Identities == 0 && r.LeftMessages == 0 {
 			return skip{fmt.Errorf("%w: identity %s", ErrNotFound, id)}
+		}
+		pending, dead := pending, dead
+		if len(late) > 0 {
+			// Rare (a chat or message written between the read and this
+			// write): their deliveries are looked up here, holding the
+			// writer for one pass over the outbox.
+			more, err := deliveriesOf(tx, bucketOutbox, late)
+			if err != nil {
+				return err
+			}
+			pending = append(slices.Clip(pending), more...)
+			if more, err = deliveriesOf(tx, bucketDead, late); err != nil {
+				return err
+			}
+			dead = append(slices.Clip(dead), more...)
 		}
 		for _, d := range pending {
 			_, ok, err := removePending(tx, d)

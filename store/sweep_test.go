@@ -370,3 +370,34 @@ func TestLeftMessages_Lifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestEraseIdentity_ConcurrentLeave leaves messages as an identity while it
+// is erased, round after round: whichever write comes first, nothing of
+// the identity is left afterwards, neither a message nor a delivery.
+func TestEraseIdentity_ConcurrentLeave(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, store.Options{})
+	for round := range 50 {
+		idn := fmt.Sprint("idn-", round)
+		leftMessage(t, s, fmt.Sprint("first-", round), idn, ago(0), true)
+		done := make(chan error, 1)
+		late := fmt.Sprint("late-", round)
+		go func() {
+			done <- s.LeaveMessage(ctx, store.LeftMessage{ID: late, Deployment: "d", IdentityID: idn, CreatedAt: ago(0)}, nil,
+				[]store.OutboxEntry{{Subscription: "w", Event: "message.left", EventID: late + ":message.left", Body: json.RawMessage(`{}`)}})
+		}()
+		if _, err := s.EraseIdentity(ctx, idn, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if ms, _ := s.LeftMessagesOf(ctx, idn, 10); len(ms) != 0 {
+			t.Fatalf("round %d: messages of the erased identity: %+v", round, ms)
+		}
+	}
+	list, _ := s.ListOutbox(ctx, store.OutboxPending, 0, 1000)
+	if pending, _, _ := s.OutboxDepth(ctx); len(list) != 0 || pending != 0 {
+		t.Errorf("deliveries of erased identities left: %d listed, %d counted", len(list), pending)
+	}
+}
