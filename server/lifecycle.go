@@ -28,6 +28,7 @@ func (s *Server) registerLifecycle(o lifecycle.Options) error {
 		"file_bytes":    func(r store.Removed) int64 { return r.FileBytes },
 		"tokens":        func(r store.Removed) int64 { return int64(r.Tokens) },
 		"identities":    func(r store.Removed) int64 { return int64(r.Identities) },
+		"left_messages": func(r store.Removed) int64 { return int64(r.LeftMessages) },
 	} {
 		m.LabeledCounter("cxgate_retention_deleted_total", "What retention sweeps deleted (tokens: expired and superseded ones too).",
 			prometheus.Labels{"kind": kind}, func() float64 { return float64(n(data.Stats().Retention)) })

@@ -83,7 +83,12 @@
 // deliveries and, for a new visitor, its identity, in one transaction;
 // [Store.AnswerMessage] moves it from left_open to left_answered with the
 // deliveries of its answer. The plugins bound their size and rate before
-// writing; nothing deletes them yet.
+// writing. [Store.EraseIdentity] deletes an identity's messages with their
+// index entries and webhook deliveries; [Store.SweepLeftMessages] deletes
+// those whose answer, or creation while unanswered, is older than the
+// deployment's chats retention. An identity is kept while it has a chat or
+// a message (identity_chats, identity_left), and the sweeps delete it with
+// the last of them.
 //
 // Open migrates older files in its first transaction: schema 1 keyed
 // outbox_due by due time alone; schema 2 kept one nested bucket of events per

@@ -84,6 +84,9 @@ type Removed struct {
 	Tokens     int   `json:"tokens"`     // visitor tokens
 	Identities int   `json:"identities"` // identity records
 	Deliveries int   `json:"deliveries"` // webhook outbox and dead-letter entries
+	// LeftMessages counts left messages ("leave a message" forms and their
+	// answers) deleted with their identity or past retention.
+	LeftMessages int `json:"leftMessages"`
 }
 
 // Add adds o to r.
@@ -96,6 +99,7 @@ func (r *Removed) Add(o Removed) {
 	r.Tokens += o.Tokens
 	r.Identities += o.Identities
 	r.Deliveries += o.Deliveries
+	r.LeftMessages += o.LeftMessages
 }
 
 // IsZero reports whether nothing was removed.

@@ -53,7 +53,9 @@ func leftKey(at int64, id string) []byte {
 
 // LeaveMessage stores a new left message with the webhook deliveries that
 // announce it, in one transaction; idn, when set, is written with it (the
-// anonymous identity made for the visitor).
+// anonymous identity made for the visitor). Without idn, the message's
+// identity must exist: one erased since the caller read it is ErrNotFound,
+// so that an erasure leaves no message behind.
 func (s *Store) LeaveMessage(ctx context.Context, m LeftMessage, idn *Identity, outbox []OutboxEntry) error {
 	if m.ID == "" || m.IdentityID == "" {
 		return fmt.Errorf("store: left message without id or identity")
@@ -68,6 +70,8 @@ func (s *Store) LeaveMessage(ctx context.Context, m LeftMessage, idn *Identity, 
 			if err := putJSON(tx.Bucket(bucketIdentities), idn.ID, idn); err != nil {
 				return err
 			}
+		} else if tx.Bucket(bucketIdentities).Get([]byte(m.IdentityID)) == nil {
+			return skip{fmt.Errorf("%w: identity %s", ErrNotFound, m.IdentityID)}
 		}
 		if err := putJSON(tx.Bucket(bucketLeft), m.ID, m); err != nil {
 			return err
@@ -222,4 +226,51 @@ func (s *Store) putOutbox(tx *bolt.Tx, o *op, entries []OutboxEntry) error {
 	}
 	o.outbox.pending += len(entries)
 	return nil
+}
+
+// identityLeftIDs lists the ids of the messages identity_left holds for an
+// identity.
+func identityLeftIDs(tx *bolt.Tx, identityID string) []string {
+	prefix := []byte(identityID + "\x00")
+	var ids []string
+	c := tx.Bucket(bucketIdentityLeft).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	return ids
+}
+
+// removeLeft deletes left message m in tx: its record and its entries in
+// left_open or left_answered and identity_left.
+func removeLeft(tx *bolt.Tx, m *LeftMessage, r *Removed) error {
+	if err := tx.Bucket(bucketLeft).Delete([]byte(m.ID)); err != nil {
+		return err
+	}
+	idx, at := bucketLeftOpen, m.CreatedAt
+	if m.Answer != nil {
+		idx, at = bucketLeftAnswered, m.Answer.AnsweredAt
+	}
+	if err := tx.Bucket(idx).Delete(leftKey(at, m.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketIdentityLeft).Delete([]byte(m.IdentityID + "\x00" + m.ID)); err != nil {
+		return err
+	}
+	r.LeftMessages++
+	return nil
+}
+
+// leftActivity is when a left message was last written to (unix ms): its
+// answer, or its creation while unanswered. Retention counts from it.
+func leftActivity(m *LeftMessage) int64 {
+	if m.Answer != nil {
+		return max(m.Answer.AnsweredAt, m.CreatedAt)
+	}
+	return m.CreatedAt
+}
+
+// expiredLeft reports whether left message m is past its deployment's
+// chats retention at now (unix ms).
+func expiredLeft(m *LeftMessage, ret Retention, now int64) bool {
+	return ret.Chats > 0 && leftActivity(m) < now-ret.Chats.Milliseconds()
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -221,14 +222,17 @@ func (s *Store) purging() bool {
 	return any
 }
 
-// removeLoneIdentity deletes identity id when no chat of it is left.
+// removeLoneIdentity deletes identity id when neither a chat nor a left
+// message of it is left.
 func removeLoneIdentity(tx *bolt.Tx, id string, r *Removed) error {
 	if id == "" {
 		return nil
 	}
 	prefix := []byte(id + "\x00")
-	if k, _ := tx.Bucket(bucketIdentityChats).Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
-		return nil
+	for _, idx := range [][]byte{bucketIdentityChats, bucketIdentityLeft} {
+		if k, _ := tx.Bucket(idx).Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+			return nil
+		}
 	}
 	b := tx.Bucket(bucketIdentities)
 	if b.Get([]byte(id)) == nil {
@@ -313,6 +317,72 @@ func (s *Store) ExpireFiles(ctx context.Context, p SweepPolicy, after string, sc
 	return next, r, nil
 }
 
+// SweepLeftMessages is one step of a retention sweep over the left
+// messages: it reads up to scan of them in id order after the message id
+// after and, in one write, deletes those whose last write (their answer,
+// or their creation while unanswered) is older than their deployment's
+// chats retention, with their index entries and their identity when it
+// has neither a chat nor another message left. next is as for SweepChats.
+// Their webhook deliveries are left to the outbox's own retries and
+// PruneDead, as those of swept chats are.
+func (s *Store) SweepLeftMessages(ctx context.Context, p SweepPolicy, after string, scan int) (next string, removed Removed, err error) {
+	now := p.Now.UnixMilli()
+	var ids []string
+	err = s.view(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketLeft).Cursor()
+		k, v := seekAfter(cur, after)
+		for n := 0; k != nil && n < scan; n++ {
+			var m LeftMessage
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("store: decode left message %s: %w", k, err)
+			}
+			next = string(k)
+			k, v = cur.Next()
+			if expiredLeft(&m, p.Retention(m.Deployment), now) {
+				ids = append(ids, m.ID)
+			}
+		}
+		if k == nil {
+			next = ""
+		}
+		return nil
+	})
+	if err != nil {
+		return "", Removed{}, fmt.Errorf("store: sweep left messages: %w", err)
+	}
+	if len(ids) == 0 {
+		return next, Removed{}, nil
+	}
+	var r Removed
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
+		r = Removed{}
+		for _, id := range ids {
+			m, err := getLeft(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue // erased meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			if !expiredLeft(&m, p.Retention(m.Deployment), now) {
+				continue // answered since the read
+			}
+			if err := removeLeft(tx, &m, &r); err != nil {
+				return err
+			}
+			if err := removeLoneIdentity(tx, m.IdentityID, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := s.submit(ctx, o); err != nil {
+		return "", Removed{}, err
+	}
+	return next, r, nil
+}
+
 // Erasure is what EraseIdentity found and deleted.
 type Erasure struct {
 	Removed
@@ -320,9 +390,9 @@ type Erasure struct {
 }
 
 // EraseIdentity deletes an identity and everything of it: every chat of
-// it (records, events, files, tokens, start keys, index entries), the
-// identity record, and the webhook deliveries, pending or dead, of those
-// chats. notices, when set, makes outbox entries announcing the erasure
+// it (records, events, files, tokens, start keys, index entries), every
+// message it left (record and index entries), the identity record, and the
+// webhook deliveries, pending or dead, of those chats and messages. notices, when set, makes outbox entries announcing the erasure
 // (given what was deleted); they are written in the same transaction. An
 // identity with neither a record nor a chat is ErrNotFound.
 //
@@ -337,6 +407,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 	// reading event logs and the outbox inside the write would hold up
 	// every other writer.
 	files := map[string][]string{}
+	readLeft := map[string]bool{}
 	var pending, dead []uint64
 	err := s.view(func(tx *bolt.Tx) error {
 		ids := identityChatIDs(tx, id)
@@ -350,6 +421,11 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 				return err
 			}
 			prefixes = append(prefixes, []byte(chatID+":"))
+		}
+		// A left message's deliveries have event ids "<messageId>:<event>".
+		for _, msgID := range identityLeftIDs(tx, id) {
+			readLeft[msgID] = true
+			prefixes = append(prefixes, []byte(msgID+":"))
 		}
 		var err error
 		if pending, err = deliveriesOf(tx, bucketOutbox, prefixes); err != nil {
@@ -367,6 +443,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 		out = Erasure{}
 		r := &out.Removed
 		budget := purgeBudget
+		var late [][]byte // prefixes of chats and messages written since the read
 		for _, chatID := range identityChatIDs(tx, id) {
 			c, err := getChat(tx, chatID)
 			if errors.Is(err, ErrNotFound) {
@@ -384,11 +461,30 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 				if fs, err = fileIDsOf(tx, &c); err != nil {
 					return err
 				}
+				late = append(late, []byte(chatID+":"))
 			}
 			if err := s.removeChat(tx, &c, fs, &budget, r); err != nil {
 				return err
 			}
 			out.ChatIDs = append(out.ChatIDs, chatID)
+		}
+		for _, msgID := range identityLeftIDs(tx, id) {
+			m, err := getLeft(tx, msgID)
+			if errors.Is(err, ErrNotFound) {
+				if err := tx.Bucket(bucketIdentityLeft).Delete([]byte(id + "\x00" + msgID)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := removeLeft(tx, &m, r); err != nil {
+				return err
+			}
+			if !readLeft[msgID] {
+				late = append(late, []byte(msgID+":"))
+			}
 		}
 		if b := tx.Bucket(bucketIdentities); b.Get([]byte(id)) != nil {
 			if err := b.Delete([]byte(id)); err != nil {
@@ -396,8 +492,23 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 			}
 			r.Identities++
 		}
-		if r.Chats == 0 && r.Identities == 0 {
+		if r.Chats == 0 && r.Identities == 0 && r.LeftMessages == 0 {
 			return skip{fmt.Errorf("%w: identity %s", ErrNotFound, id)}
+		}
+		pending, dead := pending, dead
+		if len(late) > 0 {
+			// Rare (a chat or message written between the read and this
+			// write): their deliveries are looked up here, holding the
+			// writer for one pass over the outbox.
+			more, err := deliveriesOf(tx, bucketOutbox, late)
+			if err != nil {
+				return err
+			}
+			pending = append(slices.Clip(pending), more...)
+			if more, err = deliveriesOf(tx, bucketDead, late); err != nil {
+				return err
+			}
+			dead = append(slices.Clip(dead), more...)
 		}
 		for _, d := range pending {
 			_, ok, err := removePending(tx, d)

@@ -265,3 +265,139 @@ func TestEraseIdentity(t *testing.T) {
 		t.Errorf("b1's file: %v", err)
 	}
 }
+
+// leftMessage stores a left message of identity idn at time at, with one
+// webhook delivery; a new identity record when newIdn.
+func leftMessage(t testing.TB, s *store.Store, id, idn string, at int64, newIdn bool) {
+	t.Helper()
+	var rec *store.Identity
+	if newIdn {
+		rec = &store.Identity{ID: idn, CreatedAt: at}
+	}
+	err := s.LeaveMessage(context.Background(), store.LeftMessage{ID: id, Deployment: "d", IdentityID: idn, Email: id + "@example.com",
+		Message: "text of " + id, CreatedAt: at}, rec,
+		[]store.OutboxEntry{{Subscription: "w", Event: "message.left", EventID: id + ":message.left", Body: json.RawMessage(`{}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeftMessages_Lifecycle: the sweep deletes left messages past
+// retention, counting from the answer, one step of scan at a time, and an
+// identity with its last message when it has no chat; erasure deletes an
+// identity's messages with their deliveries, keeping the outbox's count.
+func TestLeftMessages_Lifecycle(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, store.Options{})
+	empty, _ := s.KeyCounts()
+	leftMessage(t, s, "m-old", "idn-x", ago(3*time.Hour), true)      // unanswered, past retention
+	leftMessage(t, s, "m-answered", "idn-y", ago(3*time.Hour), true) // answered an hour ago
+	leftMessage(t, s, "m-new", "idn-y", ago(time.Hour), false)
+	leftMessage(t, s, "m-z", "idn-z", ago(3*time.Hour), true)
+	leftMessage(t, s, "m-z2", "idn-z", ago(time.Hour), false)
+	if _, err := s.AnswerMessage(ctx, "m-answered", store.Answer{Text: "hi", AnsweredAt: ago(time.Hour)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// idn-y also has a chat, older than retention and ended.
+	lifecycleChat(t, s, "y", "d", "live", ago(3*time.Hour), 1, 0, true)
+
+	p := store.SweepPolicy{Now: sweepNow, Retention: func(string) store.Retention { return store.Retention{Chats: 2 * time.Hour} }}
+	var total store.Removed
+	steps := 0
+	for after := ""; ; steps++ {
+		next, r, err := s.SweepLeftMessages(ctx, p, after, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total.Add(r)
+		if after = next; after == "" {
+			break
+		}
+	}
+	if want := (store.Removed{LeftMessages: 2, Identities: 1}); total != want || steps != 4 {
+		t.Errorf("sweep removed %+v in %d steps, want %+v in 4 (one message each)", total, steps, want)
+	}
+	for id, gone := range map[string]bool{"m-old": true, "m-z": true, "m-answered": false, "m-new": false, "m-z2": false} {
+		if _, err := s.LeftMessage(ctx, id); errors.Is(err, store.ErrNotFound) != gone {
+			t.Errorf("%s: %v, want gone %v", id, err, gone)
+		}
+	}
+	if _, err := s.Identity(ctx, "idn-x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("identity of the swept message: %v", err)
+	}
+	open, _ := s.LeftMessages(ctx, false, 10)
+	answered, _ := s.LeftMessages(ctx, true, 10)
+	if len(open) != 2 || len(answered) != 1 {
+		t.Errorf("after the sweep: %d open, %d answered, want 2 and 1", len(open), len(answered))
+	}
+
+	// The chat sweep deletes idn-y's chat but keeps idn-y: it has messages.
+	if r := sweepAll(t, s, p, 16); r.Chats != 1 || r.Identities != 0 {
+		t.Errorf("chat sweep removed %+v, want the chat and not its identity", r)
+	}
+	if _, err := s.Identity(ctx, "idn-y"); err != nil {
+		t.Errorf("identity with messages left: %v", err)
+	}
+
+	pending, _, _ := s.OutboxDepth(ctx)
+	e, err := s.EraseIdentity(ctx, "idn-y", nil)
+	if want := (store.Removed{LeftMessages: 2, Identities: 1, Deliveries: 2}); err != nil || e.Removed != want {
+		t.Errorf("erasure: %+v, %v, want %+v", e.Removed, err, want)
+	}
+	if after, _, _ := s.OutboxDepth(ctx); after != pending-2 {
+		t.Errorf("outbox depth %d after erasure, want %d", after, pending-2)
+	}
+	list, _ := s.ListOutbox(ctx, store.OutboxPending, 0, 100)
+	for _, d := range list {
+		if d.EventID == "m-answered:message.left" || d.EventID == "m-new:message.left" {
+			t.Errorf("delivery of an erased message left: %+v", d)
+		}
+	}
+	// A message as the erased identity, read before it was erased, is refused.
+	if err := s.LeaveMessage(ctx, store.LeftMessage{ID: "m-late", IdentityID: "idn-y", CreatedAt: ago(0)}, nil, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a message as an erased identity: %v, want ErrNotFound", err)
+	}
+	if ms, _ := s.LeftMessagesOf(ctx, "idn-y", 10); len(ms) != 0 {
+		t.Errorf("messages of the erased identity: %+v", ms)
+	}
+	if ms, _ := s.LeftMessagesOf(ctx, "idn-z", 10); len(ms) != 1 || ms[0].ID != "m-z2" {
+		t.Errorf("messages of another identity: %+v", ms)
+	}
+	counts, _ := s.KeyCounts()
+	for name, n := range map[string]int{"left_messages": 1, "left_open": 1, "left_answered": 0, "identity_left": 1, "identities": 1} {
+		if got := counts[name] - empty[name]; got != n {
+			t.Errorf("bucket %s: %d keys, want %d", name, got, n)
+		}
+	}
+}
+
+// TestEraseIdentity_ConcurrentLeave leaves messages as an identity while it
+// is erased, round after round: whichever write comes first, nothing of
+// the identity is left afterwards, neither a message nor a delivery.
+func TestEraseIdentity_ConcurrentLeave(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, store.Options{})
+	for round := range 50 {
+		idn := fmt.Sprint("idn-", round)
+		leftMessage(t, s, fmt.Sprint("first-", round), idn, ago(0), true)
+		done := make(chan error, 1)
+		late := fmt.Sprint("late-", round)
+		go func() {
+			done <- s.LeaveMessage(ctx, store.LeftMessage{ID: late, Deployment: "d", IdentityID: idn, CreatedAt: ago(0)}, nil,
+				[]store.OutboxEntry{{Subscription: "w", Event: "message.left", EventID: late + ":message.left", Body: json.RawMessage(`{}`)}})
+		}()
+		if _, err := s.EraseIdentity(ctx, idn, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if ms, _ := s.LeftMessagesOf(ctx, idn, 10); len(ms) != 0 {
+			t.Fatalf("round %d: messages of the erased identity: %+v", round, ms)
+		}
+	}
+	list, _ := s.ListOutbox(ctx, store.OutboxPending, 0, 1000)
+	if pending, _, _ := s.OutboxDepth(ctx); len(list) != 0 || pending != 0 {
+		t.Errorf("deliveries of erased identities left: %d listed, %d counted", len(list), pending)
+	}
+}

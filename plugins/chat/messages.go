@@ -88,7 +88,15 @@ func (e *Engine) LeaveMessage(ctx context.Context, r LeaveRequest) (store.LeftMe
 	}
 	m := store.LeftMessage{ID: newID(), Deployment: r.Deployment, IdentityID: idn.ID, Name: r.Name, Email: r.Email,
 		Message: r.Message, Context: r.Context, CreatedAt: now}
-	if err := e.log.LeaveMessage(ctx, m, newIdn, e.messageOutbox(MessageLeft, m)); err != nil {
+	err := e.log.LeaveMessage(ctx, m, newIdn, e.messageOutbox(MessageLeft, m))
+	if errors.Is(err, store.ErrNotFound) && newIdn == nil {
+		// The identity was erased since it was read: the visitor is a new
+		// one, as if the erasure had come first.
+		newIdn = &store.Identity{ID: newID(), Profile: store.Profile{Nickname: r.Name, Email: r.Email}, CreatedAt: now}
+		m.IdentityID = newIdn.ID
+		err = e.log.LeaveMessage(ctx, m, newIdn, e.messageOutbox(MessageLeft, m))
+	}
+	if err != nil {
 		return store.LeftMessage{}, fmt.Errorf("chat: leave message: %w", err)
 	}
 	e.messageEvent(MessageLeft, m)

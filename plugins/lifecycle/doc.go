@@ -14,7 +14,11 @@
 // than retention.files is deleted and its download answers file_expired
 // (410); visitor tokens of chats that ended longer ago than the
 // deployment's restoreTimeout, and a chat's tokens beyond its newest 16
-// (superseded by later restores), are deleted. What a pass deleted is
+// (superseded by later restores), are deleted; left messages ("leave a
+// message" forms, see [store.Store.SweepLeftMessages]) whose answer, or
+// creation while unanswered, is older than retention.chats are deleted with
+// their index entries (and their identity once it has neither a chat nor a
+// message left). What a pass deleted is
 // logged and counted ([Service.Stats]: cxgate_retention_deleted_total).
 // A crash between steps loses nothing: each chat goes in one write, and a
 // chat too long for one write has its record and references deleted first
@@ -28,14 +32,16 @@
 //
 // eraseIdentity ends the identity's open chats first (agents receive
 // chatEnded, as for any end), then deletes every chat of it, their events,
-// files, tokens and webhook deliveries (pending and dead), and the identity
-// record, in one write, and queues the identity.erased webhook in that same
+// files and tokens, every message it left, the webhook deliveries (pending
+// and dead) of those chats and messages, and the identity record, in one
+// write, and queues the identity.erased webhook in that same
 // write. deleted counts what went. An identity with nothing left is
 // not_found (404), so a second call is a 404.
 //
-// exportIdentity answers one JSON document: the identity, each of its chats
-// with its whole transcript (internal events included, flagged) and its
-// files' descriptions, each with a download link signed for
+// exportIdentity answers one JSON document: the identity, the messages it
+// left (with their answers and visit context), each of its chats with its
+// whole transcript (internal events included, flagged) and its files'
+// descriptions, each with a download link signed for
 // Options.LinkTTL (default 15 minutes) that needs no token:
 //
 //	DataService.downloadFile {fileId, expires, sig}   (anyone: the signature is the authority)

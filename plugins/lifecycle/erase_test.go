@@ -10,22 +10,101 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/server/servertest"
 	"github.com/cxgate/cxgate/store"
+	bolt "go.etcd.io/bbolt"
 )
 
 type started struct {
 	ChatID        string `json:"chatId"`
 	Token         string `json:"token"`
 	ParticipantID string `json:"participantId"`
+	IdentityToken string `json:"identityToken"` // async deployments
+}
+
+// leftReply is what leaveMessage answers.
+type leftReply struct {
+	ID            string `json:"id"`
+	IdentityToken string `json:"identityToken"`
+}
+
+// leave leaves a message on guest's deployment as the identity of
+// identityToken ("" for a new one).
+func leave(t testing.TB, guest *wiretest.HTTP, identityToken, text string) leftReply {
+	t.Helper()
+	var l leftReply
+	guest.Command("WebChatService.leaveMessage", map[string]any{"name": "Visitor", "email": "visitor@example.com",
+		"message": text, "identityToken": identityToken,
+		"context": map[string]any{"pages": []any{map[string]any{"title": "Cart", "url": "https://shop.example/cart", "at": 1}}}}).Into(t, &l)
+	if l.ID == "" || l.IdentityToken == "" {
+		t.Fatalf("leaveMessage: %+v", l)
+	}
+	return l
+}
+
+// leftIDs lists the ids of the messages listLeftMessages shows the
+// identity of identityToken.
+func leftIDs(t testing.TB, guest *wiretest.HTTP, identityToken string) []string {
+	t.Helper()
+	var got struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+	}
+	guest.Command("WebChatService.listLeftMessages", map[string]string{"identityToken": identityToken}).Into(t, &got)
+	var ids []string
+	for _, m := range got.Messages {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+// agentListed reports which of ids AgentService.listMessages shows, open
+// or answered.
+func agentListed(t testing.TB, agent *wiretest.HTTP, ids ...string) map[string]bool {
+	t.Helper()
+	var l struct {
+		Open, Answered []struct {
+			ID string `json:"id"`
+		}
+	}
+	agent.Command("AgentService.listMessages", nil).Into(t, &l)
+	out := map[string]bool{}
+	for _, m := range append(l.Open, l.Answered...) {
+		if slices.Contains(ids, m.ID) {
+			out[m.ID] = true
+		}
+	}
+	return out
+}
+
+// outboxOf lists the webhook deliveries, pending and dead, of left message id.
+func outboxOf(t testing.TB, st *store.Store, id string) []store.OutboxEntry {
+	t.Helper()
+	var out []store.OutboxEntry
+	for _, state := range []string{"pending", "dead"} {
+		es, err := st.ListOutbox(context.Background(), state, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if strings.HasPrefix(e.EventID, id+":") {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 // uploadFile posts content as a file of the visitor's chat and returns its id.
@@ -107,7 +186,11 @@ func TestErase(t *testing.T) {
 	defer hooks.Close()
 	cfg := config.Demo()
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
-	cfg.Webhooks = []config.Webhook{{ID: "site", URL: hooks.URL, Secret: "hook-secret", Events: []string{webhooks.EventIdentityErased}}}
+	// A site that fails: the deliveries of left messages stay in the outbox.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	defer down.Close()
+	cfg.Webhooks = []config.Webhook{{ID: "site", URL: hooks.URL, Secret: "hook-secret", Events: []string{webhooks.EventIdentityErased}},
+		{ID: "down", URL: down.URL, Secret: "hook-secret", Events: []string{"message.left", "message.answered"}}}
 	gw := servertest.Start(t, servertest.Options{Config: &cfg})
 	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
 	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
@@ -136,6 +219,23 @@ func TestErase(t *testing.T) {
 	vl := guest.WithToken(leo.Token)
 	vl.Command("WebChatService.sendMessage", map[string]string{"message": "Leo's question"}).Resolved(t)
 	leoFile := uploadFile(t, gw, leo.Token, []byte("Leo's file"))
+	// Pia also left two messages, one answered; Leo one.
+	piaLeft := leave(t, guest, pia.IdentityToken, "Pia's phone is 555-0100")
+	piaLeft2 := leave(t, guest, piaLeft.IdentityToken, "Pia again")
+	ann.Command("AgentService.answerMessage", map[string]string{"id": piaLeft2.ID, "message": "We'll call you"}).Resolved(t)
+	leoLeft := leave(t, guest, leo.IdentityToken, "Leo's left message")
+	for _, l := range []leftReply{piaLeft, piaLeft2} {
+		if m, err := gw.Store().LeftMessage(ctx, l.ID); err != nil || m.IdentityID != pia.ParticipantID {
+			t.Fatalf("Pia's left message: %+v, %v", m, err)
+		}
+	}
+	if got := leftIDs(t, guest, pia.IdentityToken); len(got) != 2 {
+		t.Fatalf("Pia's left messages before erasure: %v", got)
+	}
+	piaDeliveries := len(outboxOf(t, gw.Store(), piaLeft.ID)) + len(outboxOf(t, gw.Store(), piaLeft2.ID))
+	if piaDeliveries != 3 || len(outboxOf(t, gw.Store(), leoLeft.ID)) != 1 {
+		t.Fatalf("deliveries of the left messages before erasure: Pia's %d, want 3 (left, left, answered)", piaDeliveries)
+	}
 	before, err := gw.Store().KeyCounts()
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +245,8 @@ func TestErase(t *testing.T) {
 	rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+pia.ParticipantID).Into(t, &got)
 	if got.IdentityID != pia.ParticipantID || !got.Erased || len(got.ChatIDs) != 2 || got.Deleted.Chats != 2 ||
 		got.Deleted.Files != 1 || got.Deleted.FileBytes != int64(len(secret)) || got.Deleted.Identities != 1 ||
-		got.Deleted.Tokens < 2 || got.Deleted.Events < 6 || got.Ended == 0 {
+		got.Deleted.Tokens < 2 || got.Deleted.Events < 6 || got.Ended == 0 || got.Deleted.LeftMessages != 2 ||
+		got.Deleted.Deliveries < 3 {
 		t.Errorf("erasure answered %+v", got)
 	}
 	// The agent in the open conversation was told it ended.
@@ -185,14 +286,33 @@ func TestErase(t *testing.T) {
 		t.Errorf("file content after erasure: %v", err)
 	}
 	after, _ := gw.Store().KeyCounts()
-	for name, n := range map[string]int{"chats": 2, "files": 1, "file_data": 1, "identities": 1, "identity_chats": 2, "open": 2} {
+	for name, n := range map[string]int{"chats": 2, "files": 1, "file_data": 1, "identities": 1, "identity_chats": 2, "open": 2,
+		"left_messages": 2, "left_open": 1, "left_answered": 1, "identity_left": 2} {
 		if before[name]-after[name] != n {
 			t.Errorf("bucket %s: %d keys before, %d after, want %d fewer", name, before[name], after[name], n)
 		}
 	}
+	// Nor are the messages Pia left, nor their webhook deliveries.
+	for _, l := range []leftReply{piaLeft, piaLeft2} {
+		if _, err := gw.Store().LeftMessage(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("left message %s after erasure: %v", l.ID, err)
+		}
+		if es := outboxOf(t, gw.Store(), l.ID); len(es) != 0 {
+			t.Errorf("deliveries of left message %s after erasure: %+v", l.ID, es)
+		}
+	}
+	for _, tok := range []string{pia.IdentityToken, piaLeft.IdentityToken, piaLeft2.IdentityToken} {
+		if got := leftIDs(t, guest, tok); len(got) != 0 {
+			t.Errorf("listLeftMessages with Pia's identity token after erasure: %v", got)
+		}
+	}
+	if got := agentListed(t, ann, piaLeft.ID, piaLeft2.ID, leoLeft.ID); got[piaLeft.ID] || got[piaLeft2.ID] || !got[leoLeft.ID] {
+		t.Errorf("AgentService.listMessages after erasure shows %v, want Leo's only", got)
+	}
 	// The site is told.
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool { return len(recv.erased()) == 1 })
-	if p := recv.erased()[0]; p.IdentityID != pia.ParticipantID || len(p.ChatIDs) != 2 || p.Deleted.Chats != 2 {
+	if p := recv.erased()[0]; p.IdentityID != pia.ParticipantID || len(p.ChatIDs) != 2 || p.Deleted.Chats != 2 ||
+		p.Deleted.LeftMessages != 2 {
 		t.Errorf("identity.erased: %+v", p)
 	}
 
@@ -208,6 +328,12 @@ func TestErase(t *testing.T) {
 	}
 	if status, body := get(t, gw.URL+"/v1/files/"+leoFile, leo.Token); status != http.StatusOK || string(body) != "Leo's file" {
 		t.Errorf("Leo's file: HTTP %d %q", status, body)
+	}
+	if got := leftIDs(t, guest, leo.IdentityToken); len(got) != 1 || got[0] != leoLeft.ID {
+		t.Errorf("Leo's left messages: %v", got)
+	}
+	if es := outboxOf(t, gw.Store(), leoLeft.ID); len(es) != 1 {
+		t.Errorf("deliveries of Leo's left message: %+v", es)
 	}
 }
 
@@ -230,11 +356,22 @@ func TestExport(t *testing.T) {
 	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Pia"}).Into(t, &pia)
 	guest.WithToken(pia.Token).Command("WebChatService.sendMessage", map[string]string{"message": "hello there"}).Resolved(t)
 	fileID := uploadFile(t, gw, pia.Token, []byte("Pia's notes"))
+	left := leave(t, guest, pia.IdentityToken, "Pia's left message")
+	wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken).Command("AgentService.answerMessage",
+		map[string]string{"id": left.ID, "message": "Answered"}).Resolved(t)
+	leave(t, guest, "", "someone else's")
 
 	var ex lifecycle.Export
 	rest(t, gw, http.MethodGet, "/v1/admin/identities/"+pia.ParticipantID+"/export").Into(t, &ex)
 	if ex.Identity == nil || ex.Identity.ID != pia.ParticipantID || len(ex.Chats) != 1 {
 		t.Fatalf("export: %+v", ex)
+	}
+	if len(ex.LeftMessages) != 1 {
+		t.Fatalf("exported left messages: %+v", ex.LeftMessages)
+	}
+	if m := ex.LeftMessages[0]; m.ID != left.ID || m.Message != "Pia's left message" || m.Email != "visitor@example.com" ||
+		!bytes.Contains(m.Context, []byte("shop.example/cart")) || m.Answer == nil || m.Answer.Text != "Answered" {
+		t.Errorf("exported left message: %+v", m)
 	}
 	c := ex.Chats[0]
 	if c.Chat.ID != pia.ChatID || !bytes.Contains(mustJSON(t, c.Transcript), []byte("hello there")) || len(c.Files) != 1 {
@@ -313,5 +450,112 @@ func TestErase_OpenSocket(t *testing.T) {
 		if e := r.Rejected(t); e.Code != "no_active_session" && e.Code != "restore_failed" {
 			t.Errorf("%s after erasure: %s", c, r.Body)
 		}
+	}
+}
+
+// TestErase_LeftMessages erases by chat id the identity of an async
+// conversation whose visitor also left a message, and by identity id a
+// visitor who only left one: their messages go with them, the answer
+// counts them, and a visitor who left one too keeps it.
+func TestErase_LeftMessages(t *testing.T) {
+	ctx := context.Background()
+	gw := servertest.Start(t, servertest.Options{})
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
+	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
+	var pia started
+	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Pia"}).Into(t, &pia)
+	piaLeft := leave(t, guest, pia.IdentityToken, "Pia's message")
+	zoeLeft := leave(t, guest, "", "Zoe never chatted")
+	leoLeft := leave(t, guest, "", "Leo never chatted either")
+	zoe, err := gw.Store().LeftMessage(ctx, zoeLeft.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var got lifecycle.ErasedReply
+	rest(t, gw, http.MethodDelete, "/v1/admin/chats/"+pia.ChatID+"/identity").Into(t, &got)
+	if got.IdentityID != pia.ParticipantID || got.Deleted.Chats != 1 || got.Deleted.LeftMessages != 1 || got.Deleted.Identities != 1 {
+		t.Errorf("erasure by chat: %+v", got)
+	}
+	rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+zoe.IdentityID).Into(t, &got)
+	if got.IdentityID != zoe.IdentityID || got.Deleted.Chats != 0 || got.Deleted.LeftMessages != 1 || got.Deleted.Identities != 1 {
+		t.Errorf("erasure of a visitor who only left a message: %+v", got)
+	}
+	if r := rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+zoe.IdentityID); r.HTTPStatus != http.StatusNotFound {
+		t.Errorf("second erasure: HTTP %d %s", r.HTTPStatus, r.Body)
+	}
+	for _, l := range []leftReply{piaLeft, zoeLeft} {
+		if _, err := gw.Store().LeftMessage(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("left message %s after erasure: %v", l.ID, err)
+		}
+		if ids := leftIDs(t, guest, l.IdentityToken); len(ids) != 0 {
+			t.Errorf("listLeftMessages after erasure: %v", ids)
+		}
+	}
+	if listed := agentListed(t, ann, piaLeft.ID, zoeLeft.ID, leoLeft.ID); len(listed) != 1 || !listed[leoLeft.ID] {
+		t.Errorf("AgentService.listMessages after erasure shows %v, want Leo's only", listed)
+	}
+	if ids := leftIDs(t, guest, leoLeft.IdentityToken); len(ids) != 1 || ids[0] != leoLeft.ID {
+		t.Errorf("Leo's left messages: %v", ids)
+	}
+
+	// A message left as an identity erased since the visitor's token was
+	// read is left as a new identity: the erased one gets nothing back.
+	m, err := gw.Engine().LeaveMessage(ctx, chat.LeaveRequest{Deployment: "demo-async", Message: "late",
+		Identity: &store.Identity{ID: zoe.IdentityID}})
+	if err != nil || m.IdentityID == zoe.IdentityID {
+		t.Fatalf("a message as an erased identity: %+v, %v", m, err)
+	}
+	if _, err := gw.Store().Identity(ctx, zoe.IdentityID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the erased identity came back: %v", err)
+	}
+	if _, err := gw.Store().Identity(ctx, m.IdentityID); err != nil {
+		t.Errorf("the new identity of the late message: %v", err)
+	}
+}
+
+// TestErase_OrphanedLeftMessages: a store whose sweeps predate left
+// messages may hold messages whose identity record went with its last
+// chat; erasure by that identity's id still deletes them.
+func TestErase_OrphanedLeftMessages(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var left leftReply
+	var identityID string
+	t.Run("Before", func(t *testing.T) {
+		gw := servertest.Start(t, servertest.Options{DataDir: dir})
+		left = leave(t, wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async"), "", "orphaned")
+		m, err := gw.Store().LeftMessage(ctx, left.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		identityID = m.IdentityID
+	})
+	if t.Failed() {
+		return
+	}
+	// What an older sweep did: the identity record deleted, its message kept.
+	db, err := bolt.Open(filepath.Join(dir, "cxgate.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("identities")).Delete([]byte(identityID)) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := servertest.Start(t, servertest.Options{DataDir: dir})
+	var got lifecycle.ErasedReply
+	rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+identityID).Into(t, &got)
+	if got.Deleted.LeftMessages != 1 || got.Deleted.Identities != 0 {
+		t.Errorf("erasure of an orphaned message's identity: %+v", got)
+	}
+	if _, err := gw.Store().LeftMessage(ctx, left.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("orphaned message after erasure: %v", err)
+	}
+	if r := rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+identityID); r.HTTPStatus != http.StatusNotFound {
+		t.Errorf("second erasure: HTTP %d %s", r.HTTPStatus, r.Body)
 	}
 }

@@ -22,6 +22,9 @@ type Export struct {
 	LinksExpireAt int64           `json:"linksExpireAt"` // unix ms: the files' URLs stop working then
 	Identity      *store.Identity `json:"identity"`      // null when only chats are left of it
 	Chats         []ExportedChat  `json:"chats"`
+	// LeftMessages are the messages the identity left ("leave a message"
+	// forms), oldest first, each with its answer and visit context.
+	LeftMessages []store.LeftMessage `json:"leftMessages"`
 }
 
 // ExportedChat is one chat of an export.
@@ -43,6 +46,11 @@ type ExportedFile struct {
 
 // maxExportEvents bounds one chat's transcript in an export.
 const maxExportEvents = 100_000
+
+// maxExportLeft bounds the left messages in an export (the newest are
+// kept): leaveMessage's rate limit and open-message cap keep one identity's
+// far below it.
+const maxExportLeft = 10_000
 
 func (s *Service) export(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
@@ -69,7 +77,10 @@ func (s *Service) export(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if out.Identity == nil && len(chats) == 0 {
+	if out.LeftMessages, err = s.st.LeftMessagesOf(ctx, o.IdentityID, maxExportLeft); err != nil {
+		return nil, err
+	}
+	if out.Identity == nil && len(chats) == 0 && len(out.LeftMessages) == 0 {
 		return nil, ErrNoIdentity
 	}
 	for _, c := range chats {

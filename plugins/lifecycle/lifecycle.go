@@ -32,12 +32,14 @@ const (
 type Store interface {
 	SweepChats(ctx context.Context, p store.SweepPolicy, after string, scan int) (next string, r store.Removed, err error)
 	ExpireFiles(ctx context.Context, p store.SweepPolicy, after string, scan int) (next string, r store.Removed, err error)
+	SweepLeftMessages(ctx context.Context, p store.SweepPolicy, after string, scan int) (next string, r store.Removed, err error)
 	EraseIdentity(ctx context.Context, id string, notices func(store.Erasure) []store.OutboxEntry) (store.Erasure, error)
 	Identity(ctx context.Context, id string) (store.Identity, error)
 	ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error)
 	Chat(ctx context.Context, id string) (store.Chat, error)
 	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
 	FileInfo(ctx context.Context, id string) (store.File, error)
+	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -52,7 +54,8 @@ type Notifier interface {
 type Options struct {
 	// Interval is the time between two retention passes; default 10 min.
 	Interval time.Duration
-	// Scan is how many chats or files one sweep step reads; default 256.
+	// Scan is how many chats, files or left messages one sweep step reads;
+	// default 256.
 	Scan int
 	// StepPause is a wait between two steps of a pass. For tests that must
 	// catch a pass in the middle; 0 in production (each step is a write of
@@ -160,7 +163,7 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 // Sweep runs one retention pass at the service's clock: over every chat,
-// then every file, a step at a time. It returns what it deleted.
+// then every file, then every left message, a step at a time. It returns what it deleted.
 func (s *Service) Sweep(ctx context.Context) (store.Removed, error) {
 	s.sweeping.Lock()
 	defer s.sweeping.Unlock()
@@ -168,7 +171,7 @@ func (s *Service) Sweep(ctx context.Context) (store.Removed, error) {
 	p := store.SweepPolicy{Now: s.opts.Now(), Retention: s.engine.Retention}
 	var total store.Removed
 	for _, step := range []func(context.Context, store.SweepPolicy, string, int) (string, store.Removed, error){
-		s.st.SweepChats, s.st.ExpireFiles,
+		s.st.SweepChats, s.st.ExpireFiles, s.st.SweepLeftMessages,
 	} {
 		for after := ""; ; {
 			next, r, err := step(ctx, p, after, s.opts.Scan)
@@ -197,7 +200,7 @@ func (s *Service) Sweep(ctx context.Context) (store.Removed, error) {
 	if !total.IsZero() {
 		s.opts.Logger.Info("retention: swept", "chats", total.Chats, "events", total.Events, "files", total.Files,
 			"expiredFiles", total.Expired, "fileBytes", total.FileBytes, "tokens", total.Tokens,
-			"identities", total.Identities, "took", time.Since(start).Round(time.Millisecond))
+			"identities", total.Identities, "leftMessages", total.LeftMessages, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return total, nil
 }
@@ -250,9 +253,16 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	if len(chats) == 0 {
-		if _, err := s.st.Identity(ctx, id); errors.Is(err, store.ErrNotFound) {
-			return nil, ErrNoIdentity
-		} else if err != nil {
+		_, err := s.st.Identity(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			// Messages may outlive their identity record in a store whose
+			// sweeps predate left messages: they are still the identity's.
+			var left []store.LeftMessage
+			if left, err = s.st.LeftMessagesOf(ctx, id, 1); err == nil && len(left) == 0 {
+				return nil, ErrNoIdentity
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -291,7 +301,7 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 	s.stats.Erasures++
 	s.statsMu.Unlock()
 	s.opts.Logger.Info("erasure: identity erased", "identity", id, "chats", e.Chats, "events", e.Events,
-		"files", e.Files, "tokens", e.Tokens, "deliveries", e.Deliveries, "ended", ended, "remote", call.Caller.Remote)
+		"files", e.Files, "tokens", e.Tokens, "leftMessages", e.LeftMessages, "deliveries", e.Deliveries, "ended", ended, "remote", call.Caller.Remote)
 	if e.ChatIDs == nil {
 		e.ChatIDs = []string{}
 	}

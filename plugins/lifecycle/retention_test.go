@@ -286,3 +286,96 @@ func TestRetention_AdminAPI(t *testing.T) {
 		t.Errorf("a bad period: HTTP %d %s", r.HTTPStatus, r.Body)
 	}
 }
+
+// TestRetention_LeftMessages moves the clock past retention.chats: a left
+// message goes when its answer, or its creation while unanswered, is older,
+// one message per sweep step; an identity stays while it has a message
+// left, even once its chats are gone, and goes with its last one.
+func TestRetention_LeftMessages(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	gw := servertest.Start(t, servertest.Options{Config: retentionConfig(time.Hour, 0), Now: clock.Now,
+		Lifecycle: lifecycle.Options{Interval: 24 * time.Hour, Scan: 1}})
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
+	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
+	ann.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
+	empty, _ := gw.Store().KeyCounts()
+
+	// t0: Ada leaves a message; Ben has an async conversation, resolved.
+	ada := leave(t, guest, "", "Ada's message")
+	var ben started
+	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Ben"}).Into(t, &ben)
+	guest.WithToken(ben.Token).Command("WebChatService.sendMessage", map[string]string{"message": "my parcel"}).Resolved(t)
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
+		ch, _ := gw.Store().Chat(ctx, ben.ChatID)
+		return ch.State == store.StateActive
+	})
+	ann.Command("AgentService.resolveChat", map[string]string{"chatId": ben.ChatID, "disposition": "answered"}).Resolved(t)
+
+	// t0+30m: Ben, as the same identity, and Cy leave one each. t0+45m:
+	// Ben's thread closes.
+	clock.Advance(30 * time.Minute)
+	benLeft := leave(t, guest, ben.IdentityToken, "Ben's message")
+	cy := leave(t, guest, "", "Cy's message")
+	clock.Advance(15 * time.Minute)
+	gw.Engine().SweepIdle(ctx)
+
+	// t0+70m: Ada's message, unanswered for longer than an hour, goes
+	// with her identity; the others stay.
+	clock.Advance(25 * time.Minute)
+	if r := sweep(t, gw); r.LeftMessages != 1 || r.Identities != 1 || r.Chats != 0 {
+		t.Errorf("sweep at +70m removed %+v, want Ada's message and identity", r)
+	}
+	if _, err := gw.Store().LeftMessage(ctx, ada.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Ada's message past retention: %v", err)
+	}
+	if ids := leftIDs(t, guest, ada.IdentityToken); len(ids) != 0 {
+		t.Errorf("Ada's list past retention: %v", ids)
+	}
+	if got := agentListed(t, ann, ada.ID, benLeft.ID, cy.ID); got[ada.ID] || !got[benLeft.ID] || !got[cy.ID] {
+		t.Errorf("AgentService.listMessages at +70m shows %v, want Ben's and Cy's", got)
+	}
+
+	// t0+80m: Ben's message is answered. t0+125m: Ben's conversation and
+	// Cy's message (left at +30m) are past retention; Ben's message, left
+	// at +30m too but answered at +80m, is not, and keeps his identity.
+	clock.Advance(10 * time.Minute)
+	ann.Command("AgentService.answerMessage", map[string]string{"id": benLeft.ID, "message": "On its way"}).Resolved(t)
+	clock.Advance(45 * time.Minute)
+	if r := sweep(t, gw); r.Chats != 1 || r.LeftMessages != 1 || r.Identities != 1 {
+		t.Errorf("sweep at +125m removed %+v, want Ben's chat, Cy's message and identity", r)
+	}
+	if _, err := gw.Store().Chat(ctx, ben.ChatID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Ben's chat past retention: %v", err)
+	}
+	if ids := leftIDs(t, guest, ben.IdentityToken); len(ids) != 1 || ids[0] != benLeft.ID {
+		t.Errorf("Ben's list with his chat gone: %v", ids)
+	}
+	var ex lifecycle.Export
+	rest(t, gw, http.MethodGet, "/v1/admin/identities/"+ben.ParticipantID+"/export").Into(t, &ex)
+	if ex.Identity == nil || len(ex.Chats) != 0 || len(ex.LeftMessages) != 1 {
+		t.Errorf("Ben's export with his chat gone: %+v", ex)
+	}
+
+	// t0+150m: Ben's answer is older than an hour: his message and
+	// identity go, and nothing of them is left in any bucket.
+	clock.Advance(25 * time.Minute)
+	if r := sweep(t, gw); r.LeftMessages != 1 || r.Identities != 1 {
+		t.Errorf("sweep at +150m removed %+v, want Ben's message and identity", r)
+	}
+	if ids := leftIDs(t, guest, ben.IdentityToken); len(ids) != 0 {
+		t.Errorf("Ben's list past retention: %v", ids)
+	}
+	counts, _ := gw.Store().KeyCounts()
+	for _, name := range []string{"left_messages", "left_open", "left_answered", "identity_left", "identities", "chats"} {
+		if counts[name] != empty[name] {
+			t.Errorf("bucket %s: %d keys, %d before any message", name, counts[name], empty[name])
+		}
+	}
+	if st := gw.Data().Stats(); st.Retention.LeftMessages != 3 {
+		t.Errorf("stats: %+v", st.Retention)
+	}
+	if status, body := get(t, gw.URL+"/metrics", ""); !contains(body, `cxgate_retention_deleted_total{kind="left_messages"} 3`) {
+		t.Errorf("metrics: HTTP %d, no left_messages series", status)
+	}
+}

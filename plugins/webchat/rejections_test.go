@@ -3,19 +3,25 @@ package webchat_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/server/servertest"
+	"github.com/cxgate/cxgate/store"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/wire/rejections.golden.json from the server's answers")
@@ -34,6 +40,7 @@ const (
 	textAccessDenied    = "Access Denied to private command. Only WebChatService is allowed to invoke this command."
 	textAsyncOnly       = "Fetching history messages applies only to Asynchronous chat."
 	textNoFileUploads   = "This transport doesn't support file uploads."
+	textInvalidContext  = "context: at most 20 pages (title 300 characters, url 2048 bytes), 50 variables (name 64, string value 500 characters) of strings, numbers or booleans, 16 KiB of JSON in all."
 )
 
 // outcome is one row of the golden table.
@@ -51,6 +58,7 @@ const (
 	active                 // the token of a live, open chat
 	ended                  // the token of a chat the visitor ended
 	badAuth                // a bearer token nobody issued
+	agent                  // the demo agent's token
 )
 
 func TestRejections(t *testing.T) {
@@ -71,6 +79,7 @@ func TestRejections(t *testing.T) {
 		active:  guestClient.WithToken(activeToken),
 		ended:   guestClient.WithToken(endedToken),
 		badAuth: guestClient.WithToken("not-a-token-anyone-issued"),
+		agent:   wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken),
 	}
 
 	tooLong := strings.Repeat("x", gw.Config().Limits.MessageChars+1)
@@ -158,6 +167,21 @@ func TestRejections(t *testing.T) {
 		{"sendFile/no session", guest, "sendFile", nil, outcome{409, "no_active_session", textNoActiveSession}},
 		{"downloadFile/unknown file", active, "downloadFile", map[string]any{"fileId": "1"},
 			outcome{404, "file_not_found", "No such file in this chat."}},
+
+		// Identity, proactive engagement, media requests, left messages.
+		{"startChat/identity on an anonymous deployment", guest, "startChat", map[string]any{"identity": map[string]any{"uuid": "u-1"}},
+			outcome{403, "identity_not_allowed", "This deployment keeps visitors anonymous: it takes no identity.uuid or identity.jwt."}},
+		{"updateContext/context is not an object", active, "updateContext", map[string]any{"context": 5},
+			outcome{400, "invalid_context", textInvalidContext}},
+		{"leaveMessage/email is not an address", guest, "leaveMessage", map[string]any{"message": "hi", "email": "not an address"},
+			outcome{400, "invalid_email", "email is not an email address."}},
+		{"leaveMessage/context variable is an array", guest, "leaveMessage",
+			map[string]any{"message": "hi", "context": map[string]any{"variables": map[string]any{"a": []int{1}}}},
+			outcome{400, "invalid_context", textInvalidContext}},
+		{"answerMediaRequest/unknown request", active, "answerMediaRequest", map[string]any{"id": "nope", "state": "ACCEPTED"},
+			outcome{404, "media_request_not_found", "No such media request in this chat."}},
+		{"AgentService.answerMessage/unknown message", agent, "AgentService.answerMessage", map[string]any{"id": "nope", "message": "x"},
+			outcome{404, "message_not_found", "No such left message."}},
 
 		// Generic rejections of the bus and the gateway.
 		{"WebChatService.noSuchCommand/unknown command", guest, "WebChatService.noSuchCommand", nil,
@@ -304,10 +328,80 @@ func TestRejections(t *testing.T) {
 		}
 	})
 
+	t.Run("state", func(t *testing.T) { rejectionsAfterState(t, got) })
+
 	if t.Failed() {
 		return // a golden diff would only repeat the failures
 	}
 	checkGolden(t, goldenRejections, got)
+}
+
+// rejectionsAfterState adds to got the rejections that need a chat, a
+// message or a file in some state first, on a gateway of their own with a
+// clock the test moves: a closed media request, an answered message, too
+// many messages from one address, an expired file.
+func rejectionsAfterState(t *testing.T, got map[string]outcome) {
+	ms := atomic.Int64{}
+	ms.Store(time.Now().UnixMilli())
+	now := func() time.Time { return time.UnixMilli(ms.Load()) }
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	for i := range cfg.Deployments {
+		cfg.Deployments[i].Retention.Files = config.Period(30 * time.Minute)
+	}
+	gw := servertest.Start(t, servertest.Options{Config: &cfg, Now: now, Lifecycle: lifecycle.Options{Interval: 24 * time.Hour}})
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo")
+	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
+	ann.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
+	record := func(name, caseName string, r wiretest.Reply, want outcome) {
+		t.Helper()
+		o := outcomeOf(t, r)
+		if o != want {
+			t.Errorf("%s/%s: got %+v, want %+v", name, caseName, o, want)
+		}
+		got[name+"/"+caseName] = o
+	}
+
+	var st struct{ ChatID, Token string }
+	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Rita"}).Into(t, &st)
+	visitor := guest.WithToken(st.Token)
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
+		c, _ := gw.Store().Chat(context.Background(), st.ChatID)
+		return c.State == store.StateActive
+	})
+	var req struct{ ID string }
+	ann.Command("AgentService.requestFile", map[string]any{"chatId": st.ChatID, "types": []string{"image/png"}}).Into(t, &req)
+	visitor.Command("WebChatService.answerMediaRequest", map[string]any{"id": req.ID, "state": "DECLINED"}).Resolved(t)
+	record("WebChatService.answerMediaRequest", "request declined", visitor.Command("WebChatService.answerMediaRequest",
+		map[string]any{"id": req.ID, "state": "ACCEPTED"}), outcome{409, "media_request_closed", "The media request is no longer open."})
+
+	var left struct{ ID string }
+	guest.Command("WebChatService.leaveMessage", map[string]any{"message": "hi"}).Into(t, &left)
+	ann.Command("AgentService.answerMessage", map[string]any{"id": left.ID, "message": "hello"}).Resolved(t)
+	record("AgentService.answerMessage", "already answered", ann.Command("AgentService.answerMessage",
+		map[string]any{"id": left.ID, "message": "again"}), outcome{409, "already_answered", "This message has already been answered."})
+	for range 9 {
+		guest.Command("WebChatService.leaveMessage", map[string]any{"message": "hi"}).Resolved(t)
+	}
+	record("WebChatService.leaveMessage", "eleventh from one address in ten minutes", guest.Command("WebChatService.leaveMessage",
+		map[string]any{"message": "hi"}), outcome{429, "too_many_messages", "Too many messages left; please wait for an answer."})
+
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	part, _ := w.CreateFormFile("file", "notes.txt")
+	part.Write([]byte("notes"))
+	w.Close()
+	upload, _ := http.NewRequest(http.MethodPost, gw.URL+"/v1/files", &body)
+	upload.Header.Set("Content-Type", w.FormDataContentType())
+	upload.Header.Set("Authorization", "Bearer "+st.Token)
+	var f struct{ FileID string }
+	wiretest.NewHTTP(t, gw.URL).Do(upload).Into(t, &f)
+	ms.Add((31 * time.Minute).Milliseconds())
+	if _, err := gw.Data().Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	record("WebChatService.downloadFile", "file expired", visitor.Command("WebChatService.downloadFile", map[string]any{"fileId": f.FileID}),
+		outcome{410, "file_expired", "This file has expired and is no longer available."})
 }
 
 func key(command, caseName string) string {
