@@ -33,6 +33,9 @@ type Options struct {
 	Now    func() time.Time // the engine's clock; nil for time.Now
 	// NoSync skips fsync: benchmarks of everything but the disk only.
 	NoSync bool
+	// PresenceGrace is how long an online agent without a connection keeps
+	// its status and chats; 0 for the minute DESIGN.md gives.
+	PresenceGrace time.Duration
 	// Webhooks tunes webhook delivery (backoff, attempts, timeouts); its
 	// Logger defaults to Logger.
 	Webhooks webhooks.Options
@@ -106,7 +109,9 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	warnUnsignedIdentities(o.Logger, cfg)
 	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger, StartKey: st.SessionKey(),
 		// An agent is present while it has a socket or a long-poll open.
-		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
+		Presence:      func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
+		PresenceGrace: o.PresenceGrace,
+		Statuses:      st,
 	})
 	s.bus = bus.New()
 	if err := s.bus.ObserveCommands(s.metrics.ObserveCommand); err != nil {

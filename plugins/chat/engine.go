@@ -54,6 +54,12 @@ type Log interface {
 	FileContent(ctx context.Context, id string) (store.File, []byte, error)
 }
 
+// Statuses stores agents' statuses (the store does).
+type Statuses interface {
+	AgentStatuses(ctx context.Context) (map[string]string, error)
+	SetAgentStatus(ctx context.Context, agentID, status string) error
+}
+
 // An Observer receives a chat's new events: committed ones (seq > 0) in
 // commit order, and ephemeral ones (typing, seq 0). It must not block.
 type Observer func(c *store.Chat, evs []store.Event)
@@ -76,6 +82,7 @@ type Engine struct {
 
 	presence      func(agentID string) bool // whether the agent has a live connection
 	presenceGrace time.Duration
+	statuses      Statuses // nil: statuses live in memory only
 
 	tokensMu sync.Mutex
 	tokens   map[string]store.Token // resolved visitor tokens by hash
@@ -132,6 +139,10 @@ type Options struct {
 	// agent without one for PresenceGrace turns away. nil disables it.
 	Presence      func(agentID string) bool
 	PresenceGrace time.Duration // default 60 s
+	// Statuses keeps the agents' chosen statuses across restarts, so that an
+	// agent online before one gets its grace period after it. nil keeps
+	// them in memory: every agent starts offline.
+	Statuses Statuses
 	// StartKey is the server secret that derives the token of a start with
 	// a requestId, so that a retry can be answered with it again: keep it
 	// across restarts (the store's session key). Empty: a random one, good
@@ -161,6 +172,7 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 		tokens:        make(map[string]store.Token),
 		presence:      o.Presence,
 		presenceGrace: o.PresenceGrace,
+		statuses:      o.Statuses,
 	}
 	if e.presenceGrace == 0 {
 		e.presenceGrace = time.Minute
@@ -228,14 +240,54 @@ func (e *Engine) Now() time.Time { return e.now() }
 // Observe adds an observer. Call before the store commits anything.
 func (e *Engine) Observe(o Observer) { e.observers = append(e.observers, o) }
 
-// Load rebuilds the view of open chats from the log after a restart.
+// Load rebuilds the view of open chats from the log after a restart, and
+// the agents' statuses: an agent that was online is online again, with the
+// presence grace counted from now, so that it keeps its chats if it
+// reconnects in time and loses them to the queue if it does not.
 func (e *Engine) Load(ctx context.Context) error {
-	return e.log.OpenChats(ctx, func(c store.Chat) error {
+	err := e.log.OpenChats(ctx, func(c store.Chat) error {
 		e.mu.Lock()
 		e.track(&c)
 		e.mu.Unlock()
 		return nil
 	})
+	if err != nil || e.statuses == nil {
+		return err
+	}
+	stored, err := e.statuses.AgentStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, status := range stored {
+		a := e.agents[id]
+		if a == nil {
+			continue
+		}
+		switch status {
+		case StatusOnline:
+			a.status, a.lastFree = StatusOnline, now
+			if e.presence != nil {
+				a.absentSince = now
+			}
+		case StatusAway:
+			a.status = StatusAway
+		}
+	}
+	return nil
+}
+
+// saveStatus stores an agent's status for the next start; a failure costs
+// only that (the agent starts offline then), so it is logged.
+func (e *Engine) saveStatus(ctx context.Context, agentID, status string) {
+	if e.statuses == nil {
+		return
+	}
+	if err := e.statuses.SetAgentStatus(ctx, agentID, status); err != nil {
+		e.logger.Error("store agent status", "agent", agentID, "status", status, "err", err)
+	}
 }
 
 // Committed is the store's commit hook. It runs on the writer goroutine.

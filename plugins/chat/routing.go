@@ -305,6 +305,7 @@ func (e *Engine) SetStatus(ctx context.Context, agentID, status string) error {
 	if a == nil {
 		return ErrUnknownAgent
 	}
+	e.saveStatus(ctx, agentID, status)
 	if status == StatusOffline {
 		e.requeueAgentChats(ctx, agentID, "offline")
 	}
@@ -564,19 +565,24 @@ func (e *Engine) sweep(ctx context.Context) {
 		case <-idle.C:
 			e.SweepIdle(ctx)
 		case <-presence.C:
-			e.SweepPresence()
+			e.sweepPresence(ctx)
 		}
 	}
 }
 
 // SweepPresence turns away every online agent that has had no connection for
-// the presence grace period: its chats stay, new ones go elsewhere.
-func (e *Engine) SweepPresence() {
+// the presence grace period (counted from the start for an agent that was
+// online before a restart): new chats go elsewhere, and its chats are queued
+// again, each visitor told. The sweeper calls it every five seconds; tests
+// call it with an injected clock.
+func (e *Engine) SweepPresence() { e.sweepPresence(context.Background()) }
+
+func (e *Engine) sweepPresence(ctx context.Context) {
 	if e.presence == nil {
 		return
 	}
 	now := e.now()
-	changed := false
+	var gone []string
 	e.mu.Lock()
 	for id, a := range e.agents {
 		if a.status != StatusOnline {
@@ -588,12 +594,18 @@ func (e *Engine) SweepPresence() {
 		case a.absentSince.IsZero():
 			a.absentSince = now
 		case now.Sub(a.absentSince) >= e.presenceGrace:
-			a.status, a.absentSince, changed = StatusAway, time.Time{}, true
-			e.logger.Info("agent away: no connection", "agent", id, "grace", e.presenceGrace)
+			a.status, a.absentSince = StatusAway, time.Time{}
+			gone = append(gone, id)
+			e.logger.Info("agent away: no connection within the grace period; its chats are queued again",
+				"agent", id, "grace", e.presenceGrace, "chats", len(a.chats))
 		}
 	}
 	e.mu.Unlock()
-	if changed {
+	for _, id := range gone {
+		e.saveStatus(ctx, id, StatusAway)
+		e.requeueAgentChats(ctx, id, "away")
+	}
+	if len(gone) > 0 {
 		e.wake()
 	}
 }
