@@ -163,6 +163,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 // renderError writes every error in the wire's envelope with its status.
 func (s *Server) renderError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
+	// A command's rejection is counted by the bus observer; what the
+	// gateway refused itself is counted here.
+	gatewayMade := errors.As(err, &fe) || errors.Is(err, ErrRateLimited)
 	if errors.As(err, &fe) {
 		switch fe.Code {
 		case http.StatusRequestEntityTooLarge:
@@ -181,6 +184,9 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 		}
 	}
 	rej := bus.AsRejection(err)
+	if gatewayMade && s.cfg.Metrics != nil {
+		s.cfg.Metrics.ObserveRejection(rej.Code)
+	}
 	if rej.Code == bus.CodeInternal {
 		s.cfg.Logger.Error("request failed", "path", c.Path(), "id", c.GetRespHeader(fiber.HeaderXRequestID), "err", err)
 	}

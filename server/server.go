@@ -113,8 +113,18 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		PresenceGrace: o.PresenceGrace,
 		Statuses:      st,
 	})
+	times := newChatTimes(o.Logger)
+	s.engine.Observe(times.observe)
+	s.metrics.Register(times.wait)
+	s.metrics.Register(times.firstResponse)
+	s.metrics.Register(newViewCollector(s.engine, dbPath(cfg.Data)))
 	s.bus = bus.New()
 	if err := s.bus.ObserveCommands(s.metrics.ObserveCommand); err != nil {
+		st.Close()
+		return nil, err
+	}
+	auth := &authFailures{logger: o.Logger, metrics: s.metrics, interval: 10 * time.Second}
+	if err := s.bus.ObserveAuthFailures(auth.observe); err != nil {
 		st.Close()
 		return nil, err
 	}

@@ -146,6 +146,12 @@ func (s *Service) apply(ctx context.Context, edit func(c *config.Config) error, 
 	return nil
 }
 
+// logChange records who changed what: the admin token is the only admin,
+// so "who" is the address it came from.
+func (s *Service) logChange(call *bus.Call, action, kind, id string) {
+	s.logger.Info("admin change", "action", action, "kind", kind, "id", id, "by", "admin", "remote", call.Caller.Remote)
+}
+
 // warnUnsignedIdentities logs each deployment that a change turned to
 // unsigned uuids, as the gateway does for every one at start: its visitors'
 // conversations are open to whoever knows or guesses a uuid.

@@ -26,8 +26,8 @@ func TestPresenceSurvivesRestart(t *testing.T) {
 	cfg := twoAgentsConfig()
 	cfg.Agents = cfg.Agents[:2]
 	cfg.Agents[0].MaxChats, cfg.Agents[1].MaxChats = 1, 1 // one chat each, and none for Ann to take over
-	var chatOf = map[string]string{}                        // agent → its chat
-	var visitorOf = map[string]string{}                     // chat → visitor token
+	var chatOf = map[string]string{}                      // agent → its chat
+	var visitorOf = map[string]string{}                   // chat → visitor token
 
 	t.Run("BeforeRestart", func(t *testing.T) {
 		gw := servertest.Start(t, servertest.Options{Config: cfg, DataDir: dir, Now: now, PresenceGrace: grace})

@@ -91,7 +91,8 @@ type Engine struct {
 	mu        sync.Mutex
 	chats     map[string]*store.Chat // open chats, without userData
 	agents    map[string]*agentState
-	positions map[string]int // last queue position told to each waiting chat
+	positions map[string]int   // last queue position told to each waiting chat
+	queuedAt  map[string]int64 // when each waiting chat entered its queue, unix ms
 }
 
 type agentState struct {
@@ -169,6 +170,7 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 		chats:         make(map[string]*store.Chat),
 		agents:        make(map[string]*agentState),
 		positions:     make(map[string]int),
+		queuedAt:      make(map[string]int64),
 		tokens:        make(map[string]store.Token),
 		presence:      o.Presence,
 		presenceGrace: o.PresenceGrace,
@@ -319,6 +321,12 @@ func (e *Engine) track(c *store.Chat) {
 				delete(a.chats, c.ID)
 			}
 		}
+	}
+	switch {
+	case c.State != store.StateQueued:
+		delete(e.queuedAt, c.ID)
+	case old == nil || old.State != store.StateQueued:
+		e.queuedAt[c.ID] = c.LastActivity // the commit that queued it
 	}
 	if c.State == store.StateEnded || dormant(c) {
 		delete(e.chats, c.ID)
