@@ -48,6 +48,9 @@ type Config struct {
 	Metrics      *Metrics // served at /metrics; nil for none
 	// AdminToken guards /v1/admin/debug/pprof; empty disables pprof.
 	AdminToken string
+	// Home is where GET / redirects (the demo's "/demo/"); empty shows a
+	// small page naming the gateway and linking to the console.
+	Home string
 }
 
 // Server is the running HTTP surface.
@@ -136,7 +139,9 @@ func (s *Server) routes() {
 		}
 		t.Mount(app)
 	}
+	app.Get("/", s.home)
 	if s.cfg.Static != nil {
+		app.Use(s.slashless)
 		app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.cfg.Static), Index: "index.html", MaxAge: 60}))
 	}
 }

@@ -33,6 +33,8 @@ type Options struct {
 	Now    func() time.Time // the engine's clock; nil for time.Now
 	// NoSync skips fsync: benchmarks of everything but the disk only.
 	NoSync bool
+	// Demo sends visitors of / to the demo page.
+	Demo bool
 	// PresenceGrace is how long an online agent without a connection keeps
 	// its status and chats; 0 for the minute DESIGN.md gives.
 	PresenceGrace time.Duration
@@ -174,6 +176,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Logger:       o.Logger,
 		Metrics:      s.metrics,
 		AdminToken:   cfg.AdminToken,
+		Home:         home(o.Demo),
 	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}), gms.New(s.bus, gms.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)
@@ -190,6 +193,13 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.hooks.Run(ctx) }()
 	return s, nil
+}
+
+func home(demo bool) string {
+	if demo {
+		return "/demo/"
+	}
+	return ""
 }
 
 func (s *Server) anyOrigin(origin string) bool {

@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: logger})
+	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: logger, Demo: demo})
 	if err != nil {
 		ln.Close()
 		return err
