@@ -33,6 +33,9 @@ type Options struct {
 	Now    func() time.Time // the engine's clock; nil for time.Now
 	// NoSync skips fsync: benchmarks of everything but the disk only.
 	NoSync bool
+	// ImportConfig replaces the store's directory (deployments, queues,
+	// agents, webhooks) with the configuration's at start.
+	ImportConfig bool
 	// Demo sends visitors of / to the demo page.
 	Demo bool
 	// PresenceGrace is how long an online agent without a connection keeps
@@ -103,7 +106,11 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	s.store = st
 	// The directory (deployments, queues, agents, webhooks) is the store's,
 	// seeded from cfg when the store has none; the rest of cfg is the file's.
-	if cfg, err = admin.LoadDirectory(context.Background(), st, cfg, o.Logger); err != nil {
+	load := admin.LoadDirectory
+	if o.ImportConfig {
+		load = admin.ImportDirectory
+	}
+	if cfg, err = load(context.Background(), st, cfg, o.Logger); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}

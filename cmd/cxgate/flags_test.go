@@ -29,6 +29,7 @@ func TestRun_BadFlags(t *testing.T) {
 		{"StrayArgument", []string{"--addr", "127.0.0.1:0", "demo.yaml"}, `unexpected argument "demo.yaml"`},
 		{"DemoOnEveryInterface", []string{"--addr", ":0"}, "--addr :0: the demo setup listens on loopback only"},
 		{"DemoOnAnyIPv4", []string{"--addr", "0.0.0.0:0"}, "loopback only"},
+		{"ImportWithoutFile", []string{"--import-config"}, "--import-config needs a --config file"},
 		{"DemoOnAnyIPv6", []string{"--addr", "[::]:0"}, "loopback only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "", "listen `address`, overrides the file (default 127.0.0.1:8080)")
 	data := fs.String("data", "", "data `directory` for the store, overrides the file (default ./data)")
 	logFormat := fs.String("log", "text", "log format: text or json (json: nothing but JSON records, on stderr)")
+	importConfig := fs.Bool("import-config", false, "replace the store's deployments, queues, agents and webhooks with the --config file's")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {} // printed below: on stdout when asked for
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +48,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *showVersion {
 		fmt.Fprintln(stdout, "cxgate", server.Version())
 		return nil
+	}
+	if *importConfig && *configPath == "" {
+		return fmt.Errorf("--import-config needs a --config file to import")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: cxgate takes only flags (see -h)", fs.Arg(0))
@@ -88,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: logger, Demo: demo})
+	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: logger, Demo: demo, ImportConfig: *importConfig})
 	if err != nil {
 		ln.Close()
 		return err

@@ -33,6 +33,7 @@ const (
 type Store interface {
 	Directory(ctx context.Context) (store.Directory, error)
 	SeedDirectory(ctx context.Context, d store.Directory) (bool, error)
+	ReplaceDirectory(ctx context.Context, d store.Directory) error
 	PutEntry(ctx context.Context, kind store.DirectoryKind, id string, value []byte) error
 	DeleteEntry(ctx context.Context, kind store.DirectoryKind, id string) error
 }

@@ -32,6 +32,8 @@ type Options struct {
 	Logger *slog.Logger
 	// NoSync skips fsync, for benchmarks that build large stores.
 	NoSync bool
+	// ImportConfig replaces the store's directory with Config's.
+	ImportConfig bool
 	// Demo runs as the demo setup does: / redirects to the demo page.
 	Demo bool
 	// PresenceGrace is the agents' presence grace; 0 for the default.
@@ -74,7 +76,7 @@ func Start(t testing.TB, o Options) *Gateway {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync,
-		Webhooks: o.Webhooks, PresenceGrace: o.PresenceGrace, Demo: o.Demo})
+		Webhooks: o.Webhooks, PresenceGrace: o.PresenceGrace, Demo: o.Demo, ImportConfig: o.ImportConfig})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
