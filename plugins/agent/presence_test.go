@@ -69,6 +69,15 @@ func TestPresenceSurvivesRestart(t *testing.T) {
 		if err != nil || bob.Status != chat.StatusAway || len(bob.Chats) != 0 {
 			t.Errorf("Bob, gone past the grace, is %+v (%v); want away without chats", bob, err)
 		}
+		// Bob, back later, is told why he is away without his chat.
+		var later struct {
+			Status, Note string
+			Chats        []any
+		}
+		wiretest.NewHTTP(t, gw.URL).WithToken("bob-secret-1").Command("AgentService.listChats", nil).Into(t, &later)
+		if later.Status != chat.StatusAway || len(later.Chats) != 0 || !strings.Contains(later.Note, "went back to the queue") {
+			t.Errorf("Bob's listChats after the grace: %+v; want away, no chats, and a note saying why", later)
+		}
 		lost := chatOf["bob"]
 		wiretest.WaitFor(t, wiretest.Timeout, func() bool { pos, _ := gw.Engine().QueuePosition(lost); return pos == 1 })
 		visitor := wiretest.NewHTTP(t, gw.URL).WithToken(visitorOf[lost])

@@ -101,6 +101,7 @@ type agentState struct {
 	chats       map[string]bool
 	lastFree    time.Time // when it last had a chat assigned or freed: the tie-break
 	absentSince time.Time // online with no connection since; zero while connected
+	note        string    // why the engine last changed its status, for the agent; cleared when it sets one
 	// accepting holds a seat for each chat being given to the agent (routed,
 	// accepted or transferred) until that write commits or fails, so that
 	// concurrent assignments never take it beyond its capacity.

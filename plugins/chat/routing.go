@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -299,7 +300,7 @@ func (e *Engine) SetStatus(ctx context.Context, agentID, status string) error {
 			a.lastFree = e.now()
 		}
 		a.status = status
-		a.absentSince = time.Time{}
+		a.absentSince, a.note = time.Time{}, ""
 	}
 	e.mu.Unlock()
 	if a == nil {
@@ -483,6 +484,9 @@ type AgentInfo struct {
 	Status   string   `json:"status"`
 	MaxChats int      `json:"maxChats"`
 	Chats    []string `json:"chats"`
+	// Note says why the gateway last changed the agent's status (it was
+	// away too long without a connection); empty once the agent sets one.
+	Note string `json:"note,omitempty"`
 }
 
 // Agent returns an agent's presence and the open chats it is in.
@@ -494,7 +498,7 @@ func (e *Engine) Agent(agentID string) (AgentInfo, error) {
 		return AgentInfo{}, ErrUnknownAgent
 	}
 	info := AgentInfo{ID: a.cfg.ID, Name: a.cfg.Name, Kind: a.cfg.Kind, Status: a.status, MaxChats: a.cfg.MaxChats,
-		Chats: make([]string, 0, len(a.chats))}
+		Chats: make([]string, 0, len(a.chats)), Note: a.note}
 	for id := range a.chats {
 		info.Chats = append(info.Chats, id)
 	}
@@ -595,6 +599,11 @@ func (e *Engine) sweepPresence(ctx context.Context) {
 			a.absentSince = now
 		case now.Sub(a.absentSince) >= e.presenceGrace:
 			a.status, a.absentSince = StatusAway, time.Time{}
+			a.note = fmt.Sprintf("You had no connection for %s: your status was set to away", e.presenceGrace)
+			if n := len(a.chats); n > 0 {
+				a.note += fmt.Sprintf(" and your %d open chats went back to the queue", n)
+			}
+			a.note += "."
 			gone = append(gone, id)
 			e.logger.Info("agent away: no connection within the grace period; its chats are queued again",
 				"agent", id, "grace", e.presenceGrace, "chats", len(a.chats))
