@@ -22,17 +22,23 @@ func TestFileAndStoreDisagree(t *testing.T) {
 	first := config.Demo()
 	edited := config.Demo()
 	edited.Queues = append(edited.Queues, config.Queue{Name: "sales"})
-	edited.Deployments[0].Origins = []string{"https://shop.example"}                    // demo differs
-	edited.Deployments = edited.Deployments[:1]                                         // demo-async only in the store
-	edited.Agents = append(edited.Agents, config.Agent{ID: "bob", Token: "bob-secret"}) // bob only in the file
+	edited.Deployments[0].Origins = []string{"https://shop.example"} // demo differs
+	edited.Deployments = edited.Deployments[:1]                      // demo-async only in the store
+	edited.Agents = []config.Agent{{ID: "bob", Token: "bob-secret"}} // bob only in the file, ann only in the store
+	var annsChat string
 
 	t.Run("Seed", func(t *testing.T) {
-		servertest.Start(t, servertest.Options{DataDir: dir, Config: &first})
+		gw := servertest.Start(t, servertest.Options{DataDir: dir, Config: &first})
+		wiretest.NewHTTP(t, gw.URL).WithToken("ann-secret").Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
+		var st struct{ ChatID string }
+		wiretest.NewHTTP(t, gw.URL).WithDeployment("demo").Command("WebChatService.startChat", nil).Into(t, &st)
+		wiretest.WaitFor(t, wiretest.Timeout, func() bool { return gw.Engine().IsParticipant(st.ChatID, "ann") })
+		annsChat = st.ChatID
 	})
 	t.Run("EditedFileNamed", func(t *testing.T) {
 		var logs logBuffer
 		gw := servertest.Start(t, servertest.Options{DataDir: dir, Config: &edited, Logger: logs.logger()})
-		want := `differences="deployments: demo differs, demo-async only in the store; queues: sales only in the file; agents: bob only in the file"`
+		want := `differences="deployments: demo differs, demo-async only in the store; queues: sales only in the file; agents: bob only in the file, ann only in the store"`
 		if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "--import-config") {
 			t.Errorf("log does not name the differences and the way out:\n%s", logs.String())
 		}
@@ -68,6 +74,12 @@ func TestFileAndStoreDisagree(t *testing.T) {
 			t.Errorf("demo's origins = %v", d.Origins)
 		}
 		wiretest.NewHTTP(t, gw.URL).WithToken("bob-secret").Command("AgentService.getStatus", nil).Resolved(t)
+		rejected(t, wiretest.NewHTTP(t, gw.URL).WithToken("ann-secret").Command("AgentService.getStatus", nil),
+			http.StatusUnauthorized, "unauthorized")
+		// Ann's chat, held by an agent the import dropped, waits for another.
+		if pos, _ := gw.Engine().QueuePosition(annsChat); pos != 1 || gw.Engine().IsParticipant(annsChat, "ann") {
+			t.Errorf("the chat of the dropped agent: position %d, ann still in it: %v", pos, gw.Engine().IsParticipant(annsChat, "ann"))
+		}
 		rejected(t, rest(t, wiretest.NewHTTP(t, gw.URL).WithToken(gw.AdminToken), "GET", "/v1/admin/deployments/demo-async", nil),
 			http.StatusNotFound, "not_found")
 	})

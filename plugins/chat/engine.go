@@ -247,15 +247,31 @@ func (e *Engine) Observe(o Observer) { e.observers = append(e.observers, o) }
 // the agents' statuses: an agent that was online is online again, with the
 // presence grace counted from now, so that it keeps its chats if it
 // reconnects in time and loses them to the queue if it does not.
+//
+// A chat held by an agent no longer in the directory (an imported
+// configuration dropped it) is queued again, as when an admin removes one.
 func (e *Engine) Load(ctx context.Context) error {
+	gone := map[string]bool{}
 	err := e.log.OpenChats(ctx, func(c store.Chat) error {
 		e.mu.Lock()
 		e.track(&c)
+		for _, p := range c.Participants {
+			if p.Connected() && e.agents[p.ID] == nil {
+				gone[p.ID] = true
+			}
+		}
 		e.mu.Unlock()
 		return nil
 	})
-	if err != nil || e.statuses == nil {
+	if err != nil {
 		return err
+	}
+	for id := range gone {
+		e.logger.Warn("agent no longer configured: its chats are queued again", "agent", id)
+		e.requeueAgentChats(ctx, id, "removed")
+	}
+	if e.statuses == nil {
+		return nil
 	}
 	stored, err := e.statuses.AgentStatuses(ctx)
 	if err != nil {
