@@ -24,7 +24,13 @@ var durationType = reflect.TypeOf(time.Duration(0))
 type checker struct {
 	errs  []error
 	lines map[string]int
+	// visits bounds the walk: aliases may repeat a node many times over.
+	visits int
 }
+
+// maxVisits is more nodes than any real configuration has, and few enough
+// to walk in a moment.
+const maxVisits = 1 << 18
 
 func (c *checker) bad(path string, line int, format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf("%s (line %d): %s", path, line, fmt.Sprintf(format, args...)))
@@ -48,6 +54,12 @@ func join(path, key string) string {
 }
 
 func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
+	if c.visits++; c.visits == maxVisits {
+		c.errs = append(c.errs, fmt.Errorf("line %d: the document expands to too many values (aliases?)", n.Line))
+	}
+	if c.visits >= maxVisits {
+		return
+	}
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -111,6 +123,9 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
 		if n.Kind != yaml.ScalarNode {
 			c.bad(name, n.Line, "is %s, not %s", describe(n), form(t))
 			return
+		}
+		if t.Kind() == reflect.String {
+			return // every scalar reads as text
 		}
 		// The decoder truncates 2.5 into an int: a whole number must be
 		// written as one.

@@ -103,3 +103,22 @@ func TestParse_MessagesAll(t *testing.T) {
 		}
 	}
 }
+
+// TestParse_AliasBomb: aliases that expand a small file into millions of
+// values stop the check with a message instead of walking them all.
+func TestParse_AliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x: &o [")
+	for range 2000 {
+		b.WriteString(`"https://a.example",`)
+	}
+	b.WriteString("]\ndeployments: [")
+	for range 2000 {
+		b.WriteString("{key: k, queue: q, origins: *o},")
+	}
+	b.WriteString("]\n")
+	_, err := config.Parse(strings.NewReader(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "expands to too many values") {
+		t.Fatalf("Parse of an alias bomb: %v", err)
+	}
+}
