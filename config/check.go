@@ -17,7 +17,10 @@ import (
 // by its yaml tags, so that every key, present or added later, gets the same
 // messages: the key's path, its line and the form it accepts.
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType    = reflect.TypeOf(time.Duration(0))
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+)
 
 // checker collects the problems of a document and the line of every key
 // path it saw, for the validation messages that come after decoding.
@@ -74,6 +77,12 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
 		name = "the configuration"
 	}
 	switch {
+	case reflect.PointerTo(t).Implements(unmarshalerType):
+		// A type that reads itself: its own message says what it takes.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			c.bad(name, n.Line, "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		return
 	case t == durationType:
 		if n.Kind != yaml.ScalarNode {
 			c.bad(name, n.Line, "is not a duration such as 90s, 30m or 24h")
