@@ -83,6 +83,8 @@ func TestOperationsMetrics(t *testing.T) {
 		`cxgate_agents{status="offline"} 3`,
 		`cxgate_agent_free_slots 0`,
 		`cxgate_chat_wait_seconds_count 0`,
+		`cxgate_chats_active{deployment="demo",mode="live"} 0`,
+		`cxgate_chats_active{deployment="demo-async",mode="async"} 0`,
 		`cxgate_rejections_total{code="access_denied"} 1`,
 		`cxgate_rejections_total{code="unauthorized"} 2`,
 		`cxgate_rejections_total{code="not_found"} 1`,

@@ -20,7 +20,7 @@ type Stats struct {
 	Queues    map[string]QueueStats // every configured queue, and any a waiting chat names
 	Agents    map[string]int        // agents by status, every status present
 	FreeSlots int                   // free chat slots of the online agents
-	Active    map[ChatKind]int      // chats with an agent in them
+	Active    map[ChatKind]int      // chats with an agent in them; every configured deployment present
 }
 
 // Stats reads the view once. Waits are counted from when a chat entered its
@@ -34,6 +34,9 @@ func (e *Engine) Stats() Stats {
 		Active: map[ChatKind]int{}}
 	for _, q := range cfg.Queues {
 		s.Queues[q.Name] = QueueStats{}
+	}
+	for _, d := range cfg.Deployments {
+		s.Active[ChatKind{d.Key, d.Mode}] = 0 // a series from the start, not from the first chat
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
