@@ -22,8 +22,27 @@ func (p *Plugin) RegisterAuth(fn AuthFunc) error {
 	return nil
 }
 
+// ObserveAuthFailures sets fn to hear of every token Authenticate refuses
+// (never the token itself), for metrics and logs. It must be cheap: it runs
+// on the caller's goroutine. Call before Start.
+func (b *Bus) ObserveAuthFailures(fn func(err error)) error {
+	if b.started {
+		return ErrStarted
+	}
+	b.authFail = fn
+	return nil
+}
+
 // Authenticate resolves a bearer token. Unknown tokens are ErrUnauthorized.
 func (b *Bus) Authenticate(ctx context.Context, token string) (Caller, error) {
+	c, err := b.authenticate(ctx, token)
+	if err != nil && b.authFail != nil {
+		b.authFail(err)
+	}
+	return c, err
+}
+
+func (b *Bus) authenticate(ctx context.Context, token string) (Caller, error) {
 	if token == "" {
 		return Caller{}, ErrUnauthorized
 	}

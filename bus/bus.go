@@ -76,6 +76,7 @@ type Bus struct {
 	started  bool
 	stopped  atomic.Bool // set by Close: commands are refused
 	observe  CommandObserver
+	authFail func(err error)
 
 	published atomic.Uint64
 	dropped   atomic.Uint64

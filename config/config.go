@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -179,6 +180,16 @@ func Parse(r io.Reader) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	// Walk the tree first: its messages name the key path, the line and
+	// the accepted form, where the decoder's name only a Go type.
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return Config{}, err
+	}
+	chk := checkDocument(&root, reflect.TypeOf(Config{}))
+	if len(chk.errs) > 0 {
+		return Config{}, errors.Join(chk.errs...)
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -214,7 +225,7 @@ func Parse(r io.Reader) (Config, error) {
 		}
 	}
 	if err := c.Validate(); err != nil {
-		return Config{}, err
+		return Config{}, chk.withLines(err)
 	}
 	return c, nil
 }

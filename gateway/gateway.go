@@ -82,6 +82,9 @@ type Config struct {
 	// Backup, if set, serves GET /v1/admin/backup: a consistent copy of the
 	// store and its size, streamed as an attachment and then closed.
 	Backup func() (io.ReadCloser, int64, error)
+	// Home is where GET / redirects (the demo's "/demo/"); empty shows a
+	// small page naming the gateway and linking to the console.
+	Home string
 }
 
 // Server is the running HTTP surface.
@@ -205,7 +208,9 @@ func (s *Server) routes() {
 	if s.cfg.Loader != nil {
 		app.Get(LoaderPath, s.handleLoader)
 	}
+	app.Get("/", s.home)
 	if s.cfg.Static != nil {
+		app.Use(s.slashless)
 		app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(s.cfg.Static), Index: "index.html", MaxAge: 60}))
 	}
 }
@@ -248,6 +253,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 // renderError writes every error in the wire's envelope with its status.
 func (s *Server) renderError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
+	// A command's rejection is counted by the bus observer; what the
+	// gateway refused itself is counted here.
+	gatewayMade := errors.As(err, &fe) || errors.Is(err, ErrRateLimited)
 	if errors.As(err, &fe) {
 		switch fe.Code {
 		case http.StatusRequestEntityTooLarge:
@@ -268,6 +276,9 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 	rej := bus.AsRejection(err)
 	if n := rej.RetrySeconds(); n > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(n))
+	}
+	if gatewayMade && s.cfg.Metrics != nil {
+		s.cfg.Metrics.ObserveRejection(rej.Code)
 	}
 	if rej.Code == bus.CodeInternal {
 		s.cfg.Logger.Error("request failed", "path", c.Path(), "id", c.GetRespHeader(fiber.HeaderXRequestID), "err", err)

@@ -26,6 +26,7 @@ type Metrics struct {
 	commitSeconds  prometheus.Histogram
 	httpRequests   *prometheus.CounterVec
 	httpSeconds    *prometheus.HistogramVec
+	rejections     *prometheus.CounterVec
 }
 
 // NewMetrics makes the registry with the Go runtime and process collectors.
@@ -54,9 +55,12 @@ func NewMetrics() *Metrics {
 			Name: "cxgate_http_request_duration_seconds", Help: "HTTP request time by route (long-polls wait by design).",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cxgate_rejections_total", Help: "Rejections by code: of commands on every wire, of tokens, and of requests the gateway refused itself (rate limits, sizes, unknown paths).",
+		}, []string{"code"}),
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.commands, m.commandSeconds, m.commitWrites, m.commitSeconds, m.httpRequests, m.httpSeconds)
+		m.commands, m.commandSeconds, m.commitWrites, m.commitSeconds, m.httpRequests, m.httpSeconds, m.rejections)
 	return m
 }
 
@@ -64,10 +68,19 @@ func NewMetrics() *Metrics {
 func (m *Metrics) ObserveCommand(name string, d time.Duration, code string) {
 	if code == "" {
 		code = "resolved"
+	} else {
+		m.rejections.WithLabelValues(code).Inc()
 	}
 	m.commands.WithLabelValues(name, code).Inc()
 	m.commandSeconds.WithLabelValues(name).Observe(d.Seconds())
 }
+
+// ObserveRejection counts a rejection made outside a command: a refused
+// token, or a request the gateway refused before any command ran.
+func (m *Metrics) ObserveRejection(code string) { m.rejections.WithLabelValues(code).Inc() }
+
+// Register adds a collector, such as one reading many series at once.
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
 
 // ObserveCommit is the store's commit observer.
 func (m *Metrics) ObserveCommit(writes int, d time.Duration) {

@@ -37,10 +37,7 @@ func (s *Server) registerLifecycle(o lifecycle.Options) error {
 		func() float64 { return float64(data.Stats().Passes) })
 	m.Counter("cxgate_erasures_total", "Identities erased on request.",
 		func() float64 { return float64(data.Stats().Erasures) })
-	m.Gauge("cxgate_store_bytes", "Size of the store file, free pages included.", nil, func() float64 {
-		n, _ := s.store.Size()
-		return float64(n)
-	})
+	// cxgate_store_bytes is one of the operations series (ops.go).
 	return nil
 }
 

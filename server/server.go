@@ -35,6 +35,14 @@ type Options struct {
 	Now    func() time.Time // the engine's clock; nil for time.Now
 	// NoSync skips fsync: benchmarks of everything but the disk only.
 	NoSync bool
+	// ImportConfig replaces the store's directory (deployments, queues,
+	// agents, webhooks) with the configuration's at start.
+	ImportConfig bool
+	// Demo sends visitors of / to the demo page.
+	Demo bool
+	// PresenceGrace is how long an online agent without a connection keeps
+	// its status and chats; 0 for the minute DESIGN.md gives.
+	PresenceGrace time.Duration
 	// Webhooks tunes webhook delivery (backoff, attempts, timeouts); its
 	// Logger defaults to Logger.
 	Webhooks webhooks.Options
@@ -113,7 +121,11 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	s.store = st
 	// The directory (deployments, queues, agents, webhooks) is the store's,
 	// seeded from cfg when the store has none; the rest of cfg is the file's.
-	if cfg, err = admin.LoadDirectory(context.Background(), st, cfg, o.Logger); err != nil {
+	load := admin.LoadDirectory
+	if o.ImportConfig {
+		load = admin.ImportDirectory
+	}
+	if cfg, err = load(context.Background(), st, cfg, o.Logger); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -124,7 +136,14 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
 		// Left messages commit with their webhook deliveries, like events.
 		MessageOutbox: func(event string, m store.LeftMessage) []store.OutboxEntry { return s.hooks.MessageOutbox(event, m) },
+		PresenceGrace: o.PresenceGrace,
+		Statuses:      st,
 	})
+	times := newChatTimes(o.Logger)
+	s.engine.Observe(times.observe)
+	s.metrics.Register(times.wait)
+	s.metrics.Register(times.firstResponse)
+	s.metrics.Register(newViewCollector(s.engine, dbPath(cfg.Data)))
 	s.bus = bus.New()
 	if err := s.bus.ObserveCommands(s.metrics.ObserveCommand); err != nil {
 		st.Close()
@@ -132,6 +151,11 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	}
 	lim := newLimits(cfg.Limits)
 	if err := lim.guard(s.bus); err != nil {
+		st.Close()
+		return nil, err
+	}
+	auth := &authFailures{logger: o.Logger, metrics: s.metrics, interval: 10 * time.Second}
+	if err := s.bus.ObserveAuthFailures(auth.observe); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -200,6 +224,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Loader:           (&loaders{config: s.engine.Config}).get,
 		PublicURL:        cfg.PublicOrigin(),
 		Backup:           s.backup,
+		Home:             home(o.Demo),
 	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}), gms.New(s.bus, gms.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)
@@ -246,6 +271,13 @@ func (s *Server) MetricsAddr() string {
 		return ""
 	}
 	return s.metricsLn.Addr().String()
+}
+
+func home(demo bool) string {
+	if demo {
+		return "/demo/"
+	}
+	return ""
 }
 
 func (s *Server) anyOrigin(origin string) bool {

@@ -170,3 +170,41 @@ func (s *Store) DeleteEntry(ctx context.Context, kind DirectoryKind, id string) 
 	}
 	return nil
 }
+
+// ReplaceDirectory makes d the whole directory, in one transaction: every
+// entry of a kind d names is removed, then d's are written.
+func (s *Store) ReplaceDirectory(ctx context.Context, d Directory) error {
+	for kind, es := range d {
+		if !slices.Contains(DirectoryKinds, kind) {
+			return fmt.Errorf("store: replace directory: %w: %q", ErrUnknownKind, kind)
+		}
+		for _, e := range es {
+			if e.ID == "" {
+				return fmt.Errorf("store: replace directory: %s entry without id", kind)
+			}
+		}
+	}
+	o := &op{}
+	o.apply = func(tx *bolt.Tx) error {
+		for kind, es := range d {
+			name := []byte(kind)
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+			b, err := tx.CreateBucket(name)
+			if err != nil {
+				return err
+			}
+			for _, e := range es {
+				if err := b.Put([]byte(e.ID), e.Value); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := s.submit(ctx, o); err != nil {
+		return fmt.Errorf("store: replace directory: %w", err)
+	}
+	return nil
+}

@@ -21,7 +21,7 @@ import (
 
 func main() {
 	server.TuneGC()
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "cxgate:", err)
 		os.Exit(1)
 	}
@@ -42,9 +42,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "YAML configuration `file`; without one the demo setup runs")
 	addr := fs.String("addr", "", "listen `address`, overrides the file (default 127.0.0.1:8080)")
 	data := fs.String("data", "", "data `directory` for the store, overrides the file (default ./data)")
-	logFormat := fs.String("log", "text", "log format: text or json")
+	logFormat := fs.String("log", "text", "log format: text or json (json: nothing but JSON records, on stderr)")
+	importConfig := fs.Bool("import-config", false, "replace the store's deployments, queues, agents and webhooks with the --config file's")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {} // printed below: on stdout when asked for
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "Usage: cxgate [flags]\n\nRuns the cxgate web chat gateway. Flags:\n\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return err
+		}
+		return fmt.Errorf("%w (see cxgate -h)", err)
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "cxgate", server.Version())
+		return nil
+	}
+	if *importConfig && *configPath == "" {
+		return fmt.Errorf("--import-config needs a --config file to import")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: cxgate takes only flags (see -h)", fs.Arg(0))
@@ -78,32 +94,41 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if host, _, err := net.SplitHostPort(cfg.Addr); demo && err == nil && !loopbackHost(host) {
 		return fmt.Errorf("--addr %s: the demo setup listens on loopback only (its tokens are public); give a --config file to listen elsewhere", cfg.Addr)
 	}
-	opts := server.Options{Static: web.Files(), Logger: logger}
+	// Signals from now on: one during startup still shuts down cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The port first: a port in use fails before the data directory is made.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	opts := server.Options{Static: web.Files(), Logger: logger, Demo: demo, ImportConfig: *importConfig}
 	// Test only: the kill test slows retention sweeps down to catch one
 	// in the middle. Not a setting: nothing else reads it.
 	if v := os.Getenv("CXGATE_TEST_SWEEP_PAUSE"); v != "" {
 		pause, err := time.ParseDuration(v)
 		if err != nil {
+			ln.Close()
 			return fmt.Errorf("CXGATE_TEST_SWEEP_PAUSE: %w", err)
 		}
 		opts.Lifecycle.StepPause = pause
 	}
 	srv, err := server.New(cfg, opts)
-	if errors.Is(err, store.ErrDamaged) {
-		return fmt.Errorf("%w\nthe gateway did not start: list the problems with `cxgate check --data %s`, then restore a backup (docs/backup.md)", err, cfg.Data)
-	}
 	if err != nil {
+		ln.Close()
+		if errors.Is(err, store.ErrDamaged) {
+			return fmt.Errorf("%w\nthe gateway did not start: list the problems with `cxgate check --data %s`, then restore a backup (docs/backup.md)", err, cfg.Data)
+		}
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		_ = srv.Shutdown(context.Background())
-		return fmt.Errorf("listen: %w", err)
-	}
 	base := "http://" + ln.Addr().String()
-	logger.Info("cxgate listening", "addr", ln.Addr().String(), "data", cfg.Data, "demo", demo)
+	logger.Info("cxgate listening", "addr", ln.Addr().String(), "data", cfg.Data, "demo", demo, "version", server.Version())
 	if a := srv.MetricsAddr(); a != "" {
 		logger.Info("metrics listening", "addr", a)
+	}
+	if *logFormat == "json" {
+		// Log collectors read every line as a record: no banner.
+		stdout = io.Discard
 	}
 	fmt.Fprintf(stdout, "cxgate listening on %s (store: %s)\n", base, cfg.Data)
 	if demo {
@@ -121,10 +146,12 @@ func run(args []string, stdout, stderr io.Writer) error {
   agent token:   %[2]s
   admin token:   %[3]s
 `, base, agentLine, cfg.AdminToken)
+		if *logFormat == "json" {
+			logger.Info("demo setup", "visitorPage", base+"/demo/", "asyncPage", base+"/demo/async/",
+				"agentConsole", base+"/agent/", "agentToken", agentLine, "adminToken", cfg.AdminToken)
+		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -33,6 +33,7 @@ const (
 type Store interface {
 	Directory(ctx context.Context) (store.Directory, error)
 	SeedDirectory(ctx context.Context, d store.Directory) (bool, error)
+	ReplaceDirectory(ctx context.Context, d store.Directory) error
 	PutEntry(ctx context.Context, kind store.DirectoryKind, id string, value []byte) error
 	DeleteEntry(ctx context.Context, kind store.DirectoryKind, id string) error
 }
@@ -144,6 +145,12 @@ func (s *Service) apply(ctx context.Context, edit func(c *config.Config) error, 
 	}
 	s.warnUnsignedIdentities(prev, &next)
 	return nil
+}
+
+// logChange records who changed what: the admin token is the only admin,
+// so "who" is the address it came from.
+func (s *Service) logChange(call *bus.Call, action, kind, id string) {
+	s.logger.Info("admin change", "action", action, "kind", kind, "id", id, "by", "admin", "remote", call.Caller.Remote)
 }
 
 // warnUnsignedIdentities logs each deployment that a change turned to

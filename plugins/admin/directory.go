@@ -47,7 +47,8 @@ func LoadDirectory(ctx context.Context, st Store, file config.Config, logger *sl
 		logger.Info("directory: from the store (the same as the configuration's)", counts...)
 	default:
 		logger.Warn("directory: from the store; the configuration's deployments, queues, agents and webhooks are ignored "+
-			"because the store already has a directory (change it with the admin API under /v1/admin)", counts...)
+			"because the store already has a directory (change it with the admin API under /v1/admin, or start once "+
+			"with --import-config to replace it with the file's)", append(counts, "differences", diffDirectory(d, fromFile))...)
 	}
 	cfg := file
 	err = errors.Join(
@@ -63,6 +64,71 @@ func LoadDirectory(ctx context.Context, st Store, file config.Config, logger *sl
 		return config.Config{}, fmt.Errorf("admin: the stored directory is not valid with this configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// ImportDirectory replaces the store's directory with file's, after
+// validating file as a whole, and then loads as LoadDirectory does: the file
+// becomes the directory in force, admin changes since included or not.
+func ImportDirectory(ctx context.Context, st Store, file config.Config, logger *slog.Logger) (config.Config, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	file = cloneDirectory(&file)
+	file.ApplyDefaults()
+	if err := file.Validate(); err != nil {
+		return config.Config{}, fmt.Errorf("admin: import the configuration's directory: %w", err)
+	}
+	stripTokens(&file)
+	fromFile, err := storedDirectory(&file)
+	if err != nil {
+		return config.Config{}, fmt.Errorf("admin: encode the configuration's directory: %w", err)
+	}
+	before, err := st.Directory(ctx)
+	if err != nil {
+		return config.Config{}, err
+	}
+	if err := st.ReplaceDirectory(ctx, fromFile); err != nil {
+		return config.Config{}, err
+	}
+	logger.Warn("directory: replaced the store's with the configuration's (--import-config)",
+		"differences", diffDirectory(before, fromFile))
+	return LoadDirectory(ctx, st, file, logger)
+}
+
+// diffDirectory names each entry that differs between the stored directory
+// and the file's, e.g. "deployments: shop differs, sales only in the file;
+// agents: bob only in the store". Both are ordered by id.
+func diffDirectory(stored, file store.Directory) string {
+	var kinds []string
+	for _, kind := range store.DirectoryKinds {
+		var items []string
+		in := map[string][]byte{}
+		for _, e := range stored[kind] {
+			in[e.ID] = e.Value
+		}
+		for _, e := range file[kind] {
+			v, ok := in[e.ID]
+			switch {
+			case !ok:
+				items = append(items, e.ID+" only in the file")
+			case !bytes.Equal(v, e.Value):
+				items = append(items, e.ID+" differs")
+			}
+			delete(in, e.ID)
+		}
+		for _, e := range stored[kind] {
+			if _, ok := in[e.ID]; ok {
+				items = append(items, e.ID+" only in the store")
+			}
+		}
+		if len(items) > 0 {
+			kinds = append(kinds, string(kind)+": "+strings.Join(items, ", "))
+		}
+	}
+	if len(kinds) == 0 {
+		return "none"
+	}
+	return strings.Join(kinds, "; ")
 }
 
 // storedDirectory encodes the directory of c as the store keeps it.

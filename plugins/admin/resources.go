@@ -168,6 +168,7 @@ func (r *resource[T]) create(ctx context.Context, s *Service, call *bus.Call) (a
 	if err != nil {
 		return nil, err
 	}
+	s.logChange(call, "created", r.name, *r.id(&created))
 	data, err := r.wire(created)
 	if err != nil {
 		return nil, err
@@ -214,6 +215,7 @@ func (r *resource[T]) update(ctx context.Context, s *Service, call *bus.Call) (a
 	if err != nil {
 		return nil, err
 	}
+	s.logChange(call, "updated", r.name, id)
 	data, err := r.wire(updated)
 	return json.RawMessage(data), err
 }
@@ -247,6 +249,7 @@ func (r *resource[T]) remove(ctx context.Context, s *Service, call *bus.Call) (a
 	if err != nil {
 		return nil, err
 	}
+	s.logChange(call, "deleted", r.name, id)
 	return map[string]any{r.idField: id, "deleted": true}, nil
 }
 

@@ -290,7 +290,11 @@ func (s *Service) listChats(ctx context.Context, call *bus.Call) (any, error) {
 	pos.mu.Lock()
 	head := pos.head
 	pos.mu.Unlock()
-	return map[string]any{"status": info.Status, "chats": chats, "queued": queued, "seq": head}, nil
+	out := map[string]any{"status": info.Status, "chats": chats, "queued": queued, "seq": head}
+	if info.Note != "" {
+		out["note"] = info.Note
+	}
+	return out, nil
 }
 
 // chatOptions are the options of the commands about one chat; each command

@@ -176,7 +176,7 @@ func TestPresenceAndQueuePositions(t *testing.T) {
 	guest.Command("WebChatService.startChat", nil).Into(t, &st)
 	var pos struct{ Position int }
 	guest.WithToken(st.Token).Command("WebChatService.getQueuePosition", nil).Into(t, &pos)
-	// Ann still holds the chats she took while online, but the new one waits.
+	// Her chats went back to the queue, and the new one waits behind them.
 	if pos.Position == 0 || gw.Engine().IsParticipant(st.ChatID, "ann") {
 		t.Fatalf("a new chat went to an agent who is away: position %d", pos.Position)
 	}

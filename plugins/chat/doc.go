@@ -9,6 +9,14 @@
 // an agent or an open thread. A dormant conversation (between threads, no
 // agent) is only in the store until its next commit brings it back.
 //
+// # Presence
+//
+// An agent's chosen status is stored (Options.Statuses), so that a restart
+// keeps it: an agent online before is online after, its presence grace
+// counted from the start. An online agent without a connection for the grace
+// turns away and its chats are queued again; [Engine.Stats] reads the view
+// for the operators' gauges.
+//
 // # Goroutines
 //
 // The engine owns two: the router, woken whenever a chat or an agent changes,

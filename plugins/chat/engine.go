@@ -60,6 +60,12 @@ type Log interface {
 	FileReader(f store.File) io.Reader
 }
 
+// Statuses stores agents' statuses (the store does).
+type Statuses interface {
+	AgentStatuses(ctx context.Context) (map[string]string, error)
+	SetAgentStatus(ctx context.Context, agentID, status string) error
+}
+
 // An Observer receives a chat's new events: committed ones (seq > 0) in
 // commit order, and ephemeral ones (typing, seq 0). It must not block.
 type Observer func(c *store.Chat, evs []store.Event)
@@ -85,6 +91,7 @@ type Engine struct {
 
 	presence      func(agentID string) bool // whether the agent has a live connection
 	presenceGrace time.Duration
+	statuses      Statuses // nil: statuses live in memory only
 
 	tokensMu sync.Mutex
 	tokens   map[string]store.Token // resolved visitor tokens by hash
@@ -95,6 +102,7 @@ type Engine struct {
 	agents    map[string]*agentState
 	positions map[string]int         // last queue position told to each waiting chat
 	holds     map[string]*time.Timer // chats kept out of routing (hold.go), each with its timeout
+	queuedAt  map[string]int64       // when each waiting chat entered its queue, unix ms
 }
 
 type agentState struct {
@@ -103,6 +111,7 @@ type agentState struct {
 	chats       map[string]bool
 	lastFree    time.Time // when it last had a chat assigned or freed: the tie-break
 	absentSince time.Time // online with no connection since; zero while connected
+	note        string    // why the engine last changed its status, for the agent; cleared when it sets one
 	// accepting holds a seat for each chat being given to the agent (routed,
 	// accepted or transferred) until that write commits or fails, so that
 	// concurrent assignments never take it beyond its capacity.
@@ -142,6 +151,10 @@ type Options struct {
 	// agent without one for PresenceGrace turns away. nil disables it.
 	Presence      func(agentID string) bool
 	PresenceGrace time.Duration // default 60 s
+	// Statuses keeps the agents' chosen statuses across restarts, so that an
+	// agent online before one gets its grace period after it. nil keeps
+	// them in memory: every agent starts offline.
+	Statuses Statuses
 	// StartKey is the server secret that derives the token of a start with
 	// a requestId, so that a retry can be answered with it again: keep it
 	// across restarts (the store's session key). Empty: a random one, good
@@ -172,10 +185,12 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 		chats:         make(map[string]*store.Chat),
 		agents:        make(map[string]*agentState),
 		positions:     make(map[string]int),
+		queuedAt:      make(map[string]int64),
 		tokens:        make(map[string]store.Token),
 		presence:      o.Presence,
 		presenceGrace: o.PresenceGrace,
 		msgOutbox:     o.MessageOutbox,
+		statuses:      o.Statuses,
 	}
 	if e.presenceGrace == 0 {
 		e.presenceGrace = time.Minute
@@ -243,14 +258,70 @@ func (e *Engine) Now() time.Time { return e.now() }
 // Observe adds an observer. Call before the store commits anything.
 func (e *Engine) Observe(o Observer) { e.observers = append(e.observers, o) }
 
-// Load rebuilds the view of open chats from the log after a restart.
+// Load rebuilds the view of open chats from the log after a restart, and
+// the agents' statuses: an agent that was online is online again, with the
+// presence grace counted from now, so that it keeps its chats if it
+// reconnects in time and loses them to the queue if it does not.
+//
+// A chat held by an agent no longer in the directory (an imported
+// configuration dropped it) is queued again, as when an admin removes one.
 func (e *Engine) Load(ctx context.Context) error {
-	return e.log.OpenChats(ctx, func(c store.Chat) error {
+	gone := map[string]bool{}
+	err := e.log.OpenChats(ctx, func(c store.Chat) error {
 		e.mu.Lock()
 		e.track(&c)
+		for _, p := range c.Participants {
+			if p.Connected() && e.agents[p.ID] == nil {
+				gone[p.ID] = true
+			}
+		}
 		e.mu.Unlock()
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for id := range gone {
+		e.logger.Warn("agent no longer configured: its chats are queued again", "agent", id)
+		e.requeueAgentChats(ctx, id, "removed")
+	}
+	if e.statuses == nil {
+		return nil
+	}
+	stored, err := e.statuses.AgentStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, status := range stored {
+		a := e.agents[id]
+		if a == nil {
+			continue
+		}
+		switch status {
+		case StatusOnline:
+			a.status, a.lastFree = StatusOnline, now
+			if e.presence != nil {
+				a.absentSince = now
+			}
+		case StatusAway:
+			a.status = StatusAway
+		}
+	}
+	return nil
+}
+
+// saveStatus stores an agent's status for the next start; a failure costs
+// only that (the agent starts offline then), so it is logged.
+func (e *Engine) saveStatus(ctx context.Context, agentID, status string) {
+	if e.statuses == nil {
+		return
+	}
+	if err := e.statuses.SetAgentStatus(ctx, agentID, status); err != nil {
+		e.logger.Error("store agent status", "agent", agentID, "status", status, "err", err)
+	}
 }
 
 // Committed is the store's commit hook. It runs on the writer goroutine.
@@ -282,6 +353,12 @@ func (e *Engine) track(c *store.Chat) {
 				delete(a.chats, c.ID)
 			}
 		}
+	}
+	switch {
+	case c.State != store.StateQueued:
+		delete(e.queuedAt, c.ID)
+	case old == nil || old.State != store.StateQueued:
+		e.queuedAt[c.ID] = c.LastActivity // the commit that queued it
 	}
 	if c.State == store.StateEnded || dormant(c) {
 		delete(e.chats, c.ID)

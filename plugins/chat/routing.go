@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -299,12 +300,13 @@ func (e *Engine) SetStatus(ctx context.Context, agentID, status string) error {
 			a.lastFree = e.now()
 		}
 		a.status = status
-		a.absentSince = time.Time{}
+		a.absentSince, a.note = time.Time{}, ""
 	}
 	e.mu.Unlock()
 	if a == nil {
 		return ErrUnknownAgent
 	}
+	e.saveStatus(ctx, agentID, status)
 	if status == StatusOffline {
 		e.requeueAgentChats(ctx, agentID, "offline")
 	}
@@ -482,6 +484,9 @@ type AgentInfo struct {
 	Status   string   `json:"status"`
 	MaxChats int      `json:"maxChats"`
 	Chats    []string `json:"chats"`
+	// Note says why the gateway last changed the agent's status (it was
+	// away too long without a connection); empty once the agent sets one.
+	Note string `json:"note,omitempty"`
 }
 
 // Agent returns an agent's presence and the open chats it is in.
@@ -493,7 +498,7 @@ func (e *Engine) Agent(agentID string) (AgentInfo, error) {
 		return AgentInfo{}, ErrUnknownAgent
 	}
 	info := AgentInfo{ID: a.cfg.ID, Name: a.cfg.Name, Kind: a.cfg.Kind, Status: a.status, MaxChats: a.cfg.MaxChats,
-		Chats: make([]string, 0, len(a.chats))}
+		Chats: make([]string, 0, len(a.chats)), Note: a.note}
 	for id := range a.chats {
 		info.Chats = append(info.Chats, id)
 	}
@@ -564,19 +569,24 @@ func (e *Engine) sweep(ctx context.Context) {
 		case <-idle.C:
 			e.SweepIdle(ctx)
 		case <-presence.C:
-			e.SweepPresence()
+			e.sweepPresence(ctx)
 		}
 	}
 }
 
 // SweepPresence turns away every online agent that has had no connection for
-// the presence grace period: its chats stay, new ones go elsewhere.
-func (e *Engine) SweepPresence() {
+// the presence grace period (counted from the start for an agent that was
+// online before a restart): new chats go elsewhere, and its chats are queued
+// again, each visitor told. The sweeper calls it every five seconds; tests
+// call it with an injected clock.
+func (e *Engine) SweepPresence() { e.sweepPresence(context.Background()) }
+
+func (e *Engine) sweepPresence(ctx context.Context) {
 	if e.presence == nil {
 		return
 	}
 	now := e.now()
-	changed := false
+	var gone []string
 	e.mu.Lock()
 	for id, a := range e.agents {
 		if a.status != StatusOnline {
@@ -588,12 +598,23 @@ func (e *Engine) SweepPresence() {
 		case a.absentSince.IsZero():
 			a.absentSince = now
 		case now.Sub(a.absentSince) >= e.presenceGrace:
-			a.status, a.absentSince, changed = StatusAway, time.Time{}, true
-			e.logger.Info("agent away: no connection", "agent", id, "grace", e.presenceGrace)
+			a.status, a.absentSince = StatusAway, time.Time{}
+			a.note = fmt.Sprintf("You had no connection for %s: your status was set to away", e.presenceGrace)
+			if n := len(a.chats); n > 0 {
+				a.note += fmt.Sprintf(" and your %d open chats went back to the queue", n)
+			}
+			a.note += "."
+			gone = append(gone, id)
+			e.logger.Info("agent away: no connection within the grace period; its chats are queued again",
+				"agent", id, "grace", e.presenceGrace, "chats", len(a.chats))
 		}
 	}
 	e.mu.Unlock()
-	if changed {
+	for _, id := range gone {
+		e.saveStatus(ctx, id, StatusAway)
+		e.requeueAgentChats(ctx, id, "away")
+	}
+	if len(gone) > 0 {
 		e.wake()
 	}
 }

@@ -33,6 +33,12 @@ type Options struct {
 	Logger *slog.Logger
 	// NoSync skips fsync, for benchmarks that build large stores.
 	NoSync bool
+	// ImportConfig replaces the store's directory with Config's.
+	ImportConfig bool
+	// Demo runs as the demo setup does: / redirects to the demo page.
+	Demo bool
+	// PresenceGrace is the agents' presence grace; 0 for the default.
+	PresenceGrace time.Duration
 	// Webhooks tunes webhook delivery: tests use short backoffs.
 	Webhooks webhooks.Options
 	// GuestAttachWait is how long a guest chat waits for its event stream
@@ -95,7 +101,8 @@ func Start(t testing.TB, o Options) *Gateway {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync,
-		Webhooks: o.Webhooks, GuestAttachWait: o.GuestAttachWait, Lifecycle: o.Lifecycle})
+		Webhooks: o.Webhooks, GuestAttachWait: o.GuestAttachWait, Lifecycle: o.Lifecycle,
+		PresenceGrace: o.PresenceGrace, Demo: o.Demo, ImportConfig: o.ImportConfig})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}

@@ -216,6 +216,7 @@
     return command("AgentService.listChats").then(function (r) {
       if (state.seq === 0) state.seq = r.seq || 0;
       $("status").value = r.status;
+      if (r.note) showError({ message: r.note }); // why the gateway changed the status
       state.queued = r.queued || [];
       if (full) {
         var mine = {};
