@@ -24,9 +24,9 @@ func TestRetention(t *testing.T) {
 		{yml: `{chats: 365}`, err: `"365" is not a period like 365d or 36h`},
 		{yml: `{chats: 1.5d}`, err: "not a number of days"},
 		{yml: `{chats: -1d}`, err: "not a number of days"},
-		{yml: `{files: -5h}`, err: "deployments[0].retention.files: must be positive"},
+		{yml: `{files: -5h}`, err: "deployments[0].retention.files (line 7): must be positive"},
 		{yml: `{chats: [1]}`, err: "a period is a string"},
-		{yml: `{messages: 30d}`, err: "field messages not found"},
+		{yml: `{messages: 30d}`, err: `retention.messages (line 7): unknown key "messages"`},
 	} {
 		t.Run(tc.yml, func(t *testing.T) {
 			c, err := config.Parse(strings.NewReader(withRetention(tc.yml)))

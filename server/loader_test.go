@@ -19,6 +19,7 @@ func proactiveConfig(t *testing.T) *config.Config {
 	t.Helper()
 	c, err := config.Parse(strings.NewReader(`
 adminToken: admin-secret
+allowPrivateWebhooks: true  # the tests' receivers listen on loopback
 queues: [{name: support}]
 agents: [{id: ann, name: Ann, token: ann-secret}]
 deployments:
