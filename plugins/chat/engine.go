@@ -345,6 +345,7 @@ type StartRequest struct {
 	Queue             string   // overrides the deployment's queue when set
 	Skills            []string // needed beside the queue's
 	Language          string
+	Wire              string // the protocol the visitor speaks (bus.Wire*); "" is native
 	// HoldRouting, when positive, keeps the new chat out of routing until
 	// ReleaseRouting or for this long, whichever comes first.
 	HoldRouting time.Duration
@@ -385,6 +386,10 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		identity = newID()
 		idn = &store.Identity{ID: identity, Profile: r.Visitor, CreatedAt: now}
 	}
+	wire := r.Wire
+	if wire == "" {
+		wire = "native" // bus.WireNative
+	}
 	queue := d.Queue
 	if r.Queue != "" {
 		if _, ok := e.Config().Queue(r.Queue); !ok {
@@ -395,7 +400,7 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 	c := store.Chat{
 		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: store.StateQueued, Queue: queue,
 		Priority: r.Priority, Skills: r.Skills, Language: r.Language, IdentityID: identity, Visitor: r.Visitor, Subject: r.Subject,
-		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated,
+		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated, Wire: wire,
 	}
 	joined := store.Event{Type: store.EventParticipantJoined, Time: now,
 		From: store.Party{ID: identity, Name: visitorName(r.Visitor), Type: "Client"}}
