@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/cxgate/cxgate/server/servertest"
+)
+
+// wireLog records what a tab's page sent and received: WebSocket frames and
+// HTTP requests to the command endpoint.
+type wireLog struct {
+	mu       sync.Mutex
+	received []string
+	sent     []string
+	posts    int
+}
+
+func listenWire(t *testing.T, ctx context.Context) *wireLog {
+	l := &wireLog{}
+	_ = chromedp.Listen(ctx, func(ev any) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventWebSocketFrameReceived:
+			l.received = append(l.received, string(ev.Response.PayloadData))
+		case *network.EventWebSocketFrameSent:
+			l.sent = append(l.sent, string(ev.Response.PayloadData))
+		case *network.EventRequestWillBeSent:
+			if strings.Contains(ev.Request.URL, "/v1/command") {
+				l.posts++
+			}
+		}
+	})
+	return l
+}
+
+// mark forgets what was seen so far.
+func (l *wireLog) mark() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.received, l.sent, l.posts = nil, nil, 0
+}
+
+func (l *wireLog) snapshot() (received, sent []string, posts int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.received...), append([]string(nil), l.sent...), l.posts
+}
+
+// TestConsoleLiveQueue: Ann signs in (offline: the console offers to go
+// online) and chats queue for her. Each reaches the console as it queues,
+// pushed on her socket (the frame is there, and the console asked nothing
+// since), and calls for attention in the page title; the list tells each
+// chat's age, wire and mode, and two visitors called Pia apart. Going online
+// moves them to My chats, none left under Queued; a message in a chat not in
+// view counts in the title; "offline" asks before it hands her chats back,
+// and the sound can be muted.
+func TestConsoleLiveQueue(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{Config: consoleConfig()})
+	ctx := newBrowser(t)
+	wire := listenWire(t, ctx)
+	do(t, ctx, chromedp.EmulateViewport(1280, 800))
+	navigate(t, ctx, gw.URL+"/agent/")
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), "ann-secret\r"))
+	waitDOM(t, ctx, "#who", "Ann (ann)")
+	waitDOM(t, ctx, "#conn", "connected")
+	waitJS(t, ctx, `!document.getElementById('golive').hidden`, "the offer to go online")
+	if got := eval[string](t, ctx, `document.title`); got != "cxgate agent console" {
+		t.Errorf("title with nothing waiting = %q", got)
+	}
+
+	// A chat queues: it is pushed, not fetched.
+	wire.mark()
+	pia := startVisitor(t, gw, "demo", map[string]any{"nickname": "Pia", "email": "pia@example.com", "subject": "Refund"})
+	item := `#queued li[data-chat="` + pia.chatID + `"]`
+	waitDOM(t, ctx, item, "Pia")
+	received, sent, posts := wire.snapshot()
+	pushed := false
+	for _, f := range received {
+		if strings.Contains(f, `"AgentService.chatQueued"`) && strings.Contains(f, pia.chatID) {
+			pushed = true
+		}
+	}
+	if !pushed {
+		t.Errorf("no chatQueued frame about %s among %d frames received", pia.chatID, len(received))
+	}
+	if len(sent) != 0 || posts != 0 {
+		t.Errorf("the console asked the gateway something while the chat queued: frames %q, %d HTTP commands", sent, posts)
+	}
+	waitJS(t, ctx, `document.title === '(1) cxgate agent console'`, "the title counting the waiting chat")
+	waitDOM(t, ctx, item+" .meta .age", "now")
+	waitDOM(t, ctx, item+" .meta .wire", "web")
+	waitDOM(t, ctx, item+" .meta .mode", "live")
+	waitDOM(t, ctx, item+" .meta .who", "pia@example.com")
+
+	// Another Pia, over GMS and without an email: told apart by her id.
+	res, err := http.Post(gw.URL+"/genesys/2/chat/demo", "application/x-www-form-urlencoded",
+		strings.NewReader(url.Values{"nickname": {"Pia"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	waitJS(t, ctx, `document.querySelectorAll('#queued li').length === 2`, "the second Pia queued")
+	gmsItem := `#queued li:not([data-chat="` + pia.chatID + `"])`
+	waitDOM(t, ctx, gmsItem+" .meta .wire", "GMS")
+	waitJS(t, ctx, `/^#\w{6}$/.test(`+domText(gmsItem+" .meta .who")+`)`, "the GMS Pia's short id")
+	// And an asynchronous conversation.
+	startVisitor(t, gw, "demo-async", map[string]any{"nickname": "Quinn"})
+	waitJS(t, ctx, `document.querySelectorAll('#queued li').length === 3`, "the async chat queued")
+	waitJS(t, ctx, `[].some.call(document.querySelectorAll('#queued .meta .mode'), function (m) { return m.textContent === 'async'; })`, "an async chat in the queue")
+	waitJS(t, ctx, `document.title === '(3) cxgate agent console'`, "the title counting three waiting chats")
+	screenshot(t, ctx, "console-live-queued-1280")
+	do(t, ctx, chromedp.EmulateViewport(375, 667))
+	screenshot(t, ctx, "console-live-queued-375")
+	do(t, ctx, chromedp.EmulateViewport(1280, 800))
+
+	// Online: routing gives Ann the three chats; each leaves Queued.
+	do(t, ctx, chromedp.Click(chromedp.ID("goliveBtn")))
+	waitJS(t, ctx, `document.querySelectorAll('#chats li').length === 3`, "three chats in My chats")
+	waitJS(t, ctx, `document.querySelectorAll('#queued li').length === 0`, "nothing left under Queued")
+	waitJS(t, ctx, `document.getElementById('golive').hidden`, "the offer to go online gone")
+	waitDOM(t, ctx, chatItem(pia.chatID)+" .meta .who", "pia@example.com")
+	waitJS(t, ctx, `document.title === 'cxgate agent console'`, "the title with nothing waiting or unread")
+
+	// A message in a chat not in view counts in the title.
+	pia.say("Are you there?")
+	waitDOM(t, ctx, chatItem(pia.chatID)+" .unread", "1")
+	waitJS(t, ctx, `document.title === '(1) cxgate agent console'`, "the title counting the unread message")
+	screenshot(t, ctx, "console-live-mine-1280")
+	do(t, ctx, chromedp.EmulateViewport(375, 667))
+	screenshot(t, ctx, "console-live-mine-375")
+	do(t, ctx, chromedp.EmulateViewport(1280, 800))
+
+	// "offline" asks first; staying keeps the chats.
+	eval[bool](t, ctx, `(function () { var s = document.getElementById('status'); s.value = 'offline'; s.dispatchEvent(new Event('change')); return true; })()`)
+	waitJS(t, ctx, `document.getElementById('offlineDlg').open`, "the offline question")
+	waitDOM(t, ctx, "#offlineText", "3 open chats")
+	screenshot(t, ctx, "console-live-offline-ask-1280")
+	do(t, ctx, chromedp.Click(chromedp.CSS("#offlineDlg .cancel")))
+	waitJS(t, ctx, `!document.getElementById('offlineDlg').open`, "the question closed")
+	if v := eval[string](t, ctx, `document.getElementById('status').value`); v != "online" {
+		t.Errorf("status after staying = %q, want online", v)
+	}
+	bob := dialAgentAs(t, gw, "bob-secret-token", "online")
+	if s := agentStatus(bob, "ann"); s != "online" {
+		t.Errorf("Ann is %q on the gateway after staying online", s)
+	}
+
+	// The sound is on by default and its mute is remembered.
+	waitDOM(t, ctx, "#sound", "Sound on")
+	do(t, ctx, chromedp.Click(chromedp.ID("sound")))
+	waitDOM(t, ctx, "#sound", "Sound off")
+	if v := eval[string](t, ctx, `localStorage.getItem('cxgate.agent.sound') || ''`); v != "off" {
+		t.Errorf("sound setting stored %q, want off", v)
+	}
+}
