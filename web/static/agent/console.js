@@ -410,6 +410,8 @@
     renderChat();
     renderMessage();
     renderAttention();
+    // With nothing open, a phone gives the lists the whole screen (CSS).
+    $("console").classList.toggle("browsing", !state.current && !state.currentMsg);
   }
 
   // keepFocus rebuilds a list without losing the keyboard focus on its items.
