@@ -168,6 +168,10 @@ func deleteRef(tx *bolt.Tx, k []byte, prefixLen int, r *Removed) error {
 			if err := tx.Bucket(bucketStarts).Delete(k[prefixLen+1:]); err != nil {
 				return err
 			}
+		case refAgent:
+			if err := tx.Bucket(bucketAgentChats).Delete(k[prefixLen+1:]); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.Bucket(bucketChatRefs).Delete(k)

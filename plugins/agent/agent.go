@@ -92,6 +92,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"requestFile":   s.requestFile,
 		"listMessages":  s.listMessages,
 		"answerMessage": s.answerMessage,
+		"listPastChats": s.listPastChats,
 	}
 	for name, h := range cmds {
 		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {

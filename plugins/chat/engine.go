@@ -56,6 +56,7 @@ type Log interface {
 	AnswerMessage(ctx context.Context, id string, a store.Answer, outbox func(store.LeftMessage) []store.OutboxEntry) (store.LeftMessage, error)
 	LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error)
 	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
+	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error)
 }
 
 // An Observer receives a chat's new events: committed ones (seq > 0) in
