@@ -162,3 +162,41 @@ func TestConsoleLiveQueue(t *testing.T) {
 		t.Errorf("sound setting stored %q, want off", v)
 	}
 }
+
+// TestConsolePastChats: Ann's ended chats are listed under Past chats; a
+// search by message text finds the one that said it, shows the matching
+// text, and opens its transcript read-only, outside My chats.
+func TestConsolePastChats(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{Config: consoleConfig()})
+	ann := dialAgentAs(t, gw, "ann-secret", "online")
+	for _, v := range []struct{ name, text string }{{"Pia", "my parcel is lost"}, {"Quinn", "hello there"}} {
+		vis := startVisitor(t, gw, "demo", map[string]any{"nickname": v.name})
+		id := ann.assigned()
+		vis.say(v.text)
+		ann.waitText(id, v.text)
+		ann.cmd("AgentService.endChat", map[string]any{"chatId": id})
+	}
+
+	ctx := newBrowser(t)
+	do(t, ctx, chromedp.EmulateViewport(1280, 800))
+	navigate(t, ctx, gw.URL+"/agent/")
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), "ann-secret\r"))
+	waitDOM(t, ctx, "#conn", "connected")
+	waitJS(t, ctx, `document.querySelectorAll('#past li').length === 2`, "two past chats")
+	waitDOM(t, ctx, "#past li:first-child .name", "Quinn")
+
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("pastQuery"), "PARCEL\r"))
+	waitJS(t, ctx, `document.querySelectorAll('#past li').length === 1`, "one past chat matching")
+	waitDOM(t, ctx, "#past li .match", "my parcel is lost")
+	waitDOM(t, ctx, "#past li .name", "Pia")
+	do(t, ctx, chromedp.Click(chromedp.CSS("#past li button")))
+	waitDOM(t, ctx, "#transcript", "my parcel is lost")
+	waitDOM(t, ctx, "#state", "ended")
+	waitJS(t, ctx, `document.getElementById('text').disabled`, "no reply to a past chat")
+	if n := eval[int](t, ctx, `document.querySelectorAll('#chats li').length`); n != 0 {
+		t.Errorf("the past chat shows under My chats too (%d items)", n)
+	}
+	screenshot(t, ctx, "console-past-1280")
+	do(t, ctx, chromedp.EmulateViewport(375, 667))
+	screenshot(t, ctx, "console-past-375")
+}

@@ -15,7 +15,8 @@
     token: "", me: null, ws: null, wsUp: false, seq: 0, nextId: 1, pending: {},
     chats: {}, order: [], queued: [], current: null, agents: {},
     left: { open: [], answered: [] }, currentMsg: null,
-    retry: 0, retryTimer: null, tickTimer: null, seenQueued: {}
+    retry: 0, retryTimer: null, tickTimer: null, seenQueued: {},
+    past: { chats: [], next: "", query: null, timer: null }
   };
 
   // ---- the wire
@@ -138,6 +139,7 @@
         noteLeft(d.message);
         break;
       case "AgentService.chatEnded":
+        schedulePast();
         closeChat(c, "ended", d.by === "agent" && c.ending ? "You ended the chat." :
           { visitor: "The visitor ended the chat.", idle: "The chat ended after inactivity." }[d.by] || "The chat ended.");
         break;
@@ -207,6 +209,83 @@
       delete state.chats[id];
       return false;
     });
+  }
+
+  // ---- past chats (AgentService.listPastChats)
+
+  // pastOptions is the search the form describes; a date bounds the start
+  // to that local day.
+  function pastOptions() {
+    var o = { query: $("pastQuery").value.trim() };
+    var d = $("pastDate").value;
+    if (d) {
+      var from = new Date(d + "T00:00:00");
+      o.from = from.getTime();
+      o.to = new Date(from.getFullYear(), from.getMonth(), from.getDate() + 1).getTime() - 1;
+    }
+    return o;
+  }
+
+  function loadPast(more) {
+    var o = more ? state.past.query : pastOptions();
+    if (!o) return Promise.resolve();
+    var opts = { query: o.query, limit: 20 };
+    if (o.from) { opts.from = o.from; opts.to = o.to; }
+    if (more) opts.before = state.past.next;
+    return command("AgentService.listPastChats", opts).then(function (r) {
+      state.past.query = o;
+      state.past.chats = (more ? state.past.chats : []).concat(r.chats || []);
+      state.past.next = r.next || "";
+      render();
+    }, showError);
+  }
+
+  // schedulePast reloads an unfiltered list a moment after a chat ends.
+  function schedulePast() {
+    var q = state.past.query;
+    if (q && (q.query || q.from)) return;
+    clearTimeout(state.past.timer);
+    state.past.timer = setTimeout(function () { if (state.me) loadPast(false); }, 1500);
+  }
+
+  function renderPast() {
+    var ul = $("past");
+    keepFocus(ul, function () {
+      state.past.chats.forEach(function (a) {
+        var li = el("li");
+        li.setAttribute("data-chat", a.chatId);
+        var b = el("button");
+        b.type = "button";
+        b.setAttribute("data-chat", a.chatId);
+        if (a.chatId === state.current) b.setAttribute("aria-current", "true");
+        var top = el("span", "row");
+        top.appendChild(el("span", "name", visitorName(a)));
+        var ended = el("time", "ended", a.endedAt ? new Date(a.endedAt).toLocaleDateString([], { month: "short", day: "numeric" }) : "");
+        top.appendChild(ended);
+        b.appendChild(top);
+        if (a.match) b.appendChild(el("span", "match", a.match));
+        else b.appendChild(el("span", "preview", a.subject || a.queue || ""));
+        b.appendChild(meta(a));
+        b.onclick = function () { openPast(a); };
+        li.appendChild(b);
+        ul.appendChild(li);
+      });
+    });
+    $("nopast").hidden = state.past.chats.length > 0;
+    $("nopast").textContent = state.past.query && (state.past.query.query || state.past.query.from) ? "No past chat matches." : "No past chats.";
+    $("pastMore").hidden = !state.past.next;
+  }
+
+  // openPast shows an ended chat's transcript, read-only, outside My chats.
+  function openPast(a) {
+    var c = state.chats[a.chatId];
+    if (!c) {
+      c = chatOf(a.chatId);
+      c.past = true;
+      c.info = a;
+    }
+    if (!c.closed) closeChat(c, "ended", "This chat ended " + new Date(a.endedAt).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) + ".");
+    open(a.chatId);
   }
 
   // ---- attention: a tone, a desktop notification and the page title
@@ -407,6 +486,7 @@
   function render() {
     renderList();
     renderLeft();
+    renderPast();
     renderChat();
     renderMessage();
     renderAttention();
@@ -427,7 +507,7 @@
 
   function renderList() {
     var ul = $("chats");
-    var ids = state.order.filter(function (id) { return state.chats[id].info; });
+    var ids = state.order.filter(function (id) { return state.chats[id].info && !state.chats[id].past; });
     keepFocus(ul, function () {
       ids.forEach(function (id) {
         var c = state.chats[id];
@@ -459,6 +539,7 @@
       });
     });
     $("nochats").hidden = ids.length > 0;
+    $("nochats").textContent = shownStatus === "online" ? "No chats yet: new ones come here." : "No chats. Go online to receive chats.";
     var q = $("queued");
     var waiting = waitingChats();
     keepFocus(q, function () {
@@ -794,6 +875,7 @@
       $("conn").textContent = "connecting…";
       loadAgents().catch(function () {});
       loadLeft();
+      loadPast(false);
       return refresh(true).then(connect);
     }, function (e) {
       state.token = "";
@@ -815,6 +897,8 @@
     state.token = ""; state.me = null; state.ws = null; state.wsUp = false; state.seq = 0;
     state.chats = {}; state.order = []; state.queued = []; state.current = null; state.retry = 0; state.seenQueued = {};
     state.left = { open: [], answered: [] }; state.currentMsg = null; $("message").hidden = true;
+    clearTimeout(state.past.timer);
+    state.past = { chats: [], next: "", query: null, timer: null };
     if (ws) ws.close();
     $("signin").hidden = false; $("me").hidden = true; $("console").hidden = true;
     $("chat").hidden = true; $("empty").hidden = false;
@@ -860,6 +944,8 @@
     }
     setStatus(status);
   };
+  $("pastForm").onsubmit = function (e) { e.preventDefault(); loadPast(false); };
+  $("pastMore").onclick = function () { loadPast(true); };
   $("goliveBtn").onclick = function () { setStatus("online"); };
   $("sound").onclick = function () {
     localStorage.setItem(SOUND_KEY, soundOn() ? "off" : "on");
@@ -1039,7 +1125,7 @@
   // Alt+↑/↓ moves between chats from anywhere.
   document.addEventListener("keydown", function (e) {
     if (!e.altKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown") || !state.me) return;
-    var ids = state.order.filter(function (id) { return state.chats[id].info; });
+    var ids = state.order.filter(function (id) { return state.chats[id].info && !state.chats[id].past; });
     if (!ids.length) return;
     e.preventDefault();
     var i = ids.indexOf(state.current);
