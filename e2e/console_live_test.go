@@ -161,6 +161,47 @@ func TestConsoleLiveQueue(t *testing.T) {
 	if v := eval[string](t, ctx, `localStorage.getItem('cxgate.agent.sound') || ''`); v != "off" {
 		t.Errorf("sound setting stored %q, want off", v)
 	}
+
+	// Going offline for real hands the chats back: each shows once, under
+	// Queued, none left under My chats.
+	eval[bool](t, ctx, `(function () { var s = document.getElementById('status'); s.value = 'offline'; s.dispatchEvent(new Event('change')); return true; })()`)
+	waitJS(t, ctx, `document.getElementById('offlineDlg').open`, "the offline question")
+	do(t, ctx, chromedp.Click(chromedp.ID("offlineGo")))
+	waitFor(t, "ann offline", func() bool { return agentStatus(bob, "ann") == "offline" })
+	waitJS(t, ctx, `document.querySelectorAll('#queued li').length === 3`, "the three chats back under Queued")
+	waitJS(t, ctx, `document.querySelectorAll('#chats li').length === 0`, "no chat left under My chats")
+	waitJS(t, ctx, `!document.getElementById('golive').hidden`, "the offer to go online again")
+}
+
+// TestConsoleEndedChatsLeave: a chat that ended stays in My chats, marked,
+// for a while, then leaves the list by itself; the one in view stays.
+func TestConsoleEndedChatsLeave(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{Config: consoleConfig()})
+	ctx := newBrowser(t)
+	do(t, ctx, chromedp.EmulateViewport(1280, 800))
+	navigate(t, ctx, gw.URL+"/agent/")
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), "ann-secret"))
+	waitDOM(t, ctx, "#conn", "connected")
+	do(t, ctx, chromedp.Click(chromedp.ID("goliveBtn")))
+	waitJS(t, ctx, `document.getElementById('golive').hidden`, "online")
+	vera := startVisitor(t, gw, "demo", map[string]any{"nickname": "Vera"})
+	walt := startVisitor(t, gw, "demo", map[string]any{"nickname": "Walt"})
+	waitDOM(t, ctx, chatItem(vera.chatID), "Vera")
+	waitDOM(t, ctx, chatItem(walt.chatID), "Walt")
+	do(t, ctx, chromedp.Click(chromedp.CSS(chatItem(walt.chatID)+" button")))
+	waitDOM(t, ctx, "#title", "Walt")
+	vera.cmd("WebChatService.endChat", nil)
+	walt.cmd("WebChatService.endChat", nil)
+	waitJS(t, ctx, `document.querySelector('`+chatItem(vera.chatID)+`.closed')`, "Vera's chat marked ended")
+	waitJS(t, ctx, `document.querySelector('`+chatItem(walt.chatID)+`.closed')`, "Walt's chat marked ended")
+
+	// Three minutes on (the page's clock moved rather than waited for), the
+	// next change of the list lets Vera's chat go; Walt's is in view.
+	eval[bool](t, ctx, `(function () { var now = Date.now; Date.now = function () { return now() + 3 * 60 * 1000; }; return true; })()`)
+	startVisitor(t, gw, "demo", map[string]any{"nickname": "Xena"})
+	waitJS(t, ctx, `document.querySelectorAll('#chats li').length === 2`, "Xena in, Vera out")
+	waitJS(t, ctx, `!document.querySelector('`+chatItem(vera.chatID)+`')`, "Vera's ended chat gone")
+	waitDOM(t, ctx, chatItem(walt.chatID), "Walt")
 }
 
 // TestConsolePastChats: Ann's ended chats are listed under Past chats; a

@@ -448,9 +448,15 @@
           c.info = a; c.locked = !!a.locked; c.closed = ""; c.closedText = ""; c.closedAt = 0;
           notePages(c, a.userData);
         });
-        state.order.forEach(function (id) {
+        var waiting = {};
+        state.queued.forEach(function (q) { waiting[q.chatId] = true; });
+        state.order = state.order.filter(function (id) {
           var c = state.chats[id];
-          if (!mine[id] && !c.closed) closeChat(c, "ended", "This chat is no longer assigned to you.");
+          if (mine[id] || c.past) return true;
+          // A chat handed back to the queue shows once: under Queued.
+          if (waiting[id] && id !== state.current) { delete state.chats[id]; return false; }
+          if (!c.closed) closeChat(c, "ended", waiting[id] ? "This chat went back to the queue." : "This chat is no longer assigned to you.");
+          return true;
         });
         if (state.current) loadTranscript(chatOf(state.current), false);
       }
@@ -484,6 +490,7 @@
   }
 
   function render() {
+    sweepEnded();
     renderList();
     renderLeft();
     renderPast();
@@ -886,7 +893,7 @@
     clearInterval(state.tickTimer);
     // The queue is pushed (chatQueued/chatDequeued); the clock only ages the
     // lists and lets ended chats go.
-    state.tickTimer = setInterval(function () { if (state.me) { sweepEnded(); render(); } }, 30000);
+    state.tickTimer = setInterval(function () { if (state.me) render(); }, 30000);
   }
 
   function signOut(why) {
