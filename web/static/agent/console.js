@@ -185,7 +185,13 @@
     sortQueued();
     if (!state.seenQueued[a.chatId]) {
       state.seenQueued[a.chatId] = true;
-      attention("queued", "", "Waiting: " + visitorName(a), (a.queue || "") + " · " + wireLabel(a) + " · " + (a.mode || "live"));
+      // Routing often assigns at once: call only for a chat still waiting
+      // a moment later, so an assignment is not announced twice.
+      setTimeout(function () {
+        if (waitingChats().some(function (q) { return q.chatId === a.chatId; })) {
+          attention("queued", "", "Waiting: " + visitorName(a), (a.queue || "") + " · " + wireLabel(a) + " · " + (a.mode || "live"));
+        }
+      }, 600);
     }
   }
 
