@@ -77,6 +77,18 @@ func TestConsoleLiveQueue(t *testing.T) {
 		t.Errorf("title with nothing waiting = %q", got)
 	}
 
+	// Notifications allowed, the page in the background: a stand-in for
+	// Notification records what the console shows.
+	eval[bool](t, ctx, `(function () {
+		window.__notes = [];
+		var Fake = function (title, o) { window.__notes.push(title + ' | ' + ((o && o.body) || '')); this.close = function () {}; };
+		Fake.permission = 'granted';
+		Fake.requestPermission = function () { return Promise.resolve('granted'); };
+		window.Notification = Fake;
+		document.hasFocus = function () { return false; };
+		return true;
+	})()`)
+
 	// A chat queues: it is pushed, not fetched.
 	wire.mark()
 	pia := startVisitor(t, gw, "demo", map[string]any{"nickname": "Pia", "email": "pia@example.com", "subject": "Refund"})
@@ -96,6 +108,7 @@ func TestConsoleLiveQueue(t *testing.T) {
 		t.Errorf("the console asked the gateway something while the chat queued: frames %q, %d HTTP commands", sent, posts)
 	}
 	waitJS(t, ctx, `document.title === '(1) cxgate agent console'`, "the title counting the waiting chat")
+	waitJS(t, ctx, `window.__notes.some(function (n) { return n.indexOf('Waiting: Pia | support · web · live') === 0; })`, "a desktop notification of the waiting chat")
 	waitDOM(t, ctx, item+" .meta .age", "now")
 	waitDOM(t, ctx, item+" .meta .wire", "web")
 	waitDOM(t, ctx, item+" .meta .mode", "live")
@@ -134,6 +147,7 @@ func TestConsoleLiveQueue(t *testing.T) {
 	pia.say("Are you there?")
 	waitDOM(t, ctx, chatItem(pia.chatID)+" .unread", "1")
 	waitJS(t, ctx, `document.title === '(1) cxgate agent console'`, "the title counting the unread message")
+	waitJS(t, ctx, `window.__notes.some(function (n) { return n === 'Pia | Are you there?'; })`, "a desktop notification of the message")
 	screenshot(t, ctx, "console-live-mine-1280")
 	do(t, ctx, chromedp.EmulateViewport(375, 667))
 	screenshot(t, ctx, "console-live-mine-375")
@@ -180,7 +194,7 @@ func TestConsoleEndedChatsLeave(t *testing.T) {
 	ctx := newBrowser(t)
 	do(t, ctx, chromedp.EmulateViewport(1280, 800))
 	navigate(t, ctx, gw.URL+"/agent/")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), "ann-secret"))
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), "ann-secret\r"))
 	waitDOM(t, ctx, "#conn", "connected")
 	do(t, ctx, chromedp.Click(chromedp.ID("goliveBtn")))
 	waitJS(t, ctx, `document.getElementById('golive').hidden`, "online")
