@@ -135,6 +135,9 @@ func (s *Store) removeChat(tx *bolt.Tx, c *Chat, files []string, budget *int, r 
 			return err
 		}
 	}
+	if err := unpastChat(tx, c); err != nil {
+		return err
+	}
 	if c.IdentityID != "" {
 		if err := tx.Bucket(bucketIdentityChats).Delete([]byte(c.IdentityID + "\x00" + c.ID)); err != nil {
 			return err
@@ -166,10 +169,6 @@ func deleteRef(tx *bolt.Tx, k []byte, prefixLen int, r *Removed) error {
 			}
 		case refStart:
 			if err := tx.Bucket(bucketStarts).Delete(k[prefixLen+1:]); err != nil {
-				return err
-			}
-		case refAgent:
-			if err := tx.Bucket(bucketAgentChats).Delete(k[prefixLen+1:]); err != nil {
 				return err
 			}
 		}

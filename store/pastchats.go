@@ -12,14 +12,10 @@ import (
 // An agent's past chats: when a chat ends, each of its participants gets an
 // agent_chats key, participant id ‖ 0 ‖ uint64 endedAt ‖ chat id, so the
 // chats an agent took part in read newest first without a scan of every
-// chat. Each key has a chat_refs entry, so removing the chat (retention,
-// erasure) removes it too. Chats that ended before the index existed are
-// not in it.
+// chat. Removing the chat (retention, erasure) removes its keys, found from
+// its participants and end (unpastChat). Chats that ended before the index
+// existed are not in it.
 var bucketAgentChats = []byte("agent_chats")
-
-// refAgent is the kind of chat_refs entry naming an agent_chats key: chat id
-// ‖ 0 ‖ 'a' ‖ the key.
-const refAgent byte = 'a'
 
 func agentChatKey(agentID string, endedAt int64, chatID string) []byte {
 	k := make([]byte, 0, len(agentID)+9+len(chatID))
@@ -30,18 +26,29 @@ func agentChatKey(agentID string, endedAt int64, chatID string) []byte {
 
 // indexPastChat writes c's agent_chats keys; c has just ended.
 func indexPastChat(tx *bolt.Tx, c *Chat) error {
-	seen := map[string]bool{}
 	for _, p := range c.Participants {
-		if p.ID == "" || seen[p.ID] {
+		if p.ID == "" {
 			continue
 		}
-		seen[p.ID] = true
-		k := agentChatKey(p.ID, c.EndedAt, c.ID)
-		if err := tx.Bucket(bucketAgentChats).Put(k, nil); err != nil {
+		if err := tx.Bucket(bucketAgentChats).Put(agentChatKey(p.ID, c.EndedAt, c.ID), nil); err != nil {
 			return err
 		}
-		ref := append(append(refsPrefix(c.ID), refAgent), k...)
-		if err := tx.Bucket(bucketChatRefs).Put(ref, nil); err != nil {
+	}
+	return nil
+}
+
+// unpastChat deletes c's agent_chats keys, if it has any: c is being
+// removed. An ended chat's participants and end no longer change, so they
+// name its keys.
+func unpastChat(tx *bolt.Tx, c *Chat) error {
+	if c.State != StateEnded {
+		return nil
+	}
+	for _, p := range c.Participants {
+		if p.ID == "" {
+			continue
+		}
+		if err := tx.Bucket(bucketAgentChats).Delete(agentChatKey(p.ID, c.EndedAt, c.ID)); err != nil {
 			return err
 		}
 	}
