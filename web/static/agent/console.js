@@ -636,7 +636,8 @@
     var idn = i.identity || {};
     dl($("visitor"), [
       ["Name", visitorName(i)], ["Email", v.email || idn.email], ["Subject", i.subject],
-      ["Queue", i.queue], ["Site", i.deployment], ["Mode", i.mode],
+      ["Queue", i.queue], ["Site", i.deployment], ["Mode", i.mode], ["Wire", i.wire ? wireLabel(i) : ""],
+      ["Visitor id", i.identityId],
       ["Started", i.createdAt ? new Date(i.createdAt).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : ""]
     ]);
     var pages = $("pages");
