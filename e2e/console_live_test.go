@@ -252,6 +252,11 @@ func TestConsolePastChats(t *testing.T) {
 		t.Errorf("the past chat shows under My chats too (%d items)", n)
 	}
 	screenshot(t, ctx, "console-past-1280")
+	// On a phone the chat fills the screen; back shows the lists.
 	do(t, ctx, chromedp.EmulateViewport(375, 667))
+	waitJS(t, ctx, `getComputedStyle(document.querySelector('nav')).display === 'none'`, "the lists out of the way on a phone")
 	screenshot(t, ctx, "console-past-375")
+	do(t, ctx, chromedp.Click(chromedp.ID("back")))
+	waitJS(t, ctx, `getComputedStyle(document.querySelector('nav')).display !== 'none' && getComputedStyle(document.getElementById('conversation')).display === 'none'`, "the lists back")
+	screenshot(t, ctx, "console-past-375-lists")
 }

@@ -958,6 +958,12 @@
     }
     setStatus(status);
   };
+  // On a phone a chat fills the screen; back shows the lists again.
+  $("back").onclick = $("msgBack").onclick = function () {
+    state.current = null; state.currentMsg = null;
+    $("chat").hidden = true; $("message").hidden = true; $("empty").hidden = false;
+    render();
+  };
   $("pastForm").onsubmit = function (e) { e.preventDefault(); loadPast(false); };
   $("pastMore").onclick = function () { loadPast(true); };
   $("goliveBtn").onclick = function () { setStatus("online"); };
