@@ -28,6 +28,13 @@ func (k CallerKind) String() string {
 	return "unknown"
 }
 
+// Wires a visitor may speak (Caller.Wire, and the chat's record of it).
+const (
+	WireNative    = "native"
+	WireGMS       = "gms"
+	WirePureCloud = "purecloud" // Genesys Cloud guest chat
+)
+
 // Caller is part of every call: who asks, for which deployment, and which
 // stream of events belongs to them.
 type Caller struct {
@@ -36,6 +43,9 @@ type Caller struct {
 	Deployment string // the deployment key a visitor or guest speaks for
 	Plugin     string // set when a plugin calls on its own behalf (private commands)
 	Remote     string // client address, for logs and limits
+	// Wire names the protocol the client speaks when it is not the native
+	// one (WireGMS, WirePureCloud); a chat started by the call keeps it.
+	Wire string
 }
 
 // Topic is the name of the caller's own event stream: the events of its chat

@@ -193,6 +193,9 @@ func (s *Store) mutate(ctx context.Context, id, requestID string, fn MutateFunc,
 		switch isOpen := ch.State != StateEnded; {
 		case wasOpen && !isOpen:
 			err = tx.Bucket(bucketOpen).Delete([]byte(ch.ID))
+			if err == nil {
+				err = indexPastChat(tx, &ch)
+			}
 		case !wasOpen && isOpen:
 			err = tx.Bucket(bucketOpen).Put([]byte(ch.ID), nil)
 		}

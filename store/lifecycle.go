@@ -139,6 +139,9 @@ func (s *Store) removeChat(tx *bolt.Tx, c *Chat, files []string, budget *int, r 
 			return err
 		}
 	}
+	if err := unpastChat(tx, c); err != nil {
+		return err
+	}
 	if c.IdentityID != "" {
 		if err := tx.Bucket(bucketIdentityChats).Delete([]byte(c.IdentityID + "\x00" + c.ID)); err != nil {
 			return err

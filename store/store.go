@@ -44,7 +44,7 @@ var (
 var allBuckets = [][]byte{bucketMeta, bucketDeployments, bucketIdentities, bucketChats, bucketOpen,
 	bucketLog, bucketStarts, bucketTokens, bucketIdentityChats,
 	bucketOutbox, bucketOutboxDue, bucketDead, bucketQueues, bucketAgents, bucketWebhooks,
-	bucketFiles, bucketFileData, bucketLeft, bucketLeftOpen, bucketLeftAnswered, bucketIdentityLeft}
+	bucketFiles, bucketFileData, bucketLeft, bucketLeftOpen, bucketLeftAnswered, bucketIdentityLeft, bucketAgentChats}
 
 // Options tunes a store. The zero value is the production default.
 type Options struct {

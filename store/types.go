@@ -82,6 +82,10 @@ type Chat struct {
 	LastActivity int64           `json:"lastActivity"`
 	LastSeq      uint64          `json:"lastSeq"`
 	Files        uint32          `json:"files,omitempty"` // files stored with the chat (AddFile): the upload count
+	// Wire is the protocol the visitor started the chat on: "native" (also
+	// the Widgets bus; empty in chats stored before the field existed),
+	// "gms" or "purecloud" (Genesys Cloud guest chat). See bus.Wire*.
+	Wire string `json:"wire,omitempty"`
 
 	// Asynchronous conversations only.
 	Locked            bool   `json:"locked,omitempty"`

@@ -56,6 +56,9 @@ type Service struct {
 	mu      sync.Mutex
 	streams map[string]*stream
 	base    uint64
+
+	qmu       sync.Mutex
+	announced map[string][]string // waiting chat → the agents told it waits (queue.go)
 }
 
 // Register registers the plugin on b and observes the engine. adminToken, if
@@ -65,7 +68,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{engine: e, bus: b, adminToken: adminToken, streams: map[string]*stream{},
+	s := &Service{engine: e, bus: b, adminToken: adminToken, streams: map[string]*stream{}, announced: map[string][]string{},
 		base: uint64(e.Now().UnixMicro())}
 	cmds := map[string]bus.HandlerFunc{
 		"setStatus":     s.setStatus,
@@ -89,6 +92,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 		"requestFile":   s.requestFile,
 		"listMessages":  s.listMessages,
 		"answerMessage": s.answerMessage,
+		"listPastChats": s.listPastChats,
 	}
 	for name, h := range cmds {
 		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {
@@ -97,7 +101,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 	}
 	p.RegisterEvents(EventChatAssigned, EventMessageReceived, EventVisitorTyping, EventContextUpdated, EventChatEnded,
 		EventResync, EventThreadOpened, EventThreadClosed, EventChatResolved, EventChatTransferred,
-		EventMessageLeft, EventMessageAnswered)
+		EventMessageLeft, EventMessageAnswered, EventChatQueued, EventChatDequeued)
 	if err := p.RegisterFeed(bus.KindAgent, s.feed); err != nil {
 		return nil, err
 	}
@@ -158,6 +162,7 @@ func name(n string) string { return Name + "." + n }
 // runs on the store's writer goroutine for committed events, so positions are
 // handed out in commit order.
 func (s *Service) observe(c *store.Chat, evs []store.Event) {
+	s.announceQueue(c)
 	if len(evs) == 0 {
 		return
 	}
@@ -235,14 +240,27 @@ type Assignment struct {
 	Subject    string          `json:"subject,omitempty"`
 	UserData   json.RawMessage `json:"userData,omitempty"`
 	CreatedAt  int64           `json:"createdAt"`
-	LastSeq    uint64          `json:"lastSeq"`
-	Locked     bool            `json:"locked,omitempty"`
+	// Wire is the protocol the visitor started on (bus.Wire*), and
+	// IdentityID who they are across chats: two visitors of one name differ
+	// by it.
+	Wire       string `json:"wire"`
+	IdentityID string `json:"identityId"`
+	LastSeq    uint64 `json:"lastSeq"`
+	Locked     bool   `json:"locked,omitempty"`
 }
 
 func assignment(c *store.Chat) Assignment {
 	return Assignment{ChatID: c.ID, Deployment: c.Deployment, Mode: c.Mode, State: c.State, Queue: c.Queue,
 		Priority: c.Priority, Visitor: c.Visitor, Subject: c.Subject, UserData: c.UserData,
-		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq, Locked: c.Locked}
+		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq, Locked: c.Locked, Wire: wireOf(c), IdentityID: c.IdentityID}
+}
+
+// wireOf is c's wire; chats stored before the record kept it were native.
+func wireOf(c *store.Chat) string {
+	if c.Wire == "" {
+		return bus.WireNative
+	}
+	return c.Wire
 }
 
 func decode(opts []byte, v any) error { return bus.DecodeOptions(opts, v) }

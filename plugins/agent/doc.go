@@ -23,6 +23,11 @@
 // Left messages are listed and answered with listMessages and answerMessage
 // (messages.go).
 //
+// The waiting list is pushed too (queue.go): AgentService.chatQueued to the
+// agents who could take a chat when it starts waiting, chatDequeued to the
+// same agents when it stops. An agent's ended chats are listed and searched
+// with listPastChats (past.go), over the store's per-agent index.
+//
 // # Locks
 //
 // A stream's mutex is held while its event is published, so positions reach

@@ -58,6 +58,7 @@ type Log interface {
 	LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error)
 	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
 	FileReader(f store.File) io.Reader
+	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error)
 }
 
 // Statuses stores agents' statuses (the store does).
@@ -424,6 +425,7 @@ type StartRequest struct {
 	Queue             string   // overrides the deployment's queue when set
 	Skills            []string // needed beside the queue's
 	Language          string
+	Wire              string // the protocol the visitor speaks (bus.Wire*); "" is native
 	// HoldRouting, when positive, keeps the new chat out of routing until
 	// ReleaseRouting or for this long, whichever comes first.
 	HoldRouting time.Duration
@@ -464,6 +466,10 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		identity = newID()
 		idn = &store.Identity{ID: identity, Profile: r.Visitor, CreatedAt: now}
 	}
+	wire := r.Wire
+	if wire == "" {
+		wire = "native" // bus.WireNative
+	}
 	queue := d.Queue
 	if r.Queue != "" {
 		if _, ok := e.Config().Queue(r.Queue); !ok {
@@ -474,7 +480,7 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 	c := store.Chat{
 		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: store.StateQueued, Queue: queue,
 		Priority: r.Priority, Skills: r.Skills, Language: r.Language, IdentityID: identity, Visitor: r.Visitor, Subject: r.Subject,
-		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated,
+		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated, Wire: wire,
 	}
 	joined := store.Event{Type: store.EventParticipantJoined, Time: now,
 		From: store.Party{ID: identity, Name: visitorName(r.Visitor), Type: "Client"}}

@@ -38,3 +38,10 @@ func (e *Engine) MessagesBefore(ctx context.Context, chatID string, before uint6
 	}
 	return msgs, oldest, nil
 }
+
+// PastChats reads the ended chats an agent took part in, most recently ended
+// first: a page of up to limit after cursor, and the next page's cursor
+// (zero at the end).
+func (e *Engine) PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error) {
+	return e.log.PastChats(ctx, agentID, after, limit)
+}

@@ -189,7 +189,7 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 		}
 		mergeIdentity(&idn, o, store.Profile{}, signed, now)
 		st, err := s.engine.Start(ctx, chat.StartRequest{Deployment: d.Key, Visitor: idn.Profile, Identity: &idn,
-			UserData: c.UserData, Subject: c.Subject})
+			UserData: c.UserData, Subject: c.Subject, Wire: c.Wire})
 		if err != nil {
 			return nil, err
 		}

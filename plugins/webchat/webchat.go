@@ -328,7 +328,7 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, bus.Reject(400, bus.CodeInvalidRequest, "requestId must be 16 to 128 characters: a random id kept by the client.")
 	}
 	profile := store.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email}
-	req := chat.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID}
+	req := chat.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID, Wire: call.Caller.Wire}
 
 	// Who the visitor is: a company uuid (signed where required), the
 	// identity of session data or of the caller's chat, the anonymous identity

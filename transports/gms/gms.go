@@ -284,7 +284,7 @@ func (t *Transport) requestChat(ctx context.Context, c *fiber.Ctx, f form) (*res
 	if email != "" && (!strings.Contains(email, "@") || strings.ContainsAny(email, " \t\r\n")) {
 		return nil, newGMSError(codeInvalidEmail, "emailAddress is not a valid email address.")
 	}
-	guest := bus.Caller{Kind: bus.KindGuest, Deployment: service, Remote: c.IP()}
+	guest := bus.Caller{Kind: bus.KindGuest, Deployment: service, Remote: c.IP(), Wire: bus.WireGMS}
 	opts := map[string]any{"nickname": nick, "firstname": first, "lastname": last, "email": email,
 		"subject": f.get("subject")}
 	if ud := f.userDataJSON(); ud != nil {

@@ -26,7 +26,7 @@ func (t *Transport) handleCreate(c *fiber.Ctx) error {
 	}
 	ctx, cancel := t.timeout(c)
 	defer cancel()
-	caller := bus.Caller{Kind: bus.KindGuest, Deployment: req.Deployment, Remote: c.IP()}
+	caller := bus.Caller{Kind: bus.KindGuest, Deployment: req.Deployment, Remote: c.IP(), Wire: bus.WirePureCloud}
 	var st struct {
 		ChatID        string `json:"chatId"`
 		Token         string `json:"token"`

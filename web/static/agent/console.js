@@ -4,13 +4,19 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var TOKEN_KEY = "cxgate.agent.token";
+  var SOUND_KEY = "cxgate.agent.sound"; // "off" mutes the attention tone
+  var TITLE = "cxgate agent console";
+  // A chat over for this agent leaves the list by itself this long after.
+  var ENDED_LINGER_MS = 2 * 60 * 1000;
+  var WIRES = { native: "web", gms: "GMS", purecloud: "guest chat" };
   // userData keys that name the visitor's pages, shown under "Pages visited".
   var PAGE_KEYS = ["pages", "page", "url", "pageUrl", "currentPage"];
   var state = {
     token: "", me: null, ws: null, wsUp: false, seq: 0, nextId: 1, pending: {},
     chats: {}, order: [], queued: [], current: null, agents: {},
     left: { open: [], answered: [] }, currentMsg: null,
-    retry: 0, retryTimer: null, pollTimer: null
+    retry: 0, retryTimer: null, tickTimer: null, seenQueued: {},
+    past: { chats: [], next: "", query: null, timer: null }
   };
 
   // ---- the wire
@@ -55,7 +61,7 @@
         var wasDown = state.retry > 0;
         state.wsUp = true; state.retry = 0;
         setConn("up");
-        if (wasDown) { refresh(false); loadLeft(); }
+        if (wasDown) { refresh(true); loadLeft(); }
         return;
       }
       var p = state.pending[f.id];
@@ -90,20 +96,34 @@
   function onEvent(f) {
     if (f.seq) state.seq = Math.max(state.seq, f.seq);
     var d = f.data || {};
-    var c = d.chatId ? chatOf(d.chatId) : null;
+    // A waiting chat is not one of this agent's: it stays out of state.chats.
+    var queueEvent = f.event === "AgentService.chatQueued" || f.event === "AgentService.chatDequeued";
+    var c = d.chatId && !queueEvent ? chatOf(d.chatId) : null;
     switch (f.event) {
       case "AgentService.resync":
         refresh(true);
         loadLeft();
         return;
+      case "AgentService.chatQueued":
+        noteQueued(d);
+        break;
+      case "AgentService.chatDequeued":
+        state.queued = state.queued.filter(function (q) { return q.chatId !== d.chatId; });
+        break;
       case "AgentService.chatAssigned":
-        c.info = d; c.closed = ""; c.closedText = ""; c.ending = false;
+        if (!c.info || c.closed) attention("assigned", c.id, "New chat: " + visitorName(d), d.subject || d.queue || "");
+        c.info = d; c.closed = ""; c.closedText = ""; c.ending = false; c.closedAt = 0;
         notePages(c, d.userData);
         state.queued = state.queued.filter(function (q) { return q.chatId !== d.chatId; });
         loadTranscript(c, true);
         break;
       case "AgentService.messageReceived":
+        var before = c.unread;
         addMessages(c, d.messages || [], true);
+        if (c.unread > before) {
+          var lastMsg = (d.messages || [])[(d.messages || []).length - 1] || {};
+          attention("message", c.id, visitorName(c.info), lastMsg.text || "");
+        }
         break;
       case "AgentService.visitorTyping":
         setTyping(c, !!d.isTyping);
@@ -119,6 +139,7 @@
         noteLeft(d.message);
         break;
       case "AgentService.chatEnded":
+        schedulePast();
         closeChat(c, "ended", d.by === "agent" && c.ending ? "You ended the chat." :
           { visitor: "The visitor ended the chat.", idle: "The chat ended after inactivity." }[d.by] || "The chat ended.");
         break;
@@ -153,6 +174,211 @@
   function closeChat(c, how, text) {
     if (how === "ended" && (c.closed === "resolved" || c.closed === "transferred")) return;
     c.closed = how; c.closedText = text; c.typing = false;
+    c.closedAt = c.closedAt || Date.now();
+  }
+
+  // noteQueued adds a chat that started waiting (AgentService.chatQueued)
+  // and calls for attention the first time it is seen.
+  function noteQueued(a) {
+    state.queued = state.queued.filter(function (q) { return q.chatId !== a.chatId; });
+    state.queued.push(a);
+    sortQueued();
+    if (!state.seenQueued[a.chatId]) {
+      state.seenQueued[a.chatId] = true;
+      // Routing often assigns at once: call only for a chat still waiting
+      // a moment later, so an assignment is not announced twice.
+      setTimeout(function () {
+        if (waitingChats().some(function (q) { return q.chatId === a.chatId; })) {
+          attention("queued", "", "Waiting: " + visitorName(a), (a.queue || "") + " · " + wireLabel(a) + " · " + (a.mode || "live"));
+        }
+      }, 600);
+    }
+  }
+
+  // waitingChats is the queue but for the chats open in My chats: a chat
+  // requeued from this agent shows once, under Queued, after the reload.
+  function waitingChats() {
+    return state.queued.filter(function (a) { var c = state.chats[a.chatId]; return !c || !c.info || c.closed; });
+  }
+
+  function sortQueued() {
+    state.queued.sort(function (x, y) { return (y.priority || 0) - (x.priority || 0) || x.createdAt - y.createdAt; });
+  }
+
+  // sweepEnded drops the chats that were over for this agent long enough,
+  // but for the one in view.
+  function sweepEnded() {
+    var now = Date.now();
+    state.order = state.order.filter(function (id) {
+      var c = state.chats[id];
+      if (!c.closed || id === state.current || now - (c.closedAt || now) < ENDED_LINGER_MS) return true;
+      delete state.chats[id];
+      return false;
+    });
+  }
+
+  // ---- past chats (AgentService.listPastChats)
+
+  // pastOptions is the search the form describes; a date bounds the start
+  // to that local day.
+  function pastOptions() {
+    var o = { query: $("pastQuery").value.trim() };
+    var d = $("pastDate").value;
+    if (d) {
+      var from = new Date(d + "T00:00:00");
+      o.from = from.getTime();
+      o.to = new Date(from.getFullYear(), from.getMonth(), from.getDate() + 1).getTime() - 1;
+    }
+    return o;
+  }
+
+  function loadPast(more) {
+    var o = more ? state.past.query : pastOptions();
+    if (!o) return Promise.resolve();
+    var opts = { query: o.query, limit: 20 };
+    if (o.from) { opts.from = o.from; opts.to = o.to; }
+    if (more) opts.before = state.past.next;
+    return command("AgentService.listPastChats", opts).then(function (r) {
+      state.past.query = o;
+      state.past.chats = (more ? state.past.chats : []).concat(r.chats || []);
+      state.past.next = r.next || "";
+      render();
+    }, showError);
+  }
+
+  // schedulePast reloads an unfiltered list a moment after a chat ends.
+  function schedulePast() {
+    var q = state.past.query;
+    if (q && (q.query || q.from)) return;
+    clearTimeout(state.past.timer);
+    state.past.timer = setTimeout(function () { if (state.me) loadPast(false); }, 1500);
+  }
+
+  function renderPast() {
+    var ul = $("past");
+    keepFocus(ul, function () {
+      state.past.chats.forEach(function (a) {
+        var li = el("li");
+        li.setAttribute("data-chat", a.chatId);
+        var b = el("button");
+        b.type = "button";
+        b.setAttribute("data-chat", a.chatId);
+        if (a.chatId === state.current) b.setAttribute("aria-current", "true");
+        var top = el("span", "row");
+        top.appendChild(el("span", "name", visitorName(a)));
+        var ended = el("time", "ended", a.endedAt ? new Date(a.endedAt).toLocaleDateString([], { month: "short", day: "numeric" }) : "");
+        top.appendChild(ended);
+        b.appendChild(top);
+        if (a.match) b.appendChild(el("span", "match", a.match));
+        else b.appendChild(el("span", "preview", a.subject || a.queue || ""));
+        b.appendChild(meta(a));
+        b.onclick = function () { openPast(a); };
+        li.appendChild(b);
+        ul.appendChild(li);
+      });
+    });
+    $("nopast").hidden = state.past.chats.length > 0;
+    $("nopast").textContent = state.past.query && (state.past.query.query || state.past.query.from) ? "No past chat matches." : "No past chats.";
+    $("pastMore").hidden = !state.past.next;
+  }
+
+  // openPast shows an ended chat's transcript, read-only, outside My chats.
+  function openPast(a) {
+    var c = state.chats[a.chatId];
+    if (!c) {
+      c = chatOf(a.chatId);
+      c.past = true;
+      c.info = a;
+    }
+    if (!c.closed) closeChat(c, "ended", "This chat ended " + new Date(a.endedAt).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) + ".");
+    open(a.chatId);
+  }
+
+  // ---- attention: a tone, a desktop notification and the page title
+
+  var audio = null;
+  function soundOn() { return localStorage.getItem(SOUND_KEY) !== "off"; }
+
+  // unlockAudio makes the audio context on a user gesture, as browsers ask.
+  function unlockAudio() {
+    if (audio || !(window.AudioContext || window.webkitAudioContext)) return;
+    try { audio = new (window.AudioContext || window.webkitAudioContext)(); } catch (e) { audio = null; }
+  }
+
+  // tone plays two short notes, higher for a new chat than for a message.
+  function tone(kind) {
+    if (!audio || !soundOn()) return;
+    if (audio.state === "suspended") audio.resume();
+    var base = kind === "message" ? 660 : 880;
+    [0, 0.16].forEach(function (at, n) {
+      var t = audio.currentTime + at;
+      var o = audio.createOscillator(), g = audio.createGain();
+      o.type = "sine";
+      o.frequency.value = n ? base * 1.25 : base;
+      g.gain.setValueAtTime(0.0001, t);
+      g.gain.exponentialRampToValueAtTime(0.2, t + 0.02);
+      g.gain.exponentialRampToValueAtTime(0.0001, t + 0.14);
+      o.connect(g); g.connect(audio.destination);
+      o.start(t); o.stop(t + 0.15);
+    });
+  }
+
+  // attention calls the agent: kind is "assigned", "queued" or "message"; a
+  // message in the chat in view of a visible page calls nobody.
+  function attention(kind, chatId, title, body) {
+    if (kind === "message" && chatId === state.current && !document.hidden) return;
+    state.lastAttention = { kind: kind, chatId: chatId, title: title, at: Date.now() };
+    tone(kind);
+    if (window.Notification && Notification.permission === "granted" && (document.hidden || !document.hasFocus())) {
+      try {
+        var n = new Notification(title, { body: String(body || "").slice(0, 140), tag: kind + ":" + (chatId || title) });
+        n.onclick = function () { window.focus(); if (chatId && state.chats[chatId]) open(chatId); n.close(); };
+      } catch (e) { /* some browsers allow notifications only from a service worker */ }
+    }
+  }
+
+  function renderAttention() {
+    var fresh = waitingChats().length;
+    var n = state.order.reduce(function (sum, id) { return sum + state.chats[id].unread; }, 0) + fresh;
+    document.title = (n ? "(" + n + ") " : "") + TITLE;
+    var b = $("sound");
+    b.setAttribute("aria-pressed", soundOn() ? "true" : "false");
+    b.textContent = soundOn() ? "Sound on" : "Sound off";
+    $("notify").hidden = !window.Notification || Notification.permission !== "default";
+  }
+
+  function wireLabel(a) { return WIRES[a.wire] || a.wire || "web"; }
+
+  // age says how long ago ms was, short.
+  function age(ms) {
+    if (!ms) return "";
+    var m = Math.max(0, Math.floor((Date.now() - ms) / 60000));
+    if (m < 1) return "now";
+    if (m < 60) return m + " min";
+    var h = Math.floor(m / 60);
+    if (h < 24) return h + " h " + (m % 60 ? (m % 60) + " min" : "");
+    return Math.floor(h / 24) + " d";
+  }
+
+  // whoElse tells two visitors of one name apart: the email, else the
+  // identity's short id.
+  function whoElse(a) {
+    var v = (a && a.visitor) || {};
+    if (v.email) return v.email;
+    return a && a.identityId ? "#" + a.identityId.slice(-6) : "";
+  }
+
+  // meta is the line under a chat in the lists: age, wire, mode, who.
+  function meta(a) {
+    var m = el("span", "meta");
+    var t = el("span", "age", age(a.createdAt));
+    t.title = a.createdAt ? "Started " + new Date(a.createdAt).toLocaleString() : "";
+    m.appendChild(t);
+    m.appendChild(el("span", "wire", wireLabel(a)));
+    m.appendChild(el("span", "mode " + (a.mode || "live"), a.mode || "live"));
+    var w = whoElse(a);
+    if (w) m.appendChild(el("span", "who", w));
+    return m;
   }
 
   function transferText(agentId, queue) {
@@ -215,20 +441,29 @@
   function refresh(full) {
     return command("AgentService.listChats").then(function (r) {
       if (state.seq === 0) state.seq = r.seq || 0;
-      $("status").value = r.status;
+      $("status").value = shownStatus = r.status;
       if (r.note) showError({ message: r.note }); // why the gateway changed the status
       state.queued = r.queued || [];
+      sortQueued();
+      state.queued.forEach(function (q) { state.seenQueued[q.chatId] = true; });
+      $("golive").hidden = r.status !== "offline";
       if (full) {
         var mine = {};
         (r.chats || []).forEach(function (a) {
           var c = chatOf(a.chatId);
           mine[a.chatId] = true;
-          c.info = a; c.locked = !!a.locked; c.closed = ""; c.closedText = "";
+          c.info = a; c.locked = !!a.locked; c.closed = ""; c.closedText = ""; c.closedAt = 0;
           notePages(c, a.userData);
         });
-        state.order.forEach(function (id) {
+        var waiting = {};
+        state.queued.forEach(function (q) { waiting[q.chatId] = true; });
+        state.order = state.order.filter(function (id) {
           var c = state.chats[id];
-          if (!mine[id] && !c.closed) closeChat(c, "ended", "This chat is no longer assigned to you.");
+          if (mine[id] || c.past) return true;
+          // A chat handed back to the queue shows once: under Queued.
+          if (waiting[id] && id !== state.current) { delete state.chats[id]; return false; }
+          if (!c.closed) closeChat(c, "ended", waiting[id] ? "This chat went back to the queue." : "This chat is no longer assigned to you.");
+          return true;
         });
         if (state.current) loadTranscript(chatOf(state.current), false);
       }
@@ -262,12 +497,15 @@
   }
 
   function render() {
+    sweepEnded();
     renderList();
     renderLeft();
+    renderPast();
     renderChat();
     renderMessage();
-    var unread = state.order.reduce(function (n, id) { return n + state.chats[id].unread; }, 0);
-    document.title = (unread ? "(" + unread + ") " : "") + "cxgate agent console";
+    renderAttention();
+    // With nothing open, a phone gives the lists the whole screen (CSS).
+    $("console").classList.toggle("browsing", !state.current && !state.currentMsg);
   }
 
   // keepFocus rebuilds a list without losing the keyboard focus on its items.
@@ -283,7 +521,7 @@
 
   function renderList() {
     var ul = $("chats");
-    var ids = state.order.filter(function (id) { return state.chats[id].info; });
+    var ids = state.order.filter(function (id) { return state.chats[id].info && !state.chats[id].past; });
     keepFocus(ul, function () {
       ids.forEach(function (id) {
         var c = state.chats[id];
@@ -308,16 +546,20 @@
         for (var i = c.messages.length - 1; i >= 0 && !last; i--) if (c.messages[i].type === "Message") last = c.messages[i];
         b.appendChild(el("span", "preview" + (c.typing ? " typing" : ""),
           c.typing ? "typing…" : last ? last.text : (c.info.subject || c.info.queue || "")));
+        b.appendChild(meta(c.info));
         b.onclick = function () { open(id); };
         li.appendChild(b);
         ul.appendChild(li);
       });
     });
     $("nochats").hidden = ids.length > 0;
+    $("nochats").textContent = shownStatus === "online" ? "No chats yet: new ones come here." : "No chats. Go online to receive chats.";
     var q = $("queued");
+    var waiting = waitingChats();
     keepFocus(q, function () {
-      state.queued.forEach(function (a) {
+      waiting.forEach(function (a) {
         var li = el("li");
+        li.setAttribute("data-chat", a.chatId);
         var b = el("button");
         b.type = "button";
         b.setAttribute("data-chat", a.chatId);
@@ -325,8 +567,8 @@
         top.appendChild(el("span", "name", visitorName(a)));
         top.appendChild(el("span", "badge", "accept"));
         b.appendChild(top);
-        var mins = a.createdAt ? Math.max(0, Math.round((Date.now() - a.createdAt) / 60000)) : 0;
-        b.appendChild(el("span", "preview", a.queue + " · waiting " + mins + " min"));
+        b.appendChild(el("span", "preview", a.queue + (a.subject ? " · " + a.subject : "")));
+        b.appendChild(meta(a));
         b.setAttribute("aria-label", "Accept the chat of " + visitorName(a));
         b.onclick = function () {
           b.disabled = true;
@@ -339,7 +581,7 @@
         q.appendChild(li);
       });
     });
-    $("noqueued").hidden = state.queued.length > 0;
+    $("noqueued").hidden = waiting.length > 0;
   }
 
   function open(id) {
@@ -395,7 +637,8 @@
     var idn = i.identity || {};
     dl($("visitor"), [
       ["Name", visitorName(i)], ["Email", v.email || idn.email], ["Subject", i.subject],
-      ["Queue", i.queue], ["Site", i.deployment], ["Mode", i.mode],
+      ["Queue", i.queue], ["Site", i.deployment], ["Mode", i.mode], ["Wire", i.wire ? wireLabel(i) : ""],
+      ["Visitor id", i.identityId],
       ["Started", i.createdAt ? new Date(i.createdAt).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : ""]
     ]);
     var pages = $("pages");
@@ -661,6 +904,7 @@
       $("conn").textContent = "connecting…";
       loadAgents().catch(function () {});
       loadLeft();
+      loadPast(false);
       return refresh(true).then(connect);
     }, function (e) {
       state.token = "";
@@ -668,19 +912,22 @@
       showError(e && e.code === "network" ? e : { message: "Sign-in failed: " + ((e && e.message) || "the token was refused.") });
       $("token").select();
     }).then(function () { $("signin").querySelector("button").disabled = false; });
-    clearInterval(state.pollTimer);
-    // The queue has no events of its own: look again now and then.
-    state.pollTimer = setInterval(function () { if (state.me) refresh(false); }, 10000);
+    clearInterval(state.tickTimer);
+    // The queue is pushed (chatQueued/chatDequeued); the clock only ages the
+    // lists and lets ended chats go.
+    state.tickTimer = setInterval(function () { if (state.me) render(); }, 30000);
   }
 
   function signOut(why) {
     var ws = state.ws;
     sessionStorage.removeItem(TOKEN_KEY);
-    clearInterval(state.pollTimer);
+    clearInterval(state.tickTimer);
     clearTimeout(state.retryTimer);
     state.token = ""; state.me = null; state.ws = null; state.wsUp = false; state.seq = 0;
-    state.chats = {}; state.order = []; state.queued = []; state.current = null; state.retry = 0;
+    state.chats = {}; state.order = []; state.queued = []; state.current = null; state.retry = 0; state.seenQueued = {};
     state.left = { open: [], answered: [] }; state.currentMsg = null; $("message").hidden = true;
+    clearTimeout(state.past.timer);
+    state.past = { chats: [], next: "", query: null, timer: null };
     if (ws) ws.close();
     $("signin").hidden = false; $("me").hidden = true; $("console").hidden = true;
     $("chat").hidden = true; $("empty").hidden = false;
@@ -703,12 +950,51 @@
     if ($("status").value === "online") command("AgentService.setStatus", { status: "away" }).then(done, done);
     else done();
   };
+  var shownStatus = "offline";
+  function setStatus(status) {
+    return command("AgentService.setStatus", { status: status }).then(function (me) {
+      $("status").value = shownStatus = me.status;
+      return refresh(true);
+    }, function (e) { showError(e); refresh(true); });
+  }
   $("status").onchange = function () {
-    command("AgentService.setStatus", { status: $("status").value }).then(function (me) {
-      $("status").value = me.status;
-      refresh(false);
-    }, function (e) { showError(e); refresh(false); });
+    var status = $("status").value;
+    var open = state.order.filter(function (id) { return !state.chats[id].closed && state.chats[id].info; });
+    if (status === "offline" && open.length) {
+      // Offline hands every open chat back to the queue: ask first.
+      $("status").value = shownStatus;
+      var d = dialog("offlineDlg", "offlineError");
+      $("offlineText").textContent = "Going offline hands your " + (open.length === 1 ? "open chat" : open.length + " open chats") +
+        " back to the queue, for another agent. Away keeps them and stops new ones.";
+      $("offlineGo").onclick = function () { d.close(); setStatus("offline"); };
+      $("offlineAway").onclick = function () { d.close(); setStatus("away"); };
+      d.showModal();
+      return;
+    }
+    setStatus(status);
   };
+  // On a phone a chat fills the screen; back shows the lists again.
+  $("back").onclick = $("msgBack").onclick = function () {
+    state.current = null; state.currentMsg = null;
+    $("chat").hidden = true; $("message").hidden = true; $("empty").hidden = false;
+    render();
+  };
+  $("pastForm").onsubmit = function (e) { e.preventDefault(); loadPast(false); };
+  $("pastMore").onclick = function () { loadPast(true); };
+  $("goliveBtn").onclick = function () { setStatus("online"); };
+  $("sound").onclick = function () {
+    localStorage.setItem(SOUND_KEY, soundOn() ? "off" : "on");
+    unlockAudio();
+    if (soundOn()) tone("queued");
+    render();
+  };
+  $("notify").onclick = function () {
+    if (!window.Notification) return;
+    var asked = Notification.requestPermission(function () { render(); });
+    if (asked && asked.then) asked.then(function () { render(); });
+  };
+  document.addEventListener("pointerdown", unlockAudio);
+  document.addEventListener("keydown", unlockAudio);
 
   var typing = { last: 0, timer: null, chat: null };
   function stopTyping() {
@@ -874,7 +1160,7 @@
   // Alt+↑/↓ moves between chats from anywhere.
   document.addEventListener("keydown", function (e) {
     if (!e.altKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown") || !state.me) return;
-    var ids = state.order.filter(function (id) { return state.chats[id].info; });
+    var ids = state.order.filter(function (id) { return state.chats[id].info && !state.chats[id].past; });
     if (!ids.length) return;
     e.preventDefault();
     var i = ids.indexOf(state.current);

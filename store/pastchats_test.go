@@ -1,0 +1,80 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cxgate/cxgate/store"
+)
+
+// TestPastChatsIndex: a chat that ends is listed for each of its agents,
+// newest end first, in pages; an open one is not; erasing the visitor takes
+// the chat out of the index and leaves no key behind.
+func TestPastChatsIndex(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, store.Options{})
+	empty, err := s.KeyCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(id, identity string, endedAt int64, agents ...string) {
+		t.Helper()
+		_, _, err := s.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: id, Deployment: "d", Mode: "live", State: store.StateQueued,
+			IdentityID: identity}, Events: []store.Event{{Type: store.EventParticipantJoined, From: store.Party{Type: "Client"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, err = s.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+			for _, a := range agents {
+				c.Participants = append(c.Participants, store.Participant{ID: a, Name: a, JoinedAt: 1})
+			}
+			c.State = store.StateActive
+			if endedAt > 0 {
+				c.State, c.EndedAt = store.StateEnded, endedAt
+			}
+			return []store.Event{message("x")}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("c1", "idn-1", 100, "ann")
+	mk("c2", "idn-2", 300, "ann", "bob")
+	mk("c3", "idn-3", 200, "ann")
+	mk("c4", "idn-4", 0, "ann") // open
+
+	ids := func(cs []store.Chat) (out []string) {
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	page, next, err := s.PastChats(ctx, "ann", store.PastCursor{}, 2)
+	if err != nil || len(page) != 2 || page[0].ID != "c2" || page[1].ID != "c3" || next.ChatID != "c3" {
+		t.Fatalf("first page %v next %+v, %v", ids(page), next, err)
+	}
+	page, next, err = s.PastChats(ctx, "ann", next, 2)
+	if err != nil || len(page) != 1 || page[0].ID != "c1" || next.ChatID != "" {
+		t.Fatalf("second page %v next %+v, %v", ids(page), next, err)
+	}
+	if page, _, _ := s.PastChats(ctx, "bob", store.PastCursor{}, 10); len(page) != 1 || page[0].ID != "c2" {
+		t.Fatalf("bob's past chats %v", ids(page))
+	}
+	if page, _, _ := s.PastChats(ctx, "an", store.PastCursor{}, 10); len(page) != 0 {
+		t.Fatalf("an agent whose id is a prefix of another's sees %v", ids(page))
+	}
+
+	if _, err := s.EraseIdentity(ctx, "idn-2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if page, _, _ := s.PastChats(ctx, "ann", store.PastCursor{}, 10); len(page) != 2 || page[0].ID != "c3" {
+		t.Fatalf("after erasure %v", ids(page))
+	}
+	counts, err := s.KeyCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts["agent_chats"] - empty["agent_chats"]; got != 2 {
+		t.Errorf("agent_chats holds %d keys after the erasure, want 2 (c1 and c3 of ann)", got)
+	}
+}
