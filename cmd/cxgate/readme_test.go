@@ -406,6 +406,19 @@ func minimalPDF() []byte {
 	return b.Bytes()
 }
 
+// wantAccepted checks that Ann's acceptChat of a block resolved: routing runs
+// in the background after the start, and the block must work whether it gave
+// her the chat before her accept or not.
+func wantAccepted(t *testing.T, calls []*curlCall) {
+	t.Helper()
+	accept := find(t, calls, "AgentService.acceptChat")
+	var r reply
+	decodeOut(t, accept, &r)
+	if r.Status != "resolved" {
+		t.Fatalf("Ann's acceptChat: %s", accept.out)
+	}
+}
+
 type nativeEvents struct {
 	Events []struct {
 		Event string
@@ -454,6 +467,7 @@ func TestReadmeExamples(t *testing.T) {
 		if start.Status != "resolved" || st.ChatID == "" || st.Token == "" {
 			t.Fatalf("startChat: %s %s", start.Status, start.Data)
 		}
+		wantAccepted(t, calls)
 		send := find(t, calls, "WebChatService.sendMessage")
 		answer := find(t, calls, "AgentService.sendMessage")
 		visitorText, annText := option(t, send, "message"), option(t, answer, "message")
@@ -519,6 +533,7 @@ func TestReadmeExamples(t *testing.T) {
 				Advice string
 			}
 		}
+		wantAccepted(t, calls)
 		sends := findAll(calls, "/send")
 		if len(sends) != 2 {
 			t.Fatalf("%d send commands, want 2", len(sends))

@@ -360,20 +360,39 @@ func (s *Service) participant(ctx context.Context, call *bus.Call, chatID string
 	return c, store.Participant{}, ErrNotParticipant
 }
 
+// acceptChat takes a waiting chat. A chat the caller already holds resolves
+// as accepted: routing gives chats to online agents at any moment after the
+// start, so an agent who accepts what she was just offered (or retries her
+// accept) may find routing already gave it to her. Her seat for it counts in
+// her load, hence the capacity refusal is checked the same way.
 func (s *Service) acceptChat(ctx context.Context, call *bus.Call) (any, error) {
 	o, err := s.chatOptions(call)
 	if err != nil {
 		return nil, err
 	}
 	err = s.engine.Assign(ctx, o.ChatID, call.Caller.ID)
-	if err != nil {
+	if err != nil && !errors.Is(err, chat.ErrAssigned) && !errors.Is(err, chat.ErrAtCapacity) {
 		return nil, rejectionFor(err)
 	}
-	c, err := s.engine.Chat(ctx, o.ChatID)
-	if err != nil {
-		return nil, err
+	c, cerr := s.engine.Chat(ctx, o.ChatID)
+	if cerr != nil {
+		return nil, rejectionFor(cerr)
+	}
+	if err != nil && (c.State != store.StateActive || !holds(&c, call.Caller.ID)) {
+		return nil, rejectionFor(err)
 	}
 	return assignment(&c), nil
+}
+
+// holds reports whether agentID is in the chat as one of its agents (a
+// silent supervisor is not).
+func holds(c *store.Chat, agentID string) bool {
+	for _, p := range c.Participants {
+		if p.ID == agentID && p.Connected() && !p.Silent {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) {

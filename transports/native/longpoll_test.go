@@ -52,12 +52,14 @@ func TestResume_LongPoll(t *testing.T) {
 }
 
 // TestLongPoll_Deadline: nothing new means {"events":[]} at the deadline,
-// not before and not much after.
+// not before and not much after. The chat is Ann's already: a waiting chat
+// would get its queue position pushed whenever routing comes round, which
+// is news.
 func TestLongPoll_Deadline(t *testing.T) {
 	g := newTestGateway(t)
-	c := g.mustStartChat(t, "Rita")
+	c := g.mustStartAssigned(t, "Rita") // seq 2: Ann joined
 	const wait = time.Second
-	res := c.visitor.Poll(1, wait)
+	res := c.visitor.Poll(2, wait)
 	if string(res.Body) != `{"events":[]}` {
 		t.Errorf("empty poll answered %s", res.Body)
 	}
@@ -65,7 +67,7 @@ func TestLongPoll_Deadline(t *testing.T) {
 		t.Errorf("empty poll with wait %v answered after %v", wait, res.Elapsed)
 	}
 	// wait=0 answers at once.
-	if res := c.visitor.Poll(1, 0); string(res.Body) != `{"events":[]}` || res.Elapsed > time.Second {
+	if res := c.visitor.Poll(2, 0); string(res.Body) != `{"events":[]}` || res.Elapsed > time.Second {
 		t.Errorf("poll with wait 0: %s after %v", res.Body, res.Elapsed)
 	}
 }

@@ -1,12 +1,16 @@
 package purecloud_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -523,21 +527,20 @@ func TestRefusals(t *testing.T) {
 			"routingTarget": map[string]any{"targetType": "QUEUE", "targetAddress": "nope"},
 			"memberInfo":    map[string]any{"displayName": "X"}}, 400, "bad.request"},
 		{"NoDisplayName", "POST", gw.URL + api + "/conversations", "", map[string]any{"deploymentId": "demo"}, 400, "bad.request"},
-		{"BodyTooLarge", "POST", gw.URL + api + "/conversations", "", `{"deploymentId":"demo","x":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "request.entity.too.large"},
 		{"NoRoute", "GET", gw.URL + api + "/nothing", "", nil, 404, "not.found"},
 		{"WrongMethod", "PUT", gw.URL + api + "/conversations", "", nil, 405, "method.not.allowed"},
 		{"StreamWithoutUpgrade", "GET", g.url("/stream?jwt=" + g.JWT), "", nil, 426, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := do(t, tc.method, tc.url, tc.jwt, tc.body)
-			var e apiError
-			decode(t, body, &e)
-			if status != tc.status || e.Status != tc.status || e.Code == "" || (tc.code != "" && e.Code != tc.code) ||
-				e.Message == "" || len(e.Details) != 1 {
-				t.Fatalf("HTTP %d %s, want %d %s", status, body, tc.status, tc.code)
-			}
+			wantAPIError(t, status, body, tc.status, tc.code)
 		})
 	}
+	t.Run("BodyTooLarge", func(t *testing.T) {
+		status, body := postOverLimit(t, gw.Addr, api+"/conversations",
+			[]byte(`{"deploymentId":"demo","x":"`+strings.Repeat("x", 70<<10)+`"}`))
+		wantAPIError(t, status, body, 413, "request.entity.too.large")
+	})
 	t.Run("StreamWrongToken", func(t *testing.T) {
 		_, resp, err := fws.DefaultDialer.Dial(strings.Replace(g.Stream, g.JWT, "nope", 1), nil)
 		if err == nil || resp == nil || resp.StatusCode != 401 {
@@ -550,6 +553,57 @@ func TestRefusals(t *testing.T) {
 			t.Fatalf("dial with another conversation's jwt: %v %v", resp, err)
 		}
 	})
+}
+
+// wantAPIError checks an answer is Genesys' error shape with the status and,
+// unless empty, the code.
+func wantAPIError(t *testing.T, status int, body []byte, wantStatus int, wantCode string) {
+	t.Helper()
+	var e apiError
+	decode(t, body, &e)
+	if status != wantStatus || e.Status != wantStatus || e.Code == "" || (wantCode != "" && e.Code != wantCode) ||
+		e.Message == "" || len(e.Details) != 1 {
+		t.Fatalf("HTTP %d %s, want %d %s", status, body, wantStatus, wantCode)
+	}
+}
+
+// postOverLimit sends a whole request whose body is over the gateway's limit
+// and reads the answer. The gateway answers on the declared length and
+// closes without reading the body, so writing the rest of it may fail with a
+// broken pipe or a reset: expected, but only once the answer was read.
+// net/http's client reports that write error instead of the answer (and
+// hides its cause), hence the raw connection, written and read at once as a
+// client does.
+func postOverLimit(t *testing.T, addr, path string, body []byte) (int, []byte) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, wiretest.Timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(wiretest.Timeout))
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		path, addr, len(body))
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(append([]byte(head), body...))
+		wrote <- err
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		_ = conn.Close()
+		t.Fatalf("no answer to a body of %d bytes: %v (writing it: %v)", len(body), err, <-wrote)
+	}
+	data, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading the answer to a body of %d bytes: %v", len(body), err)
+	}
+	// The answer is read: the write has ended or ends as the gateway closes.
+	if err := <-wrote; err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("writing a body of %d bytes: %v", len(body), err)
+	}
+	return resp.StatusCode, data
 }
 
 // TestOrigins: a page origin the deployment does not list is refused for the
