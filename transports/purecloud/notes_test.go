@@ -17,7 +17,9 @@ func TestInternalNoteNotSent(t *testing.T) {
 	s := dialStream(t, g.Stream)
 	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
 	ann.Command("AgentService.setStatus", map[string]any{"status": "online"}).Resolved(t)
-	s.until(t, "message", func(f frame) bool { return f.EventBody.BodyType == "member-join" && f.EventBody.Sender.ID != g.Member.ID })
+	s.until(t, "message", func(f frame) bool {
+		return f.EventBody.BodyType == "member-join" && f.EventBody.Sender.ID != g.Member.ID
+	})
 
 	ann.Command("AgentService.sendMessage", map[string]any{"chatId": g.ID, "message": "NOTE: VIP customer", "internal": true}).Resolved(t)
 	ann.Command("AgentService.sendMessage", map[string]any{"chatId": g.ID, "message": "Hello Rita"}).Resolved(t)
