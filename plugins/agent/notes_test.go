@@ -1,12 +1,16 @@
 package agent_test
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
 	"github.com/cxgate/cxgate/server/servertest"
+	"github.com/cxgate/cxgate/store"
 )
 
 // noteMessage is a transcript entry with the internal mark agents see.
@@ -158,5 +162,50 @@ func TestInternalNotes(t *testing.T) {
 	// A note needs text, like any message.
 	if rej := ann.Command("AgentService.sendMessage", map[string]any{"chatId": chatID, "message": " ", "internal": true}).Rejected(t); rej.Code != "no_message" {
 		t.Fatalf("an empty note: %+v", rej)
+	}
+}
+
+// TestInternalNoteKeepsThread: in an asynchronous conversation a note after
+// the thread's inactivity neither closes the thread nor opens a new one (the
+// visitor and webhooks would learn of it); a reply after the inactivity
+// does.
+func TestInternalNoteKeepsThread(t *testing.T) {
+	var offset atomic.Int64
+	base := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	now := func() time.Time { return base.Add(time.Duration(offset.Load())) }
+	gw := servertest.Start(t, servertest.Options{Config: twoAgentsConfig(), Now: now})
+	ann := wiretest.NewHTTP(t, gw.URL).WithToken("ann-secret")
+	ann.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
+	guest := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
+	var st struct{ ChatID, Token string }
+	guest.Command("WebChatService.startChat", map[string]any{"nickname": "Leo"}).Into(t, &st)
+	guest.WithToken(st.Token).Command("WebChatService.sendMessage", map[string]any{"message": "my parcel"}).Resolved(t)
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool { return gw.Engine().IsParticipant(st.ChatID, "ann") })
+
+	threads := func() (opened, closed int) {
+		t.Helper()
+		evs, err := gw.Store().EventsAfter(context.Background(), st.ChatID, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			switch ev.Type {
+			case store.EventThreadOpened:
+				opened++
+			case store.EventThreadClosed:
+				closed++
+			}
+		}
+		return opened, closed
+	}
+	offset.Store(int64(48 * time.Hour)) // far past threadInactivity
+	ann.Command("AgentService.sendMessage", map[string]any{"chatId": st.ChatID, "message": "NOTE: check the courier", "internal": true}).Resolved(t)
+	if o, c := threads(); o != 1 || c != 0 {
+		t.Fatalf("after the note: %d threads opened, %d closed; want 1 and 0", o, c)
+	}
+	offset.Store(int64(96 * time.Hour))
+	ann.Command("AgentService.sendMessage", map[string]any{"chatId": st.ChatID, "message": "It ships today."}).Resolved(t)
+	if o, c := threads(); o != 2 || c != 1 {
+		t.Fatalf("after the reply: %d threads opened, %d closed; want 2 and 1", o, c)
 	}
 }
