@@ -1143,6 +1143,8 @@
         return true;
       case "Enter":
       case "Tab":
+        // While the list loads, Enter waits for it rather than sending "/…".
+        if (e.key === "Enter" && canned.loading && !e.shiftKey) { e.preventDefault(); return true; }
         if (e.shiftKey || !n) return false;
         e.preventDefault();
         insertCanned(canned.shown[canned.active]);
