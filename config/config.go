@@ -88,6 +88,8 @@ type Deployment struct {
 	Triggers          []Trigger  `yaml:"triggers,omitempty"`
 	Items             []Item     `yaml:"items,omitempty"`
 	Retention         Retention  `yaml:"retention,omitempty"` // absent: keep forever
+	// CannedResponses are the replies agents insert with "/" (canned.go).
+	CannedResponses []CannedResponse `yaml:"cannedResponses,omitempty"`
 }
 
 // Files is a deployment's file policy.
@@ -368,6 +370,7 @@ func (c *Config) Validate() error {
 			}
 		}
 		d.Retention.validate(at, bad)
+		d.validateCanned(at, c.Limits.MessageChars, bad)
 		if d.Files.MaxBytes < 0 || d.Files.MaxUploads < 0 {
 			bad("%s.files: maxBytes and maxUploads must be positive", at)
 		}

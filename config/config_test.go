@@ -64,6 +64,7 @@ func TestLoad_Example(t *testing.T) {
 			Files: config.Files{Enabled: true, MaxBytes: 10485760, MaxUploads: 10,
 				Types: []string{"image/png", "image/jpeg", "application/pdf", "text/plain"}},
 			Enabled: &enabled, Display: config.DisplayFloating,
+			CannedResponses: []config.CannedResponse{{Shortcut: "greet", Text: "Hello, how can I help?"}},
 		}},
 		Queues: []config.Queue{{Name: "support", Skills: []string{}}},
 		Agents: []config.Agent{{ID: "ann", Name: "Ann", Token: "ann-secret", TokenHash: config.HashToken("ann-secret"),

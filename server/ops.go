@@ -148,7 +148,7 @@ func (t *chatTimes) observe(c *store.Chat, evs []store.Event) {
 				if _, ok := t.asked[c.ID]; !ok && !t.answered[c.ID] {
 					t.asked[c.ID] = ev.Time
 				}
-			case isAgent(ev.From):
+			case isAgent(ev.From) && !ev.Internal: // a note or whisper answers nobody
 				if since, ok := t.asked[c.ID]; ok {
 					t.firstResponse.Observe(seconds(ev.Time - since))
 					delete(t.asked, c.ID)

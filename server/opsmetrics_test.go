@@ -99,8 +99,11 @@ func TestOperationsMetrics(t *testing.T) {
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		return gw.Engine().IsParticipant(first.ChatID, "ann") && gw.Engine().IsParticipant(second.ChatID, "ann")
 	})
-	// She answers the first 15 s after joining: 25 s after its question.
-	advance(15 * time.Second)
+	// She answers the first 15 s after joining: 25 s after its question. The
+	// internal note she wrote before is no answer.
+	advance(5 * time.Second)
+	ann.Command("AgentService.sendMessage", map[string]any{"chatId": first.ChatID, "message": "regular customer", "internal": true}).Resolved(t)
+	advance(10 * time.Second)
 	ann.Command("AgentService.sendMessage", map[string]any{"chatId": first.ChatID, "message": "Hi!"}).Resolved(t)
 	ann.Command("AgentService.sendMessage", map[string]any{"chatId": first.ChatID, "message": "How can I help?"}).Resolved(t)
 	expectMetrics(t, gw.URL, []string{

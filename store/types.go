@@ -134,7 +134,7 @@ type Event struct {
 	RequestID string          `json:"requestId,omitempty"`
 	Data      json.RawMessage `json:"data,omitempty"`
 	// Internal events are for agents only: a silent supervisor's presence
-	// and whispers.
+	// and whispers, and agents' internal notes.
 	Internal bool `json:"internal,omitempty"`
 }
 

@@ -71,28 +71,29 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 	s := &Service{engine: e, bus: b, adminToken: adminToken, streams: map[string]*stream{}, announced: map[string][]string{},
 		base: uint64(e.Now().UnixMicro())}
 	cmds := map[string]bus.HandlerFunc{
-		"setStatus":     s.setStatus,
-		"getStatus":     s.getStatus,
-		"listChats":     s.listChats,
-		"acceptChat":    s.acceptChat,
-		"sendMessage":   s.sendMessage,
-		"sendTyping":    s.sendTyping,
-		"endChat":       s.endChat,
-		"getTranscript": s.getTranscript,
-		"getHistory":    s.getHistory,
-		"resolveChat":   s.resolveChat,
-		"transferChat":  s.transferChat,
-		"joinChat":      s.joinChat,
-		"lockChat":      s.lockChat,
-		"unlockChat":    s.unlockChat,
-		"listAgents":    s.listAgents,
-		"listQueues":    s.listQueues,
-		"sendFile":      s.sendFile,
-		"downloadFile":  s.downloadFile,
-		"requestFile":   s.requestFile,
-		"listMessages":  s.listMessages,
-		"answerMessage": s.answerMessage,
-		"listPastChats": s.listPastChats,
+		"setStatus":           s.setStatus,
+		"getStatus":           s.getStatus,
+		"listChats":           s.listChats,
+		"acceptChat":          s.acceptChat,
+		"sendMessage":         s.sendMessage,
+		"sendTyping":          s.sendTyping,
+		"endChat":             s.endChat,
+		"getTranscript":       s.getTranscript,
+		"getHistory":          s.getHistory,
+		"resolveChat":         s.resolveChat,
+		"transferChat":        s.transferChat,
+		"joinChat":            s.joinChat,
+		"lockChat":            s.lockChat,
+		"unlockChat":          s.unlockChat,
+		"listAgents":          s.listAgents,
+		"listQueues":          s.listQueues,
+		"sendFile":            s.sendFile,
+		"downloadFile":        s.downloadFile,
+		"requestFile":         s.requestFile,
+		"listMessages":        s.listMessages,
+		"answerMessage":       s.answerMessage,
+		"listPastChats":       s.listPastChats,
+		"listCannedResponses": s.listCannedResponses,
 	}
 	for name, h := range cmds {
 		if err := p.RegisterCommand(name, s.agentsOnly(h)); err != nil {
@@ -327,6 +328,7 @@ type chatOptions struct {
 	AgentID     string  `json:"agentId"`     // transferChat
 	Queue       string  `json:"queue"`       // transferChat
 	Silent      bool    `json:"silent"`      // joinChat
+	Internal    bool    `json:"internal"`    // sendMessage: an internal note (canned.go)
 }
 
 func (s *Service) chatOptions(call *bus.Call) (chatOptions, error) {
@@ -421,9 +423,10 @@ func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) 
 	if o.Type == "notice" {
 		typ = store.EventNotice
 	}
-	// A silent supervisor's messages are whispers: agents see them, the visitor does not.
+	// A silent supervisor's messages are whispers and an internal note is
+	// for agents by request: agents and supervisors see them, the visitor does not.
 	ev, err := s.engine.Append(ctx, o.ChatID, o.RequestID, store.Event{Type: typ, From: chat.PartyOf(p), Text: text,
-		Time: s.engine.Now().UnixMilli(), Internal: p.Silent})
+		Time: s.engine.Now().UnixMilli(), Internal: p.Silent || o.Internal})
 	if err != nil {
 		return nil, rejectionFor(err)
 	}

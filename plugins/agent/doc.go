@@ -28,6 +28,11 @@
 // same agents when it stops. An agent's ended chats are listed and searched
 // with listPastChats (past.go), over the store's per-agent index.
 //
+// Canned responses and internal notes (canned.go): listCannedResponses
+// {chatId} gives the chat's deployment's list; sendMessage with internal:
+// true stores an internal note, which, like a silent supervisor's whisper,
+// agents see marked "internal" and visitors and webhooks never get.
+//
 // # Locks
 //
 // A stream's mutex is held while its event is published, so positions reach

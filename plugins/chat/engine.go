@@ -527,7 +527,8 @@ func (e *Engine) Mutate(ctx context.Context, chatID, requestID string, fn store.
 }
 
 // Append adds one event from a participant to an open chat. In an
-// asynchronous chat it also keeps the thread rule (a message after
+// asynchronous chat it also keeps the thread rule for events the visitor
+// sees (a message after
 // threadInactivity closes the old thread and opens a new one, both as events
 // of the log), refuses visitor messages while the chat is locked, and queues
 // an idle conversation again when the visitor writes. It returns the event
@@ -537,7 +538,10 @@ func (e *Engine) Append(ctx context.Context, chatID, requestID string, ev store.
 		if c.State == store.StateEnded {
 			return nil, ErrEnded
 		}
-		if c.Mode != config.ModeAsync {
+		// Internal events (notes, whispers) leave the threads alone: a
+		// thread opened or closed by one would tell the visitor and the
+		// webhooks (thread.created) that agents wrote something.
+		if c.Mode != config.ModeAsync || ev.Internal {
 			return []store.Event{ev}, nil
 		}
 		fromVisitor := ev.From.Type == "Client"

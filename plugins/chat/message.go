@@ -20,6 +20,10 @@ type Message struct {
 	// FileDetails is a FileUploaded message's file, as FileDetails:
 	// {"file-name","file-size","file-id","file-type"}.
 	FileDetails json.RawMessage `json:"fileDetails,omitempty"`
+	// Internal marks what only agents and supervisors see: an internal
+	// note or a silent supervisor's whisper. Visitors' wires never get
+	// internal events, so they never see the field.
+	Internal bool `json:"internal,omitempty"`
 }
 
 // From is a message's author.
@@ -33,7 +37,8 @@ type From struct {
 func ToMessage(ev store.Event) Message {
 	m := Message{
 		Index: ev.Seq, Type: ev.Type, Text: ev.Text, Timestamp: ev.Time, RequestID: ev.RequestID,
-		From: From{Name: ev.From.Name, Type: ev.From.Type, ParticipantID: ev.From.ID},
+		From:     From{Name: ev.From.Name, Type: ev.From.Type, ParticipantID: ev.From.ID},
+		Internal: ev.Internal,
 	}
 	switch ev.Type {
 	case "TypingStarted", "TypingStopped":

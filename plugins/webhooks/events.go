@@ -14,7 +14,7 @@ import (
 const (
 	EventChatStarted     = "chat.started"       // a visitor started a chat (its first event)
 	EventThreadCreated   = "thread.created"     // a thread opened (async); a live chat started (it is one thread)
-	EventMessageCreated  = "message.created"    // a message or file everyone in the chat sees (no whispers)
+	EventMessageCreated  = "message.created"    // a message or file everyone in the chat sees (no whispers or notes)
 	EventChatTransferred = "chat.transferred"   // an agent handed the chat to another agent or queue
 	EventChatEnded       = "chat.ended"         // a chat ended (visitor, agent, idle; a resolved live chat)
 	EventChatResolved    = "chat.resolved"      // an agent resolved its intervention in an async chat

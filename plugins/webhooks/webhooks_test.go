@@ -210,7 +210,8 @@ func pendingCount(t testing.TB, gw *servertest.Gateway) int {
 }
 
 // liveChat runs a live chat through every event a webhook can announce:
-// start, messages both ways, a supervisor's whisper, a transfer and the end.
+// start, messages both ways, an agent's internal note, a supervisor's
+// whisper, a transfer and the end.
 // It returns the expected event ids with their names.
 func liveChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[string]string) {
 	t.Helper()
@@ -224,6 +225,7 @@ func liveChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[str
 	waitState(t, gw, st.ChatID, store.StateActive)
 	visitor.Command("WebChatService.sendMessage", map[string]string{"message": "hello"}).Resolved(t)
 	ann.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "hi Mia"}).Resolved(t)
+	ann.Command("AgentService.sendMessage", map[string]any{"chatId": st.ChatID, "message": "note: VIP customer", "internal": true}).Resolved(t)
 	sue.Command("AgentService.joinChat", map[string]any{"chatId": st.ChatID, "silent": true}).Resolved(t)
 	sue.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "psst, offer the voucher"}).Resolved(t)
 	bob.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
@@ -375,8 +377,8 @@ func TestWebhooks_EveryEvent(t *testing.T) {
 		if wantMode == config.ModeLive && p.Thread != 0 {
 			t.Errorf("%s: thread %d in a live chat", id, p.Thread)
 		}
-		if p.Message != nil && strings.Contains(p.Message.Text, "psst") {
-			t.Errorf("a whisper was announced: %+v", p.Message)
+		if p.Message != nil && (strings.Contains(p.Message.Text, "psst") || strings.Contains(p.Message.Text, "VIP")) {
+			t.Errorf("a whisper or internal note was announced: %+v", p.Message)
 		}
 		switch p.Event {
 		case webhooks.EventMessageCreated:

@@ -545,7 +545,7 @@
         var last = null;
         for (var i = c.messages.length - 1; i >= 0 && !last; i--) if (c.messages[i].type === "Message") last = c.messages[i];
         b.appendChild(el("span", "preview" + (c.typing ? " typing" : ""),
-          c.typing ? "typing…" : last ? last.text : (c.info.subject || c.info.queue || "")));
+          c.typing ? "typing…" : last ? (last.internal ? "Note: " : "") + last.text : (c.info.subject || c.info.queue || "")));
         b.appendChild(meta(c.info));
         b.onclick = function () { open(id); };
         li.appendChild(b);
@@ -585,6 +585,9 @@
   }
 
   function open(id) {
+    // A note is written for one chat: another chat opens in reply mode.
+    if (state.current !== id && state.note) { state.note = false; renderNoteMode(); }
+    closeCanned();
     state.current = id;
     state.currentMsg = null;
     $("message").hidden = true;
@@ -792,7 +795,13 @@
       switch (m.type) {
         case "Message":
           item = el("li", from.type === "Client" ? "visitor" : from.participantId === myId() ? "mine" : "agent");
-          var head = el("span", "from", from.name || from.type);
+          var head = el("span", "from");
+          if (m.internal) {
+            // Notes and whispers: agents and supervisors only, never the visitor.
+            item.className += " internal";
+            head.appendChild(el("span", "tag", from.type === "Supervisor" ? "Whisper" : "Internal note"));
+          }
+          head.appendChild(document.createTextNode(from.name || from.type));
           head.appendChild(el("time", "", clock(m.timestamp)));
           item.appendChild(head);
           item.appendChild(el("span", "text", m.text));
@@ -1003,8 +1012,9 @@
     typing.last = 0;
   }
   $("text").oninput = function () {
+    updateCanned();
     var c = state.current && chatOf(state.current);
-    if (!c || c.closed) return;
+    if (!c || c.closed || state.note) return;
     var now = Date.now();
     if (typing.chat !== c.id) { stopTyping(); typing.chat = c.id; }
     if (now - typing.last > 3000) {
@@ -1015,8 +1025,163 @@
     typing.timer = setTimeout(stopTyping, 4000);
   };
   $("text").onkeydown = function (e) {
+    if (cannedKey(e)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply").requestSubmit(); }
   };
+
+  // ---- canned responses and notes
+
+  // The canned list belongs to the chat's deployment: it is read when "/"
+  // opens the list, so an admin's edit shows without a reload.
+  var canned = { open: false, chat: "", items: [], shown: [], active: 0, loading: false, error: "", dismissed: -1 };
+
+  // slashQuery is the "/word" just before the caret (at the start or after a
+  // space), or null.
+  function slashQuery() {
+    var t = $("text");
+    if (t.selectionStart !== t.selectionEnd) return null;
+    var m = /(^|\s)\/([^\s\/]*)$/.exec(t.value.slice(0, t.selectionStart));
+    return m ? { query: m[2], start: t.selectionStart - m[2].length - 1 } : null;
+  }
+
+  function updateCanned() {
+    var c = state.current && chatOf(state.current);
+    var q = c && !c.closed ? slashQuery() : null;
+    if (!q) { canned.dismissed = -1; closeCanned(); return; }
+    if (q.start === canned.dismissed) return; // Esc closed the list for this "/"
+    if (!canned.open || canned.chat !== c.id) {
+      canned.open = true; canned.chat = c.id; canned.items = []; canned.loading = true; canned.error = "";
+      var id = c.id;
+      command("AgentService.listCannedResponses", { chatId: id }).then(function (r) {
+        if (canned.chat !== id) return;
+        canned.items = r.cannedResponses || []; canned.loading = false; filterCanned();
+      }, function (err) {
+        if (canned.chat !== id) return;
+        canned.loading = false; canned.error = err.message || "The canned responses could not be loaded."; renderCanned();
+      });
+    }
+    filterCanned();
+  }
+
+  // filterCanned shows the responses whose shortcut starts with the typed
+  // word first, then those whose shortcut or text contains it.
+  function filterCanned() {
+    var q = slashQuery();
+    var needle = q ? q.query.toLowerCase() : "";
+    var starts = [], contains = [];
+    canned.items.forEach(function (r) {
+      var sc = r.shortcut.toLowerCase();
+      if (sc.indexOf(needle) === 0) starts.push(r);
+      else if (sc.indexOf(needle) > 0 || r.text.toLowerCase().indexOf(needle) >= 0) contains.push(r);
+    });
+    var shown = starts.concat(contains);
+    if (shown.length !== canned.shown.length || shown.some(function (r, i) { return r !== canned.shown[i]; })) canned.active = 0;
+    canned.shown = shown;
+    renderCanned();
+  }
+
+  function renderCanned() {
+    var ul = $("canned"), t = $("text");
+    if (!canned.open) { ul.hidden = true; t.setAttribute("aria-expanded", "false"); t.removeAttribute("aria-activedescendant"); return; }
+    ul.textContent = "";
+    ul.hidden = false;
+    t.setAttribute("aria-expanded", "true");
+    if (canned.loading || canned.error || !canned.shown.length) {
+      ul.appendChild(el("li", "empty", canned.loading ? "Loading…" : canned.error ||
+        (canned.items.length ? "No canned response matches." : "No canned responses for this website.")));
+      t.removeAttribute("aria-activedescendant");
+      return;
+    }
+    canned.active = Math.min(canned.active, canned.shown.length - 1);
+    canned.shown.forEach(function (r, i) {
+      var li = el("li");
+      li.id = "canned-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", i === canned.active ? "true" : "false");
+      li.appendChild(el("span", "shortcut", "/" + r.shortcut));
+      li.appendChild(el("span", "ctext", r.text));
+      li.title = r.text;
+      // mousedown, not click: the textarea keeps its focus and caret.
+      li.onmousedown = function (e) { e.preventDefault(); insertCanned(r); };
+      ul.appendChild(li);
+    });
+    t.setAttribute("aria-activedescendant", "canned-" + canned.active);
+    var act = $("canned-" + canned.active);
+    if (act && act.scrollIntoView) act.scrollIntoView({ block: "nearest" });
+  }
+
+  function closeCanned() {
+    if (!canned || !canned.open) return;
+    canned.open = false; canned.chat = ""; canned.shown = []; canned.active = 0;
+    renderCanned();
+  }
+
+  // insertCanned replaces the "/word" before the caret with r's text, for the
+  // agent to edit and send.
+  function insertCanned(r) {
+    var t = $("text"), q = slashQuery();
+    if (!q) { closeCanned(); return; }
+    var before = t.value.slice(0, q.start), after = t.value.slice(t.selectionStart);
+    t.value = before + r.text + after;
+    var caret = before.length + r.text.length;
+    t.setSelectionRange(caret, caret);
+    closeCanned();
+    t.focus();
+  }
+
+  // cannedKey handles the list's keys; true when it took the key.
+  function cannedKey(e) {
+    if (!canned.open || e.isComposing) return false;
+    var n = canned.shown.length;
+    switch (e.key) {
+      case "ArrowDown":
+      case "ArrowUp":
+        if (!n) return false;
+        e.preventDefault();
+        canned.active = (canned.active + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+        renderCanned();
+        return true;
+      case "Enter":
+      case "Tab":
+        // While the list loads, Enter waits for it rather than sending "/…".
+        if (e.key === "Enter" && canned.loading && !e.shiftKey) { e.preventDefault(); return true; }
+        if (e.shiftKey || !n) return false;
+        e.preventDefault();
+        insertCanned(canned.shown[canned.active]);
+        return true;
+      case "Escape":
+        e.preventDefault();
+        var q = slashQuery();
+        canned.dismissed = q ? q.start : -1;
+        closeCanned();
+        return true;
+    }
+    return false;
+  }
+
+  $("text").addEventListener("click", updateCanned);
+  $("text").addEventListener("blur", function () { setTimeout(function () { if (document.activeElement !== $("text")) closeCanned(); }, 0); });
+
+  // Note mode: what is sent is an internal note, for agents and supervisors.
+  state.note = false;
+  function renderNoteMode() {
+    var b = $("noteMode"), t = $("text");
+    b.setAttribute("aria-pressed", state.note ? "true" : "false");
+    t.classList.toggle("note", state.note);
+    t.placeholder = state.note ? "Internal note: only agents and supervisors see it" : "Reply… (/ for canned responses)";
+    t.setAttribute("aria-label", state.note ? "Internal note" : "Reply");
+    $("send").textContent = state.note ? "Add note" : "Send";
+    $("hint").classList.toggle("note", state.note);
+    $("hint").textContent = state.note ? "The visitor does not see notes · Enter adds the note · / canned responses"
+      : "Enter sends · Shift+Enter new line · / canned responses · Alt+↑/↓ switch chats";
+  }
+  function setNoteMode(on) {
+    if (state.note === on) return;
+    state.note = on;
+    if (on) stopTyping(); // the visitor must not see the agent typing a note
+    renderNoteMode();
+  }
+  $("noteMode").onclick = function () { setNoteMode(!state.note); $("text").focus(); };
   $("answer").onsubmit = function (e) {
     e.preventDefault();
     var id = state.currentMsg;
@@ -1043,10 +1208,13 @@
     var id = state.current;
     if (!text.trim() || !id) return;
     var requestId = "console-" + Date.now() + "-" + Math.random().toString(36).slice(2);
+    var opts = { chatId: id, message: text, requestId: requestId };
+    if (state.note) opts.internal = true;
     $("send").disabled = true;
-    command("AgentService.sendMessage", { chatId: id, message: text, requestId: requestId }).then(function () {
+    closeCanned();
+    command("AgentService.sendMessage", opts).then(function () {
       if ($("text").value === text) $("text").value = "";
-      stopTyping();
+      if (!opts.internal) stopTyping();
     }, showError).then(function () { $("send").disabled = false; });
   };
 
