@@ -1929,7 +1929,7 @@
 .${P}fmeta{display:flex;flex-direction:column;min-width:0}
 .${P}fname{font-weight:600;overflow-wrap:anywhere;white-space:normal}
 .${P}finfo{font-size:12px;color:#57606a}
-.${P}viewer{position:absolute;inset:0;z-index:2;display:flex;flex-direction:column;background:rgba(15,20,25,.94);color:#fff}
+.${P}viewer{position:absolute;inset:0;z-index:2;display:flex;flex-direction:column;background:#101418;color:#fff}
 .${P}viewer .${P}vbar{display:flex;align-items:center;gap:4px;padding:6px 6px 6px 14px;flex:none}
 .${P}viewer .${P}vname{flex:1;min-width:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-weight:600}
 .${P}viewer .${P}vimg{flex:1;min-height:0;display:flex;align-items:center;justify-content:center;padding:0 12px 12px;overflow:auto}
@@ -2038,7 +2038,7 @@
     e.closeBtn = h('button', { type: 'button', class: 'icon', 'aria-label': 'Close chat', title: 'Close', text: '\u00d7', onclick: onCloseClick });
     e.title = h('h2', { class: 'title', id: uid + '-t', text: title });
     // Who the visitor talks with (or that it waits for one), under the title.
-    e.sub = h('p', { class: 'sub', 'aria-live': 'polite' });
+    e.sub = h('p', { class: 'sub' });
     const header = h('div', { class: 'header' }, [h('div', { class: 'heading' }, [e.title, e.sub]), e.unread, e.minBtn, e.closeBtn]);
 
     // Start form.
@@ -2071,7 +2071,7 @@
       h('button', { type: 'button', class: 'btn btn2', text: 'Leave a message instead', onclick: () => openLeave('chat') }),
     ]);
     e.wait = h('div', { class: 'wait', role: 'status', hidden: true }, [h('strong', { text: 'Waiting for an agent\u2026' }), e.waitPos, e.offer]);
-    e.count = h('div', { class: 'count', 'aria-live': 'polite', hidden: true });
+    e.count = h('div', { class: 'count', hidden: true });
     e.text = h('textarea', { class: 'input', id: uid + '-m', rows: '1', placeholder: 'Type your message', onkeydown: onTextKey, oninput: refreshCount });
     applyLimit();
     e.sendBtn = h('button', { type: 'submit', class: 'btn', text: 'Send' });
@@ -2464,7 +2464,7 @@
     if (!e.text) return;
     if (ui.limit) {
       e.text.setAttribute('maxlength', String(ui.limit));
-      e.lText.setAttribute('maxlength', String(ui.limit));
+      if (e.lText) e.lText.setAttribute('maxlength', String(ui.limit));
     }
     refreshCount();
   }
