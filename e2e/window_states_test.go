@@ -234,3 +234,30 @@ func TestChatWindowInlineImage(t *testing.T) {
 	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root textarea"), "short one\r"))
 	agent.waitText(chatID, "short one")
 }
+
+// TestDemoStatusAndFiles: the demo's custom UI hides its start form when the
+// chat starts from the default window, keeps its status line true (waiting,
+// then the agent's name, also after the next page restores the chat) and
+// shows a file from the agent as a download button.
+func TestDemoStatusAndFiles(t *testing.T) {
+	gw := servertest.Start(t, servertest.Options{}) // the demo setup
+	ctx := newBrowser(t)
+	navigate(t, ctx, gw.URL+"/demo/")
+	waitJS(t, ctx, `document.getElementById('status').textContent === 'Ready.'`, "the demo ready")
+	do(t, ctx, chromedp.Click(chromedp.ID("open-window")))
+	waitJS(t, ctx, `document.querySelector('.cxgw-root input[name=nickname]') === document.activeElement`, "the window's form")
+	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root input[name=nickname]"), "Dora\r"))
+	waitJS(t, ctx, `document.getElementById('start-form').hidden && !document.getElementById('chat').hidden`, "the demo's start form hidden")
+	waitJS(t, ctx, `document.getElementById('status').textContent === 'Waiting for an agent\u2026 You are number 1 in the queue.'`, "the demo waiting, with its place")
+
+	agent := dialAgent(t, gw)
+	chatID := agent.assigned()
+	waitJS(t, ctx, `document.getElementById('status').textContent === 'Chatting with Ann.'`, "the demo naming the agent")
+	_, img := pngFile(t, "map.png", 40, 30, color.RGBA{0, 0, 0xff, 0xff})
+	agentUpload(t, gw, chatID, "map.png", img)
+	waitJS(t, ctx, `[].some.call(document.querySelectorAll('#transcript .file button'), function (b) { return b.textContent === 'map.png'; })`, "the agent's file in the demo")
+
+	navigate(t, ctx, gw.URL+"/demo/?page=2")
+	waitJS(t, ctx, `document.getElementById('transcript').textContent.indexOf('map.png') >= 0 && document.getElementById('start-form').hidden`, "the chat restored")
+	waitJS(t, ctx, `document.getElementById('status').textContent === 'Chatting with Ann.'`, "the status still naming the agent")
+}

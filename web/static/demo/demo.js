@@ -130,14 +130,26 @@
     if (!running) $('transcript').textContent = '';
     showChat(true);
     refreshStatus();
+    askPosition();
   });
 
   oMyPlugin.subscribe('WebChatService.restored', function () {
     showChat(true);
+    askPosition();
     // The replayed agentConnected came first: say who is there, not merely "restored".
     if (Object.keys(agents).length) refreshStatus();
     else say('Chat restored.');
   });
+
+  // The place in the queue: asked once the chat runs (the first position may have been
+  // published before this page's stream was up), then pushed as it changes.
+  function askPosition() {
+    if (mode === 'async') return;
+    oMyPlugin.command('WebChatService.getQueuePosition').done(function (d) {
+      position = (d && d.position) || 0;
+      refreshStatus();
+    });
+  }
 
   oMyPlugin.subscribe('WebChatService.queuePosition', function (e) {
     position = e.data.position || 0;
