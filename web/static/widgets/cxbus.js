@@ -1969,6 +1969,7 @@
     embed: null, // the page element the window lives in (WebChat.embed), else floating
     agents: {}, // participantId -> {name, connected, supervisor}: who is in the live chat
     position: 0, // the waiting chat's place in its queue (queuePosition), 0 when not known or served
+    recentWait: -1, // the queue's median recent wait in seconds (queuePosition's recentWait), -1 unknown
     avail: null, // the last availability answer ({agentsOnline, probability…}), null when unknown
     availTimer: null, // re-asks the availability while the visitor waits
     limit: 0, // longest message text, in characters (limits.messageChars, webchat.maxMessageLength)
@@ -2368,7 +2369,10 @@
     e.sub.textContent = names.length ? 'Chatting with ' + names.join(', ') : waiting ? 'Waiting for an agent' : '';
     e.wait.hidden = !waiting;
     const p = ui.position;
-    e.waitPos.textContent = !p ? '' : p === 1 ? 'You are next in the queue.' : 'You are number ' + p + ' in the queue.';
+    const w = ui.recentWait;
+    // What waits have lately been, said as such: the gateway's median of the last chats served.
+    const lately = !p || w < 0 ? '' : w < 60 ? ' Lately, visitors waited less than a minute.' : ' Lately, visitors waited about ' + Math.round(w / 60) + (w < 90 ? ' minute.' : ' minutes.');
+    e.waitPos.textContent = (!p ? '' : p === 1 ? 'You are next in the queue.' : 'You are number ' + p + ' in the queue.') + lately;
     e.offer.hidden = !(waiting && ui.avail && ui.avail.agentsOnline === 0);
     clearTimeout(ui.availTimer);
     ui.availTimer = null;
@@ -2401,6 +2405,7 @@
     wcs.command('getQueuePosition').done((d) => {
       if (!isObject(d) || typeof d.position !== 'number') return;
       ui.position = d.position;
+      ui.recentWait = typeof d.recentWait === 'number' ? d.recentWait : -1;
       refreshWaiting();
     });
   }
@@ -2830,6 +2835,7 @@
   wc.subscribe(WCS + '.queuePosition', (e) => {
     if (typeof e.data.position !== 'number') return;
     ui.position = e.data.position;
+    ui.recentWait = typeof e.data.recentWait === 'number' ? e.data.recentWait : -1;
     refreshWaiting();
   });
 
