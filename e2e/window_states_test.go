@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
 	"github.com/cxgate/cxgate/server/servertest"
 )
@@ -260,4 +261,34 @@ func TestDemoStatusAndFiles(t *testing.T) {
 	navigate(t, ctx, gw.URL+"/demo/?page=2")
 	waitJS(t, ctx, `document.getElementById('transcript').textContent.indexOf('map.png') >= 0 && document.getElementById('start-form').hidden`, "the chat restored")
 	waitJS(t, ctx, `document.getElementById('status').textContent === 'Chatting with Ann.'`, "the status still naming the agent")
+}
+
+// TestChatWindowBusyQueue: with the only agent online but full, the window
+// waits without offering a message (someone will serve), says what waits
+// have lately been, and names the agent once she frees a slot.
+func TestChatWindowBusyQueue(t *testing.T) {
+	p := newPages(t)
+	cfg := config.Demo()
+	cfg.Agents[0].MaxChats = 3
+	gw := servertest.Start(t, servertest.Options{Config: &cfg, Origins: []string{p.URL}})
+	url := windowPage(p, gw)
+	ctx := newBrowser(t)
+	do(t, ctx, chromedp.EmulateViewport(desktop[0], desktop[1]))
+	agent := dialAgent(t, gw)
+	var first string
+	for i := range 3 {
+		wiretest.NewHTTP(t, gw.URL).WithDeployment("demo").Command("WebChatService.startChat", map[string]any{"nickname": "Busy"}).Into(t, &struct{}{})
+		id := agent.assigned()
+		if i == 0 {
+			first = id
+		}
+	}
+	navigate(t, ctx, url)
+	openAndStart(t, ctx, "Olga")
+	waitJS(t, ctx, `document.querySelector('.cxgw-wait').textContent.indexOf('You are next in the queue. Lately, visitors waited less than a minute.') >= 0`, "the place and the recent waits")
+	if eval[bool](t, ctx, `!document.querySelector('.cxgw-offer').hidden`) {
+		t.Error("a message offered while an agent is online")
+	}
+	agent.cmd("AgentService.endChat", map[string]any{"chatId": first})
+	waitJS(t, ctx, `document.querySelector('.cxgw-sub').textContent === 'Chatting with Ann'`, "the agent's name once she is free")
 }
