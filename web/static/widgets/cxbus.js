@@ -1941,6 +1941,7 @@
 .${P}count{padding:0 12px;font-size:12px;color:#57606a;text-align:right;flex:none}
 .${P}count.${P}over{color:#b3261e;font-weight:600}
 .${P}done{gap:16px}
+.${P}form .${P}footer{padding:0}
 .${P}footer{display:flex;justify-content:flex-end;align-items:center;flex-wrap:wrap;gap:8px;padding:0 12px 10px;flex:none}
 .${P}footer p{flex:1;min-width:120px}
 .${P}sr{position:absolute!important;width:1px;height:1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}
