@@ -2381,7 +2381,7 @@
       if (!ui.avail) checkAvailability();
       // Agents come and go while the visitor waits: ask again now and then.
       ui.availTimer = setTimeout(() => {
-        ui.avail = null;
+        checkAvailability();
         refreshWaiting();
       }, 30000);
     }
@@ -2602,6 +2602,7 @@
       .fail((err) => {
         e.startBtn.disabled = false;
         e.formError.textContent = typeof err === 'string' ? err : 'The chat could not be started. Please try again.';
+        checkAvailability(); // a queue that refuses chats nobody could serve: offer a message
       });
   }
 
