@@ -91,17 +91,17 @@ func TestSendFile(t *testing.T) {
 		t.Errorf("downloadFile: %v", dl)
 	}
 
-	// The default window: an attach button, and the file as a button with
-	// its name as text.
+	// The default window: an attach button, and the file (a PNG the browser
+	// cannot decode: its preview falls back) as a card whose name is text.
 	eval[any](t, ctx, `window.__settle(window.__rec.command('WebChat.open'))`)
 	waitJS(t, ctx, `document.querySelector('.cxgw-attach') && !document.querySelector('.cxgw-attach').hidden`, "the attach button")
-	waitJS(t, ctx, `document.querySelector('.cxgw-file button') !== null`, "the file in the window")
-	shown := eval[string](t, ctx, `document.querySelector('.cxgw-file button').textContent`)
+	waitJS(t, ctx, `document.querySelector('.cxgw-file .cxgw-card .cxgw-fname') !== null`, "the file card in the window")
+	shown := eval[string](t, ctx, `document.querySelector('.cxgw-file .cxgw-fname').textContent`)
 	if shown != name {
-		t.Errorf("file button text %q, want %q", shown, name)
+		t.Errorf("file card name %q, want %q", shown, name)
 	}
 	if eval[bool](t, ctx, `!!document.querySelector('.cxgw-log img') || window.__pwned === 1`) {
-		t.Error("the file name was rendered as HTML")
+		t.Error("the file name was rendered as HTML, or a broken image kept")
 	}
 	screenshot(t, ctx, "file-window")
 }

@@ -246,7 +246,7 @@ func TestChatWindowWithAgent(t *testing.T) {
 	hostile := `<img src=x onerror=window.__xss=1>`
 	agent.say(chatID, hostile)
 	waitJS(t, ctx, `[].some.call(document.querySelectorAll('.cxgw-log .cxgw-text'), function (s) { return s.textContent === `+jsString(hostile)+`; })`, "the hostile message shown as text")
-	if eval[bool](t, ctx, `window.__xss !== undefined || !!document.querySelector('.cxgw-root img')`) {
+	if eval[bool](t, ctx, `window.__xss !== undefined || !!document.querySelector('.cxgw-log img')`) {
 		t.Fatal("an agent message was rendered as HTML")
 	}
 	screenshot(t, ctx, "chat-window-360")

@@ -104,6 +104,7 @@ type Engine struct {
 	positions map[string]int         // last queue position told to each waiting chat
 	holds     map[string]*time.Timer // chats kept out of routing (hold.go), each with its timeout
 	queuedAt  map[string]int64       // when each waiting chat entered its queue, unix ms
+	waits     map[string]*waitRing   // recent waits of the chats served, per queue (waits.go)
 }
 
 type agentState struct {
@@ -187,6 +188,7 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 		agents:        make(map[string]*agentState),
 		positions:     make(map[string]int),
 		queuedAt:      make(map[string]int64),
+		waits:         make(map[string]*waitRing),
 		tokens:        make(map[string]store.Token),
 		presence:      o.Presence,
 		presenceGrace: o.PresenceGrace,
@@ -357,6 +359,9 @@ func (e *Engine) track(c *store.Chat) {
 	}
 	switch {
 	case c.State != store.StateQueued:
+		if at, ok := e.queuedAt[c.ID]; ok {
+			e.noteServedLocked(old, c, at)
+		}
 		delete(e.queuedAt, c.ID)
 	case old == nil || old.State != store.StateQueued:
 		e.queuedAt[c.ID] = c.LastActivity // the commit that queued it

@@ -150,6 +150,7 @@ func (e *Engine) announcePositions() {
 	type update struct {
 		chat     store.Chat
 		position int
+		wait     int64 // recent median wait of its queue, s; -1 when unknown
 	}
 	var updates []update
 	e.mu.Lock()
@@ -161,7 +162,11 @@ func (e *Engine) announcePositions() {
 		waiting[c.ID] = true
 		if e.positions[c.ID] != pos {
 			e.positions[c.ID] = pos
-			updates = append(updates, update{chat: *c, position: pos})
+			w, ok := e.recentWaitLocked(c.Queue)
+			if !ok {
+				w = -1
+			}
+			updates = append(updates, update{chat: *c, position: pos, wait: w})
 		}
 	}
 	for id := range e.positions {
@@ -172,7 +177,11 @@ func (e *Engine) announcePositions() {
 	e.mu.Unlock()
 	now := e.now().UnixMilli()
 	for _, u := range updates {
-		data, _ := json.Marshal(map[string]any{"position": u.position, "queue": u.chat.Queue})
+		d := map[string]any{"position": u.position, "queue": u.chat.Queue}
+		if u.wait >= 0 {
+			d["recentWait"] = u.wait
+		}
+		data, _ := json.Marshal(d)
 		ev := []store.Event{{Type: EventQueuePosition, Time: now, From: store.Party{Type: "System", Name: "system"}, Data: data}}
 		for _, o := range e.observers {
 			o(&u.chat, ev)

@@ -123,6 +123,11 @@ type FileLimits struct {
 	MaxUploads int      `json:"maxUploads,omitempty"`
 	Types      []string `json:"types,omitempty"`
 	Uploads    uint32   `json:"uploads"` // files already in the caller's chat
+	// MessageChars is the longest message text the gateway takes, in
+	// characters (limits.messageChars): a window refuses a longer one before
+	// sending it. Here because every window asks getFileLimits as its chat
+	// starts, with or without files.
+	MessageChars int `json:"messageChars"`
 }
 
 // getFileLimits tells a page whether it may offer uploads, and within which
@@ -130,7 +135,7 @@ type FileLimits struct {
 // deployment), and the files its chat holds already.
 func (s *Service) getFileLimits(ctx context.Context, call *bus.Call) (any, error) {
 	pol := s.engine.FilePolicy(call.Caller.Deployment)
-	out := FileLimits{Enabled: pol.Enabled}
+	out := FileLimits{Enabled: pol.Enabled, MessageChars: s.engine.Config().Limits.MessageChars}
 	if pol.Enabled {
 		out.MaxBytes, out.MaxUploads, out.Types = pol.MaxBytes, pol.MaxUploads, pol.Types
 	}

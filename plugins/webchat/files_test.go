@@ -14,6 +14,7 @@ func TestFiles_Policy(t *testing.T) {
 	cfg := config.Demo()
 	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
 	cfg.Deployments[1].Files = config.Files{Enabled: false}
+	cfg.Limits.MessageChars = 500
 	gw := servertest.Start(t, servertest.Options{Config: &cfg})
 
 	type limits struct {
@@ -22,17 +23,19 @@ func TestFiles_Policy(t *testing.T) {
 		MaxUploads int      `json:"maxUploads"`
 		Types      []string `json:"types"`
 		Uploads    int      `json:"uploads"`
+		// The longest message text, for the window's maxlength.
+		MessageChars int `json:"messageChars"`
 	}
 	var on limits
 	wiretest.NewHTTP(t, gw.URL).WithDeployment("demo").Command("WebChatService.getFileLimits", nil).Into(t, &on)
-	if !on.Enabled || on.MaxBytes != 10<<20 || on.MaxUploads != 10 || len(on.Types) != 4 || on.Uploads != 0 {
+	if !on.Enabled || on.MaxBytes != 10<<20 || on.MaxUploads != 10 || len(on.Types) != 4 || on.Uploads != 0 || on.MessageChars != cfg.Limits.MessageChars {
 		t.Errorf("demo's limits %+v, want the defaults", on)
 	}
 
 	async := wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async")
 	var off limits
 	async.Command("WebChatService.getFileLimits", nil).Into(t, &off)
-	if off.Enabled || off.MaxBytes != 0 {
+	if off.Enabled || off.MaxBytes != 0 || off.MessageChars != cfg.Limits.MessageChars {
 		t.Errorf("demo-async's limits %+v, want disabled", off)
 	}
 	var st struct{ Token string }

@@ -188,7 +188,11 @@ func (s *Service) getQueuePosition(ctx context.Context, call *bus.Call) (any, er
 		return nil, ErrNoActiveSession
 	}
 	pos, queue := s.engine.QueuePosition(call.Caller.ID)
-	return map[string]any{"position": pos, "queue": queue}, nil
+	out := map[string]any{"position": pos, "queue": queue}
+	if w, ok := s.engine.RecentWait(queue); ok && pos > 0 {
+		out["recentWait"] = w
+	}
+	return out, nil
 }
 
 // session returns the caller's chat if it is open, else rej.

@@ -19,6 +19,23 @@
     $('status').textContent = text;
   }
 
+  // What the status line says while a chat runs, from the chat's own events: who is connected
+  // (agentConnected's agents map), else the place in the queue. Transient lines (errors,
+  // reconnecting) give way to it at the next event.
+  var agents = {};
+  var position = 0;
+  var running = false;
+  function refreshStatus() {
+    if (!running) return;
+    var names = Object.keys(agents)
+      .map(function (k) { return agents[k]; })
+      .filter(function (a) { return a && a.connected && !a.supervisor && a.name; })
+      .map(function (a) { return a.name; });
+    if (names.length) say('Chatting with ' + names.join(', ') + '.');
+    else if (mode === 'async') say('Your message will be answered here.');
+    else say('Waiting for an agent\u2026' + (position ? ' You are number ' + position + ' in the queue.' : ''));
+  }
+
   function reason(e) {
     return typeof e === 'string' ? e : 'the chat server could not be reached';
   }
@@ -37,6 +54,7 @@
   }
 
   function showChat(active) {
+    running = active;
     $('start-form').hidden = active;
     $('chat').hidden = !active;
     if (active) $('message').focus();
@@ -56,7 +74,7 @@
       })
       .done(function () {
         showChat(true);
-        say('Waiting for an agent\u2026');
+        refreshStatus();
       })
       .fail(function (e) {
         say('Could not start the chat: ' + reason(e));
@@ -105,9 +123,37 @@
     say('Ready.');
   });
 
+  // A chat started anywhere on the page (the default window too) hides the start form.
+  oMyPlugin.subscribe('WebChatService.started', function () {
+    agents = {};
+    position = 0;
+    if (!running) $('transcript').textContent = '';
+    showChat(true);
+    refreshStatus();
+    askPosition();
+  });
+
   oMyPlugin.subscribe('WebChatService.restored', function () {
     showChat(true);
-    say('Chat restored.');
+    askPosition();
+    // The replayed agentConnected came first: say who is there, not merely "restored".
+    if (Object.keys(agents).length) refreshStatus();
+    else say('Chat restored.');
+  });
+
+  // The place in the queue: asked once the chat runs (the first position may have been
+  // published before this page's stream was up), then pushed as it changes.
+  function askPosition() {
+    if (mode === 'async') return;
+    oMyPlugin.command('WebChatService.getQueuePosition').done(function (d) {
+      position = (d && d.position) || 0;
+      refreshStatus();
+    });
+  }
+
+  oMyPlugin.subscribe('WebChatService.queuePosition', function (e) {
+    position = e.data.position || 0;
+    refreshStatus();
   });
 
   oMyPlugin.subscribe('WebChatService.messageReceived', function (e) {
@@ -117,11 +163,41 @@
       else if (m.type === 'ParticipantJoined') line('notice', '', (from.name || from.type) + ' joined');
       else if (m.type === 'ParticipantLeft') line('notice', '', (from.name || from.type) + ' left');
       else if (m.type === 'Notice') line('notice', '', m.text);
+      else if (m.type === 'FileUploaded') file(from.type === 'Client' ? 'me' : 'them', from.name || from.type, m.fileDetails || {});
     });
   });
 
-  oMyPlugin.subscribe('WebChatService.agentConnected', function (e) {
-    say('Chatting with ' + ((e.data.message && e.data.message.from.name) || 'an agent') + '.');
+  // A shared file: its name as a button that downloads it (WebChatService.downloadFile).
+  function file(kind, who, d) {
+    var name = String(d['file-name'] || 'a file');
+    var li = document.createElement('li');
+    li.className = kind + ' file';
+    var b = document.createElement('b');
+    b.textContent = who + ': ';
+    li.appendChild(b);
+    var btn = document.createElement('button');
+    btn.type = 'button';
+    btn.className = 'secondary';
+    btn.textContent = name;
+    btn.title = 'Download ' + name;
+    btn.addEventListener('click', function () {
+      oMyPlugin.command('WebChatService.downloadFile', { fileId: String(d['file-id']), fileName: name }).fail(function (e) {
+        say('Download failed: ' + reason(e && e.status ? 'HTTP ' + e.status : e));
+      });
+    });
+    li.appendChild(btn);
+    var size = Number(d['file-size']);
+    if (size >= 0) li.appendChild(document.createTextNode(' (' + (size < 1024 ? size + ' B' : Math.round(size / 1024) + ' KB') + ')'));
+    $('transcript').appendChild(li);
+    li.scrollIntoView({ block: 'nearest' });
+  }
+
+  ['agentConnected', 'agentDisconnected', 'botConnected', 'botDisconnected'].forEach(function (n) {
+    oMyPlugin.subscribe('WebChatService.' + n, function (e) {
+      if (e.data.agents) agents = e.data.agents;
+      if (/Connected$/.test(n)) position = 0;
+      refreshStatus();
+    });
   });
 
   oMyPlugin.subscribe('WebChatService.agentTypingStarted', function (e) {
@@ -144,6 +220,7 @@
 
   oMyPlugin.subscribe('WebChatService.reconnected', function () {
     say('Reconnected.');
+    setTimeout(refreshStatus, 2000);
   });
 
   oMyPlugin.subscribe('WebChatService.restoreTimeout', function () {

@@ -1691,9 +1691,38 @@
         });
     },
 
-    // Whether the deployment takes files, and its limits: {enabled, maxBytes, maxUploads, types, uploads}.
+    // Whether the deployment takes files, and its limits: {enabled, maxBytes, maxUploads, types,
+    // uploads, messageChars}.
     getFileLimits(e) {
       answer(e, gw(WCS + '.getFileLimits', {}));
+    },
+
+    // A file of the chat as a Blob, for showing it in the page (an image's preview): {blob, name, type}.
+    fetchFile(e) {
+      if (!session) return e.deferred.reject(TEXT.noSession);
+      const id = e.data.fileId;
+      if (id === undefined || id === null || id === '') return e.deferred.reject('No fileId provided.');
+      fetch(cfg.dataURL + '/v1/files/' + encodeURIComponent(String(id)), { mode: 'cors', credentials: 'omit', headers: { Authorization: 'Bearer ' + session.token } })
+        .then(async (res) => {
+          if (!res.ok) return e.deferred.reject({ status: res.status, statusText: res.statusText });
+          const blob = await res.blob();
+          e.deferred.resolve({ blob, name: dispositionName(res.headers.get('Content-Disposition')), type: blob.type });
+        })
+        .catch(() => e.deferred.reject({ status: 0, statusText: 'error' }));
+    },
+
+    // The waiting chat's place in its queue: {position, queue}, position 0 when it is not waiting.
+    getQueuePosition(e) {
+      if (!session) return e.deferred.reject(TEXT.noSession);
+      answer(e, gw(WCS + '.getQueuePosition', {}));
+    },
+
+    // Whether a chat would be served now: {probability, agentsOnline, agentsWithCapacity,
+    // freeSlots, queued} for the deployment (GET /v1/availability's answer).
+    getAvailability(e) {
+      const opts = { deployment: cfg.deploymentKey };
+      for (const k of ['skills', 'language']) if (e.data[k] !== undefined) opts[k] = e.data[k];
+      answer(e, gw(WCS + '.getAvailability', opts));
     },
 
     registerTypingPreviewInput(e) {
@@ -1860,7 +1889,10 @@
 .${P}root[hidden],.${P}launcher[hidden]{display:none!important}
 .${P}root.${P}minimized .${P}body{display:none}
 .${P}header{display:flex;align-items:center;gap:4px;padding:6px 6px 6px 14px;background:#0b5cad;color:#fff;flex:none}
-.${P}title{flex:1;font-weight:600;font-size:15px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.${P}heading{flex:1;min-width:0}
+.${P}title{font-weight:600;font-size:15px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.${P}sub{font-size:12px;opacity:.92;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.${P}sub:empty{display:none}
 .${P}unread{background:#fff;color:#0b5cad;border-radius:10px;padding:0 7px;font-size:12px;font-weight:700}
 .${P}icon{background:transparent;border:0;color:#fff;min-width:40px;height:40px;border-radius:6px;cursor:pointer;font-size:18px;line-height:1}
 .${P}icon:hover{background:rgba(255,255,255,.18)}
@@ -1887,7 +1919,29 @@
 .${P}compose{display:flex;gap:8px;padding:8px 12px;border-top:1px solid #d0d7de;flex:none}
 .${P}compose textarea{flex:1;resize:none;height:44px;max-height:120px;overflow-y:auto}
 .${P}attach{flex:none;padding:0 10px;display:inline-flex;align-items:center;justify-content:center}
-.${P}file button{background:none;border:0;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font:inherit;word-break:break-all}
+.${P}att{padding:5px}
+.${P}att .${P}name,.${P}att .${P}time{padding:0 5px}
+.${P}thumb{display:block;background:none;border:0;padding:0;cursor:zoom-in;border-radius:7px;overflow:hidden;min-width:60px;min-height:40px}
+.${P}thumb img{display:block;max-width:100%;max-height:220px;border-radius:7px}
+.${P}card{display:flex;align-items:center;gap:10px;width:100%;min-width:190px;padding:8px;border:1px solid #d0d7de;border-radius:8px;background:#fff;color:#1f2328;cursor:pointer;text-align:left}
+.${P}card:hover{background:#f6f8fa}
+.${P}ext{flex:none;width:38px;height:44px;border-radius:5px;background:#0b5cad;color:#fff;font-size:11px;font-weight:700;display:flex;align-items:center;justify-content:center;text-transform:uppercase;overflow:hidden}
+.${P}fmeta{display:flex;flex-direction:column;min-width:0}
+.${P}fname{font-weight:600;overflow-wrap:anywhere;white-space:normal}
+.${P}finfo{font-size:12px;color:#57606a}
+.${P}viewer{position:absolute;inset:0;z-index:2;display:flex;flex-direction:column;background:#101418;color:#fff}
+.${P}viewer .${P}vbar{display:flex;align-items:center;gap:4px;padding:6px 6px 6px 14px;flex:none}
+.${P}viewer .${P}vname{flex:1;min-width:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-weight:600}
+.${P}viewer .${P}vimg{flex:1;min-height:0;display:flex;align-items:center;justify-content:center;padding:0 12px 12px;overflow:auto}
+.${P}viewer img{max-width:100%;max-height:100%;object-fit:contain;background:#fff}
+.${P}wait{margin:0 12px 8px;padding:10px 12px;border-radius:8px;background:#fff8e5;border:1px solid #eed48a;font-size:13px;flex:none;display:flex;flex-direction:column;gap:4px}
+.${P}wait strong{font-weight:600}
+.${P}offer{display:flex;flex-direction:column;gap:6px;align-items:flex-start;border-top:1px solid #eed48a;margin-top:4px;padding-top:8px}
+.${P}formoffer{padding:10px 12px;border-radius:8px;background:#fff8e5;border:1px solid #eed48a;display:flex;flex-direction:column;gap:8px;align-items:flex-start}
+.${P}count{padding:0 12px;font-size:12px;color:#57606a;text-align:right;flex:none}
+.${P}count.${P}over{color:#b3261e;font-weight:600}
+.${P}done{gap:16px}
+.${P}form .${P}footer{padding:0}
 .${P}footer{display:flex;justify-content:flex-end;align-items:center;flex-wrap:wrap;gap:8px;padding:0 12px 10px;flex:none}
 .${P}footer p{flex:1;min-width:120px}
 .${P}sr{position:absolute!important;width:1px;height:1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}
@@ -1914,6 +1968,14 @@
     launcher: null,
     config: {},
     embed: null, // the page element the window lives in (WebChat.embed), else floating
+    agents: {}, // participantId -> {name, connected, supervisor}: who is in the live chat
+    position: 0, // the waiting chat's place in its queue (queuePosition), 0 when not known or served
+    recentWait: -1, // the queue's median recent wait in seconds (queuePosition's recentWait), -1 unknown
+    avail: null, // the last availability answer ({agentsOnline, probability…}), null when unknown
+    availTimer: null, // re-asks the availability while the visitor waits
+    limit: 0, // longest message text, in characters (limits.messageChars, webchat.maxMessageLength)
+    blobs: [], // object URLs of the image previews of the shown chat
+    leaveFrom: 'form', // the view the leave-a-message form returns to
   };
 
   // Small DOM builder: text goes in with textContent, never as HTML.
@@ -1977,12 +2039,18 @@
     e.minBtn = h('button', { type: 'button', class: 'icon', 'aria-label': 'Minimize chat', title: 'Minimize', text: '\u2013', onclick: () => wc.command('minimize') });
     e.closeBtn = h('button', { type: 'button', class: 'icon', 'aria-label': 'Close chat', title: 'Close', text: '\u00d7', onclick: onCloseClick });
     e.title = h('h2', { class: 'title', id: uid + '-t', text: title });
-    const header = h('div', { class: 'header' }, [e.title, e.unread, e.minBtn, e.closeBtn]);
+    // Who the visitor talks with (or that it waits for one), under the title.
+    e.sub = h('p', { class: 'sub' });
+    const header = h('div', { class: 'header' }, [h('div', { class: 'heading' }, [e.title, e.sub]), e.unread, e.minBtn, e.closeBtn]);
 
     // Start form.
     e.nickname = h('input', { class: 'input', name: 'nickname', id: uid + '-n', autocomplete: 'nickname', required: true, maxlength: '100' });
     e.email = h('input', { class: 'input', name: 'email', id: uid + '-e', type: 'email', autocomplete: 'email', maxlength: '200' });
     e.formError = h('p', { class: 'error', role: 'alert' });
+    e.formOffer = h('div', { class: 'formoffer', role: 'status', hidden: true }, [
+      h('p', { text: 'Nobody is available to chat right now. You can still start a chat and wait, or leave us a message and we will answer by email.' }),
+      h('button', { type: 'button', class: 'btn btn2', text: 'Leave a message', onclick: () => openLeave('form') }),
+    ]);
     e.startBtn = h('button', { type: 'submit', class: 'btn', text: 'Start chat' });
     e.form = h('form', { class: 'form', novalidate: true, onsubmit: onStartSubmit }, [
       h('p', { text: 'Tell us your name and we will connect you with someone who can help.' }),
@@ -1992,14 +2060,22 @@
       e.email,
       e.formError,
       e.startBtn,
+      e.formOffer,
     ]);
 
     // Transcript and compose box.
     e.log = h('ol', { class: 'log', role: 'log', 'aria-live': 'off', 'aria-label': 'Messages', tabindex: '0' });
     e.typing = h('div', { class: 'typing', 'aria-hidden': 'true' });
     e.status = h('div', { class: 'status', role: 'status' });
-    e.text = h('textarea', { class: 'input', id: uid + '-m', rows: '1', placeholder: 'Type your message', onkeydown: onTextKey });
-    if (cfg.maxMessageLength) e.text.setAttribute('maxlength', String(cfg.maxMessageLength));
+    e.waitPos = h('span');
+    e.offer = h('div', { class: 'offer', hidden: true }, [
+      h('span', { text: 'Nobody is available to chat right now.' }),
+      h('button', { type: 'button', class: 'btn btn2', text: 'Leave a message instead', onclick: () => openLeave('chat') }),
+    ]);
+    e.wait = h('div', { class: 'wait', role: 'status', hidden: true }, [h('strong', { text: 'Waiting for an agent\u2026' }), e.waitPos, e.offer]);
+    e.count = h('div', { class: 'count', hidden: true });
+    e.text = h('textarea', { class: 'input', id: uid + '-m', rows: '1', placeholder: 'Type your message', onkeydown: onTextKey, oninput: refreshCount });
+    applyLimit();
     e.sendBtn = h('button', { type: 'submit', class: 'btn', text: 'Send' });
     // Files: the button shows only when the deployment takes files (getFileLimits).
     e.fileInput = h('input', { type: 'file', class: 'sr', tabindex: '-1', 'aria-hidden': 'true', onchange: onFilePicked });
@@ -2014,14 +2090,49 @@
     e.newBtn = h('button', { type: 'button', class: 'btn', text: 'Start a new chat', onclick: () => setView('form') });
     e.doneBtn = h('button', { type: 'button', class: 'btn btn2', text: 'Close', onclick: () => wc.command('close') });
     e.ended = h('div', { class: 'footer', hidden: true }, [h('p', { text: 'This chat has ended.' }), e.doneBtn, e.newBtn]);
-    e.chat = h('div', { class: 'chat' }, [e.log, e.typing, e.status, e.compose, e.actions, e.confirm, e.ended]);
+    e.chat = h('div', { class: 'chat' }, [e.log, e.wait, e.typing, e.status, e.count, e.compose, e.actions, e.confirm, e.ended]);
+
+    // Leave a message (WebChatService.leaveMessage), when nobody can chat: the Chat Manager's
+    // offline form, inside the window.
+    const field = (label, input) => {
+      input.id = uid + '-' + input.name;
+      return [h('label', { class: 'field', for: input.id, text: label }), input];
+    };
+    e.lName = h('input', { class: 'input', name: 'lname', autocomplete: 'name', maxlength: '100' });
+    e.lEmail = h('input', { class: 'input', name: 'lemail', type: 'email', autocomplete: 'email', maxlength: '254' });
+    e.lText = h('textarea', { class: 'input', name: 'lmessage', rows: '5' });
+    e.lError = h('p', { class: 'error', role: 'alert' });
+    e.lSend = h('button', { type: 'submit', class: 'btn', text: 'Send message' });
+    e.lBack = h('button', { type: 'button', class: 'btn btn2', text: 'Back', onclick: () => setView(ui.leaveFrom === 'chat' && wcs.data('sessionActive') ? 'chat' : 'form') });
+    e.leave = h('form', { class: 'form', novalidate: true, hidden: true, onsubmit: onLeaveSubmit }, [
+      h('p', { text: 'Leave us a message and we will answer you by email.' }),
+      ...field('Name', e.lName),
+      ...field('Email', e.lEmail),
+      ...field('Message', e.lText),
+      e.lError,
+      h('div', { class: 'footer' }, [e.lBack, e.lSend]),
+    ]);
+    e.leftText = h('p');
+    e.leftClose = h('button', { type: 'button', class: 'btn', text: 'Close', onclick: () => wc.command('close') });
+    e.left = h('div', { class: 'form done', role: 'status', hidden: true }, [e.leftText, h('div', { class: 'footer' }, [h('button', { type: 'button', class: 'btn btn2', text: 'Start a chat', onclick: () => setView('form') }), e.leftClose])]);
+
+    // An image at full size, over the window.
+    e.viewerName = h('span', { class: 'vname' });
+    e.viewerImg = h('img', { alt: '' });
+    e.viewerDl = h('button', { type: 'button', class: 'icon', 'aria-label': 'Download', title: 'Download', text: '\u2913' });
+    e.viewerClose = h('button', { type: 'button', class: 'icon', 'aria-label': 'Close image', title: 'Close', text: '\u00d7', onclick: closeViewer });
+    e.viewer = h('div', { class: 'viewer', role: 'dialog', 'aria-label': 'Image', hidden: true }, [
+      h('div', { class: 'vbar' }, [e.viewerName, e.viewerDl, e.viewerClose]),
+      h('div', { class: 'vimg', onclick: (ev) => ev.target === ev.currentTarget && closeViewer() }, [e.viewerImg]),
+    ]);
 
     // Screen readers hear new incoming messages here (not the replayed transcript).
     e.live = h('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
 
     ui.root = h('div', { class: ui.embed ? 'root embedded' : 'root', role: ui.embed ? 'region' : 'dialog', 'aria-labelledby': uid + '-t', hidden: true, onkeydown: onRootKey }, [
       header,
-      h('div', { class: 'body' }, [e.form, e.chat]),
+      h('div', { class: 'body' }, [e.form, e.chat, e.leave, e.left]),
+      e.viewer,
       e.live,
     ]);
     (ui.embed || document.body).appendChild(ui.root);
@@ -2029,6 +2140,7 @@
     if (wcs.data('sessionActive')) refreshFileLimits();
     for (const it of ui.items) renderItem(it.m, it.restoring);
     refreshTyping();
+    refreshWaiting();
   }
 
   function setView(view) {
@@ -2036,7 +2148,9 @@
     if (!ui.root) return;
     const e = ui.els;
     e.form.hidden = view !== 'form';
-    e.chat.hidden = view === 'form';
+    e.chat.hidden = view === 'form' || view === 'leave' || view === 'left';
+    e.leave.hidden = view !== 'leave';
+    e.left.hidden = view !== 'left';
     e.compose.hidden = view !== 'chat';
     e.actions.hidden = view !== 'chat' || ui.mode === 'async'; // the visitor cannot end an async chat
     e.confirm.hidden = true;
@@ -2044,7 +2158,9 @@
     if (view === 'form') {
       e.formError.textContent = '';
       e.startBtn.disabled = false;
+      checkAvailability();
     }
+    refreshWaiting();
     // An embedded window is part of the page: it takes the focus only when asked to.
     if (ui.open && !ui.minimized && !ui.quiet) focusView();
   }
@@ -2053,6 +2169,8 @@
     const e = ui.els;
     if (ui.view === 'form') e.nickname.focus();
     else if (ui.view === 'chat') e.text.focus();
+    else if (ui.view === 'leave') ([e.lName, e.lEmail, e.lText].find((el) => !el.value) || e.lText).focus();
+    else if (ui.view === 'left') e.leftClose.focus();
     else e.newBtn.focus();
   }
 
@@ -2096,6 +2214,8 @@
       ui.items = [];
       ui.keys.clear();
       ui.pending.clear();
+      for (const u of ui.blobs) URL.revokeObjectURL(u);
+      ui.blobs = [];
       if (ui.els.log) ui.els.log.textContent = '';
     }
     const key = messageKey(m);
@@ -2142,13 +2262,14 @@
     } else if (type === 'fileuploaded') {
       const d = isObject(m.fileDetails) ? m.fileDetails : {};
       const file = String(d['file-name'] || m.text || 'a file');
-      const who = ftype === 'client' ? 'You' : name;
-      // The name is a stranger's text: it goes in as textContent only.
-      const link = d['file-id']
-        ? h('button', { type: 'button', text: file, title: 'Download ' + file, onclick: () => wcs.command('downloadFile', { fileId: String(d['file-id']), fileName: file }) })
-        : h('span', { text: file });
-      li = h('li', { class: 'notice file' }, [document.createTextNode(who + ' shared '), link, document.createTextNode(sizeLabel(d['file-size']))]);
-      if (ftype !== 'client') say = name + ' shared ' + file;
+      const mine = ftype === 'client';
+      li = h('li', { class: mine ? 'msg mine att file' : 'msg att file' }, [
+        mine ? null : h('span', { class: 'name', text: name }),
+        h('span', { class: 'sr', text: mine ? 'You shared: ' : '' }),
+        renderFile(d, file),
+        h('span', { class: 'time', text: timeLabel(m.timestamp) }),
+      ]);
+      if (!mine) say = name + ' shared ' + file;
     }
     if (li) {
       e.log.appendChild(li);
@@ -2163,15 +2284,218 @@
   function sizeLabel(n) {
     const b = Number(n);
     if (!(b >= 0)) return '';
-    if (b < 1024) return ' (' + b + ' B)';
-    if (b < 1048576) return ' (' + Math.round(b / 1024) + ' KB)';
-    return ' (' + (b / 1048576).toFixed(1) + ' MB)';
+    if (b < 1024) return b + ' B';
+    if (b < 1048576) return Math.round(b / 1024) + ' KB';
+    return (b / 1048576).toFixed(1) + ' MB';
+  }
+
+  // Images the browser shows (never SVG: a document, not a picture) preview inline.
+  const PREVIEW_TYPES = /^image\/(png|jpeg|gif|webp|avif|bmp)$/;
+
+  // A shared file: an image as a preview that opens at full size, anything else (and an image
+  // that will not load) as a card with its name, type and size that downloads it. Names are a
+  // stranger's text: they go in as textContent only.
+  function renderFile(d, file) {
+    const id = d['file-id'] ? String(d['file-id']) : '';
+    const mime = String(d['file-type'] || '').toLowerCase();
+    const card = fileCard(id, file, mime, d['file-size']);
+    if (!id || !PREVIEW_TYPES.test(mime)) return card;
+    const img = h('img', { alt: file });
+    const thumb = h('button', { type: 'button', class: 'thumb', title: file + ' \u2013 view full size', 'aria-label': 'Image ' + file + ', view full size' }, [img]);
+    const fallback = () => thumb.isConnected && thumb.replaceWith(card);
+    img.addEventListener('error', fallback);
+    img.addEventListener('load', scrollDown);
+    wcs
+      .command('fetchFile', { fileId: id })
+      .done((r) => {
+        if (!r || !(r.blob instanceof Blob) || !PREVIEW_TYPES.test(r.blob.type)) return fallback();
+        const url = URL.createObjectURL(r.blob);
+        ui.blobs.push(url);
+        img.src = url;
+        thumb.addEventListener('click', () => openViewer(url, file, id));
+      })
+      .fail(fallback);
+    return thumb;
+  }
+
+  function fileCard(id, file, mime, size) {
+    const dot = file.lastIndexOf('.');
+    const ext = dot > 0 && file.length - dot <= 5 ? file.slice(dot + 1) : 'file';
+    const info = [mime || 'file', sizeLabel(size)].filter(Boolean).join(' \u00b7 ');
+    const parts = [h('span', { class: 'ext', 'aria-hidden': 'true', text: ext }), h('span', { class: 'fmeta' }, [h('span', { class: 'fname', text: file }), h('span', { class: 'finfo', text: info })])];
+    if (!id) return h('span', { class: 'card' }, parts);
+    return h('button', { type: 'button', class: 'card', title: 'Download ' + file, onclick: () => wcs.command('downloadFile', { fileId: id, fileName: file }) }, parts);
+  }
+
+  let viewerOpener = null;
+  function openViewer(url, file, id) {
+    const e = ui.els;
+    viewerOpener = document.activeElement;
+    e.viewerImg.src = url;
+    e.viewerImg.alt = file;
+    e.viewerName.textContent = file;
+    e.viewer.setAttribute('aria-label', file);
+    e.viewerDl.onclick = () => wcs.command('downloadFile', { fileId: id, fileName: file });
+    e.viewer.hidden = false;
+    e.viewerClose.focus();
+  }
+
+  function closeViewer() {
+    const e = ui.els;
+    if (!e.viewer || e.viewer.hidden) return false;
+    e.viewer.hidden = true;
+    e.viewerImg.removeAttribute('src');
+    if (viewerOpener && viewerOpener.isConnected) viewerOpener.focus();
+    return true;
+  }
+
+  // ---- waiting for an agent
+
+  // The names of the agents (and bots) connected to the live chat, silent supervisors left out.
+  function agentNames() {
+    return Object.keys(ui.agents)
+      .map((k) => ui.agents[k])
+      .filter((a) => isObject(a) && a.connected && !a.supervisor && a.name)
+      .map((a) => String(a.name));
+  }
+
+  // The header says who the visitor talks with; the waiting panel its place in the queue, and,
+  // when nobody online could serve the chat, that a message can be left instead.
+  function refreshWaiting() {
+    const e = ui.els;
+    if (!e.wait) return;
+    const live = ui.view === 'chat' && !!wcs.data('sessionActive') && ui.mode !== 'async';
+    const names = live ? agentNames() : [];
+    const waiting = live && !names.length;
+    e.sub.textContent = names.length ? 'Chatting with ' + names.join(', ') : waiting ? 'Waiting for an agent' : '';
+    e.wait.hidden = !waiting;
+    const p = ui.position;
+    const w = ui.recentWait;
+    // What waits have lately been, said as such: the gateway's median of the last chats served.
+    const lately = !p || w < 0 ? '' : w < 60 ? ' Lately, visitors waited less than a minute.' : ' Lately, visitors waited about ' + Math.round(w / 60) + (w < 90 ? ' minute.' : ' minutes.');
+    e.waitPos.textContent = (!p ? '' : p === 1 ? 'You are next in the queue.' : 'You are number ' + p + ' in the queue.') + lately;
+    e.offer.hidden = !(waiting && ui.avail && ui.avail.agentsOnline === 0);
+    clearTimeout(ui.availTimer);
+    ui.availTimer = null;
+    if (waiting) {
+      if (!ui.avail) checkAvailability();
+      // Agents come and go while the visitor waits: ask again now and then.
+      ui.availTimer = setTimeout(() => {
+        checkAvailability();
+        refreshWaiting();
+      }, 30000);
+    }
+  }
+
+  let availAsked = 0;
+  // Asks whether anyone online could serve a chat (GET /v1/availability's question): the form
+  // and the waiting panel offer to leave a message when nobody could.
+  function checkAvailability() {
+    const n = ++availAsked;
+    wcs.command('getAvailability').done((d) => {
+      if (n !== availAsked || !isObject(d)) return;
+      ui.avail = d;
+      const e = ui.els;
+      if (e.formOffer) e.formOffer.hidden = !(d.agentsOnline === 0 && ui.view === 'form');
+      if (e.offer) e.offer.hidden = !(d.agentsOnline === 0 && !e.wait.hidden);
+    });
+  }
+
+  function refreshQueuePosition() {
+    if (ui.mode === 'async') return;
+    wcs.command('getQueuePosition').done((d) => {
+      if (!isObject(d) || typeof d.position !== 'number') return;
+      ui.position = d.position;
+      ui.recentWait = typeof d.recentWait === 'number' ? d.recentWait : -1;
+      refreshWaiting();
+    });
+  }
+
+  function openLeave(from) {
+    const e = ui.els;
+    ui.leaveFrom = from;
+    if (!e.lName.value) e.lName.value = e.nickname.value.trim();
+    if (!e.lEmail.value) e.lEmail.value = e.email.value.trim();
+    e.lError.textContent = '';
+    e.lSend.disabled = false;
+    setView('leave');
+  }
+
+  function onLeaveSubmit(ev) {
+    ev.preventDefault();
+    const e = ui.els;
+    const v = { name: e.lName.value.trim(), email: e.lEmail.value.trim(), message: e.lText.value.trim() };
+    const over = ui.limit && [...v.message].length > ui.limit;
+    const bad = !v.name
+      ? [e.lName, 'Please enter your name.']
+      : !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.email)
+        ? [e.lEmail, 'Please enter a valid email address, so that we can answer you.']
+        : !v.message
+          ? [e.lText, 'Please write your message.']
+          : over
+            ? [e.lText, 'Your message is longer than ' + ui.limit + ' characters.']
+            : null;
+    for (const el of [e.lName, e.lEmail, e.lText]) el.removeAttribute('aria-invalid');
+    if (bad) {
+      e.lError.textContent = bad[1];
+      bad[0].setAttribute('aria-invalid', 'true');
+      bad[0].focus();
+      return;
+    }
+    e.lError.textContent = '';
+    e.lSend.disabled = true;
+    wcs
+      .command('leaveMessage', v)
+      .done(() => {
+        // The message replaces the chat that waited for nobody: it leaves the queue.
+        if (wcs.data('sessionActive') && ui.mode !== 'async') wcs.command('endChat');
+        e.lText.value = '';
+        e.leftText.textContent = 'Thank you, ' + v.name + '. Your message has been sent; we will answer you at ' + v.email + '.';
+        setView('left');
+      })
+      .fail((err) => {
+        e.lSend.disabled = false;
+        e.lError.textContent = typeof err === 'string' ? err : 'Your message could not be sent. Please try again.';
+      });
+  }
+
+  // ---- the message length limit
+
+  // The textarea takes at most the gateway's limits.messageChars (from getFileLimits) and the
+  // page's webchat.maxMessageLength, whichever is smaller.
+  function applyLimit() {
+    const lims = [cfg.maxMessageLength, ui.files && ui.files.messageChars].filter((n) => typeof n === 'number' && n > 0);
+    ui.limit = lims.length ? Math.min(...lims) : 0;
+    const e = ui.els;
+    if (!e.text) return;
+    if (ui.limit) {
+      e.text.setAttribute('maxlength', String(ui.limit));
+      if (e.lText) e.lText.setAttribute('maxlength', String(ui.limit));
+    }
+    refreshCount();
+  }
+
+  // Characters of a text as the gateway counts them (code points, not UTF-16 units).
+  const charCount = (t) => [...t].length;
+
+  // Near the limit, how many characters are left; over it (a paste a script made), by how many.
+  function refreshCount() {
+    const e = ui.els;
+    if (!e.count) return;
+    const n = ui.limit ? charCount(e.text.value) : 0;
+    const near = ui.limit && n > ui.limit * 0.9;
+    e.count.hidden = !near;
+    if (!near) return;
+    const over = n > ui.limit;
+    e.count.classList.toggle(P + 'over', over);
+    e.count.textContent = over ? n - ui.limit + ' characters over the limit of ' + ui.limit : ui.limit - n + ' characters left';
   }
 
   // Shows the attach button when the deployment takes files.
   function refreshFileLimits() {
     wcs.command('getFileLimits').done((d) => {
       ui.files = isObject(d) ? d : null;
+      applyLimit();
       const e = ui.els;
       if (!e.attachBtn) return;
       const on = !!(ui.files && ui.files.enabled);
@@ -2230,6 +2554,10 @@
   }
 
   function onRootKey(ev) {
+    if (ev.key === 'Escape' && closeViewer()) {
+      ev.preventDefault();
+      return;
+    }
     if (ev.key === 'Escape' && !ui.embed) {
       ev.preventDefault();
       if (!ui.els.confirm.hidden) showConfirm(false);
@@ -2274,6 +2602,7 @@
       .fail((err) => {
         e.startBtn.disabled = false;
         e.formError.textContent = typeof err === 'string' ? err : 'The chat could not be started. Please try again.';
+        checkAvailability(); // a queue that refuses chats nobody could serve: offer a message
       });
   }
 
@@ -2282,12 +2611,21 @@
     const e = ui.els;
     const text = e.text.value;
     if (!text.trim() || ui.view !== 'chat') return;
+    if (ui.limit && charCount(text) > ui.limit) {
+      // Refused here rather than sent and bounced: the text stays for the visitor to shorten.
+      refreshCount();
+      setStatus('This message is longer than ' + ui.limit + ' characters. Please shorten it or send it in parts.');
+      e.text.focus();
+      return;
+    }
     const requestId = randomId();
     const li = h('li', { class: 'msg mine pending' }, [h('span', { class: 'text', text }), h('span', { class: 'time', text: 'Sending\u2026' })]);
     ui.pending.set(requestId, li);
     e.log.appendChild(li);
     scrollDown();
     e.text.value = '';
+    refreshCount();
+    if (/^This message is longer/.test(e.status.textContent)) setStatus('');
     wc.command(WCS + '.sendMessage', { message: text, requestId }).fail((err) => {
       if (ui.pending.get(requestId) !== li) return;
       ui.pending.delete(requestId);
@@ -2418,7 +2756,7 @@
       wc.data('open', false);
       setUnread(0);
       wc.publish('closed');
-      if (ui.view === 'ended') setView('form');
+      if (ui.view === 'ended' || ui.view === 'left') setView('form');
       e.deferred.resolve();
     },
 
@@ -2450,7 +2788,11 @@
   });
   wc.subscribe(WCS + '.started', (e) => {
     ui.mode = e.data.mode || ui.mode;
+    ui.agents = {};
+    ui.position = 0;
+    ui.avail = null;
     refreshFileLimits();
+    refreshQueuePosition();
     if (ui.root) setStatus('');
     if (ui.open) setView('chat');
     wc.publish('started');
@@ -2458,6 +2800,7 @@
   wc.subscribe(WCS + '.restored', (e) => {
     ui.mode = e.data.mode;
     refreshFileLimits();
+    refreshQueuePosition();
     if (ui.open) setView('chat');
     else if (uiState().open) {
       // The window was open on the previous page: show it again.
@@ -2465,6 +2808,8 @@
     }
   });
   wc.subscribe(WCS + '.ended', () => {
+    ui.agents = {};
+    ui.position = 0;
     ui.agentTyping = '';
     refreshTyping();
     for (const li of ui.pending.values()) li.remove();
@@ -2476,8 +2821,26 @@
       announce('The chat has ended.');
       setView('ended');
     }
+    refreshWaiting();
     wc.publish('ended');
   });
+  // Who is in the chat: the agents map of every *Connected/*Disconnected event.
+  for (const who of ['agent', 'bot']) {
+    for (const what of ['Connected', 'Disconnected']) {
+      wc.subscribe(WCS + '.' + who + what, (e) => {
+        if (isObject(e.data.agents)) ui.agents = Object.assign({}, e.data.agents);
+        if (what === 'Connected') ui.position = 0;
+        refreshWaiting();
+      });
+    }
+  }
+  wc.subscribe(WCS + '.queuePosition', (e) => {
+    if (typeof e.data.position !== 'number') return;
+    ui.position = e.data.position;
+    ui.recentWait = typeof e.data.recentWait === 'number' ? e.data.recentWait : -1;
+    refreshWaiting();
+  });
+
   wc.subscribe(WCS + '.agentTypingStarted', (e) => {
     ui.agentTyping = (e.data.from && e.data.from.name) || 'Agent';
     refreshTyping();
@@ -2493,6 +2856,7 @@
   wc.subscribe(WCS + '.restoreTimeout', backToForm);
   wc.subscribe(WCS + '.disconnected', () => setStatus('Connection lost. Reconnecting\u2026'));
   wc.subscribe(WCS + '.reconnected', () => {
+    refreshQueuePosition();
     setStatus('Reconnected.');
     setTimeout(() => {
       if (ui.els.status && ui.els.status.textContent === 'Reconnected.') setStatus('');
