@@ -102,6 +102,7 @@ func TestRatingAndTranscript(t *testing.T) {
 	waitDOM(t, console, "#conn", "connected")
 
 	ctx := newBrowser(t)
+	do(t, ctx, chromedp.EmulateViewport(1024, 768))
 	downloads := t.TempDir()
 	do(t, ctx, chromedp.Func(func(c context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(c, tg, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
@@ -129,6 +130,7 @@ func TestRatingAndTranscript(t *testing.T) {
 		waitJS(t, ctx, `[].some.call(document.querySelectorAll('.cxgw-root button'), function (b) { return b.textContent === `+jsString(text)+` && b.offsetParent !== null; })`, "the button "+text)
 		eval[any](t, ctx, `[].filter.call(document.querySelectorAll('.cxgw-root button'), function (b) { return b.textContent === `+jsString(text)+` && b.offsetParent !== null; })[0].click(), null`)
 	}
+	screenshot(t, ctx, "rating-chatting-desktop")
 	clickButton("Save transcript")
 	during := savedFile(t, downloads, "chat-transcript-")
 	for _, want := range []string{"Vera: where is my parcel?", "Ann: It left today, Vera.", "Ann joined the chat"} {
@@ -141,7 +143,7 @@ func TestRatingAndTranscript(t *testing.T) {
 	clickButton("End chat")
 	eval[any](t, ctx, `[].filter.call(document.querySelectorAll('.cxgw-root [role=group] button'), function (b) { return b.textContent === 'End chat'; })[0].click(), null`)
 	agent.next("AgentService.chatEnded", nil)
-	waitJS(t, ctx, `!document.querySelector('.cxgw-rate').closest('[hidden]') && document.querySelector('.cxgw-rate button[type=submit]').disabled`, "the rating form, nothing picked")
+	waitJS(t, ctx, `!document.querySelector('.cxgw-rate').closest('[hidden]') && document.querySelector('.cxgw-rating button[type=submit]').disabled`, "the rating form, nothing picked")
 	screenshot(t, ctx, "rating-form-desktop")
 	do(t, ctx, chromedp.EmulateViewport(360, 640))
 	if w := eval[float64](t, ctx, `document.querySelector('.cxgw-rate').getBoundingClientRect().right`); w > 360 {
@@ -152,7 +154,7 @@ func TestRatingAndTranscript(t *testing.T) {
 	// Four stars and a comment (text, never HTML).
 	comment := `Quick and kind <b>thanks</b>`
 	do(t, ctx, chromedp.Click(chromedp.CSS(`.cxgw-stars label:nth-of-type(4)`)))
-	waitJS(t, ctx, `document.querySelectorAll('.cxgw-star.cxgw-on').length === 4 && !document.querySelector('.cxgw-rate button[type=submit]').disabled`, "four stars picked")
+	waitJS(t, ctx, `document.querySelectorAll('.cxgw-star.cxgw-on').length === 4 && !document.querySelector('.cxgw-rating button[type=submit]').disabled`, "four stars picked")
 	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-rate textarea"), comment))
 	screenshot(t, ctx, "rating-form-phone-filled")
 	clickButton("Send rating")

@@ -1909,17 +1909,20 @@
 .${P}file button{background:none;border:0;padding:0;color:inherit;text-decoration:underline;cursor:pointer;font:inherit;word-break:break-all}
 .${P}footer{display:flex;justify-content:flex-end;align-items:center;flex-wrap:wrap;gap:8px;padding:0 12px 10px;flex:none}
 .${P}footer p{flex:1;min-width:120px}
-.${P}after{flex:none;overflow-y:auto;max-height:60%}
-.${P}rating{padding:10px 12px;border-top:1px solid #d0d7de;display:flex;flex-direction:column;gap:8px}
+.${P}after{flex:none;overflow-y:auto;max-height:75%}
+.${P}rating{padding:8px 12px;border-top:1px solid #d0d7de;display:flex;flex-direction:column;gap:6px}
 .${P}rate{display:flex;flex-direction:column;gap:6px}
-.${P}starrow{display:flex;align-items:center;gap:10px}
-.${P}stars{display:flex;gap:2px}
-.${P}star{cursor:pointer;font-size:28px;line-height:1;color:#8c959f;padding:2px 3px;border-radius:6px}
+.${P}starrow{display:flex;align-items:center;flex-wrap:wrap;gap:2px 8px}
+.${P}question{font-weight:600}
+.${P}stars{display:flex;gap:0}
+.${P}star{cursor:pointer;font-size:26px;line-height:1;color:#8c959f;padding:1px 2px;border-radius:6px}
+.${P}star:hover{color:#b36b00}
 .${P}star.${P}on{color:#d48800}
 .${P}stars input:focus-visible+.${P}star{outline:3px solid #f0b400}
 .${P}hint{font-size:13px;color:#57606a}
-.${P}rate textarea{resize:vertical;min-height:44px;max-height:120px}
-.${P}rateactions{display:flex;justify-content:flex-end;gap:8px}
+.${P}rate textarea{resize:vertical;height:44px;min-height:44px;max-height:120px}
+.${P}rateactions{display:flex;justify-content:space-between;align-items:center;gap:8px}
+.${P}link{background:none;border:0;padding:6px 0;color:#0b5cad;text-decoration:underline;cursor:pointer;font-weight:600}
 .${P}thanks{color:#1a7f37;font-weight:600}
 .${P}sr{position:absolute!important;width:1px;height:1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}
 .${P}launcher{position:fixed;right:16px;bottom:16px;z-index:2147482999;padding:12px 18px;border-radius:24px;border:0;background:#0b5cad;color:#fff;font:600 15px system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer}
@@ -2038,7 +2041,7 @@
     e.attachBtn.innerHTML = PAPERCLIP_SVG; // a constant: an icon font or emoji may be missing on the visitor's machine
     e.compose = h('form', { class: 'compose', onsubmit: onSendSubmit }, [h('label', { class: 'sr', for: uid + '-m', text: 'Message' }), e.text, e.attachBtn, e.fileInput, e.sendBtn]);
     e.endBtn = h('button', { type: 'button', class: 'btn btn2', text: 'End chat', onclick: () => showConfirm(true) });
-    e.saveBtn = h('button', { type: 'button', class: 'btn btn2', text: 'Save transcript', title: 'Download this chat as a text file', onclick: downloadTranscript });
+    e.saveBtn = h('button', { type: 'button', class: 'link', text: 'Save transcript', title: 'Download this chat as a text file', onclick: downloadTranscript });
     e.actions = h('div', { class: 'footer' }, [e.saveBtn, e.endBtn]);
     e.confirmYes = h('button', { type: 'button', class: 'btn', text: 'End chat', onclick: () => { showConfirm(false); endChatNow(); } });
     e.confirmNo = h('button', { type: 'button', class: 'btn btn2', text: 'Keep chatting', onclick: () => showConfirm(false) });
@@ -2088,18 +2091,18 @@
     e.rateHint = h('span', { class: 'hint', 'aria-hidden': 'true' });
     e.rateComment = h('textarea', { class: 'input', id: uid + '-rc', rows: '2', maxlength: '1000', placeholder: 'Tell us more (optional)' });
     e.rateError = h('p', { class: 'error', role: 'alert' });
-    e.rateBtn = h('button', { type: 'submit', class: 'btn', text: 'Send rating', disabled: true });
-    e.rateForm = h('form', { class: 'rate', onsubmit: onRateSubmit }, [
-      h('p', { class: 'field', id: uid + '-rq', text: 'How was this chat?' }),
-      h('div', { class: 'starrow' }, [stars, e.rateHint]),
+    // The send button sits in the row below the form (form attribute), beside "Save transcript",
+    // which stays once the rating is sent.
+    e.rateBtn = h('button', { type: 'submit', form: uid + '-rf', class: 'btn', text: 'Send rating', disabled: true });
+    e.rateForm = h('form', { class: 'rate', id: uid + '-rf', onsubmit: onRateSubmit }, [
+      h('div', { class: 'starrow' }, [h('p', { class: 'question', id: uid + '-rq', text: 'How was this chat?' }), stars, e.rateHint]),
       h('label', { class: 'sr', for: uid + '-rc', text: 'Comment' }),
       e.rateComment,
       e.rateError,
-      h('div', { class: 'rateactions' }, [e.rateBtn]),
     ]);
     e.rateThanks = h('p', { class: 'thanks', role: 'status', hidden: true });
-    e.saveBtn2 = h('button', { type: 'button', class: 'btn btn2', text: 'Save transcript', title: 'Download this chat as a text file', onclick: downloadTranscript });
-    return h('div', { class: 'rating' }, [e.rateForm, e.rateThanks, h('div', { class: 'rateactions' }, [e.saveBtn2])]);
+    e.saveBtn2 = h('button', { type: 'button', class: 'link', text: 'Save transcript', title: 'Download this chat as a text file', onclick: downloadTranscript });
+    return h('div', { class: 'rating' }, [e.rateForm, e.rateThanks, h('div', { class: 'rateactions' }, [e.saveBtn2, e.rateBtn])]);
   }
 
   function pickRating(v) {
@@ -2125,6 +2128,7 @@
     e.rateError.textContent = '';
     e.rateBtn.disabled = true;
     e.rateForm.hidden = false;
+    e.rateBtn.hidden = false;
     e.rateThanks.hidden = true;
   }
 
@@ -2136,6 +2140,7 @@
     wc.command(WCS + '.rateChat', { rating: ui.rating, comment: e.rateComment.value.trim() })
       .done(() => {
         e.rateForm.hidden = true;
+        e.rateBtn.hidden = true;
         e.rateThanks.textContent = 'Thank you for your feedback.';
         e.rateThanks.hidden = false;
         announce('Thank you for your feedback.');
@@ -2144,6 +2149,7 @@
         e.rateBtn.disabled = false;
         if (err === 'This chat has already been rated.') {
           e.rateForm.hidden = true;
+          e.rateBtn.hidden = true;
           e.rateThanks.textContent = 'This chat has already been rated.';
           e.rateThanks.hidden = false;
           return;
