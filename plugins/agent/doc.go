@@ -28,6 +28,10 @@
 // same agents when it stops. An agent's ended chats are listed and searched
 // with listPastChats (past.go), over the store's per-agent index.
 //
+// A visitor's rating of an ended chat reaches every agent who was in it as
+// AgentService.chatRated, although they left it with its end; getTranscript
+// and the chat descriptions carry it as rating.
+//
 // # Locks
 //
 // A stream's mutex is held while its event is published, so positions reach
