@@ -169,12 +169,23 @@ func (s *Service) observe(c *store.Chat, evs []store.Event) {
 	if len(evs) == 0 {
 		return
 	}
+	rated := evs[0].Type == store.EventChatRated
+	var told map[string]bool // a rating goes once to an agent who joined twice; only then allocated
 	for _, p := range c.Participants {
 		// Agents who left with these very events (an ending chat) still hear
 		// of them; a rating, which comes after the end, goes to every agent
 		// the visitor talked to.
-		if !p.Connected() && p.LeftAt < evs[0].Time && (evs[0].Type != store.EventChatRated || p.Silent) {
+		if !p.Connected() && p.LeftAt < evs[0].Time && (!rated || p.Silent) {
 			continue
+		}
+		if rated {
+			if told[p.ID] {
+				continue
+			}
+			if told == nil {
+				told = map[string]bool{}
+			}
+			told[p.ID] = true
 		}
 		for _, ev := range evs {
 			s.deliver(c, p.ID, ev)
