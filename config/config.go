@@ -144,7 +144,7 @@ type Webhook struct {
 // WebhookEvents are the event names a webhook may subscribe to.
 func WebhookEvents() []string {
 	return []string{"chat.started", "thread.created", "message.created", "chat.transferred", "chat.ended", "chat.resolved",
-		"message.left", "message.answered", "identity.erased"}
+		"message.left", "message.answered", "identity.erased", "chat.rated"}
 }
 
 // Modes and policies.

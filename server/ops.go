@@ -121,6 +121,9 @@ func (t *chatTimes) observe(c *store.Chat, evs []store.Event) {
 	if len(evs) == 0 || evs[0].Seq == 0 {
 		return // ephemeral: typing, queue positions
 	}
+	if evs[0].Type == store.EventChatRated {
+		return // a rating of an ended chat (ratings.go): its end was logged already
+	}
 	created := c.LastSeq == uint64(len(evs)) // the commit that made the chat
 	if created {
 		t.logger.Debug("chat started", "chat", c.ID, "deployment", c.Deployment, "mode", c.Mode, "queue", c.Queue)

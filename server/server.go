@@ -144,6 +144,9 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	s.metrics.Register(times.wait)
 	s.metrics.Register(times.firstResponse)
 	s.metrics.Register(newViewCollector(s.engine, dbPath(cfg.Data)))
+	rated := newRatings()
+	s.engine.Observe(rated.observe)
+	s.metrics.Register(rated.total)
 	s.bus = bus.New()
 	if err := s.bus.ObserveCommands(s.metrics.ObserveCommand); err != nil {
 		st.Close()

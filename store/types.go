@@ -93,6 +93,19 @@ type Chat struct {
 	ThreadOpen        bool   `json:"threadOpen,omitempty"`
 	VisitorRead       uint64 `json:"visitorRead,omitempty"` // the visitor has read every event up to this seq
 	IdentityInitiated bool   `json:"identityInitiated,omitempty"`
+
+	// Rating is the visitor's rating of the chat once it ended (rateChat);
+	// the log holds it too, as an EventChatRated.
+	Rating *Rating `json:"rating,omitempty"`
+}
+
+// Rating is a visitor's rating of a chat: 1 (poor) to 5 (excellent) and an
+// optional comment.
+type Rating struct {
+	Rating  int    `json:"rating"`
+	Comment string `json:"comment,omitempty"`
+	Time    int64  `json:"time"` // unix ms
+	Seq     uint64 `json:"seq"`  // the EventChatRated that recorded it
 }
 
 // Party is who an event is from.
@@ -122,6 +135,10 @@ const (
 	// EventContextUpdated carries the visitor's session data (pages,
 	// variables) for agents; visitors never see it.
 	EventContextUpdated = "ContextUpdated"
+	// EventChatRated is the visitor's rating of an ended chat (Data: a
+	// Rating without seq); for agents, webhooks and metrics, never pushed
+	// to the visitor.
+	EventChatRated = "ChatRated"
 )
 
 // Event is one entry of a chat's log.

@@ -45,6 +45,9 @@ const (
 	EventThreadClosed    = "threadClosed"
 	EventChatResolved    = "chatResolved"
 	EventChatTransferred = "chatTransferred"
+	// EventChatRated tells the chat's agents, present or past, the
+	// visitor's rating once the chat ended: {chatId, rating, comment, timestamp}.
+	EventChatRated = "chatRated"
 )
 
 // Service is the AgentService plugin.
@@ -102,7 +105,7 @@ func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
 	}
 	p.RegisterEvents(EventChatAssigned, EventMessageReceived, EventVisitorTyping, EventContextUpdated, EventChatEnded,
 		EventResync, EventThreadOpened, EventThreadClosed, EventChatResolved, EventChatTransferred,
-		EventMessageLeft, EventMessageAnswered, EventChatQueued, EventChatDequeued)
+		EventMessageLeft, EventMessageAnswered, EventChatQueued, EventChatDequeued, EventChatRated)
 	if err := p.RegisterFeed(bus.KindAgent, s.feed); err != nil {
 		return nil, err
 	}
@@ -167,10 +170,23 @@ func (s *Service) observe(c *store.Chat, evs []store.Event) {
 	if len(evs) == 0 {
 		return
 	}
+	rated := evs[0].Type == store.EventChatRated
+	var told map[string]bool // a rating goes once to an agent who joined twice; only then allocated
 	for _, p := range c.Participants {
-		// Agents who left with these very events (an ending chat) still hear of them.
-		if !p.Connected() && p.LeftAt < evs[0].Time {
+		// Agents who left with these very events (an ending chat) still hear
+		// of them; a rating, which comes after the end, goes to every agent
+		// the visitor talked to.
+		if !p.Connected() && p.LeftAt < evs[0].Time && (!rated || p.Silent) {
 			continue
+		}
+		if rated {
+			if told[p.ID] {
+				continue
+			}
+			if told == nil {
+				told = map[string]bool{}
+			}
+			told[p.ID] = true
 		}
 		for _, ev := range evs {
 			s.deliver(c, p.ID, ev)
@@ -210,6 +226,12 @@ func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
 		add(EventThreadOpened, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
 	case ev.Type == store.EventThreadClosed:
 		add(EventThreadClosed, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
+	case ev.Type == store.EventChatRated:
+		r, ok := chat.RatingOf(ev)
+		if !ok {
+			return
+		}
+		add(EventChatRated, mustJSON(map[string]any{"chatId": c.ID, "rating": r.Rating, "comment": r.Comment, "timestamp": r.Time}))
 	case ev.Type == store.EventChatEnded:
 		var d struct {
 			By          string `json:"by"`
@@ -248,12 +270,15 @@ type Assignment struct {
 	IdentityID string `json:"identityId"`
 	LastSeq    uint64 `json:"lastSeq"`
 	Locked     bool   `json:"locked,omitempty"`
+	// Rating is the visitor's rating of the ended chat, when it gave one.
+	Rating *store.Rating `json:"rating,omitempty"`
 }
 
 func assignment(c *store.Chat) Assignment {
 	return Assignment{ChatID: c.ID, Deployment: c.Deployment, Mode: c.Mode, State: c.State, Queue: c.Queue,
 		Priority: c.Priority, Visitor: c.Visitor, Subject: c.Subject, UserData: c.UserData,
-		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq, Locked: c.Locked, Wire: wireOf(c), IdentityID: c.IdentityID}
+		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq, Locked: c.Locked, Wire: wireOf(c), IdentityID: c.IdentityID,
+		Rating: c.Rating}
 }
 
 // wireOf is c's wire; chats stored before the record kept it were native.
@@ -498,6 +523,9 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 		}
 	}
 	out := map[string]any{"chat": assignment(&c), "messages": msgs}
+	if c.Rating != nil {
+		out["rating"] = c.Rating // the visitor's rating, after the chat ended
+	}
 	if visit != nil {
 		out["context"] = visit // the visitor's latest session data
 	}

@@ -33,6 +33,10 @@
 // true stores an internal note, which, like a silent supervisor's whisper,
 // agents see marked "internal" and visitors and webhooks never get.
 //
+// A visitor's rating of an ended chat reaches every agent who was in it as
+// AgentService.chatRated, although they left it with its end; getTranscript
+// and the chat descriptions carry it as rating.
+//
 // # Locks
 //
 // A stream's mutex is held while its event is published, so positions reach

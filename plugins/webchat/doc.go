@@ -20,5 +20,10 @@
 // leaveMessage and listLeftMessages, the "leave a message" form of an offline
 // item and its answer.
 //
+// After a live chat ends, rateChat (rating.go) takes the visitor's rating
+// of it, once, with the ended chat's token while it still works; the engine
+// stores it on the chat record and as a ChatRated event, which visitors are
+// never pushed.
+//
 // It never knows which wire a command came from.
 package webchat

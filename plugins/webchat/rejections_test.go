@@ -59,6 +59,7 @@ const (
 	ended                  // the token of a chat the visitor ended
 	badAuth                // a bearer token nobody issued
 	agent                  // the demo agent's token
+	rated                  // the token of an ended chat its visitor rated
 )
 
 func TestRejections(t *testing.T) {
@@ -73,6 +74,9 @@ func TestRejections(t *testing.T) {
 	activeToken := start()
 	endedToken := start()
 	guestClient.WithToken(endedToken).Command("WebChatService.endChat", nil).Resolved(t)
+	ratedToken := start()
+	guestClient.WithToken(ratedToken).Command("WebChatService.endChat", nil).Resolved(t)
+	guestClient.WithToken(ratedToken).Command("WebChatService.rateChat", map[string]any{"rating": 5}).Resolved(t)
 
 	clients := map[session]*wiretest.HTTP{
 		guest:   guestClient,
@@ -80,6 +84,7 @@ func TestRejections(t *testing.T) {
 		ended:   guestClient.WithToken(endedToken),
 		badAuth: guestClient.WithToken("not-a-token-anyone-issued"),
 		agent:   wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken),
+		rated:   guestClient.WithToken(ratedToken),
 	}
 
 	tooLong := strings.Repeat("x", gw.Config().Limits.MessageChars+1)
@@ -182,6 +187,20 @@ func TestRejections(t *testing.T) {
 			outcome{404, "media_request_not_found", "No such media request in this chat."}},
 		{"AgentService.answerMessage/unknown message", agent, "AgentService.answerMessage", map[string]any{"id": "nope", "message": "x"},
 			outcome{404, "message_not_found", "No such left message."}},
+
+		// rateChat: once, after the end, 1 to 5, a bounded comment.
+		{"rateChat/no session", guest, "rateChat", map[string]any{"rating": 4},
+			outcome{409, "no_active_session", "There is no chat session to rate."}},
+		{"rateChat/chat not ended", active, "rateChat", map[string]any{"rating": 4},
+			outcome{409, "chat_not_ended", "A chat can be rated once it has ended."}},
+		{"rateChat/rated twice", rated, "rateChat", map[string]any{"rating": 4},
+			outcome{409, "already_rated", "This chat has already been rated."}},
+		{"rateChat/rating out of range", ended, "rateChat", map[string]any{"rating": 6},
+			outcome{400, "invalid_rating", "rating must be a whole number from 1 to 5."}},
+		{"rateChat/no rating", ended, "rateChat", map[string]any{"comment": "ok"},
+			outcome{400, "invalid_rating", "rating must be a whole number from 1 to 5."}},
+		{"rateChat/comment too long", ended, "rateChat", map[string]any{"rating": 4, "comment": strings.Repeat("x", 1001)},
+			outcome{413, "comment_too_long", "comment is limited to 1000 characters."}},
 
 		// Generic rejections of the bus and the gateway.
 		{"WebChatService.noSuchCommand/unknown command", guest, "WebChatService.noSuchCommand", nil,

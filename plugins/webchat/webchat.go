@@ -95,6 +95,7 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 		{"updateContext", s.updateContext, nil},
 		{"leaveMessage", s.leaveMessage, nil},
 		{"listLeftMessages", s.listLeftMessages, nil},
+		{"rateChat", s.rateChat, nil},
 	}
 	for _, c := range cmds {
 		if err := p.RegisterCommand(c.name, sessionGone(c.h), c.opts...); err != nil {

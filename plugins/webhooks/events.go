@@ -20,12 +20,13 @@ const (
 	EventChatResolved    = "chat.resolved"      // an agent resolved its intervention in an async chat
 	EventMessageLeft     = chat.MessageLeft     // a visitor left a message (offline form)
 	EventMessageAnswered = chat.MessageAnswered // an agent answered a left message
+	EventChatRated       = "chat.rated"         // the visitor rated the ended chat; data: {rating, comment}
 )
 
 // Events lists every event name, in the order of a chat's life.
 func Events() []string {
 	return []string{EventChatStarted, EventThreadCreated, EventMessageCreated, EventChatTransferred,
-		EventChatEnded, EventChatResolved, EventMessageLeft, EventMessageAnswered, EventIdentityErased}
+		EventChatEnded, EventChatResolved, EventMessageLeft, EventMessageAnswered, EventIdentityErased, EventChatRated}
 }
 
 // Payload is the JSON body of every webhook request.
@@ -71,6 +72,8 @@ func eventNames(c *store.Chat, ev store.Event) []string {
 		return []string{EventChatEnded}
 	case ev.Type == store.EventResolved:
 		return []string{EventChatResolved}
+	case ev.Type == store.EventChatRated:
+		return []string{EventChatRated}
 	}
 	return nil
 }

@@ -211,7 +211,7 @@ func pendingCount(t testing.TB, gw *servertest.Gateway) int {
 
 // liveChat runs a live chat through every event a webhook can announce:
 // start, messages both ways, an agent's internal note, a supervisor's
-// whisper, a transfer and the end.
+// whisper, a transfer, the end and the visitor's rating.
 // It returns the expected event ids with their names.
 func liveChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[string]string) {
 	t.Helper()
@@ -231,6 +231,7 @@ func liveChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[str
 	bob.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
 	ann.Command("AgentService.transferChat", map[string]string{"chatId": st.ChatID, "agentId": "bob"}).Resolved(t)
 	bob.Command("AgentService.endChat", map[string]string{"chatId": st.ChatID}).Resolved(t)
+	visitor.Command("WebChatService.rateChat", map[string]any{"rating": 4, "comment": "thanks, Bob"}).Resolved(t)
 	// Offline again, so that the next chats go to Ann.
 	bob.Command("AgentService.setStatus", map[string]string{"status": "offline"}).Resolved(t)
 
@@ -242,6 +243,7 @@ func liveChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[str
 		id(seqOf(t, gw, st.ChatID, message("hi Mia")), webhooks.EventMessageCreated):               webhooks.EventMessageCreated,
 		id(seqOf(t, gw, st.ChatID, ofType(store.EventTransferred)), webhooks.EventChatTransferred): webhooks.EventChatTransferred,
 		id(seqOf(t, gw, st.ChatID, ofType(store.EventChatEnded)), webhooks.EventChatEnded):         webhooks.EventChatEnded,
+		id(seqOf(t, gw, st.ChatID, ofType(store.EventChatRated)), webhooks.EventChatRated):         webhooks.EventChatRated,
 	}
 	return st.ChatID, want
 }
@@ -396,6 +398,14 @@ func TestWebhooks_EveryEvent(t *testing.T) {
 			}
 		case webhooks.EventChatEnded:
 			if p.Chat.State != store.StateEnded || !strings.Contains(string(p.Data), `"by":"agent"`) {
+				t.Errorf("%s: state %s data %s", id, p.Chat.State, p.Data)
+			}
+		case webhooks.EventChatRated:
+			var d struct {
+				Rating  int
+				Comment string
+			}
+			if err := json.Unmarshal(p.Data, &d); err != nil || d.Rating != 4 || d.Comment != "thanks, Bob" || p.Chat.State != store.StateEnded {
 				t.Errorf("%s: state %s data %s", id, p.Chat.State, p.Data)
 			}
 		case webhooks.EventChatResolved:

@@ -98,8 +98,17 @@
     var d = f.data || {};
     // A waiting chat is not one of this agent's: it stays out of state.chats.
     var queueEvent = f.event === "AgentService.chatQueued" || f.event === "AgentService.chatDequeued";
+    // A rating of a chat already gone from the list brings it back only if it is known.
+    var gone = f.event === "AgentService.chatRated" && !state.chats[d.chatId];
+    if (gone) return;
     var c = d.chatId && !queueEvent ? chatOf(d.chatId) : null;
     switch (f.event) {
+      case "AgentService.chatRated":
+        // The visitor rated a chat after its end; c.info.rating is what
+        // getTranscript and the past chats say of it.
+        c.info = c.info || { chatId: d.chatId };
+        c.info.rating = { rating: d.rating, comment: d.comment || "", time: d.timestamp };
+        break;
       case "AgentService.resync":
         refresh(true);
         loadLeft();
@@ -621,8 +630,22 @@
     $("banner").textContent = c.closedText;
     $("banner").className = c.closed;
     $("typing").textContent = c.typing ? visitorName(i) + " is typing…" : "";
+    renderRating(i.rating);
     renderContext(c);
     renderTranscript(c);
+  }
+
+  // renderRating shows the visitor's rating of the chat in view, if any:
+  // stars, the number and the comment, as text (never HTML).
+  function renderRating(r) {
+    var box = $("rating");
+    box.hidden = !r || !r.rating;
+    if (box.hidden) return;
+    var n = Math.max(0, Math.min(5, r.rating | 0));
+    box.textContent = "";
+    box.appendChild(el("span", "stars", "★★★★★".slice(0, n) + "☆☆☆☆☆".slice(0, 5 - n)));
+    box.appendChild(el("strong", "", " Visitor rated " + n + "/5"));
+    if (r.comment) box.appendChild(el("q", "", r.comment));
   }
 
   function dl(list, pairs, append) {

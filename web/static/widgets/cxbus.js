@@ -438,6 +438,8 @@
     alreadyActive: 'There is already an active chat session.',
     noSession: 'There is no active chat session.',
     noSessionShort: 'No active chat session.',
+    rateOpen: 'A chat can be rated once it has ended.',
+    noRateSession: 'There is no chat session to rate.',
     noText: 'No message text provided.',
     badFilters: 'Missing or invalid filters provided. Please provide a regular expression or an array of regular expressions.',
     badInput: 'Invalid value provided for the input property. An HTML element reference to a textarea or text input is required.',
@@ -477,6 +479,9 @@
   let restoring = null; // the promise of a restore in flight
   let restoreUpTo = 0; // events up to this seq are replayed history ("restoring": true)
   let ending = null; // timer finishing a session whose endChat resolved
+  // The chat this page just ended: its token still rates it (rateChat) and reads its transcript
+  // within the deployment's restore window. Memory only: the next page does not rate.
+  let lastEnded = null; // {token, chatId}
   let pendingUserData = {}; // updateUserData before a chat starts
   let prefilters = []; // RegExp
   let preprocessors = [];
@@ -1221,6 +1226,7 @@
     clearTimeout(agentTypingTimer);
     ending = null;
     session = null;
+    lastEnded = { token: s.token, chatId: s.chatId };
     restoreUpTo = 0;
     clearState(s.token);
     wcs.data('agentTyping', false);
@@ -1550,9 +1556,12 @@
     },
 
     getTranscript(e) {
-      // Documented to resolve always: no chat, no messages.
-      if (!session) return e.deferred.resolve({ messages: [], originalMessages: [] });
-      answer(e, gw(WCS + '.getTranscript', {}), (d) => {
+      // Documented to resolve always: no chat, no messages. A chat this page just ended is read
+      // while its token works, so the window can save it after the end.
+      const token = session ? session.token : lastEnded ? lastEnded.token : null;
+      if (!token) return e.deferred.resolve({ messages: [], originalMessages: [] });
+      const settle = { deferred: { resolve: (d) => e.deferred.resolve(d), reject: () => e.deferred.resolve({ messages: [], originalMessages: [] }) } };
+      answer(session ? e : settle, gw(WCS + '.getTranscript', {}, { token }), (d) => {
         const raw = isObject(d) && Array.isArray(d.messages) ? d.messages : [];
         return Object.assign({}, d, { messages: raw.map((m) => mapMessage(m)).filter((m) => !hidden(m)), originalMessages: raw });
       });
@@ -1747,6 +1756,16 @@
       if (isPlainObject(e.data.context)) opts.context = e.data.context;
       if (loadIdentity()) opts.identityToken = loadIdentity();
       answer(e, gw(WCS + '.leaveMessage', opts, { token: null }), (d) => keepIdentity(d));
+    },
+
+    // After the chat: the visitor rates the chat this page just ended, once: {rating: 1–5,
+    // comment}. The gateway takes it while the ended chat's token works (its restore window).
+    rateChat(e) {
+      if (session) return e.deferred.reject(TEXT.rateOpen);
+      if (!lastEnded) return e.deferred.reject(TEXT.noRateSession);
+      const opts = { rating: e.data.rating };
+      if (e.data.comment !== undefined && e.data.comment !== null) opts.comment = String(e.data.comment);
+      answer(e, gw(WCS + '.rateChat', opts, { token: lastEnded.token }));
     },
 
     // The messages this browser's identity left, with their answers.
@@ -1944,6 +1963,21 @@
 .${P}form .${P}footer{padding:0}
 .${P}footer{display:flex;justify-content:flex-end;align-items:center;flex-wrap:wrap;gap:8px;padding:0 12px 10px;flex:none}
 .${P}footer p{flex:1;min-width:120px}
+.${P}after{flex:none;overflow-y:auto;max-height:75%}
+.${P}rating{padding:8px 12px;border-top:1px solid #d0d7de;display:flex;flex-direction:column;gap:6px}
+.${P}rate{display:flex;flex-direction:column;gap:6px}
+.${P}starrow{display:flex;align-items:center;flex-wrap:wrap;gap:2px 8px}
+.${P}question{font-weight:600}
+.${P}stars{display:flex;gap:0}
+.${P}star{cursor:pointer;font-size:26px;line-height:1;color:#8c959f;padding:1px 2px;border-radius:6px}
+.${P}star:hover{color:#b36b00}
+.${P}star.${P}on{color:#d48800}
+.${P}stars input:focus-visible+.${P}star{outline:3px solid #f0b400}
+.${P}hint{font-size:13px;color:#57606a}
+.${P}rate textarea{resize:vertical;height:44px;min-height:44px;max-height:120px}
+.${P}rateactions{display:flex;justify-content:space-between;align-items:center;gap:8px}
+.${P}link{background:none;border:0;padding:6px 0;color:#0b5cad;text-decoration:underline;cursor:pointer;font-weight:600}
+.${P}thanks{color:#1a7f37;font-weight:600}
 .${P}sr{position:absolute!important;width:1px;height:1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}
 .${P}launcher{position:fixed;right:16px;bottom:16px;z-index:2147482999;padding:12px 18px;border-radius:24px;border:0;background:#0b5cad;color:#fff;font:600 15px system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer}
 .${P}root.${P}embedded{position:relative;right:auto;bottom:auto;left:auto;top:auto;z-index:auto;width:100%;max-width:none;height:100%;min-height:440px;max-height:none;box-shadow:none;border-radius:8px;border:1px solid #d0d7de}
@@ -2083,13 +2117,17 @@
     e.attachBtn.innerHTML = PAPERCLIP_SVG; // a constant: an icon font or emoji may be missing on the visitor's machine
     e.compose = h('form', { class: 'compose', onsubmit: onSendSubmit }, [h('label', { class: 'sr', for: uid + '-m', text: 'Message' }), e.text, e.attachBtn, e.fileInput, e.sendBtn]);
     e.endBtn = h('button', { type: 'button', class: 'btn btn2', text: 'End chat', onclick: () => showConfirm(true) });
-    e.actions = h('div', { class: 'footer' }, [e.endBtn]);
+    e.saveBtn = h('button', { type: 'button', class: 'link', text: 'Save transcript', title: 'Download this chat as a text file', onclick: downloadTranscript });
+    e.actions = h('div', { class: 'footer' }, [e.saveBtn, e.endBtn]);
     e.confirmYes = h('button', { type: 'button', class: 'btn', text: 'End chat', onclick: () => { showConfirm(false); endChatNow(); } });
     e.confirmNo = h('button', { type: 'button', class: 'btn btn2', text: 'Keep chatting', onclick: () => showConfirm(false) });
     e.confirm = h('div', { class: 'footer', role: 'group', 'aria-label': 'Confirm end chat', hidden: true }, [h('p', { text: 'End this chat?' }), e.confirmNo, e.confirmYes]);
     e.newBtn = h('button', { type: 'button', class: 'btn', text: 'Start a new chat', onclick: () => setView('form') });
     e.doneBtn = h('button', { type: 'button', class: 'btn btn2', text: 'Close', onclick: () => wc.command('close') });
-    e.ended = h('div', { class: 'footer', hidden: true }, [h('p', { text: 'This chat has ended.' }), e.doneBtn, e.newBtn]);
+    e.ended = h('div', { class: 'after', hidden: true }, [
+      buildRating(uid),
+      h('div', { class: 'footer' }, [h('p', { text: 'This chat has ended.' }), e.doneBtn, e.newBtn]),
+    ]);
     e.chat = h('div', { class: 'chat' }, [e.log, e.wait, e.typing, e.status, e.count, e.compose, e.actions, e.confirm, e.ended]);
 
     // Leave a message (WebChatService.leaveMessage), when nobody can chat: the Chat Manager's
@@ -2141,6 +2179,144 @@
     for (const it of ui.items) renderItem(it.m, it.restoring);
     refreshTyping();
     refreshWaiting();
+  }
+
+  /* After the chat: an optional rating (1–5 stars and a comment, WebChatService.rateChat) and
+     the transcript saved as a text file. */
+
+  const RATING_LABELS = ['', 'Very poor', 'Poor', 'Okay', 'Good', 'Excellent'];
+
+  function buildRating(uid) {
+    const e = ui.els;
+    e.rateStars = [];
+    const stars = h('div', { class: 'stars', role: 'radiogroup', 'aria-labelledby': uid + '-rq' });
+    for (let v = 1; v <= 5; v++) {
+      const input = h('input', { type: 'radio', name: uid + '-rating', id: uid + '-r' + v, value: String(v), class: 'sr', onchange: () => pickRating(v) });
+      const label = h('label', { for: uid + '-r' + v, class: 'star', title: RATING_LABELS[v] }, [
+        h('span', { 'aria-hidden': 'true', text: '\u2605' }),
+        h('span', { class: 'sr', text: v + ' of 5, ' + RATING_LABELS[v] }),
+      ]);
+      e.rateStars.push({ input, label });
+      stars.appendChild(input);
+      stars.appendChild(label);
+    }
+    e.rateHint = h('span', { class: 'hint', 'aria-hidden': 'true' });
+    e.rateComment = h('textarea', { class: 'input', id: uid + '-rc', rows: '2', maxlength: '1000', placeholder: 'Tell us more (optional)' });
+    e.rateError = h('p', { class: 'error', role: 'alert' });
+    // The send button sits in the row below the form (form attribute), beside "Save transcript",
+    // which stays once the rating is sent.
+    e.rateBtn = h('button', { type: 'submit', form: uid + '-rf', class: 'btn', text: 'Send rating', disabled: true });
+    e.rateForm = h('form', { class: 'rate', id: uid + '-rf', onsubmit: onRateSubmit }, [
+      h('div', { class: 'starrow' }, [h('p', { class: 'question', id: uid + '-rq', text: 'How was this chat?' }), stars, e.rateHint]),
+      h('label', { class: 'sr', for: uid + '-rc', text: 'Comment' }),
+      e.rateComment,
+      e.rateError,
+    ]);
+    e.rateThanks = h('p', { class: 'thanks', role: 'status', hidden: true });
+    e.saveBtn2 = h('button', { type: 'button', class: 'link', text: 'Save transcript', title: 'Download this chat as a text file', onclick: downloadTranscript });
+    return h('div', { class: 'rating' }, [e.rateForm, e.rateThanks, h('div', { class: 'rateactions' }, [e.saveBtn2, e.rateBtn])]);
+  }
+
+  function pickRating(v) {
+    const e = ui.els;
+    ui.rating = v;
+    e.rateStars.forEach((s, i) => s.label.classList.toggle(P + 'on', i < v));
+    e.rateHint.textContent = RATING_LABELS[v];
+    e.rateBtn.disabled = false;
+    e.rateError.textContent = '';
+  }
+
+  // A fresh rating form for the chat that just ended.
+  function resetRating() {
+    const e = ui.els;
+    if (!e.rateForm) return;
+    ui.rating = 0;
+    for (const s of e.rateStars) {
+      s.input.checked = false;
+      s.label.classList.remove(P + 'on');
+    }
+    e.rateHint.textContent = '';
+    e.rateComment.value = '';
+    e.rateError.textContent = '';
+    e.rateBtn.disabled = true;
+    e.rateForm.hidden = false;
+    e.rateBtn.hidden = false;
+    e.rateThanks.hidden = true;
+  }
+
+  function onRateSubmit(ev) {
+    ev.preventDefault();
+    const e = ui.els;
+    if (!ui.rating) return;
+    e.rateBtn.disabled = true;
+    wc.command(WCS + '.rateChat', { rating: ui.rating, comment: e.rateComment.value.trim() })
+      .done(() => {
+        e.rateForm.hidden = true;
+        e.rateBtn.hidden = true;
+        e.rateThanks.textContent = 'Thank you for your feedback.';
+        e.rateThanks.hidden = false;
+        announce('Thank you for your feedback.');
+      })
+      .fail((err) => {
+        e.rateBtn.disabled = false;
+        if (err === 'This chat has already been rated.') {
+          e.rateForm.hidden = true;
+          e.rateBtn.hidden = true;
+          e.rateThanks.textContent = 'This chat has already been rated.';
+          e.rateThanks.hidden = false;
+          return;
+        }
+        // The ended chat's token no longer works: the restore window passed.
+        e.rateError.textContent = typeof err === 'string' && err !== 'A valid token is required.' ? err : 'The time to rate this chat has passed.';
+      });
+  }
+
+  // The transcript as plain text, one line per entry: what the window shows.
+  function transcriptText(messages) {
+    const lines = [(ui.config.title || 'Chat') + ' \u2014 transcript', ''];
+    for (const m of messages) {
+      const type = String(m.type || '').toLowerCase();
+      const from = m.from || {};
+      const ftype = String(from.type || '').toLowerCase();
+      const who = ftype === 'client' ? from.name || 'You' : from.name || (ftype === 'bot' ? 'Bot' : 'Agent');
+      let when = '';
+      try {
+        if (typeof m.timestamp === 'number' && m.timestamp) when = new Date(m.timestamp).toLocaleString();
+      } catch (_) {
+        when = '';
+      }
+      let line = '';
+      if (type === 'message' || type === 'text' || type === 'pushurl' || type === 'structured') line = who + ': ' + m.text;
+      else if (type === 'participantjoined') line = ftype === 'client' ? who + ' started the chat' : who + ' joined the chat';
+      else if (type === 'participantleft') line = who + ' left the chat';
+      else if (type === 'notice') line = String(m.text || '');
+      else if (type === 'fileuploaded') {
+        const d = isObject(m.fileDetails) ? m.fileDetails : {};
+        line = who + ' shared ' + String(d['file-name'] || m.text || 'a file');
+      } else continue;
+      lines.push((when ? '[' + when + '] ' : '') + line);
+    }
+    return lines.join('\r\n') + '\r\n';
+  }
+
+  // Saves the transcript as a text file: the gateway's (getTranscript) while the chat's token
+  // works, else the messages this window holds.
+  function downloadTranscript() {
+    const save = (messages) => {
+      const blob = new Blob([transcriptText(messages)], { type: 'text/plain;charset=utf-8' });
+      const url = URL.createObjectURL(blob);
+      const day = new Date().toISOString().slice(0, 10);
+      const a = h('a', { href: url, download: 'chat-transcript-' + day + '.txt', hidden: true });
+      (ui.root || document.body).appendChild(a);
+      a.click();
+      a.remove();
+      ui.lastTranscript = url; // tests and pages may read what was saved
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    };
+    const held = () => ui.items.map((it) => it.m);
+    wc.command(WCS + '.getTranscript')
+      .done((d) => save(isObject(d) && Array.isArray(d.messages) && d.messages.length ? d.messages : held()))
+      .fail(() => save(held()));
   }
 
   function setView(view) {
@@ -2819,6 +2995,7 @@
       ui.els.log.appendChild(notice('Chat ended'));
       scrollDown();
       announce('The chat has ended.');
+      resetRating();
       setView('ended');
     }
     refreshWaiting();
