@@ -201,6 +201,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		ChatSockets:      lim.chatSockets,
 		Logger:           o.Logger,
 		PublicURL:        cfg.PublicOrigin(),
+		Stager:           stager{st},
 	})
 	s.gateway = gateway.New(gateway.Config{
 		BodyLimit:    cfg.Limits.BodyBytes,
@@ -233,6 +234,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		ChatLimiter: lim.perToken,
 		Logger:      o.Logger,
 		PublicURL:   cfg.PublicOrigin(),
+		Stager:      stager{st},
 	}), s.purecloud(lim))
 	s.gateway.SetUploadLimit(func() int { return uploadLimit(s.engine.Config()) })
 	s.registerGauges()
@@ -373,4 +375,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.bus.Close()
 	errs = append(errs, s.store.Close())
 	return errors.Join(errs...)
+}
+
+// stager stages uploads' content in the store as it arrives: the wires'
+// Stager.
+type stager struct{ st *store.Store }
+
+func (s stager) Stage(ctx context.Context) (native.Staged, error) {
+	f, err := s.st.StageFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }

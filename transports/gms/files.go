@@ -61,6 +61,7 @@ func (t *Transport) sendFile(c *fiber.Ctx) error {
 	var (
 		s      session
 		authed bool
+		err    error
 	)
 	auth := func(fields map[string]string) error {
 		f := newForm()
@@ -72,12 +73,20 @@ func (t *Transport) sendFile(c *fiber.Ctx) error {
 		authed = err == nil
 		return err
 	}
-	up, err := upload.Read(c.Get(fiber.HeaderContentType), upload.Body(c), func(fields map[string]string) error {
+	beforeFile := func(fields map[string]string) error {
 		if fields["secureKey"] == "" {
 			return nil
 		}
 		return auth(fields)
-	}, "alias", "userId", "secureKey")
+	}
+	var up upload.Form
+	if t.cfg.Stager != nil {
+		up, err = upload.Stream(ctx, t.cfg.Stager, c.Get(fiber.HeaderContentType), upload.Body(c), beforeFile, "alias", "userId", "secureKey")
+	} else {
+		up, err = upload.Read(c.Get(fiber.HeaderContentType), upload.Body(c), beforeFile, "alias", "userId", "secureKey")
+	}
+	// After the command: it adopted the staged content, or it goes.
+	defer up.Discard()
 	if err == nil && !authed {
 		err = auth(up.Fields)
 	}

@@ -49,6 +49,11 @@ type Config struct {
 	// set, the origin of the gateway's own pages is this one, not one taken
 	// from the request's Host or X-Forwarded-* headers.
 	PublicURL string
+
+	// Stager, when set, takes the content of uploads as it arrives (the
+	// store's staged files): an upload then holds a few chunks in memory,
+	// not its file. nil: uploads are read into memory.
+	Stager Stager
 }
 
 func (c *Config) defaults() {

@@ -2,12 +2,14 @@ package upload
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,6 +25,8 @@ const (
 type Form struct {
 	File   *bus.File         // nil when the body had no part "file"
 	Fields map[string]string // the fields asked for that the body holds
+
+	staged Staged // the file's content, while no command adopted it
 }
 
 func bad(why string) *bus.Rejection {
@@ -44,6 +48,22 @@ func Body(c *fiber.Ctx) io.Reader {
 	return bytes.NewReader(c.Body())
 }
 
+// Stager starts the staged files an upload's content is written to as it
+// arrives (the store's, see store.StagedFile).
+type Stager interface {
+	Stage(ctx context.Context) (Staged, error)
+}
+
+// Staged is a file's content being written to the store.
+type Staged interface {
+	io.Writer
+	ID() string
+	Head() []byte // the first bytes written, up to 512
+	Close() error // writes what is buffered
+	// Discard deletes the content unless a command adopted it.
+	Discard(ctx context.Context) error
+}
+
 // Read reads a multipart/form-data body from r: the part "file" (its name
 // from the part's filename, its declared type from the part's Content-Type)
 // and the fields named in fields, each of at most 256 bytes. Other parts are
@@ -51,11 +71,48 @@ func Body(c *fiber.Ctx) io.Reader {
 // invalid_request. beforeFile, when set, runs with the fields read so far
 // when the file part begins, before any of the file is read: an error from
 // it ends the read (a client that sends its credentials first is refused
-// before its file costs anything).
+// before its file costs anything). The file is read into memory: see Stream.
 func Read(contentType string, r io.Reader, beforeFile func(fields map[string]string) error, fields ...string) (Form, error) {
-	up := Form{Fields: map[string]string{}}
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+	return read(nil, nil, contentType, r, beforeFile, fields)
+}
+
+// Stream reads an upload as Read does, but writes the file part's content
+// to a file staged with st as it arrives, a chunk at a time, so that an
+// upload holds a few chunks in memory whatever its size: the Form's File
+// then has Staged, Size and Head in place of Data. The fields after the
+// file part are read as well. Call the Form's Discard once the command that
+// may adopt the content returned; on an error Stream discards it itself.
+func Stream(ctx context.Context, st Stager, contentType string, r io.Reader, beforeFile func(fields map[string]string) error, fields ...string) (Form, error) {
+	return read(ctx, st, contentType, r, beforeFile, fields)
+}
+
+// discardTimeout bounds the deletion of a staged file: it runs after the
+// request's own context may have ended.
+const discardTimeout = 10 * time.Second
+
+// Discard deletes the content of a streamed upload's file unless a command
+// adopted it. A Form read into memory has nothing to discard.
+func (f *Form) Discard() {
+	if f.staged == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), discardTimeout)
+	defer cancel()
+	// A failure leaves the content to the store's sweep of staged files.
+	_ = f.staged.Discard(ctx)
+	f.staged = nil
+}
+
+func read(ctx context.Context, st Stager, contentType string, r io.Reader, beforeFile func(fields map[string]string) error, fields []string) (up Form, err error) {
+	up = Form{Fields: map[string]string{}}
+	defer func() {
+		if err != nil {
+			up.Discard()
+			up = Form{}
+		}
+	}()
+	mt, params, perr := mime.ParseMediaType(contentType)
+	if perr != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return up, bad(`the body must be multipart/form-data with a part named "file"`)
 	}
 	mr := multipart.NewReader(r, params["boundary"])
@@ -65,37 +122,76 @@ func Read(contentType string, r io.Reader, beforeFile func(fields map[string]str
 			return up, nil
 		}
 		if err != nil {
-			return Form{}, bad("malformed multipart body").Wrap(err)
+			return up, bad("malformed multipart body").Wrap(err)
 		}
 		if n == maxParts {
-			return Form{}, bad("too many parts")
+			return up, bad("too many parts")
 		}
 		switch name := part.FormName(); {
 		case name == "file":
 			if up.File != nil {
-				return Form{}, bad("one file per upload")
+				return up, bad("one file per upload")
 			}
 			if beforeFile != nil {
 				if err := beforeFile(up.Fields); err != nil {
-					return Form{}, err
+					return up, err
 				}
 			}
-			data, err := io.ReadAll(part)
-			if err != nil {
-				return Form{}, bad("malformed file part").Wrap(err)
+			f := &bus.File{Name: part.FileName(), Type: part.Header.Get(fiber.HeaderContentType)}
+			if st == nil {
+				data, err := io.ReadAll(part)
+				if err != nil {
+					return up, bad("malformed file part").Wrap(err)
+				}
+				f.Size, f.Data = int64(len(data)), data
+			} else if err := up.stage(ctx, st, part, f); err != nil {
+				return up, err
 			}
-			up.File = &bus.File{Name: part.FileName(), Type: part.Header.Get(fiber.HeaderContentType),
-				Size: int64(len(data)), Data: data}
+			up.File = f
 		case slices.Contains(fields, name):
 			v, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
 			if err != nil || len(v) > maxFieldBytes {
-				return Form{}, bad(name + " is limited to 256 bytes")
+				return up, bad(name + " is limited to 256 bytes")
 			}
 			up.Fields[name] = string(v)
 		}
 		_ = part.Close()
 	}
 }
+
+// stageBuf is what a streamed upload reads from the body at a time.
+const stageBuf = 32 << 10
+
+// stage copies the file part to a new staged file and describes it in f.
+func (up *Form) stage(ctx context.Context, st Stager, part io.Reader, f *bus.File) error {
+	w, err := st.Stage(ctx)
+	if err != nil {
+		return bus.ErrInternal.Wrap(err)
+	}
+	up.staged = w
+	var werr error
+	n, err := io.CopyBuffer(writerFunc(func(p []byte) (int, error) {
+		n, err := w.Write(p)
+		werr = err
+		return n, err
+	}), struct{ io.Reader }{part}, make([]byte, stageBuf))
+	switch {
+	case werr != nil:
+		return bus.ErrInternal.Wrap(werr)
+	case err != nil:
+		return bad("malformed file part").Wrap(err)
+	}
+	if err := w.Close(); err != nil {
+		return bus.ErrInternal.Wrap(err)
+	}
+	f.Size, f.Staged, f.Head = n, w.ID(), w.Head()
+	return nil
+}
+
+// writerFunc tells a store failure from a body one in io.Copy.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // Send answers f's bytes as a download: its detected type, an attachment
 // named f.Name, never sniffed, stored or run.
