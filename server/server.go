@@ -202,6 +202,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Logger:           o.Logger,
 		PublicURL:        cfg.PublicOrigin(),
 		Stager:           stager{st},
+		FileLimit:        s.fileLimit,
 	})
 	s.gateway = gateway.New(gateway.Config{
 		BodyLimit:    cfg.Limits.BodyBytes,
@@ -235,6 +236,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Logger:      o.Logger,
 		PublicURL:   cfg.PublicOrigin(),
 		Stager:      stager{st},
+		FileLimit:   s.fileLimit,
 	}), s.purecloud(lim))
 	s.gateway.SetUploadLimit(func() int { return uploadLimit(s.engine.Config()) })
 	s.registerGauges()
@@ -387,4 +389,14 @@ func (s stager) Stage(ctx context.Context) (native.Staged, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// fileLimit is the largest file deployment d takes now; 0 when it takes
+// none (the command then refuses the upload for that).
+func (s *Server) fileLimit(d string) int64 {
+	p := s.engine.FilePolicy(d)
+	if !p.Enabled {
+		return 0
+	}
+	return p.MaxBytes
 }

@@ -81,7 +81,14 @@ func (t *Transport) sendFile(c *fiber.Ctx) error {
 	}
 	var up upload.Form
 	if t.cfg.Stager != nil {
-		up, err = upload.Stream(ctx, t.cfg.Stager, c.Get(fiber.HeaderContentType), upload.Body(c), beforeFile, "alias", "userId", "secureKey")
+		maxBytes := func() int64 {
+			if !authed || t.cfg.FileLimit == nil {
+				return 0
+			}
+			return t.cfg.FileLimit(s.caller.Deployment)
+		}
+		up, err = upload.Stream(ctx, t.cfg.Stager, c.Get(fiber.HeaderContentType), upload.Body(c),
+			upload.StreamOptions{BeforeFile: beforeFile, MaxBytes: maxBytes}, "alias", "userId", "secureKey")
 	} else {
 		up, err = upload.Read(c.Get(fiber.HeaderContentType), upload.Body(c), beforeFile, "alias", "userId", "secureKey")
 	}

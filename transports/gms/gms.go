@@ -42,6 +42,10 @@ type Config struct {
 	// store's staged files): an upload then holds a few chunks in memory,
 	// not its file. nil: uploads are read into memory.
 	Stager upload.Stager
+	// FileLimit is the largest file a deployment takes (files.maxBytes; 0
+	// when it takes none): the content of a streamed upload authenticated
+	// before its file is deleted as soon as it is past it.
+	FileLimit func(deployment string) int64
 	// ChatLimiter is the per-chat budget, spent by requests only once
 	// they authenticated as the chat (so a stranger who names the chat in a
 	// URL spends only their IP's budget); nil is no budget.

@@ -48,13 +48,13 @@ func (u *Upload) Discard() { u.form.Discard() }
 // decodeUpload reads a multipart/form-data body as [upload.Read] does,
 // with the fields chatId and requestId.
 func decodeUpload(contentType string, body io.Reader) (Upload, error) {
-	return streamUpload(context.Background(), nil, contentType, body)
+	return streamUpload(context.Background(), nil, nil, contentType, body)
 }
 
 // streamUpload reads an upload as decodeUpload does, its file written to
-// a file staged with st as it arrives ([upload.Stream]); with st nil, into
-// memory.
-func streamUpload(ctx context.Context, st upload.Stager, contentType string, body io.Reader) (Upload, error) {
+// a file staged with st as it arrives and bounded by maxBytes
+// ([upload.Stream]); with st nil, into memory.
+func streamUpload(ctx context.Context, st upload.Stager, maxBytes func() int64, contentType string, body io.Reader) (Upload, error) {
 	var (
 		f   upload.Form
 		err error
@@ -62,7 +62,7 @@ func streamUpload(ctx context.Context, st upload.Stager, contentType string, bod
 	if st == nil {
 		f, err = upload.Read(contentType, body, nil, "chatId", "requestId")
 	} else {
-		f, err = upload.Stream(ctx, st, contentType, body, nil, "chatId", "requestId")
+		f, err = upload.Stream(ctx, st, contentType, body, upload.StreamOptions{MaxBytes: maxBytes}, "chatId", "requestId")
 	}
 	if err != nil {
 		return Upload{}, err
@@ -101,7 +101,15 @@ func (t *Transport) handleUpload(c *fiber.Ctx) error {
 		return err
 	}
 	// The token was checked on the headers alone: only now is the body read.
-	up, err := streamUpload(ctx, t.cfg.Stager, c.Get(fiber.HeaderContentType), upload.Body(c))
+	// A visitor's deployment is known from its token, so its file is
+	// bounded as it arrives; an agent's chat may be named after the file.
+	maxBytes := func() int64 {
+		if caller.Kind != bus.KindVisitor || t.cfg.FileLimit == nil {
+			return 0
+		}
+		return t.cfg.FileLimit(caller.Deployment)
+	}
+	up, err := streamUpload(ctx, t.cfg.Stager, maxBytes, c.Get(fiber.HeaderContentType), upload.Body(c))
 	if err != nil {
 		return err
 	}

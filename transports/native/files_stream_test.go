@@ -234,3 +234,39 @@ func TestFiles_AbortedUploadLeavesNothingStaged(t *testing.T) {
 		t.Errorf("upload after the aborted one: %+v", up)
 	}
 }
+
+// TestFiles_TooLargeDeletedAsItArrives: a visitor's file past its
+// deployment's maxBytes has its staged content deleted while the rest of
+// its body is still on the wire; the answer, once the form is read, is the
+// usual 413 file_too_large, and nothing of it stays in the store.
+func TestFiles_TooLargeDeletedAsItArrives(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	// A second deployment's larger limit lets the gateway take the body.
+	cfg.Deployments[0].Files = config.Files{Enabled: true, MaxBytes: 1 << 20, MaxUploads: 10, Types: []string{"text/plain"}}
+	big := cfg.Deployments[0]
+	big.Key, big.Files.MaxBytes = "big", 8<<20
+	cfg.Deployments = append(cfg.Deployments, big)
+	gw := servertest.Start(t, servertest.Options{Config: &cfg, NoSync: true})
+	g := &testGateway{Gateway: gw, guest: wiretest.NewHTTP(t, gw.URL).WithDeployment("demo")}
+	st := g.Store()
+	c := g.mustStartChat(t, "Rita")
+	u := startSlowUpload(t, g.Addr, c.Token, 4<<20, nil)
+	if err := u.send(512 << 10); err != nil {
+		t.Fatal(err)
+	}
+	waitStaged(t, st, func(files, chunks int) bool { return files == 1 && chunks >= 7 })
+	if err := u.send(2 << 20); err != nil {
+		t.Fatal(err)
+	}
+	// Half the file is still to be sent: the content is gone already.
+	waitStaged(t, st, func(files, chunks int) bool { return files == 0 && chunks == 0 })
+	status, body, err := u.finish()
+	if err != nil || status != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(string(body), `"file_too_large"`) || !strings.Contains(string(body), "limit of 1048576 bytes") {
+		t.Fatalf("answer: HTTP %d %s %v, want 413 file_too_large naming the limit", status, body, err)
+	}
+	if keys, err := st.KeyCounts(); err != nil || keys["file_data"] != 0 || keys["files"] != 0 {
+		t.Errorf("after the refused upload: %d file_data keys, %d files (%v), want none", keys["file_data"], keys["files"], err)
+	}
+}

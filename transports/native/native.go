@@ -54,6 +54,11 @@ type Config struct {
 	// store's staged files): an upload then holds a few chunks in memory,
 	// not its file. nil: uploads are read into memory.
 	Stager Stager
+	// FileLimit is the largest file a deployment takes (files.maxBytes; 0
+	// when it takes none): a streamed upload's content is deleted as soon
+	// as it is past it. nil: uploads are bounded by the gateway alone until
+	// the command refuses them.
+	FileLimit func(deployment string) int64
 }
 
 func (c *Config) defaults() {

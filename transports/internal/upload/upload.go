@@ -73,7 +73,19 @@ type Staged interface {
 // it ends the read (a client that sends its credentials first is refused
 // before its file costs anything). The file is read into memory: see Stream.
 func Read(contentType string, r io.Reader, beforeFile func(fields map[string]string) error, fields ...string) (Form, error) {
-	return read(nil, nil, contentType, r, beforeFile, fields)
+	return read(context.Background(), nil, contentType, r, StreamOptions{BeforeFile: beforeFile}, fields)
+}
+
+// StreamOptions tune Stream.
+type StreamOptions struct {
+	// BeforeFile is Read's beforeFile.
+	BeforeFile func(fields map[string]string) error
+	// MaxBytes, when set, is asked as the file part begins (after
+	// BeforeFile): once the file is past a positive answer its staged
+	// content is deleted and the rest of the part read and dropped, and the
+	// Form's File tells the size it had, without content, for the command
+	// to refuse as too large. 0: no bound but the gateway's on the body.
+	MaxBytes func() int64
 }
 
 // Stream reads an upload as Read does, but writes the file part's content
@@ -82,8 +94,8 @@ func Read(contentType string, r io.Reader, beforeFile func(fields map[string]str
 // then has Staged, Size and Head in place of Data. The fields after the
 // file part are read as well. Call the Form's Discard once the command that
 // may adopt the content returned; on an error Stream discards it itself.
-func Stream(ctx context.Context, st Stager, contentType string, r io.Reader, beforeFile func(fields map[string]string) error, fields ...string) (Form, error) {
-	return read(ctx, st, contentType, r, beforeFile, fields)
+func Stream(ctx context.Context, st Stager, contentType string, r io.Reader, o StreamOptions, fields ...string) (Form, error) {
+	return read(ctx, st, contentType, r, o, fields)
 }
 
 // discardTimeout bounds the deletion of a staged file: it runs after the
@@ -103,7 +115,7 @@ func (f *Form) Discard() {
 	f.staged = nil
 }
 
-func read(ctx context.Context, st Stager, contentType string, r io.Reader, beforeFile func(fields map[string]string) error, fields []string) (up Form, err error) {
+func read(ctx context.Context, st Stager, contentType string, r io.Reader, o StreamOptions, fields []string) (up Form, err error) {
 	up = Form{Fields: map[string]string{}}
 	defer func() {
 		if err != nil {
@@ -132,8 +144,8 @@ func read(ctx context.Context, st Stager, contentType string, r io.Reader, befor
 			if up.File != nil {
 				return up, bad("one file per upload")
 			}
-			if beforeFile != nil {
-				if err := beforeFile(up.Fields); err != nil {
+			if o.BeforeFile != nil {
+				if err := o.BeforeFile(up.Fields); err != nil {
 					return up, err
 				}
 			}
@@ -144,7 +156,7 @@ func read(ctx context.Context, st Stager, contentType string, r io.Reader, befor
 					return up, bad("malformed file part").Wrap(err)
 				}
 				f.Size, f.Data = int64(len(data)), data
-			} else if err := up.stage(ctx, st, part, f); err != nil {
+			} else if err := up.stage(ctx, st, part, f, o.MaxBytes); err != nil {
 				return up, err
 			}
 			up.File = f
@@ -162,36 +174,60 @@ func read(ctx context.Context, st Stager, contentType string, r io.Reader, befor
 // stageBuf is what a streamed upload reads from the body at a time.
 const stageBuf = 32 << 10
 
-// stage copies the file part to a new staged file and describes it in f.
-func (up *Form) stage(ctx context.Context, st Stager, part io.Reader, f *bus.File) error {
+// stage copies the file part to a new staged file and describes it in f;
+// past maxBytes (when it answers more than 0) it deletes the staged file
+// and reads the rest of the part to count it.
+func (up *Form) stage(ctx context.Context, st Stager, part io.Reader, f *bus.File, maxBytes func() int64) error {
+	limit := int64(-1)
+	if maxBytes != nil {
+		if n := maxBytes(); n > 0 {
+			limit = n
+		}
+	}
 	w, err := st.Stage(ctx)
 	if err != nil {
 		return bus.ErrInternal.Wrap(err)
 	}
 	up.staged = w
-	var werr error
-	n, err := io.CopyBuffer(writerFunc(func(p []byte) (int, error) {
-		n, err := w.Write(p)
-		werr = err
-		return n, err
-	}), struct{ io.Reader }{part}, make([]byte, stageBuf))
-	switch {
-	case werr != nil:
-		return bus.ErrInternal.Wrap(werr)
-	case err != nil:
-		return bad("malformed file part").Wrap(err)
+	var (
+		size int64
+		over bool
+	)
+	buf := make([]byte, stageBuf)
+	for {
+		n, rerr := part.Read(buf)
+		size += int64(n)
+		if !over && limit >= 0 && size > limit {
+			// Too large whatever follows: the content goes now, the rest
+			// of the part is only counted.
+			over = true
+			dctx, cancel := context.WithTimeout(context.Background(), discardTimeout)
+			err := w.Discard(dctx)
+			cancel()
+			if err != nil {
+				return bus.ErrInternal.Wrap(err)
+			}
+		}
+		if !over && n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return bus.ErrInternal.Wrap(err)
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			return bad("malformed file part").Wrap(rerr)
+		}
 	}
-	if err := w.Close(); err != nil {
-		return bus.ErrInternal.Wrap(err)
+	if !over {
+		if err := w.Close(); err != nil {
+			return bus.ErrInternal.Wrap(err)
+		}
 	}
-	f.Size, f.Staged, f.Head = n, w.ID(), w.Head()
+	f.Size, f.Staged, f.Head = size, w.ID(), w.Head()
 	return nil
 }
-
-// writerFunc tells a store failure from a body one in io.Copy.
-type writerFunc func(p []byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // Send answers f's bytes as a download: its detected type, an attachment
 // named f.Name, never sniffed, stored or run.
