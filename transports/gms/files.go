@@ -87,13 +87,19 @@ func (t *Transport) sendFile(c *fiber.Ctx) error {
 			}
 			return t.cfg.FileLimit(s.caller.Deployment)
 		}
-		up, err = upload.Stream(ctx, t.cfg.Stager, c.Get(fiber.HeaderContentType), upload.Body(c),
+		// The body takes as long as the client sends it (the gateway
+		// bounds that): its writes to the store run under the request's
+		// context, and the command's time starts anew once it is read.
+		up, err = upload.Stream(c.UserContext(), t.cfg.Stager, c.Get(fiber.HeaderContentType), upload.Body(c),
 			upload.StreamOptions{BeforeFile: beforeFile, MaxBytes: maxBytes}, "alias", "userId", "secureKey")
 	} else {
 		up, err = upload.Read(c.Get(fiber.HeaderContentType), upload.Body(c), beforeFile, "alias", "userId", "secureKey")
 	}
 	// After the command: it adopted the staged content, or it goes.
 	defer up.Discard()
+	cancel()
+	ctx, cancel = context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+	defer cancel()
 	if err == nil && !authed {
 		err = auth(up.Fields)
 	}

@@ -109,12 +109,18 @@ func (t *Transport) handleUpload(c *fiber.Ctx) error {
 		}
 		return t.cfg.FileLimit(caller.Deployment)
 	}
-	up, err := streamUpload(ctx, t.cfg.Stager, maxBytes, c.Get(fiber.HeaderContentType), upload.Body(c))
+	// The body takes as long as the client sends it (the gateway bounds
+	// that): its writes to the store run under the request's context, and
+	// the command's time starts once it is read.
+	up, err := streamUpload(c.UserContext(), t.cfg.Stager, maxBytes, c.Get(fiber.HeaderContentType), upload.Body(c))
 	if err != nil {
 		return err
 	}
 	// After the command: it adopted the staged content, or it goes.
 	defer up.Discard()
+	cancel()
+	ctx, cancel = context.WithTimeout(withRequestID(c.UserContext(), c.GetRespHeader(fiber.HeaderXRequestID)), t.cfg.CommandTimeout)
+	defer cancel()
 	if up.ChatID == "" {
 		up.ChatID = c.Query("chatId")
 	}
