@@ -95,8 +95,16 @@ type StreamOptions struct {
 // file part are read as well. Call the Form's Discard once the command that
 // may adopt the content returned; on an error Stream discards it itself.
 func Stream(ctx context.Context, st Stager, contentType string, r io.Reader, o StreamOptions, fields ...string) (Form, error) {
+	// The writes wait for the store no longer than this, whatever ctx.
+	ctx, cancel := context.WithTimeout(ctx, stageTimeout)
+	defer cancel()
 	return read(ctx, st, contentType, r, o, fields)
 }
+
+// stageTimeout bounds the reading of a streamed upload's body and its
+// writes to the store: far more than the gateway gives an upload's body
+// (a minute), so that only a stalled store runs into it.
+const stageTimeout = 5 * time.Minute
 
 // discardTimeout bounds the deletion of a staged file: it runs after the
 // request's own context may have ended.
