@@ -17,4 +17,11 @@ type File struct {
 	// Reader, when set, is the content as a stream of Size bytes, in place
 	// of Data: a download read from the store a chunk at a time.
 	Reader io.Reader `json:"-"`
+	// Staged, for an upload, is the content already written to the store
+	// as it arrived, in place of Data: the id of the staged file (the id the
+	// file is to have) of Size bytes, the first of them (up to 512) in Head.
+	// The command adopts it into a file or leaves it to the transport,
+	// which deletes it once the command returned.
+	Staged string `json:"-"`
+	Head   []byte `json:"-"`
 }

@@ -204,6 +204,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		ChatSockets:      lim.chatSockets,
 		Logger:           o.Logger,
 		PublicURL:        cfg.PublicOrigin(),
+		Stager:           stager{st},
+		FileLimit:        s.fileLimit,
 	})
 	s.gateway = gateway.New(gateway.Config{
 		BodyLimit:    cfg.Limits.BodyBytes,
@@ -236,6 +238,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		ChatLimiter: lim.perToken,
 		Logger:      o.Logger,
 		PublicURL:   cfg.PublicOrigin(),
+		Stager:      stager{st},
+		FileLimit:   s.fileLimit,
 	}), s.purecloud(lim))
 	s.gateway.SetUploadLimit(func() int { return uploadLimit(s.engine.Config()) })
 	s.registerGauges()
@@ -376,4 +380,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.bus.Close()
 	errs = append(errs, s.store.Close())
 	return errors.Join(errs...)
+}
+
+// stager stages uploads' content in the store as it arrives: the wires'
+// Stager.
+type stager struct{ st *store.Store }
+
+func (s stager) Stage(ctx context.Context) (native.Staged, error) {
+	f, err := s.st.StageFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// fileLimit is the largest file deployment d takes now; 0 when it takes
+// none (the command then refuses the upload for that).
+func (s *Server) fileLimit(d string) int64 {
+	p := s.engine.FilePolicy(d)
+	if !p.Enabled {
+		return 0
+	}
+	return p.MaxBytes
 }

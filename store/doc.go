@@ -32,6 +32,16 @@
 //	                 empty, so a reader finds the chunk of any offset and a download reads
 //	                 one chunk per read transaction. A file written before chunks keeps its
 //	                 whole content under its bare id, read the same way.
+//	file_staged/ file id → uint64 big-endian creation time (unix ms): an upload's content
+//	                 being written, a chunk per transaction, under file_data's keys of
+//	                 the file it is to become (StagedFile). The transaction that writes
+//	                 the file record and its FileUploaded event deletes the entry and so
+//	                 adopts the chunks (AddStagedFile); an upload refused, replayed or
+//	                 broken off deletes entry and chunks (Discard). Open deletes every
+//	                 staged file (no upload outlives the process: a crash leaves nothing
+//	                 behind) and the retention pass deletes those older than StagedTTL
+//	                 (SweepStaged). A file_data key whose id is in neither files nor
+//	                 file_staged is never written.
 //	left_messages/ message id → LeftMessage (a visitor's "leave a message" form and
 //	                 its answer)
 //	left_open/   uint64 big-endian createdAt (unix ms) ‖ message id → "" (messages not

@@ -48,21 +48,7 @@ func (s *Store) AddFile(ctx context.Context, chatID, requestID string, f File, c
 		return Chat{}, nil, false, errors.New("store: add file: empty file id")
 	}
 	return s.mutate(ctx, chatID, requestID, fn, func(tx *bolt.Tx, c *Chat, added []Event) error {
-		meta := f
-		meta.ChatID, meta.Size = c.ID, int64(len(content))
-		for _, ev := range added {
-			if ev.Type == EventFileUploaded {
-				meta.Seq = ev.Seq
-			}
-		}
-		if meta.Seq == 0 {
-			return fmt.Errorf("store: add file %s: no %s event appended", f.ID, EventFileUploaded)
-		}
-		files := tx.Bucket(bucketFiles)
-		if files.Get([]byte(f.ID)) != nil {
-			return fmt.Errorf("%w: file %s", ErrExists, f.ID)
-		}
-		if err := putJSON(files, f.ID, meta); err != nil {
+		if err := putFileRecord(tx, c, f, int64(len(content)), added); err != nil {
 			return err
 		}
 		data := tx.Bucket(bucketFileData)
@@ -72,9 +58,32 @@ func (s *Store) AddFile(ctx context.Context, chatID, requestID string, f File, c
 				return err
 			}
 		}
-		c.Files++
 		return nil
 	})
+}
+
+// putFileRecord writes file f of size bytes of chat c, announced by the
+// FileUploaded event among added, and counts it in c.Files.
+func putFileRecord(tx *bolt.Tx, c *Chat, f File, size int64, added []Event) error {
+	meta := f
+	meta.ChatID, meta.Size = c.ID, size
+	for _, ev := range added {
+		if ev.Type == EventFileUploaded {
+			meta.Seq = ev.Seq
+		}
+	}
+	if meta.Seq == 0 {
+		return fmt.Errorf("store: add file %s: no %s event appended", f.ID, EventFileUploaded)
+	}
+	files := tx.Bucket(bucketFiles)
+	if files.Get([]byte(f.ID)) != nil {
+		return fmt.Errorf("%w: file %s", ErrExists, f.ID)
+	}
+	if err := putJSON(files, f.ID, meta); err != nil {
+		return err
+	}
+	c.Files++
+	return nil
 }
 
 // FileChunk is the size of the values a file's content is kept in: every

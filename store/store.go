@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,8 @@ var (
 var allBuckets = [][]byte{bucketMeta, bucketDeployments, bucketIdentities, bucketChats, bucketOpen,
 	bucketLog, bucketStarts, bucketTokens, bucketIdentityChats,
 	bucketOutbox, bucketOutboxDue, bucketDead, bucketQueues, bucketAgents, bucketWebhooks,
-	bucketFiles, bucketFileData, bucketLeft, bucketLeftOpen, bucketLeftAnswered, bucketIdentityLeft, bucketAgentChats}
+	bucketFiles, bucketFileData, bucketLeft, bucketLeftOpen, bucketLeftAnswered, bucketIdentityLeft, bucketAgentChats,
+	bucketFileStaged}
 
 // Options tunes a store. The zero value is the production default.
 type Options struct {
@@ -191,6 +193,10 @@ func Open(path string, opts Options) (*Store, error) {
 				}
 			}
 		} else if err := meta.Put([]byte("schema"), u64(schemaVersion)); err != nil {
+			return err
+		}
+		// No upload outlives the process: whatever is staged was abandoned.
+		if _, err := sweepStaged(tx, math.MaxInt64, math.MaxInt); err != nil {
 			return err
 		}
 		pending, dead = countOutbox(tx)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,4 +176,134 @@ func field(data []byte, name string) string {
 	}
 	v, _, _ := bytes.Cut(rest, []byte(`"`))
 	return string(v)
+}
+
+// procKiB reads a field of a process's /proc status ("RssAnon"), in bytes.
+func procKiB(t *testing.T, pid int, key string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("read /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, key+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("%s %q: %v", key, rest, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc status", key)
+	return 0
+}
+
+// peakAnon is as peakRSS, of the anonymous resident memory alone: what the
+// process itself holds. The store's pages the kernel keeps mapped (RssFile)
+// are its page cache, shared and reclaimable.
+func peakAnon(t *testing.T, pid int, base string) int64 {
+	t.Helper()
+	var peak int64
+	for range 20 {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		peak = max(peak, procKiB(t, pid, "RssAnon"))
+	}
+	return peak
+}
+
+// TestUploadsStreamInBoundedMemory: eight visitors upload a 10 MiB file at
+// once to the real binary, slowly, a MiB at a time each. The gateway writes
+// each file to the store as it arrives, so while they are in flight its
+// anonymous resident memory grows by at most uploadGrowthBound, far below
+// the 80 MiB of the files (held whole, as before, they grew it by more than
+// that). Each step waits until the store file has grown by what was sent:
+// the gateway has read it, not the kernel's socket buffers.
+func TestUploadsStreamInBoundedMemory(t *testing.T) {
+	const (
+		n                 = 8
+		size              = 10 << 20
+		uploadGrowthBound = 32 << 20
+	)
+	bin := buildBinary(t)
+	data := t.TempDir()
+	gw := startBinaryWith(t, bin, data, memoryConfig+"limits: {uploadsPerIP: 8, uploadsTotal: 8, storeBytesPerMinute: -1}\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := strings.TrimPrefix(gw.base, "http://")
+	dbPath := filepath.Join(data, "cxgate.db")
+	const boundary = "stream-boundary"
+	head := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+	tail := "\r\n--" + boundary + "--\r\n"
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		started, err := command(ctx, gw.base, "", fmt.Sprintf(`{"deployment":"demo","command":"WebChatService.startChat","options":{"nickname":"v%d"}}`, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := field(started.Data, "token")
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := fmt.Fprintf(c, "POST /v1/files HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
+			addr, token, boundary, len(head)+size+len(tail), head); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	pid := gw.cmd.Process.Pid
+	before := peakAnon(t, pid, gw.base)
+	fi, err := os.Stat(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbBefore := fi.Size()
+	piece := bytes.Repeat([]byte("a line of an upload sent slowly\n"), 1<<15) // 1 MiB
+	peak := before
+	for sent := 1; sent < size>>20; sent++ {
+		for _, c := range conns {
+			if _, err := c.Write(piece); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The store holds what was sent but the last MiB of each.
+		for {
+			fi, err := os.Stat(dbPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Size()-dbBefore >= int64(n*(sent-1))<<20 {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the store grew by %d bytes, never by the %d MiB sent", fi.Size()-dbBefore, n*(sent-1))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		peak = max(peak, peakAnon(t, pid, gw.base))
+	}
+	t.Logf("anonymous resident: %d KiB before, %d KiB at most with %d uploads of %d MiB in flight (bound: growth ≤ %d KiB)",
+		before>>10, peak>>10, n, size>>20, uploadGrowthBound>>10)
+	if peak-before > uploadGrowthBound {
+		t.Errorf("anonymous resident memory grew by %d KiB with %d uploads in flight, bound %d KiB", (peak-before)>>10, n, uploadGrowthBound>>10)
+	}
+	for i, c := range conns {
+		if _, err := c.Write(append(bytes.Clone(piece), tail...)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("upload %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("upload %d: HTTP %d, want 200", i, resp.StatusCode)
+		}
+	}
 }

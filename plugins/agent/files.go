@@ -40,6 +40,7 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	up := chat.Upload{RequestID: o.RequestID, Internal: p.Silent}
 	if call.File != nil {
 		up.Name, up.Content = call.File.Name, call.File.Data
+		up.Staged, up.Size, up.Head = call.File.Staged, call.File.Size, call.File.Head
 	}
 	ev, err := s.engine.SendFile(ctx, c, chat.PartyOf(p), up)
 	if err != nil {

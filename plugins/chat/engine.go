@@ -51,6 +51,7 @@ type Log interface {
 	PutIdentity(ctx context.Context, idn store.Identity) error
 	ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error)
 	AddFile(ctx context.Context, chatID, requestID string, f store.File, content []byte, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
+	AddStagedFile(ctx context.Context, chatID, requestID string, f store.File, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	FileInfo(ctx context.Context, id string) (store.File, error)
 	FileContent(ctx context.Context, id string) (store.File, []byte, error)
 	LeaveMessage(ctx context.Context, m store.LeftMessage, idn *store.Identity, outbox []store.OutboxEntry) error

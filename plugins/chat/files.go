@@ -70,8 +70,14 @@ type FileDetails struct {
 
 // Upload is a file a participant sends to a chat.
 type Upload struct {
-	Name      string // as the client named it; SendFile cleans it
-	Content   []byte // belongs to the engine from now on
+	Name    string // as the client named it; SendFile cleans it
+	Content []byte // belongs to the engine from now on
+	// Staged, in place of Content, is the id of content already written to
+	// the store as it arrived (store.StagedFile), of Size bytes, the first
+	// of them in Head: SendFile adopts it as the file's, under that id.
+	Staged    string
+	Size      int64
+	Head      []byte
 	RequestID string // the client's retry key; "" for none
 	Internal  bool   // for agents only (a silent supervisor's)
 }
@@ -96,25 +102,34 @@ func (e *Engine) SendFile(ctx context.Context, c store.Chat, from store.Party, u
 	if !pol.Enabled {
 		return store.Event{}, ErrFilesDisabled
 	}
-	if len(up.Content) == 0 {
+	size, head := int64(len(up.Content)), up.Content
+	if up.Staged != "" {
+		size, head = up.Size, up.Head
+	}
+	if size == 0 {
 		return store.Event{}, ErrNoFile
 	}
-	if int64(len(up.Content)) > pol.MaxBytes {
+	if size > pol.MaxBytes {
 		return store.Event{}, errFileTooLarge(pol.MaxBytes)
 	}
-	full, base := DetectType(up.Content)
+	// DetectContentType reads the first 512 bytes: Head holds them.
+	full, base := DetectType(head)
 	if !TypeAllowed(base, pol.Types) {
 		return store.Event{}, errFileType(base, pol.Types)
 	}
 	now := e.now().UnixMilli()
-	f := store.File{ID: newID(), Name: FileNameForType(CleanFileName(up.Name), base), Type: full, From: from, Time: now, Internal: up.Internal}
-	details, err := json.Marshal(FileDetails{Name: f.Name, Size: int64(len(up.Content)), ID: f.ID, Type: base})
+	id := newID()
+	if up.Staged != "" {
+		id = up.Staged
+	}
+	f := store.File{ID: id, Size: size, Name: FileNameForType(CleanFileName(up.Name), base), Type: full, From: from, Time: now, Internal: up.Internal}
+	details, err := json.Marshal(FileDetails{Name: f.Name, Size: size, ID: f.ID, Type: base})
 	if err != nil {
 		return store.Event{}, err
 	}
 	ev := store.Event{Type: store.EventFileUploaded, From: from, Text: f.Name, Time: now, Data: details,
 		Internal: up.Internal}
-	_, evs, _, err := e.log.AddFile(ctx, c.ID, up.RequestID, f, up.Content, func(c *store.Chat) ([]store.Event, error) {
+	mutate := func(c *store.Chat) ([]store.Event, error) {
 		if c.State == store.StateEnded {
 			return nil, ErrEnded
 		}
@@ -133,7 +148,13 @@ func (e *Engine) SendFile(ctx context.Context, c store.Chat, from store.Party, u
 			c.State = store.StateQueued
 		}
 		return append(out, ev), nil
-	})
+	}
+	var evs []store.Event
+	if up.Staged != "" {
+		_, evs, _, err = e.log.AddStagedFile(ctx, c.ID, up.RequestID, f, mutate)
+	} else {
+		_, evs, _, err = e.log.AddFile(ctx, c.ID, up.RequestID, f, up.Content, mutate)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Event{}, ErrNotFound
 	}

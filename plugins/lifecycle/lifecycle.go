@@ -39,6 +39,7 @@ type Store interface {
 	Chat(ctx context.Context, id string) (store.Chat, error)
 	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
 	FileInfo(ctx context.Context, id string) (store.File, error)
+	SweepStaged(ctx context.Context, before time.Time) (int, error)
 	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
 }
 
@@ -195,6 +196,14 @@ func (s *Service) Sweep(ctx context.Context) (store.Removed, error) {
 				}
 			}
 		}
+	}
+	// Uploads' content left staged by an upload that never ended (each
+	// upload deletes its own; this is the backstop). Wall-clock time: a
+	// staged file's age is not a matter of retention.
+	if n, err := s.st.SweepStaged(ctx, time.Now().Add(-store.StagedTTL)); err != nil {
+		return total, fmt.Errorf("retention: %w", err)
+	} else if n > 0 {
+		s.opts.Logger.Info("retention: swept abandoned uploads", "stagedFiles", n)
 	}
 	s.passes.Add(1)
 	if !total.IsZero() {

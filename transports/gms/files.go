@@ -61,6 +61,7 @@ func (t *Transport) sendFile(c *fiber.Ctx) error {
 	var (
 		s      session
 		authed bool
+		err    error
 	)
 	auth := func(fields map[string]string) error {
 		f := newForm()
@@ -72,12 +73,33 @@ func (t *Transport) sendFile(c *fiber.Ctx) error {
 		authed = err == nil
 		return err
 	}
-	up, err := upload.Read(c.Get(fiber.HeaderContentType), upload.Body(c), func(fields map[string]string) error {
+	beforeFile := func(fields map[string]string) error {
 		if fields["secureKey"] == "" {
 			return nil
 		}
 		return auth(fields)
-	}, "alias", "userId", "secureKey")
+	}
+	var up upload.Form
+	if t.cfg.Stager != nil {
+		maxBytes := func() int64 {
+			if !authed || t.cfg.FileLimit == nil {
+				return 0
+			}
+			return t.cfg.FileLimit(s.caller.Deployment)
+		}
+		// The body takes as long as the client sends it (the gateway
+		// bounds that): its writes to the store run under the request's
+		// context, and the command's time starts anew once it is read.
+		up, err = upload.Stream(c.UserContext(), t.cfg.Stager, c.Get(fiber.HeaderContentType), upload.Body(c),
+			upload.StreamOptions{BeforeFile: beforeFile, MaxBytes: maxBytes}, "alias", "userId", "secureKey")
+	} else {
+		up, err = upload.Read(c.Get(fiber.HeaderContentType), upload.Body(c), beforeFile, "alias", "userId", "secureKey")
+	}
+	// After the command: it adopted the staged content, or it goes.
+	defer up.Discard()
+	cancel()
+	ctx, cancel = context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
+	defer cancel()
 	if err == nil && !authed {
 		err = auth(up.Fields)
 	}

@@ -259,3 +259,87 @@ func TestFiles_OverGMS_NameFollowsType(t *testing.T) {
 		}
 	}
 }
+
+// TestFiles_OverGMS_NothingStaged: GMS uploads stream to the store like
+// native ones; a refused one (too large, a wrong secureKey) leaves none of
+// its content behind, an accepted one exactly its own.
+func TestFiles_OverGMS_NothingStaged(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	cfg.Deployments[0].Files = config.Files{Enabled: true, MaxBytes: 200 << 10, MaxUploads: 2, Types: []string{"text/plain"}}
+	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	c, _ := requestChat(t, gw.URL)
+	wantFileError(t, "300 KiB", c.sendFile(t, "big.txt", bytes.Repeat([]byte("a"), 300<<10)), 202, "204800")
+	if e := c.sendFile(t, "a.txt", bytes.Repeat([]byte("b"), 100<<10), "secureKey", "not-the-key"); e.status != http.StatusUnauthorized {
+		t.Errorf("wrong secureKey: HTTP %d %s", e.status, e.raw)
+	}
+	mustOK(t, c.sendFile(t, "ok.txt", bytes.Repeat([]byte("c"), 100<<10)))
+	files, chunks, err := gw.Store().StagedCount()
+	if err != nil || files != 0 || chunks != 0 {
+		t.Errorf("%d staged files, %d chunks (%v), want none", files, chunks, err)
+	}
+	if keys, err := gw.Store().KeyCounts(); err != nil || keys["file_data"] != 2 || keys["files"] != 1 {
+		t.Errorf("%d file_data keys, %d files (%v), want the accepted file's 2 chunks and 1", keys["file_data"], keys["files"], err)
+	}
+}
+
+// postFileFirst posts a multipart form whose file part comes before the
+// fields, and reads the envelope.
+func postFileFirst(t testing.TB, url_ string, fields url.Values, content []byte) envelope {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="first.txt"`)
+	part, err := w.CreatePart(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part.Write(content)
+	for k, vs := range fields {
+		for _, v := range vs {
+			if err := w.WriteField(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url_, w.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return envelopeOf(t, resp, body)
+}
+
+// TestFiles_OverGMS_FileFirstStaged: a form with its file before its
+// secureKey is staged before it can be authenticated; a wrong key deletes
+// the staged content, a right one keeps the file.
+func TestFiles_OverGMS_FileFirstStaged(t *testing.T) {
+	cfg := config.Demo()
+	cfg.Limits.RatePerIP, cfg.Limits.RatePerToken = -1, -1
+	cfg.Deployments[0].Files = config.Files{Enabled: true, MaxBytes: 200 << 10, MaxUploads: 2, Types: []string{"text/plain"}}
+	gw := servertest.Start(t, servertest.Options{Config: &cfg})
+	c, _ := requestChat(t, gw.URL)
+	content := bytes.Repeat([]byte("d"), 100<<10)
+	if e := postFileFirst(t, c.base+"file", c.form("secureKey", "not-the-key"), content); e.status != http.StatusUnauthorized {
+		t.Errorf("wrong secureKey after the file: HTTP %d %s", e.status, e.raw)
+	}
+	up := mustOK(t, postFileFirst(t, c.base+"file", c.form(), content))
+	if up.UserData["file-size"] != strconv.Itoa(len(content)) {
+		t.Errorf("upload with the file first: %s", up.raw)
+	}
+	files, chunks, err := gw.Store().StagedCount()
+	if err != nil || files != 0 || chunks != 0 {
+		t.Errorf("%d staged files, %d chunks (%v), want none", files, chunks, err)
+	}
+	if keys, err := gw.Store().KeyCounts(); err != nil || keys["file_data"] != 2 || keys["files"] != 1 {
+		t.Errorf("%d file_data keys, %d files (%v), want the accepted file's 2 chunks and 1", keys["file_data"], keys["files"], err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/internal/ratelimit"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
+	"github.com/cxgate/cxgate/transports/internal/upload"
 )
 
 // Prefix is the root of the wire's routes: /genesys/2/chat/{serviceName}.
@@ -37,6 +38,14 @@ type Config struct {
 	// set, the origin of the gateway's own pages is this one, not one taken
 	// from the request's Host or X-Forwarded-* headers.
 	PublicURL string
+	// Stager, when set, takes the content of uploads as it arrives (the
+	// store's staged files): an upload then holds a few chunks in memory,
+	// not its file. nil: uploads are read into memory.
+	Stager upload.Stager
+	// FileLimit is the largest file a deployment takes (files.maxBytes; 0
+	// when it takes none): the content of a streamed upload authenticated
+	// before its file is deleted as soon as it is past it.
+	FileLimit func(deployment string) int64
 	// ChatLimiter is the per-chat budget, spent by requests only once
 	// they authenticated as the chat (so a stranger who names the chat in a
 	// URL spends only their IP's budget); nil is no budget.

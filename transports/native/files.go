@@ -21,6 +21,13 @@ import (
 
 const maxFileIDLen = 128
 
+// Stager and Staged are what the transports need of the store's staged
+// files to stream uploads (Config.Stager, and gms.Config.Stager alike).
+type (
+	Stager = upload.Stager
+	Staged = upload.Staged
+)
+
 // ErrNoToken rejects a file request without a bearer token.
 var ErrNoToken = bus.Reject(http.StatusUnauthorized, bus.CodeUnauthorized, "A valid token is required.")
 
@@ -30,16 +37,37 @@ type Upload struct {
 	File      *bus.File // nil when the form had no part "file"
 	ChatID    string
 	RequestID string
+
+	form upload.Form
 }
+
+// Discard deletes the staged content of a streamed upload unless the
+// command adopted it.
+func (u *Upload) Discard() { u.form.Discard() }
 
 // decodeUpload reads a multipart/form-data body as [upload.Read] does,
 // with the fields chatId and requestId.
 func decodeUpload(contentType string, body io.Reader) (Upload, error) {
-	f, err := upload.Read(contentType, body, nil, "chatId", "requestId")
+	return streamUpload(context.Background(), nil, nil, contentType, body)
+}
+
+// streamUpload reads an upload as decodeUpload does, its file written to
+// a file staged with st as it arrives and bounded by maxBytes
+// ([upload.Stream]); with st nil, into memory.
+func streamUpload(ctx context.Context, st upload.Stager, maxBytes func() int64, contentType string, body io.Reader) (Upload, error) {
+	var (
+		f   upload.Form
+		err error
+	)
+	if st == nil {
+		f, err = upload.Read(contentType, body, nil, "chatId", "requestId")
+	} else {
+		f, err = upload.Stream(ctx, st, contentType, body, upload.StreamOptions{MaxBytes: maxBytes}, "chatId", "requestId")
+	}
 	if err != nil {
 		return Upload{}, err
 	}
-	return Upload{File: f.File, ChatID: f.Fields["chatId"], RequestID: f.Fields["requestId"]}, nil
+	return Upload{File: f.File, ChatID: f.Fields["chatId"], RequestID: f.Fields["requestId"], form: f}, nil
 }
 
 // fileCommand is the command a caller uploads or downloads files with.
@@ -73,10 +101,26 @@ func (t *Transport) handleUpload(c *fiber.Ctx) error {
 		return err
 	}
 	// The token was checked on the headers alone: only now is the body read.
-	up, err := decodeUpload(c.Get(fiber.HeaderContentType), upload.Body(c))
+	// A visitor's deployment is known from its token, so its file is
+	// bounded as it arrives; an agent's chat may be named after the file.
+	maxBytes := func() int64 {
+		if caller.Kind != bus.KindVisitor || t.cfg.FileLimit == nil {
+			return 0
+		}
+		return t.cfg.FileLimit(caller.Deployment)
+	}
+	// The body takes as long as the client sends it (the gateway bounds
+	// that): its writes to the store run under the request's context, and
+	// the command's time starts once it is read.
+	up, err := streamUpload(c.UserContext(), t.cfg.Stager, maxBytes, c.Get(fiber.HeaderContentType), upload.Body(c))
 	if err != nil {
 		return err
 	}
+	// After the command: it adopted the staged content, or it goes.
+	defer up.Discard()
+	cancel()
+	ctx, cancel = context.WithTimeout(withRequestID(c.UserContext(), c.GetRespHeader(fiber.HeaderXRequestID)), t.cfg.CommandTimeout)
+	defer cancel()
 	if up.ChatID == "" {
 		up.ChatID = c.Query("chatId")
 	}

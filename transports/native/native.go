@@ -49,6 +49,16 @@ type Config struct {
 	// set, the origin of the gateway's own pages is this one, not one taken
 	// from the request's Host or X-Forwarded-* headers.
 	PublicURL string
+
+	// Stager, when set, takes the content of uploads as it arrives (the
+	// store's staged files): an upload then holds a few chunks in memory,
+	// not its file. nil: uploads are read into memory.
+	Stager Stager
+	// FileLimit is the largest file a deployment takes (files.maxBytes; 0
+	// when it takes none): a streamed upload's content is deleted as soon
+	// as it is past it. nil: uploads are bounded by the gateway alone until
+	// the command refuses them.
+	FileLimit func(deployment string) int64
 }
 
 func (c *Config) defaults() {

@@ -2,6 +2,8 @@ package upload
 
 import (
 	"bytes"
+	"context"
+	"maps"
 	"testing"
 
 	"github.com/cxgate/cxgate/bus"
@@ -30,6 +32,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		orig := bytes.Clone(body)
 		up, err := Decode(contentType, body, "alias", "userId", "secureKey", "chatId")
+		checkStream(t, contentType, orig, up, err)
 		if err != nil {
 			if code := bus.CodeOf(err); code != bus.CodeInvalidRequest {
 				t.Fatalf("error code %q, want invalid_request", code)
@@ -57,4 +60,67 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("file data aliases the body")
 		}
 	})
+}
+
+// memStaged is a staged file kept in memory, to hold Stream to what Read
+// does.
+type memStaged struct {
+	buf       bytes.Buffer
+	closed    bool
+	discarded *int
+}
+
+func (m *memStaged) Write(p []byte) (int, error) { return m.buf.Write(p) }
+func (m *memStaged) ID() string                  { return "staged-1" }
+func (m *memStaged) Close() error                { m.closed = true; return nil }
+func (m *memStaged) Head() []byte                { return bytes.Clone(m.buf.Bytes()[:min(512, m.buf.Len())]) }
+func (m *memStaged) Discard(context.Context) error {
+	*m.discarded++
+	return nil
+}
+
+type memStager struct {
+	staged    []*memStaged
+	discarded int
+}
+
+func (s *memStager) Stage(context.Context) (Staged, error) {
+	m := &memStaged{discarded: &s.discarded}
+	s.staged = append(s.staged, m)
+	return m, nil
+}
+
+// checkStream: Stream reads body as Read did (want, wantErr): the same
+// fields, the same error code, the file's size, its first bytes in Head
+// and the whole of it written to the stager; an error discards what was
+// staged.
+func checkStream(t *testing.T, contentType string, body []byte, want Form, wantErr error) {
+	t.Helper()
+	var st memStager
+	got, err := Stream(context.Background(), &st, contentType, bytes.NewReader(body), StreamOptions{},
+		"alias", "userId", "secureKey", "chatId")
+	if (err == nil) != (wantErr == nil) || err != nil && bus.CodeOf(err) != bus.CodeOf(wantErr) {
+		t.Fatalf("Stream: %v, Read: %v", err, wantErr)
+	}
+	if err != nil {
+		if len(st.staged) > 0 && st.discarded == 0 {
+			t.Fatal("Stream failed without discarding what it staged")
+		}
+		return
+	}
+	defer got.Discard()
+	if !maps.Equal(got.Fields, want.Fields) || (got.File == nil) != (want.File == nil) {
+		t.Fatalf("Stream: fields %v file %v, Read: %v %v", got.Fields, got.File != nil, want.Fields, want.File != nil)
+	}
+	if want.File == nil {
+		return
+	}
+	m := st.staged[len(st.staged)-1]
+	if got.File.Size != want.File.Size || got.File.Data != nil || got.File.Staged != m.ID() || !m.closed ||
+		!bytes.Equal(m.buf.Bytes(), want.File.Data) || !bytes.Equal(got.File.Head, want.File.Data[:min(512, len(want.File.Data))]) {
+		t.Fatalf("Stream: file of %d bytes staged as %q, Read: %d", got.File.Size, got.File.Staged, want.File.Size)
+	}
+	if got.File.Name != want.File.Name || got.File.Type != want.File.Type {
+		t.Fatalf("Stream: name %q type %q, Read: %q %q", got.File.Name, got.File.Type, want.File.Name, want.File.Type)
+	}
 }
