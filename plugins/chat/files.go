@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/internal/mediatype"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -329,41 +330,4 @@ func hasExt(name string, exts []string) bool {
 
 // TypeExtensions are the file extensions of a media type (without
 // parameters, lower case), the usual one first; nil for a type without one.
-func TypeExtensions(base string) []string { return typeExtensions[base] }
-
-// typeExtensions covers the media types http.DetectContentType answers, the
-// only ones DetectType gives.
-var typeExtensions = map[string][]string{
-	"application/ogg":               {"ogg"},
-	"application/pdf":               {"pdf"},
-	"application/postscript":        {"ps"},
-	"application/vnd.ms-fontobject": {"eot"},
-	"application/wasm":              {"wasm"},
-	"application/x-gzip":            {"gz"},
-	"application/x-rar-compressed":  {"rar"},
-	"application/zip":               {"zip"},
-	"application/octet-stream":      {"bin"},
-	"audio/aiff":                    {"aif", "aiff"},
-	"audio/basic":                   {"au", "snd"},
-	"audio/midi":                    {"mid", "midi"},
-	"audio/mpeg":                    {"mp3"},
-	"audio/wave":                    {"wav"},
-	"font/collection":               {"ttc"},
-	"font/otf":                      {"otf"},
-	"font/ttf":                      {"ttf"},
-	"font/woff":                     {"woff"},
-	"font/woff2":                    {"woff2"},
-	"image/bmp":                     {"bmp"},
-	"image/gif":                     {"gif"},
-	"image/jpeg":                    {"jpg", "jpeg"},
-	"image/png":                     {"png"},
-	"image/vnd.microsoft.icon":      {"ico"},
-	"image/webp":                    {"webp"},
-	"image/x-icon":                  {"ico"},
-	"text/html":                     {"html", "htm"},
-	"text/plain":                    {"txt"},
-	"text/xml":                      {"xml"},
-	"video/avi":                     {"avi"},
-	"video/mp4":                     {"mp4"},
-	"video/webm":                    {"webm"},
-}
+func TypeExtensions(base string) []string { return mediatype.Extensions(base) }

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/internal/mediatype"
 	"github.com/cxgate/cxgate/transports/internal/upload"
 )
 
@@ -236,7 +237,10 @@ func extensions(types []string) string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(t string) {
-		for _, e := range typeExtensions[t] {
+		// Alphabetical within a type, as GMS lists them.
+		exts := slices.Clone(mediatype.Extensions(t))
+		slices.Sort(exts)
+		for _, e := range exts {
 			if !seen[e] {
 				seen[e] = true
 				out = append(out, e)
@@ -245,54 +249,14 @@ func extensions(types []string) string {
 	}
 	for _, t := range types {
 		if prefix, ok := strings.CutSuffix(t, "/*"); ok {
-			var all []string
-			for k := range typeExtensions {
+			for _, k := range mediatype.Types() {
 				if strings.HasPrefix(k, prefix+"/") {
-					all = append(all, k)
+					add(k)
 				}
-			}
-			sort.Strings(all)
-			for _, k := range all {
-				add(k)
 			}
 			continue
 		}
 		add(t)
 	}
 	return strings.Join(out, ":")
-}
-
-// typeExtensions are the file extensions of the media types
-// http.DetectContentType answers, the only ones an upload can have.
-var typeExtensions = map[string][]string{
-	"application/ogg":               {"ogg"},
-	"application/pdf":               {"pdf"},
-	"application/postscript":        {"ps"},
-	"application/vnd.ms-fontobject": {"eot"},
-	"application/wasm":              {"wasm"},
-	"application/x-gzip":            {"gz"},
-	"application/x-rar-compressed":  {"rar"},
-	"application/zip":               {"zip"},
-	"audio/aiff":                    {"aif", "aiff"},
-	"audio/midi":                    {"mid", "midi"},
-	"audio/mpeg":                    {"mp3"},
-	"audio/wave":                    {"wav"},
-	"font/collection":               {"ttc"},
-	"font/otf":                      {"otf"},
-	"font/ttf":                      {"ttf"},
-	"font/woff":                     {"woff"},
-	"font/woff2":                    {"woff2"},
-	"image/bmp":                     {"bmp"},
-	"image/gif":                     {"gif"},
-	"image/jpeg":                    {"jpeg", "jpg"},
-	"image/png":                     {"png"},
-	"image/vnd.microsoft.icon":      {"ico"},
-	"image/webp":                    {"webp"},
-	"image/x-icon":                  {"ico"},
-	"text/html":                     {"htm", "html"},
-	"text/plain":                    {"txt"},
-	"text/xml":                      {"xml"},
-	"video/avi":                     {"avi"},
-	"video/mp4":                     {"mp4"},
-	"video/webm":                    {"webm"},
 }
