@@ -29,7 +29,7 @@ func TestConsoleCannedAndNotes(t *testing.T) {
 	ctx := newBrowser(t)
 	do(t, ctx, chromedp.EmulateViewport(1280, 800))
 	navigate(t, ctx, gw.URL+"/agent/")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), "ann-secret\r"))
+	do(t, ctx, sendKeys("#token", "ann-secret\r"))
 	waitDOM(t, ctx, "#conn", "connected")
 	eval[bool](t, ctx, `(function () { var s = document.getElementById('status'); s.value = 'online'; s.dispatchEvent(new Event('change')); return true; })()`)
 	waitJS(t, ctx, `document.getElementById('golive').hidden`, "Ann online")
@@ -41,16 +41,16 @@ func TestConsoleCannedAndNotes(t *testing.T) {
 	waitJS(t, vis, `window.__count('ready') === 1`, "ready")
 	do(t, vis, chromedp.Click(chromedp.ID("chat")))
 	waitJS(t, vis, `document.querySelector('.cxgw-root input[name=nickname]') === document.activeElement`, "the form")
-	do(t, vis, chromedp.SendKeys(chromedp.CSS(".cxgw-root input[name=nickname]"), "Vera\r"))
+	do(t, vis, sendKeys(".cxgw-root input[name=nickname]", "Vera\r"))
 	waitJS(t, vis, `document.querySelector('.cxgw-root textarea') === document.activeElement`, "the chat view")
-	do(t, vis, chromedp.SendKeys(chromedp.CSS(".cxgw-root textarea"), "where is my refund?\r"))
+	do(t, vis, sendKeys(".cxgw-root textarea", "where is my refund?\r"))
 
 	// Ann opens the chat; "/" lists every canned response of demo.
 	// The list is rebuilt as the chat queues and is assigned: click in the
 	// page, on whatever node holds the chat at that moment.
 	waitJS(t, ctx, `(function () { var b = document.querySelector('#chats li button'); if (b) b.click(); return !!b; })()`, "the chat in Ann's list")
 	waitDOM(t, ctx, "#transcript", "where is my refund?")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("text"), "/"))
+	do(t, ctx, sendKeys("#text", "/"))
 	waitJS(t, ctx, `!document.getElementById('canned').hidden && document.querySelectorAll('#canned li[role=option]').length === 4`, "the four canned responses")
 	if got := eval[string](t, ctx, `document.getElementById('text').getAttribute('aria-expanded') + ' ' + document.querySelector('#canned li[aria-selected=true] .shortcut').textContent`); got != "true /greet" {
 		t.Errorf("the open list: %q, want expanded with /greet chosen", got)
@@ -66,7 +66,7 @@ func TestConsoleCannedAndNotes(t *testing.T) {
 
 	// Typing filters: "re" puts /refund first (its shortcut starts so), then
 	// what contains it elsewhere; the arrows move, Enter inserts.
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("text"), "re"))
+	do(t, ctx, sendKeys("#text", "re"))
 	waitJS(t, ctx, `document.querySelector('#canned li[role=option] .shortcut').textContent === '/refund'`, "the list filtered by re")
 	do(t, ctx, chromedp.KeyEvent(kb.ArrowDown))
 	waitJS(t, ctx, `document.querySelector('#canned li[aria-selected=true] .shortcut').textContent !== '/refund'`, "ArrowDown moved")
@@ -78,7 +78,7 @@ func TestConsoleCannedAndNotes(t *testing.T) {
 		t.Fatalf("after Enter the composer holds %q", v)
 	}
 	// Edited, then sent with Enter as any reply.
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("text"), " /"))
+	do(t, ctx, sendKeys("#text", " /"))
 	waitJS(t, ctx, `!document.getElementById('canned').hidden`, "the list after a space and /")
 	do(t, ctx, chromedp.KeyEvent(kb.Escape))
 	waitJS(t, ctx, `document.getElementById('canned').hidden`, "the list closed by Esc")
@@ -89,7 +89,7 @@ func TestConsoleCannedAndNotes(t *testing.T) {
 	// A note: yellow, "Internal note", and never on the visitor's page.
 	do(t, ctx, chromedp.Click(chromedp.ID("noteMode")))
 	waitJS(t, ctx, `document.getElementById('noteMode').getAttribute('aria-pressed') === 'true' && document.getElementById('text').classList.contains('note')`, "note mode")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("text"), "VIP customer: refund approved by Sue"), enter)
+	do(t, ctx, sendKeys("#text", "VIP customer: refund approved by Sue"), enter)
 	waitDOM(t, ctx, "#transcript li.internal", "VIP customer: refund approved by Sue")
 	waitDOM(t, ctx, "#transcript li.internal .tag", "Internal note")
 	if bg := eval[string](t, ctx, `getComputedStyle(document.querySelector('#transcript li.internal')).backgroundColor`); bg != "rgb(255, 246, 204)" {
@@ -97,7 +97,7 @@ func TestConsoleCannedAndNotes(t *testing.T) {
 	}
 	screenshot(t, ctx, "canned-note-1280")
 	do(t, ctx, chromedp.Click(chromedp.ID("noteMode")))
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("text"), "Anything else?"), enter)
+	do(t, ctx, sendKeys("#text", "Anything else?"), enter)
 	waitJS(t, vis, `document.querySelector('.cxgw-log').textContent.indexOf('Anything else?') >= 0`, "the reply after the note")
 	page := eval[string](t, vis, `document.body.textContent + JSON.stringify(window.__events)`)
 	if strings.Contains(page, "VIP") || strings.Contains(page, "refund approved") {

@@ -180,6 +180,32 @@ func eval[T any](t *testing.T, ctx context.Context, js string) T {
 	return v
 }
 
+// sendKeys types text into the element css selects, once it exists and
+// takes the focus (a hidden one does not). chromedp.SendKeys reads the
+// node's attributes outside their lock while its DOM-event goroutine updates
+// them: the race detector failed tests whose page changed an attribute of
+// the element being typed into. Focusing in the page and sending the keys to
+// the page reads no node.
+func sendKeys(css, text string) chromedp.Action[chromedp.Void] {
+	focus := `(function (s) { var e = document.querySelector(s); if (!e) return false; e.focus(); return document.activeElement === e; })(` + jsString(css) + `)`
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		for {
+			ok, err := chromedp.Evaluate[bool](focus)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			if ok {
+				return chromedp.KeyEvent(text)(ctx, tg)
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
 func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, waitTimeout)

@@ -35,7 +35,7 @@ func TestConsole_MessagesAndContext(t *testing.T) {
 	ctx := newBrowser(t)
 	do(t, ctx, chromedp.EmulateViewport(1280, 800))
 	navigate(t, ctx, gw.URL+"/agent/")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), "ann-secret\r"))
+	do(t, ctx, sendKeys("#token", "ann-secret\r"))
 	waitDOM(t, ctx, "#conn", "connected")
 	waitDOM(t, ctx, messageItem(first.ID), "Ida")
 	waitDOM(t, ctx, "#openCount", "1")
@@ -61,7 +61,7 @@ func TestConsole_MessagesAndContext(t *testing.T) {
 	screenshot(t, ctx, "proactive-console-1-message")
 
 	// She answers; the list and the pane say so; the visitor reads it back.
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("answerText"), "Yes, within 3 days."), chromedp.Click(chromedp.ID("answerSend")))
+	do(t, ctx, sendKeys("#answerText", "Yes, within 3 days."), chromedp.Click(chromedp.ID("answerSend")))
 	waitDOM(t, ctx, "#msgAnswer", "Yes, within 3 days.")
 	waitDOM(t, ctx, "#msgAnswer", "Answered by Ann")
 	waitDOM(t, ctx, messageItem(first.ID)+" .badge", "answered")

@@ -346,7 +346,7 @@ func TestProactive_AgentsAvailable(t *testing.T) {
 	if form["name"] != "Vera Visitor" || form["email"] != "vera@example.com" || form["focused"] != "message" || form["items"] != 0.0 {
 		t.Errorf("leave-a-message form: %v", form)
 	}
-	do(t, ctx, chromedp.SendKeys(chromedp.CSS(`[data-cxgate-form="leave-message"] textarea`), "When do you deliver to Lyon?"))
+	do(t, ctx, sendKeys(`[data-cxgate-form="leave-message"] textarea`, "When do you deliver to Lyon?"))
 	do(t, ctx, chromedp.Click(chromedp.CSS(`[data-cxgate-form="leave-message"] button[type=submit]`)))
 	waitJS(t, ctx, `/Thank you, Vera Visitor/.test(document.querySelector('[data-cxgate-form="leave-message"]').textContent)`, "the thanks")
 

@@ -52,6 +52,6 @@ func TestGatewayPagesScriptOnlyFromItself(t *testing.T) {
 	navigate(t, ctx, gw.URL+"/demo/async/")
 	waitJS(t, ctx, `document.getElementById('status').textContent === 'Ready.'`, "the async demo ready")
 	navigate(t, ctx, gw.URL+"/agent/")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), gw.AgentToken+"\r"))
+	do(t, ctx, sendKeys("#token", gw.AgentToken+"\r"))
 	waitJS(t, ctx, `document.getElementById('conn').textContent === 'connected'`, "the console signed in and connected")
 }

@@ -225,11 +225,11 @@ func TestChatWindowWithAgent(t *testing.T) {
 	if w := eval[float64](t, ctx, `document.querySelector('.cxgw-root').getBoundingClientRect().width`); w > 360 {
 		t.Errorf("window is %v px wide on a 360 px screen", w)
 	}
-	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root input[name=nickname]"), "Vera\r"))
+	do(t, ctx, sendKeys(".cxgw-root input[name=nickname]", "Vera\r"))
 	chatID := agent.assigned()
 	waitJS(t, ctx, `document.querySelector('.cxgw-root textarea') === document.activeElement`, "the chat view, focused")
 
-	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root textarea"), "hello agent\r"))
+	do(t, ctx, sendKeys(".cxgw-root textarea", "hello agent\r"))
 	// Keystrokes in the box tell the agent the visitor types (registerTypingPreviewInput).
 	agent.next("AgentService.visitorTyping", func(d json.RawMessage) bool { return strings.Contains(string(d), `"isTyping":true`) })
 	agent.waitText(chatID, "hello agent")
@@ -290,12 +290,12 @@ func TestCrossOriginDemo(t *testing.T) {
 	}
 	waitJS(t, ctx, `document.getElementById('status').textContent === 'Ready.'`, "the demo ready")
 	do(t, ctx,
-		chromedp.SendKeys(chromedp.ID("nickname"), "Remote"),
+		sendKeys("#nickname", "Remote"),
 		chromedp.Click(chromedp.CSS("#start-form button")),
 	)
 	chatID := agent.assigned()
 	waitJS(t, ctx, `!document.getElementById('chat').hidden`, "the chat view")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("message"), "from another origin\r"))
+	do(t, ctx, sendKeys("#message", "from another origin\r"))
 	agent.waitText(chatID, "from another origin")
 	agent.say(chatID, "<b>bold?</b>")
 	waitJS(t, ctx, `document.getElementById('transcript').textContent.indexOf('<b>bold?</b>') >= 0`, "the reply, as text")
@@ -357,9 +357,9 @@ func TestDemoPages(t *testing.T) {
 	agent := dialAgent(t, gw)
 	navigate(t, ctx, gw.URL+"/demo/")
 	waitJS(t, ctx, `document.getElementById('status').textContent === 'Ready.'`, "the live demo ready")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("nickname"), "Demo visitor\r"))
+	do(t, ctx, sendKeys("#nickname", "Demo visitor\r"))
 	chatID := agent.assigned()
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("message"), "hello from the demo\r"))
+	do(t, ctx, sendKeys("#message", "hello from the demo\r"))
 	agent.waitText(chatID, "hello from the demo")
 	agent.say(chatID, "welcome")
 	waitJS(t, ctx, `document.getElementById('transcript').textContent.indexOf('Ann: welcome') >= 0`, "the agent's reply")
@@ -374,9 +374,9 @@ func TestDemoPages(t *testing.T) {
 	// The async demo: the conversation survives any pause (no restoreTimeout).
 	navigate(t, ctx, gw.URL+"/demo/async/")
 	waitJS(t, ctx, `document.getElementById('status').textContent === 'Ready.'`, "the async demo ready")
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("nickname"), "Async visitor\r"))
+	do(t, ctx, sendKeys("#nickname", "Async visitor\r"))
 	asyncID := agent.assigned()
-	do(t, ctx, chromedp.SendKeys(chromedp.ID("message"), "async hello\r"))
+	do(t, ctx, sendKeys("#message", "async hello\r"))
 	agent.waitText(asyncID, "async hello")
 	navigate(t, ctx, gw.URL+"/demo/async/?later=1")
 	waitJS(t, ctx, `document.getElementById('transcript').textContent.indexOf('async hello') >= 0`, "the async conversation restored")

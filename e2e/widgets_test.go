@@ -194,7 +194,7 @@ window.__preview = window.__settle(window.__rec.command('WebChatService.register
 
 	// Three bursts of keys, well within the 2 s pause that means "stopped".
 	for i := 0; i < 3; i++ {
-		do(t, ctx, chromedp.SendKeys(chromedp.ID("box"), "typing fast "))
+		do(t, ctx, sendKeys("#box", "typing fast "))
 		time.Sleep(600 * time.Millisecond)
 	}
 	agent.next("AgentService.visitorTyping", func(d json.RawMessage) bool { return strings.Contains(string(d), `"isTyping":true`) })

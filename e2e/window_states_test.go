@@ -54,7 +54,7 @@ func openAndStart(t *testing.T, ctx context.Context, nickname string) {
 	waitJS(t, ctx, `window.__count('ready') === 1`, "ready")
 	do(t, ctx, chromedp.Click(chromedp.ID("chat")))
 	waitJS(t, ctx, `document.querySelector('.cxgw-root input[name=nickname]') === document.activeElement`, "the form")
-	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root input[name=nickname]"), nickname+"\r"))
+	do(t, ctx, sendKeys(".cxgw-root input[name=nickname]", nickname+"\r"))
 	waitJS(t, ctx, `window.__count('started') === 1`, "the chat started")
 }
 
@@ -107,7 +107,7 @@ func TestChatWindowNoAgentMessage(t *testing.T) {
 	waitJS(t, ctx, `!document.querySelector('.cxgw-formoffer').hidden`, "the form saying nobody is available")
 	shoot(t, ctx, "window-noagent-form")
 
-	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root input[name=nickname]"), "Nadia\r"))
+	do(t, ctx, sendKeys(".cxgw-root input[name=nickname]", "Nadia\r"))
 	waitJS(t, ctx, `window.__count('started') === 1`, "the chat started")
 	waitJS(t, ctx, `!document.querySelector('.cxgw-offer').hidden`, "the offer to leave a message")
 	shoot(t, ctx, "window-noagent-offer")
@@ -117,7 +117,7 @@ func TestChatWindowNoAgentMessage(t *testing.T) {
 	// Sending without an email says what is missing.
 	eval[any](t, ctx, `document.querySelector('.cxgw-root textarea[name=lmessage]').value = 'Please call me back about my order.', document.querySelector('.cxgw-root input[name=lemail]').form.requestSubmit(), null`)
 	waitJS(t, ctx, `document.querySelector('.cxgw-root [role=alert]:not(:empty)') && [].some.call(document.querySelectorAll('.cxgw-root .cxgw-error'), function (e) { return e.textContent.indexOf('email') >= 0; })`, "the email asked for")
-	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root input[name=lemail]"), "nadia@example.com"))
+	do(t, ctx, sendKeys(".cxgw-root input[name=lemail]", "nadia@example.com"))
 	shoot(t, ctx, "window-leave-form")
 	eval[any](t, ctx, `document.querySelector('.cxgw-root input[name=lemail]').form.requestSubmit(), null`)
 	waitJS(t, ctx, `[].some.call(document.querySelectorAll('.cxgw-done'), function (d) { return !d.hidden && d.textContent.indexOf('Thank you, Nadia') >= 0; })`, "the thanks")
@@ -232,7 +232,7 @@ func TestChatWindowInlineImage(t *testing.T) {
 		t.Errorf("the refused text was not kept (%d chars)", got)
 	}
 	eval[any](t, ctx, `document.querySelector('.cxgw-root textarea').value = '', null`)
-	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root textarea"), "short one\r"))
+	do(t, ctx, sendKeys(".cxgw-root textarea", "short one\r"))
 	agent.waitText(chatID, "short one")
 }
 
@@ -247,7 +247,7 @@ func TestDemoStatusAndFiles(t *testing.T) {
 	waitJS(t, ctx, `document.getElementById('status').textContent === 'Ready.'`, "the demo ready")
 	do(t, ctx, chromedp.Click(chromedp.ID("open-window")))
 	waitJS(t, ctx, `document.querySelector('.cxgw-root input[name=nickname]') === document.activeElement`, "the window's form")
-	do(t, ctx, chromedp.SendKeys(chromedp.CSS(".cxgw-root input[name=nickname]"), "Dora\r"))
+	do(t, ctx, sendKeys(".cxgw-root input[name=nickname]", "Dora\r"))
 	waitJS(t, ctx, `document.getElementById('start-form').hidden && !document.getElementById('chat').hidden`, "the demo's start form hidden")
 	waitJS(t, ctx, `document.getElementById('status').textContent === 'Waiting for an agent\u2026 You are number 1 in the queue.'`, "the demo waiting, with its place")
 
