@@ -234,14 +234,6 @@ func hasSkills(have, need []string) bool {
 	return true
 }
 
-// offline reports whether agentID is offline or gone.
-func (e *Engine) offline(agentID string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	a := e.agents[agentID]
-	return a == nil || a.status == StatusOffline
-}
-
 // Assign gives a queued chat to an agent: the agent joins, the chat becomes
 // active. It is an agent's manual accept, allowed whatever its presence (a bot
 // accepts the chats it is told of by webhook without going online).
@@ -280,7 +272,7 @@ func (e *Engine) assign(ctx context.Context, chatID, agentID string, routed bool
 		if q, ok := cfg.Queue(c.Queue); ok && !canServe(agentCfg, q, c) {
 			return nil, ErrNotEligible
 		}
-		if routed && e.offline(agentID) {
+		if routed && a.offline.Load() {
 			// It went offline after it was picked: its requeue has run, or
 			// runs after this write and takes the chat back.
 			return nil, ErrAgentOffline
@@ -308,7 +300,7 @@ func (e *Engine) SetStatus(ctx context.Context, agentID, status string) error {
 		if a.status != StatusOnline && status == StatusOnline && a.lastFree.IsZero() {
 			a.lastFree = e.now()
 		}
-		a.status = status
+		a.setStatus(status)
 		a.absentSince, a.note = time.Time{}, ""
 	}
 	e.mu.Unlock()
@@ -385,6 +377,7 @@ func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) 
 func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Participant, toAgent, toQueue string) (store.Chat, error) {
 	cfg := e.Config()
 	var target *config.Agent
+	var targetState *agentState
 	if toAgent != "" {
 		for _, a := range cfg.Agents {
 			if a.ID == toAgent {
@@ -396,6 +389,7 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		}
 		e.mu.Lock()
 		st := e.agents[toAgent]
+		targetState = st
 		offline := st != nil && st.status == StatusOffline
 		full := st == nil || offline || !st.reserve(chatID)
 		e.mu.Unlock()
@@ -430,7 +424,7 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		if len(evs) == 0 {
 			return nil, ErrNotParticipant
 		}
-		if target != nil && e.offline(target.ID) {
+		if targetState != nil && targetState.offline.Load() {
 			return nil, ErrAgentOffline // since it was checked; as in Assign
 		}
 		to := map[string]string{"from": from.ID, "agent": toAgent, "queue": toQueue}
@@ -607,7 +601,8 @@ func (e *Engine) sweepPresence(ctx context.Context) {
 		case a.absentSince.IsZero():
 			a.absentSince = now
 		case now.Sub(a.absentSince) >= e.presenceGrace:
-			a.status, a.absentSince = StatusAway, time.Time{}
+			a.setStatus(StatusAway)
+			a.absentSince = time.Time{}
 			a.note = fmt.Sprintf("You had no connection for %s: your status was set to away", e.presenceGrace)
 			if n := len(a.chats); n > 0 {
 				a.note += fmt.Sprintf(" and your %d open chats went back to the queue", n)
