@@ -92,7 +92,7 @@ type Engine struct {
 	// cfgObservers hear of every configuration put in force, synchronously:
 	// what a caller writes after SetConfig returns is under the new one.
 	cfgObservers []func(*config.Config)
-	kick      chan struct{}
+	kick         chan struct{}
 
 	msgObservers []MessageObserver                                           // messages.go
 	msgOutbox    func(event string, m store.LeftMessage) []store.OutboxEntry // Options.MessageOutbox
