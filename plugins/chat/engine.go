@@ -36,33 +36,64 @@ var (
 	ErrAgentOffline   = errors.New("chat: the agent is offline")
 )
 
-// Log is what the engine needs of the store: the event log and the chat
-// records beside it. A clustered backend can replace it.
-type Log interface {
+// EventLog is the chats' event log with the chat records beside it: the
+// seam a clustered backend replaces (store/logtest is its conformance
+// suite).
+type EventLog interface {
+	// CreateChat stores a chat with its first events; a start key already
+	// used on the deployment answers that chat (existing = true).
 	CreateChat(ctx context.Context, n store.NewChat) (store.Chat, bool, error)
+	// Mutate changes a chat record and appends fn's events with the chat's
+	// next seqs in one transaction, idempotent per request id.
 	Mutate(ctx context.Context, id, requestID string, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	Chat(ctx context.Context, id string) (store.Chat, error)
 	OpenChats(ctx context.Context, fn func(store.Chat) error) error
 	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
 	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]store.Event, error)
-	LookupToken(ctx context.Context, hash []byte) (store.Token, error)
-	IssueToken(ctx context.Context, hash []byte, t store.Token) error
+	// Follow hands every later commit to the engine in commit order; a
+	// write is answered once the engine called its batch's Done.
+	Follow() (<-chan *store.Batch, error)
+	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error)
+}
+
+// Identities are visitors known across chats.
+type Identities interface {
 	Identity(ctx context.Context, id string) (store.Identity, error)
 	PutIdentity(ctx context.Context, idn store.Identity) error
 	ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error)
+}
+
+// Tokens are visitors' bearer tokens, by hash.
+type Tokens interface {
+	LookupToken(ctx context.Context, hash []byte) (store.Token, error)
+	IssueToken(ctx context.Context, hash []byte, t store.Token) error
+}
+
+// Files are the files of chats, each written with the event announcing it.
+type Files interface {
 	AddFile(ctx context.Context, chatID, requestID string, f store.File, content []byte, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	AddStagedFile(ctx context.Context, chatID, requestID string, f store.File, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	FileInfo(ctx context.Context, id string) (store.File, error)
 	FileContent(ctx context.Context, id string) (store.File, []byte, error)
+	FileReader(f store.File) io.Reader
+}
+
+// LeftMessages are the messages visitors leave when nobody is available,
+// each written with its webhook deliveries.
+type LeftMessages interface {
 	LeaveMessage(ctx context.Context, m store.LeftMessage, idn *store.Identity, outbox []store.OutboxEntry) error
 	AnswerMessage(ctx context.Context, id string, a store.Answer, outbox func(store.LeftMessage) []store.OutboxEntry) (store.LeftMessage, error)
 	LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error)
 	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
-	FileReader(f store.File) io.Reader
-	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error)
-	// Follow hands every later commit to the engine in commit order; a
-	// write is answered once the engine called its batch's Done.
-	Follow() (<-chan *store.Batch, error)
+}
+
+// Log is everything the engine persists; the bbolt store is one.
+type Log interface {
+	EventLog
+	Identities
+	Tokens
+	Files
+	LeftMessages
 }
 
 // Statuses stores agents' statuses (the store does).
