@@ -247,7 +247,7 @@ func run(o *options, progress io.Writer) (rep *Report, err error) {
 	default:
 		g, err = startGatewayProc(o)
 		if err == nil {
-			rep.Mode = fmt.Sprintf("gateway in its own process (pid %d), clients in this one, bare fiber baseline in a third", g.pid)
+			rep.Mode = fmt.Sprintf("gateway in its own process (pid %d), clients in this one unless a figure says otherwise, bare fiber baseline in a third", g.pid)
 		}
 	}
 	if err != nil {

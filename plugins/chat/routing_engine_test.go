@@ -394,3 +394,38 @@ func TestEngineRequeue(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineRemovedAgentRequeued: an agent dropped from the configuration at
+// run time leaves its chats, which are queued again and routed to the
+// others; an invalid configuration changes nothing.
+func TestEngineRemovedAgentRequeued(t *testing.T) {
+	cfg := engineConfig(agentCfg("ann", 5, nil, nil), agentCfg("bob", 5, nil, nil))
+	te := newTestEngine(t, cfg)
+	ctx := context.Background()
+	te.online(t, "ann")
+	c1 := te.start(t, chat.StartRequest{Deployment: "web"})
+	te.waitHeld(t, c1.ID)
+
+	bad := engineConfig(agentCfg("bob", 5, nil, nil))
+	bad.Deployments[0].Queue = "nowhere"
+	if err := te.SetConfig(ctx, bad); err == nil {
+		t.Fatal("SetConfig accepted a deployment on an unknown queue")
+	}
+	if h := te.holders(t, c1.ID); !slices.Equal(h, []string{"ann"}) {
+		t.Fatalf("a refused configuration moved the chat to %v", h)
+	}
+
+	if err := te.SetConfig(ctx, engineConfig(agentCfg("bob", 5, nil, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := te.Agent("ann"); !errors.Is(err, chat.ErrUnknownAgent) {
+		t.Errorf("removed Ann: %v, want ErrUnknownAgent", err)
+	}
+	if c := te.chat(t, c1.ID); c.State != store.StateQueued {
+		t.Errorf("Ann's chat after her removal: %s, want queued", c.State)
+	}
+	te.online(t, "bob")
+	if got := te.waitHeld(t, c1.ID); got != "bob" {
+		t.Errorf("requeued chat went to %s, want bob", got)
+	}
+}
