@@ -459,6 +459,15 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		}
 		return evs, nil
 	})
+	if err == nil && target != nil {
+		// A chat transferred to an agent is given to it, as one routed or
+		// accepted: the tie-break counts from now.
+		e.mu.Lock()
+		if st := e.agents[target.ID]; st != nil {
+			st.lastFree = e.now()
+		}
+		e.mu.Unlock()
+	}
 	if err == nil {
 		e.wake()
 	}

@@ -429,3 +429,31 @@ func TestEngineRemovedAgentRequeued(t *testing.T) {
 		t.Errorf("requeued chat went to %s, want bob", got)
 	}
 }
+
+// TestEngineTransferCountsAsGiven: a chat transferred to an agent counts for
+// the tie-break like one routed or accepted: between agents with as many
+// free seats, the next chat goes to the one given a chat longer ago, not to
+// the one that came online first but has just received a transfer.
+func TestEngineTransferCountsAsGiven(t *testing.T) {
+	te := newTestEngine(t, engineConfig(agentCfg("ann", 2, nil, nil), agentCfg("bob", 2, nil, nil), agentCfg("cleo", 1, nil, nil)))
+	ctx := context.Background()
+	te.online(t, "ann", "bob") // Ann first
+	te.clock.Add(time.Minute)
+	y := te.start(t, chat.StartRequest{Deployment: "web", Queue: "manual"})
+	if err := te.Assign(ctx, y.ID, "bob"); err != nil { // Bob given a chat at 1 min
+		t.Fatal(err)
+	}
+	te.clock.Add(time.Minute)
+	x := te.start(t, chat.StartRequest{Deployment: "web", Queue: "manual"})
+	if err := te.Assign(ctx, x.ID, "cleo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := te.Transfer(ctx, x.ID, te.participant(t, x.ID, "cleo"), "ann", ""); err != nil { // Ann given one at 2 min
+		t.Fatal(err)
+	}
+	te.clock.Add(time.Minute)
+	c := te.start(t, chat.StartRequest{Deployment: "web"})
+	if got := te.waitHeld(t, c.ID); got != "bob" {
+		t.Errorf("the next chat went to %s, want bob: both have one free seat, Bob was given his chat a minute before Ann hers", got)
+	}
+}
