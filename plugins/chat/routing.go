@@ -537,12 +537,9 @@ func (e *Engine) Queued(agentID string) []store.Chat {
 		}
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Priority != out[j].Priority {
-			return out[i].Priority > out[j].Priority
-		}
-		return out[i].CreatedAt < out[j].CreatedAt
-	})
+	// Routing's order, ties included: an agent sees the chats in the order
+	// they will be given out.
+	slices.SortFunc(out, func(a, b store.Chat) int { return byUrgency(&a, &b) })
 	return out
 }
 

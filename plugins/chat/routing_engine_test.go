@@ -457,3 +457,45 @@ func TestEngineTransferCountsAsGiven(t *testing.T) {
 		t.Errorf("the next chat went to %s, want bob: both have one free seat, Bob was given his chat a minute before Ann hers", got)
 	}
 }
+
+// TestEngineQueuedOrderIsRoutingOrder: chats started in the same millisecond
+// with the same priority are listed to agents in the order routing gives
+// them out, every time.
+func TestEngineQueuedOrderIsRoutingOrder(t *testing.T) {
+	te := newTestEngine(t, engineConfig(agentCfg("ann", 1, nil, nil)))
+	ctx := context.Background()
+	for range 6 {
+		if _, err := te.Start(ctx, chat.StartRequest{Deployment: "web", Visitor: store.Profile{Nickname: "v"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var listed []string
+	for _, c := range te.Queued("ann") {
+		listed = append(listed, c.ID)
+	}
+	for range 5 {
+		var again []string
+		for _, c := range te.Queued("ann") {
+			again = append(again, c.ID)
+		}
+		if !slices.Equal(again, listed) {
+			t.Fatalf("Queued lists ties in another order each time: %v, then %v", listed, again)
+		}
+	}
+	for i, id := range listed {
+		if pos, _ := te.QueuePosition(id); pos != i+1 {
+			t.Errorf("chat %d of the list has position %d", i+1, pos)
+		}
+	}
+	te.online(t, "ann")
+	for i, id := range listed {
+		var got []string
+		waitFor(t, "Ann given a chat", func() bool { got = te.agentChats(t, "ann"); return len(got) > 0 })
+		if !slices.Equal(got, []string{id}) {
+			t.Fatalf("routing gave %v, want chat %d of the list (%s)", got, i+1, id)
+		}
+		if _, err := te.End(ctx, id, store.Party{Type: "Client"}, "visitor"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
