@@ -654,13 +654,26 @@ func (e *Engine) SweepIdle(ctx context.Context) {
 		}
 	}
 	e.mu.Unlock()
+	at := now.UnixMilli()
+	ended := false
 	for _, id := range idle {
-		_, err := e.End(ctx, id, store.Party{Type: "System", Name: "system"}, "idle")
-		if err != nil && !errors.Is(err, ErrEnded) {
+		// Idle as the view saw it; the write checks again, since the
+		// visitor or the agent may have written since.
+		_, evs, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+			d := cfg.DeploymentOrDefaults(c.Deployment)
+			if c.State == store.StateEnded || now.Sub(time.UnixMilli(c.LastActivity)) <= d.IdleTimeout {
+				return nil, nil
+			}
+			return e.endEvents(c, store.Party{Type: "System", Name: "system"}, "idle", nil, at), nil
+		})
+		if err != nil {
 			e.logger.Error("idle sweep: end chat", "chat", id, "err", err)
 		}
+		ended = ended || len(evs) > 0
 	}
-	at := now.UnixMilli()
+	if ended {
+		e.wake()
+	}
 	for _, id := range threads {
 		_, _, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
 			if c.State == store.StateEnded || !c.ThreadOpen || !e.threadExpired(c, at) {

@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -114,5 +115,45 @@ func TestEngineThreadClose(t *testing.T) {
 	}
 	if got := te.chat(t, c.ID); got.Thread != 3 || !got.ThreadOpen || got.State == store.StateEnded {
 		t.Errorf("thread %d open %v state %s, want thread 3 open", got.Thread, got.ThreadOpen, got.State)
+	}
+}
+
+// TestEngineIdleSweepSparesActivity: the sweep decides which chats are idle
+// from its view, then ends them one write at a time; a chat whose visitor
+// writes in between is no longer idle and must not be ended. Visitors write
+// in every chat while the sweep runs: each chat ends up either ended before
+// its message (which is refused) or open with it, never ended for
+// idleness after an accepted message.
+func TestEngineIdleSweepSparesActivity(t *testing.T) {
+	te := newTestEngine(t, engineConfig(agentCfg("ann", 99, nil, nil)))
+	ctx := context.Background()
+	var chats []store.Chat
+	for range 40 {
+		chats = append(chats, te.start(t, chat.StartRequest{Deployment: "web"}))
+	}
+	te.clock.Add(11 * time.Minute) // every chat past its 10 min
+	accepted := make([]bool, len(chats))
+	parallelDo(len(chats)+1, func(i int) {
+		if i == len(chats) {
+			te.SweepIdle(ctx)
+			return
+		}
+		_, err := te.Append(ctx, chats[i].ID, "", store.Event{Type: store.EventMessage, Time: te.clock.Now().UnixMilli(),
+			From: store.Party{ID: chats[i].IdentityID, Name: "visitor", Type: "Client"}, Text: "still here"})
+		switch {
+		case err == nil:
+			accepted[i] = true
+		case !errors.Is(err, chat.ErrEnded):
+			t.Errorf("message %d: %v", i, err)
+		}
+	})
+	bad := 0
+	for i, c := range chats {
+		if got := te.chat(t, c.ID); accepted[i] && got.State == store.StateEnded {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d chats ended as idle after their visitor's message was accepted", bad, len(chats))
 	}
 }
