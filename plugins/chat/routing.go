@@ -453,6 +453,15 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		}
 		return evs, nil
 	})
+	if err == nil && target != nil {
+		// A chat transferred to an agent is given to it, as one routed or
+		// accepted: the tie-break counts from now.
+		e.mu.Lock()
+		if st := e.agents[target.ID]; st != nil {
+			st.lastFree = e.now()
+		}
+		e.mu.Unlock()
+	}
 	if err == nil {
 		e.wake()
 	}
@@ -522,12 +531,9 @@ func (e *Engine) Queued(agentID string) []store.Chat {
 		}
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Priority != out[j].Priority {
-			return out[i].Priority > out[j].Priority
-		}
-		return out[i].CreatedAt < out[j].CreatedAt
-	})
+	// Routing's order, ties included: an agent sees the chats in the order
+	// they will be given out.
+	slices.SortFunc(out, func(a, b store.Chat) int { return byUrgency(&a, &b) })
 	return out
 }
 
@@ -643,13 +649,26 @@ func (e *Engine) SweepIdle(ctx context.Context) {
 		}
 	}
 	e.mu.Unlock()
+	at := now.UnixMilli()
+	ended := false
 	for _, id := range idle {
-		_, err := e.End(ctx, id, store.Party{Type: "System", Name: "system"}, "idle")
-		if err != nil && !errors.Is(err, ErrEnded) {
+		// Idle as the view saw it; the write checks again, since the
+		// visitor or the agent may have written since.
+		_, evs, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+			d := cfg.DeploymentOrDefaults(c.Deployment)
+			if c.State == store.StateEnded || now.Sub(time.UnixMilli(c.LastActivity)) <= d.IdleTimeout {
+				return nil, nil
+			}
+			return e.endEvents(c, store.Party{Type: "System", Name: "system"}, "idle", nil, at), nil
+		})
+		if err != nil {
 			e.logger.Error("idle sweep: end chat", "chat", id, "err", err)
 		}
+		ended = ended || len(evs) > 0
 	}
-	at := now.UnixMilli()
+	if ended {
+		e.wake()
+	}
 	for _, id := range threads {
 		_, _, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
 			if c.State == store.StateEnded || !c.ThreadOpen || !e.threadExpired(c, at) {
