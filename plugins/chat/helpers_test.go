@@ -36,9 +36,9 @@ func (c *testClock) Add(d time.Duration) {
 
 // testEngine is an engine on a real store in t.TempDir(), running its router
 // and sweeper, with an injected clock and presence. It is the one place that
-// wires the engine to the store as the server does (the store's commit hook
-// feeds Engine.Committed, the store keeps the agents' statuses): when that
-// wiring changes, only newTestEngine does.
+// wires the engine to the store as the server does (the engine follows the
+// store's commits from Load on, the store keeps the agents' statuses): when
+// that wiring changes, only newTestEngine does.
 type testEngine struct {
 	*chat.Engine
 	st    *store.Store
@@ -60,15 +60,12 @@ func newTestEngine(t *testing.T, cfg config.Config) *testEngine {
 		clock:   &testClock{now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)},
 		present: map[string]bool{},
 	}
-	var eng *chat.Engine // set before the store commits anything
-	st, err := store.Open(filepath.Join(t.TempDir(), "engine.db"), store.Options{
-		OnCommit: func(c []store.Committed) { eng.Committed(c) },
-	})
+	st, err := store.Open(filepath.Join(t.TempDir(), "engine.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	te.st = st
-	eng = chat.New(cfg, st, chat.Options{
+	eng := chat.New(cfg, st, chat.Options{
 		Now:      te.clock.Now,
 		Presence: te.isPresent,
 		Statuses: st,
