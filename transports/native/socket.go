@@ -56,18 +56,49 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	}
 	defer ws.Leave()
 	s := &session{t: t, ws: ws}
+	// The handshake runs on a goroutine of its own, which ends with it: the
+	// authentication's deep calls grow that goroutine's stack, not the
+	// reader's, which an idle socket keeps for its whole life.
+	var release func()
+	ok := false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		release, ok = t.handshake(conn, s)
+	}()
+	<-done
+	if release != nil {
+		defer release()
+	}
+	if !ok {
+		return
+	}
+	ws.Begin(s.sub, s) // the writer replays the feed after the client's seq
+	s.read()
+	// The pooled conn dies when this handler returns: no writer may touch
+	// it after. Commands still running finish on their own (their replies
+	// go nowhere now); the session ends when they have.
+	ws.End()
+}
+
+// handshake reads the auth frame, authenticates it, registers and
+// subscribes the socket and writes the welcome. ok is false when the socket
+// was refused or failed (and closed if it must be); release, when not nil,
+// frees the chat's socket slot once the socket ends.
+func (t *Transport) handshake(conn *websocket.Conn, s *session) (rel func(), ok bool) {
+	ws := s.ws
 
 	// The auth frame.
 	data, err := ws.ReadFirst(t.cfg.AuthTimeout, t.cfg.FrameBytes)
 	if err != nil {
 		if t.hub.Closing() {
 			ws.CloseWith(fws.CloseGoingAway, "server shutting down")
-			return
+			return nil, false
 		}
 		if !ws.Refuse(err) {
 			ws.CloseWith(CloseAuthTimeout, "no auth frame")
 		}
-		return
+		return nil, false
 	}
 	f, err := t.decodeFrame(data)
 	if err == nil && f.Auth == nil {
@@ -90,16 +121,16 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	if err != nil {
 		_ = ws.WriteNow(appendReply(nil, idOr(f.ID), nil, bus.AsRejection(err)))
 		ws.CloseWith(CloseAuthFailed, bus.AsRejection(err).Code)
-		return
+		return nil, false
 	}
 	if s.caller.Kind == bus.KindVisitor {
 		release, ok := t.cfg.ChatSockets.Acquire(s.caller.ID)
 		if !ok {
 			_ = ws.WriteNow(appendReply(nil, idOr(f.ID), nil, ErrTooManySockets))
 			ws.CloseWith(CloseTooManySockets, ErrTooManySockets.Code)
-			return
+			return nil, false
 		}
-		defer release()
+		rel = release
 	}
 	s.caller.Remote, _ = conn.Locals(localRemote).(string)
 	s.tokenKey = TokenRateKey(f.Auth.Token)
@@ -125,14 +156,9 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	s.sub = t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue, Notify: ws.Kick})
 	if err := ws.WriteNow(welcome); err != nil {
 		s.sub.Close()
-		return
+		return rel, false
 	}
-	ws.Begin(s.sub, s) // the writer replays the feed after the client's seq
-	s.read()
-	// The pooled conn dies when this handler returns: no writer may touch
-	// it after. Commands still running finish on their own (their replies
-	// go nowhere now); the session ends when they have.
-	ws.End()
+	return rel, true
 }
 
 func idOr(id []byte) []byte {

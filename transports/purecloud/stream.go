@@ -100,9 +100,16 @@ func (t *Transport) serveStream(conn *websocket.Conn) {
 	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "WebChatService.*", Topic: bus.ChatTopic(chatID),
 		Buffer: t.cfg.StreamQueue, Notify: ws.Kick})
 	// Only now may the chat be routed: the agent's join, which the widget
-	// needs to know the agent, comes after the subscription.
+	// needs to know the agent, comes after the subscription. Routing runs on
+	// a goroutine that ends with it: its deep calls grow that goroutine's
+	// stack, not the reader's, which an idle stream keeps for its life.
 	if caller, ok := conn.Locals(localCaller).(bus.Caller); ok {
-		t.attached(caller)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t.attached(caller)
+		}()
+		<-done
 	}
 	ws.Begin(sub, &stream{chatID: chatID, customer: customer})
 	ws.Discard(4096)
