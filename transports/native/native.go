@@ -126,7 +126,10 @@ func (t *Transport) Mount(r fiber.Router) {
 	r.Use("/v1/ws", t.requireUpgrade)
 	r.Get("/v1/ws", websocket.New(t.serveSocket, websocket.Config{
 		Origins:         []string{"*"}, // checked in requireUpgrade and again per deployment after auth
-		ReadBufferSize:  4096,
+		// An idle socket holds its read buffer for life: 1 KiB, as the
+		// guest chat stream's, holds a command frame whole; a larger frame
+		// is read past it straight into the frame.
+		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
 		// Idle sockets hold no write buffer: it is taken from the pool for
 		// each message.
