@@ -395,3 +395,19 @@ func goroutines(funcs ...string) map[string]int {
 	}
 	return counts
 }
+
+// TestClientGoneWhileCommandRuns: a client that leaves while its command
+// runs ends the session once the command has: its reply goes nowhere, and
+// nothing writes to the released conn (the race detector watches).
+func TestClientGoneWhileCommandRuns(t *testing.T) {
+	w := newTestWire(t, wssession.Config{})
+	c := w.dial(t, "chat/9")
+	c.write("cmd:a:gone")
+	if name := <-w.started; name != "gone" {
+		t.Fatalf("started %s, want gone", name)
+	}
+	c.conn.Close()
+	w.bus.Publish(bus.Event{Name: "T.a", Topic: "chat/9", Seq: 1, Data: []byte("a")})
+	w.release("gone")
+	wiretest.WaitFor(t, wiretest.Timeout, func() bool { return w.hub.Sockets() == 0 })
+}
