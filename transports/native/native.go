@@ -125,7 +125,7 @@ func (t *Transport) Mount(r fiber.Router) {
 	r.Get("/v1/files/:id", t.handleDownload)
 	r.Use("/v1/ws", t.requireUpgrade)
 	r.Get("/v1/ws", websocket.New(t.serveSocket, websocket.Config{
-		Origins:         []string{"*"}, // checked in requireUpgrade and again per deployment after auth
+		Origins: []string{"*"}, // checked in requireUpgrade and again per deployment after auth
 		// An idle socket holds its read buffer for life: 1 KiB, as the
 		// guest chat stream's, holds a command frame whole; a larger frame
 		// is read past it straight into the frame.
