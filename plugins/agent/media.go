@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // ErrMediaTypes refuses a requestFile whose types are not a short list of
@@ -51,6 +51,6 @@ func (s *Service) requestFile(ctx context.Context, call *bus.Call) (any, error) 
 	if err != nil {
 		return nil, rejectionFor(err)
 	}
-	id := chat.MediaRequests([]store.Event{ev})[0].ID
+	id := chat.MediaRequests([]model.Event{ev})[0].ID
 	return map[string]any{"id": id, "seq": ev.Seq, "types": types, "state": chat.MediaPending}, nil
 }

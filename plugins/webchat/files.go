@@ -7,8 +7,8 @@ import (
 	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // ErrNoFileID rejects a download without a file id.
@@ -37,7 +37,7 @@ type FileResult struct {
 }
 
 // NewFileResult describes the stored FileUploaded event ev.
-func NewFileResult(ev store.Event) FileResult {
+func NewFileResult(ev model.Event) FileResult {
 	var d chat.FileDetails
 	_ = json.Unmarshal(ev.Data, &d)
 	return FileResult{FileID: d.ID, Name: d.Name, Type: d.Type, Size: d.Size, Seq: ev.Seq, Index: ev.Seq,
