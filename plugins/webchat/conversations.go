@@ -11,17 +11,17 @@ import (
 
 // Conversation is one entry of listConversations.
 type Conversation struct {
-	ChatID       string        `json:"chatId"`
-	Mode         string        `json:"mode"`
-	State        string        `json:"state"`
-	Locked       bool          `json:"locked"`
-	CreatedAt    int64         `json:"createdAt"`
-	LastActivity int64         `json:"lastActivity"`
-	LastSeq      uint64        `json:"lastSeq"`
-	LastMessage  *chat.Message `json:"lastMessage"`
-	Unread       int           `json:"unread"`
-	Current      bool          `json:"current"`
-	Initiated    bool          `json:"identityInitiated"`
+	ChatID       string          `json:"chatId"`
+	Mode         model.Mode      `json:"mode"`
+	State        model.ChatState `json:"state"`
+	Locked       bool            `json:"locked"`
+	CreatedAt    int64           `json:"createdAt"`
+	LastActivity int64           `json:"lastActivity"`
+	LastSeq      uint64          `json:"lastSeq"`
+	LastMessage  *chat.Message   `json:"lastMessage"`
+	Unread       int             `json:"unread"`
+	Current      bool            `json:"current"`
+	Initiated    bool            `json:"identityInitiated"`
 }
 
 // unreadCap bounds how far unread counting reads.
@@ -58,7 +58,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 			return nil, err
 		}
 		for _, ev := range unread {
-			if ev.Type == model.EventMessage && ev.From.Type != "Client" && visibleToVisitor(ev) {
+			if ev.Type == model.EventMessage && ev.From.Type != model.PartyClient && visibleToVisitor(ev) {
 				conv.Unread++
 			}
 		}

@@ -288,11 +288,11 @@ type StartResult struct {
 	ChatID string `json:"chatId"`
 	// Token is left out of the answer to a retry (existing) later than
 	// chat.StartRetryWindow: the requestId no longer stands for the chat.
-	Token         string `json:"token,omitempty"`
-	Mode          string `json:"mode"`
-	ParticipantID string `json:"participantId"`
-	Seq           uint64 `json:"seq"`
-	Existing      bool   `json:"existing,omitempty"`
+	Token         string     `json:"token,omitempty"`
+	Mode          model.Mode `json:"mode"`
+	ParticipantID string     `json:"participantId"`
+	Seq           uint64     `json:"seq"`
+	Existing      bool       `json:"existing,omitempty"`
 	// Resumed: async, the identity's open conversation was resumed rather
 	// than a new one started; Seq is then its newest seq.
 	Resumed bool `json:"resumed,omitempty"`
@@ -561,7 +561,7 @@ func (s *Service) mergeUserData(defaults map[string]any, base json.RawMessage, u
 }
 
 func (s *Service) visitorParty(c model.Chat) model.Party {
-	return model.Party{ID: c.IdentityID, Name: chat.VisitorName(c.Visitor), Type: "Client"}
+	return model.Party{ID: c.IdentityID, Name: chat.VisitorName(c.Visitor), Type: model.PartyClient}
 }
 
 func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
@@ -572,7 +572,7 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 	if c.Mode == config.ModeAsync {
 		return nil, ErrAsyncNoEnd
 	}
-	_, err = s.engine.End(ctx, c.ID, s.visitorParty(c), "visitor")
+	_, err = s.engine.End(ctx, c.ID, s.visitorParty(c), model.EndedByVisitor)
 	if errors.Is(err, chat.ErrEnded) {
 		return nil, ErrNoActiveSession
 	}
@@ -596,7 +596,7 @@ type SendResult struct {
 	Timestamp int64  `json:"timestamp"`
 }
 
-func (s *Service) send(ctx context.Context, call *bus.Call, typ string, noSession *bus.Rejection, requireText bool) (any, error) {
+func (s *Service) send(ctx context.Context, call *bus.Call, typ model.EventType, noSession *bus.Rejection, requireText bool) (any, error) {
 	var o messageOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
@@ -933,7 +933,7 @@ func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	if c.Mode != "async" {
+	if c.Mode != model.ModeAsync {
 		return nil, ErrAsyncOnly
 	}
 	if o.Limit <= 0 || o.Limit > historyPage {

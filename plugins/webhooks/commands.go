@@ -37,7 +37,7 @@ var (
 // Delivery is an outbox entry as the admin commands show it.
 type Delivery struct {
 	model.OutboxEntry
-	State string `json:"state"` // pending | dead
+	State model.OutboxState `json:"state"` // pending | dead
 }
 
 func adminOnly(h bus.HandlerFunc) bus.HandlerFunc {
@@ -53,9 +53,9 @@ func decode(opts []byte, v any) error { return bus.DecodeOptions(opts, v) }
 
 func (s *Service) listDeliveries(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
-		State string `json:"state"`
-		Limit int    `json:"limit"`
-		After uint64 `json:"after"`
+		State model.OutboxState `json:"state"`
+		Limit int               `json:"limit"`
+		After uint64            `json:"after"`
 	}
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func parseID(raw json.RawMessage) (uint64, bool) {
 
 func (s *Service) retryAll(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
-		State string `json:"state"`
+		State model.OutboxState `json:"state"`
 	}
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
