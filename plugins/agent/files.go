@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 )
 
 // ErrNoFileID rejects a download without a file id.
@@ -15,7 +15,7 @@ var ErrNoFileID = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "fil
 // fileRejection turns the engine's file errors into rejections, and the
 // rest as rejectionFor does.
 func fileRejection(err error) error {
-	var fe *chat.FileError
+	var fe *engine.FileError
 	if errors.As(err, &fe) {
 		return bus.Reject(fe.Status, fe.Code, fe.Message)
 	}
@@ -37,16 +37,16 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	up := chat.Upload{RequestID: o.RequestID, Internal: p.Silent}
+	up := engine.Upload{RequestID: o.RequestID, Internal: p.Silent}
 	if call.File != nil {
 		up.Name, up.Content = call.File.Name, call.File.Data
 		up.Staged, up.Size, up.Head = call.File.Staged, call.File.Size, call.File.Head
 	}
-	ev, err := s.engine.SendFile(ctx, c, chat.PartyOf(p), up)
+	ev, err := s.engine.SendFile(ctx, c, engine.PartyOf(p), up)
 	if err != nil {
 		return nil, fileRejection(err)
 	}
-	var d chat.FileDetails
+	var d engine.FileDetails
 	_ = decode(ev.Data, &d)
 	return map[string]any{"chatId": c.ID, "fileId": d.ID, "name": d.Name, "type": d.Type, "size": d.Size,
 		"seq": ev.Seq, "index": ev.Seq, "timestamp": ev.Time, "fileDetails": d}, nil
@@ -71,7 +71,7 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 		return nil, fileRejection(err)
 	}
 	if o.ChatID != "" && o.ChatID != f.ChatID {
-		return nil, fileRejection(chat.ErrFileNotFound)
+		return nil, fileRejection(engine.ErrFileNotFound)
 	}
 	c, err := s.engine.Chat(ctx, f.ChatID)
 	if err != nil {
@@ -79,10 +79,10 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 	}
 	if !s.mayRead(&c, call.Caller.ID) {
 		// Not a participant: the file is as unknown as any other.
-		return nil, fileRejection(chat.ErrFileNotFound)
+		return nil, fileRejection(engine.ErrFileNotFound)
 	}
 	if !s.engine.FilePolicy(c.Deployment).Enabled {
-		return nil, fileRejection(chat.ErrDownloadsDisabled)
+		return nil, fileRejection(engine.ErrDownloadsDisabled)
 	}
 	f, content, err := s.engine.FileReader(ctx, f.ID)
 	if err != nil {

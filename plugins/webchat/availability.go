@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 )
 
 // ErrNoDeployment rejects getAvailability without a deployment.
@@ -59,7 +59,7 @@ func (s *Service) getAvailability(ctx context.Context, call *bus.Call) (any, err
 		queue = o.Queue
 	}
 	a, err := s.engine.Availability(queue, o.Skills, o.Language)
-	if errors.Is(err, chat.ErrUnknownQueue) {
+	if errors.Is(err, engine.ErrUnknownQueue) {
 		return nil, ErrUnknownQueue
 	}
 	if err != nil {

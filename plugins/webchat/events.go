@@ -3,8 +3,8 @@ package webchat
 import (
 	"encoding/json"
 
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 
 	"github.com/cxgate/cxgate/bus"
 )
@@ -87,9 +87,9 @@ func toBus(c *model.Chat, ev model.Event) (bus.Event, bool) {
 	if ev.Internal {
 		return bus.Event{}, false // for agents only
 	}
-	msg := chat.ToMessage(ev)
+	msg := engine.ToMessage(ev)
 	switch ev.Type {
-	case chat.EventQueuePosition:
+	case engine.EventQueuePosition:
 		add(EventQueuePosition, ev.Data)
 	case model.EventTypingStarted, model.EventTypingStopped:
 		if ev.From.Type == model.PartyClient {
@@ -107,13 +107,13 @@ func toBus(c *model.Chat, ev model.Event) (bus.Event, bool) {
 		_ = json.Unmarshal(ev.Data, &d)
 		add(EventEnded, mustJSON(map[string]any{"chatId": c.ID, "by": d.By, "timestamp": ev.Time}))
 	default:
-		if !chat.Visible(ev) {
+		if !engine.Visible(ev) {
 			return bus.Event{}, false
 		}
 		if ev.Seq == 1 && ev.Type == model.EventParticipantJoined {
 			add(EventStarted, mustJSON(map[string]string{"chatId": c.ID, "mode": string(c.Mode), "participantId": c.IdentityID}))
 		}
-		add(EventMessageReceived, mustJSON(map[string]any{"messages": []chat.Message{msg}, "restoring": false}))
+		add(EventMessageReceived, mustJSON(map[string]any{"messages": []engine.Message{msg}, "restoring": false}))
 		// Asynchronous conversations have no connected/disconnected life cycle.
 		if c.Mode != model.ModeAsync && (ev.Type == model.EventParticipantJoined || ev.Type == model.EventParticipantLeft) {
 			agents, n := agentsOf(c, ev.Time)

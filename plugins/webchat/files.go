@@ -7,8 +7,8 @@ import (
 	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // ErrNoFileID rejects a download without a file id.
@@ -17,7 +17,7 @@ var ErrNoFileID = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "fil
 // fileRejection turns the engine's file errors into the rejections clients
 // see; other errors pass through.
 func fileRejection(err error) error {
-	var fe *chat.FileError
+	var fe *engine.FileError
 	if errors.As(err, &fe) {
 		return bus.Reject(fe.Status, fe.Code, fe.Message)
 	}
@@ -38,7 +38,7 @@ type FileResult struct {
 
 // NewFileResult describes the stored FileUploaded event ev.
 func NewFileResult(ev model.Event) FileResult {
-	var d chat.FileDetails
+	var d engine.FileDetails
 	_ = json.Unmarshal(ev.Data, &d)
 	return FileResult{FileID: d.ID, Name: d.Name, Type: d.Type, Size: d.Size, Seq: ev.Seq, Index: ev.Seq,
 		Timestamp: ev.Time, FileDetails: ev.Data}
@@ -62,24 +62,24 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	up := chat.Upload{RequestID: o.RequestID}
+	up := engine.Upload{RequestID: o.RequestID}
 	if call.File != nil {
 		up.Name, up.Content = call.File.Name, call.File.Data
 		up.Staged, up.Size, up.Head = call.File.Staged, call.File.Size, call.File.Head
 	}
 	ev, err := s.engine.SendFile(ctx, c, s.visitorParty(c), up)
 	switch {
-	case errors.Is(err, chat.ErrEnded), errors.Is(err, chat.ErrNotFound):
+	case errors.Is(err, engine.ErrEnded), errors.Is(err, engine.ErrNotFound):
 		return nil, ErrNoActiveSession
-	case errors.Is(err, chat.ErrLocked):
+	case errors.Is(err, engine.ErrLocked):
 		return nil, ErrLocked
 	case err != nil:
 		// A file refused while the agent waits for one fails the request.
-		s.settleMediaRequest(ctx, c, "", up.Name, chat.MediaErrored)
+		s.settleMediaRequest(ctx, c, "", up.Name, engine.MediaErrored)
 		return nil, fileRejection(err)
 	}
 	res := NewFileResult(ev)
-	s.settleMediaRequest(ctx, c, res.Type, res.Name, chat.MediaSuccess)
+	s.settleMediaRequest(ctx, c, res.Type, res.Name, engine.MediaSuccess)
 	return res, nil
 }
 
@@ -98,7 +98,7 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 		return nil, ErrNoActiveSession
 	}
 	if !s.engine.FilePolicy(call.Caller.Deployment).Enabled {
-		return nil, fileRejection(chat.ErrDownloadsDisabled)
+		return nil, fileRejection(engine.ErrDownloadsDisabled)
 	}
 	if o.FileID == "" {
 		return nil, ErrNoFileID
@@ -108,7 +108,7 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 		return nil, fileRejection(err)
 	}
 	if f.ChatID != call.Caller.ID || f.Internal {
-		return nil, fileRejection(chat.ErrFileNotFound)
+		return nil, fileRejection(engine.ErrFileNotFound)
 	}
 	f, content, err := s.engine.FileReader(ctx, f.ID)
 	if err != nil {
@@ -142,7 +142,7 @@ func (s *Service) getFileLimits(ctx context.Context, call *bus.Call) (any, error
 	}
 	if call.Caller.Kind == bus.KindVisitor {
 		c, err := s.engine.Chat(ctx, call.Caller.ID)
-		if err != nil && !errors.Is(err, chat.ErrNotFound) {
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return nil, err
 		}
 		out.Uploads = c.Files

@@ -13,8 +13,8 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // Identity rejections.
@@ -190,7 +190,7 @@ func (s *Service) identityToken(ctx context.Context, deployment string, mode mod
 		return "", nil
 	}
 	idn, err := s.engine.Identity(ctx, identity)
-	if errors.Is(err, chat.ErrNotFound) || err == nil && idn.UUID != "" {
+	if errors.Is(err, engine.ErrNotFound) || err == nil && idn.UUID != "" {
 		return "", nil
 	}
 	if err != nil {
@@ -225,7 +225,7 @@ func (s *Service) keptIdentity(ctx context.Context, token, deployment string) (m
 		return model.Identity{}, false, nil
 	}
 	idn, err := s.engine.Identity(ctx, claims.Subject)
-	if errors.Is(err, chat.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return model.Identity{}, false, nil
 	}
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 )
 
 // Rejections of rateChat. Codes are append-only.
@@ -18,9 +18,9 @@ var (
 	ErrAlreadyRated = bus.Reject(http.StatusConflict, "already_rated", "This chat has already been rated.")
 	ErrRatingClosed = bus.Reject(http.StatusConflict, "rating_closed", "The time to rate this chat has passed.")
 	ErrBadRating    = bus.Reject(http.StatusBadRequest, "invalid_rating",
-		fmt.Sprintf("rating must be a whole number from %d to %d.", chat.RatingMin, chat.RatingMax))
+		fmt.Sprintf("rating must be a whole number from %d to %d.", engine.RatingMin, engine.RatingMax))
 	ErrCommentTooLong = bus.Reject(http.StatusRequestEntityTooLarge, "comment_too_long",
-		fmt.Sprintf("comment is limited to %d characters.", chat.RatingCommentChars))
+		fmt.Sprintf("comment is limited to %d characters.", engine.RatingCommentChars))
 )
 
 // rateChat takes the visitor's rating of its ended chat: {rating: 1–5,
@@ -39,14 +39,14 @@ func (s *Service) rateChat(ctx context.Context, call *bus.Call) (any, error) {
 	if call.Caller.Kind != bus.KindVisitor {
 		return nil, ErrNoChatToRate
 	}
-	if o.Rating == nil || *o.Rating != float64(int(*o.Rating)) || *o.Rating < chat.RatingMin || *o.Rating > chat.RatingMax {
+	if o.Rating == nil || *o.Rating != float64(int(*o.Rating)) || *o.Rating < engine.RatingMin || *o.Rating > engine.RatingMax {
 		return nil, ErrBadRating
 	}
-	if !utf8.ValidString(o.Comment) || utf8.RuneCountInString(o.Comment) > chat.RatingCommentChars {
+	if !utf8.ValidString(o.Comment) || utf8.RuneCountInString(o.Comment) > engine.RatingCommentChars {
 		return nil, ErrCommentTooLong
 	}
 	c, err := s.engine.Chat(ctx, call.Caller.ID)
-	if errors.Is(err, chat.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return nil, ErrNoChatToRate
 	}
 	if err != nil {
@@ -54,13 +54,13 @@ func (s *Service) rateChat(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	r, err := s.engine.Rate(ctx, c.ID, s.visitorParty(c), int(*o.Rating), o.Comment)
 	switch {
-	case errors.Is(err, chat.ErrNotEnded):
+	case errors.Is(err, engine.ErrNotEnded):
 		return nil, ErrNotEnded
-	case errors.Is(err, chat.ErrAlreadyRated):
+	case errors.Is(err, engine.ErrAlreadyRated):
 		return nil, ErrAlreadyRated
-	case errors.Is(err, chat.ErrRatingClosed):
+	case errors.Is(err, engine.ErrRatingClosed):
 		return nil, ErrRatingClosed
-	case errors.Is(err, chat.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound):
 		return nil, ErrNoChatToRate
 	case err != nil:
 		return nil, err
