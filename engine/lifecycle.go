@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/store"
 )
 
 // ErrFileExpired: the file's content was deleted by the deployment's files
@@ -24,7 +23,7 @@ func (e *Engine) TokenExpired(c *model.Chat) bool {
 
 // Retention is the store's view of a deployment's retention and restore
 // window, for the sweep; a deployment no longer configured keeps forever.
-func (e *Engine) Retention(deployment string) store.Retention {
+func (e *Engine) Retention(deployment string) model.Retention {
 	d := e.Config().DeploymentOrDefaults(deployment)
-	return store.Retention{Chats: d.Retention.Chats.Duration(), Files: d.Retention.Files.Duration(), Restore: d.RestoreTimeout}
+	return model.Retention{Chats: d.Retention.Chats.Duration(), Files: d.Retention.Files.Duration(), Restore: d.RestoreTimeout}
 }
