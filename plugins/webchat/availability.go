@@ -7,6 +7,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // ErrNoDeployment rejects getAvailability without a deployment.
@@ -33,10 +34,7 @@ type Availability struct {
 // {deployment, queue, skills, language}, the deployment defaulting to the
 // caller's and the queue to the deployment's.
 func (s *Service) getAvailability(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Deployment string `json:"deployment"`
-		routingOptions
-	}
+	var o contract.GetAvailabilityOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -51,7 +49,7 @@ func (s *Service) getAvailability(ctx context.Context, call *bus.Call) (any, err
 	if !ok {
 		return nil, ErrUnknownDeployment
 	}
-	if err := o.validate(cfg); err != nil {
+	if err := validateRouting(&o.RoutingOptions, cfg); err != nil {
 		return nil, err
 	}
 	queue := d.Queue

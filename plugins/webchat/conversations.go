@@ -6,6 +6,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -159,7 +160,7 @@ func (s *Service) markRead(ctx context.Context, call *bus.Call) (any, error) {
 // the chat's identity starts a new chat for that identity, as a chat belongs
 // to one identity: the answer then carries the new chat's token.
 func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
-	var o identityOptions
+	var o contract.IdentityOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -168,7 +169,7 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	_, maxBytes := s.limits()
-	if err := o.validate(maxBytes); err != nil {
+	if err := validateIdentity(o, maxBytes); err != nil {
 		return nil, err
 	}
 	d, ok := s.engine.Config().Deployment(c.Deployment)

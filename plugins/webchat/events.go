@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/store"
@@ -113,7 +114,7 @@ func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
 		if ev.Seq == 1 && ev.Type == store.EventParticipantJoined {
 			add(EventStarted, mustJSON(map[string]string{"chatId": c.ID, "mode": c.Mode, "participantId": c.IdentityID}))
 		}
-		add(EventMessageReceived, mustJSON(map[string]any{"messages": []chat.Message{msg}, "restoring": false}))
+		add(EventMessageReceived, mustJSON(contract.MessageReceived{Messages: []contract.Message{msg}}))
 		// Asynchronous conversations have no connected/disconnected life cycle.
 		if c.Mode != "async" && (ev.Type == store.EventParticipantJoined || ev.Type == store.EventParticipantLeft) {
 			agents, n := agentsOf(c, ev.Time)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -25,16 +26,7 @@ func fileRejection(err error) error {
 }
 
 // FileResult is what sendFile resolves with.
-type FileResult struct {
-	FileID      string          `json:"fileId"`
-	Name        string          `json:"name"`
-	Type        string          `json:"type"` // detected from the content
-	Size        int64           `json:"size"`
-	Seq         uint64          `json:"seq"`
-	Index       uint64          `json:"index"`
-	Timestamp   int64           `json:"timestamp"`
-	FileDetails json.RawMessage `json:"fileDetails"`
-}
+type FileResult = contract.FileResult
 
 // NewFileResult describes the stored FileUploaded event ev.
 func NewFileResult(ev store.Event) FileResult {
@@ -118,18 +110,7 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 }
 
 // FileLimits is what getFileLimits resolves with.
-type FileLimits struct {
-	Enabled    bool     `json:"enabled"`
-	MaxBytes   int64    `json:"maxBytes,omitempty"`
-	MaxUploads int      `json:"maxUploads,omitempty"`
-	Types      []string `json:"types,omitempty"`
-	Uploads    uint32   `json:"uploads"` // files already in the caller's chat
-	// MessageChars is the longest message text the gateway takes, in
-	// characters (limits.messageChars): a window refuses a longer one before
-	// sending it. Here because every window asks getFileLimits as its chat
-	// starts, with or without files.
-	MessageChars int `json:"messageChars"`
-}
+type FileLimits = contract.FileLimits
 
 // getFileLimits tells a page whether it may offer uploads, and within which
 // limits: the caller's deployment's policy (a guest's: the command's

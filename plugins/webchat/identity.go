@@ -14,6 +14,7 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -28,19 +29,8 @@ var (
 	ErrIdentityOptions    = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "identity must be an object with uuid, jwt, nickname, firstname, lastname, email, avatar and extra.")
 )
 
-// identityOptions is the identity part of startChat and identify.
-type identityOptions struct {
-	UUID      string          `json:"uuid"`
-	JWT       string          `json:"jwt"`
-	Nickname  string          `json:"nickname"`
-	Firstname string          `json:"firstname"`
-	Lastname  string          `json:"lastname"`
-	Email     string          `json:"email"`
-	Avatar    string          `json:"avatar"`
-	Extra     json.RawMessage `json:"extra"`
-}
-
-func (o identityOptions) validate(maxExtra int) error {
+// validateIdentity bounds the identity part of startChat and identify.
+func validateIdentity(o contract.IdentityOptions, maxExtra int) error {
 	for _, f := range []string{o.UUID, o.Nickname, o.Firstname, o.Lastname, o.Email} {
 		if len(f) > 256 {
 			return ErrIdentityOptions
@@ -61,7 +51,7 @@ func (o identityOptions) validate(maxExtra int) error {
 // none on an anonymous deployment (a uuid or jwt is refused), verified from
 // identity.jwt on a signed one, and on an unsigned-uuid one verified when a
 // jwt is given, as given otherwise. "" means anonymous.
-func companyUUID(d config.Deployment, o identityOptions, now time.Time) (uuid string, signed bool, err error) {
+func companyUUID(d config.Deployment, o contract.IdentityOptions, now time.Time) (uuid string, signed bool, err error) {
 	switch {
 	case d.Identity == config.IdentityAnonymous:
 		if o.UUID != "" || o.JWT != "" {

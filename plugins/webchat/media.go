@@ -7,6 +7,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -35,17 +36,14 @@ func (s *Service) getMediaRequests(ctx context.Context, call *bus.Call) (any, er
 	if list == nil {
 		list = []chat.MediaRequest{}
 	}
-	return map[string]any{"mediaRequests": list}, nil
+	return contract.MediaRequests{MediaRequests: list}, nil
 }
 
 // answerMediaRequest {id, state} is the visitor's answer to an open media
 // request: ACCEPTED, DECLINED or ERRORED. The same state again changes
 // nothing. It resolves with the request as it now stands.
 func (s *Service) answerMediaRequest(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		ID    string          `json:"id"`
-		State chat.MediaState `json:"state"`
-	}
+	var o contract.AnswerMediaRequestOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}

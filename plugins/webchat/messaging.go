@@ -8,6 +8,7 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // ErrNoOpenConversation rejects openConversation when the identity has no
@@ -23,8 +24,8 @@ var ErrNoOpenConversation = bus.Reject(http.StatusNotFound, "not_found", "No ope
 // {identity: {uuid | jwt}}.
 func (s *Service) openConversation(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
-		IdentityToken string           `json:"identityToken"`
-		Identity      *identityOptions `json:"identity"`
+		IdentityToken string                    `json:"identityToken"`
+		Identity      *contract.IdentityOptions `json:"identity"`
 	}
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
@@ -40,7 +41,7 @@ func (s *Service) openConversation(ctx context.Context, call *bus.Call) (any, er
 	switch {
 	case o.Identity != nil:
 		_, maxBytes := s.limits()
-		if err := o.Identity.validate(maxBytes); err != nil {
+		if err := validateIdentity(*o.Identity, maxBytes); err != nil {
 			return nil, err
 		}
 		uuid, _, err := companyUUID(d, *o.Identity, s.engine.Now())

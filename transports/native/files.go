@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/upload"
 )
 
@@ -74,7 +75,7 @@ func streamUpload(ctx context.Context, st upload.Stager, maxBytes func() int64, 
 func fileCommand(k bus.CallerKind, verb string) (string, error) {
 	switch k {
 	case bus.KindVisitor:
-		return "WebChatService." + verb, nil
+		return contract.Service + "." + verb, nil
 	case bus.KindAgent:
 		return "AgentService." + verb, nil
 	}

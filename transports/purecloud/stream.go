@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
@@ -53,8 +54,8 @@ func (t *Transport) requireStream(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var s session
-	if err := t.command(ctx, caller, "WebChatService.getSessionData", nil, &s); err != nil {
+	s, err := t.sessionOf(ctx, caller)
+	if err != nil {
 		return err
 	}
 	c.Locals(localChat, s.ChatID)
@@ -96,7 +97,7 @@ func (t *Transport) serveStream(conn *websocket.Conn) {
 	defer release()
 	// Subscribed before the first frame: a client that saw the first
 	// heartbeat misses no event after it.
-	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "WebChatService.*", Topic: bus.ChatTopic(chatID), Buffer: t.cfg.StreamQueue})
+	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: contract.Service + ".*", Topic: bus.ChatTopic(chatID), Buffer: t.cfg.StreamQueue})
 	// Only now may the chat be routed: the agent's join, which the widget
 	// needs to know the agent, comes after the subscription.
 	if caller, ok := conn.Locals(localCaller).(bus.Caller); ok {
@@ -186,5 +187,5 @@ func closeWith(conn *websocket.Conn, code int, text string) {
 func (t *Transport) attached(caller bus.Caller) {
 	ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
 	defer cancel()
-	_ = t.command(ctx, caller, "WebChatService.streamAttached", nil, nil)
+	_ = t.command(ctx, caller, contract.StreamAttached, nil)
 }

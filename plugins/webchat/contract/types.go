@@ -1,0 +1,239 @@
+package contract
+
+import "encoding/json"
+
+// Message is a transcript entry in Genesys' shape: what getTranscript,
+// fetchHistory and the messageReceived event carry.
+type Message struct {
+	Index     uint64          `json:"index"`
+	Type      string          `json:"type"`
+	From      From            `json:"from"`
+	Text      string          `json:"text"`
+	Timestamp int64           `json:"timestamp"`
+	RequestID string          `json:"requestId,omitempty"`
+	Filter    string          `json:"filter,omitempty"` // sendFilteredMessage's regex: clients hide matches
+	IsTyping  *bool           `json:"isTyping,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"` // a media request notice's {"mediaRequest":{...}}
+	// FileDetails is a FileUploaded message's file:
+	// {"file-name","file-size","file-id","file-type"}.
+	FileDetails json.RawMessage `json:"fileDetails,omitempty"`
+	// Internal marks what only agents and supervisors see: an internal
+	// note or a silent supervisor's whisper. Visitors' wires never get
+	// internal events, so they never see the field.
+	Internal bool `json:"internal,omitempty"`
+}
+
+// From is a message's author.
+type From struct {
+	Name          string `json:"name"`
+	Type          string `json:"type"` // "Client", "Agent", "Supervisor", "Bot", "External"
+	ParticipantID string `json:"participantId"`
+}
+
+// MessageReceived is the data of the messageReceived event.
+type MessageReceived struct {
+	Messages  []Message `json:"messages"`
+	Restoring bool      `json:"restoring"`
+}
+
+// StartChatOptions are startChat's options. The form fields are always
+// sent, empty or not; the rest only when set.
+type StartChatOptions struct {
+	Nickname  string `json:"nickname"`
+	Firstname string `json:"firstname"`
+	Lastname  string `json:"lastname"`
+	Email     string `json:"email"`
+	Subject   string `json:"subject"`
+	// UserData is an object, or a string holding one, as Genesys accepts.
+	UserData  json.RawMessage  `json:"userData,omitempty"`
+	RequestID string           `json:"requestId,omitempty"`
+	Identity  *IdentityOptions `json:"identity,omitempty"`
+	// SessionData continues as the identity of this session data.
+	SessionData string `json:"sessionData,omitempty"`
+	// IdentityToken (async) continues as the anonymous identity the browser
+	// keeps.
+	IdentityToken string `json:"identityToken,omitempty"`
+	// NewConversation (async) starts another conversation of the same
+	// identity.
+	NewConversation bool            `json:"newConversation,omitempty"`
+	Routing         *RoutingOptions `json:"routing,omitempty"`
+	// InteractionData is Genesys' transport.interactionData.
+	InteractionData *InteractionData `json:"interactionData,omitempty"`
+	// RouteOnAttach keeps the chat out of routing until its client says
+	// streamAttached (or the plugin's attach wait passed): Genesys Cloud's
+	// guest chat, whose widget knows the agent only from a join its stream
+	// saw.
+	RouteOnAttach bool `json:"routeOnAttach,omitempty"`
+}
+
+// InteractionData is Genesys' transport.interactionData.
+type InteractionData struct {
+	Routing *RoutingOptions `json:"routing,omitempty"`
+}
+
+// IdentityOptions are the identity part of startChat and identify.
+type IdentityOptions struct {
+	UUID      string          `json:"uuid"`
+	JWT       string          `json:"jwt"`
+	Nickname  string          `json:"nickname"`
+	Firstname string          `json:"firstname"`
+	Lastname  string          `json:"lastname"`
+	Email     string          `json:"email"`
+	Avatar    string          `json:"avatar"`
+	Extra     json.RawMessage `json:"extra"`
+}
+
+// RoutingOptions are what a page asks of routing, in Genesys' words.
+type RoutingOptions struct {
+	TargetAddress string   `json:"targetAddress,omitempty"` // a queue name
+	Queue         string   `json:"queue,omitempty"`
+	Priority      *int     `json:"priority,omitempty"` // 0–10
+	Skills        []string `json:"skills,omitempty"`
+	Language      string   `json:"language,omitempty"`
+}
+
+// StartChatResult is what startChat (and identify) resolve with.
+type StartChatResult struct {
+	ChatID string `json:"chatId"`
+	// Token is left out of the answer to a retry (existing) later than the
+	// engine's start retry window: the requestId no longer stands for the
+	// chat.
+	Token         string `json:"token,omitempty"`
+	Mode          string `json:"mode"`
+	ParticipantID string `json:"participantId"`
+	Seq           uint64 `json:"seq"`
+	Existing      bool   `json:"existing,omitempty"`
+	// Resumed: async, the identity's open conversation was resumed rather
+	// than a new one started; Seq is then its newest seq.
+	Resumed bool `json:"resumed,omitempty"`
+	// IdentityToken names the anonymous identity on an async deployment:
+	// the browser keeps it and sends it with its next startChat.
+	IdentityToken string `json:"identityToken,omitempty"`
+}
+
+// SendMessageOptions are the options of sendMessage, sendCustomNotice and
+// sendFilteredMessage.
+type SendMessageOptions struct {
+	Message   *string `json:"message,omitempty"` // nil: none given
+	RequestID string  `json:"requestId,omitempty"`
+	Regex     string  `json:"regex,omitempty"` // sendFilteredMessage
+	Type      string  `json:"type,omitempty"`
+}
+
+// SendResult is what the send commands resolve with.
+type SendResult struct {
+	Seq       uint64 `json:"seq"`
+	Index     uint64 `json:"index"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+// SendTypingOptions are sendTyping's options; IsTyping nil means true.
+type SendTypingOptions struct {
+	IsTyping *bool `json:"isTyping,omitempty"`
+}
+
+// EndChatResult is what endChat resolves with.
+type EndChatResult struct {
+	Ended bool `json:"ended"`
+}
+
+// GetSessionDataOptions are getSessionData's options.
+type GetSessionDataOptions struct {
+	UserData bool `json:"userData,omitempty"` // also answer the chat's userData
+}
+
+// SessionData is what getSessionData resolves with for a visitor (a caller
+// without a chat gets {}). The fields are in the order of the answer.
+type SessionData struct {
+	ChatID        string `json:"chatId"`
+	Deployment    string `json:"deployment"`
+	Mode          string `json:"mode"`
+	ParticipantID string `json:"participantId"`
+	Seq           uint64 `json:"seq"`
+	// SessionData (async) is the signed session data that restores the
+	// conversation on another browser or device (restore {sessionData}).
+	SessionData string `json:"sessionData,omitempty"`
+	SessionID   string `json:"sessionId"`
+	State       string `json:"state"` // "queued", "active", "idle", "ended"
+	TransportID string `json:"transportId"`
+	// UserData is the chat's userData, when asked for.
+	UserData json.RawMessage `json:"userData,omitempty"`
+}
+
+// FileLimits is what getFileLimits resolves with.
+type FileLimits struct {
+	Enabled    bool     `json:"enabled"`
+	MaxBytes   int64    `json:"maxBytes,omitempty"`
+	MaxUploads int      `json:"maxUploads,omitempty"`
+	Types      []string `json:"types,omitempty"`
+	Uploads    uint32   `json:"uploads"` // files already in the caller's chat
+	// MessageChars is the longest message text the gateway takes, in
+	// characters (limits.messageChars): a window refuses a longer one before
+	// sending it. Here because every window asks getFileLimits as its chat
+	// starts, with or without files.
+	MessageChars int `json:"messageChars"`
+}
+
+// FileResult is what sendFile resolves with.
+type FileResult struct {
+	FileID      string          `json:"fileId"`
+	Name        string          `json:"name"`
+	Type        string          `json:"type"` // detected from the content
+	Size        int64           `json:"size"`
+	Seq         uint64          `json:"seq"`
+	Index       uint64          `json:"index"`
+	Timestamp   int64           `json:"timestamp"`
+	FileDetails json.RawMessage `json:"fileDetails"`
+}
+
+// MediaState is the state of an agent's request for a file, as Genesys
+// names it.
+type MediaState string
+
+// Media request states.
+const (
+	MediaPending  MediaState = "PENDING"
+	MediaAccepted MediaState = "ACCEPTED"
+	MediaDeclined MediaState = "DECLINED"
+	MediaErrored  MediaState = "ERRORED"
+	MediaSuccess  MediaState = "SUCCESS"
+)
+
+// Open reports whether the request still waits for the visitor's file.
+func (s MediaState) Open() bool { return s == MediaPending || s == MediaAccepted }
+
+// MediaRequest is an agent's request for a file: an entry of
+// getMediaRequests, and answerMediaRequest's result.
+type MediaRequest struct {
+	ID        string     `json:"id"`
+	Types     []string   `json:"types"`
+	State     MediaState `json:"state"`
+	Requester string     `json:"requester"` // the asking agent's id
+	Time      int64      `json:"time"`      // asked at, unix ms
+	Updated   int64      `json:"updated"`   // the latest change, unix ms
+}
+
+// MediaRequests is what getMediaRequests resolves with, oldest first.
+type MediaRequests struct {
+	MediaRequests []MediaRequest `json:"mediaRequests"`
+}
+
+// AnswerMediaRequestOptions are answerMediaRequest's options: the
+// visitor's answer to an open request, ACCEPTED, DECLINED or ERRORED.
+type AnswerMediaRequestOptions struct {
+	ID    string     `json:"id"`
+	State MediaState `json:"state"`
+}
+
+// DownloadFileOptions are downloadFile's options. The plugin resolves with
+// the file itself (a *bus.File), which wires that carry bytes send as it is.
+type DownloadFileOptions struct {
+	FileID string `json:"fileId"`
+}
+
+// GetAvailabilityOptions are getAvailability's options: the deployment
+// (the caller's by default) and what routing would be asked for.
+type GetAvailabilityOptions struct {
+	Deployment string `json:"deployment"`
+	RoutingOptions
+}
