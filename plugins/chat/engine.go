@@ -21,21 +21,6 @@ import (
 	"github.com/cxgate/cxgate/store"
 )
 
-// Errors the plugins turn into their documented rejections.
-var (
-	ErrNotFound       = errors.New("chat: not found")
-	ErrEnded          = errors.New("chat: ended")
-	ErrNotParticipant = errors.New("chat: agent is not in this chat")
-	ErrAssigned       = errors.New("chat: already assigned")
-	ErrUnknownAgent   = errors.New("chat: unknown agent")
-	ErrNoDeployment   = errors.New("chat: unknown deployment")
-	ErrAtCapacity     = errors.New("chat: agent is at capacity")
-	ErrLocked         = errors.New("chat: locked")
-	ErrUnknownQueue   = errors.New("chat: unknown queue")
-	ErrNotEligible    = errors.New("chat: the agent lacks the skills or language the chat needs")
-	ErrAgentOffline   = errors.New("chat: the agent is offline")
-)
-
 // Log is what the engine needs of the store: the event log and the chat
 // records beside it. A clustered backend can replace it.
 type Log interface {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/internal/filerej"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -162,9 +163,8 @@ func (s *Service) download(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	f, data, err := s.engine.FileContent(ctx, o.FileID)
 	if err != nil {
-		var fe *chat.FileError
-		if errors.As(err, &fe) {
-			return nil, bus.Reject(fe.Status, fe.Code, fe.Message)
+		if rej := filerej.Download(err); rej != nil {
+			return nil, rej
 		}
 		return nil, err
 	}

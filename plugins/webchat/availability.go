@@ -3,15 +3,11 @@ package webchat
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
-
-// ErrNoDeployment rejects getAvailability without a deployment.
-var ErrNoDeployment = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "deployment is required.")
 
 // Availability is what getAvailability resolves with: the answer to RingCX's
 // proactive-trigger question "execute only if agents are available", and

@@ -4,26 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/internal/filerej"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/store"
 )
-
-// ErrNoFileID rejects a download without a file id.
-var ErrNoFileID = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "fileId is required.")
-
-// fileRejection turns the engine's file errors into the rejections clients
-// see; other errors pass through.
-func fileRejection(err error) error {
-	var fe *chat.FileError
-	if errors.As(err, &fe) {
-		return bus.Reject(fe.Status, fe.Code, fe.Message)
-	}
-	return err
-}
 
 // FileResult is what sendFile resolves with.
 type FileResult = contract.FileResult
@@ -48,7 +35,7 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	if len(o.RequestID) > 128 {
-		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+		return nil, ErrRequestIDTooLong
 	}
 	c, err := s.liveSession(ctx, call, ErrNoActiveSession)
 	if err != nil {
@@ -68,7 +55,10 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	case err != nil:
 		// A file refused while the agent waits for one fails the request.
 		s.settleMediaRequest(ctx, c, "", up.Name, chat.MediaErrored)
-		return nil, fileRejection(err)
+		if rej := filerej.Upload(err, s.engine.FilePolicy(c.Deployment), up); rej != nil {
+			return nil, rej
+		}
+		return nil, err
 	}
 	res := NewFileResult(ev)
 	s.settleMediaRequest(ctx, c, res.Type, res.Name, chat.MediaSuccess)
@@ -90,23 +80,31 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 		return nil, ErrNoActiveSession
 	}
 	if !s.engine.FilePolicy(call.Caller.Deployment).Enabled {
-		return nil, fileRejection(chat.ErrDownloadsDisabled)
+		return nil, filerej.ErrDownloadsUnsupported
 	}
 	if o.FileID == "" {
 		return nil, ErrNoFileID
 	}
 	f, err := s.engine.FileInfo(ctx, o.FileID)
 	if err != nil {
-		return nil, fileRejection(err)
+		return nil, downloadRejection(err)
 	}
 	if f.ChatID != call.Caller.ID || f.Internal {
-		return nil, fileRejection(chat.ErrFileNotFound)
+		return nil, filerej.ErrFileNotFound
 	}
 	f, content, err := s.engine.FileReader(ctx, f.ID)
 	if err != nil {
-		return nil, fileRejection(err)
+		return nil, downloadRejection(err)
 	}
 	return &bus.File{ID: f.ID, Name: f.Name, Type: f.Type, Size: f.Size, Reader: content}, nil
+}
+
+// downloadRejection is the rejection of a file read's error, or the error.
+func downloadRejection(err error) error {
+	if rej := filerej.Download(err); rej != nil {
+		return rej
+	}
+	return err
 }
 
 // FileLimits is what getFileLimits resolves with.

@@ -6,27 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/store"
-)
-
-// Identity rejections.
-var (
-	ErrIdentityRequired = bus.Reject(http.StatusUnauthorized, "identity_required", "This deployment requires a signed identity: identity.jwt with the visitor's uuid.")
-	ErrIdentityInvalid  = bus.Reject(http.StatusUnauthorized, "identity_invalid", "The identity signature is not valid.")
-	ErrIdentityExpired  = bus.Reject(http.StatusUnauthorized, "identity_expired", "The identity signature has expired.")
-	// ErrIdentityNotAllowed: an anonymous deployment names its visitors
-	// itself; a uuid from the page would let anyone claim anyone's history.
-	ErrIdentityNotAllowed = bus.Reject(http.StatusForbidden, "identity_not_allowed", "This deployment keeps visitors anonymous: it takes no identity.uuid or identity.jwt.")
-	ErrIdentityOptions    = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "identity must be an object with uuid, jwt, nickname, firstname, lastname, email, avatar and extra.")
 )
 
 // validateIdentity bounds the identity part of startChat and identify.

@@ -3,7 +3,6 @@ package webchat
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
@@ -14,13 +13,6 @@ import (
 // Media requests (plugins/chat/media.go): an agent asks the visitor for a
 // file with AgentService.requestFile; the visitor answers with
 // answerMediaRequest, and its next upload settles the request.
-
-// Rejections of the media request commands.
-var (
-	ErrNoMediaRequest     = bus.Reject(http.StatusNotFound, "media_request_not_found", "No such media request in this chat.")
-	ErrMediaRequestClosed = bus.Reject(http.StatusConflict, "media_request_closed", "The media request is no longer open.")
-	ErrMediaState         = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "state must be ACCEPTED, DECLINED or ERRORED.")
-)
 
 // getMediaRequests resolves with the media requests of the visitor's chat,
 // ended or not: {"mediaRequests":[{id, types, state, requester, time,

@@ -3,17 +3,12 @@ package webchat
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
-
-// ErrNoOpenConversation rejects openConversation when the identity has no
-// open asynchronous conversation on the deployment (or is unknown).
-var ErrNoOpenConversation = bus.Reject(http.StatusNotFound, "not_found", "No open conversation.")
 
 // openConversation is the messaging trigger's question (seeds/000): does the
 // identity the browser keeps have an open conversation on this asynchronous

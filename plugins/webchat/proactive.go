@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/mail"
 	"strings"
 	"sync"
@@ -28,15 +27,6 @@ import (
 // timeOnSite (ms), referrer}. updateContext stores it as a ContextUpdated
 // event of the chat, which agents receive (AgentService.contextUpdated) and
 // visitors never see.
-
-// Rejections of proactive engagement. Codes are append-only.
-var (
-	ErrInvalidContext = bus.Reject(http.StatusBadRequest, "invalid_context",
-		"context: at most 20 pages (title 300 characters, url 2048 bytes), 50 variables (name 64, string value 500 characters) of strings, numbers or booleans, 16 KiB of JSON in all.")
-	ErrInvalidEmail    = bus.Reject(http.StatusBadRequest, "invalid_email", "email is not an email address.")
-	ErrNameTooLong     = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "name is limited to 100 characters.")
-	ErrTooManyMessages = bus.Reject(http.StatusTooManyRequests, "too_many_messages", "Too many messages left; please wait for an answer.")
-)
 
 // Bounds of a visit's context.
 const (

@@ -3,24 +3,10 @@ package webchat
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
-)
-
-// Rejections of rateChat. Codes are append-only.
-var (
-	ErrNoChatToRate = bus.Reject(http.StatusConflict, "no_active_session", "There is no chat session to rate.")
-	ErrNotEnded     = bus.Reject(http.StatusConflict, "chat_not_ended", "A chat can be rated once it has ended.")
-	ErrAlreadyRated = bus.Reject(http.StatusConflict, "already_rated", "This chat has already been rated.")
-	ErrRatingClosed = bus.Reject(http.StatusConflict, "rating_closed", "The time to rate this chat has passed.")
-	ErrBadRating    = bus.Reject(http.StatusBadRequest, "invalid_rating",
-		fmt.Sprintf("rating must be a whole number from %d to %d.", chat.RatingMin, chat.RatingMax))
-	ErrCommentTooLong = bus.Reject(http.StatusRequestEntityTooLarge, "comment_too_long",
-		fmt.Sprintf("comment is limited to %d characters.", chat.RatingCommentChars))
 )
 
 // rateChat takes the visitor's rating of its ended chat: {rating: 1–5,

@@ -289,11 +289,11 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 	}
 	for _, f := range []string{o.Nickname, o.Firstname, o.Lastname, o.Email, o.Subject} {
 		if len(f) > 256 || !utf8.ValidString(f) {
-			return StartResult{}, bus.Reject(400, bus.CodeInvalidRequest, "Form fields are limited to 256 bytes of UTF-8 text.")
+			return StartResult{}, ErrFormFields
 		}
 	}
 	if o.RequestID != "" && (len(o.RequestID) < 16 || len(o.RequestID) > 128) {
-		return StartResult{}, bus.Reject(400, bus.CodeInvalidRequest, "requestId must be 16 to 128 characters: a random id kept by the client.")
+		return StartResult{}, ErrStartRequestID
 	}
 	profile := store.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email}
 	req := chat.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID, Wire: caller.Wire}
@@ -569,12 +569,12 @@ func (s *Service) send(ctx context.Context, call *bus.Call, typ string, noSessio
 		return nil, errMessageTooLong(maxChars)
 	}
 	if len(o.RequestID) > 128 {
-		return nil, bus.Reject(400, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+		return nil, ErrRequestIDTooLong
 	}
 	ev := store.Event{Type: typ, From: s.visitorParty(c), Text: text, Time: s.engine.Now().UnixMilli()}
 	if o.Regex != "" {
 		if len(o.Regex) > 512 {
-			return nil, bus.Reject(400, bus.CodeInvalidRequest, "regex is limited to 512 characters.")
+			return nil, ErrRegexTooLong
 		}
 		ev.Data = mustJSON(map[string]string{"filter": o.Regex})
 	}

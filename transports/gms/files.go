@@ -165,7 +165,7 @@ func (t *Transport) downloadFile(c *fiber.Ctx) error {
 	}
 	id := strings.Clone(c.Params("fileId"))
 	if len(id) > maxFileIDLen {
-		return t.fail(c, bus.Reject(http.StatusNotFound, "file_not_found", "No such file in this chat."))
+		return t.fail(c, bus.Reject(http.StatusNotFound, contract.CodeFileNotFound, "No such file in this chat."))
 	}
 	opts, err := json.Marshal(contract.DownloadFileOptions{FileID: id})
 	if err != nil {
@@ -190,11 +190,11 @@ func (t *Transport) fileError(ctx context.Context, caller bus.Caller, err error)
 	rej := bus.AsRejection(err)
 	var code int
 	switch rej.Code {
-	case "file_limit_reached":
+	case contract.CodeFileLimitReached:
 		code = codeMaxFiles
-	case "file_too_large":
+	case contract.CodeFileTooLarge:
 		code = codeUploadLimit
-	case "file_type_not_allowed":
+	case contract.CodeFileTypeNotAllowed:
 		code = codeFileType
 	default:
 		return err

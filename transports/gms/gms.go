@@ -147,7 +147,7 @@ func (t *Transport) Close(context.Context) error {
 // RenderError writes an error raised under Prefix outside the handlers
 // (limits, unknown paths, bodies too large) in the GMS envelope.
 func (t *Transport) RenderError(c *fiber.Ctx, rej *bus.Rejection) error {
-	if rej.Code == "file_too_large" { // an upload over the gateway's limit, refused before it was read
+	if rej.Code == contract.CodeFileTooLarge { // an upload over the gateway's limit, refused before it was read
 		ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
 		defer cancel()
 		guest := bus.Caller{Kind: bus.KindGuest, Deployment: serviceOf(c.Path()), Remote: c.IP()}
@@ -242,7 +242,7 @@ func (t *Transport) checkOrigin(c *fiber.Ctx, deployment string) error {
 	if origin == "" || t.cfg.OriginAllowed(deployment, origin) {
 		return nil
 	}
-	return bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
+	return bus.Reject(http.StatusForbidden, contract.CodeOriginNotAllowed, "This page's origin is not allowed for the deployment.")
 }
 
 // command runs one WebChatService command and ignores its result. The
@@ -429,7 +429,7 @@ func (t *Transport) operate(ctx context.Context, c *fiber.Ctx, f form) (*respons
 		err = t.command(ctx, s.caller, contract.UpdateUserData, ud)
 	case "disconnect":
 		err = t.command(ctx, s.caller, contract.EndChat, struct{}{})
-		if bus.CodeOf(err) == "no_active_session" {
+		if bus.CodeOf(err) == contract.CodeNoActiveSession {
 			err = nil // already over: disconnecting again is done
 		}
 	}

@@ -144,15 +144,15 @@ func errorOf(rej *bus.Rejection) (httpStatus, statusCode, code int, chatEnded bo
 		httpStatus, code = http.StatusInternalServerError, http.StatusInternalServerError
 	}
 	switch rej.Code {
-	case "unknown_deployment":
+	case contract.CodeUnknownDeployment:
 		code = codeInvalidService
-	case bus.CodeUnauthorized, bus.CodeForbidden, "origin_not_allowed":
+	case bus.CodeUnauthorized, bus.CodeForbidden, contract.CodeOriginNotAllowed:
 		code = codeNotAuthorized
-	case "no_active_session":
+	case contract.CodeNoActiveSession:
 		code, chatEnded = codeChatEnded, true
-	case "message_too_long":
+	case contract.CodeMessageTooLong:
 		code = codeMessageTooLong
-	case "no_agents":
+	case contract.CodeNoAgents:
 		code = codeCannotStart
 	case bus.CodeRateLimited, bus.CodeUnavailable, bus.CodeTimeout:
 		statusCode, code = statusUnavailable, http.StatusServiceUnavailable
@@ -183,7 +183,7 @@ var (
 		"Cannot authorize the session: userId, secureKey and alias must be those of the chat.")
 	errNoChat  = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "Chat session not found.")
 	errNoOp    = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "No such operation.")
-	errNoFiles = bus.Reject(http.StatusNotImplemented, "files_unsupported",
+	errNoFiles = bus.Reject(http.StatusNotImplemented, contract.CodeFilesUnsupported,
 		"This transport doesn't support getFileLimits command.")
 	errNoDelete = bus.Reject(http.StatusNotImplemented, "unsupported",
 		"Deleting files is not supported on this service.")

@@ -157,7 +157,7 @@ func (t *Transport) handleDownload(c *fiber.Ctx) error {
 	}
 	id := strings.Clone(c.Params("id"))
 	if id == "" || len(id) > maxFileIDLen {
-		return bus.Reject(http.StatusNotFound, "file_not_found", "No such file in this chat.")
+		return bus.Reject(http.StatusNotFound, contract.CodeFileNotFound, "No such file in this chat.")
 	}
 	opts, err := json.Marshal(map[string]string{"fileId": id, "chatId": c.Query("chatId")})
 	if err != nil {

@@ -97,7 +97,7 @@ func (t *Transport) handlePatchMediaRequest(c *fiber.Ctx) error {
 	}
 	m, err := call[contract.MediaRequest](ctx, t, caller, contract.AnswerMediaRequest,
 		contract.AnswerMediaRequestOptions{ID: c.Params("mediaRequestId"), State: contract.MediaState(state)})
-	if bus.CodeOf(err) == "media_request_not_found" {
+	if bus.CodeOf(err) == contract.CodeMediaRequestNotFound {
 		return ErrNotFound
 	}
 	if err != nil {

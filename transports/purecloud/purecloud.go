@@ -124,13 +124,13 @@ var (
 	ErrNoToken          = bus.Reject(http.StatusUnauthorized, bus.CodeUnauthorized, "No authentication bearer token specified in authorization header.")
 	ErrNotFound         = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "The requested resource was not found.")
 	ErrNotYourMember    = bus.Reject(http.StatusForbidden, bus.CodeForbidden, "A guest may act only as its own member.")
-	ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
+	ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, contract.CodeOriginNotAllowed, "This page's origin is not allowed for the deployment.")
 )
 
 // WebChatService codes of a chat that takes no messages.
 const (
-	errConversationEnded  = "no_active_session"
-	errConversationLocked = "chat_locked"
+	errConversationEnded  = contract.CodeNoActiveSession
+	errConversationLocked = contract.CodeChatLocked
 )
 
 // apiError is Genesys Cloud's error body.
