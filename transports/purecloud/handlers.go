@@ -28,7 +28,7 @@ func (t *Transport) handleCreate(c *fiber.Ctx) error {
 	ctx, cancel := t.timeout(c)
 	defer cancel()
 	caller := bus.Caller{Kind: bus.KindGuest, Deployment: req.Deployment, Remote: c.IP(), Wire: bus.WirePureCloud}
-	st, err := call[contract.StartChatResult](ctx, t, caller, contract.StartChat, jsonRaw(req.Options))
+	st, err := call[contract.StartChatResult](ctx, t, caller, contract.StartChat, req.Options)
 	if err != nil {
 		return err
 	}
@@ -40,11 +40,6 @@ func (t *Transport) handleCreate(c *fiber.Ctx) error {
 			Role: RoleCustomer, State: StateConnected},
 	})
 }
-
-// jsonRaw passes encoded options through command unchanged.
-type jsonRaw []byte
-
-func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
 
 // memberRequest authenticates a request on .../members/{memberId}/…, which
 // only the member itself may make.

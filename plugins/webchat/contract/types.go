@@ -36,14 +36,13 @@ type MessageReceived struct {
 	Restoring bool      `json:"restoring"`
 }
 
-// StartChatOptions are startChat's options. The form fields are always
-// sent, empty or not; the rest only when set.
+// StartChatOptions are startChat's options; a field not set is left out.
 type StartChatOptions struct {
-	Nickname  string `json:"nickname"`
-	Firstname string `json:"firstname"`
-	Lastname  string `json:"lastname"`
-	Email     string `json:"email"`
-	Subject   string `json:"subject"`
+	Nickname  string `json:"nickname,omitempty"`
+	Firstname string `json:"firstname,omitempty"`
+	Lastname  string `json:"lastname,omitempty"`
+	Email     string `json:"email,omitempty"`
+	Subject   string `json:"subject,omitempty"`
 	// UserData is an object, or a string holding one, as Genesys accepts.
 	UserData  json.RawMessage  `json:"userData,omitempty"`
 	RequestID string           `json:"requestId,omitempty"`
