@@ -21,12 +21,12 @@ var goldenRejectionTable = filepath.Join("..", "..", "testdata", "wire", "reject
 
 func TestRejectionTable(t *testing.T) {
 	sets := map[string]map[string]*bus.Rejection{
-		"WebChatService": webchat.Rejections(),
-		"AgentService":   agentplugin.Rejections(),
-		"AdminService":   admin.Rejections(),
-		"webhooks":       webhooks.Rejections(),
-		"lifecycle":      lifecycle.Rejections(),
-		"files":          filerej.Rejections(),
+		webchat.Name:     webchat.Rejections(),
+		agentplugin.Name: agentplugin.Rejections(),
+		admin.Name:       admin.Rejections(),
+		webhooks.Name:    webhooks.Rejections(),
+		lifecycle.Name:   lifecycle.Rejections(),
+		"files":          filerej.Rejections(), // WebChatService's, AgentService's and DataService's file commands
 		"bus": {
 			"ErrUnknownCommand": bus.ErrUnknownCommand,
 			"ErrVetoed":         bus.ErrVetoed,
