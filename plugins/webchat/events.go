@@ -36,13 +36,7 @@ var allEvents = []string{
 }
 
 // AgentInfo is one entry of the agents map of *Connected events.
-type AgentInfo struct {
-	Name             string `json:"name"`
-	Connected        bool   `json:"connected"`
-	Supervisor       bool   `json:"supervisor"`
-	ConnectedTime    int64  `json:"connectedTime"`
-	DisconnectedTime int64  `json:"disconnectedTime"`
-}
+type AgentInfo = contract.AgentInfo
 
 // agentsOf is the agents map of *Connected events as it stood at time at, so
 // a replayed event says what the live one said.

@@ -190,9 +190,9 @@ func (s *Service) getQueuePosition(ctx context.Context, call *bus.Call) (any, er
 		return nil, ErrNoActiveSession
 	}
 	pos, queue := s.engine.QueuePosition(call.Caller.ID)
-	out := map[string]any{"position": pos, "queue": queue}
+	out := contract.QueuePosition{Position: pos, Queue: queue}
 	if w, ok := s.engine.RecentWait(queue); ok && pos > 0 {
-		out["recentWait"] = w
+		out.RecentWait = &w
 	}
 	return out, nil
 }
@@ -643,7 +643,7 @@ func (s *Service) addPrefilter(ctx context.Context, call *bus.Call) (any, error)
 			return nil, ErrInvalidFilters
 		}
 	}
-	return map[string][]string{"filters": list}, nil
+	return contract.AddPrefilterResult{Filters: list}, nil
 }
 
 func (s *Service) updateUserData(ctx context.Context, call *bus.Call) (any, error) {
@@ -708,13 +708,13 @@ func (s *Service) transcript(ctx context.Context, chatID string) ([]chat.Message
 
 func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error) {
 	if call.Caller.Kind != bus.KindVisitor {
-		return map[string]any{"messages": []chat.Message{}}, nil
+		return contract.Transcript{Messages: []chat.Message{}}, nil
 	}
 	msgs, err := s.transcript(ctx, call.Caller.ID)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"messages": msgs}, nil
+	return contract.Transcript{Messages: msgs}, nil
 }
 
 func (s *Service) agentList(ctx context.Context, call *bus.Call) ([]AgentInfo, store.Chat, error) {
@@ -738,7 +738,7 @@ func (s *Service) getAgents(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"agents": list}, nil
+	return contract.Agents{Agents: list}, nil
 }
 
 func (s *Service) getStats(ctx context.Context, call *bus.Call) (any, error) {
@@ -755,7 +755,7 @@ func (s *Service) getStats(ctx context.Context, call *bus.Call) (any, error) {
 		}
 		duration = to - c.CreatedAt
 	}
-	return map[string]any{"agents": list, "startTime": c.CreatedAt, "endTime": end, "duration": duration}, nil
+	return contract.Stats{Agents: list, StartTime: c.CreatedAt, EndTime: end, Duration: duration}, nil
 }
 
 func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, error) {
@@ -790,7 +790,7 @@ func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, erro
 
 func (s *Service) verifySession(ctx context.Context, call *bus.Call) (any, error) {
 	_, err := s.session(ctx, call, ErrNoActiveSession)
-	return map[string]bool{"sessionActive": err == nil}, nil
+	return contract.VerifySessionResult{SessionActive: err == nil}, nil
 }
 
 // restore resumes the caller's chat, or, with sessionData from
@@ -800,9 +800,7 @@ func (s *Service) verifySession(ctx context.Context, call *bus.Call) (any, error
 // the visitor's read mark (read): a device resuming after it receives what the
 // visitor has not read yet, once.
 func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		SessionData string `json:"sessionData"`
-	}
+	var o contract.RestoreOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -819,24 +817,27 @@ func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]any{"chatId": c.ID, "token": token, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
-			"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync, "read": c.VisitorRead}
+		out := restored(c)
+		out.Token = token
 		// This browser or device keeps the anonymous identity from now on too.
 		idToken, err := s.identityToken(ctx, c.Deployment, c.Mode, c.IdentityID)
 		if err != nil {
 			return nil, err
 		}
-		if idToken != "" {
-			out["identityToken"] = idToken
-		}
+		out.IdentityToken = idToken
 		return out, nil
 	}
 	c, err := s.session(ctx, call, ErrRestoreFailed)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"chatId": c.ID, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
-		"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync, "read": c.VisitorRead}, nil
+	return restored(c), nil
+}
+
+// restored is restore's answer for chat c.
+func restored(c store.Chat) contract.Restored {
+	return contract.Restored{ChatID: c.ID, Mode: c.Mode, Seq: c.LastSeq, State: c.State, ParticipantID: c.IdentityID,
+		Restored: true, Async: c.Mode == config.ModeAsync, Read: c.VisitorRead}
 }
 
 func (s *Service) requireSessionShort(ctx context.Context, call *bus.Call) (any, error) {
@@ -859,9 +860,7 @@ func (s *Service) streamAttached(ctx context.Context, call *bus.Call) (any, erro
 
 // poll is private: only the plugin itself reads through it.
 func (s *Service) poll(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		After uint64 `json:"after"`
-	}
+	var o contract.PollOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -869,10 +868,7 @@ func (s *Service) poll(ctx context.Context, call *bus.Call) (any, error) {
 }
 
 func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Before uint64 `json:"before"`
-		Limit  int    `json:"limit"`
-	}
+	var o contract.FetchHistoryOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -896,5 +892,5 @@ func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error)
 	if len(msgs) == 0 {
 		return nil, ErrNoMoreMessages
 	}
-	return map[string]any{"messages": msgs, "restoring": true, "oldest": oldest}, nil
+	return contract.History{Messages: msgs, Restoring: true, Oldest: oldest}, nil
 }

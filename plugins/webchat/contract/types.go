@@ -236,3 +236,96 @@ type GetAvailabilityOptions struct {
 	Deployment string `json:"deployment"`
 	RoutingOptions
 }
+
+// Transcript is what getTranscript resolves with: every message of the
+// visitor's chat the visitor sees, oldest first.
+type Transcript struct {
+	Messages []Message `json:"messages"`
+}
+
+// FetchHistoryOptions are fetchHistory's options: a page of Limit (at most
+// 100) messages before seq Before (0: the newest).
+type FetchHistoryOptions struct {
+	Before uint64 `json:"before,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// History is what fetchHistory resolves with. The fields are in the order
+// of the answer.
+type History struct {
+	Messages  []Message `json:"messages"`
+	Oldest    uint64    `json:"oldest"` // where the next page starts: its before
+	Restoring bool      `json:"restoring"`
+}
+
+// AgentInfo is one agent of a chat: an entry of getAgents and getStats, and
+// of the agents map of the *Connected events.
+type AgentInfo struct {
+	Name             string `json:"name"`
+	Connected        bool   `json:"connected"`
+	Supervisor       bool   `json:"supervisor"`
+	ConnectedTime    int64  `json:"connectedTime"`
+	DisconnectedTime int64  `json:"disconnectedTime"`
+}
+
+// Agents is what getAgents resolves with.
+type Agents struct {
+	Agents []AgentInfo `json:"agents"`
+}
+
+// Stats is what getStats resolves with. The fields are in the order of the
+// answer.
+type Stats struct {
+	Agents    []AgentInfo `json:"agents"`
+	Duration  int64       `json:"duration"` // ms, to now while the chat is open
+	EndTime   int64       `json:"endTime"`
+	StartTime int64       `json:"startTime"`
+}
+
+// VerifySessionResult is what verifySession resolves with.
+type VerifySessionResult struct {
+	SessionActive bool `json:"sessionActive"`
+}
+
+// RestoreOptions are restore's options: SessionData (from getSessionData)
+// restores an asynchronous conversation on another browser or device.
+type RestoreOptions struct {
+	SessionData string `json:"sessionData,omitempty"`
+}
+
+// Restored is what restore resolves with. Token and IdentityToken come
+// with a restore by session data only. The fields are in the order of the
+// answer.
+type Restored struct {
+	Async         bool   `json:"async"`
+	ChatID        string `json:"chatId"`
+	IdentityToken string `json:"identityToken,omitempty"`
+	Mode          string `json:"mode"`
+	ParticipantID string `json:"participantId"`
+	Read          uint64 `json:"read"` // the visitor's read mark
+	Restored      bool   `json:"restored"`
+	Seq           uint64 `json:"seq"`
+	State         string `json:"state"`
+	Token         string `json:"token,omitempty"`
+}
+
+// AddPrefilterResult is what addPrefilter resolves with: the filters, as a
+// list.
+type AddPrefilterResult struct {
+	Filters []string `json:"filters"`
+}
+
+// QueuePosition is what getQueuePosition resolves with, and the data of the
+// queuePosition event: the visitor's place in its queue (0 when not
+// waiting), and the queue's recent wait in ms when it is waiting and one is
+// known.
+type QueuePosition struct {
+	Position   int    `json:"position"`
+	Queue      string `json:"queue"`
+	RecentWait *int64 `json:"recentWait,omitempty"`
+}
+
+// PollOptions are poll's options (private: the plugin's own).
+type PollOptions struct {
+	After uint64 `json:"after,omitempty"`
+}
