@@ -9,21 +9,8 @@ import (
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
-// Availability is what getAvailability resolves with: the answer to RingCX's
-// proactive-trigger question "execute only if agents are available", and
-// the counts behind it.
-type Availability struct {
-	Deployment string `json:"deployment"`
-	Queue      string `json:"queue"`
-	// Probability that a chat offered now is served at once: 1 when the
-	// eligible online agents have more free slots than chats already wait,
-	// else 0.
-	Probability        int `json:"probability"`
-	AgentsOnline       int `json:"agentsOnline"`       // online agents able to serve the queue
-	AgentsWithCapacity int `json:"agentsWithCapacity"` // of those, with a free chat slot
-	FreeSlots          int `json:"freeSlots"`          // chats they can still take, together
-	Queued             int `json:"queued"`             // chats waiting in the queue
-}
+// Availability is what getAvailability resolves with.
+type Availability = contract.Availability
 
 // getAvailability answers whether a chat offered now on a deployment would
 // be served, from agents' presence and occupancy. Anyone may ask: options

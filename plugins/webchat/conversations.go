@@ -11,19 +11,7 @@ import (
 )
 
 // Conversation is one entry of listConversations.
-type Conversation struct {
-	ChatID       string        `json:"chatId"`
-	Mode         string        `json:"mode"`
-	State        string        `json:"state"`
-	Locked       bool          `json:"locked"`
-	CreatedAt    int64         `json:"createdAt"`
-	LastActivity int64         `json:"lastActivity"`
-	LastSeq      uint64        `json:"lastSeq"`
-	LastMessage  *chat.Message `json:"lastMessage"`
-	Unread       int           `json:"unread"`
-	Current      bool          `json:"current"`
-	Initiated    bool          `json:"identityInitiated"`
-}
+type Conversation = contract.Conversation
 
 // unreadCap bounds how far unread counting reads.
 const unreadCap = 999
@@ -65,7 +53,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 		}
 		out = append(out, conv)
 	}
-	return map[string]any{"conversations": out}, nil
+	return contract.Conversations{Conversations: out}, nil
 }
 
 // lastMessageScan bounds how many of a conversation's newest events
@@ -100,9 +88,7 @@ func (s *Service) lastMessage(ctx context.Context, chatID string) (*chat.Message
 // switchConversation gives the visitor a token for another of its
 // conversations.
 func (s *Service) switchConversation(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		ChatID string `json:"chatId"`
-	}
+	var o contract.SwitchConversationOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -130,9 +116,7 @@ func (s *Service) switchConversation(ctx context.Context, call *bus.Call) (any, 
 // markRead records that the visitor has read its chat up to seq (default:
 // everything).
 func (s *Service) markRead(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Seq uint64 `json:"seq"`
-	}
+	var o contract.MarkReadOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -152,7 +136,7 @@ func (s *Service) markRead(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]uint64{"read": c.VisitorRead}, nil
+	return contract.MarkReadResult{Read: c.VisitorRead}, nil
 }
 
 // identify tells who the visitor is during a chat. Profile fields and extra

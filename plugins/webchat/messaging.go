@@ -18,10 +18,7 @@ import (
 // a browser may ask on every page view. Options: {identityToken} or
 // {identity: {uuid | jwt}}.
 func (s *Service) openConversation(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		IdentityToken string                    `json:"identityToken"`
-		Identity      *contract.IdentityOptions `json:"identity"`
-	}
+	var o contract.OpenConversationOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -97,9 +98,7 @@ func decodeContext(raw json.RawMessage) (json.RawMessage, error) {
 }
 
 func (s *Service) updateContext(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Context json.RawMessage `json:"context"`
-	}
+	var o contract.UpdateContextOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -121,7 +120,7 @@ func (s *Service) updateContext(ctx context.Context, call *bus.Call) (any, error
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"seq": evs[len(evs)-1].Seq}, nil
+	return contract.UpdateContextResult{Seq: evs[len(evs)-1].Seq}, nil
 }
 
 // leftLimiter bounds left messages per client address: at most leftPerWindow
@@ -172,13 +171,7 @@ func (l *leftLimiter) allow(addr string, now time.Time) bool {
 // the identity token it returns to read the answer later
 // (listLeftMessages), and gives it back on its next message.
 func (s *Service) leaveMessage(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Name          string          `json:"name"`
-		Email         string          `json:"email"`
-		Message       *string         `json:"message"`
-		IdentityToken string          `json:"identityToken"`
-		Context       json.RawMessage `json:"context"`
-	}
+	var o contract.LeaveMessageOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -238,31 +231,20 @@ func (s *Service) leaveMessage(ctx context.Context, call *bus.Call) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"id": m.ID, "identityToken": tok, "createdAt": m.CreatedAt}, nil
+	return contract.LeaveMessageResult{ID: m.ID, IdentityToken: tok, CreatedAt: m.CreatedAt}, nil
 }
 
 // LeftMessage is a left message as its visitor reads it back.
-type LeftMessage struct {
-	ID        string     `json:"id"`
-	Message   string     `json:"message"`
-	CreatedAt int64      `json:"createdAt"`
-	Answer    *LeftReply `json:"answer,omitempty"`
-}
+type LeftMessage = contract.LeftMessage
 
 // LeftReply is an agent's answer as the visitor reads it.
-type LeftReply struct {
-	Text       string `json:"text"`
-	AgentName  string `json:"agentName"`
-	AnsweredAt int64  `json:"answeredAt"`
-}
+type LeftReply = contract.LeftReply
 
 // listLeftMessages lists the messages the identity of an identity token left
 // on this deployment, oldest first, with their answers. A token that names
 // no identity here lists none.
 func (s *Service) listLeftMessages(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		IdentityToken string `json:"identityToken"`
-	}
+	var o contract.ListLeftMessagesOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -290,5 +272,5 @@ func (s *Service) listLeftMessages(ctx context.Context, call *bus.Call) (any, er
 			out = append(out, lm)
 		}
 	}
-	return map[string]any{"messages": out}, nil
+	return contract.LeftMessages{Messages: out}, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // rateChat takes the visitor's rating of its ended chat: {rating: 1–5,
@@ -15,10 +16,7 @@ import (
 // event of it: agents do (AgentService.chatRated), and so do webhooks
 // (chat.rated) and metrics.
 func (s *Service) rateChat(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Rating  *float64 `json:"rating"`
-		Comment string   `json:"comment"`
-	}
+	var o contract.RateChatOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -51,5 +49,5 @@ func (s *Service) rateChat(ctx context.Context, call *bus.Call) (any, error) {
 	case err != nil:
 		return nil, err
 	}
-	return map[string]any{"chatId": c.ID, "rating": r.Rating, "comment": r.Comment, "timestamp": r.Time}, nil
+	return contract.RateChatResult{ChatID: c.ID, Rating: r.Rating, Comment: r.Comment, Timestamp: r.Time}, nil
 }

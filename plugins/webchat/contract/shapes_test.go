@@ -44,4 +44,13 @@ func TestShapes(t *testing.T) {
 	sameJSON(t, "pf", map[string][]string{"filters": {"a"}}, contract.AddPrefilterResult{Filters: []string{"a"}})
 	sameJSON(t, "tr", map[string]any{"messages": []contract.Message{}}, contract.Transcript{Messages: []contract.Message{}})
 	sameJSON(t, "mreqs", map[string]any{"mediaRequests": []contract.MediaRequest{}}, contract.MediaRequests{MediaRequests: []contract.MediaRequest{}})
+	sameJSON(t, "rate", map[string]any{"chatId": "c", "rating": 4, "comment": "", "timestamp": int64(9)},
+		contract.RateChatResult{ChatID: "c", Rating: 4, Timestamp: 9})
+	sameJSON(t, "left", map[string]any{"id": "m", "identityToken": "", "createdAt": int64(2)},
+		contract.LeaveMessageResult{ID: "m", CreatedAt: 2})
+	sameJSON(t, "leftList", map[string]any{"messages": []contract.LeftMessage{}}, contract.LeftMessages{Messages: []contract.LeftMessage{}})
+	sameJSON(t, "context", map[string]any{"seq": uint64(3)}, contract.UpdateContextResult{Seq: 3})
+	sameJSON(t, "read", map[string]uint64{"read": 3}, contract.MarkReadResult{Read: 3})
+	sameJSON(t, "conversations", map[string]any{"conversations": []contract.Conversation{{ChatID: "c"}}},
+		contract.Conversations{Conversations: []contract.Conversation{{ChatID: "c"}}})
 }

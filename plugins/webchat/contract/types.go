@@ -329,3 +329,134 @@ type QueuePosition struct {
 type PollOptions struct {
 	After uint64 `json:"after,omitempty"`
 }
+
+// Conversation is one entry of listConversations: one of the visitor's
+// asynchronous conversations on the deployment.
+type Conversation struct {
+	ChatID       string   `json:"chatId"`
+	Mode         string   `json:"mode"`
+	State        string   `json:"state"`
+	Locked       bool     `json:"locked"`
+	CreatedAt    int64    `json:"createdAt"`
+	LastActivity int64    `json:"lastActivity"`
+	LastSeq      uint64   `json:"lastSeq"`
+	LastMessage  *Message `json:"lastMessage"`
+	Unread       int      `json:"unread"`
+	Current      bool     `json:"current"` // the caller's own
+	Initiated    bool     `json:"identityInitiated"`
+}
+
+// Conversations is what listConversations resolves with.
+type Conversations struct {
+	Conversations []Conversation `json:"conversations"`
+}
+
+// SwitchConversationOptions are switchConversation's options; it resolves
+// with a StartChatResult holding a token for that conversation.
+type SwitchConversationOptions struct {
+	ChatID string `json:"chatId"`
+}
+
+// MarkReadOptions are markRead's options: read up to Seq (0: everything).
+type MarkReadOptions struct {
+	Seq uint64 `json:"seq,omitempty"`
+}
+
+// MarkReadResult is what markRead resolves with: the visitor's read mark.
+type MarkReadResult struct {
+	Read uint64 `json:"read"`
+}
+
+// UpdateContextOptions are updateContext's options: the visit's pages and
+// variables (docs/proactive.md).
+type UpdateContextOptions struct {
+	Context json.RawMessage `json:"context"`
+}
+
+// UpdateContextResult is what updateContext resolves with: the seq of the
+// ContextUpdated event.
+type UpdateContextResult struct {
+	Seq uint64 `json:"seq"`
+}
+
+// LeaveMessageOptions are leaveMessage's options: the "leave a message"
+// form of an offline item.
+type LeaveMessageOptions struct {
+	Name          string          `json:"name,omitempty"`
+	Email         string          `json:"email,omitempty"`
+	Message       *string         `json:"message,omitempty"`
+	IdentityToken string          `json:"identityToken,omitempty"`
+	Context       json.RawMessage `json:"context,omitempty"`
+}
+
+// LeaveMessageResult is what leaveMessage resolves with. The fields are in
+// the order of the answer.
+type LeaveMessageResult struct {
+	CreatedAt     int64  `json:"createdAt"`
+	ID            string `json:"id"`
+	IdentityToken string `json:"identityToken"` // keep it to read the answer (listLeftMessages)
+}
+
+// ListLeftMessagesOptions are listLeftMessages' options.
+type ListLeftMessagesOptions struct {
+	IdentityToken string `json:"identityToken,omitempty"`
+}
+
+// LeftMessage is a left message as its visitor reads it back.
+type LeftMessage struct {
+	ID        string     `json:"id"`
+	Message   string     `json:"message"`
+	CreatedAt int64      `json:"createdAt"`
+	Answer    *LeftReply `json:"answer,omitempty"`
+}
+
+// LeftReply is an agent's answer as the visitor reads it.
+type LeftReply struct {
+	Text       string `json:"text"`
+	AgentName  string `json:"agentName"`
+	AnsweredAt int64  `json:"answeredAt"`
+}
+
+// LeftMessages is what listLeftMessages resolves with, oldest first.
+type LeftMessages struct {
+	Messages []LeftMessage `json:"messages"`
+}
+
+// RateChatOptions are rateChat's options: a whole Rating from 1 to 5, and
+// a comment of at most 1000 characters.
+type RateChatOptions struct {
+	Rating  *float64 `json:"rating,omitempty"`
+	Comment string   `json:"comment,omitempty"`
+}
+
+// RateChatResult is what rateChat resolves with. The fields are in the
+// order of the answer.
+type RateChatResult struct {
+	ChatID    string `json:"chatId"`
+	Comment   string `json:"comment"`
+	Rating    int    `json:"rating"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+// OpenConversationOptions are openConversation's options; it resolves with
+// a StartChatResult for the identity's open conversation.
+type OpenConversationOptions struct {
+	IdentityToken string           `json:"identityToken,omitempty"`
+	Identity      *IdentityOptions `json:"identity,omitempty"`
+}
+
+// Availability is what getAvailability resolves with: the answer to RingCX's
+// proactive-trigger question "execute only if agents are available", and
+// the counts behind it.
+type Availability struct {
+	Deployment string `json:"deployment"`
+	Queue      string `json:"queue"`
+	// Probability that a chat offered now is served at once: 1 when the
+	// eligible online agents have more free slots than chats already wait,
+	// else 0.
+	Probability        int `json:"probability"`
+	AgentsOnline       int `json:"agentsOnline"`       // online agents able to serve the queue
+	AgentsWithCapacity int `json:"agentsWithCapacity"` // of those, with a free chat slot
+	FreeSlots          int `json:"freeSlots"`          // chats they can still take, together
+	Queued             int `json:"queued"`             // chats waiting in the queue
+}
