@@ -178,8 +178,9 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"newChat": true, "chatId": st.Chat.ID, "token": st.Token, "mode": st.Chat.Mode,
-			"participantId": st.Chat.IdentityID, "seq": st.Chat.LastSeq}, nil
+		seq := st.Chat.LastSeq
+		return contract.IdentifyResult{NewChat: true, ChatID: st.Chat.ID, Token: st.Token, Mode: st.Chat.Mode,
+			ParticipantID: st.Chat.IdentityID, Seq: &seq}, nil
 	}
 	idn, err := s.engine.Identity(ctx, c.IdentityID)
 	if errors.Is(err, chat.ErrNotFound) {
@@ -199,5 +200,6 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"newChat": false, "chatId": c.ID, "participantId": c.IdentityID, "visitor": idn.Profile}, nil
+	visitor := contract.Profile(idn.Profile)
+	return contract.IdentifyResult{ChatID: c.ID, ParticipantID: c.IdentityID, Visitor: &visitor}, nil
 }

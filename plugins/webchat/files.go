@@ -28,9 +28,7 @@ func NewFileResult(ev store.Event) FileResult {
 // FileUploaded message. Options: requestId (optional: a retry returns the
 // first attempt's file).
 func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		RequestID string `json:"requestId"`
-	}
+	var o contract.SendFileOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -70,9 +68,7 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 // as JSON it is the file's description. A file of another chat, or one for
 // agents only, is not found.
 func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		FileID string `json:"fileId"`
-	}
+	var o contract.DownloadFileOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}

@@ -682,7 +682,7 @@ func (s *Service) updateUserData(ctx context.Context, call *bus.Call) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return map[string]json.RawMessage{"userData": merged}, nil
+	return contract.UpdateUserDataResult{UserData: merged}, nil
 }
 
 // transcript reads every visitor-visible message of a chat.

@@ -53,4 +53,17 @@ func TestShapes(t *testing.T) {
 	sameJSON(t, "read", map[string]uint64{"read": 3}, contract.MarkReadResult{Read: 3})
 	sameJSON(t, "conversations", map[string]any{"conversations": []contract.Conversation{{ChatID: "c"}}},
 		contract.Conversations{Conversations: []contract.Conversation{{ChatID: "c"}}})
+	seq := uint64(1)
+	sameJSON(t, "identify new", map[string]any{"newChat": true, "chatId": "c", "token": "t", "mode": "live", "participantId": "p", "seq": seq},
+		contract.IdentifyResult{NewChat: true, ChatID: "c", Token: "t", Mode: "live", ParticipantID: "p", Seq: &seq})
+	type storeProfile struct { // store.Profile's shape
+		Nickname  string `json:"nickname,omitempty"`
+		Firstname string `json:"firstname,omitempty"`
+		Lastname  string `json:"lastname,omitempty"`
+		Email     string `json:"email,omitempty"`
+	}
+	sameJSON(t, "identify same", map[string]any{"newChat": false, "chatId": "c", "participantId": "p", "visitor": storeProfile{Nickname: "R"}},
+		contract.IdentifyResult{ChatID: "c", ParticipantID: "p", Visitor: &contract.Profile{Nickname: "R"}})
+	sameJSON(t, "userData", map[string]json.RawMessage{"userData": json.RawMessage(`{"a":1}`)},
+		contract.UpdateUserDataResult{UserData: json.RawMessage(`{"a":1}`)})
 }

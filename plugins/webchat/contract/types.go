@@ -460,3 +460,39 @@ type Availability struct {
 	FreeSlots          int `json:"freeSlots"`          // chats they can still take, together
 	Queued             int `json:"queued"`             // chats waiting in the queue
 }
+
+// SendFileOptions are sendFile's options; the file travels beside them
+// (an upload), never inside.
+type SendFileOptions struct {
+	RequestID string `json:"requestId,omitempty"` // a retry answers the first attempt's file
+}
+
+// UpdateUserDataResult is what updateUserData resolves with for a visitor:
+// the chat's userData after the merge. (A caller without a chat gets the
+// merge over the deployment's defaults as the bare object.) The options are
+// the userData object itself, or a string holding one.
+type UpdateUserDataResult struct {
+	UserData json.RawMessage `json:"userData"`
+}
+
+// Profile is what a visitor is called.
+type Profile struct {
+	Nickname  string `json:"nickname,omitempty"`
+	Firstname string `json:"firstname,omitempty"`
+	Lastname  string `json:"lastname,omitempty"`
+	Email     string `json:"email,omitempty"`
+}
+
+// IdentifyResult is what identify resolves with. A company uuid that is
+// not the chat's identity starts a new chat for it (NewChat, with its Mode,
+// Seq and Token); otherwise the chat goes on with the identity's Visitor
+// profile. The fields are in the order of the answer.
+type IdentifyResult struct {
+	ChatID        string   `json:"chatId"`
+	Mode          string   `json:"mode,omitempty"`
+	NewChat       bool     `json:"newChat"`
+	ParticipantID string   `json:"participantId"`
+	Seq           *uint64  `json:"seq,omitempty"`
+	Token         string   `json:"token,omitempty"`
+	Visitor       *Profile `json:"visitor,omitempty"`
+}
