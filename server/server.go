@@ -109,11 +109,6 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	st, err := store.Open(filepath.Join(cfg.Data, DBFile), store.Options{
 		NoSync:        o.NoSync,
 		ObserveCommit: s.metrics.ObserveCommit,
-		// The engine exists before the first commit: nothing is written
-		// until New returns.
-		OnCommit: func(c []store.Committed) { s.engine.Committed(c) },
-		// Webhook deliveries commit with the events they announce.
-		Outbox: func(c *store.Chat, evs []store.Event) []store.OutboxEntry { return s.hooks.Outbox(c, evs) },
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/store/logtest"
 )
 
 // Run: go test -run '^$' -bench . -benchtime 2s ./store/
@@ -33,6 +34,8 @@ var benchWriters = []int{1, 16, 256}
 const benchValueSize = 200
 
 func TestMain(m *testing.M) {
+	logtest.RunChild(openConformance) // the conformance suite's kill -9 child, when this is one
+	runSyncChild()                    // the durability test's child, when this is one
 	code := m.Run()
 	if history.dir != "" {
 		_ = os.RemoveAll(history.dir)

@@ -100,7 +100,7 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 				return err
 			}
 		}
-		if err := s.writeOutbox(tx, o, &ch, evs); err != nil {
+		if err := s.writeChange(tx, o, &ch, evs); err != nil {
 			return err
 		}
 		out = ch
@@ -202,7 +202,7 @@ func (s *Store) mutate(ctx context.Context, id, requestID string, fn MutateFunc,
 		if err != nil {
 			return err
 		}
-		if err := s.writeOutbox(tx, o, &ch, added); err != nil {
+		if err := s.writeChange(tx, o, &ch, added); err != nil {
 			return err
 		}
 		outChat, outEvents = ch, added

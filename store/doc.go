@@ -53,6 +53,8 @@
 //	                 tokens, oldest first, and its start key; built from tokens and
 //	                 starts when the bucket is missing)
 //	purge/       chat id → "" (a deleted chat whose events are still being deleted)
+//	change_feed/ uint64 big-endian feed id → Change (a write's chat and appended seqs,
+//	                 in commit order, until the webhooks service consumed it)
 //
 // meta also holds "sessionKey", 32 random bytes made with the file, which sign
 // session data.
@@ -62,13 +64,18 @@
 // as JSON) and kept as given: the store neither reads nor checks them. An
 // empty directory is seeded from the config file at the first start.
 //
-// Outbox entries are written by [Options.Outbox] in the transaction that
-// appends the events they announce (a transactional outbox): an event and its
-// webhook deliveries commit together or not at all. An entry keeps its id
-// when it goes dead and when it is retried. Dead entries stay until they are
-// retried or [Store.PruneDead] deletes them. The numbers of pending and dead
-// entries are counted once at Open and then kept by the writer as its
-// transactions commit, so [Store.OutboxDepth] reads no bucket.
+// Webhook deliveries follow the change feed (change_feed/, on while any
+// webhook is configured: [Store.SetChangeFeed]): every write that appends
+// events also writes, in its own transaction, a row naming the chat (as
+// committed) and the seqs it appended. The webhooks service reads the rows
+// ([Store.Changes]), encodes the payloads off the writer, and in one
+// transaction writes the outbox entries and deletes the rows
+// ([Store.ConsumeChanges]): a crash in between leaves the rows to be read
+// again, so an acknowledged event is delivered at least once. An entry keeps
+// its id when it goes dead and when it is retried. Dead entries stay until
+// they are retried or [Store.PruneDead] deletes them. The numbers of pending
+// and dead entries are counted once at Open and then kept by the writer as
+// its transactions commit, so [Store.OutboxDepth] reads no bucket.
 //
 // A file is written by [Store.AddFile] in the transaction that appends the
 // FileUploaded event announcing it, so a client never sees the event of a
@@ -128,9 +135,12 @@
 //
 // Every write goes through one writer goroutine that drains all queued writes
 // into a single transaction per fsync (group commit). A write is acknowledged
-// only after its transaction committed. Then, still on the writer goroutine
-// and so in commit order, the commit hook receives what was appended: live
-// fan-out is ordered per chat without any further locking.
+// only after its transaction committed. Without a follower it is answered at
+// once; with one ([Store.Follow]: the engine) the committed batch is handed
+// to the follower, in commit order, and its writes are answered when the
+// follower calls [Batch.Done]. The writer starts the next transaction
+// meanwhile: fan-out never runs on it, and at most followDepth batches wait
+// for a slow follower before the writer waits too.
 //
 // # Reads
 //

@@ -35,11 +35,11 @@ func TestAddFile(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		var mu sync.Mutex
 		var committed []store.Committed
-		s, path := newTestStore(t, store.Options{OnCommit: func(c []store.Committed) {
+		s, path := newFollowedStore(t, func(c []store.Committed) {
 			mu.Lock()
 			committed = append(committed, c...)
 			mu.Unlock()
-		}})
+		})
 		mustCreateChat(t, s, "c1")
 		mustAppend(t, s, "c1", "hello")
 		content := []byte("hello, file\n")

@@ -40,17 +40,6 @@ type OutboxEntry struct {
 	DeadAt       int64           `json:"deadAt,omitempty"`
 }
 
-// OutboxFunc turns what one write appends to a chat into outbox entries. It
-// runs inside the write transaction, possibly more than once for the same
-// write: it must be pure (no I/O, no blocking) and must not change c or evs.
-// The store assigns each entry's ID.
-type OutboxFunc func(c *Chat, evs []Event) []OutboxEntry
-
-// outboxDelta is how one op changed the number of pending and dead entries.
-// The writer adds it to the store's counts only once the op committed:
-// commit resets it before every apply, so a batch retried after another op
-// failed counts each op once, and an op that failed or was skipped counts
-// nothing.
 type outboxDelta struct{ pending, dead int }
 
 // countOutbox counts the pending and the dead entries by walking both
@@ -77,31 +66,6 @@ func (s *Store) countCommitted(batch []*op) {
 	}
 }
 
-// writeOutbox adds the entries the Outbox option makes of evs, counting them
-// in o; tx is the transaction that appends them.
-func (s *Store) writeOutbox(tx *bolt.Tx, o *op, ch *Chat, evs []Event) error {
-	if s.opts.Outbox == nil || len(evs) == 0 {
-		return nil
-	}
-	c := *ch // the hook sees the chat as committed but cannot change it
-	entries := s.opts.Outbox(&c, evs)
-	b := tx.Bucket(bucketOutbox)
-	for _, e := range entries {
-		id, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		e.ID = id
-		if err := putPending(tx, e); err != nil {
-			return err
-		}
-	}
-	o.outbox.pending += len(entries)
-	return nil
-}
-
-// dueKey orders the outbox by subscription, then due time:
-// uint16 len(subscription) ‖ subscription ‖ nextAt ‖ id.
 func dueKey(subscription string, nextAt int64, id uint64) []byte {
 	k := make([]byte, 0, 2+len(subscription)+16)
 	k = binary.BigEndian.AppendUint16(k, uint16(len(subscription)))

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,7 @@ var allBuckets = [][]byte{bucketMeta, bucketDeployments, bucketIdentities, bucke
 	bucketLog, bucketStarts, bucketTokens, bucketIdentityChats,
 	bucketOutbox, bucketOutboxDue, bucketDead, bucketQueues, bucketAgents, bucketWebhooks,
 	bucketFiles, bucketFileData, bucketLeft, bucketLeftOpen, bucketLeftAnswered, bucketIdentityLeft, bucketAgentChats,
-	bucketFileStaged}
+	bucketFileStaged, bucketChangeFeed}
 
 // Options tunes a store. The zero value is the production default.
 type Options struct {
@@ -55,19 +56,10 @@ type Options struct {
 	// NoSync skips fsync: for benchmarks of everything but the disk. Never in
 	// production: an acknowledged write could be lost.
 	NoSync bool
-	// OnCommit, if set, receives every committed write's appended events, on
-	// the writer goroutine, in commit order. It must not block or call back
-	// into the store's write methods. The events are shared with what the
-	// write returns to its caller: both sides must treat them as read-only.
-	OnCommit func([]Committed)
 	// ObserveCommit, if set, hears of every committed transaction: how many
 	// writes it carried and how long it took, fsync included. For metrics;
 	// it runs on the writer goroutine and must be cheap.
 	ObserveCommit func(writes int, d time.Duration)
-	// Outbox, if set, makes the webhook deliveries of what CreateChat and
-	// Mutate append; they are written in the same transaction as the events.
-	// See OutboxFunc.
-	Outbox OutboxFunc
 }
 
 // Stats counts the writer's work since Open.
@@ -90,6 +82,14 @@ type Store struct {
 	quit   chan struct{}
 	done   chan struct{}
 
+	// follower, once Follow was called, receives every committed batch; the
+	// writer sends, and closes it when it stops.
+	follower atomic.Pointer[chan *Batch]
+	// feed is poked after a commit that wrote change-feed rows (see
+	// SetChangeFeed); cap 1, never blocks the writer.
+	feed   chan struct{}
+	feedOn atomic.Bool
+
 	statsMu sync.Mutex
 	stats   Stats
 
@@ -102,8 +102,9 @@ type Store struct {
 // its batch fails), so it must reset what it records.
 type op struct {
 	apply     func(tx *bolt.Tx) error
-	committed *Committed  // set by apply when there is something to hand to OnCommit
+	committed *Committed  // set by apply when there is something to hand to the follower
 	outbox    outboxDelta // what apply did to the outbox's sizes
+	feed      bool        // apply wrote a change-feed row
 	err       error
 	done      chan struct{}
 }
@@ -218,6 +219,7 @@ func Open(path string, opts Options) (*Store, error) {
 		ops:        make(chan *op, opts.MaxBatch),
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
+		feed:       make(chan struct{}, 1),
 	}
 	s.pendingN.Store(int64(pending))
 	s.deadN.Store(int64(dead))
@@ -315,9 +317,49 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 	}
 }
 
+// Batch is what one transaction committed: the chats it changed with the
+// events it appended, in commit order. Its writers are answered when the
+// follower calls Done.
+type Batch struct {
+	Writes []Committed
+	ops    []*op
+}
+
+// Done answers the batch's writers. The follower calls it once it has
+// dispatched the batch, so a caller whose write returned finds its effect in
+// whatever the follower maintains (the engine's view, subscribers' queues).
+func (b *Batch) Done() {
+	for _, o := range b.ops {
+		close(o.done)
+	}
+}
+
+// followDepth is how many committed batches may wait for the follower before
+// the writer waits too: it bounds what a slow follower holds in memory.
+const followDepth = 64
+
+// Follow hands every later commit, in commit order, to the caller: the
+// writer goes on with the next transaction while the follower dispatches the
+// last one (fan-out never runs on the writer), and each write is answered
+// only when the follower calls its batch's Done. The channel is closed when
+// the store closes, after the last batch. Follow may be called once; writes
+// committed before it are answered at once.
+func (s *Store) Follow() (<-chan *Batch, error) {
+	ch := make(chan *Batch, followDepth)
+	if !s.follower.CompareAndSwap(nil, &ch) {
+		return nil, errors.New("store: already followed")
+	}
+	return ch, nil
+}
+
 // write is the writer goroutine: it owns every write transaction.
 func (s *Store) write() {
 	defer close(s.done)
+	defer func() {
+		if f := s.follower.Load(); f != nil {
+			close(*f)
+		}
+	}()
 	batch := make([]*op, 0, s.opts.MaxBatch)
 	for {
 		select {
@@ -360,7 +402,7 @@ func (s *Store) commit(batch []*op) {
 		failed := -1
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, o := range batch {
-				o.err, o.committed, o.outbox = nil, nil, outboxDelta{}
+				o.err, o.committed, o.outbox, o.feed = nil, nil, outboxDelta{}, false
 				if err := o.safeApply(tx); err != nil {
 					var sk skip
 					if errors.As(err, &sk) {
@@ -385,20 +427,26 @@ func (s *Store) commit(batch []*op) {
 			s.stats.Writes += uint64(len(batch))
 			s.stats.Busy += busy
 			s.statsMu.Unlock()
-			if s.opts.OnCommit != nil {
-				var out []Committed
+			if wroteFeed(batch) {
+				select {
+				case s.feed <- struct{}{}:
+				default:
+				}
+			}
+			f := s.follower.Load()
+			if f == nil {
 				for _, o := range batch {
-					if o.err == nil && o.committed != nil {
-						out = append(out, *o.committed)
-					}
+					close(o.done)
 				}
-				if len(out) > 0 {
-					s.opts.OnCommit(out)
-				}
+				return
 			}
+			b := &Batch{ops: slices.Clone(batch)}
 			for _, o := range batch {
-				close(o.done)
+				if o.err == nil && o.committed != nil {
+					b.Writes = append(b.Writes, *o.committed)
+				}
 			}
+			*f <- b
 			return
 		}
 		s.chats.rollback()

@@ -24,6 +24,32 @@ func newTestStore(t testing.TB, opts store.Options) (*store.Store, string) {
 	return openTestStore(t, path, opts), path
 }
 
+// newFollowedStore is newTestStore with a follower that hands every
+// committed batch to record before answering its writes.
+func newFollowedStore(t testing.TB, record func([]store.Committed)) (*store.Store, string) {
+	t.Helper()
+	s, path := newTestStore(t, store.Options{})
+	follow(t, s, record)
+	return s, path
+}
+
+// follow hands s's commits to record, in commit order, until s closes.
+func follow(t testing.TB, s *store.Store, record func([]store.Committed)) {
+	t.Helper()
+	commits, err := s.Follow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for b := range commits {
+			if len(b.Writes) > 0 {
+				record(b.Writes)
+			}
+			b.Done()
+		}
+	}()
+}
+
 // openTestStore opens the store at path. Cleanup runs bbolt's consistency
 // check (unless the test closed the store itself) and closes it.
 func openTestStore(t testing.TB, path string, opts store.Options) *store.Store {
@@ -346,7 +372,7 @@ func TestEventsBefore(t *testing.T) {
 
 func TestCreateChat_StartKey(t *testing.T) {
 	var commits commitLog
-	s, _ := newTestStore(t, store.Options{OnCommit: commits.record})
+	s, _ := newFollowedStore(t, commits.record)
 	ctx := context.Background()
 	start := func(id, deployment string) (store.Chat, bool) {
 		t.Helper()
@@ -387,7 +413,7 @@ func TestCreateChat_StartKey(t *testing.T) {
 			t.Errorf("c1 seqs = %v, want [1 2]", got)
 		}
 		if got := commits.count(); got != commitsBefore {
-			t.Errorf("OnCommit got %d writes, want %d: a retried start writes nothing", got, commitsBefore)
+			t.Errorf("the follower got %d writes, want %d: a retried start writes nothing", got, commitsBefore)
 		}
 		if got, want := openChatIDs(t, s), []string{"c1"}; !slices.Equal(got, want) {
 			t.Errorf("open chats = %v, want %v", got, want)
@@ -437,7 +463,7 @@ func TestCreateChat_Errors(t *testing.T) {
 
 func TestMutate_RequestID(t *testing.T) {
 	var commits commitLog
-	s, _ := newTestStore(t, store.Options{OnCommit: commits.record})
+	s, _ := newFollowedStore(t, commits.record)
 	ctx := context.Background()
 	mustCreateChat(t, s, "c1")
 	mustCreateChat(t, s, "c2")
@@ -486,7 +512,7 @@ func TestMutate_RequestID(t *testing.T) {
 			t.Errorf("stored seqs = %v, want %v", got, want)
 		}
 		if got := commits.count(); got != commitsBefore {
-			t.Errorf("OnCommit got %d writes, want %d: a replay writes nothing", got, commitsBefore)
+			t.Errorf("the follower got %d writes, want %d: a replay writes nothing", got, commitsBefore)
 		}
 	})
 
@@ -564,7 +590,7 @@ func TestMutate_FuncError(t *testing.T) {
 // which is retried without it). Only the good ones land, with seqs in order.
 func TestMutate_ErrorsInBatch(t *testing.T) {
 	var commits commitLog
-	s, _ := newTestStore(t, store.Options{OnCommit: commits.record})
+	s, _ := newFollowedStore(t, commits.record)
 	mustCreateChat(t, s, "c1")
 	mustCreateChat(t, s, "c2")
 	release := holdWriter(t, s, "c2")
@@ -633,7 +659,7 @@ func TestMutate_ErrorsInBatch(t *testing.T) {
 		t.Errorf("LastSeq = %d, want %d", c.LastSeq, n/2)
 	}
 	if got, want := commits.events("c1"), seqRange(1, uint64(n/2)); !slices.Equal(got, want) {
-		t.Errorf("OnCommit seqs = %v, want %v", got, want)
+		t.Errorf("the follower seqs = %v, want %v", got, want)
 	}
 	// A refused write left no request id behind; a failed one neither.
 	for _, i := range []int{1, 3} {
@@ -644,7 +670,7 @@ func TestMutate_ErrorsInBatch(t *testing.T) {
 	}
 }
 
-// commitLog records what OnCommit receives.
+// commitLog records what the follower receives.
 type commitLog struct {
 	mu       sync.Mutex
 	writes   int
@@ -682,7 +708,7 @@ func (l *commitLog) events(chatID string) []uint64 {
 	return slices.Clone(l.byChat[chatID])
 }
 
-// has reports whether OnCommit already received seq of chatID.
+// has reports whether the follower already received seq of chatID.
 func (l *commitLog) has(chatID string, seq uint64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -697,7 +723,7 @@ func TestConcurrentAppends(t *testing.T) {
 		chats      = 8
 	)
 	var commits commitLog
-	s, _ := newTestStore(t, store.Options{OnCommit: commits.record})
+	s, _ := newFollowedStore(t, commits.record)
 	for c := range chats {
 		mustCreateChat(t, s, fmt.Sprintf("c%d", c))
 	}
@@ -730,7 +756,7 @@ func TestConcurrentAppends(t *testing.T) {
 					return
 				}
 				if !commits.has(id, evs[0].Seq) {
-					fail("%s seq %d acknowledged before OnCommit saw it", id, evs[0].Seq)
+					fail("%s seq %d acknowledged before the follower saw it", id, evs[0].Seq)
 				}
 				mu.Lock()
 				acked[c] = append(acked[c], evs[0].Seq)
@@ -761,11 +787,11 @@ func TestConcurrentAppends(t *testing.T) {
 			t.Errorf("%s: LastSeq = %d, want %d", id, got, perChat)
 		}
 		if got := commits.events(id); !slices.Equal(got, want) {
-			t.Errorf("%s: OnCommit seqs are not 1..%d exactly once in order (got %d)", id, perChat, len(got))
+			t.Errorf("%s: the follower seqs are not 1..%d exactly once in order (got %d)", id, perChat, len(got))
 		}
 	}
 	if commits.disorder {
-		t.Error("OnCommit saw a chat's seqs out of order")
+		t.Error("the follower saw a chat's seqs out of order")
 	}
 	st := s.Stats()
 	if want := uint64(goroutines*perG + chats); st.Writes != want {

@@ -207,13 +207,14 @@ func TestSweepChats(t *testing.T) {
 
 func TestEraseIdentity(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestStore(t, store.Options{Outbox: func(c *store.Chat, evs []store.Event) []store.OutboxEntry {
+	s, _ := newOutboxStore(t)
+	outbox := func(c *store.Chat, evs []store.Event) []store.OutboxEntry {
 		var out []store.OutboxEntry
 		for _, ev := range evs {
 			out = append(out, store.OutboxEntry{Subscription: "w", Event: "e", EventID: fmt.Sprintf("%s:%d:e", c.ID, ev.Seq), Body: json.RawMessage(`{}`)})
 		}
 		return out
-	}})
+	}
 	lifecycleChat(t, s, "a1", "d", "async", ago(time.Hour), 3, 1, false)
 	lifecycleChat(t, s, "b1", "d", "async", ago(time.Hour), 3, 1, false)
 	// a2: a second conversation of a1's identity.
@@ -223,6 +224,7 @@ func TestEraseIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pumpWith(t, s, outbox)
 	pending, _, _ := s.OutboxDepth(ctx)
 	var told store.Erasure
 	got, err := s.EraseIdentity(ctx, "idn-a1", func(e store.Erasure) []store.OutboxEntry {

@@ -138,16 +138,18 @@ type clientChild struct {
 	n    int
 }
 
-// spawnChild runs this binary again in role (the client sockets, or a bare
-// echo server), with fds file descriptors allowed; it talks to the child by
-// lines on its stdin and stdout.
-func spawnChild(role string, fds uint64) (*exec.Cmd, io.WriteCloser, *bufio.Scanner, error) {
+// spawnChild runs this binary again in role (the client sockets, a bare
+// echo server or the gateway), with fds file descriptors allowed and env
+// added to its environment; it talks to the child by lines on its stdin and
+// stdout.
+func spawnChild(role string, fds uint64, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Scanner, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), roleEnv+"="+role, fmt.Sprintf("CXGATE_LOAD_FDS=%d", fds))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

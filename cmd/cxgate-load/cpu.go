@@ -8,17 +8,26 @@ import (
 	"time"
 )
 
-// cpuSample is the machine's and this process's CPU time at one moment, to
-// tell how much of the machine other processes took during a phase: on a
-// shared 2-core machine that explains most outliers.
+// cpuSample is the machine's, this process's and the gateway's CPU time at
+// one moment, to tell how much of the machine other processes took during a
+// phase: on a shared 2-core machine that explains most outliers.
 type cpuSample struct {
 	at          time.Time
 	busy, total float64 // machine, seconds of CPU (all cores)
 	self        float64 // this process, seconds of CPU
+	gateway     float64 // the gateway's process, seconds of CPU, when gatewayOK
+	gatewayOK   bool
 }
 
-func readCPU() cpuSample {
+// readCPU samples the CPU times; gatewayPID is the gateway's process when it
+// is not this one (0: none).
+func readCPU(gatewayPID int) cpuSample {
 	s := cpuSample{at: time.Now()}
+	if gatewayPID > 0 {
+		if g, err := procCPU(gatewayPID); err == nil {
+			s.gateway, s.gatewayOK = g, true
+		}
+	}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		line, _, _ := strings.Cut(string(b), "\n")
 		f := strings.Fields(line)
@@ -44,19 +53,26 @@ func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6
 
 // cpuUse is a phase's CPU use in cores (1.0 = one core busy all along).
 type cpuUse struct {
-	Seconds float64 `json:"seconds"`
-	Self    float64 `json:"self_cores"`   // this process: gateway and clients when in-process
-	Others  float64 `json:"others_cores"` // every other process of the machine
-	Idle    float64 `json:"idle_cores"`
+	Seconds      float64 `json:"seconds"`
+	Self         float64 `json:"self_cores"`              // this process: gateway and clients when in-process
+	Gateway      float64 `json:"gateway_cores,omitempty"` // the gateway's own process, when it runs apart
+	GatewayKnown bool    `json:"gateway_known"`
+	Others       float64 `json:"others_cores"` // every other process of the machine
+	Idle         float64 `json:"idle_cores"`
 }
 
-func cpuBetween(a, b cpuSample) cpuUse {
+// cpuBetween is the CPU use from a to b; helper is the CPU time, s, of this
+// run's helper processes that ended meanwhile (not a neighbour's).
+func cpuBetween(a, b cpuSample, helper float64) cpuUse {
 	wall := b.at.Sub(a.at).Seconds()
 	if wall <= 0 {
 		return cpuUse{}
 	}
 	u := cpuUse{Seconds: wall, Self: (b.self - a.self) / wall}
-	u.Others = max(0, (b.busy-a.busy)/wall-u.Self)
+	if a.gatewayOK && b.gatewayOK {
+		u.Gateway, u.GatewayKnown = (b.gateway-a.gateway)/wall, true
+	}
+	u.Others = max(0, (b.busy-a.busy-helper)/wall-u.Self-u.Gateway)
 	u.Idle = max(0, (b.total-a.total)-(b.busy-a.busy)) / wall
 	return u
 }

@@ -2,11 +2,18 @@
 // latency, throughput and memory against the targets of DESIGN.md, each as a
 // ratio against a baseline measured in the same run.
 //
-// Without -target it starts a gateway in-process through server.New: the demo
-// setup with rate limits off, -agents agents of 99 chats each (tokens
-// load-agent-token-NNNN), a fresh data directory in a temporary directory
-// removed at exit, and -nosync for a non-durable comparison. All traffic goes
-// to 127.0.0.1.
+// Without -target it starts a gateway through server.New in a process of its
+// own (this program again, in its gateway role): the demo setup with rate
+// limits off, -agents agents of 99 chats each (tokens load-agent-token-NNNN),
+// a fresh data directory in a temporary directory removed at exit, and
+// -nosync for a non-durable comparison. The clients run in this process and
+// the http phase's bare fiber baseline in a third, so that gateway, clients
+// and baseline never share a process: the gateway's CPU time is read from
+// /proc/PID/stat (server CPU per durable send, the gateway's cores while the
+// load phase sends) and its memory from its own runtime. -in-process runs the
+// gateway and the baseline in this process instead, beside the clients (the
+// old default: client CPU and memory count against the gateway's). All
+// traffic goes to 127.0.0.1.
 //
 // Phases (-run, default load,http; -idle N alone runs idle, -longpolls N alone
 // runs longpoll; -run all runs every one):
@@ -22,14 +29,16 @@
 //     (every sample kept, sorted). A progress line goes to stderr every second.
 //   - http: durable WebChatService.sendMessage over HTTP against a bare fiber
 //     handler on 127.0.0.1:0, the same fasthttp client, -http-conc workers and
-//     -http-duration each, alternating in -http-rounds rounds.
-//   - idle: -idle visitor sockets, each after its startChat; the in-process
-//     gateway's memory per socket (HeapInuse+StackInuse after GC, and VmRSS).
-//     With the clients in this process their own share is measured against a
-//     bare fiber websocket server in a child process and subtracted; when both
-//     ends of every socket do not fit under RLIMIT_NOFILE (or with
-//     -clients-child) the clients run in a child process and the gateway is
-//     measured alone.
+//     -http-duration each, alternating in -http-rounds rounds. With each
+//     server in its own process, the server CPU per request is that process's
+//     CPU time over the requests measured (target ≤ 30 µs per durable send).
+//   - idle: -idle visitor sockets, each after its startChat; the gateway's
+//     memory per socket (HeapInuse+StackInuse after GC, and VmRSS), read in
+//     its own process. With -in-process and the clients in this process their
+//     own share is measured against a bare fiber websocket server in a child
+//     process and subtracted; when both ends of every socket do not fit under
+//     RLIMIT_NOFILE (or with -clients-child) the clients run in a child
+//     process and the gateway is measured alone.
 //   - longpoll: -longpolls long-polls parked at once, then one message in each
 //     chat; every poll must answer with its message.
 //

@@ -18,19 +18,81 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/server"
+	"github.com/cxgate/cxgate/store"
 )
 
-// gateway is the system under test: in-process (srv set) or a running one
-// reached at base.
+// gateway is the system under test: in a child process of its own (proc
+// set, the default), in-process (srv set, -in-process) or a running one
+// reached at base (-target).
 type gateway struct {
 	base        string // "http://127.0.0.1:PORT"
 	addr        string // "127.0.0.1:PORT"
 	wsURL       string
 	deployment  string
 	agentTokens []string
-	srv         *server.Server // nil for -target
+	srv         *server.Server // -in-process only
+	proc        *gatewayProc   // the default: the gateway's own process
+	pid         int            // the gateway's process when not this one (the child's, or -pid); 0 unknown
 	dir         string         // in-process data directory, removed by close
 	hc          *fasthttp.HostClient
+	// helperCPU is the CPU time, s, of the helper processes this run
+	// started and stopped (the bare servers of the baselines), so that a
+	// phase does not count it as a neighbour's.
+	helperCPU float64
+}
+
+// startGatewayProc starts the gateway in a child process: the setup of
+// startGateway, in that process.
+func startGatewayProc(o *options) (*gateway, error) {
+	p, err := spawnGateway(o, uint64(4096+4*(o.visitors+o.agents+o.httpConc)+2*max(o.idle, o.longpolls)))
+	if err != nil {
+		return nil, err
+	}
+	g := &gateway{addr: p.addr, deployment: "demo", proc: p, pid: p.pid()}
+	for i := range max(o.agents, 1) {
+		g.agentTokens = append(g.agentTokens, agentToken(i))
+	}
+	g.init(o)
+	return g, nil
+}
+
+// measured reports whether the gateway's memory, sockets and store can be
+// read: it is in-process or this run's child.
+func (g *gateway) measured() bool { return g.srv != nil || g.proc != nil }
+
+// mem reads the gateway's memory after a full GC; for the in-process
+// gateway that is this whole process's.
+func (g *gateway) mem() (mem, error) {
+	switch {
+	case g.srv != nil:
+		return readMem(), nil
+	case g.proc != nil:
+		return g.proc.mem()
+	}
+	return mem{}, errors.New("the gateway's memory is not readable with -target")
+}
+
+// sockets is the number of sockets open at the gateway; -1 when unknown.
+func (g *gateway) sockets() int {
+	switch {
+	case g.srv != nil:
+		return g.srv.Sockets()
+	case g.proc != nil:
+		if n, err := g.proc.sockets(); err == nil {
+			return n
+		}
+	}
+	return -1
+}
+
+// cpu is the gateway process's CPU time so far, s; false when it is this
+// process or unknown.
+func (g *gateway) cpu() (float64, bool) {
+	if g.pid <= 0 {
+		return 0, false
+	}
+	s, err := procCPU(g.pid)
+	return s, err == nil
 }
 
 // agentToken is the token of in-process agent i.
@@ -85,7 +147,7 @@ func dialGateway(o *options) (*gateway, error) {
 	if u.Port() == "" {
 		host = net.JoinHostPort(u.Hostname(), "80")
 	}
-	g := &gateway{addr: host, deployment: o.deployment, agentTokens: o.agentTokens}
+	g := &gateway{addr: host, deployment: o.deployment, agentTokens: o.agentTokens, pid: o.pid}
 	g.init(o)
 	return g, nil
 }
@@ -116,6 +178,9 @@ func (g *gateway) close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		_ = g.srv.Shutdown(ctx)
+	}
+	if g.proc != nil {
+		g.proc.stop()
 	}
 	if g.dir != "" {
 		os.RemoveAll(g.dir)
@@ -291,15 +356,31 @@ type storeUse struct {
 	WriterBusyPart float64 `json:"writer_busy_fraction"` // of the phase's wall time
 }
 
+// writerStats reads the store's counters of the in-process or child gateway.
+func (g *gateway) writerStats() (store.Stats, bool) {
+	switch {
+	case g.srv != nil:
+		return g.srv.Store().Stats(), true
+	case g.proc != nil:
+		c, w, busy, err := g.proc.stats()
+		return store.Stats{Commits: c, Writes: w, Busy: busy}, err == nil
+	}
+	return store.Stats{}, false
+}
+
 // storeStats returns a function that reports the store's work since the
 // call; nil figures for a -target gateway.
 func (g *gateway) storeStats() func() *storeUse {
-	if g.srv == nil {
+	a, ok := g.writerStats()
+	if !ok {
 		return func() *storeUse { return nil }
 	}
-	a, t0 := g.srv.Store().Stats(), time.Now()
+	t0 := time.Now()
 	return func() *storeUse {
-		b := g.srv.Store().Stats()
+		b, ok := g.writerStats()
+		if !ok {
+			return nil
+		}
 		u := &storeUse{Commits: b.Commits - a.Commits, Writes: b.Writes - a.Writes}
 		if u.Commits > 0 {
 			u.WritesPerTx = float64(u.Writes) / float64(u.Commits)

@@ -83,6 +83,7 @@ func echoMain() {
 			}
 		}
 	}, websocket.Config{ReadBufferSize: 4096, WriteBufferSize: 4096})) // as the gateway's
+	bareCommand(app) // the http phase's baseline, when it runs apart from the clients
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -162,7 +163,11 @@ func (e *echoChild) mem() (mem, error) {
 	return m, nil
 }
 
-func (e *echoChild) stop() {
+func (e *echoChild) pid() int { return e.cmd.Process.Pid }
+
+// stop ends the child and returns the CPU time it used, s, so that a phase
+// does not count it as a neighbour's.
+func (e *echoChild) stop() float64 {
 	e.in.Close()
 	done := make(chan struct{})
 	go func() { _ = e.cmd.Wait(); close(done) }()
@@ -172,6 +177,10 @@ func (e *echoChild) stop() {
 		_ = e.cmd.Process.Kill()
 		<-done
 	}
+	if st := e.cmd.ProcessState; st != nil {
+		return (st.UserTime() + st.SystemTime()).Seconds()
+	}
+	return 0
 }
 
 // idleSet is a set of idle client sockets, each with its reader.
@@ -230,6 +239,7 @@ type idleResult struct {
 	InProcess       bool    `json:"in_process"`
 	Clients         string  `json:"clients"` // where the gateway's visitor sockets ran
 	TargetPID       int     `json:"target_pid,omitempty"`
+	GatewayPID      int     `json:"gateway_pid,omitempty"` // the gateway's own process, started by this run
 	TargetRSSKiBPer float64 `json:"target_rss_kib_per_socket,omitempty"`
 }
 
@@ -240,6 +250,9 @@ func runIdle(o *options, g *gateway, errs *errCounter, rep *Report, progress io.
 		return fmt.Errorf("%d sockets need %d file descriptors (RLIMIT_NOFILE)", n, n+4096)
 	}
 	res := idleResult{N: n, InProcess: g.srv != nil, TargetPID: o.pid}
+	if g.proc != nil {
+		res.GatewayPID = g.pid
+	}
 
 	// 1. Client-only: the same clients against a bare server in a child
 	// process; this process's delta is the clients' alone.
@@ -268,7 +281,7 @@ func runIdle(o *options, g *gateway, errs *errCounter, rep *Report, progress io.
 	c1 := readMem()
 	e1, err := echo.mem()
 	set.close()
-	echo.stop()
+	g.helperCPU += echo.stop()
 	if err != nil {
 		return err
 	}
@@ -279,9 +292,17 @@ func runIdle(o *options, g *gateway, errs *errCounter, rep *Report, progress io.
 	time.Sleep(500 * time.Millisecond) // let closed sockets' goroutines end
 
 	// 2. The gateway: chats first, then their sockets, from this process
-	// when both ends of every socket fit in it, else from a child.
+	// when both ends of every socket fit in it, else from a child. The
+	// gateway's memory is its own process's unless it runs in this one.
 	var child *clientChild
 	res.Clients = "this process"
+	gmem := func() mem {
+		m, err := g.mem()
+		if err != nil && g.measured() {
+			rep.warn("idle: gateway memory: %v", err)
+		}
+		return m
+	}
 	if g.srv != nil && !fdsFor(2*n+4096) || o.clientsChild {
 		child, err = spawnClients(uint64(n+4096), errs)
 		if err != nil {
@@ -291,7 +312,7 @@ func runIdle(o *options, g *gateway, errs *errCounter, rep *Report, progress io.
 		res.Clients = "child process"
 	}
 	fmt.Fprintf(progress, "idle: starting %d chats\n", n)
-	m0 := readMem()
+	m0 := gmem()
 	var t0 uint64
 	if o.pid > 0 {
 		t0, _ = procRSS(strconv.Itoa(o.pid))
@@ -301,10 +322,10 @@ func runIdle(o *options, g *gateway, errs *errCounter, rep *Report, progress io.
 		return fmt.Errorf("start chats: %w", err)
 	}
 	defer g.endChats(vs, 64)
-	m1 := readMem()
+	m1 := gmem()
 	base := 0
-	if g.srv != nil {
-		base = g.srv.Sockets()
+	if g.measured() {
+		base = g.sockets()
 	}
 	tokens := make([]string, n)
 	for i, v := range vs {
@@ -324,15 +345,15 @@ func runIdle(o *options, g *gateway, errs *errCounter, rep *Report, progress io.
 		}
 		defer set.close()
 	}
-	if g.srv != nil {
+	if g.measured() {
 		deadline := time.Now().Add(30 * time.Second)
-		for g.srv.Sockets() < base+n && time.Now().Before(deadline) {
+		for g.sockets() < base+n && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		res.Sockets = g.srv.Sockets() - base
+		res.Sockets = g.sockets() - base
 	}
 	time.Sleep(time.Second)
-	m2 := readMem()
+	m2 := gmem()
 	res.BothKiB, res.BothRSSKiB = perConn(m1.HeapStack, m2.HeapStack, n), perConn(m1.RSS, m2.RSS, n)
 	res.GoroutinesPer = float64(m2.Goroutines-m1.Goroutines) / float64(n)
 	res.BothStackKiB = perConn(m1.Stack, m2.Stack, n)
@@ -349,12 +370,15 @@ func runIdle(o *options, g *gateway, errs *errCounter, rep *Report, progress io.
 	}
 
 	phase := fmt.Sprintf("idle/%d", n)
-	if g.srv != nil {
+	if g.measured() {
 		res.GatewayKiB, res.GatewayRSSKiB = res.BothKiB, res.BothRSSKiB
 		gStack, gGor := res.BothStackKiB, res.GoroutinesPer
 		how := "measured alone: clients in a child process"
+		if g.proc != nil {
+			how = "measured alone: the gateway in its own process"
+		}
 		howRSS := how
-		if child == nil {
+		if child == nil && g.srv != nil {
 			res.GatewayKiB -= res.ClientKiB
 			res.GatewayRSSKiB -= res.ClientRSSKiB
 			gStack -= res.ClientStackKiB

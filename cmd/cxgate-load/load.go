@@ -140,6 +140,10 @@ type loadResult struct {
 	A2V        summary        `json:"a2v"`
 	Timeouts   map[string]int `json:"timeouts"`
 	Lost       []string       `json:"lost,omitempty"` // the first messages never delivered
+	// GatewayCores is the gateway process's CPU use from the first send
+	// to the end of the drain, when it runs apart (-1 otherwise).
+	GatewayCores float64 `json:"gateway_cores"`
+	GatewayCPUus float64 `json:"gateway_cpu_us_per_visitor_message"` // its answer's included
 }
 
 // visitorClient is one visitor of the conversation run.
@@ -292,6 +296,7 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	// Progress, every second.
 	progDone := make(chan struct{})
 	start := time.Now()
+	gcpu0, gcpuOK := g.cpu()
 	go func() {
 		defer close(progDone)
 		tick := time.NewTicker(o.progress)
@@ -303,8 +308,8 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 			case <-tick.C:
 				w1, w2 := tr.v2a.window(), tr.a2v.window()
 				sockets := ""
-				if g.srv != nil {
-					sockets = fmt.Sprintf(" sockets=%d", g.srv.Sockets())
+				if n := g.sockets(); n >= 0 {
+					sockets = fmt.Sprintf(" sockets=%d", n)
 				}
 				fmt.Fprintf(progress, "load %5.1fs sent=%d v→a=%d (p99 %.2fms) answers=%d a→v=%d (p99 %.2fms) backlog=%d errors=%d%s\n",
 					time.Since(start).Seconds(), tr.sent.Load(), tr.v2a.count(), ms(quantile(w1, 0.99)),
@@ -350,6 +355,8 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	for time.Now().Before(drainEnd) && tr.pending(scheduled) > 0 {
 		time.Sleep(20 * time.Millisecond)
 	}
+	gcpu1, gcpuOK1 := g.cpu()
+	busy := time.Since(start)
 	close(stop)
 	<-progDone
 	for _, c := range clients {
@@ -361,7 +368,13 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 
 	// Account.
 	res := loadResult{Transport: o.transport, Visitors: len(vs), Agents: len(f.agents), Rate: o.rate, Window: window,
-		Sent: tr.sent.Load(), Answers: tr.aSent.Load(), Timeouts: map[string]int{}}
+		Sent: tr.sent.Load(), Answers: tr.aSent.Load(), Timeouts: map[string]int{}, GatewayCores: -1}
+	if gcpuOK && gcpuOK1 {
+		res.GatewayCores = (gcpu1 - gcpu0) / busy.Seconds()
+		if res.Sent > 0 {
+			res.GatewayCPUus = (gcpu1 - gcpu0) / float64(res.Sent) * 1e6
+		}
+	}
 	for i := range scheduled {
 		if tr.vAck[i].Load() >= 2 {
 			continue
@@ -423,6 +436,17 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	rep.add(Figure{Phase: phase, Name: "visitor messages sent/s", Value: float64(res.Sent) / secs, Unit: "msg/s",
 		Target: fmt.Sprintf("= -rate %.0f", o.rate), Ratio: float64(res.Sent) / secs / o.rate, Baseline: "-rate",
 		Verdict: atLeast(float64(res.Sent)/secs/o.rate, 0.98)})
+	if res.GatewayCores >= 0 {
+		f := Figure{Phase: phase, Name: "gateway CPU while sending", Value: res.GatewayCores, Unit: "cores", Verdict: "info",
+			Note: fmt.Sprintf("its process from the first send to the end of the drain (%.1fs); %.0f µs per visitor message", busy.Seconds(), res.GatewayCPUus)}
+		if o.reply {
+			f.Note += " with its answer"
+			if o.rate >= 5000 {
+				f.Target, f.Ratio, f.Baseline, f.Verdict = "≤ 1 core at 5000 msg/s answered", res.GatewayCores, "1 core", atMost(res.GatewayCores, 1)
+			}
+		}
+		rep.add(f)
+	}
 	rep.add(Figure{Phase: phase, Name: "messages delivered/s (both ways)", Value: float64(res.Delivered+res.AnswersGot) / secs, Unit: "msg/s", Verdict: "info",
 		Note: fmt.Sprintf("%d v→a + %d a→v in %.1fs", res.Delivered, res.AnswersGot, secs)})
 	return nil

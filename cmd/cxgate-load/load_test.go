@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary play the bare echo server of the idle
-// phase, as the command does.
+// TestMain lets the test binary play the bare echo server, the client
+// process and the gateway's process, as the command does.
 func TestMain(m *testing.M) {
 	switch os.Getenv(roleEnv) {
 	case "echo":
@@ -20,13 +20,18 @@ func TestMain(m *testing.M) {
 	case "clients":
 		clientMain()
 		return
+	case "gateway":
+		gatewayMain()
+		return
 	}
 	os.Exit(m.Run())
 }
 
-// TestLoadSmoke runs every phase in-process, briefly and at a low rate, and
-// checks that messages flowed both ways without an error and that the report
-// has every figure. It checks no performance figure: timed tests are flaky.
+// TestLoadSmoke runs every phase, briefly and at a low rate, with the gateway
+// in its own process (the default), then the memory phases with it in this
+// one (-in-process); it checks that messages flowed both ways without an
+// error and that the report has every figure. It checks no performance
+// figure: timed tests are flaky.
 func TestLoadSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a gateway and a child process")
@@ -63,8 +68,9 @@ func TestLoadSmoke(t *testing.T) {
 	want := map[string][]string{
 		"load/ws/agents-ws": {"visitor→agent p50", "visitor→agent p99", "visitor→agent p999",
 			"agent→visitor p50", "agent→visitor p99", "agent→visitor p999",
-			"visitor messages sent/s", "messages delivered/s (both ways)"},
-		"http/c4":     {"bare fiber POST rate", "sendMessage rate"},
+			"visitor messages sent/s", "messages delivered/s (both ways)", "gateway CPU while sending"},
+		"http/c4":     {"bare fiber POST rate", "sendMessage rate", "server CPU per durable send"},
+		"load":        {"CPU cores used by the gateway", "CPU cores used by the clients (this process)"},
 		"idle/20":     {"gateway heap+stack per idle socket", "gateway RSS per idle socket", "gateway heap per open chat (no socket)", "sockets open at the gateway"},
 		"longpoll/20": {"long-polls parked at once", "long-polls answered with their message", "send → poll answer p50", "send → poll answer p99"},
 		"all":         {"errors (rejections, drops, timeouts)"},
@@ -84,9 +90,17 @@ func TestLoadSmoke(t *testing.T) {
 	if f, _ := rep.Figure("longpoll/20", "long-polls answered with their message"); f.Value != 20 {
 		t.Errorf("long-polls answered: %v of 20", f.Value)
 	}
-	// The same two phases with their clients in a child process, as when
-	// RLIMIT_NOFILE is too low for both ends of 10,000 sockets.
-	o2, err := parseFlags([]string{"-run", "idle,longpoll", "-idle", "10", "-longpolls", "10", "-poll-wait", "20s", "-clients-child"}, io.Discard)
+	// The gateway's process did the sends: its CPU time was read.
+	if f, _ := rep.Figure("http/c4", "server CPU per durable send"); !(f.Value > 0) {
+		t.Errorf("server CPU per durable send = %v, want a measured time", f.Value)
+	}
+	if f, _ := rep.Figure("idle/20", "sockets open at the gateway"); f.Value != 20 {
+		t.Errorf("sockets open at the gateway's process: %v of 20", f.Value)
+	}
+	// The same two phases with the gateway in this process and the
+	// clients in a child, as when RLIMIT_NOFILE is too low for both ends of
+	// 10,000 sockets.
+	o2, err := parseFlags([]string{"-run", "idle,longpoll", "-idle", "10", "-longpolls", "10", "-poll-wait", "20s", "-clients-child", "-in-process"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -194,8 +194,8 @@ func runLongPolls(o *options, g *gateway, errs *errCounter, rep *Report, progres
 		specs[i] = pollSpec{token: v.token, after: v.seq, want: fmt.Sprintf("lp%d ", i)}
 	}
 	m0 := mem{}
-	if g.srv != nil {
-		m0 = readMem()
+	if g.measured() {
+		m0, _ = g.mem()
 	}
 	fmt.Fprintf(progress, "longpoll: parking %d polls (wait %v) from the %s\n", n, o.pollWait, res.Clients)
 	if err := pc.park(g.addr, specs, o.pollWait); err != nil {
@@ -203,8 +203,8 @@ func runLongPolls(o *options, g *gateway, errs *errCounter, rep *Report, progres
 	}
 	// Every request is written; give the gateway time to park them all.
 	time.Sleep(time.Second + time.Duration(n)*50*time.Microsecond)
-	if g.srv != nil {
-		m1 := readMem()
+	if g.measured() {
+		m1, _ := g.mem()
 		res.ParkedKiB = perConn(m0.HeapStack, m1.HeapStack, n)
 	}
 	fmt.Fprintf(progress, "longpoll: sending one message per chat\n")
@@ -259,9 +259,12 @@ func runLongPolls(o *options, g *gateway, errs *errCounter, rep *Report, progres
 		Note:    fmt.Sprintf("%d sends (%d at a time) in %.2fs, all answered %.2fs after the first send", n, o.httpConc, res.SendSecs, res.AllSecs)})
 	rep.add(Figure{Phase: phase, Name: "send → poll answer p50", Value: res.Latency.P50, Unit: "ms", Verdict: "info"})
 	rep.add(Figure{Phase: phase, Name: "send → poll answer p99", Value: res.Latency.P99, Unit: "ms", Verdict: "info"})
-	if g.srv != nil {
+	if g.measured() {
 		note := "gateway only (clients in a child process)"
-		if res.Clients == "this process" {
+		switch {
+		case g.proc != nil:
+			note = "gateway only (its own process)"
+		case res.Clients == "this process":
 			note = "gateway and client together (same process)"
 		}
 		rep.add(Figure{Phase: phase, Name: "heap+stack per parked poll", Value: res.ParkedKiB, Unit: "KiB", Verdict: "info", Note: note})

@@ -35,6 +35,7 @@ type options struct {
 	longpolls    int
 	pollWait     time.Duration
 	clientsChild bool
+	inProcess    bool
 	httpConc     int
 	httpDuration time.Duration
 	httpWarm     time.Duration
@@ -58,8 +59,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprint(stderr, `cxgate-load drives a cxgate gateway with scripted chats and reports latency,
 throughput and memory against the targets of DESIGN.md, each as a ratio.
 
-Without -target it starts a gateway in-process (demo setup, rate limits off,
--agents agents with 99 chats each, a temporary data dir removed at exit).
+Without -target it starts a gateway in a process of its own (this program
+again; demo setup, rate limits off, -agents agents with 99 chats each, a
+temporary data dir removed at exit): the clients run in this process and the
+http phase's bare fiber baseline in a third, and the gateway's CPU time is read
+from /proc. -in-process runs the gateway in this process instead, as before.
 
 Phases (-run): idle (memory per idle socket), longpoll (N parked long-polls),
 load (visitor/agent conversations over sockets or long-poll), http (durable
@@ -77,10 +81,11 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.target, "target", "", "`URL` of a running gateway (http://127.0.0.1:8080); empty starts one in-process")
+	fs.StringVar(&o.target, "target", "", "`URL` of a running gateway (http://127.0.0.1:8080); empty starts one in its own process")
+	fs.BoolVar(&o.inProcess, "in-process", false, "run the gateway and the bare fiber baseline in this process, beside the clients (the old default): client CPU and memory then count against the gateway's")
 	fs.StringVar(&o.deployment, "deployment", "demo", "deployment key of visitors' chats (with -target)")
 	tokens := fs.String("agent-tokens", "ann-secret", "comma-separated agent `tokens` (with -target); one socket per token")
-	fs.IntVar(&o.pid, "pid", 0, "process id of the -target gateway, to read its RSS in the idle phase")
+	fs.IntVar(&o.pid, "pid", 0, "process id of the -target gateway, to read its RSS in the idle phase and its CPU time")
 	fs.IntVar(&o.visitors, "visitors", 50, "visitor connections in the load phase")
 	fs.IntVar(&o.agents, "agents", 2, "agents (one socket each)")
 	fs.StringVar(&o.transport, "transport", "ws", "visitors' transport in the load phase: ws or longpoll")
@@ -99,11 +104,11 @@ Flags:
 	fs.DurationVar(&o.httpWarm, "http-warm", 300*time.Millisecond, "warm-up before each side of the http ratio")
 	fs.IntVar(&o.httpRounds, "http-rounds", 3, "the http ratio's sides alternate in this many rounds, -http-duration in all")
 	run := fs.String("run", "", "phases to run: comma-separated of idle,longpoll,load,http or all")
-	fs.BoolVar(&o.noSync, "nosync", false, "in-process gateway without fsync: a non-durable comparison")
+	fs.BoolVar(&o.noSync, "nosync", false, "the gateway this command starts runs without fsync: a non-durable comparison")
 	fs.BoolVar(&o.jsonOut, "json", false, "also print the report as JSON on stdout, after the table")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured phases to `file`")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process in the measured phases to `file` (the clients; the gateway too with -in-process)")
 	fs.StringVar(&o.goBench, "gobench", "", "saved output of the Go benchmarks and the long kill -9 and churn tests (`file`, as make bench writes it): their targets join the table")
-	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the measured phases to `file`")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile of this process at the end of the measured phases to `file` (the clients; the gateway too with -in-process)")
 	fs.DurationVar(&o.progress, "progress", time.Second, "progress line interval (stderr)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -156,7 +161,9 @@ Flags:
 	case o.target == "" && o.has("load") && o.visitors > 99*o.agents:
 		return nil, fmt.Errorf("%d visitors need at least %d agents (99 chats each)", o.visitors, (o.visitors+98)/99)
 	case o.target != "" && o.noSync:
-		return nil, errors.New("-nosync applies to the in-process gateway only")
+		return nil, errors.New("-nosync applies to the gateway this command starts only")
+	case o.target != "" && o.inProcess:
+		return nil, errors.New("-in-process and -target exclude each other")
 	}
 	if o.target != "" && o.agents > len(o.agentTokens) {
 		o.agents = len(o.agentTokens)
@@ -174,6 +181,9 @@ func main() {
 		return
 	case "clients":
 		clientMain()
+		return
+	case "gateway":
+		gatewayMain()
 		return
 	}
 	o, err := parseFlags(os.Args[1:], os.Stderr)
@@ -218,7 +228,7 @@ func run(o *options, progress io.Writer) (rep *Report, err error) {
 		"phases": o.phases, "visitors": o.visitors, "agents": o.agents, "transport": o.transport,
 		"rate": o.rate, "duration": o.duration.String(), "reply": o.reply, "agent_send": o.agentSend, "idle": o.idle, "longpolls": o.longpolls,
 		"http_conc": o.httpConc, "http_duration": o.httpDuration.String(), "gomaxprocs": runtime.GOMAXPROCS(0),
-		"numcpu": runtime.NumCPU(), "go": runtime.Version(),
+		"numcpu": runtime.NumCPU(), "go": runtime.Version(), "in_process": o.inProcess,
 	}
 	rep.NoSync = o.noSync
 	need := uint64(4096 + 4*(o.visitors+o.agents+o.httpConc))
@@ -227,12 +237,18 @@ func run(o *options, progress io.Writer) (rep *Report, err error) {
 	}
 
 	var g *gateway
-	if o.target != "" {
+	switch {
+	case o.target != "":
 		g, err = dialGateway(o)
 		rep.Mode = "target " + o.target
-	} else {
+	case o.inProcess:
 		g, err = startGateway(o, progress)
-		rep.Mode = "in-process gateway; clients in this process unless a figure says otherwise"
+		rep.Mode = "in-process gateway; clients and bare fiber baseline in this process unless a figure says otherwise"
+	default:
+		g, err = startGatewayProc(o)
+		if err == nil {
+			rep.Mode = fmt.Sprintf("gateway in its own process (pid %d), clients in this one unless a figure says otherwise, bare fiber baseline in a third", g.pid)
+		}
 	}
 	if err != nil {
 		return rep, err
@@ -254,16 +270,26 @@ func run(o *options, progress io.Writer) (rep *Report, err error) {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	// phase runs fn and notes the CPU the machine spent meanwhile.
+	// phase runs fn and notes the CPU the machine spent meanwhile: this
+	// process's, the gateway's when it runs apart, and the rest.
 	cpu := map[string]cpuUse{}
 	rep.Details["cpu"] = cpu
 	phase := func(name string, fn func() error) error {
-		a := readCPU()
+		a := readCPU(g.pid)
+		helper := g.helperCPU
 		err := fn()
-		u := cpuBetween(a, readCPU())
+		u := cpuBetween(a, readCPU(g.pid), g.helperCPU-helper)
 		cpu[name] = u
-		rep.add(Figure{Phase: name, Name: "CPU cores used by this process", Value: u.Self, Unit: "cores", Verdict: "info",
+		self := "CPU cores used by this process"
+		if g.pid > 0 {
+			self = "CPU cores used by the clients (this process)"
+		}
+		rep.add(Figure{Phase: name, Name: self, Value: u.Self, Unit: "cores", Verdict: "info",
 			Note: fmt.Sprintf("other processes %.2f, idle %.2f of %d", u.Others, u.Idle, runtime.NumCPU())})
+		if u.GatewayKnown {
+			rep.add(Figure{Phase: name, Name: "CPU cores used by the gateway", Value: u.Gateway, Unit: "cores", Verdict: "info",
+				Note: fmt.Sprintf("process %d, from /proc, over the whole phase (setup included)", g.pid)})
+		}
 		if u.Others > 0.25 {
 			rep.warn("%s: other processes used %.2f cores of %d meanwhile (this one %.2f): figures are pessimistic", name, u.Others, runtime.NumCPU(), u.Self)
 		}

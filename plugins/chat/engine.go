@@ -21,30 +21,64 @@ import (
 	"github.com/cxgate/cxgate/store"
 )
 
-// Log is what the engine needs of the store: the event log and the chat
-// records beside it. A clustered backend can replace it.
-type Log interface {
+// EventLog is the chats' event log with the chat records beside it: the
+// seam a clustered backend replaces (store/logtest is its conformance
+// suite).
+type EventLog interface {
+	// CreateChat stores a chat with its first events; a start key already
+	// used on the deployment answers that chat (existing = true).
 	CreateChat(ctx context.Context, n store.NewChat) (store.Chat, bool, error)
+	// Mutate changes a chat record and appends fn's events with the chat's
+	// next seqs in one transaction, idempotent per request id.
 	Mutate(ctx context.Context, id, requestID string, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	Chat(ctx context.Context, id string) (store.Chat, error)
 	OpenChats(ctx context.Context, fn func(store.Chat) error) error
 	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
 	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]store.Event, error)
-	LookupToken(ctx context.Context, hash []byte) (store.Token, error)
-	IssueToken(ctx context.Context, hash []byte, t store.Token) error
+	// Follow hands every later commit to the engine in commit order; a
+	// write is answered once the engine called its batch's Done.
+	Follow() (<-chan *store.Batch, error)
+	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error)
+}
+
+// Identities are visitors known across chats.
+type Identities interface {
 	Identity(ctx context.Context, id string) (store.Identity, error)
 	PutIdentity(ctx context.Context, idn store.Identity) error
 	ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error)
+}
+
+// Tokens are visitors' bearer tokens, by hash.
+type Tokens interface {
+	LookupToken(ctx context.Context, hash []byte) (store.Token, error)
+	IssueToken(ctx context.Context, hash []byte, t store.Token) error
+}
+
+// Files are the files of chats, each written with the event announcing it.
+type Files interface {
 	AddFile(ctx context.Context, chatID, requestID string, f store.File, content []byte, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	AddStagedFile(ctx context.Context, chatID, requestID string, f store.File, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
 	FileInfo(ctx context.Context, id string) (store.File, error)
 	FileContent(ctx context.Context, id string) (store.File, []byte, error)
+	FileReader(f store.File) io.Reader
+}
+
+// LeftMessages are the messages visitors leave when nobody is available,
+// each written with its webhook deliveries.
+type LeftMessages interface {
 	LeaveMessage(ctx context.Context, m store.LeftMessage, idn *store.Identity, outbox []store.OutboxEntry) error
 	AnswerMessage(ctx context.Context, id string, a store.Answer, outbox func(store.LeftMessage) []store.OutboxEntry) (store.LeftMessage, error)
 	LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error)
 	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
-	FileReader(f store.File) io.Reader
-	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error)
+}
+
+// Log is everything the engine persists; the bbolt store is one.
+type Log interface {
+	EventLog
+	Identities
+	Tokens
+	Files
+	LeftMessages
 }
 
 // Statuses stores agents' statuses (the store does).
@@ -71,7 +105,10 @@ type Engine struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	observers []Observer
-	kick      chan struct{}
+	// cfgObservers hear of every configuration put in force, synchronously:
+	// what a caller writes after SetConfig returns is under the new one.
+	cfgObservers []func(*config.Config)
+	kick         chan struct{}
 
 	msgObservers []MessageObserver                                           // messages.go
 	msgOutbox    func(event string, m store.LeftMessage) []store.OutboxEntry // Options.MessageOutbox
@@ -104,6 +141,16 @@ type agentState struct {
 	// accepted or transferred) until that write commits or fails, so that
 	// concurrent assignments never take it beyond its capacity.
 	accepting map[string]bool
+	// offline mirrors status == StatusOffline (or the agent removed) for
+	// the one check made inside a write transaction (assign): an atomic
+	// read there, never the engine's mutex.
+	offline atomic.Bool
+}
+
+// setStatus changes the agent's status; e.mu must be held.
+func (a *agentState) setStatus(status string) {
+	a.status = status
+	a.offline.Store(status == StatusOffline)
 }
 
 // load is how many seats the agent's chats take, those being given to it
@@ -209,6 +256,9 @@ func (e *Engine) SetConfig(ctx context.Context, c config.Config) error {
 		return err
 	}
 	e.cfg.Store(&c)
+	for _, o := range e.cfgObservers {
+		o(&c)
+	}
 	removed := e.reconcileAgents(&c)
 	for _, id := range removed {
 		e.requeueAgentChats(ctx, id, "removed")
@@ -229,11 +279,13 @@ func (e *Engine) reconcileAgents(c *config.Config) (removed []string) {
 			st.cfg = a
 			continue
 		}
-		e.agents[a.ID] = &agentState{cfg: a, status: StatusOffline, chats: map[string]bool{}}
+		st := &agentState{cfg: a, chats: map[string]bool{}}
+		st.setStatus(StatusOffline)
+		e.agents[a.ID] = st
 	}
 	for id, st := range e.agents {
 		if !seen[id] {
-			st.status = StatusOffline
+			st.setStatus(StatusOffline)
 			removed = append(removed, id)
 			delete(e.agents, id)
 		}
@@ -247,6 +299,14 @@ func (e *Engine) Now() time.Time { return e.now() }
 // Observe adds an observer. Call before the store commits anything.
 func (e *Engine) Observe(o Observer) { e.observers = append(e.observers, o) }
 
+// ObserveConfig adds an observer of the configuration: it is called with the
+// one in force now and then with each one SetConfig puts in force, before
+// SetConfig returns. Call before Load.
+func (e *Engine) ObserveConfig(o func(*config.Config)) {
+	e.cfgObservers = append(e.cfgObservers, o)
+	o(e.Config())
+}
+
 // Load rebuilds the view of open chats from the log after a restart, and
 // the agents' statuses: an agent that was online is online again, with the
 // presence grace counted from now, so that it keeps its chats if it
@@ -255,8 +315,13 @@ func (e *Engine) Observe(o Observer) { e.observers = append(e.observers, o) }
 // A chat held by an agent no longer in the directory (an imported
 // configuration dropped it) is queued again, as when an admin removes one.
 func (e *Engine) Load(ctx context.Context) error {
+	commits, err := e.log.Follow()
+	if err != nil {
+		return fmt.Errorf("chat: follow the log: %w", err)
+	}
+	go e.dispatch(commits)
 	gone := map[string]bool{}
-	err := e.log.OpenChats(ctx, func(c store.Chat) error {
+	err = e.log.OpenChats(ctx, func(c store.Chat) error {
 		e.mu.Lock()
 		e.track(&c)
 		for _, p := range c.Participants {
@@ -291,12 +356,13 @@ func (e *Engine) Load(ctx context.Context) error {
 		}
 		switch status {
 		case StatusOnline:
-			a.status, a.lastFree = StatusOnline, now
+			a.setStatus(StatusOnline)
+			a.lastFree = now
 			if e.presence != nil {
 				a.absentSince = now
 			}
 		case StatusAway:
-			a.status = StatusAway
+			a.setStatus(StatusAway)
 		}
 	}
 	return nil
@@ -313,8 +379,19 @@ func (e *Engine) saveStatus(ctx context.Context, agentID, status string) {
 	}
 }
 
-// Committed is the store's commit hook. It runs on the writer goroutine.
-func (e *Engine) Committed(batch []store.Committed) {
+// dispatch is the engine's fan-out goroutine: it takes the log's commits in
+// commit order, updates the view, runs the observers (the bus's deliveries,
+// metrics, webhooks' wake-up) and then answers the batch's writers. The
+// writer goes on committing meanwhile. It ends when the log closes.
+func (e *Engine) dispatch(commits <-chan *store.Batch) {
+	for b := range commits {
+		e.committed(b.Writes)
+		b.Done()
+	}
+}
+
+// committed applies one batch of commits to the view and the observers.
+func (e *Engine) committed(batch []store.Committed) {
 	routing := false
 	for i := range batch {
 		c := &batch[i].Chat

@@ -234,14 +234,6 @@ func hasSkills(have, need []string) bool {
 	return true
 }
 
-// offline reports whether agentID is offline or gone.
-func (e *Engine) offline(agentID string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	a := e.agents[agentID]
-	return a == nil || a.status == StatusOffline
-}
-
 // Assign gives a queued chat to an agent: the agent joins, the chat becomes
 // active. It is an agent's manual accept, allowed whatever its presence (a bot
 // accepts the chats it is told of by webhook without going online).
@@ -280,7 +272,7 @@ func (e *Engine) assign(ctx context.Context, chatID, agentID string, routed bool
 		if q, ok := cfg.Queue(c.Queue); ok && !canServe(agentCfg, q, c) {
 			return nil, ErrNotEligible
 		}
-		if routed && e.offline(agentID) {
+		if routed && a.offline.Load() {
 			// It went offline after it was picked: its requeue has run, or
 			// runs after this write and takes the chat back.
 			return nil, ErrAgentOffline
@@ -308,7 +300,7 @@ func (e *Engine) SetStatus(ctx context.Context, agentID, status string) error {
 		if a.status != StatusOnline && status == StatusOnline && a.lastFree.IsZero() {
 			a.lastFree = e.now()
 		}
-		a.status = status
+		a.setStatus(status)
 		a.absentSince, a.note = time.Time{}, ""
 	}
 	e.mu.Unlock()
@@ -385,6 +377,7 @@ func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) 
 func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Participant, toAgent, toQueue string) (store.Chat, error) {
 	cfg := e.Config()
 	var target *config.Agent
+	var targetState *agentState
 	if toAgent != "" {
 		for _, a := range cfg.Agents {
 			if a.ID == toAgent {
@@ -396,6 +389,7 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		}
 		e.mu.Lock()
 		st := e.agents[toAgent]
+		targetState = st
 		offline := st != nil && st.status == StatusOffline
 		full := st == nil || offline || !st.reserve(chatID)
 		e.mu.Unlock()
@@ -430,7 +424,7 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		if len(evs) == 0 {
 			return nil, ErrNotParticipant
 		}
-		if target != nil && e.offline(target.ID) {
+		if targetState != nil && targetState.offline.Load() {
 			return nil, ErrAgentOffline // since it was checked; as in Assign
 		}
 		to := map[string]string{"from": from.ID, "agent": toAgent, "queue": toQueue}
@@ -459,6 +453,15 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		}
 		return evs, nil
 	})
+	if err == nil && target != nil {
+		// A chat transferred to an agent is given to it, as one routed or
+		// accepted: the tie-break counts from now.
+		e.mu.Lock()
+		if st := e.agents[target.ID]; st != nil {
+			st.lastFree = e.now()
+		}
+		e.mu.Unlock()
+	}
 	if err == nil {
 		e.wake()
 	}
@@ -528,12 +531,9 @@ func (e *Engine) Queued(agentID string) []store.Chat {
 		}
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Priority != out[j].Priority {
-			return out[i].Priority > out[j].Priority
-		}
-		return out[i].CreatedAt < out[j].CreatedAt
-	})
+	// Routing's order, ties included: an agent sees the chats in the order
+	// they will be given out.
+	slices.SortFunc(out, func(a, b store.Chat) int { return byUrgency(&a, &b) })
 	return out
 }
 
@@ -607,7 +607,8 @@ func (e *Engine) sweepPresence(ctx context.Context) {
 		case a.absentSince.IsZero():
 			a.absentSince = now
 		case now.Sub(a.absentSince) >= e.presenceGrace:
-			a.status, a.absentSince = StatusAway, time.Time{}
+			a.setStatus(StatusAway)
+			a.absentSince = time.Time{}
 			a.note = fmt.Sprintf("You had no connection for %s: your status was set to away", e.presenceGrace)
 			if n := len(a.chats); n > 0 {
 				a.note += fmt.Sprintf(" and your %d open chats went back to the queue", n)
@@ -648,13 +649,26 @@ func (e *Engine) SweepIdle(ctx context.Context) {
 		}
 	}
 	e.mu.Unlock()
+	at := now.UnixMilli()
+	ended := false
 	for _, id := range idle {
-		_, err := e.End(ctx, id, store.Party{Type: "System", Name: "system"}, "idle")
-		if err != nil && !errors.Is(err, ErrEnded) {
+		// Idle as the view saw it; the write checks again, since the
+		// visitor or the agent may have written since.
+		_, evs, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+			d := cfg.DeploymentOrDefaults(c.Deployment)
+			if c.State == store.StateEnded || now.Sub(time.UnixMilli(c.LastActivity)) <= d.IdleTimeout {
+				return nil, nil
+			}
+			return e.endEvents(c, store.Party{Type: "System", Name: "system"}, "idle", nil, at), nil
+		})
+		if err != nil {
 			e.logger.Error("idle sweep: end chat", "chat", id, "err", err)
 		}
+		ended = ended || len(evs) > 0
 	}
-	at := now.UnixMilli()
+	if ended {
+		e.wake()
+	}
 	for _, id := range threads {
 		_, _, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
 			if c.State == store.StateEnded || !c.ThreadOpen || !e.threadExpired(c, at) {

@@ -99,11 +99,10 @@ func subscribed(w config.Webhook, name string) bool {
 	return len(w.Events) == 0 || slices.Contains(w.Events, name)
 }
 
-// Outbox is the store's outbox function: the deliveries, one per
-// (subscription, event), of the events a write appends to chat c. It runs
-// inside the store's write transaction, reads the subscriptions in force and
-// does no I/O.
-func (s *Service) Outbox(c *store.Chat, evs []store.Event) []store.OutboxEntry {
+// outbox makes the deliveries, one per (subscription, event), of the events a
+// write appended to chat c (as of that commit), for the subscriptions in
+// force. It does no I/O.
+func (s *Service) outbox(c *store.Chat, evs []store.Event) []store.OutboxEntry {
 	hooks := s.engine.Config().Webhooks
 	if len(hooks) == 0 {
 		return nil
@@ -124,9 +123,6 @@ func (s *Service) Outbox(c *store.Chat, evs []store.Event) []store.OutboxEntry {
 					Body: body, CreatedAt: now, NextAt: now})
 			}
 		}
-	}
-	if len(out) > 0 {
-		s.written.Store(true)
 	}
 	return out
 }
@@ -176,9 +172,6 @@ func (s *Service) MessageOutbox(event string, m store.LeftMessage) []store.Outbo
 			body, _ = json.Marshal(MessagePayload{ID: id, Event: event, CreatedAt: at, Deployment: m.Deployment, LeftMessage: &m})
 		}
 		out = append(out, store.OutboxEntry{Subscription: w.ID, Event: event, EventID: id, Body: body, CreatedAt: now, NextAt: now})
-	}
-	if len(out) > 0 {
-		s.written.Store(true)
 	}
 	return out
 }

@@ -19,22 +19,15 @@ import (
 // hour, by the time they went dead.
 func TestRun_PrunesHourly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st, err := store.Open(filepath.Join(t.TempDir(), "cxgate.db"), store.Options{
-			Outbox: func(c *store.Chat, evs []store.Event) []store.OutboxEntry {
-				out := make([]store.OutboxEntry, len(evs))
-				for i := range evs {
-					out[i] = store.OutboxEntry{Subscription: "hook", NextAt: 1 << 62}
-				}
-				return out
-			},
-		})
+		st, err := store.Open(filepath.Join(t.TempDir(), "cxgate.db"), store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
 		ctx := context.Background()
-		if _, _, err := st.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: "c1", Deployment: "demo", State: store.StateQueued},
-			Events: []store.Event{{Type: store.EventMessage, Text: "a"}, {Type: store.EventMessage, Text: "b"}}}); err != nil {
+		// Two entries (ids 1 and 2), written as the change feed's consumer does.
+		if err := st.ConsumeChanges(ctx, 0, []store.OutboxEntry{{Subscription: "hook", NextAt: 1 << 62},
+			{Subscription: "hook", NextAt: 1 << 62}}); err != nil {
 			t.Fatal(err)
 		}
 		// Entry 1 died 2 h ago, entry 2 45 min ago; they are kept for 90 min.
@@ -83,27 +76,21 @@ func TestRun_PrunesHourly(t *testing.T) {
 func TestDispatch(t *testing.T) {
 	now := time.UnixMilli(1_000_000_000)
 	// An event "<subscription>@<seconds from now>" makes one entry.
-	st, err := store.Open(filepath.Join(t.TempDir(), "cxgate.db"), store.Options{
-		Outbox: func(c *store.Chat, evs []store.Event) []store.OutboxEntry {
-			var out []store.OutboxEntry
-			for _, ev := range evs {
-				sub, in, _ := strings.Cut(ev.Text, "@")
-				secs, _ := strconv.Atoi(in)
-				out = append(out, store.OutboxEntry{Subscription: sub, NextAt: now.Add(time.Duration(secs) * time.Second).UnixMilli()})
-			}
-			return out
-		},
-	})
+	st, err := store.Open(filepath.Join(t.TempDir(), "cxgate.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
-	var evs []store.Event
+	// An entry "<subscription>@<seconds from now>", written as the change
+	// feed's consumer does.
+	var entries []store.OutboxEntry
 	for _, text := range []string{"slow@-50", "slow@-40", "slow@-30", "fast@-20", "slow@-10", "fast@30"} { // ids 1..6
-		evs = append(evs, store.Event{Type: store.EventMessage, Text: text})
+		sub, in, _ := strings.Cut(text, "@")
+		secs, _ := strconv.Atoi(in)
+		entries = append(entries, store.OutboxEntry{Subscription: sub, NextAt: now.Add(time.Duration(secs) * time.Second).UnixMilli()})
 	}
-	if _, _, err := st.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: "c1", Deployment: "demo", State: store.StateQueued}, Events: evs}); err != nil {
+	if err := st.ConsumeChanges(ctx, 0, entries); err != nil {
 		t.Fatal(err)
 	}
 	o := Options{Concurrency: 4, PerWebhook: 2, Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}

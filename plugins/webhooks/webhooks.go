@@ -38,6 +38,11 @@ type Outbox interface {
 	OutboxEntryByID(ctx context.Context, id uint64) (store.OutboxEntry, string, error)
 	OutboxDepth(ctx context.Context) (pending, dead int, err error)
 	PruneDead(ctx context.Context, deadBefore time.Time, keep int) (removed int, err error)
+	// The change feed, which the service turns into outbox entries.
+	SetChangeFeed(on bool)
+	ChangeFeedSignal() <-chan struct{}
+	Changes(ctx context.Context, limit int) ([]store.Change, [][]store.Event, error)
+	ConsumeChanges(ctx context.Context, through uint64, entries []store.OutboxEntry) error
 }
 
 // Options tune delivery. The zero value is the production default.
@@ -143,15 +148,14 @@ type Service struct {
 	now    func() time.Time
 	logger *slog.Logger
 
-	kick    chan struct{} // wakes Run; never blocks a sender
-	written atomic.Bool   // Outbox made entries since the last wake
+	kick chan struct{} // wakes Run; never blocks a sender
 
 	delivered, failed, dead atomic.Uint64
 }
 
-// Register makes the service, registers the WebhookService plugin on b and
-// observes the engine's commits. Give [Service.Outbox] to the store and start
-// [Service.Run].
+// Register makes the service and registers the WebhookService plugin on b.
+// While any webhook is configured the store's change feed is on; start
+// [Service.Run] to turn it into deliveries and make them.
 func Register(b *bus.Bus, st Outbox, e *chat.Engine, o Options) (*Service, error) {
 	o.applyDefaults()
 	if o.Client == nil {
@@ -171,19 +175,43 @@ func Register(b *bus.Bus, st Outbox, e *chat.Engine, o Options) (*Service, error
 			return nil, err
 		}
 	}
-	e.Observe(s.observe)
-	// A left message's entries may have been made (written set) and then
-	// taken by a chat commit's observe before the message committed: wake
-	// Run after every one, they are few.
+	// The feed is on before a write that follows the webhook's creation.
+	e.ObserveConfig(func(c *config.Config) { st.SetChangeFeed(len(c.Webhooks) > 0) })
+	// A left message commits with its deliveries; wake Run after every one,
+	// they are few.
 	e.ObserveMessages(func(string, store.LeftMessage) { s.wake() })
 	return s, nil
 }
 
-// observe runs on the store's writer goroutine after each commit: it only
-// wakes Run when the commit wrote outbox entries.
-func (s *Service) observe(*store.Chat, []store.Event) {
-	if s.written.Swap(false) {
-		s.wake()
+// changeBatch is how many change rows one pass of the feed reads.
+const changeBatch = 256
+
+// drainChanges turns the change feed into outbox entries, a batch of rows
+// per write, until the feed is empty. It runs on Run's goroutine, so the
+// payloads are encoded neither on the store's writer nor on the engine's.
+func (s *Service) drainChanges(ctx context.Context) {
+	for ctx.Err() == nil {
+		changes, events, err := s.store.Changes(ctx, changeBatch)
+		if err != nil {
+			s.logger.Error("webhooks: read the change feed", "err", err)
+			return
+		}
+		if len(changes) == 0 {
+			return
+		}
+		var entries []store.OutboxEntry
+		for i := range changes {
+			entries = append(entries, s.outbox(&changes[i].Chat, events[i])...)
+		}
+		if err := s.store.ConsumeChanges(ctx, changes[len(changes)-1].ID, entries); err != nil {
+			if ctx.Err() == nil {
+				s.logger.Error("webhooks: write the deliveries of the change feed", "err", err)
+			}
+			return
+		}
+		if len(changes) < changeBatch {
+			return
+		}
 	}
 }
 
@@ -218,6 +246,8 @@ func (s *Service) Run(ctx context.Context) {
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
 	s.pruneDead(ctx)
+	s.drainChanges(ctx) // rows a stop or crash left behind
+	feed := s.store.ChangeFeedSignal()
 	for {
 		wait := s.dispatch(ctx, inflight, func(e store.OutboxEntry) {
 			wg.Add(1)
@@ -236,6 +266,8 @@ func (s *Service) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.kick:
+		case <-feed:
+			s.drainChanges(ctx)
 		case <-timer.C:
 		case <-prune.C:
 			s.pruneDead(ctx)

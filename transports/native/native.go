@@ -19,6 +19,7 @@ import (
 	"github.com/cxgate/cxgate/internal/ratelimit"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
+	"github.com/cxgate/cxgate/transports/internal/wssession"
 )
 
 // Config tunes the transport. Zero fields take the defaults noted.
@@ -102,21 +103,18 @@ type Transport struct {
 	cfg       Config
 	parsers   fastjson.ParserPool
 
-	quit       chan struct{} // closed by Close: long-polls answer, sockets close
-	quitOnce   sync.Once
-	conns      sync.WaitGroup // live socket sessions
-	pingerOnce sync.Once      // the shared ping ticker starts with the first socket
-
-	mu      sync.Mutex
-	sockets map[*session]struct{}
-	authing map[*websocket.Conn]struct{} // sockets still reading their auth frame
+	// hub owns the sockets: their count, pings and shutdown. Its Quit is
+	// closed by Close: long-polls answer, sockets close.
+	hub *wssession.Hub
 }
 
 // New returns the native transport over b.
 func New(b *bus.Bus, cfg Config) *Transport {
 	cfg.defaults()
-	return &Transport{bus: b, cfg: cfg, quit: make(chan struct{}), sockets: map[*session]struct{}{},
-		authing: map[*websocket.Conn]struct{}{}}
+	return &Transport{bus: b, cfg: cfg, hub: wssession.NewHub(wssession.Config{
+		Heartbeat: cfg.Heartbeat,
+		SlowText:  "slow consumer: resume from your last seq",
+	})}
 }
 
 // Mount adds the routes to r.
@@ -128,8 +126,11 @@ func (t *Transport) Mount(r fiber.Router) {
 	r.Get("/v1/files/:id", t.handleDownload)
 	r.Use("/v1/ws", t.requireUpgrade)
 	r.Get("/v1/ws", websocket.New(t.serveSocket, websocket.Config{
-		Origins:         []string{"*"}, // checked in requireUpgrade and again per deployment after auth
-		ReadBufferSize:  4096,
+		Origins: []string{"*"}, // checked in requireUpgrade and again per deployment after auth
+		// An idle socket holds its read buffer for life: 1 KiB, as the
+		// guest chat stream's, holds a command frame whole; a larger frame
+		// is read past it straight into the frame.
+		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
 		// Idle sockets hold no write buffer: it is taken from the pool for
 		// each message.
@@ -137,70 +138,12 @@ func (t *Transport) Mount(r fiber.Router) {
 	}))
 }
 
-// startPinger starts the goroutine that pings every socket each heartbeat:
-// one ticker for all, instead of one per socket. It stops with the transport.
-func (t *Transport) startPinger() {
-	t.pingerOnce.Do(func() {
-		go func() {
-			tick := time.NewTicker(t.cfg.Heartbeat)
-			defer tick.Stop()
-			var live []*session
-			for {
-				select {
-				case <-t.quit:
-					return
-				case <-tick.C:
-				}
-				t.mu.Lock()
-				live = live[:0]
-				for s := range t.sockets {
-					live = append(live, s)
-				}
-				t.mu.Unlock()
-				for _, s := range live {
-					s.ping()
-				}
-			}
-		}()
-	})
-}
-
 // Sockets counts open sockets.
-func (t *Transport) Sockets() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.sockets)
-}
+func (t *Transport) Sockets() int { return t.hub.Sockets() }
 
 // Close makes long-polls answer at once and closes every socket with 1001,
 // then waits for their goroutines until ctx ends.
-func (t *Transport) Close(ctx context.Context) error {
-	t.quitOnce.Do(func() { close(t.quit) })
-	// Sockets waiting for their auth frame have no writer to see quit: end
-	// their read now instead of at the auth timeout.
-	// Authenticated sockets may have no writer running: kick one to say
-	// goodbye (1001) and end the reader.
-	t.mu.Lock()
-	for conn := range t.authing {
-		_ = conn.SetReadDeadline(time.Now())
-	}
-	live := make([]*session, 0, len(t.sockets))
-	for s := range t.sockets {
-		live = append(live, s)
-	}
-	t.mu.Unlock()
-	for _, s := range live {
-		s.kick()
-	}
-	done := make(chan struct{})
-	go func() { t.conns.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (t *Transport) Close(ctx context.Context) error { return t.hub.Close(ctx) }
 
 // Reply writes a rejection in the wire's envelope with its HTTP status; the
 // gateway's error handler uses it for every error of the API routes.
@@ -369,7 +312,7 @@ func (t *Transport) handleEvents(c *fiber.Ctx) error {
 				}
 			case <-timer.C:
 				break waiting
-			case <-t.quit:
+			case <-t.hub.Quit():
 				break waiting
 			case <-ctx.Done():
 				break waiting
@@ -393,7 +336,7 @@ func (t *Transport) requireUpgrade(c *fiber.Ctx) error {
 		return ErrOriginNotAllowed
 	}
 	select {
-	case <-t.quit:
+	case <-t.hub.Quit():
 		return bus.ErrUnavailable
 	default:
 	}

@@ -2,29 +2,25 @@ package native
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/http"
-	"sync"
-	"time"
-	"unicode/utf8"
 
 	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/valyala/fastjson"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/transports/internal/wssession"
 )
 
 // Close codes, documented in docs/wire.md.
 const (
 	CloseAuthFailed   = 4401
 	CloseAuthTimeout  = 4408
-	CloseSlowConsumer = 4409
-	CloseTooLarge     = 4413
+	CloseSlowConsumer = wssession.CloseSlowConsumer // 4409
+	CloseTooLarge     = wssession.CloseTooLarge     // 4413
 	// CloseTooManySockets: the chat has limits.socketsPerChat sockets open
 	// already (the auth frame's reply says so first: too_many_sockets).
-	CloseTooManySockets = 4429
+	CloseTooManySockets = wssession.CloseTooManySockets // 4429
 )
 
 // ErrTooManySockets refuses a socket of a chat that has limits.socketsPerChat
@@ -32,114 +28,77 @@ const (
 var ErrTooManySockets = bus.Reject(http.StatusTooManyRequests, "too_many_sockets",
 	"This chat has as many sockets open as it may; close one first.")
 
-// session is one socket. An idle socket has one goroutine, the reader: a
-// writer goroutine runs only while there is something to send, started by
-// kick whenever an event or a reply is queued, so idle sockets cost one
-// stack, not two. Pings come from the transport's shared ticker.
+// session is one socket's wire side: what it is authenticated as, and the
+// delivery position its writer keeps. The socket's life (the writer
+// goroutine, pings, lanes, close codes) is the wssession.Session's.
 type session struct {
-	t      *Transport
-	conn   *websocket.Conn
+	t  *Transport
+	ws *wssession.Session
+	// caller is set before Begin and read-only after.
 	caller bus.Caller
 	// tokenKey is the socket's token as the HTTP per-token budget keys it:
 	// commands over the socket spend the same budget.
 	tokenKey string
 	sub      *bus.Subscription
-	replies  chan []byte // command replies and pongs, to the writer
-	lanes    *lanes
 
-	// stopping is closed when the session stops writing for good: the
-	// writer gave up, or the reader ended. It ends the reader and frees
-	// lanes waiting to hand over a reply.
-	stopping chan struct{}
-	stopOnce sync.Once
-
-	// Lock order: the bus's lock, then mu (kick runs inside Publish). Nothing
-	// holding mu calls into the bus or writes to the socket.
-	mu       sync.Mutex // guards the writer's life: running, dirty, finished
-	running  bool       // a writer goroutine is draining
-	dirty    bool       // something was queued since the writer last looked
-	finished bool       // no writer may start any more
-	writers  sync.WaitGroup
-
-	// connMu keeps the pinger off a released conn: ping holds it for
-	// reading while it writes, the handler takes it before returning.
-	connMu   sync.RWMutex
-	released bool
-
-	// Owned by whichever writer runs (one at a time, handed over under mu).
-	caughtUp bool   // the feed after the client's seq was replayed
-	last     uint64 // the highest seq written
-	buf      []byte
-}
-
-func (s *session) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
-
-// kick makes sure a writer will look at the queues: it starts one unless one
-// is running, which then sees dirty before it stops.
-func (s *session) kick() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.finished {
-		return
-	}
-	s.dirty = true
-	if !s.running {
-		s.running = true
-		s.writers.Add(1)
-		go s.drain()
-	}
-}
-
-// finish stops writers from starting and waits for the running one.
-func (s *session) finish() {
-	s.mu.Lock()
-	s.finished = true
-	s.mu.Unlock()
-	s.writers.Wait()
+	// Owned by whichever writer runs (the Pump's methods).
+	last uint64 // the highest seq written
+	buf  []byte
 }
 
 // serveSocket is the handler goroutine: it authenticates, starts the writer,
 // then reads and runs commands until the socket ends.
 func (t *Transport) serveSocket(conn *websocket.Conn) {
-	// Counted and registered under t.mu, and only before quit: Close waits
-	// for conns after it took t.mu, so no Add races its Wait, and it finds
-	// the sockets still in auth.
-	t.mu.Lock()
-	select {
-	case <-t.quit:
-		t.mu.Unlock()
-		closeWith(conn, fws.CloseGoingAway, "shutting down")
+	ws := t.hub.Enter(conn.Conn)
+	if ws == nil {
+		wssession.CloseConn(conn.Conn, fws.CloseGoingAway, "shutting down")
 		return
-	default:
 	}
-	t.conns.Add(1)
-	defer t.conns.Done()
-	t.authing[conn] = struct{}{}
-	t.mu.Unlock()
-	s := &session{t: t, conn: conn, replies: make(chan []byte, 16), stopping: make(chan struct{}), lanes: newLanes()}
+	defer ws.Leave()
+	s := &session{t: t, ws: ws}
+	// The handshake runs on a goroutine of its own, which ends with it: the
+	// authentication's deep calls grow that goroutine's stack, not the
+	// reader's, which an idle socket keeps for its whole life.
+	var release func()
+	ok := false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		release, ok = t.handshake(conn, s)
+	}()
+	<-done
+	if release != nil {
+		defer release()
+	}
+	if !ok {
+		return
+	}
+	ws.Begin(s.sub, s) // the writer replays the feed after the client's seq
+	s.read()
+	// The pooled conn dies when this handler returns: no writer may touch
+	// it after. Commands still running finish on their own (their replies
+	// go nowhere now); the session ends when they have.
+	ws.End()
+}
+
+// handshake reads the auth frame, authenticates it, registers and
+// subscribes the socket and writes the welcome. ok is false when the socket
+// was refused or failed (and closed if it must be); release, when not nil,
+// frees the chat's socket slot once the socket ends.
+func (t *Transport) handshake(conn *websocket.Conn, s *session) (rel func(), ok bool) {
+	ws := s.ws
 
 	// The auth frame.
-	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.AuthTimeout))
-	data, err := readFrame(conn.Conn, t.cfg.FrameBytes)
-	t.mu.Lock()
-	delete(t.authing, conn)
-	t.mu.Unlock()
+	data, err := ws.ReadFirst(t.cfg.AuthTimeout, t.cfg.FrameBytes)
 	if err != nil {
-		select {
-		case <-t.quit:
-			closeWith(conn, fws.CloseGoingAway, "server shutting down")
-			return
-		default:
+		if t.hub.Closing() {
+			ws.CloseWith(fws.CloseGoingAway, "server shutting down")
+			return nil, false
 		}
-		switch {
-		case errors.Is(err, errFrameTooLarge):
-			closeWith(conn, CloseTooLarge, "frame too large")
-		case errors.Is(err, errInvalidUTF8):
-			closeWith(conn, fws.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
-		default:
-			closeWith(conn, CloseAuthTimeout, "no auth frame")
+		if !ws.Refuse(err) {
+			ws.CloseWith(CloseAuthTimeout, "no auth frame")
 		}
-		return
+		return nil, false
 	}
 	f, err := t.decodeFrame(data)
 	if err == nil && f.Auth == nil {
@@ -160,18 +119,18 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 		err = t.checkOrigin(s.caller, origin)
 	}
 	if err != nil {
-		_ = conn.WriteMessage(fws.TextMessage, appendReply(nil, idOr(f.ID), nil, bus.AsRejection(err)))
-		closeWith(conn, CloseAuthFailed, bus.AsRejection(err).Code)
-		return
+		_ = ws.WriteNow(appendReply(nil, idOr(f.ID), nil, bus.AsRejection(err)))
+		ws.CloseWith(CloseAuthFailed, bus.AsRejection(err).Code)
+		return nil, false
 	}
 	if s.caller.Kind == bus.KindVisitor {
 		release, ok := t.cfg.ChatSockets.Acquire(s.caller.ID)
 		if !ok {
-			_ = conn.WriteMessage(fws.TextMessage, appendReply(nil, idOr(f.ID), nil, ErrTooManySockets))
-			closeWith(conn, CloseTooManySockets, ErrTooManySockets.Code)
-			return
+			_ = ws.WriteNow(appendReply(nil, idOr(f.ID), nil, ErrTooManySockets))
+			ws.CloseWith(CloseTooManySockets, ErrTooManySockets.Code)
+			return nil, false
 		}
-		defer release()
+		rel = release
 	}
 	s.caller.Remote, _ = conn.Locals(localRemote).(string)
 	s.tokenKey = TokenRateKey(f.Auth.Token)
@@ -191,44 +150,15 @@ func (t *Transport) serveSocket(conn *websocket.Conn) {
 	s.last = after
 	// The socket is registered and subscribed before the welcome goes out,
 	// so a client that read the welcome is counted and hears every event
-	// after. Until the welcome is written, running holds every kick (an
-	// event published from Subscribe on, Close) to marking dirty: the
-	// handler is the only writer. Nothing else sees s before it is
-	// registered, so setting running needs no lock.
-	s.running = true
-	t.mu.Lock()
-	t.sockets[s] = struct{}{}
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		delete(t.sockets, s)
-		t.mu.Unlock()
-	}()
-	s.sub = t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue, Notify: s.kick})
-	if err := conn.WriteMessage(fws.TextMessage, welcome); err != nil {
+	// after. Until Begin, the handler holds the writes: an event published
+	// from Subscribe on, or Close, only marks the session dirty.
+	ws.Register()
+	s.sub = t.bus.Subscribe(bus.SubscribeOptions{Pattern: "*", Topic: s.caller.Topic(), Buffer: queue, Notify: ws.Kick})
+	if err := ws.WriteNow(welcome); err != nil {
 		s.sub.Close()
-		s.connMu.Lock()
-		s.released = true
-		s.connMu.Unlock()
-		return
+		return rel, false
 	}
-	_ = conn.SetReadDeadline(time.Time{})
-	s.mu.Lock()
-	s.running = false
-	s.mu.Unlock()
-	t.startPinger()
-	s.kick() // replay the feed after the client's seq
-	s.read()
-	s.stop()
-	s.sub.Close()
-	// The pooled conn dies when this handler returns: no writer may touch
-	// it after. Commands still running finish on their own (their replies
-	// go nowhere now); the session ends when they have.
-	s.finish()
-	s.lanes.wg.Wait()
-	s.connMu.Lock()
-	s.released = true
-	s.connMu.Unlock()
+	return rel, true
 }
 
 func idOr(id []byte) []byte {
@@ -251,34 +181,10 @@ func (t *Transport) decodeFrame(data []byte) (Frame, error) {
 // it.
 func (s *session) read() {
 	t := s.t
-	// A socket silent for two heartbeats (no pong, no frame) is dead.
-	alive := 2*t.cfg.Heartbeat + 5*time.Second
-	s.conn.SetPongHandler(func(string) error {
-		if err := s.conn.SetReadDeadline(time.Now().Add(alive)); err != nil {
-			return err
-		}
-		select {
-		case <-s.stopping:
-			return errWriterDone
-		default:
-			return nil
-		}
-	})
 	for {
-		_ = s.conn.SetReadDeadline(time.Now().Add(alive))
-		select {
-		case <-s.stopping:
-			return
-		default:
-		}
-		data, err := readFrame(s.conn.Conn, t.cfg.FrameBytes)
+		data, err := s.ws.Next(t.cfg.FrameBytes)
 		if err != nil {
-			switch {
-			case errors.Is(err, errFrameTooLarge):
-				closeWith(s.conn.Conn, CloseTooLarge, "frame too large")
-			case errors.Is(err, errInvalidUTF8):
-				closeWith(s.conn.Conn, fws.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
-			}
+			s.ws.Refuse(err)
 			return
 		}
 		f, err := t.decodeFrame(data)
@@ -294,18 +200,35 @@ func (s *session) read() {
 		case f.Auth != nil:
 			out = appendReply(nil, idOr(f.ID), nil, badFrame("this socket is already authenticated"))
 		default:
-			if !s.lanes.dispatch(s, *f.Command, idOr(f.ID)) {
+			cmd, id := *f.Command, idOr(f.ID)
+			if !s.ws.Dispatch(s.lane(cmd), func() []byte { return s.run(cmd, id) }) {
 				return
 			}
 			continue
 		}
-		select {
-		case s.replies <- out:
-			s.kick()
-		case <-s.stopping:
+		if !s.ws.Send(out) {
 			return
 		}
 	}
+}
+
+// lane is the lane of a command: an agent's is the chat it names, so
+// messages to one chat keep their order while other chats proceed; a
+// visitor has one lane.
+func (s *session) lane(cmd Command) string {
+	if s.caller.Kind == bus.KindAgent && len(cmd.Options) > 0 {
+		return fastjson.GetString(cmd.Options, "chatId")
+	}
+	return ""
+}
+
+// run runs one command on its lane and returns its reply.
+func (s *session) run(cmd Command, id []byte) []byte {
+	t := s.t
+	ctx, cancel := context.WithTimeout(withRequestID(context.Background(), "ws:"+s.caller.Remote+"#"+string(id)), t.cfg.CommandTimeout)
+	defer cancel()
+	data, err := t.run(ctx, s.caller, cmd)
+	return appendReply(nil, id, data, rejectionOrNil(err))
 }
 
 func rejectionOrNil(err error) *bus.Rejection {
@@ -315,105 +238,28 @@ func rejectionOrNil(err error) *bus.Rejection {
 	return bus.AsRejection(err)
 }
 
-// drain is a writer goroutine, the only writer of the socket while it runs:
-// it replays the feed after the client's seq (the first time), then writes
-// queued events and replies until both queues are empty, and ends.
-func (s *session) drain() {
-	defer s.writers.Done()
-	t := s.t
-	if !s.caughtUp {
-		if !s.catchUp() {
-			s.giveUp()
-			return
-		}
-		s.caughtUp = true
-	}
-	for {
-		s.mu.Lock()
-		s.dirty = false
-		s.mu.Unlock()
-		for more := true; more; {
-			select {
-			case <-t.quit:
-				closeWith(s.conn.Conn, fws.CloseGoingAway, "server shutting down")
-				s.giveUp()
-				return
-			case <-s.stopping:
-				s.park()
-				return
-			default:
-			}
-			select {
-			case ev, ok := <-s.sub.Events():
-				if !ok {
-					if errors.Is(s.sub.Err(), bus.ErrSlowSubscriber) {
-						closeWith(s.conn.Conn, CloseSlowConsumer, "slow consumer: resume from your last seq")
-					} else {
-						closeWith(s.conn.Conn, fws.CloseGoingAway, "closing")
-					}
-					s.giveUp()
-					return
-				}
-				var sent bool
-				if ev.Seq > s.last+1 {
-					sent = s.catchUp() // something came before it that this socket has not seen
-				} else {
-					sent = s.send([]bus.Event{ev})
-				}
-				if !sent {
-					s.giveUp()
-					return
-				}
-			case out := <-s.replies:
-				_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				if err := s.conn.WriteMessage(fws.TextMessage, out); err != nil {
-					s.giveUp()
-					return
-				}
-			default:
-				more = false
-			}
-		}
-		s.mu.Lock()
-		if !s.dirty {
-			s.running = false
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
-	}
-}
+// Start is the writer's first run: it replays the feed after the client's
+// seq.
+func (s *session) Start(w *wssession.Writer) bool { return s.catchUp(w) }
 
-// park ends a writer that found the session stopping.
-func (s *session) park() {
-	s.mu.Lock()
-	s.running = false
-	s.mu.Unlock()
-}
-
-// giveUp ends the session from the writer's side: no writer starts again, and
-// the reader's read ends at once (closing a hijacked conn is a no-op in
-// fasthttp, so without the deadline the session would stay open until the
-// read deadline). It runs before this writer's writers.Done, so before the
-// handler can return and release the pooled conn.
-func (s *session) giveUp() {
-	s.mu.Lock()
-	s.running, s.finished = false, true
-	s.mu.Unlock()
-	s.stop()
-	_ = s.conn.SetReadDeadline(time.Now())
+// Event writes a live event, or reads the feed again when something came
+// before it that this socket has not seen.
+func (s *session) Event(w *wssession.Writer, ev bus.Event) bool {
+	if ev.Seq > s.last+1 {
+		return s.catchUp(w)
+	}
+	return s.send(w, []bus.Event{ev})
 }
 
 // send writes the units not yet written, in order.
-func (s *session) send(units []bus.Event) bool {
+func (s *session) send(w *wssession.Writer, units []bus.Event) bool {
 	for _, u := range units {
 		if u.Seq != 0 && u.Seq <= s.last {
 			continue
 		}
 		for _, ev := range append([]bus.Event{u}, u.With...) {
 			s.buf = appendEvent(s.buf[:0], ev)
-			_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := s.conn.WriteMessage(fws.TextMessage, s.buf); err != nil {
+			if err := w.Write(s.buf); err != nil {
 				return false
 			}
 		}
@@ -428,7 +274,7 @@ func (s *session) send(units []bus.Event) bool {
 }
 
 // catchUp reads the feed until it has nothing after the last seq written.
-func (s *session) catchUp() bool {
+func (s *session) catchUp(w *wssession.Writer) bool {
 	t := s.t
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
@@ -436,143 +282,14 @@ func (s *session) catchUp() bool {
 		cancel()
 		if err != nil {
 			t.cfg.Logger.Error("socket feed", "caller", s.caller.ID, "err", err)
-			closeWith(s.conn.Conn, fws.CloseInternalServerErr, "feed failed")
+			w.Close(wssession.CloseInternal, "feed failed")
 			return false
 		}
-		if !s.send(units) {
+		if !s.send(w, units) {
 			return false
 		}
 		if len(units) < t.cfg.FeedPage {
 			return true
 		}
-	}
-}
-
-// ping sends a WebSocket ping unless the conn was released. WriteControl may
-// run beside a writer. It holds connMu, never mu: kick must stay quick, it
-// runs on the store's commit path.
-func (s *session) ping() {
-	s.connMu.RLock()
-	defer s.connMu.RUnlock()
-	if s.released {
-		return
-	}
-	_ = s.conn.WriteControl(fws.PingMessage, nil, time.Now().Add(time.Second))
-}
-
-// errWriterDone ends the reader once the writer has stopped.
-var errWriterDone = errors.New("native: socket writer stopped")
-
-// errFrameTooLarge is a client frame over Config.FrameBytes.
-var errFrameTooLarge = errors.New("native: frame too large")
-
-// errInvalidUTF8 is a text frame that is not UTF-8: RFC 6455 §8.1 closes
-// the connection with 1007 rather than store a mangled text.
-var errInvalidUTF8 = errors.New("native: text frame is not valid UTF-8")
-
-// readFrame reads one client message of at most limit bytes. It bounds the
-// frame itself rather than with SetReadLimit: on an oversized frame the
-// library sends close 1009 on its own, and the documented 4413 would never
-// reach the client.
-func readFrame(conn *fws.Conn, limit int) ([]byte, error) {
-	typ, r, err := conn.NextReader()
-	if err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > limit {
-		return nil, errFrameTooLarge
-	}
-	if typ == fws.TextMessage && !utf8.Valid(data) {
-		return nil, errInvalidUTF8
-	}
-	return data, nil
-}
-
-// closeWith sends a close frame; the connection is closed by the caller.
-func closeWith(conn interface {
-	WriteControl(int, []byte, time.Time) error
-}, code int, text string) {
-	_ = conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, text), time.Now().Add(time.Second))
-}
-
-// maxPending bounds the commands one socket may have waiting or running; past
-// it the reader stops reading, which pushes back on the client.
-const maxPending = 256
-
-// lanes runs a socket's commands off the reader, so a client can pipeline
-// them: commands of one lane run in order, lanes run side by side. An
-// agent's lane is the chat a command names, so messages to one chat keep
-// their order while other chats proceed; a visitor has one lane.
-type lanes struct {
-	mu      sync.Mutex
-	queued  map[string][]laneJob // lane → commands waiting behind the running one
-	pending chan struct{}        // one slot per command waiting or running
-	wg      sync.WaitGroup       // lane goroutines
-}
-
-type laneJob struct {
-	cmd Command
-	id  []byte
-}
-
-func newLanes() *lanes {
-	return &lanes{queued: map[string][]laneJob{}, pending: make(chan struct{}, maxPending)}
-}
-
-// dispatch queues cmd on its lane; it blocks while maxPending commands are
-// in flight and returns false if the session ended meanwhile.
-func (l *lanes) dispatch(s *session, cmd Command, id []byte) bool {
-	select {
-	case l.pending <- struct{}{}:
-	case <-s.stopping:
-		return false
-	}
-	lane := ""
-	if s.caller.Kind == bus.KindAgent && len(cmd.Options) > 0 {
-		lane = fastjson.GetString(cmd.Options, "chatId")
-	}
-	job := laneJob{cmd: cmd, id: id}
-	l.mu.Lock()
-	if q, running := l.queued[lane]; running {
-		l.queued[lane] = append(q, job)
-		l.mu.Unlock()
-		return true
-	}
-	l.queued[lane] = nil // running, nothing behind it yet
-	l.mu.Unlock()
-	l.wg.Add(1)
-	go l.run(s, lane, job)
-	return true
-}
-
-// run is a lane's goroutine: it runs job and whatever queues behind it, then
-// ends. It touches the socket only through the writer's reply channel.
-func (l *lanes) run(s *session, lane string, job laneJob) {
-	defer l.wg.Done()
-	t := s.t
-	for {
-		ctx, cancel := context.WithTimeout(withRequestID(context.Background(), "ws:"+s.caller.Remote+"#"+string(job.id)), t.cfg.CommandTimeout)
-		data, err := t.run(ctx, s.caller, job.cmd)
-		cancel()
-		out := appendReply(nil, job.id, data, rejectionOrNil(err))
-		<-l.pending
-		select {
-		case s.replies <- out:
-			s.kick()
-		case <-s.stopping:
-		}
-		l.mu.Lock()
-		q := l.queued[lane]
-		if len(q) == 0 {
-			delete(l.queued, lane)
-			l.mu.Unlock()
-			return
-		}
-		job, l.queued[lane] = q[0], q[1:]
-		l.mu.Unlock()
 	}
 }

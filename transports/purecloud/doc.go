@@ -32,8 +32,10 @@
 // resumes nothing: after a reconnect a client reads what it missed with
 // GET .../messages?after=<last message id>, following "next".
 //
-// A stream is two goroutines: the handler goroutine only reads (control
-// frames and the end), one writer goroutine is the only writer, and the
-// handler returns only after the writer has ended, because the pooled
-// websocket.Conn dies with the handler.
+// A stream is a wssession.Session, as the native socket is: the handler
+// goroutine only reads (control frames and the end); a writer goroutine runs
+// only while a frame waits (an event, or the heartbeat the transport's one
+// ticker queues on every stream), and the handler returns only after it has
+// ended, because the pooled websocket.Conn dies with the handler. An idle
+// stream is one goroutine.
 package purecloud

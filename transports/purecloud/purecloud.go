@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,6 +15,7 @@ import (
 	"github.com/cxgate/cxgate/internal/ratelimit"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
+	"github.com/cxgate/cxgate/transports/internal/wssession"
 )
 
 // Prefix is where the wire's routes live.
@@ -59,17 +59,19 @@ type Transport struct {
 	bus *bus.Bus
 	cfg Config
 
-	quit     chan struct{} // closed by Close: streams end
-	quitOnce sync.Once
-	mu       sync.Mutex // guards closed and the Add of streams
-	closed   bool
-	streams  sync.WaitGroup
+	// hub owns the event streams: their heartbeats and shutdown.
+	hub *wssession.Hub
 }
 
 // New returns the transport over b.
 func New(b *bus.Bus, cfg Config) *Transport {
 	cfg.defaults()
-	return &Transport{bus: b, cfg: cfg, quit: make(chan struct{})}
+	return &Transport{bus: b, cfg: cfg, hub: wssession.NewHub(wssession.Config{
+		Heartbeat:      cfg.Heartbeat,
+		HeartbeatFrame: heartbeat,
+		Replies:        2, // heartbeats only: the stream answers nothing
+		SlowText:       "slow consumer: read missed messages with ?after=",
+	})}
 }
 
 // Prefix is the root of the wire's routes.
@@ -104,20 +106,7 @@ func (t *Transport) Mount(r fiber.Router) {
 }
 
 // Close ends every event stream with 1001 and waits for them until ctx ends.
-func (t *Transport) Close(ctx context.Context) error {
-	t.quitOnce.Do(func() { close(t.quit) })
-	t.mu.Lock()
-	t.closed = true
-	t.mu.Unlock()
-	done := make(chan struct{})
-	go func() { t.streams.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (t *Transport) Close(ctx context.Context) error { return t.hub.Close(ctx) }
 
 // Rejections of this wire.
 var (

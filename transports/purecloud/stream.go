@@ -2,8 +2,7 @@ package purecloud
 
 import (
 	"context"
-	"errors"
-	"io"
+	"sync"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
@@ -13,15 +12,16 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
+	"github.com/cxgate/cxgate/transports/internal/wssession"
 )
 
 // CloseSlowConsumer closes a stream whose subscription fell behind; the
 // client reconnects and reads what it missed with GET .../messages?after=.
-const CloseSlowConsumer = 4409
+const CloseSlowConsumer = wssession.CloseSlowConsumer // 4409
 
 // CloseTooManySockets closes a stream of a chat that has
 // limits.socketsPerChat sockets open already, as the native socket does.
-const CloseTooManySockets = 4429
+const CloseTooManySockets = wssession.CloseTooManySockets // 4429
 
 // websocket.Conn reads locals by string key only.
 const (
@@ -39,10 +39,8 @@ func (t *Transport) requireStream(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return fiber.ErrUpgradeRequired
 	}
-	select {
-	case <-t.quit:
+	if t.hub.Closing() {
 		return bus.ErrUnavailable
-	default:
 	}
 	token := httpauth.Bearer(c)
 	if token == "" {
@@ -69,116 +67,70 @@ func (t *Transport) streamHandler() fiber.Handler {
 		Origins:         []string{"*"}, // checked per deployment in requireStream
 		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
+		// Idle streams hold no write buffer: it is taken from the pool for
+		// each frame, as on the native socket.
+		WriteBufferPool: &sync.Pool{},
 	})
 }
 
 // serveStream is the handler goroutine of one event stream and its only
 // reader; the client sends nothing, so it reads only to see control frames
-// and the end. One writer goroutine is the only writer. The handler returns
-// only after the writer has ended: the pooled conn dies with it.
+// and the end. The session's writer is the only writer; the handler returns
+// only after it has ended: the pooled conn dies with the handler.
 func (t *Transport) serveStream(conn *websocket.Conn) {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		closeWith(conn, fws.CloseGoingAway, "server shutting down")
+	ws := t.hub.Enter(conn.Conn)
+	if ws == nil {
+		wssession.CloseConn(conn.Conn, fws.CloseGoingAway, "server shutting down")
 		return
 	}
-	t.streams.Add(1)
-	t.mu.Unlock()
-	defer t.streams.Done()
+	defer ws.Leave()
+	ws.Authed() // authenticated before the upgrade
 
 	chatID, _ := conn.Locals(localChat).(string)
 	customer, _ := conn.Locals(localCustomer).(string)
 	release, ok := t.cfg.ChatSockets.Acquire(chatID)
 	if !ok {
-		closeWith(conn, CloseTooManySockets, "too_many_sockets: this chat has as many sockets open as it may")
+		ws.CloseWith(CloseTooManySockets, "too_many_sockets: this chat has as many sockets open as it may")
 		return
 	}
 	defer release()
 	// Subscribed before the first frame: a client that saw the first
-	// heartbeat misses no event after it.
-	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: contract.Service + ".*", Topic: bus.ChatTopic(chatID), Buffer: t.cfg.StreamQueue})
+	// heartbeat misses no event after it. Until Begin, events only mark the
+	// session dirty.
+	ws.Register()
+	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: contract.Service + ".*", Topic: bus.ChatTopic(chatID),
+		Buffer: t.cfg.StreamQueue, Notify: ws.Kick})
 	// Only now may the chat be routed: the agent's join, which the widget
-	// needs to know the agent, comes after the subscription.
+	// needs to know the agent, comes after the subscription. Routing runs on
+	// a goroutine that ends with it: its deep calls grow that goroutine's
+	// stack, not the reader's, which an idle stream keeps for its life.
 	if caller, ok := conn.Locals(localCaller).(bus.Caller); ok {
-		t.attached(caller)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t.attached(caller)
+		}()
+		<-done
 	}
-	readerDone := make(chan struct{})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		t.write(conn, sub, chatID, customer, readerDone)
-	}()
-	t.read(conn)
-	close(readerDone)
-	sub.Close()
-	<-writerDone
+	ws.Begin(sub, &stream{chatID: chatID, customer: customer})
+	ws.Discard(4096)
+	ws.End()
 }
 
-// read discards what the client sends until the connection ends. A client
-// silent for two heartbeats (no pong to the writer's pings) is gone.
-func (t *Transport) read(conn *websocket.Conn) {
-	alive := 2*t.cfg.Heartbeat + 5*time.Second
-	conn.SetReadLimit(4096)
-	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(alive)) })
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(alive))
-		_, r, err := conn.NextReader()
-		if err != nil {
-			return
-		}
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return
-		}
-	}
-}
+// stream writes one event stream's frames on its session's writer: a
+// heartbeat first (the hub queues one at every heartbeat after), then the
+// frames of the chat's events as they come.
+type stream struct{ chatID, customer string }
 
-// write is the stream's writer: a heartbeat at once and every heartbeat
-// interval, and the frames of the chat's events as they come. When it stops
-// it ends the reader's read.
-func (t *Transport) write(conn *websocket.Conn, sub *bus.Subscription, chatID, customer string, readerDone <-chan struct{}) {
-	defer func() { _ = conn.SetReadDeadline(time.Now()) }()
-	send := func(data []byte) bool {
-		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		return conn.WriteMessage(fws.TextMessage, data) == nil
-	}
-	if !send(heartbeat) {
-		return
-	}
-	tick := time.NewTicker(t.cfg.Heartbeat)
-	defer tick.Stop()
-	for {
-		select {
-		case <-readerDone:
-			return
-		case <-t.quit:
-			closeWith(conn, fws.CloseGoingAway, "server shutting down")
-			return
-		case <-tick.C:
-			if !send(heartbeat) {
-				return
-			}
-			_ = conn.WriteControl(fws.PingMessage, nil, time.Now().Add(time.Second))
-		case ev, ok := <-sub.Events():
-			if !ok {
-				if errors.Is(sub.Err(), bus.ErrSlowSubscriber) {
-					closeWith(conn, CloseSlowConsumer, "slow consumer: read missed messages with ?after=")
-				} else {
-					closeWith(conn, fws.CloseGoingAway, "closing")
-				}
-				return
-			}
-			for _, f := range framesOf(ev, chatID, customer) {
-				if !send(f) {
-					return
-				}
-			}
+func (st *stream) Start(w *wssession.Writer) bool { return w.Write(heartbeat) == nil }
+
+func (st *stream) Event(w *wssession.Writer, ev bus.Event) bool {
+	for _, f := range framesOf(ev, st.chatID, st.customer) {
+		if w.Write(f) != nil {
+			return false
 		}
 	}
-}
-
-func closeWith(conn *websocket.Conn, code int, text string) {
-	_ = conn.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	return true
 }
 
 // attached tells WebChatService that the chat's stream is attached, which
