@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // version is set at build time:
@@ -113,15 +113,15 @@ func newChatTimes(logger *slog.Logger) *chatTimes {
 	}
 }
 
-func isAgent(p store.Party) bool { return p.Type == "Agent" || p.Type == "Bot" }
+func isAgent(p model.Party) bool { return p.Type == "Agent" || p.Type == "Bot" }
 
 // observe is an engine observer: it runs on the store's writer goroutine and
 // only updates maps and histograms.
-func (t *chatTimes) observe(c *store.Chat, evs []store.Event) {
+func (t *chatTimes) observe(c *model.Chat, evs []model.Event) {
 	if len(evs) == 0 || evs[0].Seq == 0 {
 		return // ephemeral: typing, queue positions
 	}
-	if evs[0].Type == store.EventChatRated {
+	if evs[0].Type == model.EventChatRated {
 		return // a rating of an ended chat (ratings.go): its end was logged already
 	}
 	created := c.LastSeq == uint64(len(evs)) // the commit that made the chat
@@ -132,7 +132,7 @@ func (t *chatTimes) observe(c *store.Chat, evs []store.Event) {
 	defer t.mu.Unlock()
 	for _, ev := range evs {
 		switch ev.Type {
-		case store.EventParticipantJoined:
+		case model.EventParticipantJoined:
 			if !isAgent(ev.From) {
 				continue
 			}
@@ -141,11 +141,11 @@ func (t *chatTimes) observe(c *store.Chat, evs []store.Event) {
 				t.wait.Observe(seconds(ev.Time - since))
 				delete(t.queued, c.ID)
 			}
-		case store.EventParticipantLeft:
+		case model.EventParticipantLeft:
 			if isAgent(ev.From) {
 				t.logger.Debug("agent left chat", "chat", c.ID, "agent", ev.From.ID)
 			}
-		case store.EventMessage:
+		case model.EventMessage:
 			switch {
 			case ev.From.Type == "Client":
 				if _, ok := t.asked[c.ID]; !ok && !t.answered[c.ID] {
@@ -158,18 +158,18 @@ func (t *chatTimes) observe(c *store.Chat, evs []store.Event) {
 				}
 				t.answered[c.ID] = true
 			}
-		case store.EventThreadOpened:
+		case model.EventThreadOpened:
 			// A new thread of a conversation: its own first answer.
 			delete(t.answered, c.ID)
-		case store.EventThreadClosed:
+		case model.EventThreadClosed:
 			delete(t.answered, c.ID)
 			delete(t.asked, c.ID)
-		case store.EventTransferred:
+		case model.EventTransferred:
 			t.logger.Debug("chat transferred", "chat", c.ID)
 		}
 	}
 	switch c.State {
-	case store.StateQueued:
+	case model.StateQueued:
 		if _, ok := t.queued[c.ID]; !ok {
 			at := evs[len(evs)-1].Time
 			if created {
@@ -177,7 +177,7 @@ func (t *chatTimes) observe(c *store.Chat, evs []store.Event) {
 			}
 			t.queued[c.ID] = at
 		}
-	case store.StateEnded:
+	case model.StateEnded:
 		t.logger.Debug("chat ended", "chat", c.ID, "by", c.EndedBy)
 		delete(t.queued, c.ID)
 		delete(t.asked, c.ID)

@@ -5,8 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // ratings counts visitors' ratings of ended chats by their value, from
@@ -25,7 +25,7 @@ func newRatings() *ratings {
 }
 
 // observe is an engine observer: it runs on the store's writer goroutine.
-func (r *ratings) observe(_ *store.Chat, evs []store.Event) {
+func (r *ratings) observe(_ *model.Chat, evs []model.Event) {
 	for _, ev := range evs {
 		if v, ok := chat.RatingOf(ev); ok && v.Rating >= chat.RatingMin && v.Rating <= chat.RatingMax {
 			r.total.WithLabelValues(strconv.Itoa(v.Rating)).Inc()

@@ -16,6 +16,7 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/gateway"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/admin"
 	"github.com/cxgate/cxgate/plugins/agent"
 	"github.com/cxgate/cxgate/plugins/chat"
@@ -130,7 +131,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		// An agent is present while it has a socket or a long-poll open.
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
 		// Left messages commit with their webhook deliveries, like events.
-		MessageOutbox: func(event string, m store.LeftMessage) []store.OutboxEntry { return s.hooks.MessageOutbox(event, m) },
+		MessageOutbox: func(event string, m model.LeftMessage) []model.OutboxEntry { return s.hooks.MessageOutbox(event, m) },
 		PresenceGrace: o.PresenceGrace,
 		Statuses:      st,
 	})
@@ -322,11 +323,11 @@ func (s *Server) registerGauges() {
 		func() float64 { return float64(s.store.Stats().Commits) })
 	m.Counter("cxgate_store_writes_total", "Store writes acknowledged.",
 		func() float64 { return float64(s.store.Stats().Writes) })
-	for _, state := range []string{store.OutboxPending, store.OutboxDead} {
+	for _, state := range []string{model.OutboxPending, model.OutboxDead} {
 		m.Gauge("cxgate_webhook_outbox", "Webhook deliveries in the outbox, by state.", map[string]string{"state": state},
 			func() float64 {
 				pending, dead, _ := s.hooks.Depth(context.Background())
-				if state == store.OutboxDead {
+				if state == model.OutboxDead {
 					return float64(dead)
 				}
 				return float64(pending)

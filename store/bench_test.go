@@ -16,6 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 	"github.com/cxgate/cxgate/store/logtest"
 )
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) {
 // benchMessage returns a Message event whose JSON encoding is
 // benchValueSize bytes once it has a 6-digit seq (a byte less or more for
 // shorter or longer ones).
-func benchMessage() store.Event {
+func benchMessage() model.Event {
 	ev := message("x")
 	ev.Seq = 100_000
 	b, err := json.Marshal(ev)
@@ -94,7 +95,7 @@ func runWriters(b *testing.B, writers int, write func() error) {
 
 func BenchmarkAppend(b *testing.B) {
 	ev := benchMessage()
-	if n, _ := json.Marshal(store.Event{Seq: 123_456, Type: ev.Type, From: ev.From, Text: ev.Text, Time: ev.Time}); len(n) != benchValueSize {
+	if n, _ := json.Marshal(model.Event{Seq: 123_456, Type: ev.Type, From: ev.From, Text: ev.Text, Time: ev.Time}); len(n) != benchValueSize {
 		b.Fatalf("event encodes to %d bytes, want %d", len(n), benchValueSize)
 	}
 	fn := appendFn(ev)
@@ -276,11 +277,11 @@ func buildHistory(path string) (err error) {
 		}
 	}()
 	ctx := context.Background()
-	if _, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat(historyChat, "dep")}); err != nil {
+	if _, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat(historyChat, "dep")}); err != nil {
 		return err
 	}
 	const perWrite = 1000
-	add := make([]store.Event, perWrite)
+	add := make([]model.Event, perWrite)
 	for i := range add {
 		add[i] = benchMessage()
 		add[i].Time += int64(i)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -17,10 +18,10 @@ var bucketChangeFeed = []byte("change_feed")
 // the chat as of that commit (its identifying and routing fields only) and
 // the seqs appended. The events themselves stay in the log.
 type Change struct {
-	ID    uint64 `json:"-"`    // the row's key: commit order
-	Chat  Chat   `json:"chat"` // ID, Deployment, Mode, State, Queue, Thread as committed
-	First uint64 `json:"first"`
-	Last  uint64 `json:"last"`
+	ID    uint64     `json:"-"`    // the row's key: commit order
+	Chat  model.Chat `json:"chat"` // ID, Deployment, Mode, State, Queue, Thread as committed
+	First uint64     `json:"first"`
+	Last  uint64     `json:"last"`
 }
 
 // SetChangeFeed turns the change feed on or off. While it is on, every write
@@ -37,7 +38,7 @@ func (s *Store) SetChangeFeed(on bool) { s.feedOn.Store(on) }
 func (s *Store) ChangeFeedSignal() <-chan struct{} { return s.feed }
 
 // writeChange records ch's appended evs in the change feed when it is on.
-func (s *Store) writeChange(tx *bolt.Tx, o *op, ch *Chat, evs []Event) error {
+func (s *Store) writeChange(tx *bolt.Tx, o *op, ch *model.Chat, evs []model.Event) error {
 	if !s.feedOn.Load() || len(evs) == 0 {
 		return nil
 	}
@@ -47,7 +48,7 @@ func (s *Store) writeChange(tx *bolt.Tx, o *op, ch *Chat, evs []Event) error {
 		return err
 	}
 	c := Change{
-		Chat: Chat{ID: ch.ID, Deployment: ch.Deployment, Mode: ch.Mode, State: ch.State, Queue: ch.Queue,
+		Chat: model.Chat{ID: ch.ID, Deployment: ch.Deployment, Mode: ch.Mode, State: ch.State, Queue: ch.Queue,
 			Thread: ch.Thread, LastActivity: ch.LastActivity, CreatedAt: ch.CreatedAt},
 		First: evs[0].Seq, Last: evs[len(evs)-1].Seq,
 	}
@@ -71,7 +72,7 @@ func wroteFeed(batch []*op) bool {
 // Changes returns up to limit rows of the change feed, oldest first, each
 // with its events (read in the same transaction). A change whose chat was
 // deleted since has no events: there is nothing left to announce.
-func (s *Store) Changes(ctx context.Context, limit int) (out []Change, events [][]Event, err error) {
+func (s *Store) Changes(ctx context.Context, limit int) (out []Change, events [][]model.Event, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		cur := tx.Bucket(bucketChangeFeed).Cursor()
 		log := tx.Bucket(bucketLog)
@@ -81,7 +82,7 @@ func (s *Store) Changes(ctx context.Context, limit int) (out []Change, events []
 				return fmt.Errorf("store: decode change %x: %w", k, err)
 			}
 			c.ID = binary.BigEndian.Uint64(k)
-			var evs []Event
+			var evs []model.Event
 			if tx.Bucket(bucketChats).Get([]byte(c.Chat.ID)) != nil && c.Last >= c.First {
 				var err error
 				if evs, err = readAfter(log, c.Chat.ID, c.First-1, int(c.Last-c.First+1)); err != nil {
@@ -100,7 +101,7 @@ func (s *Store) Changes(ctx context.Context, limit int) (out []Change, events []
 // and writes entries to the outbox, in one transaction: a crash before it
 // leaves the rows to be read again, so every change is turned into
 // deliveries at least once.
-func (s *Store) ConsumeChanges(ctx context.Context, through uint64, entries []OutboxEntry) error {
+func (s *Store) ConsumeChanges(ctx context.Context, through uint64, entries []model.OutboxEntry) error {
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
 		o.outbox = outboxDelta{}

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -17,8 +18,8 @@ const chatCacheSize = 16384
 // committed only if that transaction commits: a batch retried after a failed
 // write never sees the failed attempt's changes.
 type chatCache struct {
-	committed map[string]*Chat
-	pending   map[string]*Chat
+	committed map[string]*model.Chat
+	pending   map[string]*model.Chat
 
 	// The request ids of each chat's newest events, for Mutate's retries:
 	// committedReqs as committed; pendingReqs what the transaction being
@@ -55,14 +56,14 @@ func (r request) inWindow(last uint64) bool {
 }
 
 func newChatCache() *chatCache {
-	return &chatCache{committed: map[string]*Chat{}, pending: map[string]*Chat{},
+	return &chatCache{committed: map[string]*model.Chat{}, pending: map[string]*model.Chat{},
 		committedReqs: map[string]map[string]request{}, pendingReqs: map[string]map[string]request{},
 		deleted: map[string]bool{}}
 }
 
 // request looks up a request id of chat ch. The first lookup of a chat
 // reads the request ids of its newest requestWindow events from the log.
-func (cc *chatCache) request(log *bolt.Bucket, ch *Chat, id string) (request, bool, error) {
+func (cc *chatCache) request(log *bolt.Bucket, ch *model.Chat, id string) (request, bool, error) {
 	if r, ok := cc.pendingReqs[ch.ID][id]; ok {
 		return r, r.inWindow(ch.LastSeq), nil
 	}
@@ -113,7 +114,7 @@ func (cc *chatCache) addRequest(chatID, id string, r request) {
 
 // load returns a copy of chat id that the caller may change, from the cache
 // or the transaction.
-func (cc *chatCache) load(tx *bolt.Tx, id string) (Chat, error) {
+func (cc *chatCache) load(tx *bolt.Tx, id string) (model.Chat, error) {
 	if cc.deleted[id] {
 		return getChat(tx, id)
 	}
@@ -125,14 +126,14 @@ func (cc *chatCache) load(tx *bolt.Tx, id string) (Chat, error) {
 	}
 	c, err := getChat(tx, id)
 	if err != nil {
-		return Chat{}, err
+		return model.Chat{}, err
 	}
 	cc.pending[id] = &c
 	return cloneChat(&c), nil
 }
 
 // store records the chat as changed by the current transaction.
-func (cc *chatCache) store(c Chat) {
+func (cc *chatCache) store(c model.Chat) {
 	cp := cloneChat(&c)
 	cc.pending[c.ID] = &cp
 }
@@ -198,7 +199,7 @@ func (cc *chatCache) forget(id string) {
 
 // cloneChat copies c deeply enough that changing the copy (its participants
 // in place, most of all) leaves c as it was.
-func cloneChat(c *Chat) Chat {
+func cloneChat(c *model.Chat) model.Chat {
 	cp := *c
 	cp.Participants = slices.Clone(c.Participants)
 	cp.Skills = slices.Clone(c.Skills)
@@ -209,7 +210,7 @@ func cloneChat(c *Chat) Chat {
 // recordChanged reports whether the stored record of a chat must be
 // rewritten: anything but its position (LastSeq, LastActivity), which reads
 // derive from the events bucket.
-func recordChanged(before, after *Chat) bool {
+func recordChanged(before, after *model.Chat) bool {
 	a, b := *before, *after
 	a.LastSeq, a.LastActivity = 0, 0
 	b.LastSeq, b.LastActivity = 0, 0
@@ -219,7 +220,7 @@ func recordChanged(before, after *Chat) bool {
 // chatPosition fills in a chat's position from the log: the last seq is its
 // newest event's, the last activity that event's time. Appends do not
 // rewrite the chat record just to move these.
-func chatPosition(tx *bolt.Tx, c *Chat) {
+func chatPosition(tx *bolt.Tx, c *model.Chat) {
 	seq, v := lastEvent(tx.Bucket(bucketLog), c.ID)
 	c.LastSeq = seq
 	if v != nil {

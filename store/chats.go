@@ -9,28 +9,20 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
-
-// NewChat is what CreateChat writes.
-type NewChat struct {
-	Chat      Chat
-	Identity  *Identity // created or replaced when set
-	TokenHash []byte    // the visitor token's hash; no token is stored when empty
-	StartKey  string    // the client's request id; "" when the start is not idempotent
-	Events    []Event   // the first events (seqs assigned here)
-}
 
 // CreateChat stores a new chat with its token and first events. When
 // StartKey was already used on the chat's deployment, nothing is written and
 // the chat it created is returned with existing = true. A chat id already
 // taken is ErrExists.
-func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing bool, err error) {
+func (s *Store) CreateChat(ctx context.Context, n model.NewChat) (c model.Chat, existing bool, err error) {
 	if n.Chat.ID == "" {
-		return Chat{}, false, errors.New("store: create chat: empty chat id")
+		return model.Chat{}, false, errors.New("store: create chat: empty chat id")
 	}
 	if strings.ContainsFunc(n.Chat.ID, func(r rune) bool { return r < 0x20 }) {
-		return Chat{}, false, fmt.Errorf("store: create chat: id %q holds a control character", n.Chat.ID)
+		return model.Chat{}, false, fmt.Errorf("store: create chat: id %q holds a control character", n.Chat.ID)
 	}
 	var startKey []byte
 	if n.StartKey != "" {
@@ -40,7 +32,7 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 	// Results are only read after a successful submit: the writer may still
 	// run apply after submit gave up on ctx.
 	var (
-		out    Chat
+		out    model.Chat
 		exists bool
 	)
 	o := &op{}
@@ -57,7 +49,7 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 			}
 		}
 		if tx.Bucket(bucketChats).Get([]byte(n.Chat.ID)) != nil {
-			return skip{fmt.Errorf("%w: chat %s", ErrExists, n.Chat.ID)}
+			return skip{fmt.Errorf("%w: chat %s", model.ErrExists, n.Chat.ID)}
 		}
 		ch := n.Chat
 		ch.LastSeq = 0
@@ -68,7 +60,7 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 		if err := putJSON(tx.Bucket(bucketChats), ch.ID, ch); err != nil {
 			return err
 		}
-		if ch.State != StateEnded {
+		if ch.State != model.StateEnded {
 			if err := tx.Bucket(bucketOpen).Put([]byte(ch.ID), nil); err != nil {
 				return err
 			}
@@ -84,7 +76,7 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 			}
 		}
 		if len(n.TokenHash) > 0 {
-			tok := Token{Kind: "visitor", ChatID: ch.ID, IdentityID: ch.IdentityID, CreatedAt: ch.CreatedAt}
+			tok := model.Token{Kind: "visitor", ChatID: ch.ID, IdentityID: ch.IdentityID, CreatedAt: ch.CreatedAt}
 			if err := putJSON(tx.Bucket(bucketTokens), string(n.TokenHash), tok); err != nil {
 				return err
 			}
@@ -104,20 +96,14 @@ func (s *Store) CreateChat(ctx context.Context, n NewChat) (c Chat, existing boo
 			return err
 		}
 		out = ch
-		o.committed = &Committed{Chat: ch, Events: evs}
+		o.committed = &model.Committed{Chat: ch, Events: evs}
 		return nil
 	}
 	if err := s.submit(ctx, o); err != nil {
-		return Chat{}, false, err
+		return model.Chat{}, false, err
 	}
 	return out, exists, nil
 }
-
-// MutateFunc changes a chat and returns the events to append. It runs inside
-// the write transaction, possibly more than once: it must depend only on c and
-// must not block. Returning an error writes nothing and is returned by Mutate.
-// Changes to c.ID and c.LastSeq are ignored: the store owns them.
-type MutateFunc func(c *Chat) ([]Event, error)
 
 // Mutate loads chat id, applies fn, stores the chat and appends fn's events,
 // in one transaction. With a requestID, a second Mutate with the same id on
@@ -125,20 +111,20 @@ type MutateFunc func(c *Chat) ([]Event, error)
 // (replayed = true), as long as they are among the chat's newest 64 events;
 // one that appended none is recognized while the writer still holds the chat
 // in memory (see the package doc). An unknown chat is ErrNotFound.
-func (s *Store) Mutate(ctx context.Context, id, requestID string, fn MutateFunc) (c Chat, evs []Event, replayed bool, err error) {
+func (s *Store) Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error) {
 	return s.mutate(ctx, id, requestID, fn, nil)
 }
 
 // mutate is Mutate; then, when fn appended its events (not for a replay),
 // also runs in the transaction with the chat as it will be stored and the
 // appended events. An error of then aborts the write.
-func (s *Store) mutate(ctx context.Context, id, requestID string, fn MutateFunc,
-	then func(tx *bolt.Tx, c *Chat, added []Event) error) (c Chat, evs []Event, replayed bool, err error) {
+func (s *Store) mutate(ctx context.Context, id, requestID string, fn model.MutateFunc,
+	then func(tx *bolt.Tx, c *model.Chat, added []model.Event) error) (c model.Chat, evs []model.Event, replayed bool, err error) {
 	// Results are only read after a successful submit: the writer may still
 	// run apply after submit gave up on ctx.
 	var (
-		outChat   Chat
-		outEvents []Event
+		outChat   model.Chat
+		outEvents []model.Event
 		outReplay bool
 	)
 	o := &op{}
@@ -156,7 +142,7 @@ func (s *Store) mutate(ctx context.Context, id, requestID string, fn MutateFunc,
 				return skip{err}
 			}
 			if seen {
-				var old []Event
+				var old []model.Event
 				if r.n > 0 {
 					if old, err = readAfter(log, id, r.first-1, int(r.n)); err != nil {
 						return skip{err}
@@ -166,7 +152,7 @@ func (s *Store) mutate(ctx context.Context, id, requestID string, fn MutateFunc,
 				return nil
 			}
 		}
-		wasOpen := ch.State != StateEnded
+		wasOpen := ch.State != model.StateEnded
 		add, err := fn(&ch)
 		if err != nil {
 			return skip{err}
@@ -190,7 +176,7 @@ func (s *Store) mutate(ctx context.Context, id, requestID string, fn MutateFunc,
 			}
 		}
 		s.chats.store(ch)
-		switch isOpen := ch.State != StateEnded; {
+		switch isOpen := ch.State != model.StateEnded; {
 		case wasOpen && !isOpen:
 			err = tx.Bucket(bucketOpen).Delete([]byte(ch.ID))
 			if err == nil {
@@ -206,21 +192,21 @@ func (s *Store) mutate(ctx context.Context, id, requestID string, fn MutateFunc,
 			return err
 		}
 		outChat, outEvents = ch, added
-		o.committed = &Committed{Chat: ch, Events: added}
+		o.committed = &model.Committed{Chat: ch, Events: added}
 		return nil
 	}
 	if err := s.submit(ctx, o); err != nil {
-		return Chat{}, nil, false, err
+		return model.Chat{}, nil, false, err
 	}
 	return outChat, outEvents, outReplay, nil
 }
 
 // appendEvents gives each event the chat's next seq, tags it with
 // requestID and writes it to the log.
-func appendEvents(log *bolt.Bucket, ch *Chat, add []Event, requestID string) ([]Event, error) {
-	var out []Event
+func appendEvents(log *bolt.Bucket, ch *model.Chat, add []model.Event, requestID string) ([]model.Event, error) {
+	var out []model.Event
 	if len(add) > 0 {
-		out = make([]Event, len(add))
+		out = make([]model.Event, len(add))
 	}
 	for i, ev := range add {
 		ev.Seq = ch.LastSeq + 1
@@ -243,14 +229,14 @@ func appendEvents(log *bolt.Bucket, ch *Chat, add []Event, requestID string) ([]
 	return out, nil
 }
 
-func getChat(tx *bolt.Tx, id string) (Chat, error) {
+func getChat(tx *bolt.Tx, id string) (model.Chat, error) {
 	v := tx.Bucket(bucketChats).Get([]byte(id))
 	if v == nil {
-		return Chat{}, fmt.Errorf("%w: chat %s", ErrNotFound, id)
+		return model.Chat{}, fmt.Errorf("%w: chat %s", model.ErrNotFound, id)
 	}
-	var c Chat
+	var c model.Chat
 	if err := json.Unmarshal(v, &c); err != nil {
-		return Chat{}, fmt.Errorf("store: decode chat %s: %w", id, err)
+		return model.Chat{}, fmt.Errorf("store: decode chat %s: %w", id, err)
 	}
 	c.ID = id
 	chatPosition(tx, &c)
@@ -266,7 +252,7 @@ func putJSON(b *bolt.Bucket, key string, v any) error {
 }
 
 // Chat reads one chat. It returns ErrNotFound for an unknown id.
-func (s *Store) Chat(ctx context.Context, id string) (c Chat, err error) {
+func (s *Store) Chat(ctx context.Context, id string) (c model.Chat, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		c, err = getChat(tx, id)
 		return err
@@ -275,7 +261,7 @@ func (s *Store) Chat(ctx context.Context, id string) (c Chat, err error) {
 }
 
 // OpenChats calls fn for every chat that has not ended.
-func (s *Store) OpenChats(ctx context.Context, fn func(Chat) error) error {
+func (s *Store) OpenChats(ctx context.Context, fn func(model.Chat) error) error {
 	var ids []string
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
@@ -303,10 +289,10 @@ func (s *Store) OpenChats(ctx context.Context, fn func(Chat) error) error {
 
 // EventsAfter reads up to limit events of a chat with seq > after, oldest
 // first. An unknown chat is ErrNotFound.
-func (s *Store) EventsAfter(ctx context.Context, chatID string, after uint64, limit int) (evs []Event, err error) {
+func (s *Store) EventsAfter(ctx context.Context, chatID string, after uint64, limit int) (evs []model.Event, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketChats).Get([]byte(chatID)) == nil {
-			return fmt.Errorf("%w: chat %s", ErrNotFound, chatID)
+			return fmt.Errorf("%w: chat %s", model.ErrNotFound, chatID)
 		}
 		evs, err = readAfter(tx.Bucket(bucketLog), chatID, after, limit)
 		return err
@@ -316,10 +302,10 @@ func (s *Store) EventsAfter(ctx context.Context, chatID string, after uint64, li
 
 // EventsBefore reads up to limit events of a chat with seq < before (before 0
 // means from the end), returned oldest first. An unknown chat is ErrNotFound.
-func (s *Store) EventsBefore(ctx context.Context, chatID string, before uint64, limit int) (evs []Event, err error) {
+func (s *Store) EventsBefore(ctx context.Context, chatID string, before uint64, limit int) (evs []model.Event, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketChats).Get([]byte(chatID)) == nil {
-			return fmt.Errorf("%w: chat %s", ErrNotFound, chatID)
+			return fmt.Errorf("%w: chat %s", model.ErrNotFound, chatID)
 		}
 		evs, err = readBefore(tx.Bucket(bucketLog), chatID, before, limit)
 		return err
@@ -329,11 +315,11 @@ func (s *Store) EventsBefore(ctx context.Context, chatID string, before uint64, 
 }
 
 // LookupToken returns what a token hash stands for, or ErrNotFound.
-func (s *Store) LookupToken(ctx context.Context, hash []byte) (t Token, err error) {
+func (s *Store) LookupToken(ctx context.Context, hash []byte) (t model.Token, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketTokens).Get(hash)
 		if v == nil {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		return json.Unmarshal(v, &t)
 	})
@@ -341,11 +327,11 @@ func (s *Store) LookupToken(ctx context.Context, hash []byte) (t Token, err erro
 }
 
 // Identity reads one identity, or ErrNotFound.
-func (s *Store) Identity(ctx context.Context, id string) (idn Identity, err error) {
+func (s *Store) Identity(ctx context.Context, id string) (idn model.Identity, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketIdentities).Get([]byte(id))
 		if v == nil {
-			return fmt.Errorf("%w: identity %s", ErrNotFound, id)
+			return fmt.Errorf("%w: identity %s", model.ErrNotFound, id)
 		}
 		return json.Unmarshal(v, &idn)
 	})

@@ -13,6 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -29,8 +30,8 @@ func damageableStore(t testing.TB) (path string, page int64, pageSize int) {
 	}
 	// A file larger than a page: the walk must follow overflow pages.
 	big := bytes.Repeat([]byte("0123456789abcdef"), 8<<10)
-	_, _, _, err := s.AddFile(context.Background(), "c00", "", store.File{ID: "f1", Name: "big.txt"}, big,
-		appendFn(store.Event{Type: store.EventFileUploaded, From: store.Party{ID: "v1", Type: "Client"}, Text: "big.txt"}))
+	_, _, _, err := s.AddFile(context.Background(), "c00", "", model.File{ID: "f1", Name: "big.txt"}, big,
+		appendFn(model.Event{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: "Client"}, Text: "big.txt"}))
 	if err != nil {
 		t.Fatal(err)
 	}

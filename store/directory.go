@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -161,7 +162,7 @@ func (s *Store) DeleteEntry(ctx context.Context, kind DirectoryKind, id string) 
 			return skip{err}
 		}
 		if b.Get([]byte(id)) == nil {
-			return skip{ErrNotFound}
+			return skip{model.ErrNotFound}
 		}
 		return b.Delete([]byte(id))
 	}

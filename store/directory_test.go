@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -131,10 +132,10 @@ func TestDirectory_PutDelete(t *testing.T) {
 		t.Errorf("directory:\n got %s\nwant %s", got, want)
 	}
 
-	if err := s.DeleteEntry(ctx, store.DirWebhooks, "b"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteEntry(ctx, store.DirWebhooks, "b"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("DeleteEntry(deleted) = %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteEntry(ctx, store.DirQueues, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteEntry(ctx, store.DirQueues, "nope"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("DeleteEntry(unknown) = %v, want ErrNotFound", err)
 	}
 	if err := s.PutEntry(ctx, "tokens", "x", []byte(`{}`)); !errors.Is(err, store.ErrUnknownKind) {
@@ -150,10 +151,10 @@ func TestDirectory_PutDelete(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutEntry(ctx, store.DirQueues, "c", []byte(`{}`)); !errors.Is(err, store.ErrClosed) {
+	if err := s.PutEntry(ctx, store.DirQueues, "c", []byte(`{}`)); !errors.Is(err, model.ErrClosed) {
 		t.Errorf("PutEntry after Close = %v, want ErrClosed", err)
 	}
-	if _, err := s.Directory(ctx); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.Directory(ctx); !errors.Is(err, model.ErrClosed) {
 		t.Errorf("Directory after Close = %v, want ErrClosed", err)
 	}
 	s = openTestStore(t, path, store.Options{})

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -35,7 +36,7 @@ func runSyncChild() {
 		os.Exit(3)
 	}
 	ctx := context.Background()
-	if _, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("d1", "dep")}); err != nil {
+	if _, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("d1", "dep")}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(3)
 	}

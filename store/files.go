@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -17,37 +18,17 @@ var (
 	bucketFileData = []byte("file_data")
 )
 
-// File describes a file stored with a chat. Its content is kept beside it,
-// in its own bucket, so that checking who may read a file never loads it.
-type File struct {
-	ID     string `json:"id"`
-	ChatID string `json:"chatId"`
-	Name   string `json:"name"`
-	// Type is the media type detected from the content, with its
-	// parameters ("text/plain; charset=utf-8"): what a download is served as.
-	Type string `json:"type"`
-	Size int64  `json:"size"`
-	From Party  `json:"from"`
-	Time int64  `json:"time"` // unix ms
-	Seq  uint64 `json:"seq"`  // the chat's FileUploaded event that announced it
-	// Internal files are for agents only, as internal events are.
-	Internal bool `json:"internal,omitempty"`
-	// Expired is when retention deleted the content (unix ms); the record
-	// and its event stay. 0 while the content is kept.
-	Expired int64 `json:"expired,omitempty"`
-}
-
 // AddFile stores a file with chat chatID and appends fn's events, in one
 // transaction: Mutate with the file. fn must append one FileUploaded event
 // (the file takes its seq); it sees the chat's upload count in c.Files, which
 // AddFile raises by one. The file's ChatID, Size and Seq are set here; its ID
 // must be new. A replayed requestID stores nothing and returns the first
 // attempt's events, as Mutate does. content must not be changed afterwards.
-func (s *Store) AddFile(ctx context.Context, chatID, requestID string, f File, content []byte, fn MutateFunc) (Chat, []Event, bool, error) {
+func (s *Store) AddFile(ctx context.Context, chatID, requestID string, f model.File, content []byte, fn model.MutateFunc) (model.Chat, []model.Event, bool, error) {
 	if f.ID == "" {
-		return Chat{}, nil, false, errors.New("store: add file: empty file id")
+		return model.Chat{}, nil, false, errors.New("store: add file: empty file id")
 	}
-	return s.mutate(ctx, chatID, requestID, fn, func(tx *bolt.Tx, c *Chat, added []Event) error {
+	return s.mutate(ctx, chatID, requestID, fn, func(tx *bolt.Tx, c *model.Chat, added []model.Event) error {
 		if err := putFileRecord(tx, c, f, int64(len(content)), added); err != nil {
 			return err
 		}
@@ -64,20 +45,20 @@ func (s *Store) AddFile(ctx context.Context, chatID, requestID string, f File, c
 
 // putFileRecord writes file f of size bytes of chat c, announced by the
 // FileUploaded event among added, and counts it in c.Files.
-func putFileRecord(tx *bolt.Tx, c *Chat, f File, size int64, added []Event) error {
+func putFileRecord(tx *bolt.Tx, c *model.Chat, f model.File, size int64, added []model.Event) error {
 	meta := f
 	meta.ChatID, meta.Size = c.ID, size
 	for _, ev := range added {
-		if ev.Type == EventFileUploaded {
+		if ev.Type == model.EventFileUploaded {
 			meta.Seq = ev.Seq
 		}
 	}
 	if meta.Seq == 0 {
-		return fmt.Errorf("store: add file %s: no %s event appended", f.ID, EventFileUploaded)
+		return fmt.Errorf("store: add file %s: no %s event appended", f.ID, model.EventFileUploaded)
 	}
 	files := tx.Bucket(bucketFiles)
 	if files.Get([]byte(f.ID)) != nil {
-		return fmt.Errorf("%w: file %s", ErrExists, f.ID)
+		return fmt.Errorf("%w: file %s", model.ErrExists, f.ID)
 	}
 	if err := putJSON(files, f.ID, meta); err != nil {
 		return err
@@ -121,7 +102,7 @@ func fileBytesAt(tx *bolt.Tx, id string, off int64) []byte {
 // at a time, each in a read transaction of its own: a download holds one
 // chunk, never the file, and no transaction stays open while a client
 // reads slowly. It reads f.Size bytes and then io.EOF.
-func (s *Store) FileReader(f File) io.Reader {
+func (s *Store) FileReader(f model.File) io.Reader {
 	return &fileReader{s: s, id: f.ID, size: f.Size}
 }
 
@@ -155,7 +136,7 @@ func (r *fileReader) Read(p []byte) (int, error) {
 }
 
 // FileInfo reads a file's description, or ErrNotFound.
-func (s *Store) FileInfo(ctx context.Context, id string) (f File, err error) {
+func (s *Store) FileInfo(ctx context.Context, id string) (f model.File, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		f, err = getFile(tx, id)
 		return err
@@ -166,7 +147,7 @@ func (s *Store) FileInfo(ctx context.Context, id string) (f File, err error) {
 // FileContent reads a file's description and a copy of its content, or
 // ErrNotFound, or ErrExpired with the description when retention deleted
 // the content.
-func (s *Store) FileContent(ctx context.Context, id string) (f File, content []byte, err error) {
+func (s *Store) FileContent(ctx context.Context, id string) (f model.File, content []byte, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		if f, err = getFile(tx, id); err != nil {
 			return err
@@ -186,14 +167,14 @@ func (s *Store) FileContent(ctx context.Context, id string) (f File, content []b
 	return f, content, err
 }
 
-func getFile(tx *bolt.Tx, id string) (File, error) {
+func getFile(tx *bolt.Tx, id string) (model.File, error) {
 	v := tx.Bucket(bucketFiles).Get([]byte(id))
 	if v == nil {
-		return File{}, fmt.Errorf("%w: file %s", ErrNotFound, id)
+		return model.File{}, fmt.Errorf("%w: file %s", model.ErrNotFound, id)
 	}
-	var f File
+	var f model.File
 	if err := json.Unmarshal(v, &f); err != nil {
-		return File{}, fmt.Errorf("store: decode file %s: %w", id, err)
+		return model.File{}, fmt.Errorf("store: decode file %s: %w", id, err)
 	}
 	return f, nil
 }

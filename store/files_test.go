@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -16,15 +17,15 @@ var errTooMany = errors.New("too many files")
 
 // fileFn appends one FileUploaded event, refusing when the chat already
 // holds max files; seen records the counts it was shown.
-func fileFn(max int, seen *[]uint32) store.MutateFunc {
-	return func(c *store.Chat) ([]store.Event, error) {
+func fileFn(max int, seen *[]uint32) model.MutateFunc {
+	return func(c *model.Chat) ([]model.Event, error) {
 		if seen != nil {
 			*seen = append(*seen, c.Files)
 		}
 		if int(c.Files) >= max {
 			return nil, errTooMany
 		}
-		return []store.Event{{Type: store.EventFileUploaded, From: store.Party{ID: "v1", Type: "Client"},
+		return []model.Event{{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: "Client"},
 			Text: "a.txt", Time: 1_700_000_000_000}}, nil
 	}
 }
@@ -34,8 +35,8 @@ func TestAddFile(t *testing.T) {
 
 	t.Run("OK", func(t *testing.T) {
 		var mu sync.Mutex
-		var committed []store.Committed
-		s, path := newFollowedStore(t, func(c []store.Committed) {
+		var committed []model.Committed
+		s, path := newFollowedStore(t, func(c []model.Committed) {
 			mu.Lock()
 			committed = append(committed, c...)
 			mu.Unlock()
@@ -43,12 +44,12 @@ func TestAddFile(t *testing.T) {
 		mustCreateChat(t, s, "c1")
 		mustAppend(t, s, "c1", "hello")
 		content := []byte("hello, file\n")
-		c, evs, replayed, err := s.AddFile(ctx, "c1", "", store.File{ID: "f1", Name: "a.txt", Type: "text/plain; charset=utf-8"},
+		c, evs, replayed, err := s.AddFile(ctx, "c1", "", model.File{ID: "f1", Name: "a.txt", Type: "text/plain; charset=utf-8"},
 			content, fileFn(10, nil))
 		if err != nil || replayed {
 			t.Fatalf("AddFile: replayed=%v err=%v", replayed, err)
 		}
-		if len(evs) != 1 || evs[0].Type != store.EventFileUploaded || evs[0].Seq != 2 {
+		if len(evs) != 1 || evs[0].Type != model.EventFileUploaded || evs[0].Seq != 2 {
 			t.Fatalf("events = %+v, want one FileUploaded at seq 2", evs)
 		}
 		if c.Files != 1 {
@@ -89,10 +90,10 @@ func TestAddFile(t *testing.T) {
 
 	t.Run("ErrUnknownFile", func(t *testing.T) {
 		s, _ := newTestStore(t, store.Options{})
-		if _, err := s.FileInfo(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.FileInfo(ctx, "nope"); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("FileInfo: %v, want ErrNotFound", err)
 		}
-		if _, _, err := s.FileContent(ctx, ""); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.FileContent(ctx, ""); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("FileContent: %v, want ErrNotFound", err)
 		}
 	})
@@ -105,24 +106,24 @@ func TestAddFile(t *testing.T) {
 		cases := []struct {
 			name string
 			id   string
-			fn   store.MutateFunc
+			fn   model.MutateFunc
 		}{
 			{"fn refuses", "f-refused", fileFn(0, nil)},
 			{"no FileUploaded event", "f-noevent", appendFn(message("not a file"))},
 		}
 		for _, tc := range cases {
-			if _, _, _, err := s.AddFile(ctx, "c1", "", store.File{ID: tc.id}, []byte("x"), tc.fn); err == nil {
+			if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: tc.id}, []byte("x"), tc.fn); err == nil {
 				t.Errorf("%s: AddFile succeeded", tc.name)
 			}
-			if _, err := s.FileInfo(ctx, tc.id); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.FileInfo(ctx, tc.id); !errors.Is(err, model.ErrNotFound) {
 				t.Errorf("%s: the file was stored: %v", tc.name, err)
 			}
 		}
 		// A file id already taken aborts the second upload, event included.
-		if _, _, _, err := s.AddFile(ctx, "c1", "", store.File{ID: "dup"}, []byte("one"), fileFn(10, nil)); err != nil {
+		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "dup"}, []byte("one"), fileFn(10, nil)); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, _, err := s.AddFile(ctx, "c1", "", store.File{ID: "dup"}, []byte("two"), fileFn(10, nil)); err == nil {
+		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "dup"}, []byte("two"), fileFn(10, nil)); err == nil {
 			t.Error("second AddFile with the same file id succeeded")
 		}
 		_, data, err := s.FileContent(ctx, "dup")
@@ -133,7 +134,7 @@ func TestAddFile(t *testing.T) {
 		if err != nil || ch.Files != 1 || ch.LastSeq != 1 {
 			t.Errorf("chat = Files %d LastSeq %d (%v), want 1 file and 1 event", ch.Files, ch.LastSeq, err)
 		}
-		if _, _, _, err := s.AddFile(ctx, "nochat", "", store.File{ID: "f9"}, []byte("x"), fileFn(10, nil)); !errors.Is(err, store.ErrNotFound) {
+		if _, _, _, err := s.AddFile(ctx, "nochat", "", model.File{ID: "f9"}, []byte("x"), fileFn(10, nil)); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("AddFile to an unknown chat: %v, want ErrNotFound", err)
 		}
 	})
@@ -141,15 +142,15 @@ func TestAddFile(t *testing.T) {
 	t.Run("Replay", func(t *testing.T) {
 		s, _ := newTestStore(t, store.Options{})
 		mustCreateChat(t, s, "c1")
-		_, first, _, err := s.AddFile(ctx, "c1", "req-1", store.File{ID: "f1"}, []byte("x"), fileFn(10, nil))
+		_, first, _, err := s.AddFile(ctx, "c1", "req-1", model.File{ID: "f1"}, []byte("x"), fileFn(10, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, again, replayed, err := s.AddFile(ctx, "c1", "req-1", store.File{ID: "f2"}, []byte("y"), fileFn(10, nil))
+		_, again, replayed, err := s.AddFile(ctx, "c1", "req-1", model.File{ID: "f2"}, []byte("y"), fileFn(10, nil))
 		if err != nil || !replayed || len(again) != 1 || again[0].Seq != first[0].Seq {
 			t.Fatalf("retry: replayed=%v events=%+v err=%v; want the first attempt's", replayed, again, err)
 		}
-		if _, err := s.FileInfo(ctx, "f2"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.FileInfo(ctx, "f2"); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("a replayed upload stored its file: %v", err)
 		}
 		if ch, _ := s.Chat(ctx, "c1"); ch.Files != 1 {
@@ -170,7 +171,7 @@ func TestAddFile(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, _, err := s.AddFile(ctx, "c1", "", store.File{ID: fmt.Sprintf("f%d", i)}, []byte{byte(i)}, fileFn(max, nil))
+				_, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: fmt.Sprintf("f%d", i)}, []byte{byte(i)}, fileFn(max, nil))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -192,7 +193,7 @@ func TestAddFile(t *testing.T) {
 			t.Errorf("chat = Files %d LastSeq %d (%v), want %d", ch.Files, ch.LastSeq, err, max)
 		}
 		var seen []uint32
-		if _, _, _, err := s.AddFile(ctx, "c1", "", store.File{ID: "last"}, []byte("x"), fileFn(max, &seen)); !errors.Is(err, errTooMany) {
+		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "last"}, []byte("x"), fileFn(max, &seen)); !errors.Is(err, errTooMany) {
 			t.Errorf("upload over the limit: %v", err)
 		}
 		if len(seen) == 0 || seen[len(seen)-1] != max {
@@ -212,7 +213,7 @@ func TestFileChunks(t *testing.T) {
 	for i := range content {
 		content[i] = byte(i * 7)
 	}
-	if _, _, _, err := s.AddFile(ctx, "c1", "", store.File{ID: "big", Name: "b.bin"}, content, fileFn(10, nil)); err != nil {
+	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "big", Name: "b.bin"}, content, fileFn(10, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if n := store.FileDataKeys(s, "big"); n != 4 {
@@ -222,7 +223,7 @@ func TestFileChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"big", "old"} {
-		r := s.FileReader(store.File{ID: id, Size: int64(len(content))})
+		r := s.FileReader(model.File{ID: id, Size: int64(len(content))})
 		buf := make([]byte, 1000) // reads smaller than a chunk
 		var got []byte
 		for {

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
 // PutIdentity creates or replaces an identity.
-func (s *Store) PutIdentity(ctx context.Context, idn Identity) error {
+func (s *Store) PutIdentity(ctx context.Context, idn model.Identity) error {
 	if idn.ID == "" {
 		return fmt.Errorf("store: identity without id")
 	}
@@ -25,14 +26,14 @@ func (s *Store) PutIdentity(ctx context.Context, idn Identity) error {
 // IssueToken stores a token hash standing for t; the token itself is never
 // stored. It is how a visitor gets a token for another of its chats or on
 // another device.
-func (s *Store) IssueToken(ctx context.Context, hash []byte, t Token) error {
+func (s *Store) IssueToken(ctx context.Context, hash []byte, t model.Token) error {
 	if len(hash) == 0 || t.ChatID == "" {
 		return fmt.Errorf("store: token without hash or chat")
 	}
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketChats).Get([]byte(t.ChatID)) == nil {
-			return skip{fmt.Errorf("%w: chat %s", ErrNotFound, t.ChatID)}
+			return skip{fmt.Errorf("%w: chat %s", model.ErrNotFound, t.ChatID)}
 		}
 		if err := tx.Bucket(bucketChatRefs).Put(tokenRef(t.ChatID, t.CreatedAt, hash), nil); err != nil {
 			return err
@@ -43,8 +44,8 @@ func (s *Store) IssueToken(ctx context.Context, hash []byte, t Token) error {
 }
 
 // ChatsOfIdentity reads every chat of an identity, oldest first.
-func (s *Store) ChatsOfIdentity(ctx context.Context, identityID string) ([]Chat, error) {
-	var out []Chat
+func (s *Store) ChatsOfIdentity(ctx context.Context, identityID string) ([]model.Chat, error) {
+	var out []model.Chat
 	prefix := []byte(identityID + "\x00")
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketIdentityChats).Cursor()
@@ -60,6 +61,6 @@ func (s *Store) ChatsOfIdentity(ctx context.Context, identityID string) ([]Chat,
 	if err != nil {
 		return nil, fmt.Errorf("store: chats of identity %s: %w", identityID, err)
 	}
-	slices.SortStableFunc(out, func(a, b Chat) int { return cmp.Compare(a.CreatedAt, b.CreatedAt) })
+	slices.SortStableFunc(out, func(a, b model.Chat) int { return cmp.Compare(a.CreatedAt, b.CreatedAt) })
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -57,7 +58,7 @@ func initLifecycle(tx *bolt.Tx) error {
 		return err
 	}
 	err = tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
-		var t Token
+		var t model.Token
 		if err := json.Unmarshal(v, &t); err != nil {
 			return fmt.Errorf("store: decode token: %w", err)
 		}
@@ -115,7 +116,7 @@ const purgeBudget = 4096
 // FileUploaded events), and its events up to *budget of them; the rest of
 // its events are left to purgeStep under a purge marker. From the commit
 // on, the chat is gone for every reader: they all look up the record first.
-func (s *Store) removeChat(tx *bolt.Tx, c *Chat, files []string, budget *int, r *Removed) error {
+func (s *Store) removeChat(tx *bolt.Tx, c *model.Chat, files []string, budget *int, r *Removed) error {
 	id := []byte(c.ID)
 	refs := tx.Bucket(bucketChatRefs)
 	prefix := refsPrefix(c.ID)
@@ -267,7 +268,7 @@ func purgeStep(tx *bolt.Tx, budget *int) error {
 }
 
 // fileIDsOf reads the ids of the files a chat's FileUploaded events name.
-func fileIDsOf(tx *bolt.Tx, c *Chat) ([]string, error) {
+func fileIDsOf(tx *bolt.Tx, c *model.Chat) ([]string, error) {
 	if c.Files == 0 {
 		return nil, nil
 	}
@@ -275,7 +276,7 @@ func fileIDsOf(tx *bolt.Tx, c *Chat) ([]string, error) {
 	prefix := logPrefix(c.ID)
 	cur := tx.Bucket(bucketLog).Cursor()
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-		if !bytes.Contains(v, []byte(`"`+EventFileUploaded+`"`)) {
+		if !bytes.Contains(v, []byte(`"`+model.EventFileUploaded+`"`)) {
 			continue
 		}
 		var ev struct {
@@ -287,7 +288,7 @@ func fileIDsOf(tx *bolt.Tx, c *Chat) ([]string, error) {
 		if err := json.Unmarshal(v, &ev); err != nil {
 			return nil, fmt.Errorf("store: decode event of chat %s: %w", c.ID, err)
 		}
-		if ev.Type == EventFileUploaded && ev.Data.ID != "" {
+		if ev.Type == model.EventFileUploaded && ev.Data.ID != "" {
 			ids = append(ids, ev.Data.ID)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -62,19 +63,19 @@ func lastEvent(log *bolt.Bucket, chatID string) (uint64, []byte) {
 
 // readAfter reads up to limit events of a chat with seq > after, oldest
 // first.
-func readAfter(log *bolt.Bucket, chatID string, after uint64, limit int) ([]Event, error) {
+func readAfter(log *bolt.Bucket, chatID string, after uint64, limit int) ([]model.Event, error) {
 	if after == math.MaxUint64 || limit <= 0 {
 		return nil, nil
 	}
 	prefix := logPrefix(chatID)
-	var evs []Event
+	var evs []model.Event
 	c := log.Cursor()
 	for k, v := c.Seek(logKey(chatID, after+1)); len(evs) < limit; k, v = c.Next() {
 		seq, ok := logSeq(prefix, k)
 		if !ok {
 			break
 		}
-		var ev Event
+		var ev model.Event
 		if err := json.Unmarshal(v, &ev); err != nil {
 			return nil, fmt.Errorf("store: decode event %s/%d: %w", chatID, seq, err)
 		}
@@ -85,7 +86,7 @@ func readAfter(log *bolt.Bucket, chatID string, after uint64, limit int) ([]Even
 
 // readBefore reads up to limit events of a chat with seq < before (0: from
 // the newest), newest first.
-func readBefore(log *bolt.Bucket, chatID string, before uint64, limit int) ([]Event, error) {
+func readBefore(log *bolt.Bucket, chatID string, before uint64, limit int) ([]model.Event, error) {
 	prefix := logPrefix(chatID)
 	c := log.Cursor()
 	from := logKey(chatID, before)
@@ -98,13 +99,13 @@ func readBefore(log *bolt.Bucket, chatID string, before uint64, limit int) ([]Ev
 	} else {
 		k, v = c.Prev()
 	}
-	var evs []Event
+	var evs []model.Event
 	for ; len(evs) < limit; k, v = c.Prev() {
 		seq, ok := logSeq(prefix, k)
 		if !ok {
 			break
 		}
-		var ev Event
+		var ev model.Event
 		if err := json.Unmarshal(v, &ev); err != nil {
 			return nil, fmt.Errorf("store: decode event %s/%d: %w", chatID, seq, err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -95,12 +96,12 @@ func TestLog_ChatsWithSharedPrefix(t *testing.T) {
 	if _, err := s.EventsAfter(ctx, "c2", 0, 10); err == nil {
 		t.Error("events of an unknown chat: no error")
 	}
-	if _, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("bad\x00id", "dep")}); err == nil {
+	if _, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("bad\x00id", "dep")}); err == nil {
 		t.Error("a chat id with a zero byte was accepted")
 	}
 }
 
-func texts(evs []store.Event) []string {
+func texts(evs []model.Event) []string {
 	var out []string
 	for _, ev := range evs {
 		out = append(out, ev.Text)

@@ -10,31 +10,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
-
-// LeftMessage is a message a visitor left while no agent could chat (the
-// "leave a message" form of an offline item), and its answer once an agent
-// gave one.
-type LeftMessage struct {
-	ID         string          `json:"id"`
-	Deployment string          `json:"deployment"`
-	IdentityID string          `json:"identityId"`
-	Name       string          `json:"name"`
-	Email      string          `json:"email"`
-	Message    string          `json:"message"`
-	Context    json.RawMessage `json:"context,omitempty"` // the visit's session data, as the browser sent it
-	CreatedAt  int64           `json:"createdAt"`         // unix ms
-	Answer     *Answer         `json:"answer,omitempty"`
-}
-
-// Answer is an agent's answer to a left message.
-type Answer struct {
-	Text       string `json:"text"`
-	AgentID    string `json:"agentId"`
-	AgentName  string `json:"agentName"`
-	AnsweredAt int64  `json:"answeredAt"` // unix ms
-}
 
 // ErrAnswered is returned by AnswerMessage for a message already answered.
 var ErrAnswered = errors.New("store: message already answered")
@@ -56,7 +34,7 @@ func leftKey(at int64, id string) []byte {
 // anonymous identity made for the visitor). Without idn, the message's
 // identity must exist: one erased since the caller read it is ErrNotFound,
 // so that an erasure leaves no message behind.
-func (s *Store) LeaveMessage(ctx context.Context, m LeftMessage, idn *Identity, outbox []OutboxEntry) error {
+func (s *Store) LeaveMessage(ctx context.Context, m model.LeftMessage, idn *model.Identity, outbox []model.OutboxEntry) error {
 	if m.ID == "" || m.IdentityID == "" {
 		return fmt.Errorf("store: left message without id or identity")
 	}
@@ -64,14 +42,14 @@ func (s *Store) LeaveMessage(ctx context.Context, m LeftMessage, idn *Identity, 
 	o.apply = func(tx *bolt.Tx) error {
 		o.outbox = outboxDelta{}
 		if tx.Bucket(bucketLeft).Get([]byte(m.ID)) != nil {
-			return skip{fmt.Errorf("%w: left message %s", ErrExists, m.ID)}
+			return skip{fmt.Errorf("%w: left message %s", model.ErrExists, m.ID)}
 		}
 		if idn != nil {
 			if err := putJSON(tx.Bucket(bucketIdentities), idn.ID, idn); err != nil {
 				return err
 			}
 		} else if tx.Bucket(bucketIdentities).Get([]byte(m.IdentityID)) == nil {
-			return skip{fmt.Errorf("%w: identity %s", ErrNotFound, m.IdentityID)}
+			return skip{fmt.Errorf("%w: identity %s", model.ErrNotFound, m.IdentityID)}
 		}
 		if err := putJSON(tx.Bucket(bucketLeft), m.ID, m); err != nil {
 			return err
@@ -91,8 +69,8 @@ func (s *Store) LeaveMessage(ctx context.Context, m LeftMessage, idn *Identity, 
 // webhook deliveries outbox makes of the answered message, in one
 // transaction. It returns ErrNotFound for an unknown id and ErrAnswered for
 // a message already answered.
-func (s *Store) AnswerMessage(ctx context.Context, id string, a Answer, outbox func(LeftMessage) []OutboxEntry) (LeftMessage, error) {
-	var m LeftMessage
+func (s *Store) AnswerMessage(ctx context.Context, id string, a model.Answer, outbox func(model.LeftMessage) []model.OutboxEntry) (model.LeftMessage, error) {
+	var m model.LeftMessage
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
 		o.outbox = outboxDelta{}
@@ -119,16 +97,16 @@ func (s *Store) AnswerMessage(ctx context.Context, id string, a Answer, outbox f
 		return nil
 	}
 	if err := s.submit(ctx, o); err != nil {
-		return LeftMessage{}, err
+		return model.LeftMessage{}, err
 	}
 	return m, nil
 }
 
-func getLeft(tx *bolt.Tx, id string) (LeftMessage, error) {
-	var m LeftMessage
+func getLeft(tx *bolt.Tx, id string) (model.LeftMessage, error) {
+	var m model.LeftMessage
 	v := tx.Bucket(bucketLeft).Get([]byte(id))
 	if v == nil {
-		return m, fmt.Errorf("%w: left message %s", ErrNotFound, id)
+		return m, fmt.Errorf("%w: left message %s", model.ErrNotFound, id)
 	}
 	if err := json.Unmarshal(v, &m); err != nil {
 		return m, fmt.Errorf("store: decode left message %s: %w", id, err)
@@ -137,7 +115,7 @@ func getLeft(tx *bolt.Tx, id string) (LeftMessage, error) {
 }
 
 // LeftMessage reads one left message; ErrNotFound for an unknown id.
-func (s *Store) LeftMessage(ctx context.Context, id string) (m LeftMessage, err error) {
+func (s *Store) LeftMessage(ctx context.Context, id string) (m model.LeftMessage, err error) {
 	if err := ctx.Err(); err != nil {
 		return m, err
 	}
@@ -150,11 +128,11 @@ func (s *Store) LeftMessage(ctx context.Context, id string) (m LeftMessage, err 
 
 // LeftMessages lists up to limit left messages: the open ones oldest first
 // (answered false), or the answered ones most recently answered first.
-func (s *Store) LeftMessages(ctx context.Context, answered bool, limit int) ([]LeftMessage, error) {
+func (s *Store) LeftMessages(ctx context.Context, answered bool, limit int) ([]model.LeftMessage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out := []LeftMessage{}
+	out := []model.LeftMessage{}
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketLeftOpen).Cursor()
 		k, _ := c.First()
@@ -181,11 +159,11 @@ func (s *Store) LeftMessages(ctx context.Context, answered bool, limit int) ([]L
 
 // LeftMessagesOf lists up to limit of the messages an identity left, oldest
 // first.
-func (s *Store) LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]LeftMessage, error) {
+func (s *Store) LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]model.LeftMessage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out := []LeftMessage{}
+	out := []model.LeftMessage{}
 	prefix := []byte(identityID + "\x00")
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketIdentityLeft).Cursor()
@@ -202,7 +180,7 @@ func (s *Store) LeftMessagesOf(ctx context.Context, identityID string, limit int
 		return nil, fmt.Errorf("store: left messages of %s: %w", identityID, err)
 	}
 	// Keyed by id, not time: order them, and keep the newest limit.
-	slices.SortFunc(out, func(a, b LeftMessage) int {
+	slices.SortFunc(out, func(a, b model.LeftMessage) int {
 		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	if len(out) > limit {
@@ -212,7 +190,7 @@ func (s *Store) LeftMessagesOf(ctx context.Context, identityID string, limit int
 }
 
 // putOutbox writes entries to the outbox in tx, counting them in o.
-func (s *Store) putOutbox(tx *bolt.Tx, o *op, entries []OutboxEntry) error {
+func (s *Store) putOutbox(tx *bolt.Tx, o *op, entries []model.OutboxEntry) error {
 	b := tx.Bucket(bucketOutbox)
 	for _, e := range entries {
 		id, err := b.NextSequence()
@@ -242,7 +220,7 @@ func identityLeftIDs(tx *bolt.Tx, identityID string) []string {
 
 // removeLeft deletes left message m in tx: its record and its entries in
 // left_open or left_answered and identity_left.
-func removeLeft(tx *bolt.Tx, m *LeftMessage, r *Removed) error {
+func removeLeft(tx *bolt.Tx, m *model.LeftMessage, r *Removed) error {
 	if err := tx.Bucket(bucketLeft).Delete([]byte(m.ID)); err != nil {
 		return err
 	}
@@ -262,7 +240,7 @@ func removeLeft(tx *bolt.Tx, m *LeftMessage, r *Removed) error {
 
 // leftActivity is when a left message was last written to (unix ms): its
 // answer, or its creation while unanswered. Retention counts from it.
-func leftActivity(m *LeftMessage) int64 {
+func leftActivity(m *model.LeftMessage) int64 {
 	if m.Answer != nil {
 		return max(m.Answer.AnsweredAt, m.CreatedAt)
 	}
@@ -271,6 +249,6 @@ func leftActivity(m *LeftMessage) int64 {
 
 // expiredLeft reports whether left message m is past its deployment's
 // chats retention at now (unix ms).
-func expiredLeft(m *LeftMessage, ret Retention, now int64) bool {
+func expiredLeft(m *model.LeftMessage, ret Retention, now int64) bool {
 	return ret.Chats > 0 && leftActivity(m) < now-ret.Chats.Milliseconds()
 }

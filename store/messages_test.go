@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -18,19 +19,19 @@ func TestLeftMessages_Order(t *testing.T) {
 	s := openTestStore(t, filepath.Join(t.TempDir(), "db"), store.Options{})
 	leave := func(id, identity string, at int64) {
 		t.Helper()
-		idn := &store.Identity{ID: identity}
-		m := store.LeftMessage{ID: id, Deployment: "shop", IdentityID: identity, Message: "m " + id, CreatedAt: at}
-		if err := s.LeaveMessage(ctx, m, idn, []store.OutboxEntry{{Subscription: "site", Event: "message.left", EventID: id}}); err != nil {
+		idn := &model.Identity{ID: identity}
+		m := model.LeftMessage{ID: id, Deployment: "shop", IdentityID: identity, Message: "m " + id, CreatedAt: at}
+		if err := s.LeaveMessage(ctx, m, idn, []model.OutboxEntry{{Subscription: "site", Event: "message.left", EventID: id}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	leave("c", "ida", 300)
 	leave("a", "max", 100)
 	leave("b", "ida", 200)
-	if err := s.LeaveMessage(ctx, store.LeftMessage{ID: "a", IdentityID: "max"}, nil, nil); !errors.Is(err, store.ErrExists) {
+	if err := s.LeaveMessage(ctx, model.LeftMessage{ID: "a", IdentityID: "max"}, nil, nil); !errors.Is(err, model.ErrExists) {
 		t.Errorf("a second message a: %v", err)
 	}
-	ids := func(ms []store.LeftMessage) (out []string) {
+	ids := func(ms []model.LeftMessage) (out []string) {
 		for _, m := range ms {
 			out = append(out, m.ID)
 		}
@@ -54,18 +55,18 @@ func TestLeftMessages_Order(t *testing.T) {
 		id string
 		at int64
 	}{{"c", 1000}, {"a", 2000}} {
-		m, err := s.AnswerMessage(ctx, a.id, store.Answer{Text: "ok", AgentID: "ann", AgentName: "Ann", AnsweredAt: a.at},
-			func(m store.LeftMessage) []store.OutboxEntry {
-				return []store.OutboxEntry{{Subscription: "site", Event: "message.answered", EventID: m.ID}}
+		m, err := s.AnswerMessage(ctx, a.id, model.Answer{Text: "ok", AgentID: "ann", AgentName: "Ann", AnsweredAt: a.at},
+			func(m model.LeftMessage) []model.OutboxEntry {
+				return []model.OutboxEntry{{Subscription: "site", Event: "message.answered", EventID: m.ID}}
 			})
 		if err != nil || m.Answer == nil || m.Answer.AnsweredAt != a.at {
 			t.Fatalf("answer %s: %+v %v", a.id, m, err)
 		}
 	}
-	if _, err := s.AnswerMessage(ctx, "c", store.Answer{Text: "again"}, nil); !errors.Is(err, store.ErrAnswered) {
+	if _, err := s.AnswerMessage(ctx, "c", model.Answer{Text: "again"}, nil); !errors.Is(err, store.ErrAnswered) {
 		t.Errorf("answer c again: %v", err)
 	}
-	if _, err := s.AnswerMessage(ctx, "zz", store.Answer{Text: "x"}, nil); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.AnswerMessage(ctx, "zz", model.Answer{Text: "x"}, nil); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("answer zz: %v", err)
 	}
 	if got := list(false, 10); len(got) != 1 || got[0] != "b" {

@@ -11,34 +11,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
-
-// Outbox states, as ListOutbox takes them.
-const (
-	OutboxPending = "pending" // waiting in the outbox for its next attempt
-	OutboxDead    = "dead"    // gave up after too many attempts; retried only by hand
-)
-
-// OutboxEntry is one webhook delivery: one event for one subscription. It is
-// written by Options.Outbox in the transaction of the event it announces, so
-// the event and its delivery commit together or not at all.
-type OutboxEntry struct {
-	// ID is assigned by the store when the entry is written and kept when it
-	// goes dead and is retried: the delivery's id for the admin commands.
-	ID           uint64          `json:"id"`
-	Subscription string          `json:"subscription"` // the webhook's id
-	Event        string          `json:"event"`        // "message.created"
-	EventID      string          `json:"eventId"`      // stable across attempts and subscriptions
-	Body         json.RawMessage `json:"body"`         // the payload, sent (and signed) as is
-	CreatedAt    int64           `json:"createdAt"`    // unix ms
-	Attempts     int             `json:"attempts"`     // failed attempts so far
-	NextAt       int64           `json:"nextAt"`       // unix ms: due when ≤ now
-	LastAttempt  int64           `json:"lastAttempt,omitempty"`
-	LastStatus   int             `json:"lastStatus,omitempty"` // HTTP status of the last attempt; 0 if none came back
-	LastError    string          `json:"lastError,omitempty"`
-	DeadAt       int64           `json:"deadAt,omitempty"`
-}
 
 type outboxDelta struct{ pending, dead int }
 
@@ -104,7 +79,7 @@ func after(prefix []byte) []byte {
 
 // putPending writes e to the outbox and its due index. An older version of e
 // must have been removed from the index first.
-func putPending(tx *bolt.Tx, e OutboxEntry) error {
+func putPending(tx *bolt.Tx, e model.OutboxEntry) error {
 	if len(e.Subscription) > math.MaxUint16 {
 		return fmt.Errorf("store: outbox entry %d: subscription id of %d bytes", e.ID, len(e.Subscription))
 	}
@@ -129,7 +104,7 @@ func reindexOutboxDue(tx *bolt.Tx) error {
 		return err
 	}
 	return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-		var e OutboxEntry
+		var e model.OutboxEntry
 		if err := json.Unmarshal(v, &e); err != nil {
 			return fmt.Errorf("store: decode outbox entry %d: %w", binary.BigEndian.Uint64(k), err)
 		}
@@ -138,20 +113,20 @@ func reindexOutboxDue(tx *bolt.Tx) error {
 }
 
 // getEntry reads entry id from bucket name; ok is false when it is not there.
-func getEntry(tx *bolt.Tx, name []byte, id uint64) (e OutboxEntry, ok bool, err error) {
+func getEntry(tx *bolt.Tx, name []byte, id uint64) (e model.OutboxEntry, ok bool, err error) {
 	v := tx.Bucket(name).Get(u64(id))
 	if v == nil {
-		return OutboxEntry{}, false, nil
+		return model.OutboxEntry{}, false, nil
 	}
 	if err := json.Unmarshal(v, &e); err != nil {
-		return OutboxEntry{}, false, fmt.Errorf("store: decode %s entry %d: %w", name, id, err)
+		return model.OutboxEntry{}, false, fmt.Errorf("store: decode %s entry %d: %w", name, id, err)
 	}
 	return e, true, nil
 }
 
 // removePending deletes entry id from the outbox and its due index and
 // returns it; ok is false when it was not pending.
-func removePending(tx *bolt.Tx, id uint64) (e OutboxEntry, ok bool, err error) {
+func removePending(tx *bolt.Tx, id uint64) (e model.OutboxEntry, ok bool, err error) {
 	e, ok, err = getEntry(tx, bucketOutbox, id)
 	if err != nil || !ok {
 		return e, ok, err
@@ -172,7 +147,7 @@ func removePending(tx *bolt.Tx, id uint64) (e OutboxEntry, ok bool, err error) {
 // next is the earliest time at which an entry of a subscription it read
 // (want above 0) falls due after now; zero when there is none. Due entries
 // beyond want are not counted in next: they are due already.
-func (s *Store) PendingOutbox(ctx context.Context, now time.Time, want func(subscription string) int) (due []OutboxEntry, next time.Time, err error) {
+func (s *Store) PendingOutbox(ctx context.Context, now time.Time, want func(subscription string) int) (due []model.OutboxEntry, next time.Time, err error) {
 	until := now.UnixMilli()
 	nextAt := int64(-1)
 	err = s.view(func(tx *bolt.Tx) error {
@@ -217,7 +192,7 @@ func (s *Store) PendingOutbox(ctx context.Context, now time.Time, want func(subs
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	slices.SortFunc(due, func(a, b OutboxEntry) int {
+	slices.SortFunc(due, func(a, b model.OutboxEntry) int {
 		return cmp.Or(cmp.Compare(a.NextAt, b.NextAt), cmp.Compare(a.ID, b.ID))
 	})
 	if nextAt >= 0 {
@@ -228,7 +203,7 @@ func (s *Store) PendingOutbox(ctx context.Context, now time.Time, want func(subs
 
 // ListOutbox lists up to limit entries in state OutboxPending or OutboxDead
 // with an id above after, in id order (the order they were written).
-func (s *Store) ListOutbox(ctx context.Context, state string, after uint64, limit int) (list []OutboxEntry, err error) {
+func (s *Store) ListOutbox(ctx context.Context, state string, after uint64, limit int) (list []model.OutboxEntry, err error) {
 	name, err := outboxBucket(state)
 	if err != nil {
 		return nil, err
@@ -239,7 +214,7 @@ func (s *Store) ListOutbox(ctx context.Context, state string, after uint64, limi
 	err = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(name).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(list) < limit; k, v = c.Next() {
-			var e OutboxEntry
+			var e model.OutboxEntry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("store: decode %s entry %d: %w", name, binary.BigEndian.Uint64(k), err)
 			}
@@ -252,19 +227,19 @@ func (s *Store) ListOutbox(ctx context.Context, state string, after uint64, limi
 
 func outboxBucket(state string) ([]byte, error) {
 	switch state {
-	case OutboxPending:
+	case model.OutboxPending:
 		return bucketOutbox, nil
-	case OutboxDead:
+	case model.OutboxDead:
 		return bucketDead, nil
 	}
-	return nil, fmt.Errorf("store: outbox state %q is not %s or %s", state, OutboxPending, OutboxDead)
+	return nil, fmt.Errorf("store: outbox state %q is not %s or %s", state, model.OutboxPending, model.OutboxDead)
 }
 
 // OutboxEntryByID reads one delivery and the state it is in. An unknown id is
 // ErrNotFound.
-func (s *Store) OutboxEntryByID(ctx context.Context, id uint64) (e OutboxEntry, state string, err error) {
+func (s *Store) OutboxEntryByID(ctx context.Context, id uint64) (e model.OutboxEntry, state string, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		for _, st := range []string{OutboxPending, OutboxDead} {
+		for _, st := range []string{model.OutboxPending, model.OutboxDead} {
 			name, _ := outboxBucket(st)
 			got, ok, err := getEntry(tx, name, id)
 			if err != nil {
@@ -275,7 +250,7 @@ func (s *Store) OutboxEntryByID(ctx context.Context, id uint64) (e OutboxEntry, 
 				return nil
 			}
 		}
-		return fmt.Errorf("%w: delivery %d", ErrNotFound, id)
+		return fmt.Errorf("%w: delivery %d", model.ErrNotFound, id)
 	})
 	return e, state, err
 }
@@ -288,7 +263,7 @@ func (s *Store) OutboxDepth(ctx context.Context) (pending, dead int, err error) 
 	closed := s.closed
 	s.mu.RUnlock()
 	if closed {
-		return 0, 0, ErrClosed
+		return 0, 0, model.ErrClosed
 	}
 	return int(s.pendingN.Load()), int(s.deadN.Load()), nil
 }
@@ -296,7 +271,7 @@ func (s *Store) OutboxDepth(ctx context.Context) (pending, dead int, err error) 
 // UpdateOutbox replaces a pending entry with e, found by e.ID: the record of
 // an attempt and the time of the next one. It is ErrNotFound when the entry is
 // no longer pending.
-func (s *Store) UpdateOutbox(ctx context.Context, e OutboxEntry) error {
+func (s *Store) UpdateOutbox(ctx context.Context, e model.OutboxEntry) error {
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
 		_, ok, err := removePending(tx, e.ID)
@@ -304,7 +279,7 @@ func (s *Store) UpdateOutbox(ctx context.Context, e OutboxEntry) error {
 			return err
 		}
 		if !ok {
-			return skip{fmt.Errorf("%w: pending delivery %d", ErrNotFound, e.ID)}
+			return skip{fmt.Errorf("%w: pending delivery %d", model.ErrNotFound, e.ID)}
 		}
 		return putPending(tx, e)
 	}
@@ -328,7 +303,7 @@ func (s *Store) DeleteOutbox(ctx context.Context, id uint64) error {
 // MoveToDead moves a pending entry to the dead letters as e (its last attempt
 // recorded), found by e.ID. It is ErrNotFound when the entry is no longer
 // pending.
-func (s *Store) MoveToDead(ctx context.Context, e OutboxEntry) error {
+func (s *Store) MoveToDead(ctx context.Context, e model.OutboxEntry) error {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -340,7 +315,7 @@ func (s *Store) MoveToDead(ctx context.Context, e OutboxEntry) error {
 			return err
 		}
 		if !ok {
-			return skip{fmt.Errorf("%w: pending delivery %d", ErrNotFound, e.ID)}
+			return skip{fmt.Errorf("%w: pending delivery %d", model.ErrNotFound, e.ID)}
 		}
 		o.outbox = outboxDelta{pending: -1, dead: 1}
 		return tx.Bucket(bucketDead).Put(u64(e.ID), data)
@@ -351,8 +326,8 @@ func (s *Store) MoveToDead(ctx context.Context, e OutboxEntry) error {
 // RetryDead makes delivery id due at now. A dead one goes back to the outbox
 // with its attempts reset, keeping its id; a pending one keeps its attempts.
 // It returns the entry as now pending; an unknown id is ErrNotFound.
-func (s *Store) RetryDead(ctx context.Context, id uint64, now time.Time) (OutboxEntry, error) {
-	var out OutboxEntry
+func (s *Store) RetryDead(ctx context.Context, id uint64, now time.Time) (model.OutboxEntry, error) {
+	var out model.OutboxEntry
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
 		e, ok, err := removePending(tx, id)
@@ -364,7 +339,7 @@ func (s *Store) RetryDead(ctx context.Context, id uint64, now time.Time) (Outbox
 				return skip{err}
 			}
 			if !ok {
-				return skip{fmt.Errorf("%w: delivery %d", ErrNotFound, id)}
+				return skip{fmt.Errorf("%w: delivery %d", model.ErrNotFound, id)}
 			}
 			if err := tx.Bucket(bucketDead).Delete(u64(id)); err != nil {
 				return err
@@ -377,7 +352,7 @@ func (s *Store) RetryDead(ctx context.Context, id uint64, now time.Time) (Outbox
 		return putPending(tx, e)
 	}
 	if err := s.submit(ctx, o); err != nil {
-		return OutboxEntry{}, err
+		return model.OutboxEntry{}, err
 	}
 	return out, nil
 }
@@ -397,7 +372,7 @@ func (s *Store) RetryAllDead(ctx context.Context, now time.Time, limit int) (int
 			ids = append(ids, bytes.Clone(k))
 		}
 		for _, k := range ids {
-			var e OutboxEntry
+			var e model.OutboxEntry
 			if err := json.Unmarshal(dead.Get(k), &e); err != nil {
 				return fmt.Errorf("store: decode dead entry %d: %w", binary.BigEndian.Uint64(k), err)
 			}

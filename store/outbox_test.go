@@ -16,15 +16,16 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
 // outboxPerEvent makes one entry per appended event, its EventID
 // "<chat>:<seq>", due at the event's time.
-func outboxPerEvent(c *store.Chat, evs []store.Event) []store.OutboxEntry {
-	var out []store.OutboxEntry
+func outboxPerEvent(c *model.Chat, evs []model.Event) []model.OutboxEntry {
+	var out []model.OutboxEntry
 	for _, ev := range evs {
-		out = append(out, store.OutboxEntry{Subscription: "hook-1", Event: ev.Type,
+		out = append(out, model.OutboxEntry{Subscription: "hook-1", Event: ev.Type,
 			EventID: fmt.Sprintf("%s:%d", c.ID, ev.Seq), Body: []byte(`{"text":"` + ev.Text + `"}`),
 			CreatedAt: ev.Time, NextAt: ev.Time})
 	}
@@ -54,7 +55,7 @@ func pump(t testing.TB, s *store.Store) {
 }
 
 // pumpWith consumes the change feed into the entries outbox makes.
-func pumpWith(t testing.TB, s *store.Store, outbox func(c *store.Chat, evs []store.Event) []store.OutboxEntry) {
+func pumpWith(t testing.TB, s *store.Store, outbox func(c *model.Chat, evs []model.Event) []model.OutboxEntry) {
 	t.Helper()
 	ctx := context.Background()
 	for {
@@ -65,7 +66,7 @@ func pumpWith(t testing.TB, s *store.Store, outbox func(c *store.Chat, evs []sto
 		if len(changes) == 0 {
 			return
 		}
-		var entries []store.OutboxEntry
+		var entries []model.OutboxEntry
 		for i := range changes {
 			entries = append(entries, outbox(&changes[i].Chat, events[i])...)
 		}
@@ -77,11 +78,11 @@ func pumpWith(t testing.TB, s *store.Store, outbox func(c *store.Chat, evs []sto
 
 // badEvent cannot be encoded: a write appending it fails inside its
 // transaction, after its earlier steps were applied.
-func badEvent() store.Event {
-	return store.Event{Type: store.EventMessage, Data: json.RawMessage("{")}
+func badEvent() model.Event {
+	return model.Event{Type: model.EventMessage, Data: json.RawMessage("{")}
 }
 
-func mustList(t testing.TB, s *store.Store, state string) []store.OutboxEntry {
+func mustList(t testing.TB, s *store.Store, state string) []model.OutboxEntry {
 	t.Helper()
 	pump(t, s)
 	list, err := s.ListOutbox(context.Background(), state, 0, 1000)
@@ -91,7 +92,7 @@ func mustList(t testing.TB, s *store.Store, state string) []store.OutboxEntry {
 	return list
 }
 
-func eventIDs(list []store.OutboxEntry) []string {
+func eventIDs(list []model.OutboxEntry) []string {
 	out := []string{}
 	for _, e := range list {
 		out = append(out, e.EventID)
@@ -99,7 +100,7 @@ func eventIDs(list []store.OutboxEntry) []string {
 	return out
 }
 
-func entryIDs(list []store.OutboxEntry) []uint64 {
+func entryIDs(list []model.OutboxEntry) []uint64 {
 	out := []uint64{}
 	for _, e := range list {
 		out = append(out, e.ID)
@@ -123,13 +124,13 @@ func mustDepth(t testing.TB, s *store.Store) (pending, dead int) {
 func TestOutbox_WrittenWithEvents(t *testing.T) {
 	s, _ := newOutboxStore(t)
 	ctx := context.Background()
-	_, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("c1", "dep"), StartKey: "start-1",
-		Events: []store.Event{{Type: store.EventParticipantJoined, From: store.Party{Type: "Client"}, Time: 1}}})
+	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1", "dep"), StartKey: "start-1",
+		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: "Client"}, Time: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A retried start is answered from the first one: no second entry.
-	if _, existing, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("c1-again", "dep"), StartKey: "start-1"}); err != nil || !existing {
+	if _, existing, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1-again", "dep"), StartKey: "start-1"}); err != nil || !existing {
 		t.Fatalf("retried start: existing %v, err %v", existing, err)
 	}
 	if _, _, _, err := s.Mutate(ctx, "c1", "req-1", appendFn(message("a"), message("b"))); err != nil {
@@ -139,21 +140,21 @@ func TestOutbox_WrittenWithEvents(t *testing.T) {
 		t.Fatalf("replay: replayed %v, err %v", replayed, err)
 	}
 	refuse := errors.New("refused")
-	if _, _, _, err := s.Mutate(ctx, "c1", "", func(*store.Chat) ([]store.Event, error) { return nil, refuse }); !errors.Is(err, refuse) {
+	if _, _, _, err := s.Mutate(ctx, "c1", "", func(*model.Chat) ([]model.Event, error) { return nil, refuse }); !errors.Is(err, refuse) {
 		t.Fatalf("refused mutation: %v", err)
 	}
 	if _, _, _, err := s.Mutate(ctx, "c1", "", appendFn()); err != nil {
 		t.Fatal(err)
 	}
 
-	list := mustList(t, s, store.OutboxPending)
+	list := mustList(t, s, model.OutboxPending)
 	if got, want := eventIDs(list), []string{"c1:1", "c1:2", "c1:3"}; !slices.Equal(got, want) {
 		t.Fatalf("outbox event ids = %v, want %v", got, want)
 	}
 	if got, want := entryIDs(list), []uint64{1, 2, 3}; !slices.Equal(got, want) {
 		t.Errorf("outbox ids = %v, want %v", got, want)
 	}
-	if e := list[1]; string(e.Body) != `{"text":"a"}` || e.Event != store.EventMessage || e.Subscription != "hook-1" {
+	if e := list[1]; string(e.Body) != `{"text":"a"}` || e.Event != model.EventMessage || e.Subscription != "hook-1" {
 		t.Errorf("entry 2 = %+v", e)
 	}
 	if p, d := mustDepth(t, s); p != 3 || d != 0 {
@@ -181,7 +182,7 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 			defer wg.Done()
 			var err error
 			if id == "boom" {
-				_, _, err = s.CreateChat(ctx, store.NewChat{Chat: testChat(id, "dep"), Events: []store.Event{badEvent()}})
+				_, _, err = s.CreateChat(ctx, model.NewChat{Chat: testChat(id, "dep"), Events: []model.Event{badEvent()}})
 			} else {
 				_, _, _, err = s.Mutate(ctx, id, "", appendFn(message("m-"+id)))
 			}
@@ -196,10 +197,10 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 	if errs["c1"] != nil || errs["c2"] != nil || errs["boom"] == nil {
 		t.Fatalf("errors = %v; want only boom to fail", errs)
 	}
-	if _, err := s.Chat(ctx, "boom"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Chat(ctx, "boom"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("failed chat was stored: %v", err)
 	}
-	got := eventIDs(mustList(t, s, store.OutboxPending))
+	got := eventIDs(mustList(t, s, model.OutboxPending))
 	slices.Sort(got)
 	if want := []string{"c1:1", "c2:1"}; !slices.Equal(got, want) {
 		t.Errorf("outbox = %v, want %v", got, want)
@@ -210,7 +211,7 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 // due at that time.
 func outboxAt(t testing.TB, s *store.Store, chatID string, times ...int64) {
 	t.Helper()
-	var add []store.Event
+	var add []model.Event
 	for _, at := range times {
 		ev := message(fmt.Sprint(at))
 		ev.Time = at
@@ -284,7 +285,7 @@ func TestPendingOutbox_DueOrder(t *testing.T) {
 		t.Errorf("after reschedule: due %v, next %v; want [3 1], 5000 ms", got, next.UnixMilli())
 	}
 	got, state, err := s.OutboxEntryByID(ctx, 2)
-	if err != nil || state != store.OutboxPending || got.Attempts != 1 || got.LastStatus != 503 || got.NextAt != 5000 {
+	if err != nil || state != model.OutboxPending || got.Attempts != 1 || got.LastStatus != 503 || got.NextAt != 5000 {
 		t.Errorf("entry 2 = %+v in %q, %v", got, state, err)
 	}
 }
@@ -314,16 +315,16 @@ func TestOutbox_Lifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.MoveToDead(ctx, store.OutboxEntry{ID: 2}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.MoveToDead(ctx, model.OutboxEntry{ID: 2}); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("MoveToDead of a dead entry: %v, want ErrNotFound", err)
 	}
-	if err := s.UpdateOutbox(ctx, store.OutboxEntry{ID: 1}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.UpdateOutbox(ctx, model.OutboxEntry{ID: 1}); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("UpdateOutbox of a delivered entry: %v, want ErrNotFound", err)
 	}
-	if got := entryIDs(mustList(t, s, store.OutboxPending)); !slices.Equal(got, []uint64{4}) {
+	if got := entryIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{4}) {
 		t.Errorf("pending = %v, want [4]", got)
 	}
-	dead := mustList(t, s, store.OutboxDead)
+	dead := mustList(t, s, model.OutboxDead)
 	if got := entryIDs(dead); !slices.Equal(got, []uint64{2, 3}) {
 		t.Fatalf("dead = %v, want [2 3]", got)
 	}
@@ -346,7 +347,7 @@ func TestOutbox_Lifecycle(t *testing.T) {
 	if e.ID != 3 || e.Attempts != 0 || e.DeadAt != 0 || e.NextAt != 5000 || e.LastError != "connection refused" {
 		t.Errorf("retried entry = %+v", e)
 	}
-	if _, state, _ := s.OutboxEntryByID(ctx, 3); state != store.OutboxPending {
+	if _, state, _ := s.OutboxEntryByID(ctx, 3); state != model.OutboxPending {
 		t.Errorf("retried entry is %q, want pending", state)
 	}
 	// A pending one is made due now and keeps its attempts.
@@ -363,10 +364,10 @@ func TestOutbox_Lifecycle(t *testing.T) {
 	if got := entryIDs(due); !slices.Equal(got, []uint64{3, 4}) {
 		t.Errorf("due after retries = %v, want [3 4]", got)
 	}
-	if _, err := s.RetryDead(ctx, 1, time.UnixMilli(6000)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RetryDead(ctx, 1, time.UnixMilli(6000)); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("retry of a delivered entry: %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.OutboxEntryByID(ctx, 1); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.OutboxEntryByID(ctx, 1); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("OutboxEntryByID(delivered) = %v, want ErrNotFound", err)
 	}
 	if _, err := s.ListOutbox(ctx, "sent", 0, 10); err == nil {
@@ -380,7 +381,7 @@ func TestRetryAllDead(t *testing.T) {
 	mustCreateChat(t, s, "c1")
 	outboxAt(t, s, "c1", 1, 1, 1, 1, 1)
 	for id := uint64(1); id <= 5; id++ {
-		if err := s.MoveToDead(ctx, store.OutboxEntry{ID: id, EventID: fmt.Sprint(id), Attempts: 10, DeadAt: 2}); err != nil {
+		if err := s.MoveToDead(ctx, model.OutboxEntry{ID: id, EventID: fmt.Sprint(id), Attempts: 10, DeadAt: 2}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -409,7 +410,7 @@ func TestListOutbox_Pages(t *testing.T) {
 	outboxAt(t, s, "c1", 1, 2, 3, 4, 5)
 	var all []uint64
 	for after := uint64(0); ; {
-		page, err := s.ListOutbox(ctx, store.OutboxPending, after, 2)
+		page, err := s.ListOutbox(ctx, model.OutboxPending, after, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -422,7 +423,7 @@ func TestListOutbox_Pages(t *testing.T) {
 	if !slices.Equal(all, []uint64{1, 2, 3, 4, 5}) {
 		t.Errorf("pages = %v", all)
 	}
-	if page, err := s.ListOutbox(ctx, store.OutboxPending, ^uint64(0), 2); err != nil || len(page) != 0 {
+	if page, err := s.ListOutbox(ctx, model.OutboxPending, ^uint64(0), 2); err != nil || len(page) != 0 {
 		t.Errorf("page after the last id = %v, %v", page, err)
 	}
 }
@@ -434,21 +435,21 @@ func TestOutbox_Reopen(t *testing.T) {
 	ctx := context.Background()
 	mustCreateChat(t, s, "c1")
 	outboxAt(t, s, "c1", 1, 2, 3)
-	if err := s.MoveToDead(ctx, store.OutboxEntry{ID: 3, EventID: "c1:3"}); err != nil {
+	if err := s.MoveToDead(ctx, model.OutboxEntry{ID: 3, EventID: "c1:3"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openOutboxStore(t, path)
-	if got := eventIDs(mustList(t, s, store.OutboxPending)); !slices.Equal(got, []string{"c1:1", "c1:2"}) {
+	if got := eventIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []string{"c1:1", "c1:2"}) {
 		t.Errorf("pending after reopen = %v", got)
 	}
-	if got := eventIDs(mustList(t, s, store.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
+	if got := eventIDs(mustList(t, s, model.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
 		t.Errorf("dead after reopen = %v", got)
 	}
 	outboxAt(t, s, "c1", 4)
-	if got := entryIDs(mustList(t, s, store.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
+	if got := entryIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
 		t.Errorf("ids after reopen = %v, want [1 2 4]", got)
 	}
 }
@@ -476,7 +477,7 @@ func TestOutbox_ConcurrentWriters(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	list := mustList(t, s, store.OutboxPending)
+	list := mustList(t, s, model.OutboxPending)
 	if len(list) != chats*msgs {
 		t.Fatalf("%d entries, want %d", len(list), chats*msgs)
 	}
@@ -498,14 +499,14 @@ func TestOutboxDepth_Counts(t *testing.T) {
 	check := func(step string, wantPending, wantDead int) {
 		t.Helper()
 		p, d := mustDepth(t, s)
-		inPending, inDead := len(mustList(t, s, store.OutboxPending)), len(mustList(t, s, store.OutboxDead))
+		inPending, inDead := len(mustList(t, s, model.OutboxPending)), len(mustList(t, s, model.OutboxDead))
 		if p != wantPending || d != wantDead || inPending != wantPending || inDead != wantDead {
 			t.Fatalf("%s: depth %d pending, %d dead; buckets hold %d, %d; want %d, %d",
 				step, p, d, inPending, inDead, wantPending, wantDead)
 		}
 	}
-	dead := func(id uint64, at int64) store.OutboxEntry {
-		return store.OutboxEntry{ID: id, EventID: fmt.Sprint(id), Attempts: 10, DeadAt: at}
+	dead := func(id uint64, at int64) model.OutboxEntry {
+		return model.OutboxEntry{ID: id, EventID: fmt.Sprint(id), Attempts: 10, DeadAt: at}
 	}
 	check("empty", 0, 0)
 	mustCreateChat(t, s, "c1")
@@ -524,15 +525,15 @@ func TestOutboxDepth_Counts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.MoveToDead(ctx, dead(2, 1000)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.MoveToDead(ctx, dead(2, 1000)); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("second MoveToDead: %v", err)
 	}
 	check("dead", 2, 3)
 
-	if err := s.UpdateOutbox(ctx, store.OutboxEntry{ID: 5, NextAt: 50, Attempts: 1}); err != nil {
+	if err := s.UpdateOutbox(ctx, model.OutboxEntry{ID: 5, NextAt: 50, Attempts: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpdateOutbox(ctx, store.OutboxEntry{ID: 1}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.UpdateOutbox(ctx, model.OutboxEntry{ID: 1}); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("UpdateOutbox of a delivered entry: %v", err)
 	}
 	check("updated", 2, 3)
@@ -542,7 +543,7 @@ func TestOutboxDepth_Counts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.RetryDead(ctx, 99, time.UnixMilli(60)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RetryDead(ctx, 99, time.UnixMilli(60)); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("RetryDead of an unknown id: %v", err)
 	}
 	check("retried one", 3, 2)
@@ -575,7 +576,7 @@ func TestOutboxDepth_Counts(t *testing.T) {
 	for i, write := range []func() error{
 		func() error { _, _, _, err := s.Mutate(ctx, "c1", "", appendFn(message("a"))); return err },
 		func() error {
-			_, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("boom", "dep"), Events: []store.Event{badEvent()}})
+			_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("boom", "dep"), Events: []model.Event{badEvent()}})
 			return err
 		},
 		func() error { _, _, _, err := s.Mutate(ctx, "c2", "", appendFn(message("b"))); return err },
@@ -598,7 +599,7 @@ func TestOutboxDepth_Counts(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.OutboxDepth(ctx); !errors.Is(err, store.ErrClosed) {
+	if _, _, err := s.OutboxDepth(ctx); !errors.Is(err, model.ErrClosed) {
 		t.Errorf("OutboxDepth after Close: %v, want ErrClosed", err)
 	}
 	s = openOutboxStore(t, path)
@@ -616,7 +617,7 @@ func TestPruneDead(t *testing.T) {
 	mustCreateChat(t, s, "c1")
 	outboxAt(t, s, "c1", 1, 1, 1, 1, 1, 1, 1) // entries 1..7; 7 stays pending
 	for id, at := range map[uint64]int64{1: 5000, 2: 1000, 3: 6000, 4: 2000, 5: 7000, 6: 8000} {
-		if err := s.MoveToDead(ctx, store.OutboxEntry{ID: id, DeadAt: at}); err != nil {
+		if err := s.MoveToDead(ctx, model.OutboxEntry{ID: id, DeadAt: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -626,7 +627,7 @@ func TestPruneDead(t *testing.T) {
 		if err != nil || n != wantRemoved {
 			t.Fatalf("PruneDead(%d, %d) = %d, %v; want %d", before, keep, n, err, wantRemoved)
 		}
-		if got := entryIDs(mustList(t, s, store.OutboxDead)); !slices.Equal(got, append([]uint64{}, wantDead...)) {
+		if got := entryIDs(mustList(t, s, model.OutboxDead)); !slices.Equal(got, append([]uint64{}, wantDead...)) {
 			t.Fatalf("after PruneDead(%d, %d): dead %v, want %v", before, keep, got, wantDead)
 		}
 	}
@@ -644,7 +645,7 @@ func TestPruneDead(t *testing.T) {
 	errs := make(chan error, 3)
 	for i, write := range []func() error{
 		func() error { _, err := s.RetryDead(ctx, 5, time.UnixMilli(9000)); return err },
-		func() error { return s.MoveToDead(ctx, store.OutboxEntry{ID: 5, DeadAt: 9500}) },
+		func() error { return s.MoveToDead(ctx, model.OutboxEntry{ID: 5, DeadAt: 9500}) },
 		func() error {
 			n, err := s.PruneDead(ctx, time.UnixMilli(9000), -1)
 			if err == nil && n != 1 {
@@ -662,7 +663,7 @@ func TestPruneDead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := entryIDs(mustList(t, s, store.OutboxDead)); !slices.Equal(got, []uint64{5}) {
+	if got := entryIDs(mustList(t, s, model.OutboxDead)); !slices.Equal(got, []uint64{5}) {
 		t.Fatalf("dead %v, want [5]", got)
 	}
 	prune(0, 0, 1)
@@ -673,12 +674,12 @@ func TestPruneDead(t *testing.T) {
 
 // outboxTo makes one entry per appended event for the subscription its text
 // names, due when it says: "<subscription>@<due ms>".
-func outboxTo(c *store.Chat, evs []store.Event) []store.OutboxEntry {
-	var out []store.OutboxEntry
+func outboxTo(c *model.Chat, evs []model.Event) []model.OutboxEntry {
+	var out []model.OutboxEntry
 	for _, ev := range evs {
 		sub, at, _ := strings.Cut(ev.Text, "@")
 		ms, _ := strconv.ParseInt(at, 10, 64)
-		out = append(out, store.OutboxEntry{Subscription: sub, Event: ev.Type,
+		out = append(out, model.OutboxEntry{Subscription: sub, Event: ev.Type,
 			EventID: fmt.Sprintf("%s:%d:%s", c.ID, ev.Seq, sub), CreatedAt: ms, NextAt: ms})
 	}
 	return out
@@ -687,7 +688,7 @@ func outboxTo(c *store.Chat, evs []store.Event) []store.OutboxEntry {
 // appendTo appends one event per "<subscription>@<due ms>" to chat c.
 func appendTo(t testing.TB, s *store.Store, chatID string, entries ...string) {
 	t.Helper()
-	var add []store.Event
+	var add []model.Event
 	for _, e := range entries {
 		add = append(add, message(e))
 	}
@@ -755,7 +756,7 @@ func TestOpen_SchemaMigration(t *testing.T) {
 	ctx := context.Background()
 	mustCreateChat(t, s, "c1")
 	appendTo(t, s, "c1", "a@300", "b@100", "a@200", "b@5000") // 1..4
-	if err := s.MoveToDead(ctx, store.OutboxEntry{ID: 4, DeadAt: 10}); err != nil {
+	if err := s.MoveToDead(ctx, model.OutboxEntry{ID: 4, DeadAt: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -784,7 +785,7 @@ func TestOpen_SchemaMigration(t *testing.T) {
 			return err
 		}
 		err = tx.Bucket([]byte("outbox")).ForEach(func(k, v []byte) error {
-			var e store.OutboxEntry
+			var e model.OutboxEntry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return err
 			}
@@ -812,7 +813,7 @@ func TestOpen_SchemaMigration(t *testing.T) {
 	if err := s.DeleteOutbox(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpdateOutbox(ctx, store.OutboxEntry{ID: 3, Subscription: "a", NextAt: 6000}); err != nil {
+	if err := s.UpdateOutbox(ctx, model.OutboxEntry{ID: 3, Subscription: "a", NextAt: 6000}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RetryDead(ctx, 4, time.UnixMilli(700)); err != nil {

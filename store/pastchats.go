@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -25,7 +26,7 @@ func agentChatKey(agentID string, endedAt int64, chatID string) []byte {
 }
 
 // indexPastChat writes c's agent_chats keys; c has just ended.
-func indexPastChat(tx *bolt.Tx, c *Chat) error {
+func indexPastChat(tx *bolt.Tx, c *model.Chat) error {
 	for _, p := range c.Participants {
 		if p.ID == "" {
 			continue
@@ -40,8 +41,8 @@ func indexPastChat(tx *bolt.Tx, c *Chat) error {
 // unpastChat deletes c's agent_chats keys, if it has any: c is being
 // removed. An ended chat's participants and end no longer change, so they
 // name its keys.
-func unpastChat(tx *bolt.Tx, c *Chat) error {
-	if c.State != StateEnded {
+func unpastChat(tx *bolt.Tx, c *model.Chat) error {
+	if c.State != model.StateEnded {
 		return nil
 	}
 	for _, p := range c.Participants {
@@ -65,7 +66,7 @@ type PastCursor struct {
 // PastChats reads up to limit ended chats agentID took part in, most
 // recently ended first, after cursor. next is the cursor of the following
 // page, zero when there is none.
-func (s *Store) PastChats(ctx context.Context, agentID string, after PastCursor, limit int) (out []Chat, next PastCursor, err error) {
+func (s *Store) PastChats(ctx context.Context, agentID string, after PastCursor, limit int) (out []model.Chat, next PastCursor, err error) {
 	prefix := append([]byte(agentID), 0)
 	start := append([]byte(agentID), 1) // just past every key of the agent
 	if after.ChatID != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -19,20 +20,20 @@ func TestPastChatsIndex(t *testing.T) {
 	}
 	mk := func(id, identity string, endedAt int64, agents ...string) {
 		t.Helper()
-		_, _, err := s.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: id, Deployment: "d", Mode: "live", State: store.StateQueued,
-			IdentityID: identity}, Events: []store.Event{{Type: store.EventParticipantJoined, From: store.Party{Type: "Client"}}}})
+		_, _, err := s.CreateChat(ctx, model.NewChat{Chat: model.Chat{ID: id, Deployment: "d", Mode: "live", State: model.StateQueued,
+			IdentityID: identity}, Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: "Client"}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, err = s.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+		_, _, _, err = s.Mutate(ctx, id, "", func(c *model.Chat) ([]model.Event, error) {
 			for _, a := range agents {
-				c.Participants = append(c.Participants, store.Participant{ID: a, Name: a, JoinedAt: 1})
+				c.Participants = append(c.Participants, model.Participant{ID: a, Name: a, JoinedAt: 1})
 			}
-			c.State = store.StateActive
+			c.State = model.StateActive
 			if endedAt > 0 {
-				c.State, c.EndedAt = store.StateEnded, endedAt
+				c.State, c.EndedAt = model.StateEnded, endedAt
 			}
-			return []store.Event{message("x")}, nil
+			return []model.Event{message("x")}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +44,7 @@ func TestPastChatsIndex(t *testing.T) {
 	mk("c3", "idn-3", 200, "ann")
 	mk("c4", "idn-4", 0, "ann") // open
 
-	ids := func(cs []store.Chat) (out []string) {
+	ids := func(cs []model.Chat) (out []string) {
 		for _, c := range cs {
 			out = append(out, c.ID)
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -219,11 +220,11 @@ func (s *Store) StagedCount() (files, chunks int, err error) {
 // its event adopts the content (the staged record is deleted, the chunks
 // stay under the file's id); a replayed requestID, or a failure, adopts
 // nothing, and the caller's Discard then deletes the content.
-func (s *Store) AddStagedFile(ctx context.Context, chatID, requestID string, f File, fn MutateFunc) (Chat, []Event, bool, error) {
+func (s *Store) AddStagedFile(ctx context.Context, chatID, requestID string, f model.File, fn model.MutateFunc) (model.Chat, []model.Event, bool, error) {
 	if f.ID == "" {
-		return Chat{}, nil, false, errors.New("store: add file: empty file id")
+		return model.Chat{}, nil, false, errors.New("store: add file: empty file id")
 	}
-	return s.mutate(ctx, chatID, requestID, fn, func(tx *bolt.Tx, c *Chat, added []Event) error {
+	return s.mutate(ctx, chatID, requestID, fn, func(tx *bolt.Tx, c *model.Chat, added []model.Event) error {
 		staged := tx.Bucket(bucketFileStaged)
 		if staged.Get([]byte(f.ID)) == nil {
 			return fmt.Errorf("%w: %s", ErrNotStaged, f.ID)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -52,7 +53,7 @@ func TestStagedFile_Adopted(t *testing.T) {
 	if w.Size() != int64(len(content)) || !bytes.Equal(w.Head(), content[:512]) {
 		t.Fatalf("size %d, head of %d bytes, want %d and the first 512", w.Size(), len(w.Head()), len(content))
 	}
-	_, evs, _, err := s.AddStagedFile(ctx, "c1", "req-1", store.File{ID: w.ID(), Name: "a.txt", Size: w.Size()}, fileFn(10, nil))
+	_, evs, _, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: w.ID(), Name: "a.txt", Size: w.Size()}, fileFn(10, nil))
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("AddStagedFile: %v, %d events", err, len(evs))
 	}
@@ -71,7 +72,7 @@ func TestStagedFile_Adopted(t *testing.T) {
 
 	// A retry of the same request adopts nothing; its Discard deletes it.
 	again := stage(t, s, []byte("retry"))
-	_, evs2, replayed, err := s.AddStagedFile(ctx, "c1", "req-1", store.File{ID: again.ID(), Size: again.Size()}, fileFn(10, nil))
+	_, evs2, replayed, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: again.ID(), Size: again.Size()}, fileFn(10, nil))
 	if err != nil || !replayed || len(evs2) != 1 || evs2[0].Seq != evs[0].Seq {
 		t.Fatalf("replay: replayed=%v %v %+v", replayed, err, evs2)
 	}
@@ -79,12 +80,12 @@ func TestStagedFile_Adopted(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStaged(t, s, 0, 0)
-	if _, err := s.FileInfo(ctx, again.ID()); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.FileInfo(ctx, again.ID()); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("the replayed upload's file: %v, want not found", err)
 	}
 	// Refused by the chat's rule: nothing is adopted either.
 	refused := stage(t, s, []byte("refused"))
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", store.File{ID: refused.ID(), Size: refused.Size()}, fileFn(1, nil)); !errors.Is(err, errTooMany) {
+	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: refused.ID(), Size: refused.Size()}, fileFn(1, nil)); !errors.Is(err, errTooMany) {
 		t.Fatalf("AddStagedFile past the chat's files: %v", err)
 	}
 	wantStaged(t, s, 1, 1)

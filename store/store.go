@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -102,9 +103,9 @@ type Store struct {
 // its batch fails), so it must reset what it records.
 type op struct {
 	apply     func(tx *bolt.Tx) error
-	committed *Committed  // set by apply when there is something to hand to the follower
-	outbox    outboxDelta // what apply did to the outbox's sizes
-	feed      bool        // apply wrote a change-feed row
+	committed *model.Committed // set by apply when there is something to hand to the follower
+	outbox    outboxDelta      // what apply did to the outbox's sizes
+	feed      bool             // apply wrote a change-feed row
 	err       error
 	done      chan struct{}
 }
@@ -283,7 +284,7 @@ func (s *Store) Check() error {
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	err := s.db.View(fn)
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
-		return ErrClosed
+		return model.ErrClosed
 	}
 	return err
 }
@@ -300,7 +301,7 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		return ErrClosed
+		return model.ErrClosed
 	}
 	select {
 	case s.ops <- o:
@@ -321,7 +322,7 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 // events it appended, in commit order. Its writers are answered when the
 // follower calls Done.
 type Batch struct {
-	Writes []Committed
+	Writes []model.Committed
 	ops    []*op
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -26,7 +27,7 @@ func newTestStore(t testing.TB, opts store.Options) (*store.Store, string) {
 
 // newFollowedStore is newTestStore with a follower that hands every
 // committed batch to record before answering its writes.
-func newFollowedStore(t testing.TB, record func([]store.Committed)) (*store.Store, string) {
+func newFollowedStore(t testing.TB, record func([]model.Committed)) (*store.Store, string) {
 	t.Helper()
 	s, path := newTestStore(t, store.Options{})
 	follow(t, s, record)
@@ -34,7 +35,7 @@ func newFollowedStore(t testing.TB, record func([]store.Committed)) (*store.Stor
 }
 
 // follow hands s's commits to record, in commit order, until s closes.
-func follow(t testing.TB, s *store.Store, record func([]store.Committed)) {
+func follow(t testing.TB, s *store.Store, record func([]model.Committed)) {
 	t.Helper()
 	commits, err := s.Follow()
 	if err != nil {
@@ -59,7 +60,7 @@ func openTestStore(t testing.TB, path string, opts store.Options) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := s.Check(); err != nil && !errors.Is(err, store.ErrClosed) {
+		if err := s.Check(); err != nil && !errors.Is(err, model.ErrClosed) {
 			t.Errorf("bbolt consistency: %v", err)
 		}
 		if err := s.Close(); err != nil {
@@ -83,17 +84,17 @@ func waitFor(t testing.TB, timeout time.Duration, cond func() bool) {
 	}
 }
 
-func message(text string) store.Event {
-	return store.Event{Type: store.EventMessage, From: store.Party{ID: "v1", Type: "Client"}, Text: text, Time: 1_700_000_000_000}
+func message(text string) model.Event {
+	return model.Event{Type: model.EventMessage, From: model.Party{ID: "v1", Type: "Client"}, Text: text, Time: 1_700_000_000_000}
 }
 
-func testChat(id, deployment string) store.Chat {
-	return store.Chat{ID: id, Deployment: deployment, Mode: "live", State: store.StateQueued, IdentityID: "idn-" + id, CreatedAt: 1_700_000_000_000}
+func testChat(id, deployment string) model.Chat {
+	return model.Chat{ID: id, Deployment: deployment, Mode: "live", State: model.StateQueued, IdentityID: "idn-" + id, CreatedAt: 1_700_000_000_000}
 }
 
-func mustCreateChat(t testing.TB, s *store.Store, id string) store.Chat {
+func mustCreateChat(t testing.TB, s *store.Store, id string) model.Chat {
 	t.Helper()
-	c, existing, err := s.CreateChat(context.Background(), store.NewChat{Chat: testChat(id, "dep"), TokenHash: store.HashToken("tok-" + id)})
+	c, existing, err := s.CreateChat(context.Background(), model.NewChat{Chat: testChat(id, "dep"), TokenHash: store.HashToken("tok-" + id)})
 	if err != nil {
 		t.Fatalf("create chat %s: %v", id, err)
 	}
@@ -104,13 +105,13 @@ func mustCreateChat(t testing.TB, s *store.Store, id string) store.Chat {
 }
 
 // appendFn returns a MutateFunc that appends evs.
-func appendFn(evs ...store.Event) store.MutateFunc {
-	return func(*store.Chat) ([]store.Event, error) { return evs, nil }
+func appendFn(evs ...model.Event) model.MutateFunc {
+	return func(*model.Chat) ([]model.Event, error) { return evs, nil }
 }
 
-func mustAppend(t testing.TB, s *store.Store, chatID string, texts ...string) (store.Chat, []store.Event) {
+func mustAppend(t testing.TB, s *store.Store, chatID string, texts ...string) (model.Chat, []model.Event) {
 	t.Helper()
-	var add []store.Event
+	var add []model.Event
 	for _, text := range texts {
 		add = append(add, message(text))
 	}
@@ -124,7 +125,7 @@ func mustAppend(t testing.TB, s *store.Store, chatID string, texts ...string) (s
 	return c, evs
 }
 
-func mustChat(t testing.TB, s *store.Store, id string) store.Chat {
+func mustChat(t testing.TB, s *store.Store, id string) model.Chat {
 	t.Helper()
 	c, err := s.Chat(context.Background(), id)
 	if err != nil {
@@ -133,7 +134,7 @@ func mustChat(t testing.TB, s *store.Store, id string) store.Chat {
 	return c
 }
 
-func mustEventsAfter(t testing.TB, s *store.Store, chatID string, after uint64, limit int) []store.Event {
+func mustEventsAfter(t testing.TB, s *store.Store, chatID string, after uint64, limit int) []model.Event {
 	t.Helper()
 	evs, err := s.EventsAfter(context.Background(), chatID, after, limit)
 	if err != nil {
@@ -142,7 +143,7 @@ func mustEventsAfter(t testing.TB, s *store.Store, chatID string, after uint64, 
 	return evs
 }
 
-func seqs(evs []store.Event) []uint64 {
+func seqs(evs []model.Event) []uint64 {
 	out := make([]uint64, 0, len(evs))
 	for _, ev := range evs {
 		out = append(out, ev.Seq)
@@ -162,7 +163,7 @@ func seqRange(from, to uint64) []uint64 {
 func openChatIDs(t testing.TB, s *store.Store) []string {
 	t.Helper()
 	var ids []string
-	err := s.OpenChats(context.Background(), func(c store.Chat) error {
+	err := s.OpenChats(context.Background(), func(c model.Chat) error {
 		ids = append(ids, c.ID)
 		return nil
 	})
@@ -182,7 +183,7 @@ func holdWriter(t testing.TB, s *store.Store, chatID string) (release func()) {
 	var once sync.Once
 	done := make(chan error, 1)
 	go func() {
-		_, _, _, err := s.Mutate(context.Background(), chatID, "", func(*store.Chat) ([]store.Event, error) {
+		_, _, _, err := s.Mutate(context.Background(), chatID, "", func(*model.Chat) ([]model.Event, error) {
 			once.Do(func() { close(entered) })
 			<-gate
 			return nil, nil
@@ -207,10 +208,10 @@ func TestMutate_SeqsWithoutGaps(t *testing.T) {
 	s, _ := newTestStore(t, store.Options{})
 	ctx := context.Background()
 
-	c, existing, err := s.CreateChat(ctx, store.NewChat{
+	c, existing, err := s.CreateChat(ctx, model.NewChat{
 		Chat:      testChat("c1", "dep"),
 		TokenHash: store.HashToken("tok"),
-		Events:    []store.Event{{Type: store.EventNotice, Text: "queued", Time: 5}, message("hello")},
+		Events:    []model.Event{{Type: model.EventNotice, Text: "queued", Time: 5}, message("hello")},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestMutate_IgnoresIDAndLastSeqChanges(t *testing.T) {
 	mustCreateChat(t, s, "c1")
 	mustAppend(t, s, "c1", "a", "b")
 
-	c, _, _, err := s.Mutate(context.Background(), "c1", "", func(c *store.Chat) ([]store.Event, error) {
+	c, _, _, err := s.Mutate(context.Background(), "c1", "", func(c *model.Chat) ([]model.Event, error) {
 		c.ID, c.LastSeq, c.Subject = "other", 99, "changed"
 		return nil, nil
 	})
@@ -271,7 +272,7 @@ func TestMutate_IgnoresIDAndLastSeqChanges(t *testing.T) {
 	if got := mustChat(t, s, "c1"); got.LastSeq != 2 || got.Subject != "changed" {
 		t.Fatalf("stored chat = {LastSeq:%d Subject:%q}, want {2 changed}", got.LastSeq, got.Subject)
 	}
-	if _, err := s.Chat(context.Background(), "other"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Chat(context.Background(), "other"); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("chat other: err = %v, want ErrNotFound", err)
 	}
 	_, evs := mustAppend(t, s, "c1", "c")
@@ -319,7 +320,7 @@ func TestEventsAfter(t *testing.T) {
 		})
 	}
 	t.Run("ErrNotFound", func(t *testing.T) {
-		if _, err := s.EventsAfter(context.Background(), "nope", 0, 10); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.EventsAfter(context.Background(), "nope", 0, 10); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
 	})
@@ -364,7 +365,7 @@ func TestEventsBefore(t *testing.T) {
 		})
 	}
 	t.Run("ErrNotFound", func(t *testing.T) {
-		if _, err := s.EventsBefore(context.Background(), "nope", 0, 10); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.EventsBefore(context.Background(), "nope", 0, 10); !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
 	})
@@ -374,13 +375,13 @@ func TestCreateChat_StartKey(t *testing.T) {
 	var commits commitLog
 	s, _ := newFollowedStore(t, commits.record)
 	ctx := context.Background()
-	start := func(id, deployment string) (store.Chat, bool) {
+	start := func(id, deployment string) (model.Chat, bool) {
 		t.Helper()
-		c, existing, err := s.CreateChat(ctx, store.NewChat{
+		c, existing, err := s.CreateChat(ctx, model.NewChat{
 			Chat:      testChat(id, deployment),
 			TokenHash: store.HashToken("tok-" + id),
 			StartKey:  "req-1",
-			Events:    []store.Event{{Type: store.EventNotice, Text: "started"}},
+			Events:    []model.Event{{Type: model.EventNotice, Text: "started"}},
 		})
 		if err != nil {
 			t.Fatalf("create %s: %v", id, err)
@@ -403,10 +404,10 @@ func TestCreateChat_StartKey(t *testing.T) {
 		if again.ID != "c1" || again.LastSeq != 2 {
 			t.Fatalf("retried start = %s (LastSeq %d), want c1 (LastSeq 2)", again.ID, again.LastSeq)
 		}
-		if _, err := s.Chat(ctx, "c2"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Chat(ctx, "c2"); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("chat c2: err = %v, want ErrNotFound", err)
 		}
-		if _, err := s.LookupToken(ctx, store.HashToken("tok-c2")); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.LookupToken(ctx, store.HashToken("tok-c2")); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("token of c2: err = %v, want ErrNotFound", err)
 		}
 		if got := seqs(mustEventsAfter(t, s, "c1", 0, 100)); !slices.Equal(got, []uint64{1, 2}) {
@@ -437,21 +438,21 @@ func TestCreateChat_Errors(t *testing.T) {
 	mustCreateChat(t, s, "c1")
 
 	t.Run("ErrExists", func(t *testing.T) {
-		_, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("c1", "dep"), TokenHash: store.HashToken("other")})
-		if !errors.Is(err, store.ErrExists) {
+		_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1", "dep"), TokenHash: store.HashToken("other")})
+		if !errors.Is(err, model.ErrExists) {
 			t.Fatalf("err = %v, want ErrExists", err)
 		}
-		if _, err := s.LookupToken(ctx, store.HashToken("other")); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.LookupToken(ctx, store.HashToken("other")); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("token of the refused chat: err = %v, want ErrNotFound", err)
 		}
 	})
 	t.Run("EmptyID", func(t *testing.T) {
-		if _, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("", "dep")}); err == nil {
+		if _, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("", "dep")}); err == nil {
 			t.Fatal("err = nil for an empty chat id")
 		}
 	})
 	t.Run("NoToken", func(t *testing.T) {
-		c, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("c2", "dep")})
+		c, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c2", "dep")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -489,9 +490,9 @@ func TestMutate_RequestID(t *testing.T) {
 
 	t.Run("Replay", func(t *testing.T) {
 		called := false
-		c, again, replayed, err := s.Mutate(ctx, "c1", "rq-1", func(*store.Chat) ([]store.Event, error) {
+		c, again, replayed, err := s.Mutate(ctx, "c1", "rq-1", func(*model.Chat) ([]model.Event, error) {
 			called = true
-			return []store.Event{message("dup")}, nil
+			return []model.Event{message("dup")}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -528,7 +529,7 @@ func TestMutate_RequestID(t *testing.T) {
 
 	t.Run("NoEvents", func(t *testing.T) {
 		calls := 0
-		fn := func(c *store.Chat) ([]store.Event, error) {
+		fn := func(c *model.Chat) ([]model.Event, error) {
 			calls++
 			c.Priority++
 			return nil, nil
@@ -548,7 +549,7 @@ func TestMutate_RequestID(t *testing.T) {
 	})
 }
 
-func eventsEqual(a, b store.Event) bool {
+func eventsEqual(a, b model.Event) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
@@ -561,9 +562,9 @@ func TestMutate_FuncError(t *testing.T) {
 	mustCreateChat(t, s, "c1")
 	mustAppend(t, s, "c1", "a")
 
-	_, evs, _, err := s.Mutate(context.Background(), "c1", "rq", func(c *store.Chat) ([]store.Event, error) {
+	_, evs, _, err := s.Mutate(context.Background(), "c1", "rq", func(c *model.Chat) ([]model.Event, error) {
 		c.Subject = "changed"
-		return []store.Event{message("never")}, fmt.Errorf("refused: %w", errBoom)
+		return []model.Event{message("never")}, fmt.Errorf("refused: %w", errBoom)
 	})
 	if !errors.Is(err, errBoom) {
 		t.Fatalf("err = %v, want errBoom", err)
@@ -579,7 +580,7 @@ func TestMutate_FuncError(t *testing.T) {
 	if err != nil || replayed || !slices.Equal(seqs(evs), []uint64{2}) {
 		t.Fatalf("retry = seqs %v, replayed %v, err %v; want [2], false, nil", seqs(evs), replayed, err)
 	}
-	if _, _, _, err := s.Mutate(context.Background(), "nope", "", appendFn(message("x"))); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.Mutate(context.Background(), "nope", "", appendFn(message("x"))); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("unknown chat: err = %v, want ErrNotFound", err)
 	}
 }
@@ -599,20 +600,20 @@ func TestMutate_ErrorsInBatch(t *testing.T) {
 	const n = 60
 	kind := func(i int) string { return [...]string{"ok", "refused", "ok", "undecodable"}[i%4] }
 	errs := make([]error, n)
-	got := make([][]store.Event, n)
+	got := make([][]model.Event, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, got[i], _, errs[i] = s.Mutate(context.Background(), "c1", fmt.Sprintf("rq-%d", i), func(*store.Chat) ([]store.Event, error) {
+			_, got[i], _, errs[i] = s.Mutate(context.Background(), "c1", fmt.Sprintf("rq-%d", i), func(*model.Chat) ([]model.Event, error) {
 				switch kind(i) {
 				case "refused":
 					return nil, errBoom
 				case "undecodable":
 					ev := message("bad")
 					ev.Data = json.RawMessage("{not json")
-					return []store.Event{message("good part"), ev}, nil
+					return []model.Event{message("good part"), ev}, nil
 				}
-				return []store.Event{message(fmt.Sprint(i))}, nil
+				return []model.Event{message(fmt.Sprint(i))}, nil
 			})
 		})
 	}
@@ -678,7 +679,7 @@ type commitLog struct {
 	disorder bool // set when a chat's seqs ever went backwards or repeated
 }
 
-func (l *commitLog) record(cs []store.Committed) {
+func (l *commitLog) record(cs []model.Committed) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.byChat == nil {
@@ -803,16 +804,16 @@ func TestConcurrentAppends(t *testing.T) {
 	t.Logf("%d writes in %d commits (%.1f per commit), busy %v", st.Writes, st.Commits, float64(st.Writes)/float64(st.Commits), st.Busy)
 }
 
-func endChat(c *store.Chat) ([]store.Event, error) {
-	c.State, c.EndedAt, c.EndedBy = store.StateEnded, 1_700_000_001_000, "visitor"
-	return []store.Event{{Type: store.EventChatEnded, From: store.Party{Type: "Client"}}}, nil
+func endChat(c *model.Chat) ([]model.Event, error) {
+	c.State, c.EndedAt, c.EndedBy = model.StateEnded, 1_700_000_001_000, "visitor"
+	return []model.Event{{Type: model.EventChatEnded, From: model.Party{Type: "Client"}}}, nil
 }
 
 func TestReopen(t *testing.T) {
 	s, path := newTestStore(t, store.Options{})
 	ctx := context.Background()
-	idn := &store.Identity{ID: "idn-1", Profile: store.Profile{Nickname: "Ann"}, CreatedAt: 7}
-	_, _, err := s.CreateChat(ctx, store.NewChat{Chat: testChat("c1", "dep"), Identity: idn, TokenHash: store.HashToken("secret-1")})
+	idn := &model.Identity{ID: "idn-1", Profile: model.Profile{Nickname: "Ann"}, CreatedAt: 7}
+	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1", "dep"), Identity: idn, TokenHash: store.HashToken("secret-1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -838,23 +839,23 @@ func TestReopen(t *testing.T) {
 		t.Errorf("c1 seqs after reopen = %v, want [1 2]", got)
 	}
 	c2 := mustChat(t, s, "c2")
-	if c2.State != store.StateEnded || c2.LastSeq != 2 {
+	if c2.State != model.StateEnded || c2.LastSeq != 2 {
 		t.Errorf("c2 after reopen = {State:%s LastSeq:%d}, want {ended 2}", c2.State, c2.LastSeq)
 	}
 	tok, err := s.LookupToken(ctx, store.HashToken("secret-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (store.Token{Kind: "visitor", ChatID: "c1", IdentityID: "idn-c1", CreatedAt: 1_700_000_000_000}); tok != want {
+	if want := (model.Token{Kind: "visitor", ChatID: "c1", IdentityID: "idn-c1", CreatedAt: 1_700_000_000_000}); tok != want {
 		t.Errorf("token = %+v, want %+v", tok, want)
 	}
-	if _, err := s.LookupToken(ctx, store.HashToken("secret-2")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LookupToken(ctx, store.HashToken("secret-2")); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("unknown token: err = %v, want ErrNotFound", err)
 	}
 	if got, err := s.Identity(ctx, "idn-1"); err != nil || got.Profile.Nickname != "Ann" {
 		t.Errorf("identity = %+v, %v; want nickname Ann", got, err)
 	}
-	if _, err := s.Identity(ctx, "idn-2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Identity(ctx, "idn-2"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("unknown identity: err = %v, want ErrNotFound", err)
 	}
 	// The request id survives too, and seqs go on without a gap.
@@ -865,8 +866,8 @@ func TestReopen(t *testing.T) {
 		t.Errorf("c1 append after reopen: seqs %v, want [3]", seqs(evs))
 	}
 	// An ended chat that is reopened is open again.
-	if _, _, _, err := s.Mutate(ctx, "c2", "", func(c *store.Chat) ([]store.Event, error) {
-		c.State, c.EndedAt = store.StateActive, 0
+	if _, _, _, err := s.Mutate(ctx, "c2", "", func(c *model.Chat) ([]model.Event, error) {
+		c.State, c.EndedAt = model.StateActive, 0
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -895,10 +896,10 @@ func TestClose_CommitsQueued(t *testing.T) {
 	go func() { closed <- s.Close() }()
 	waitFor(t, 10*time.Second, func() bool { return store.Closing(s) })
 
-	if _, _, _, err := s.Mutate(context.Background(), "c1", "", appendFn(message("late"))); !errors.Is(err, store.ErrClosed) {
+	if _, _, _, err := s.Mutate(context.Background(), "c1", "", appendFn(message("late"))); !errors.Is(err, model.ErrClosed) {
 		t.Errorf("Mutate after Close: err = %v, want ErrClosed", err)
 	}
-	if _, _, err := s.CreateChat(context.Background(), store.NewChat{Chat: testChat("c9", "dep")}); !errors.Is(err, store.ErrClosed) {
+	if _, _, err := s.CreateChat(context.Background(), model.NewChat{Chat: testChat("c9", "dep")}); !errors.Is(err, model.ErrClosed) {
 		t.Errorf("CreateChat after Close: err = %v, want ErrClosed", err)
 	}
 	release()
@@ -914,7 +915,7 @@ func TestClose_CommitsQueued(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := s.Chat(context.Background(), "c1"); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.Chat(context.Background(), "c1"); !errors.Is(err, model.ErrClosed) {
 		t.Errorf("read after Close: err = %v, want ErrClosed", err)
 	}
 
@@ -933,14 +934,14 @@ func TestContextCancelled(t *testing.T) {
 		cancel()
 		var ran atomic.Int32
 		for i := range 50 { // a cancelled ctx must never race the queue
-			_, _, _, err := s.Mutate(ctx, "c1", "", func(*store.Chat) ([]store.Event, error) {
+			_, _, _, err := s.Mutate(ctx, "c1", "", func(*model.Chat) ([]model.Event, error) {
 				ran.Add(1)
-				return []store.Event{message("never")}, nil
+				return []model.Event{message("never")}, nil
 			})
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("Mutate %d: err = %v, want context.Canceled", i, err)
 			}
-			_, _, err = s.CreateChat(ctx, store.NewChat{Chat: testChat(fmt.Sprintf("c2-%d", i), "dep")})
+			_, _, err = s.CreateChat(ctx, model.NewChat{Chat: testChat(fmt.Sprintf("c2-%d", i), "dep")})
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("CreateChat %d: err = %v, want context.Canceled", i, err)
 			}
@@ -1004,7 +1005,7 @@ func TestMutate_PanicFailsOnlyThatWrite(t *testing.T) {
 	s, _ := newTestStore(t, store.Options{})
 	ctx := context.Background()
 	c := mustCreateChat(t, s, "panics")
-	_, _, _, err := s.Mutate(ctx, c.ID, "", func(*store.Chat) ([]store.Event, error) { panic("boom") })
+	_, _, _, err := s.Mutate(ctx, c.ID, "", func(*model.Chat) ([]model.Event, error) { panic("boom") })
 	if err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("Mutate with a panicking fn: err = %v, want a panic error", err)
 	}

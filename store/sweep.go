@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -43,17 +44,17 @@ const DefaultKeepTokens = 16
 // expiredChat reports whether chat c is past its retention at now (unix
 // ms): ended, or an async conversation nobody is in between threads, with
 // nothing written since the cutoff.
-func expiredChat(c *Chat, ret Retention, now int64) bool {
+func expiredChat(c *model.Chat, ret Retention, now int64) bool {
 	if ret.Chats <= 0 {
 		return false
 	}
 	if max(c.LastActivity, c.EndedAt, c.CreatedAt) >= now-ret.Chats.Milliseconds() {
 		return false
 	}
-	if c.State == StateEnded {
+	if c.State == model.StateEnded {
 		return true
 	}
-	if c.Mode != "async" || c.State != StateIdle || c.ThreadOpen {
+	if c.Mode != "async" || c.State != model.StateIdle || c.ThreadOpen {
 		return false
 	}
 	for _, p := range c.Participants {
@@ -67,14 +68,14 @@ func expiredChat(c *Chat, ret Retention, now int64) bool {
 // staleTokens returns the chat_refs keys of chat c's visitor tokens that
 // expired (the chat ended more than Restore ago) or are superseded (beyond
 // the newest keep).
-func staleTokens(tx *bolt.Tx, c *Chat, ret Retention, now int64, keep int) [][]byte {
+func staleTokens(tx *bolt.Tx, c *model.Chat, ret Retention, now int64, keep int) [][]byte {
 	prefix := append(refsPrefix(c.ID), refToken)
 	var keys [][]byte
 	cur := tx.Bucket(bucketChatRefs).Cursor()
 	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
 		keys = append(keys, bytes.Clone(k))
 	}
-	if c.State == StateEnded && c.EndedAt+ret.Restore.Milliseconds() < now {
+	if c.State == model.StateEnded && c.EndedAt+ret.Restore.Milliseconds() < now {
 		return keys
 	}
 	if len(keys) > keep {
@@ -122,7 +123,7 @@ func (s *Store) SweepChats(ctx context.Context, p SweepPolicy, after string, sca
 		cur := tx.Bucket(bucketChats).Cursor()
 		k, v := seekAfter(cur, after)
 		for n := 0; k != nil && n < scan; n++ {
-			var c Chat
+			var c model.Chat
 			if err := json.Unmarshal(v, &c); err != nil {
 				return fmt.Errorf("store: decode chat %s: %w", k, err)
 			}
@@ -172,7 +173,7 @@ func (s *Store) SweepChats(ctx context.Context, p SweepPolicy, after string, sca
 			}
 			lastDone = pl.id
 			c, err := getChat(tx, pl.id)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, model.ErrNotFound) {
 				continue
 			}
 			if err != nil {
@@ -255,7 +256,7 @@ func (s *Store) ExpireFiles(ctx context.Context, p SweepPolicy, after string, sc
 		cur := tx.Bucket(bucketFiles).Cursor()
 		k, v := seekAfter(cur, after)
 		for n := 0; k != nil && n < scan; n++ {
-			var f File
+			var f model.File
 			if err := json.Unmarshal(v, &f); err != nil {
 				return fmt.Errorf("store: decode file %s: %w", k, err)
 			}
@@ -292,7 +293,7 @@ func (s *Store) ExpireFiles(ctx context.Context, p SweepPolicy, after string, sc
 		r = Removed{}
 		for _, id := range ids {
 			f, err := getFile(tx, id)
-			if errors.Is(err, ErrNotFound) || err == nil && f.Expired != 0 {
+			if errors.Is(err, model.ErrNotFound) || err == nil && f.Expired != 0 {
 				continue
 			}
 			if err != nil {
@@ -332,7 +333,7 @@ func (s *Store) SweepLeftMessages(ctx context.Context, p SweepPolicy, after stri
 		cur := tx.Bucket(bucketLeft).Cursor()
 		k, v := seekAfter(cur, after)
 		for n := 0; k != nil && n < scan; n++ {
-			var m LeftMessage
+			var m model.LeftMessage
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("store: decode left message %s: %w", k, err)
 			}
@@ -359,7 +360,7 @@ func (s *Store) SweepLeftMessages(ctx context.Context, p SweepPolicy, after stri
 		r = Removed{}
 		for _, id := range ids {
 			m, err := getLeft(tx, id)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, model.ErrNotFound) {
 				continue // erased meanwhile
 			}
 			if err != nil {
@@ -399,9 +400,9 @@ type Erasure struct {
 // It deletes open chats too: end them first, so that agents are told. The
 // chats' events beyond a few thousand are deleted by later sweep steps,
 // after the chats are gone for every reader.
-func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasure) []OutboxEntry) (Erasure, error) {
+func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasure) []model.OutboxEntry) (Erasure, error) {
 	if id == "" {
-		return Erasure{}, fmt.Errorf("%w: identity \"\"", ErrNotFound)
+		return Erasure{}, fmt.Errorf("%w: identity \"\"", model.ErrNotFound)
 	}
 	// Which files and deliveries are the identity's is read beforehand:
 	// reading event logs and the outbox inside the write would hold up
@@ -446,7 +447,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 		var late [][]byte // prefixes of chats and messages written since the read
 		for _, chatID := range identityChatIDs(tx, id) {
 			c, err := getChat(tx, chatID)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, model.ErrNotFound) {
 				// An index entry without its chat: drop it.
 				if err := tx.Bucket(bucketIdentityChats).Delete([]byte(id + "\x00" + chatID)); err != nil {
 					return err
@@ -470,7 +471,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 		}
 		for _, msgID := range identityLeftIDs(tx, id) {
 			m, err := getLeft(tx, msgID)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, model.ErrNotFound) {
 				if err := tx.Bucket(bucketIdentityLeft).Delete([]byte(id + "\x00" + msgID)); err != nil {
 					return err
 				}
@@ -493,7 +494,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(Erasu
 			r.Identities++
 		}
 		if r.Chats == 0 && r.Identities == 0 && r.LeftMessages == 0 {
-			return skip{fmt.Errorf("%w: identity %s", ErrNotFound, id)}
+			return skip{fmt.Errorf("%w: identity %s", model.ErrNotFound, id)}
 		}
 		pending, dead := pending, dead
 		if len(late) > 0 {

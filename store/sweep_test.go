@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -22,18 +23,18 @@ func ago(d time.Duration) int64 { return sweepNow.Add(-d).UnixMilli() }
 func lifecycleChat(t testing.TB, s *store.Store, id, dep, mode string, at int64, n, files int, end bool) {
 	t.Helper()
 	ctx := context.Background()
-	c := store.Chat{ID: id, Deployment: dep, Mode: mode, State: store.StateQueued, IdentityID: "idn-" + id,
+	c := model.Chat{ID: id, Deployment: dep, Mode: mode, State: model.StateQueued, IdentityID: "idn-" + id,
 		CreatedAt: at, LastActivity: at}
-	_, _, err := s.CreateChat(ctx, store.NewChat{Chat: c, TokenHash: store.HashToken("tok-" + id), StartKey: "start-" + id,
-		Identity: &store.Identity{ID: "idn-" + id, CreatedAt: at},
-		Events:   []store.Event{{Type: store.EventParticipantJoined, From: store.Party{Type: "Client"}, Time: at}}})
+	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: c, TokenHash: store.HashToken("tok-" + id), StartKey: "start-" + id,
+		Identity: &model.Identity{ID: "idn-" + id, CreatedAt: at},
+		Events:   []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: "Client"}, Time: at}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i += 500 {
-		var evs []store.Event
+		var evs []model.Event
 		for j := i; j < min(n, i+500); j++ {
-			evs = append(evs, store.Event{Type: store.EventMessage, From: store.Party{Type: "Client"}, Text: fmt.Sprint(j), Time: at})
+			evs = append(evs, model.Event{Type: model.EventMessage, From: model.Party{Type: "Client"}, Text: fmt.Sprint(j), Time: at})
 		}
 		if _, _, _, err := s.Mutate(ctx, id, "", appendFn(evs...)); err != nil {
 			t.Fatal(err)
@@ -42,16 +43,16 @@ func lifecycleChat(t testing.TB, s *store.Store, id, dep, mode string, at int64,
 	for i := range files {
 		fid := fmt.Sprintf("%s-file%d", id, i)
 		data, _ := json.Marshal(map[string]any{"file-id": fid, "file-name": "a.txt"})
-		_, _, _, err := s.AddFile(ctx, id, "", store.File{ID: fid, Name: "a.txt", Time: at}, []byte("content of "+fid),
-			appendFn(store.Event{Type: store.EventFileUploaded, From: store.Party{Type: "Client"}, Time: at, Data: data}))
+		_, _, _, err := s.AddFile(ctx, id, "", model.File{ID: fid, Name: "a.txt", Time: at}, []byte("content of "+fid),
+			appendFn(model.Event{Type: model.EventFileUploaded, From: model.Party{Type: "Client"}, Time: at, Data: data}))
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	if end {
-		_, _, _, err := s.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
-			c.State, c.EndedAt = store.StateEnded, at
-			return []store.Event{{Type: store.EventChatEnded, Time: at}}, nil
+		_, _, _, err := s.Mutate(ctx, id, "", func(c *model.Chat) ([]model.Event, error) {
+			c.State, c.EndedAt = model.StateEnded, at
+			return []model.Event{{Type: model.EventChatEnded, Time: at}}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -100,29 +101,29 @@ func policy(ret map[string]store.Retention) store.SweepPolicy {
 func mustGone(t testing.TB, s *store.Store, id string, files int) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.Chat(ctx, id); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Chat(ctx, id); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("chat %s: err = %v, want ErrNotFound", id, err)
 	}
-	if _, err := s.EventsAfter(ctx, id, 0, 10); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.EventsAfter(ctx, id, 0, 10); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("events of %s: err = %v, want ErrNotFound", id, err)
 	}
-	if _, err := s.LookupToken(ctx, store.HashToken("tok-"+id)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LookupToken(ctx, store.HashToken("tok-"+id)); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("token of %s: err = %v, want ErrNotFound", id, err)
 	}
-	if _, err := s.Identity(ctx, "idn-"+id); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Identity(ctx, "idn-"+id); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("identity of %s: err = %v, want ErrNotFound", id, err)
 	}
 	if cs, err := s.ChatsOfIdentity(ctx, "idn-"+id); err != nil || len(cs) != 0 {
 		t.Errorf("chats of identity of %s: %v, %v", id, cs, err)
 	}
 	for i := range files {
-		if _, _, err := s.FileContent(ctx, fmt.Sprintf("%s-file%d", id, i)); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.FileContent(ctx, fmt.Sprintf("%s-file%d", id, i)); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("file %d of %s: err = %v, want ErrNotFound", i, id, err)
 		}
 	}
 	// A retried start with the chat's start key makes a new chat.
-	_, existing, err := s.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: id + "-again", Deployment: "d", Mode: "live",
-		State: store.StateEnded}, StartKey: "start-" + id})
+	_, existing, err := s.CreateChat(ctx, model.NewChat{Chat: model.Chat{ID: id + "-again", Deployment: "d", Mode: "live",
+		State: model.StateEnded}, StartKey: "start-" + id})
 	if err != nil || existing {
 		t.Errorf("start key of %s still known: existing=%v err=%v", id, existing, err)
 	}
@@ -141,7 +142,7 @@ func TestSweepChats(t *testing.T) {
 	lifecycleChat(t, s, "old", "d", "live", ago(2*time.Hour), 3, 2, true)       // deleted
 	lifecycleChat(t, s, "big", "d", "live", ago(2*time.Hour), 9000, 1, true)    // deleted over several writes
 	lifecycleChat(t, s, "dormant", "d", "async", ago(2*time.Hour), 2, 0, false) // deleted: async, idle since
-	_, _, _, err = s.Mutate(ctx, "dormant", "", func(c *store.Chat) ([]store.Event, error) { c.State = store.StateIdle; return nil, nil })
+	_, _, _, err = s.Mutate(ctx, "dormant", "", func(c *model.Chat) ([]model.Event, error) { c.State = model.StateIdle; return nil, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestSweepChats(t *testing.T) {
 	lifecycleChat(t, s, "other", "o", "live", ago(2*time.Hour), 2, 1, true)     // stays: no retention
 	lifecycleChat(t, s, "open", "d", "live", ago(2*time.Hour), 1, 0, false)     // stays: open; 20 tokens → 16
 	for i := range 20 {
-		err := s.IssueToken(ctx, store.HashToken(fmt.Sprint("open-", i)), store.Token{Kind: "visitor", ChatID: "open", CreatedAt: ago(time.Hour) + int64(i)})
+		err := s.IssueToken(ctx, store.HashToken(fmt.Sprint("open-", i)), model.Token{Kind: "visitor", ChatID: "open", CreatedAt: ago(time.Hour) + int64(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +172,7 @@ func TestSweepChats(t *testing.T) {
 			t.Errorf("chat %s: %d events, last seq %d", id, len(evs), c.LastSeq)
 		}
 	}
-	if _, err := s.LookupToken(ctx, store.HashToken("tok-recent")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LookupToken(ctx, store.HashToken("tok-recent")); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("expired token of recent: %v, want ErrNotFound", err)
 	}
 	if _, err := s.LookupToken(ctx, store.HashToken("tok-other")); err != nil {
@@ -179,7 +180,7 @@ func TestSweepChats(t *testing.T) {
 	}
 	for i := range 20 {
 		_, err := s.LookupToken(ctx, store.HashToken(fmt.Sprint("open-", i)))
-		if superseded := i < 21-store.DefaultKeepTokens-1; superseded != errors.Is(err, store.ErrNotFound) {
+		if superseded := i < 21-store.DefaultKeepTokens-1; superseded != errors.Is(err, model.ErrNotFound) {
 			t.Errorf("token %d of open: %v, superseded = %v", i, err, superseded)
 		}
 	}
@@ -208,28 +209,28 @@ func TestSweepChats(t *testing.T) {
 func TestEraseIdentity(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newOutboxStore(t)
-	outbox := func(c *store.Chat, evs []store.Event) []store.OutboxEntry {
-		var out []store.OutboxEntry
+	outbox := func(c *model.Chat, evs []model.Event) []model.OutboxEntry {
+		var out []model.OutboxEntry
 		for _, ev := range evs {
-			out = append(out, store.OutboxEntry{Subscription: "w", Event: "e", EventID: fmt.Sprintf("%s:%d:e", c.ID, ev.Seq), Body: json.RawMessage(`{}`)})
+			out = append(out, model.OutboxEntry{Subscription: "w", Event: "e", EventID: fmt.Sprintf("%s:%d:e", c.ID, ev.Seq), Body: json.RawMessage(`{}`)})
 		}
 		return out
 	}
 	lifecycleChat(t, s, "a1", "d", "async", ago(time.Hour), 3, 1, false)
 	lifecycleChat(t, s, "b1", "d", "async", ago(time.Hour), 3, 1, false)
 	// a2: a second conversation of a1's identity.
-	_, _, err := s.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: "a2", Deployment: "d", Mode: "async", State: store.StateQueued,
+	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: model.Chat{ID: "a2", Deployment: "d", Mode: "async", State: model.StateQueued,
 		IdentityID: "idn-a1"}, TokenHash: store.HashToken("tok-a2"),
-		Events: []store.Event{{Type: store.EventParticipantJoined, From: store.Party{Type: "Client"}}}})
+		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: "Client"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pumpWith(t, s, outbox)
 	pending, _, _ := s.OutboxDepth(ctx)
 	var told store.Erasure
-	got, err := s.EraseIdentity(ctx, "idn-a1", func(e store.Erasure) []store.OutboxEntry {
+	got, err := s.EraseIdentity(ctx, "idn-a1", func(e store.Erasure) []model.OutboxEntry {
 		told = e
-		return []store.OutboxEntry{{Subscription: "w", Event: "identity.erased", EventID: "idn-a1:erased", Body: json.RawMessage(`{}`)}}
+		return []model.OutboxEntry{{Subscription: "w", Event: "identity.erased", EventID: "idn-a1:erased", Body: json.RawMessage(`{}`)}}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -239,21 +240,21 @@ func TestEraseIdentity(t *testing.T) {
 		t.Errorf("erased %+v\nwant   %+v", got, want)
 	}
 	mustGone(t, s, "a1", 1)
-	if _, err := s.Chat(ctx, "a2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Chat(ctx, "a2"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("a2: %v", err)
 	}
 	// The writer had a1 in its cache: a write to it now must not bring it back.
-	if _, _, _, err := s.Mutate(ctx, "a1", "", appendFn(message("late"))); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.Mutate(ctx, "a1", "", appendFn(message("late"))); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("write to an erased chat: %v, want ErrNotFound", err)
 	}
-	if _, err := s.EraseIdentity(ctx, "idn-a1", nil); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.EraseIdentity(ctx, "idn-a1", nil); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("second erasure: %v, want ErrNotFound", err)
 	}
 	after, _, _ := s.OutboxDepth(ctx)
 	if after != pending-6+1 {
 		t.Errorf("outbox: %d pending, want %d", after, pending-6+1)
 	}
-	list, _ := s.ListOutbox(ctx, store.OutboxPending, 0, 100)
+	list, _ := s.ListOutbox(ctx, model.OutboxPending, 0, 100)
 	for _, e := range list {
 		if e.EventID[:3] == "a1:" || e.EventID[:3] == "a2:" {
 			t.Errorf("delivery of an erased chat left: %+v", e)
@@ -272,13 +273,13 @@ func TestEraseIdentity(t *testing.T) {
 // webhook delivery; a new identity record when newIdn.
 func leftMessage(t testing.TB, s *store.Store, id, idn string, at int64, newIdn bool) {
 	t.Helper()
-	var rec *store.Identity
+	var rec *model.Identity
 	if newIdn {
-		rec = &store.Identity{ID: idn, CreatedAt: at}
+		rec = &model.Identity{ID: idn, CreatedAt: at}
 	}
-	err := s.LeaveMessage(context.Background(), store.LeftMessage{ID: id, Deployment: "d", IdentityID: idn, Email: id + "@example.com",
+	err := s.LeaveMessage(context.Background(), model.LeftMessage{ID: id, Deployment: "d", IdentityID: idn, Email: id + "@example.com",
 		Message: "text of " + id, CreatedAt: at}, rec,
-		[]store.OutboxEntry{{Subscription: "w", Event: "message.left", EventID: id + ":message.left", Body: json.RawMessage(`{}`)}})
+		[]model.OutboxEntry{{Subscription: "w", Event: "message.left", EventID: id + ":message.left", Body: json.RawMessage(`{}`)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +298,7 @@ func TestLeftMessages_Lifecycle(t *testing.T) {
 	leftMessage(t, s, "m-new", "idn-y", ago(time.Hour), false)
 	leftMessage(t, s, "m-z", "idn-z", ago(3*time.Hour), true)
 	leftMessage(t, s, "m-z2", "idn-z", ago(time.Hour), false)
-	if _, err := s.AnswerMessage(ctx, "m-answered", store.Answer{Text: "hi", AnsweredAt: ago(time.Hour)}, nil); err != nil {
+	if _, err := s.AnswerMessage(ctx, "m-answered", model.Answer{Text: "hi", AnsweredAt: ago(time.Hour)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// idn-y also has a chat, older than retention and ended.
@@ -320,11 +321,11 @@ func TestLeftMessages_Lifecycle(t *testing.T) {
 		t.Errorf("sweep removed %+v in %d steps, want %+v in 4 (one message each)", total, steps, want)
 	}
 	for id, gone := range map[string]bool{"m-old": true, "m-z": true, "m-answered": false, "m-new": false, "m-z2": false} {
-		if _, err := s.LeftMessage(ctx, id); errors.Is(err, store.ErrNotFound) != gone {
+		if _, err := s.LeftMessage(ctx, id); errors.Is(err, model.ErrNotFound) != gone {
 			t.Errorf("%s: %v, want gone %v", id, err, gone)
 		}
 	}
-	if _, err := s.Identity(ctx, "idn-x"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Identity(ctx, "idn-x"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("identity of the swept message: %v", err)
 	}
 	open, _ := s.LeftMessages(ctx, false, 10)
@@ -349,14 +350,14 @@ func TestLeftMessages_Lifecycle(t *testing.T) {
 	if after, _, _ := s.OutboxDepth(ctx); after != pending-2 {
 		t.Errorf("outbox depth %d after erasure, want %d", after, pending-2)
 	}
-	list, _ := s.ListOutbox(ctx, store.OutboxPending, 0, 100)
+	list, _ := s.ListOutbox(ctx, model.OutboxPending, 0, 100)
 	for _, d := range list {
 		if d.EventID == "m-answered:message.left" || d.EventID == "m-new:message.left" {
 			t.Errorf("delivery of an erased message left: %+v", d)
 		}
 	}
 	// A message as the erased identity, read before it was erased, is refused.
-	if err := s.LeaveMessage(ctx, store.LeftMessage{ID: "m-late", IdentityID: "idn-y", CreatedAt: ago(0)}, nil, nil); !errors.Is(err, store.ErrNotFound) {
+	if err := s.LeaveMessage(ctx, model.LeftMessage{ID: "m-late", IdentityID: "idn-y", CreatedAt: ago(0)}, nil, nil); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("a message as an erased identity: %v, want ErrNotFound", err)
 	}
 	if ms, _ := s.LeftMessagesOf(ctx, "idn-y", 10); len(ms) != 0 {
@@ -385,20 +386,20 @@ func TestEraseIdentity_ConcurrentLeave(t *testing.T) {
 		done := make(chan error, 1)
 		late := fmt.Sprint("late-", round)
 		go func() {
-			done <- s.LeaveMessage(ctx, store.LeftMessage{ID: late, Deployment: "d", IdentityID: idn, CreatedAt: ago(0)}, nil,
-				[]store.OutboxEntry{{Subscription: "w", Event: "message.left", EventID: late + ":message.left", Body: json.RawMessage(`{}`)}})
+			done <- s.LeaveMessage(ctx, model.LeftMessage{ID: late, Deployment: "d", IdentityID: idn, CreatedAt: ago(0)}, nil,
+				[]model.OutboxEntry{{Subscription: "w", Event: "message.left", EventID: late + ":message.left", Body: json.RawMessage(`{}`)}})
 		}()
 		if _, err := s.EraseIdentity(ctx, idn, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-done; err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := <-done; err != nil && !errors.Is(err, model.ErrNotFound) {
 			t.Fatal(err)
 		}
 		if ms, _ := s.LeftMessagesOf(ctx, idn, 10); len(ms) != 0 {
 			t.Fatalf("round %d: messages of the erased identity: %+v", round, ms)
 		}
 	}
-	list, _ := s.ListOutbox(ctx, store.OutboxPending, 0, 1000)
+	list, _ := s.ListOutbox(ctx, model.OutboxPending, 0, 1000)
 	if pending, _, _ := s.OutboxDepth(ctx); len(list) != 0 || pending != 0 {
 		t.Errorf("deliveries of erased identities left: %d listed, %d counted", len(list), pending)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server"
 	"github.com/cxgate/cxgate/store"
 )
@@ -29,16 +30,16 @@ func TestCompact(t *testing.T) {
 	secret := bytes.Repeat(marker, 200_000/len(marker))
 	for i, content := range [][]byte{secret, []byte("kept file")} {
 		id := fmt.Sprintf("chat%d", i)
-		_, _, err := s.CreateChat(ctx, store.NewChat{Chat: store.Chat{ID: id, Deployment: "demo", Mode: "async",
-			State: store.StateQueued, IdentityID: "idn-" + id}, Identity: &store.Identity{ID: "idn-" + id},
-			Events: []store.Event{{Type: store.EventParticipantJoined}}})
+		_, _, err := s.CreateChat(ctx, model.NewChat{Chat: model.Chat{ID: id, Deployment: "demo", Mode: "async",
+			State: model.StateQueued, IdentityID: "idn-" + id}, Identity: &model.Identity{ID: "idn-" + id},
+			Events: []model.Event{{Type: model.EventParticipantJoined}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		d, _ := json.Marshal(map[string]string{"file-id": "file-" + id})
-		_, _, _, err = s.AddFile(ctx, id, "", store.File{ID: "file-" + id, Name: "a.txt"}, content,
-			func(*store.Chat) ([]store.Event, error) {
-				return []store.Event{{Type: store.EventFileUploaded, Data: d}}, nil
+		_, _, _, err = s.AddFile(ctx, id, "", model.File{ID: "file-" + id, Name: "a.txt"}, content,
+			func(*model.Chat) ([]model.Event, error) {
+				return []model.Event{{Type: model.EventFileUploaded, Data: d}}, nil
 			})
 		if err != nil {
 			t.Fatal(err)

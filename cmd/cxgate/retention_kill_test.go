@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server"
 	"github.com/cxgate/cxgate/store"
 )
@@ -99,13 +100,13 @@ func seedChat(ctx context.Context, s *store.Store, c *seededChat, then, now int6
 	if c.old {
 		at = then
 	}
-	client := store.Party{ID: "idn-" + c.id, Type: "Client"}
-	_, _, err := s.CreateChat(ctx, store.NewChat{
-		Chat: store.Chat{ID: c.id, Deployment: "demo", Mode: "live", State: store.StateQueued, IdentityID: "idn-" + c.id,
+	client := model.Party{ID: "idn-" + c.id, Type: "Client"}
+	_, _, err := s.CreateChat(ctx, model.NewChat{
+		Chat: model.Chat{ID: c.id, Deployment: "demo", Mode: "live", State: model.StateQueued, IdentityID: "idn-" + c.id,
 			CreatedAt: at, LastActivity: at},
-		Identity:  &store.Identity{ID: "idn-" + c.id, Profile: store.Profile{Nickname: "v" + c.id}, CreatedAt: at},
+		Identity:  &model.Identity{ID: "idn-" + c.id, Profile: model.Profile{Nickname: "v" + c.id}, CreatedAt: at},
 		TokenHash: store.HashToken("tok-" + c.id), StartKey: "start-" + c.id,
-		Events: []store.Event{{Type: store.EventParticipantJoined, From: client, Time: at}},
+		Events: []model.Event{{Type: model.EventParticipantJoined, From: client, Time: at}},
 	})
 	if err != nil {
 		return err
@@ -116,20 +117,20 @@ func seedChat(ctx context.Context, s *store.Store, c *seededChat, then, now int6
 		n = 6000
 	}
 	for i := 0; i < n; i += 1000 {
-		var evs []store.Event
+		var evs []model.Event
 		for j := i; j < min(n, i+1000); j++ {
-			evs = append(evs, store.Event{Type: store.EventMessage, From: client, Text: "message " + strconv.Itoa(j), Time: at})
+			evs = append(evs, model.Event{Type: model.EventMessage, From: client, Text: "message " + strconv.Itoa(j), Time: at})
 		}
-		if _, _, _, err := s.Mutate(ctx, c.id, "", func(*store.Chat) ([]store.Event, error) { return evs, nil }); err != nil {
+		if _, _, _, err := s.Mutate(ctx, c.id, "", func(*model.Chat) ([]model.Event, error) { return evs, nil }); err != nil {
 			return err
 		}
 		c.event += len(evs)
 	}
 	if c.file != "" {
 		data, _ := json.Marshal(map[string]string{"file-id": c.file, "file-name": "a.txt"})
-		_, _, _, err := s.AddFile(ctx, c.id, "", store.File{ID: c.file, Name: "a.txt", Type: "text/plain", Time: at}, []byte("content of "+c.file),
-			func(*store.Chat) ([]store.Event, error) {
-				return []store.Event{{Type: store.EventFileUploaded, From: client, Time: at, Data: data}}, nil
+		_, _, _, err := s.AddFile(ctx, c.id, "", model.File{ID: c.file, Name: "a.txt", Type: "text/plain", Time: at}, []byte("content of "+c.file),
+			func(*model.Chat) ([]model.Event, error) {
+				return []model.Event{{Type: model.EventFileUploaded, From: client, Time: at, Data: data}}, nil
 			})
 		if err != nil {
 			return err
@@ -137,9 +138,9 @@ func seedChat(ctx context.Context, s *store.Store, c *seededChat, then, now int6
 		c.event++
 	}
 	if c.old {
-		_, _, _, err := s.Mutate(ctx, c.id, "", func(ch *store.Chat) ([]store.Event, error) {
-			ch.State, ch.EndedAt = store.StateEnded, at
-			return []store.Event{{Type: store.EventChatEnded, Time: at}}, nil
+		_, _, _, err := s.Mutate(ctx, c.id, "", func(ch *model.Chat) ([]model.Event, error) {
+			ch.State, ch.EndedAt = model.StateEnded, at
+			return []model.Event{{Type: model.EventChatEnded, Time: at}}, nil
 		})
 		if err != nil {
 			return err
@@ -195,15 +196,15 @@ func checkChats(t *testing.T, s *store.Store, chats []seededChat) (oldWhole, eve
 				oldWhole++
 			}
 			events += c.event
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, model.ErrNotFound):
 			if !c.old {
 				t.Errorf("recent chat %s was deleted", c.id)
 			}
-			if !errors.Is(tokErr, store.ErrNotFound) || !errors.Is(idnErr, store.ErrNotFound) || len(list) != 0 ||
-				c.file != "" && !errors.Is(fileErr, store.ErrNotFound) {
+			if !errors.Is(tokErr, model.ErrNotFound) || !errors.Is(idnErr, model.ErrNotFound) || len(list) != 0 ||
+				c.file != "" && !errors.Is(fileErr, model.ErrNotFound) {
 				t.Errorf("chat %s is half gone: token %v, identity %v, index %d, file %v", c.id, tokErr, idnErr, len(list), fileErr)
 			}
-			if _, err := s.EventsAfter(ctx, c.id, 0, 1); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.EventsAfter(ctx, c.id, 0, 1); !errors.Is(err, model.ErrNotFound) {
 				t.Errorf("events of deleted chat %s: %v", c.id, err)
 			}
 		default:

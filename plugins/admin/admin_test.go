@@ -14,6 +14,7 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
 	"github.com/cxgate/cxgate/store"
 )
@@ -63,9 +64,9 @@ func startChat(t testing.TB, gw *servertest.Gateway, deployment string) started 
 
 // chatState waits until the chat is in state and, when agent is not empty,
 // has that agent connected.
-func waitChat(t testing.TB, gw *servertest.Gateway, chatID, state, agent string) store.Chat {
+func waitChat(t testing.TB, gw *servertest.Gateway, chatID, state, agent string) model.Chat {
 	t.Helper()
-	var c store.Chat
+	var c model.Chat
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		var err error
 		c, err = gw.Store().Chat(context.Background(), chatID)
@@ -100,7 +101,7 @@ func TestCreatedDeploymentWorksAtOnce(t *testing.T) {
 
 	var st started
 	shop.Command("WebChatService.startChat", object{"nickname": "Mia"}).Into(t, &st)
-	if c := waitChat(t, gw, st.ChatID, store.StateQueued, ""); c.Deployment != "shop" || c.Queue != "sales" {
+	if c := waitChat(t, gw, st.ChatID, model.StateQueued, ""); c.Deployment != "shop" || c.Queue != "sales" {
 		t.Errorf("chat = %+v, want deployment shop in queue sales", c)
 	}
 	shop.WithToken(st.Token).Command("WebChatService.sendMessage", object{"message": "hello"}).Resolved(t)
@@ -152,7 +153,7 @@ func TestCreatedAgentServesAtOnce(t *testing.T) {
 		}
 		agent.Command("AgentService.listChats", nil).Into(t, &chats)
 		st := startChat(t, gw, "demo")
-		waitChat(t, gw, st.ChatID, store.StateActive, a.id)
+		waitChat(t, gw, st.ChatID, model.StateActive, a.id)
 		// The chat is first pushed as waiting (chatQueued, chatDequeued), then
 		// assigned; a long-poll may answer with the queue events alone.
 		var events []wiretest.Event
@@ -192,10 +193,10 @@ func TestDeleteAgentRequeuesChats(t *testing.T) {
 	ann := wiretest.NewHTTP(t, gw.URL).WithToken(gw.AgentToken)
 	ann.Command("AgentService.setStatus", object{"status": "online"}).Resolved(t)
 	st := startChat(t, gw, "demo")
-	waitChat(t, gw, st.ChatID, store.StateActive, "ann")
+	waitChat(t, gw, st.ChatID, model.StateActive, "ann")
 
 	rest(t, admin, "DELETE", "/v1/admin/agents/ann", nil).Resolved(t)
-	c := waitChat(t, gw, st.ChatID, store.StateQueued, "")
+	c := waitChat(t, gw, st.ChatID, model.StateQueued, "")
 	for _, p := range c.Participants {
 		if p.ID == "ann" && p.Connected() {
 			t.Errorf("ann is still in the chat: %+v", c.Participants)
@@ -211,7 +212,7 @@ func TestDeleteAgentRequeuesChats(t *testing.T) {
 	}
 	rest(t, admin, "POST", "/v1/admin/agents", object{"id": "bob"}).Into(t, &bob)
 	wiretest.NewHTTP(t, gw.URL).WithToken(bob.Token).Command("AgentService.setStatus", object{"status": "online"}).Resolved(t)
-	waitChat(t, gw, st.ChatID, store.StateActive, "bob")
+	waitChat(t, gw, st.ChatID, model.StateActive, "bob")
 }
 
 // TestInvalidChangeChangesNothing makes changes that fail, each for another

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -241,7 +242,7 @@ func (r *resource[T]) remove(ctx context.Context, s *Service, call *bus.Call) (a
 		return nil
 	}, func(ctx context.Context, c *config.Config) error {
 		err := s.store.DeleteEntry(ctx, r.kind, id)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return nil // already gone: deleting is idempotent
 		}
 		return err

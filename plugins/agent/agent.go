@@ -11,8 +11,8 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Name is the plugin's bus name.
@@ -150,12 +150,12 @@ func name(n string) string { return Name + "." + n }
 // observe turns a chat's events into each participating agent's events. It
 // runs on the store's writer goroutine for committed events, so positions are
 // handed out in commit order.
-func (s *Service) observe(c *store.Chat, evs []store.Event) {
+func (s *Service) observe(c *model.Chat, evs []model.Event) {
 	s.announceQueue(c)
 	if len(evs) == 0 {
 		return
 	}
-	rated := evs[0].Type == store.EventChatRated
+	rated := evs[0].Type == model.EventChatRated
 	var told map[string]bool // a rating goes once to an agent who joined twice; only then allocated
 	for _, p := range c.Participants {
 		// Agents who left with these very events (an ending chat) still hear
@@ -179,7 +179,7 @@ func (s *Service) observe(c *store.Chat, evs []store.Event) {
 	}
 }
 
-func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
+func (s *Service) deliver(c *model.Chat, agentID string, ev model.Event) {
 	topic := bus.AgentTopic(agentID)
 	if ev.Seq == 0 {
 		if ev.From.Type == "Client" {
@@ -192,32 +192,32 @@ func (s *Service) deliver(c *store.Chat, agentID string, ev store.Event) {
 	var unit []bus.Event
 	add := func(n string, data []byte) { unit = append(unit, bus.Event{Name: name(n), Data: data}) }
 	switch {
-	case ev.Type == store.EventParticipantJoined && ev.From.ID == agentID:
+	case ev.Type == model.EventParticipantJoined && ev.From.ID == agentID:
 		add(EventChatAssigned, mustJSON(assignment(c)))
 		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []chat.Message{chat.ToMessage(ev)}}))
 	case chat.Visible(ev):
 		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []chat.Message{chat.ToMessage(ev)}}))
-	case ev.Type == store.EventUserDataUpdated:
+	case ev.Type == model.EventUserDataUpdated:
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "userData": json.RawMessage(ev.Data)}))
-	case ev.Type == store.EventContextUpdated:
+	case ev.Type == model.EventContextUpdated:
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "context": json.RawMessage(ev.Data)}))
-	case ev.Type == store.EventIdentityUpdated:
+	case ev.Type == model.EventIdentityUpdated:
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "identity": json.RawMessage(ev.Data)}))
-	case ev.Type == store.EventTransferred:
+	case ev.Type == model.EventTransferred:
 		add(EventChatTransferred, mustJSON(map[string]any{"chatId": c.ID, "transfer": json.RawMessage(ev.Data)}))
-	case ev.Type == store.EventResolved:
+	case ev.Type == model.EventResolved:
 		add(EventChatResolved, mustJSON(map[string]any{"chatId": c.ID, "resolution": json.RawMessage(ev.Data)}))
-	case ev.Type == store.EventThreadOpened:
+	case ev.Type == model.EventThreadOpened:
 		add(EventThreadOpened, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
-	case ev.Type == store.EventThreadClosed:
+	case ev.Type == model.EventThreadClosed:
 		add(EventThreadClosed, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
-	case ev.Type == store.EventChatRated:
+	case ev.Type == model.EventChatRated:
 		r, ok := chat.RatingOf(ev)
 		if !ok {
 			return
 		}
 		add(EventChatRated, mustJSON(map[string]any{"chatId": c.ID, "rating": r.Rating, "comment": r.Comment, "timestamp": r.Time}))
-	case ev.Type == store.EventChatEnded:
+	case ev.Type == model.EventChatEnded:
 		var d struct {
 			By          string `json:"by"`
 			Disposition string `json:"disposition"`
@@ -244,7 +244,7 @@ type Assignment struct {
 	State      string          `json:"state"`
 	Queue      string          `json:"queue"`
 	Priority   int             `json:"priority"`
-	Visitor    store.Profile   `json:"visitor"`
+	Visitor    model.Profile   `json:"visitor"`
 	Subject    string          `json:"subject,omitempty"`
 	UserData   json.RawMessage `json:"userData,omitempty"`
 	CreatedAt  int64           `json:"createdAt"`
@@ -256,10 +256,10 @@ type Assignment struct {
 	LastSeq    uint64 `json:"lastSeq"`
 	Locked     bool   `json:"locked,omitempty"`
 	// Rating is the visitor's rating of the ended chat, when it gave one.
-	Rating *store.Rating `json:"rating,omitempty"`
+	Rating *model.Rating `json:"rating,omitempty"`
 }
 
-func assignment(c *store.Chat) Assignment {
+func assignment(c *model.Chat) Assignment {
 	return Assignment{ChatID: c.ID, Deployment: c.Deployment, Mode: c.Mode, State: c.State, Queue: c.Queue,
 		Priority: c.Priority, Visitor: c.Visitor, Subject: c.Subject, UserData: c.UserData,
 		CreatedAt: c.CreatedAt, LastSeq: c.LastSeq, Locked: c.Locked, Wire: wireOf(c), IdentityID: c.IdentityID,
@@ -267,7 +267,7 @@ func assignment(c *store.Chat) Assignment {
 }
 
 // wireOf is c's wire; chats stored before the record kept it were native.
-func wireOf(c *store.Chat) string {
+func wireOf(c *model.Chat) string {
 	if c.Wire == "" {
 		return bus.WireNative
 	}
@@ -353,23 +353,23 @@ func (s *Service) chatOptions(call *bus.Call) (chatOptions, error) {
 }
 
 // participant returns the chat and the caller's participant record.
-func (s *Service) participant(ctx context.Context, call *bus.Call, chatID string) (store.Chat, store.Participant, error) {
+func (s *Service) participant(ctx context.Context, call *bus.Call, chatID string) (model.Chat, model.Participant, error) {
 	c, err := s.engine.Chat(ctx, chatID)
 	if err != nil {
-		return c, store.Participant{}, rejectionFor(err)
+		return c, model.Participant{}, rejectionFor(err)
 	}
 	for _, p := range c.Participants {
 		if p.ID == call.Caller.ID && p.Connected() {
-			if c.State == store.StateEnded {
+			if c.State == model.StateEnded {
 				return c, p, ErrChatEnded
 			}
 			return c, p, nil
 		}
 	}
-	if c.State == store.StateEnded {
-		return c, store.Participant{}, ErrChatEnded
+	if c.State == model.StateEnded {
+		return c, model.Participant{}, ErrChatEnded
 	}
-	return c, store.Participant{}, ErrNotParticipant
+	return c, model.Participant{}, ErrNotParticipant
 }
 
 // acceptChat takes a waiting chat. A chat the caller already holds resolves
@@ -390,7 +390,7 @@ func (s *Service) acceptChat(ctx context.Context, call *bus.Call) (any, error) {
 	if cerr != nil {
 		return nil, rejectionFor(cerr)
 	}
-	if err != nil && (c.State != store.StateActive || !holds(&c, call.Caller.ID)) {
+	if err != nil && (c.State != model.StateActive || !holds(&c, call.Caller.ID)) {
 		return nil, rejectionFor(err)
 	}
 	return assignment(&c), nil
@@ -398,7 +398,7 @@ func (s *Service) acceptChat(ctx context.Context, call *bus.Call) (any, error) {
 
 // holds reports whether agentID is in the chat as one of its agents (a
 // silent supervisor is not).
-func holds(c *store.Chat, agentID string) bool {
+func holds(c *model.Chat, agentID string) bool {
 	for _, p := range c.Participants {
 		if p.ID == agentID && p.Connected() && !p.Silent {
 			return true
@@ -429,13 +429,13 @@ func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	typ := store.EventMessage
+	typ := model.EventMessage
 	if o.Type == "notice" {
-		typ = store.EventNotice
+		typ = model.EventNotice
 	}
 	// A silent supervisor's messages are whispers and an internal note is
 	// for agents by request: agents and supervisors see them, the visitor does not.
-	ev, err := s.engine.Append(ctx, o.ChatID, o.RequestID, store.Event{Type: typ, From: chat.PartyOf(p), Text: text,
+	ev, err := s.engine.Append(ctx, o.ChatID, o.RequestID, model.Event{Type: typ, From: chat.PartyOf(p), Text: text,
 		Time: s.engine.Now().UnixMilli(), Internal: p.Silent || o.Internal})
 	if err != nil {
 		return nil, rejectionFor(err)
@@ -498,7 +498,7 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 			if chat.Visible(ev) {
 				msgs = append(msgs, chat.ToMessage(ev))
 			}
-			if ev.Type == store.EventContextUpdated {
+			if ev.Type == model.EventContextUpdated {
 				visit = ev.Data
 			}
 			after = ev.Seq
@@ -551,10 +551,10 @@ func (s *Service) setLocked(ctx context.Context, call *bus.Call, locked bool) (a
 		return nil, err
 	}
 	c, p, err := s.participant(ctx, call, o.ChatID)
-	if errors.Is(err, ErrNotParticipant) && c.State == store.StateIdle {
+	if errors.Is(err, ErrNotParticipant) && c.State == model.StateIdle {
 		// An idle conversation has nobody in it; the last agent may still lock it.
 		err = nil
-		p = store.Participant{ID: call.Caller.ID, Name: call.Caller.ID}
+		p = model.Participant{ID: call.Caller.ID, Name: call.Caller.ID}
 		for _, q := range c.Participants {
 			if q.ID == call.Caller.ID {
 				p = q

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // historyPage is the default and largest page of getHistory.
@@ -71,13 +71,13 @@ func (s *Service) getHistory(ctx context.Context, call *bus.Call) (any, error) {
 // or was in, and a chat waiting in a queue it could take (what listChats
 // shows it and acceptChat lets it take). Supervisors may read every chat, as
 // they may join every chat.
-func (s *Service) mayRead(c *store.Chat, agentID string) bool {
+func (s *Service) mayRead(c *model.Chat, agentID string) bool {
 	for _, p := range c.Participants {
 		if p.ID == agentID {
 			return true
 		}
 	}
-	if c.State == store.StateQueued && s.engine.MayTake(agentID, c) {
+	if c.State == model.StateQueued && s.engine.MayTake(agentID, c) {
 		return true
 	}
 	for _, a := range s.engine.Config().Agents {

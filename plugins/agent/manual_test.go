@@ -10,8 +10,8 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // TestManualAccept: chats of a manual-accept queue are never assigned by
@@ -57,7 +57,7 @@ func TestManualAccept(t *testing.T) {
 		return ev.Name == "AgentService.chatAssigned" && json.Valid(ev.Data) && chatIDOf(t, ev.Data) == auto
 	})
 	for _, id := range desk {
-		if h, c := holder(t, gw, id); h != "" || c.State != store.StateQueued {
+		if h, c := holder(t, gw, id); h != "" || c.State != model.StateQueued {
 			t.Fatalf("a manual-accept chat was routed: %s holds it, state %s", h, c.State)
 		}
 	}
@@ -117,7 +117,7 @@ func TestManualAccept(t *testing.T) {
 		t.Fatalf("Ann (3 seats, 1 taken) accepted %d of 4 at once and holds %d chats", len(accepted), len(info.Chats))
 	}
 	for _, id := range accepted {
-		if h, c := holder(t, gw, id); h != "ann" || c.State != store.StateActive {
+		if h, c := holder(t, gw, id); h != "ann" || c.State != model.StateActive {
 			t.Fatalf("accepted chat %s: holder %q, state %s", id, h, c.State)
 		}
 	}

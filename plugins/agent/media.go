@@ -6,8 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // requestFile {chatId, types} asks the chat's visitor for a file of one of
@@ -45,6 +45,6 @@ func (s *Service) requestFile(ctx context.Context, call *bus.Call) (any, error) 
 	if err != nil {
 		return nil, rejectionFor(err)
 	}
-	id := chat.MediaRequests([]store.Event{ev})[0].ID
+	id := chat.MediaRequests([]model.Event{ev})[0].ID
 	return map[string]any{"id": id, "seq": ev.Seq, "types": types, "state": chat.MediaPending}, nil
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Left messages: what visitors wrote in the "leave a message" form while no
@@ -90,7 +90,7 @@ func agentConfig(c *config.Config, id string) (config.Agent, bool) {
 
 // observeMessages tells every human agent of a left message or its answer,
 // on its stream.
-func (s *Service) observeMessages(event string, m store.LeftMessage) {
+func (s *Service) observeMessages(event string, m model.LeftMessage) {
 	name := EventMessageLeft
 	if event == chat.MessageAnswered {
 		name = EventMessageAnswered

@@ -9,8 +9,8 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // noteMessage is a transcript entry with the internal mark agents see.
@@ -190,9 +190,9 @@ func TestInternalNoteKeepsThread(t *testing.T) {
 		}
 		for _, ev := range evs {
 			switch ev.Type {
-			case store.EventThreadOpened:
+			case model.EventThreadOpened:
 				opened++
-			case store.EventThreadClosed:
+			case model.EventThreadClosed:
 				closed++
 			}
 		}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // TestOfflineDuringAssignment: an agent that goes offline while routing is
@@ -51,7 +51,7 @@ func TestOfflineDuringAssignment(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range c.Participants {
-				if p.ID == "ann" && p.Connected() && c.State != store.StateEnded {
+				if p.ID == "ann" && p.Connected() && c.State != model.StateEnded {
 					ids = append(ids, id+" ("+c.State+")")
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -101,7 +102,7 @@ func (s *Service) listPastChats(ctx context.Context, call *bus.Call) (any, error
 
 // pastMatch reports whether c matches query: its visitor or subject, else
 // the first message whose text holds it (returned).
-func (s *Service) pastMatch(ctx context.Context, c *store.Chat, query string) (string, bool) {
+func (s *Service) pastMatch(ctx context.Context, c *model.Chat, query string) (string, bool) {
 	if query == "" {
 		return "", true
 	}
@@ -118,7 +119,7 @@ func (s *Service) pastMatch(ctx context.Context, c *store.Chat, query string) (s
 			return "", false
 		}
 		for _, ev := range evs {
-			if ev.Type == store.EventMessage && !ev.Internal && strings.Contains(strings.ToLower(ev.Text), query) {
+			if ev.Type == model.EventMessage && !ev.Internal && strings.Contains(strings.ToLower(ev.Text), query) {
 				return ev.Text, true
 			}
 			after = ev.Seq

@@ -2,7 +2,7 @@ package agent
 
 import (
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/model"
 )
 
 // The waiting list, pushed: when a chat starts waiting (new, requeued,
@@ -29,10 +29,10 @@ const (
 // announceQueue publishes chatQueued or chatDequeued when c's commit moved
 // it into or out of the waiting list. It runs on the store's writer
 // goroutine (observe), so a chat's announcements keep commit order.
-func (s *Service) announceQueue(c *store.Chat) {
+func (s *Service) announceQueue(c *model.Chat) {
 	s.qmu.Lock()
 	told, was := s.announced[c.ID]
-	waiting := c.State == store.StateQueued
+	waiting := c.State == model.StateQueued
 	switch {
 	case waiting && !was:
 		told = nil

@@ -12,8 +12,8 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // routingConfig: two queues with different skills and languages, three agents
@@ -84,7 +84,7 @@ func (a *agentConn) got() []string {
 }
 
 // holder returns the agent connected to the chat in the store, or "".
-func holder(t *testing.T, gw *servertest.Gateway, chatID string) (string, store.Chat) {
+func holder(t *testing.T, gw *servertest.Gateway, chatID string) (string, model.Chat) {
 	t.Helper()
 	c, err := gw.Store().Chat(context.Background(), chatID)
 	if err != nil {

@@ -1,6 +1,6 @@
 package chat
 
-import "github.com/cxgate/cxgate/store"
+import "github.com/cxgate/cxgate/model"
 
 // Availability is what the proactive-trigger question ("would a chat
 // offered now be served?") is answered from, for one queue and one set of
@@ -26,7 +26,7 @@ func (e *Engine) Availability(queue string, skills []string, language string) (A
 	if !ok {
 		return Availability{}, ErrUnknownQueue
 	}
-	probe := &store.Chat{Skills: skills, Language: language}
+	probe := &model.Chat{Skills: skills, Language: language}
 	out := Availability{Queue: q.Name}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -55,7 +55,7 @@ func (e *Engine) QueuedIn(queue string) int {
 func (e *Engine) queuedInLocked(queue string) int {
 	n := 0
 	for _, c := range e.chats {
-		if c.State == store.StateQueued && c.Queue == queue {
+		if c.State == model.StateQueued && c.Queue == queue {
 			n++
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // parallelDo runs fn(0..n-1) at once, released together, and waits for all.
@@ -60,7 +60,7 @@ func TestEngineConcurrentAccepts(t *testing.T) {
 				t.Fatalf("round %d: %s counts %v (winner %s)", round, a, got, winner)
 			}
 		}
-		if _, err := te.End(ctx, c.ID, store.Party{Type: "Client"}, "visitor"); err != nil {
+		if _, err := te.End(ctx, c.ID, model.Party{Type: "Client"}, "visitor"); err != nil {
 			t.Fatal(err)
 		}
 		// Every seat is free again: a loser's failed accept kept none.
@@ -81,13 +81,13 @@ func TestEngineConcurrentTransfers(t *testing.T) {
 	end := func(ids ...string) {
 		t.Helper()
 		for _, id := range ids {
-			if _, err := te.End(ctx, id, store.Party{Type: "Client"}, "visitor"); err != nil {
+			if _, err := te.End(ctx, id, model.Party{Type: "Client"}, "visitor"); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	// Chats reach Ann by manual accept: no routing in the way.
-	give := func() (store.Chat, store.Participant) {
+	give := func() (model.Chat, model.Participant) {
 		t.Helper()
 		c := te.start(t, chat.StartRequest{Deployment: "web", Queue: "manual"})
 		if err := te.Assign(ctx, c.ID, "ann"); err != nil {
@@ -128,7 +128,7 @@ func TestEngineConcurrentTransfers(t *testing.T) {
 		a, annA := give()
 		b, annB := give()
 		ids := []string{a.ID, b.ID}
-		parts := []store.Participant{annA, annB}
+		parts := []model.Participant{annA, annB}
 		parallelDo(2, func(i int) { _, errs[i] = te.Transfer(ctx, ids[i], parts[i], "bob", "") })
 		ok := 0
 		for i, err := range errs {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -27,49 +28,49 @@ import (
 type EventLog interface {
 	// CreateChat stores a chat with its first events; a start key already
 	// used on the deployment answers that chat (existing = true).
-	CreateChat(ctx context.Context, n store.NewChat) (store.Chat, bool, error)
+	CreateChat(ctx context.Context, n model.NewChat) (model.Chat, bool, error)
 	// Mutate changes a chat record and appends fn's events with the chat's
 	// next seqs in one transaction, idempotent per request id.
-	Mutate(ctx context.Context, id, requestID string, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
-	Chat(ctx context.Context, id string) (store.Chat, error)
-	OpenChats(ctx context.Context, fn func(store.Chat) error) error
-	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
-	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]store.Event, error)
+	Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (model.Chat, []model.Event, bool, error)
+	Chat(ctx context.Context, id string) (model.Chat, error)
+	OpenChats(ctx context.Context, fn func(model.Chat) error) error
+	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]model.Event, error)
+	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]model.Event, error)
 	// Follow hands every later commit to the engine in commit order; a
 	// write is answered once the engine called its batch's Done.
 	Follow() (<-chan *store.Batch, error)
-	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error)
+	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]model.Chat, store.PastCursor, error)
 }
 
 // Identities are visitors known across chats.
 type Identities interface {
-	Identity(ctx context.Context, id string) (store.Identity, error)
-	PutIdentity(ctx context.Context, idn store.Identity) error
-	ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error)
+	Identity(ctx context.Context, id string) (model.Identity, error)
+	PutIdentity(ctx context.Context, idn model.Identity) error
+	ChatsOfIdentity(ctx context.Context, identityID string) ([]model.Chat, error)
 }
 
 // Tokens are visitors' bearer tokens, by hash.
 type Tokens interface {
-	LookupToken(ctx context.Context, hash []byte) (store.Token, error)
-	IssueToken(ctx context.Context, hash []byte, t store.Token) error
+	LookupToken(ctx context.Context, hash []byte) (model.Token, error)
+	IssueToken(ctx context.Context, hash []byte, t model.Token) error
 }
 
 // Files are the files of chats, each written with the event announcing it.
 type Files interface {
-	AddFile(ctx context.Context, chatID, requestID string, f store.File, content []byte, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
-	AddStagedFile(ctx context.Context, chatID, requestID string, f store.File, fn store.MutateFunc) (store.Chat, []store.Event, bool, error)
-	FileInfo(ctx context.Context, id string) (store.File, error)
-	FileContent(ctx context.Context, id string) (store.File, []byte, error)
-	FileReader(f store.File) io.Reader
+	AddFile(ctx context.Context, chatID, requestID string, f model.File, content []byte, fn model.MutateFunc) (model.Chat, []model.Event, bool, error)
+	AddStagedFile(ctx context.Context, chatID, requestID string, f model.File, fn model.MutateFunc) (model.Chat, []model.Event, bool, error)
+	FileInfo(ctx context.Context, id string) (model.File, error)
+	FileContent(ctx context.Context, id string) (model.File, []byte, error)
+	FileReader(f model.File) io.Reader
 }
 
 // LeftMessages are the messages visitors leave when nobody is available,
 // each written with its webhook deliveries.
 type LeftMessages interface {
-	LeaveMessage(ctx context.Context, m store.LeftMessage, idn *store.Identity, outbox []store.OutboxEntry) error
-	AnswerMessage(ctx context.Context, id string, a store.Answer, outbox func(store.LeftMessage) []store.OutboxEntry) (store.LeftMessage, error)
-	LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error)
-	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
+	LeaveMessage(ctx context.Context, m model.LeftMessage, idn *model.Identity, outbox []model.OutboxEntry) error
+	AnswerMessage(ctx context.Context, id string, a model.Answer, outbox func(model.LeftMessage) []model.OutboxEntry) (model.LeftMessage, error)
+	LeftMessages(ctx context.Context, answered bool, limit int) ([]model.LeftMessage, error)
+	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]model.LeftMessage, error)
 }
 
 // Log is everything the engine persists; the bbolt store is one.
@@ -89,7 +90,7 @@ type Statuses interface {
 
 // An Observer receives a chat's new events: committed ones (seq > 0) in
 // commit order, and ephemeral ones (typing, seq 0). It must not block.
-type Observer func(c *store.Chat, evs []store.Event)
+type Observer func(c *model.Chat, evs []model.Event)
 
 // Agent statuses.
 const (
@@ -111,18 +112,18 @@ type Engine struct {
 	kick         chan struct{}
 
 	msgObservers []MessageObserver                                           // messages.go
-	msgOutbox    func(event string, m store.LeftMessage) []store.OutboxEntry // Options.MessageOutbox
+	msgOutbox    func(event string, m model.LeftMessage) []model.OutboxEntry // Options.MessageOutbox
 
 	presence      func(agentID string) bool // whether the agent has a live connection
 	presenceGrace time.Duration
 	statuses      Statuses // nil: statuses live in memory only
 
 	tokensMu sync.Mutex
-	tokens   map[string]store.Token // resolved visitor tokens by hash
+	tokens   map[string]model.Token // resolved visitor tokens by hash
 	startKey []byte                 // derives the tokens of idempotent starts
 
 	mu        sync.Mutex
-	chats     map[string]*store.Chat // open chats, without userData
+	chats     map[string]*model.Chat // open chats, without userData
 	agents    map[string]*agentState
 	positions map[string]int         // last queue position told to each waiting chat
 	holds     map[string]*time.Timer // chats kept out of routing (hold.go), each with its timeout
@@ -198,7 +199,7 @@ type Options struct {
 	// MessageOutbox, if set, makes the webhook deliveries of a left
 	// message's event (MessageLeft, MessageAnswered), written with it. It
 	// must be pure: it may run more than once for one write.
-	MessageOutbox func(event string, m store.LeftMessage) []store.OutboxEntry
+	MessageOutbox func(event string, m model.LeftMessage) []model.OutboxEntry
 }
 
 // StartRetryWindow is how long after a chat was created a retried startChat
@@ -217,12 +218,12 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 	e := &Engine{
 		log: log, now: o.Now, logger: o.Logger,
 		kick:          make(chan struct{}, 1),
-		chats:         make(map[string]*store.Chat),
+		chats:         make(map[string]*model.Chat),
 		agents:        make(map[string]*agentState),
 		positions:     make(map[string]int),
 		queuedAt:      make(map[string]int64),
 		waits:         make(map[string]*waitRing),
-		tokens:        make(map[string]store.Token),
+		tokens:        make(map[string]model.Token),
 		presence:      o.Presence,
 		presenceGrace: o.PresenceGrace,
 		msgOutbox:     o.MessageOutbox,
@@ -321,7 +322,7 @@ func (e *Engine) Load(ctx context.Context) error {
 	}
 	go e.dispatch(commits)
 	gone := map[string]bool{}
-	err = e.log.OpenChats(ctx, func(c store.Chat) error {
+	err = e.log.OpenChats(ctx, func(c model.Chat) error {
 		e.mu.Lock()
 		e.track(&c)
 		for _, p := range c.Participants {
@@ -391,13 +392,13 @@ func (e *Engine) dispatch(commits <-chan *store.Batch) {
 }
 
 // committed applies one batch of commits to the view and the observers.
-func (e *Engine) committed(batch []store.Committed) {
+func (e *Engine) committed(batch []model.Committed) {
 	routing := false
 	for i := range batch {
 		c := &batch[i].Chat
 		e.mu.Lock()
 		e.track(c)
-		if c.State == store.StateQueued {
+		if c.State == model.StateQueued {
 			routing = true
 		}
 		e.mu.Unlock()
@@ -411,7 +412,7 @@ func (e *Engine) committed(batch []store.Committed) {
 }
 
 // track updates the view from a committed chat; e.mu must be held.
-func (e *Engine) track(c *store.Chat) {
+func (e *Engine) track(c *model.Chat) {
 	old := e.chats[c.ID]
 	if old != nil {
 		for _, p := range old.Participants {
@@ -421,15 +422,15 @@ func (e *Engine) track(c *store.Chat) {
 		}
 	}
 	switch {
-	case c.State != store.StateQueued:
+	case c.State != model.StateQueued:
 		if at, ok := e.queuedAt[c.ID]; ok {
 			e.noteServedLocked(old, c, at)
 		}
 		delete(e.queuedAt, c.ID)
-	case old == nil || old.State != store.StateQueued:
+	case old == nil || old.State != model.StateQueued:
 		e.queuedAt[c.ID] = c.LastActivity // the commit that queued it
 	}
-	if c.State == store.StateEnded || dormant(c) {
+	if c.State == model.StateEnded || dormant(c) {
 		delete(e.chats, c.ID)
 		if old != nil {
 			for _, p := range old.Participants {
@@ -465,8 +466,8 @@ func (e *Engine) track(c *store.Chat) {
 // conversations may number in the millions and last for years; routing,
 // sweeps and presence have nothing to do with them until the visitor writes
 // again, and that commit brings the chat back into the view.
-func dormant(c *store.Chat) bool {
-	if c.Mode != config.ModeAsync || c.State != store.StateIdle || c.ThreadOpen {
+func dormant(c *model.Chat) bool {
+	if c.Mode != config.ModeAsync || c.State != model.StateIdle || c.ThreadOpen {
 		return false
 	}
 	for _, p := range c.Participants {
@@ -480,14 +481,14 @@ func dormant(c *store.Chat) bool {
 // StartRequest is a visitor's request for a chat.
 type StartRequest struct {
 	Deployment string
-	Visitor    store.Profile
+	Visitor    model.Profile
 	Subject    string
 	UserData   json.RawMessage
 	RequestID  string // the client's retry key; "" for none
 	IdentityID string // an existing identity; "" for a new one
 	// Identity, when set, is written (created or replaced) with the chat;
 	// its ID is used when IdentityID is empty.
-	Identity          *store.Identity
+	Identity          *model.Identity
 	IdentityInitiated bool     // a conversation the visitor started from its list (async)
 	Priority          int      // 0–10, higher first
 	Queue             string   // overrides the deployment's queue when set
@@ -502,7 +503,7 @@ type StartRequest struct {
 // Started is a new (or, for a retried request, the same) chat and its token.
 // Token is empty for a retry later than StartRetryWindow.
 type Started struct {
-	Chat     store.Chat
+	Chat     model.Chat
 	Token    string
 	Existing bool
 }
@@ -532,7 +533,7 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		identity = idn.ID
 	case identity == "":
 		identity = newID()
-		idn = &store.Identity{ID: identity, Profile: r.Visitor, CreatedAt: now}
+		idn = &model.Identity{ID: identity, Profile: r.Visitor, CreatedAt: now}
 	}
 	wire := r.Wire
 	if wire == "" {
@@ -545,19 +546,19 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		}
 		queue = r.Queue
 	}
-	c := store.Chat{
-		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: store.StateQueued, Queue: queue,
+	c := model.Chat{
+		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: model.StateQueued, Queue: queue,
 		Priority: r.Priority, Skills: r.Skills, Language: r.Language, IdentityID: identity, Visitor: r.Visitor, Subject: r.Subject,
 		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated, Wire: wire,
 	}
-	joined := store.Event{Type: store.EventParticipantJoined, Time: now,
-		From: store.Party{ID: identity, Name: visitorName(r.Visitor), Type: "Client"}}
+	joined := model.Event{Type: model.EventParticipantJoined, Time: now,
+		From: model.Party{ID: identity, Name: visitorName(r.Visitor), Type: "Client"}}
 	if r.HoldRouting > 0 {
 		e.holdRouting(chatID, r.HoldRouting) // before the commit, which wakes the router
 	}
-	created, existing, err := e.log.CreateChat(ctx, store.NewChat{
+	created, existing, err := e.log.CreateChat(ctx, model.NewChat{
 		Chat: c, Identity: idn, TokenHash: store.HashToken(token), StartKey: r.RequestID,
-		Events: []store.Event{joined},
+		Events: []model.Event{joined},
 	})
 	if err != nil || created.ID != chatID {
 		e.ReleaseRouting(chatID) // no such chat: a failure, or a retry answered with the first chat
@@ -571,7 +572,7 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 	return Started{Chat: created, Token: token, Existing: existing}, nil
 }
 
-func visitorName(p store.Profile) string {
+func visitorName(p model.Profile) string {
 	switch {
 	case p.Nickname != "":
 		return p.Nickname
@@ -582,13 +583,13 @@ func visitorName(p store.Profile) string {
 }
 
 // VisitorName is the name a visitor's events carry.
-func VisitorName(p store.Profile) string { return visitorName(p) }
+func VisitorName(p model.Profile) string { return visitorName(p) }
 
 // Mutate changes an open chat and appends events, mapping store errors to the
 // engine's. fn sees the chat and returns the events to append.
-func (e *Engine) Mutate(ctx context.Context, chatID, requestID string, fn store.MutateFunc) (store.Chat, []store.Event, error) {
+func (e *Engine) Mutate(ctx context.Context, chatID, requestID string, fn model.MutateFunc) (model.Chat, []model.Event, error) {
 	c, evs, _, err := e.log.Mutate(ctx, chatID, requestID, fn)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return c, nil, ErrNotFound
 	}
 	return c, evs, err
@@ -601,40 +602,40 @@ func (e *Engine) Mutate(ctx context.Context, chatID, requestID string, fn store.
 // of the log), refuses visitor messages while the chat is locked, and queues
 // an idle conversation again when the visitor writes. It returns the event
 // it was given, as stored.
-func (e *Engine) Append(ctx context.Context, chatID, requestID string, ev store.Event) (store.Event, error) {
-	_, evs, err := e.Mutate(ctx, chatID, requestID, func(c *store.Chat) ([]store.Event, error) {
-		if c.State == store.StateEnded {
+func (e *Engine) Append(ctx context.Context, chatID, requestID string, ev model.Event) (model.Event, error) {
+	_, evs, err := e.Mutate(ctx, chatID, requestID, func(c *model.Chat) ([]model.Event, error) {
+		if c.State == model.StateEnded {
 			return nil, ErrEnded
 		}
 		// Internal events (notes, whispers) leave the threads alone: a
 		// thread opened or closed by one would tell the visitor and the
 		// webhooks (thread.created) that agents wrote something.
 		if c.Mode != config.ModeAsync || ev.Internal {
-			return []store.Event{ev}, nil
+			return []model.Event{ev}, nil
 		}
 		fromVisitor := ev.From.Type == "Client"
 		if c.Locked && fromVisitor {
 			return nil, ErrLocked
 		}
 		out := e.threadEvents(c, ev.Time)
-		if c.State == store.StateIdle && fromVisitor {
-			c.State = store.StateQueued
+		if c.State == model.StateIdle && fromVisitor {
+			c.State = model.StateQueued
 		}
 		return append(out, ev), nil
 	})
 	if err != nil {
-		return store.Event{}, err
+		return model.Event{}, err
 	}
 	if len(evs) == 0 {
-		return store.Event{}, fmt.Errorf("chat: append to %s: nothing appended", chatID)
+		return model.Event{}, fmt.Errorf("chat: append to %s: nothing appended", chatID)
 	}
 	return evs[len(evs)-1], nil
 }
 
 // threadEvents closes c's thread if it has been inactive too long and opens
 // a new one if none is open, returning the boundary events.
-func (e *Engine) threadEvents(c *store.Chat, now int64) []store.Event {
-	var out []store.Event
+func (e *Engine) threadEvents(c *model.Chat, now int64) []model.Event {
+	var out []model.Event
 	if c.ThreadOpen && e.threadExpired(c, now) {
 		out = append(out, e.closeThread(c, now, "inactivity"))
 	}
@@ -642,37 +643,37 @@ func (e *Engine) threadEvents(c *store.Chat, now int64) []store.Event {
 		c.Thread++
 		c.ThreadOpen = true
 		data, _ := json.Marshal(map[string]any{"thread": c.Thread, "identityInitiated": c.IdentityInitiated && c.Thread == 1})
-		out = append(out, store.Event{Type: store.EventThreadOpened, Time: now,
-			From: store.Party{Type: "System", Name: "system"}, Data: data})
+		out = append(out, model.Event{Type: model.EventThreadOpened, Time: now,
+			From: model.Party{Type: "System", Name: "system"}, Data: data})
 	}
 	return out
 }
 
-func (e *Engine) threadExpired(c *store.Chat, now int64) bool {
+func (e *Engine) threadExpired(c *model.Chat, now int64) bool {
 	d := e.Config().DeploymentOrDefaults(c.Deployment)
 	return now-c.LastActivity > d.ThreadInactivity.Milliseconds()
 }
 
-func (e *Engine) closeThread(c *store.Chat, now int64, reason string) store.Event {
+func (e *Engine) closeThread(c *model.Chat, now int64, reason string) model.Event {
 	c.ThreadOpen = false
 	data, _ := json.Marshal(map[string]any{"thread": c.Thread, "reason": reason})
-	return store.Event{Type: store.EventThreadClosed, Time: now, From: store.Party{Type: "System", Name: "system"}, Data: data}
+	return model.Event{Type: model.EventThreadClosed, Time: now, From: model.Party{Type: "System", Name: "system"}, Data: data}
 }
 
 // Resolve closes an agent's intervention. In a live chat that ends the chat;
 // in an asynchronous one the agent leaves, the conversation stays open and
 // goes idle until the visitor writes again.
-func (e *Engine) Resolve(ctx context.Context, chatID string, agent store.Participant, disposition string) (store.Chat, error) {
+func (e *Engine) Resolve(ctx context.Context, chatID string, agent model.Participant, disposition string) (model.Chat, error) {
 	now := e.now().UnixMilli()
 	data, _ := json.Marshal(map[string]string{"by": "agent", "agent": agent.ID, "disposition": disposition})
-	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
-		if c.State == store.StateEnded {
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
+		if c.State == model.StateEnded {
 			return nil, ErrEnded
 		}
 		if c.Mode != config.ModeAsync {
 			return e.endEvents(c, PartyOf(agent), "agent", data, now), nil
 		}
-		var evs []store.Event
+		var evs []model.Event
 		connected := 0
 		for i := range c.Participants {
 			p := &c.Participants[i]
@@ -681,7 +682,7 @@ func (e *Engine) Resolve(ctx context.Context, chatID string, agent store.Partici
 			}
 			if p.ID == agent.ID {
 				p.LeftAt = now
-				evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now, From: PartyOf(*p)})
+				evs = append(evs, model.Event{Type: model.EventParticipantLeft, Time: now, From: PartyOf(*p)})
 			} else {
 				connected++
 			}
@@ -690,9 +691,9 @@ func (e *Engine) Resolve(ctx context.Context, chatID string, agent store.Partici
 			return nil, ErrNotParticipant
 		}
 		if connected == 0 {
-			c.State = store.StateIdle
+			c.State = model.StateIdle
 		}
-		return append(evs, store.Event{Type: store.EventResolved, Time: now, From: PartyOf(agent), Data: data}), nil
+		return append(evs, model.Event{Type: model.EventResolved, Time: now, From: PartyOf(agent), Data: data}), nil
 	})
 	if err == nil {
 		e.wake()
@@ -702,32 +703,32 @@ func (e *Engine) Resolve(ctx context.Context, chatID string, agent store.Partici
 
 // SetLocked locks or unlocks an asynchronous conversation; a locked one
 // refuses the visitor's messages.
-func (e *Engine) SetLocked(ctx context.Context, chatID string, by store.Party, locked bool) (store.Chat, error) {
+func (e *Engine) SetLocked(ctx context.Context, chatID string, by model.Party, locked bool) (model.Chat, error) {
 	now := e.now().UnixMilli()
-	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
-		if c.State == store.StateEnded {
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
+		if c.State == model.StateEnded {
 			return nil, ErrEnded
 		}
 		if c.Locked == locked {
 			return nil, nil
 		}
 		c.Locked = locked
-		typ := store.EventChatUnlocked
+		typ := model.EventChatUnlocked
 		if locked {
-			typ = store.EventChatLocked
+			typ = model.EventChatLocked
 		}
-		return []store.Event{{Type: typ, Time: now, From: by}}, nil
+		return []model.Event{{Type: typ, Time: now, From: by}}, nil
 	})
 	return c, err
 }
 
 // End ends an open chat: everyone still connected leaves, then ChatEnded.
 // by is "visitor", "agent" or "idle".
-func (e *Engine) End(ctx context.Context, chatID string, from store.Party, by string) (store.Chat, error) {
+func (e *Engine) End(ctx context.Context, chatID string, from model.Party, by string) (model.Chat, error) {
 	now := e.now().UnixMilli()
 	data, _ := json.Marshal(map[string]string{"by": by})
-	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
-		if c.State == store.StateEnded {
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
+		if c.State == model.StateEnded {
 			return nil, ErrEnded
 		}
 		return e.endEvents(c, from, by, data, now), nil
@@ -739,30 +740,30 @@ func (e *Engine) End(ctx context.Context, chatID string, from store.Party, by st
 }
 
 // endEvents ends c in place and returns the events that say so.
-func (e *Engine) endEvents(c *store.Chat, from store.Party, by string, data json.RawMessage, now int64) []store.Event {
-	var evs []store.Event
+func (e *Engine) endEvents(c *model.Chat, from model.Party, by string, data json.RawMessage, now int64) []model.Event {
+	var evs []model.Event
 	if by == "visitor" && c.Mode != config.ModeAsync {
-		evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now,
-			From: store.Party{ID: c.IdentityID, Name: visitorName(c.Visitor), Type: "Client"}})
+		evs = append(evs, model.Event{Type: model.EventParticipantLeft, Time: now,
+			From: model.Party{ID: c.IdentityID, Name: visitorName(c.Visitor), Type: "Client"}})
 	}
 	for i := range c.Participants {
 		p := &c.Participants[i]
 		if p.Connected() {
 			p.LeftAt = now
-			evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now, From: PartyOf(*p)})
+			evs = append(evs, model.Event{Type: model.EventParticipantLeft, Time: now, From: PartyOf(*p)})
 		}
 	}
 	if c.ThreadOpen {
 		evs = append(evs, e.closeThread(c, now, "ended"))
 	}
-	c.State, c.EndedAt, c.EndedBy = store.StateEnded, now, by
+	c.State, c.EndedAt, c.EndedBy = model.StateEnded, now, by
 	if len(data) == 0 {
 		data, _ = json.Marshal(map[string]string{"by": by})
 	}
-	return append(evs, store.Event{Type: store.EventChatEnded, Time: now, From: from, Data: data})
+	return append(evs, model.Event{Type: model.EventChatEnded, Time: now, From: from, Data: data})
 }
 
-func partyType(p store.Participant) string {
+func partyType(p model.Participant) string {
 	switch {
 	case p.Supervisor:
 		return "Supervisor"
@@ -773,16 +774,16 @@ func partyType(p store.Participant) string {
 }
 
 // PartyOf is the event author for an agent participant.
-func PartyOf(p store.Participant) store.Party {
-	return store.Party{ID: p.ID, Name: p.Name, Type: partyType(p)}
+func PartyOf(p model.Participant) model.Party {
+	return model.Party{ID: p.ID, Name: p.Name, Type: partyType(p)}
 }
 
 // Typing fans an ephemeral typing indicator out to the chat's observers.
 // A chat outside the view is read from the log: it may be dormant.
-func (e *Engine) Typing(ctx context.Context, chatID string, from store.Party, isTyping bool) error {
+func (e *Engine) Typing(ctx context.Context, chatID string, from model.Party, isTyping bool) error {
 	e.mu.Lock()
 	v, ok := e.chats[chatID]
-	var c store.Chat
+	var c model.Chat
 	if ok {
 		c = *v
 		c.Participants = slices.Clone(v.Participants)
@@ -793,7 +794,7 @@ func (e *Engine) Typing(ctx context.Context, chatID string, from store.Party, is
 		if c, err = e.Chat(ctx, chatID); err != nil {
 			return err
 		}
-		if c.State == store.StateEnded {
+		if c.State == model.StateEnded {
 			return ErrEnded
 		}
 		c.UserData = nil
@@ -802,7 +803,7 @@ func (e *Engine) Typing(ctx context.Context, chatID string, from store.Party, is
 	if isTyping {
 		typ = "TypingStarted"
 	}
-	evs := []store.Event{{Type: typ, From: from, Time: e.now().UnixMilli()}}
+	evs := []model.Event{{Type: typ, From: from, Time: e.now().UnixMilli()}}
 	for _, o := range e.observers {
 		o(&c, evs)
 	}
@@ -810,28 +811,28 @@ func (e *Engine) Typing(ctx context.Context, chatID string, from store.Party, is
 }
 
 // Chat reads a chat from the log.
-func (e *Engine) Chat(ctx context.Context, id string) (store.Chat, error) {
+func (e *Engine) Chat(ctx context.Context, id string) (model.Chat, error) {
 	c, err := e.log.Chat(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return c, ErrNotFound
 	}
 	return c, err
 }
 
 // EventsAfter reads a chat's log after seq.
-func (e *Engine) EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error) {
+func (e *Engine) EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]model.Event, error) {
 	return e.log.EventsAfter(ctx, chatID, after, limit)
 }
 
 // EventsBefore reads a chat's log before seq, oldest first.
-func (e *Engine) EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]store.Event, error) {
+func (e *Engine) EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]model.Event, error) {
 	return e.log.EventsBefore(ctx, chatID, before, limit)
 }
 
 // VisitorToken resolves a visitor token. Tokens never change once issued,
 // so resolved ones are kept in memory (a bounded map): every command of a
 // visitor starts here.
-func (e *Engine) VisitorToken(ctx context.Context, token string) (store.Token, error) {
+func (e *Engine) VisitorToken(ctx context.Context, token string) (model.Token, error) {
 	hash := store.HashToken(token)
 	key := string(hash)
 	e.tokensMu.Lock()
@@ -841,7 +842,7 @@ func (e *Engine) VisitorToken(ctx context.Context, token string) (store.Token, e
 		return t, nil
 	}
 	t, err := e.log.LookupToken(ctx, hash)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return t, ErrNotFound
 	}
 	if err != nil {
@@ -866,12 +867,12 @@ const tokenCacheSize = 1 << 16
 // idle), without its userData: what the hot paths need to check a session
 // without reading the store. false means ended, dormant or unknown: read
 // the log then.
-func (e *Engine) OpenChat(id string) (store.Chat, bool) {
+func (e *Engine) OpenChat(id string) (model.Chat, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	v, ok := e.chats[id]
 	if !ok {
-		return store.Chat{}, false
+		return model.Chat{}, false
 	}
 	c := *v
 	c.Participants = slices.Clone(v.Participants)
@@ -880,9 +881,9 @@ func (e *Engine) OpenChat(id string) (store.Chat, bool) {
 
 // IssueToken makes a new visitor token for a chat: for another of the
 // identity's conversations, or the same chat on another device.
-func (e *Engine) IssueToken(ctx context.Context, c store.Chat) (string, error) {
+func (e *Engine) IssueToken(ctx context.Context, c model.Chat) (string, error) {
 	token := newSecret()
-	err := e.log.IssueToken(ctx, store.HashToken(token), store.Token{Kind: "visitor", ChatID: c.ID,
+	err := e.log.IssueToken(ctx, store.HashToken(token), model.Token{Kind: "visitor", ChatID: c.ID,
 		IdentityID: c.IdentityID, CreatedAt: e.now().UnixMilli()})
 	if err != nil {
 		return "", fmt.Errorf("chat: issue token: %w", err)
@@ -891,21 +892,21 @@ func (e *Engine) IssueToken(ctx context.Context, c store.Chat) (string, error) {
 }
 
 // Identity reads an identity; ErrNotFound if unknown.
-func (e *Engine) Identity(ctx context.Context, id string) (store.Identity, error) {
+func (e *Engine) Identity(ctx context.Context, id string) (model.Identity, error) {
 	idn, err := e.log.Identity(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return idn, ErrNotFound
 	}
 	return idn, err
 }
 
 // PutIdentity creates or replaces an identity.
-func (e *Engine) PutIdentity(ctx context.Context, idn store.Identity) error {
+func (e *Engine) PutIdentity(ctx context.Context, idn model.Identity) error {
 	return e.log.PutIdentity(ctx, idn)
 }
 
 // ChatsOfIdentity lists an identity's conversations, oldest first.
-func (e *Engine) ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error) {
+func (e *Engine) ChatsOfIdentity(ctx context.Context, identityID string) ([]model.Chat, error) {
 	return e.log.ChatsOfIdentity(ctx, identityID)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/mediatype"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -78,79 +79,79 @@ func (e *Engine) FilePolicy(deployment string) config.Files {
 // it and appends its FileUploaded event, in one write. In an asynchronous
 // chat it keeps the thread rule and the lock as Append does. It returns the
 // event as stored; a retried RequestID returns the first attempt's.
-func (e *Engine) SendFile(ctx context.Context, c store.Chat, from store.Party, up Upload) (store.Event, error) {
+func (e *Engine) SendFile(ctx context.Context, c model.Chat, from model.Party, up Upload) (model.Event, error) {
 	pol := e.FilePolicy(c.Deployment)
 	if !pol.Enabled {
-		return store.Event{}, fmt.Errorf("%w: deployment %q", ErrFilesDisabled, c.Deployment)
+		return model.Event{}, fmt.Errorf("%w: deployment %q", ErrFilesDisabled, c.Deployment)
 	}
 	size, head := up.size(), up.head()
 	if size == 0 {
-		return store.Event{}, ErrNoFile
+		return model.Event{}, ErrNoFile
 	}
 	if size > pol.MaxBytes {
-		return store.Event{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFileTooLarge, size, pol.MaxBytes)
+		return model.Event{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFileTooLarge, size, pol.MaxBytes)
 	}
 	// DetectContentType reads the first 512 bytes: Head holds them.
 	full, base := DetectType(head)
 	if !TypeAllowed(base, pol.Types) {
-		return store.Event{}, fmt.Errorf("%w: %s", ErrFileType, base)
+		return model.Event{}, fmt.Errorf("%w: %s", ErrFileType, base)
 	}
 	now := e.now().UnixMilli()
 	id := newID()
 	if up.Staged != "" {
 		id = up.Staged
 	}
-	f := store.File{ID: id, Size: size, Name: FileNameForType(CleanFileName(up.Name), base), Type: full, From: from, Time: now, Internal: up.Internal}
+	f := model.File{ID: id, Size: size, Name: FileNameForType(CleanFileName(up.Name), base), Type: full, From: from, Time: now, Internal: up.Internal}
 	details, err := json.Marshal(FileDetails{Name: f.Name, Size: size, ID: f.ID, Type: base})
 	if err != nil {
-		return store.Event{}, err
+		return model.Event{}, err
 	}
-	ev := store.Event{Type: store.EventFileUploaded, From: from, Text: f.Name, Time: now, Data: details,
+	ev := model.Event{Type: model.EventFileUploaded, From: from, Text: f.Name, Time: now, Data: details,
 		Internal: up.Internal}
-	mutate := func(c *store.Chat) ([]store.Event, error) {
-		if c.State == store.StateEnded {
+	mutate := func(c *model.Chat) ([]model.Event, error) {
+		if c.State == model.StateEnded {
 			return nil, ErrEnded
 		}
 		if int(c.Files) >= pol.MaxUploads {
 			return nil, fmt.Errorf("%w: %d files", ErrFileLimit, pol.MaxUploads)
 		}
 		if c.Mode != config.ModeAsync {
-			return []store.Event{ev}, nil
+			return []model.Event{ev}, nil
 		}
 		fromVisitor := from.Type == "Client"
 		if c.Locked && fromVisitor {
 			return nil, ErrLocked
 		}
 		out := e.threadEvents(c, now)
-		if c.State == store.StateIdle && fromVisitor {
-			c.State = store.StateQueued
+		if c.State == model.StateIdle && fromVisitor {
+			c.State = model.StateQueued
 		}
 		return append(out, ev), nil
 	}
-	var evs []store.Event
+	var evs []model.Event
 	if up.Staged != "" {
 		_, evs, _, err = e.log.AddStagedFile(ctx, c.ID, up.RequestID, f, mutate)
 	} else {
 		_, evs, _, err = e.log.AddFile(ctx, c.ID, up.RequestID, f, up.Content, mutate)
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Event{}, ErrNotFound
+	if errors.Is(err, model.ErrNotFound) {
+		return model.Event{}, ErrNotFound
 	}
 	if err != nil {
-		return store.Event{}, err
+		return model.Event{}, err
 	}
 	for i := len(evs) - 1; i >= 0; i-- {
-		if evs[i].Type == store.EventFileUploaded {
+		if evs[i].Type == model.EventFileUploaded {
 			return evs[i], nil
 		}
 	}
-	return store.Event{}, fmt.Errorf("chat: send file to %s: nothing appended", c.ID)
+	return model.Event{}, fmt.Errorf("chat: send file to %s: nothing appended", c.ID)
 }
 
 // FileInfo reads a file's description; ErrFileNotFound if unknown.
-func (e *Engine) FileInfo(ctx context.Context, fileID string) (store.File, error) {
+func (e *Engine) FileInfo(ctx context.Context, fileID string) (model.File, error) {
 	f, err := e.log.FileInfo(ctx, fileID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return f, ErrFileNotFound
 	}
 	f.Name = storedFileName(f)
@@ -159,10 +160,10 @@ func (e *Engine) FileInfo(ctx context.Context, fileID string) (store.File, error
 
 // FileContent reads a file with its content; ErrFileNotFound if unknown.
 // Check access with FileInfo first: this reads the whole content.
-func (e *Engine) FileContent(ctx context.Context, fileID string) (store.File, []byte, error) {
+func (e *Engine) FileContent(ctx context.Context, fileID string) (model.File, []byte, error) {
 	f, data, err := e.log.FileContent(ctx, fileID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return f, nil, ErrFileNotFound
 	case errors.Is(err, store.ErrExpired):
 		return f, nil, ErrFileExpired
@@ -174,7 +175,7 @@ func (e *Engine) FileContent(ctx context.Context, fileID string) (store.File, []
 // FileReader reads a file's description and returns its content as a
 // stream read a chunk at a time: a download holds one chunk, not the file.
 // ErrFileNotFound if unknown, ErrFileExpired if retention deleted the content.
-func (e *Engine) FileReader(ctx context.Context, fileID string) (store.File, io.Reader, error) {
+func (e *Engine) FileReader(ctx context.Context, fileID string) (model.File, io.Reader, error) {
 	f, err := e.FileInfo(ctx, fileID)
 	if err != nil {
 		return f, nil, err
@@ -242,7 +243,7 @@ func CleanFileName(name string) string {
 // storedFileName is the name a stored file is downloaded under. Files stored
 // before names followed their type are renamed on the way out, so no wire
 // ever offers one under a name its content does not have.
-func storedFileName(f store.File) string {
+func storedFileName(f model.File) string {
 	if f.Name == "" {
 		return f.Name
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
@@ -117,7 +118,7 @@ func (te *testEngine) online(t *testing.T, ids ...string) {
 // start starts a chat on the deployment; the clock moves a tick after it, so
 // that every chat has its own creation time ("oldest first" is then
 // observable).
-func (te *testEngine) start(t *testing.T, r chat.StartRequest) store.Chat {
+func (te *testEngine) start(t *testing.T, r chat.StartRequest) model.Chat {
 	t.Helper()
 	if r.Visitor.Nickname == "" {
 		r.Visitor.Nickname = "visitor"
@@ -131,7 +132,7 @@ func (te *testEngine) start(t *testing.T, r chat.StartRequest) store.Chat {
 }
 
 // chat reads a chat from the store.
-func (te *testEngine) chat(t *testing.T, id string) store.Chat {
+func (te *testEngine) chat(t *testing.T, id string) model.Chat {
 	t.Helper()
 	c, err := te.st.Chat(context.Background(), id)
 	if err != nil {
@@ -154,7 +155,7 @@ func (te *testEngine) holders(t *testing.T, id string) []string {
 
 // participant is the agent's participant record in the chat, for the calls
 // that act as it (Transfer, Resolve).
-func (te *testEngine) participant(t *testing.T, chatID, agentID string) store.Participant {
+func (te *testEngine) participant(t *testing.T, chatID, agentID string) model.Participant {
 	t.Helper()
 	for _, p := range te.chat(t, chatID).Participants {
 		if p.ID == agentID && p.Connected() {
@@ -162,7 +163,7 @@ func (te *testEngine) participant(t *testing.T, chatID, agentID string) store.Pa
 		}
 	}
 	t.Fatalf("%s is not in chat %s", agentID, chatID)
-	return store.Participant{}
+	return model.Participant{}
 }
 
 // agentChats is the open chats the engine counts against the agent.

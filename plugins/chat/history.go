@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -11,7 +12,7 @@ import (
 // (thread boundaries, context updates, whispers for a visitor) are skipped,
 // not counted. oldest is where the next page starts: the oldest message's
 // index when the page is full, else the oldest event read.
-func (e *Engine) MessagesBefore(ctx context.Context, chatID string, before uint64, limit int, visible func(store.Event) bool) (msgs []Message, oldest uint64, err error) {
+func (e *Engine) MessagesBefore(ctx context.Context, chatID string, before uint64, limit int, visible func(model.Event) bool) (msgs []Message, oldest uint64, err error) {
 	msgs = []Message{}
 	oldest = before
 	for len(msgs) < limit && oldest != 1 {
@@ -42,6 +43,6 @@ func (e *Engine) MessagesBefore(ctx context.Context, chatID string, before uint6
 // PastChats reads the ended chats an agent took part in, most recently ended
 // first: a page of up to limit after cursor, and the next page's cursor
 // (zero at the end).
-func (e *Engine) PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]store.Chat, store.PastCursor, error) {
+func (e *Engine) PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]model.Chat, store.PastCursor, error) {
 	return e.log.PastChats(ctx, agentID, after, limit)
 }

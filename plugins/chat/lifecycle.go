@@ -1,12 +1,15 @@
 package chat
 
-import "github.com/cxgate/cxgate/store"
+import (
+	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/store"
+)
 
 // TokenExpired reports whether a visitor token of chat c has expired: the
 // chat ended longer ago than its deployment's restore window. A token of an
 // open chat never expires; the retention sweep deletes expired ones.
-func (e *Engine) TokenExpired(c *store.Chat) bool {
-	if c.State != store.StateEnded {
+func (e *Engine) TokenExpired(c *model.Chat) bool {
+	if c.State != model.StateEnded {
 		return false
 	}
 	restore := e.Config().DeploymentOrDefaults(c.Deployment).RestoreTimeout

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Media requests: an agent asks the visitor for a file (Genesys Cloud guest
@@ -44,8 +44,8 @@ type mediaData struct {
 
 // IsMediaRequest reports whether ev is a notice of a media request, and
 // whether it is the request itself (true) or a change of its state.
-func IsMediaRequest(ev store.Event) (ok, request bool) {
-	if ev.Type != store.EventNotice || len(ev.Data) == 0 {
+func IsMediaRequest(ev model.Event) (ok, request bool) {
+	if ev.Type != model.EventNotice || len(ev.Data) == 0 {
 		return false, false
 	}
 	var d mediaData
@@ -57,11 +57,11 @@ func IsMediaRequest(ev store.Event) (ok, request bool) {
 
 // MediaRequests replays a chat's events into its media requests, oldest
 // first.
-func MediaRequests(evs []store.Event) []MediaRequest {
+func MediaRequests(evs []model.Event) []MediaRequest {
 	var out []MediaRequest
 	at := map[string]int{}
 	for _, ev := range evs {
-		if ev.Type != store.EventNotice || len(ev.Data) == 0 {
+		if ev.Type != model.EventNotice || len(ev.Data) == 0 {
 			continue
 		}
 		var d mediaData
@@ -85,7 +85,7 @@ func MediaRequests(evs []store.Event) []MediaRequest {
 
 // ChatMediaRequests reads a chat's whole log and replays its media requests.
 func (e *Engine) ChatMediaRequests(ctx context.Context, chatID string) ([]MediaRequest, error) {
-	var all []store.Event
+	var all []model.Event
 	for after := uint64(0); ; {
 		evs, err := e.EventsAfter(ctx, chatID, after, 1000)
 		if err != nil {
@@ -100,17 +100,17 @@ func (e *Engine) ChatMediaRequests(ctx context.Context, chatID string) ([]MediaR
 }
 
 // MediaRequestEvent is the notice that asks the visitor for a file of types.
-func MediaRequestEvent(from store.Party, types []string, now int64) store.Event {
+func MediaRequestEvent(from model.Party, types []string, now int64) model.Event {
 	text := from.Name + " asks for a file."
 	if len(types) > 0 {
 		text = from.Name + " asks for a file (" + strings.Join(types, ", ") + ")."
 	}
 	data, _ := json.Marshal(map[string]any{"mediaRequest": map[string]any{"types": types, "state": MediaPending}})
-	return store.Event{Type: store.EventNotice, From: from, Text: text, Time: now, Data: data}
+	return model.Event{Type: model.EventNotice, From: from, Text: text, Time: now, Data: data}
 }
 
 // MediaStateEvent is the notice of request id's change to state.
-func MediaStateEvent(from store.Party, id string, state MediaState, now int64) store.Event {
+func MediaStateEvent(from model.Party, id string, state MediaState, now int64) model.Event {
 	var text string
 	switch state {
 	case MediaAccepted:
@@ -125,7 +125,7 @@ func MediaStateEvent(from store.Party, id string, state MediaState, now int64) s
 		text = fmt.Sprintf("The file request is %s.", state)
 	}
 	data, _ := json.Marshal(map[string]any{"mediaRequest": map[string]any{"id": id, "state": state}})
-	return store.Event{Type: store.EventNotice, From: from, Text: text, Time: now, Data: data}
+	return model.Event{Type: model.EventNotice, From: from, Text: text, Time: now, Data: data}
 }
 
 // MatchesMediaTypes reports whether a file of MIME type typ and name answers

@@ -3,8 +3,8 @@ package chat
 import (
 	"encoding/json"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Message is a transcript entry in Genesys' shape; the WebChatService
@@ -15,7 +15,7 @@ type Message = contract.Message
 type From = contract.From
 
 // ToMessage maps a stored event to a transcript entry.
-func ToMessage(ev store.Event) Message {
+func ToMessage(ev model.Event) Message {
 	m := Message{
 		Index: ev.Seq, Type: ev.Type, Text: ev.Text, Timestamp: ev.Time, RequestID: ev.RequestID,
 		From:     From{Name: ev.From.Name, Type: ev.From.Type, ParticipantID: ev.From.ID},
@@ -25,7 +25,7 @@ func ToMessage(ev store.Event) Message {
 	case "TypingStarted", "TypingStopped":
 		t := ev.Type == "TypingStarted"
 		m.IsTyping = &t
-	case store.EventMessage:
+	case model.EventMessage:
 		if len(ev.Data) > 0 {
 			var d struct {
 				Filter string `json:"filter"`
@@ -34,25 +34,25 @@ func ToMessage(ev store.Event) Message {
 				m.Filter = d.Filter
 			}
 		}
-	case store.EventFileUploaded:
+	case model.EventFileUploaded:
 		m.FileDetails = ev.Data
-	case store.EventNotice:
+	case model.EventNotice:
 		if ok, _ := IsMediaRequest(ev); ok {
 			m.Data = ev.Data // {"mediaRequest":{...}}: clients show the request (media.go)
 		}
-	case store.EventChatLocked:
-		m.Type, m.Text = store.EventNotice, "This conversation is locked."
-	case store.EventChatUnlocked:
-		m.Type, m.Text = store.EventNotice, "This conversation is unlocked."
+	case model.EventChatLocked:
+		m.Type, m.Text = model.EventNotice, "This conversation is locked."
+	case model.EventChatUnlocked:
+		m.Type, m.Text = model.EventNotice, "This conversation is unlocked."
 	}
 	return m
 }
 
 // Visible reports whether participants see the event in their transcript.
-func Visible(ev store.Event) bool {
+func Visible(ev model.Event) bool {
 	switch ev.Type {
-	case store.EventMessage, store.EventNotice, store.EventCustomNotice, store.EventParticipantJoined,
-		store.EventParticipantLeft, store.EventFileUploaded, store.EventChatLocked, store.EventChatUnlocked:
+	case model.EventMessage, model.EventNotice, model.EventCustomNotice, model.EventParticipantJoined,
+		model.EventParticipantLeft, model.EventFileUploaded, model.EventChatLocked, model.EventChatUnlocked:
 		return true
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -23,18 +24,18 @@ const MaxOpenMessages = 20
 
 // A MessageObserver hears of a left message (MessageLeft) or its answer
 // (MessageAnswered) once it is stored. It must not block.
-type MessageObserver func(event string, m store.LeftMessage)
+type MessageObserver func(event string, m model.LeftMessage)
 
 // ObserveMessages adds a message observer. Call before serving.
 func (e *Engine) ObserveMessages(o MessageObserver) { e.msgObservers = append(e.msgObservers, o) }
 
-func (e *Engine) messageEvent(event string, m store.LeftMessage) {
+func (e *Engine) messageEvent(event string, m model.LeftMessage) {
 	for _, o := range e.msgObservers {
 		o(event, m)
 	}
 }
 
-func (e *Engine) messageOutbox(event string, m store.LeftMessage) []store.OutboxEntry {
+func (e *Engine) messageOutbox(event string, m model.LeftMessage) []model.OutboxEntry {
 	if e.msgOutbox == nil {
 		return nil
 	}
@@ -50,26 +51,26 @@ type LeaveRequest struct {
 	Message    string
 	Context    json.RawMessage
 	// Identity is the visitor's known identity; nil makes a new anonymous one.
-	Identity *store.Identity
+	Identity *model.Identity
 }
 
 // LeaveMessage stores a left message and announces it (webhooks, message
 // observers).
-func (e *Engine) LeaveMessage(ctx context.Context, r LeaveRequest) (store.LeftMessage, error) {
+func (e *Engine) LeaveMessage(ctx context.Context, r LeaveRequest) (model.LeftMessage, error) {
 	if _, ok := e.Config().Deployment(r.Deployment); !ok {
-		return store.LeftMessage{}, ErrNoDeployment
+		return model.LeftMessage{}, ErrNoDeployment
 	}
 	now := e.now().UnixMilli()
-	var newIdn *store.Identity
+	var newIdn *model.Identity
 	idn := r.Identity
 	if idn == nil {
-		newIdn = &store.Identity{ID: newID(), Profile: store.Profile{Nickname: r.Name, Email: r.Email}, CreatedAt: now}
+		newIdn = &model.Identity{ID: newID(), Profile: model.Profile{Nickname: r.Name, Email: r.Email}, CreatedAt: now}
 		idn = newIdn
 	} else {
 		open := 0
 		ms, err := e.log.LeftMessagesOf(ctx, idn.ID, MaxOpenMessages*4)
 		if err != nil {
-			return store.LeftMessage{}, err
+			return model.LeftMessage{}, err
 		}
 		for _, m := range ms {
 			if m.Answer == nil {
@@ -77,21 +78,21 @@ func (e *Engine) LeaveMessage(ctx context.Context, r LeaveRequest) (store.LeftMe
 			}
 		}
 		if open >= MaxOpenMessages {
-			return store.LeftMessage{}, ErrTooManyMessages
+			return model.LeftMessage{}, ErrTooManyMessages
 		}
 	}
-	m := store.LeftMessage{ID: newID(), Deployment: r.Deployment, IdentityID: idn.ID, Name: r.Name, Email: r.Email,
+	m := model.LeftMessage{ID: newID(), Deployment: r.Deployment, IdentityID: idn.ID, Name: r.Name, Email: r.Email,
 		Message: r.Message, Context: r.Context, CreatedAt: now}
 	err := e.log.LeaveMessage(ctx, m, newIdn, e.messageOutbox(MessageLeft, m))
-	if errors.Is(err, store.ErrNotFound) && newIdn == nil {
+	if errors.Is(err, model.ErrNotFound) && newIdn == nil {
 		// The identity was erased since it was read: the visitor is a new
 		// one, as if the erasure had come first.
-		newIdn = &store.Identity{ID: newID(), Profile: store.Profile{Nickname: r.Name, Email: r.Email}, CreatedAt: now}
+		newIdn = &model.Identity{ID: newID(), Profile: model.Profile{Nickname: r.Name, Email: r.Email}, CreatedAt: now}
 		m.IdentityID = newIdn.ID
 		err = e.log.LeaveMessage(ctx, m, newIdn, e.messageOutbox(MessageLeft, m))
 	}
 	if err != nil {
-		return store.LeftMessage{}, fmt.Errorf("chat: leave message: %w", err)
+		return model.LeftMessage{}, fmt.Errorf("chat: leave message: %w", err)
 	}
 	e.messageEvent(MessageLeft, m)
 	return m, nil
@@ -99,25 +100,25 @@ func (e *Engine) LeaveMessage(ctx context.Context, r LeaveRequest) (store.LeftMe
 
 // LeftMessagesOf lists the messages an identity left, oldest first, with
 // their answers.
-func (e *Engine) LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error) {
+func (e *Engine) LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]model.LeftMessage, error) {
 	return e.log.LeftMessagesOf(ctx, identityID, limit)
 }
 
 // LeftMessages lists up to limit unanswered messages, oldest first, or
 // answered ones, the most recently answered first.
-func (e *Engine) LeftMessages(ctx context.Context, answered bool, limit int) ([]store.LeftMessage, error) {
+func (e *Engine) LeftMessages(ctx context.Context, answered bool, limit int) ([]model.LeftMessage, error) {
 	return e.log.LeftMessages(ctx, answered, limit)
 }
 
 // AnswerMessage records agent's answer to left message id and announces
 // it. ErrNotFound: no such message; ErrAnswered: it has its answer.
-func (e *Engine) AnswerMessage(ctx context.Context, id string, agent config.Agent, text string) (store.LeftMessage, error) {
-	a := store.Answer{Text: text, AgentID: agent.ID, AgentName: agent.Name, AnsweredAt: e.now().UnixMilli()}
-	m, err := e.log.AnswerMessage(ctx, id, a, func(m store.LeftMessage) []store.OutboxEntry {
+func (e *Engine) AnswerMessage(ctx context.Context, id string, agent config.Agent, text string) (model.LeftMessage, error) {
+	a := model.Answer{Text: text, AgentID: agent.ID, AgentName: agent.Name, AnsweredAt: e.now().UnixMilli()}
+	m, err := e.log.AnswerMessage(ctx, id, a, func(m model.LeftMessage) []model.OutboxEntry {
 		return e.messageOutbox(MessageAnswered, m)
 	})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return m, ErrNotFound
 	case errors.Is(err, store.ErrAnswered):
 		return m, ErrAnswered

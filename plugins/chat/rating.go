@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/model"
 )
 
 // Rating bounds: a rating is a whole number of this scale, the comment at
@@ -21,37 +21,37 @@ const (
 // and into the log as an EventChatRated, so agents, webhooks and metrics
 // hear of it the way they hear of everything else. The caller checks the
 // rating's range and the comment's length.
-func (e *Engine) Rate(ctx context.Context, chatID string, from store.Party, rating int, comment string) (store.Rating, error) {
+func (e *Engine) Rate(ctx context.Context, chatID string, from model.Party, rating int, comment string) (model.Rating, error) {
 	now := e.now().UnixMilli()
-	var out store.Rating
-	_, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
+	var out model.Rating
+	_, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
 		switch {
-		case c.State != store.StateEnded:
+		case c.State != model.StateEnded:
 			return nil, ErrNotEnded
 		case c.Rating != nil:
 			return nil, ErrAlreadyRated
 		case e.TokenExpired(c):
 			return nil, ErrRatingClosed
 		}
-		out = store.Rating{Rating: rating, Comment: comment, Time: now, Seq: c.LastSeq + 1}
+		out = model.Rating{Rating: rating, Comment: comment, Time: now, Seq: c.LastSeq + 1}
 		c.Rating = &out
 		data, err := json.Marshal(map[string]any{"rating": rating, "comment": comment})
 		if err != nil {
 			return nil, err
 		}
-		return []store.Event{{Type: store.EventChatRated, From: from, Time: now, Data: data}}, nil
+		return []model.Event{{Type: model.EventChatRated, From: from, Time: now, Data: data}}, nil
 	})
 	return out, err
 }
 
 // RatingOf reads the rating stored with event ev, an EventChatRated.
-func RatingOf(ev store.Event) (store.Rating, bool) {
-	if ev.Type != store.EventChatRated {
-		return store.Rating{}, false
+func RatingOf(ev model.Event) (model.Rating, bool) {
+	if ev.Type != model.EventChatRated {
+		return model.Rating{}, false
 	}
-	var r store.Rating
+	var r model.Rating
 	if json.Unmarshal(ev.Data, &r) != nil {
-		return store.Rating{}, false
+		return model.Rating{}, false
 	}
 	r.Time, r.Seq = ev.Time, ev.Seq
 	return r, true

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
-	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/model"
 )
 
 // Run starts the router and the sweeper and blocks until ctx ends and both
@@ -61,7 +61,7 @@ func (e *Engine) route(ctx context.Context) {
 }
 
 // byUrgency orders queued chats: higher priority first, then the oldest.
-func byUrgency(a, b *store.Chat) int {
+func byUrgency(a, b *model.Chat) int {
 	if a.Priority != b.Priority {
 		return b.Priority - a.Priority
 	}
@@ -72,10 +72,10 @@ func byUrgency(a, b *store.Chat) int {
 }
 
 // queuedLocked lists queued chats by urgency; e.mu must be held.
-func (e *Engine) queuedLocked() []*store.Chat {
-	queued := make([]*store.Chat, 0, 8)
+func (e *Engine) queuedLocked() []*model.Chat {
+	queued := make([]*model.Chat, 0, 8)
 	for _, c := range e.chats {
-		if c.State == store.StateQueued {
+		if c.State == model.StateQueued {
 			queued = append(queued, c)
 		}
 	}
@@ -84,7 +84,7 @@ func (e *Engine) queuedLocked() []*store.Chat {
 }
 
 // canServe reports whether agent a may take chat c of queue q, capacity aside.
-func canServe(a config.Agent, q config.Queue, c *store.Chat) bool {
+func canServe(a config.Agent, q config.Queue, c *model.Chat) bool {
 	if !hasSkills(a.Skills, q.Skills) || !hasSkills(a.Skills, c.Skills) {
 		return false
 	}
@@ -133,7 +133,7 @@ func (e *Engine) CanServeNow(queue string, skills []string, language string) boo
 	if !ok {
 		return false
 	}
-	probe := &store.Chat{Skills: skills, Language: language}
+	probe := &model.Chat{Skills: skills, Language: language}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, a := range e.agents {
@@ -148,7 +148,7 @@ func (e *Engine) CanServeNow(queue string, skills []string, language string) boo
 // changed, as an ephemeral QueuePosition event.
 func (e *Engine) announcePositions() {
 	type update struct {
-		chat     store.Chat
+		chat     model.Chat
 		position int
 		wait     int64 // recent median wait of its queue, s; -1 when unknown
 	}
@@ -182,7 +182,7 @@ func (e *Engine) announcePositions() {
 			d["recentWait"] = u.wait
 		}
 		data, _ := json.Marshal(d)
-		ev := []store.Event{{Type: EventQueuePosition, Time: now, From: store.Party{Type: "System", Name: "system"}, Data: data}}
+		ev := []model.Event{{Type: EventQueuePosition, Time: now, From: model.Party{Type: "System", Name: "system"}, Data: data}}
 		for _, o := range e.observers {
 			o(&u.chat, ev)
 		}
@@ -195,7 +195,7 @@ func (e *Engine) QueuePosition(chatID string) (int, string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c, ok := e.chats[chatID]
-	if !ok || c.State != store.StateQueued {
+	if !ok || c.State != model.StateQueued {
 		return 0, ""
 	}
 	pos := 0
@@ -261,12 +261,12 @@ func (e *Engine) assign(ctx context.Context, chatID, agentID string, routed bool
 		return ErrAtCapacity
 	}
 	now := e.now()
-	p := store.Participant{ID: agentCfg.ID, Name: agentCfg.Name, Kind: agentCfg.Kind, JoinedAt: now.UnixMilli()}
-	_, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
+	p := model.Participant{ID: agentCfg.ID, Name: agentCfg.Name, Kind: agentCfg.Kind, JoinedAt: now.UnixMilli()}
+	_, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
 		switch c.State {
-		case store.StateEnded:
+		case model.StateEnded:
 			return nil, ErrEnded
-		case store.StateActive:
+		case model.StateActive:
 			return nil, ErrAssigned
 		}
 		if q, ok := cfg.Queue(c.Queue); ok && !canServe(agentCfg, q, c) {
@@ -277,9 +277,9 @@ func (e *Engine) assign(ctx context.Context, chatID, agentID string, routed bool
 			// runs after this write and takes the chat back.
 			return nil, ErrAgentOffline
 		}
-		c.State = store.StateActive
+		c.State = model.StateActive
 		c.Participants = append(c.Participants, p)
-		return []store.Event{{Type: store.EventParticipantJoined, Time: p.JoinedAt, From: PartyOf(p)}}, nil
+		return []model.Event{{Type: model.EventParticipantJoined, Time: p.JoinedAt, From: PartyOf(p)}}, nil
 	})
 	e.mu.Lock()
 	delete(a.accepting, chatID)
@@ -339,11 +339,11 @@ func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) 
 	e.mu.Unlock()
 	now := e.now().UnixMilli()
 	for _, id := range ids {
-		_, _, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
-			if c.State == store.StateEnded {
+		_, _, err := e.Mutate(ctx, id, "", func(c *model.Chat) ([]model.Event, error) {
+			if c.State == model.StateEnded {
 				return nil, nil
 			}
-			var evs []store.Event
+			var evs []model.Event
 			connected := 0
 			for i := range c.Participants {
 				p := &c.Participants[i]
@@ -351,7 +351,7 @@ func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) 
 				case !p.Connected():
 				case p.ID == agentID:
 					p.LeftAt = now
-					evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now, From: PartyOf(*p), Internal: p.Silent})
+					evs = append(evs, model.Event{Type: model.EventParticipantLeft, Time: now, From: PartyOf(*p), Internal: p.Silent})
 				case !p.Silent:
 					connected++
 				}
@@ -359,9 +359,9 @@ func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) 
 			if len(evs) == 0 {
 				return nil, nil
 			}
-			if connected == 0 && c.State == store.StateActive {
-				c.State = store.StateQueued
-				evs = append(evs, store.Event{Type: store.EventNotice, Time: now, From: store.Party{Type: "System", Name: "system"},
+			if connected == 0 && c.State == model.StateActive {
+				c.State = model.StateQueued
+				evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.Party{Type: "System", Name: "system"},
 					Text: "Your agent is no longer available; the next available agent will continue the conversation."})
 			}
 			return evs, nil
@@ -374,7 +374,7 @@ func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) 
 
 // Transfer moves a chat from one agent to another agent or to a queue. The
 // first agent leaves; the visitor is told; nothing of the chat is lost.
-func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Participant, toAgent, toQueue string) (store.Chat, error) {
+func (e *Engine) Transfer(ctx context.Context, chatID string, from model.Participant, toAgent, toQueue string) (model.Chat, error) {
 	cfg := e.Config()
 	var target *config.Agent
 	var targetState *agentState
@@ -385,7 +385,7 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 			}
 		}
 		if target == nil || toAgent == from.ID {
-			return store.Chat{}, ErrUnknownAgent
+			return model.Chat{}, ErrUnknownAgent
 		}
 		e.mu.Lock()
 		st := e.agents[toAgent]
@@ -395,10 +395,10 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		e.mu.Unlock()
 		if offline {
 			// Nobody would answer the visitor, and no routing would notice.
-			return store.Chat{}, ErrAgentOffline
+			return model.Chat{}, ErrAgentOffline
 		}
 		if full {
-			return store.Chat{}, ErrAtCapacity
+			return model.Chat{}, ErrAtCapacity
 		}
 		defer func() {
 			e.mu.Lock()
@@ -406,19 +406,19 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 			e.mu.Unlock()
 		}()
 	} else if _, ok := cfg.Queue(toQueue); !ok {
-		return store.Chat{}, ErrUnknownQueue
+		return model.Chat{}, ErrUnknownQueue
 	}
 	now := e.now().UnixMilli()
-	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
-		if c.State == store.StateEnded {
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
+		if c.State == model.StateEnded {
 			return nil, ErrEnded
 		}
-		var evs []store.Event
+		var evs []model.Event
 		for i := range c.Participants {
 			p := &c.Participants[i]
 			if p.ID == from.ID && p.Connected() {
 				p.LeftAt = now
-				evs = append(evs, store.Event{Type: store.EventParticipantLeft, Time: now, From: PartyOf(*p)})
+				evs = append(evs, model.Event{Type: model.EventParticipantLeft, Time: now, From: PartyOf(*p)})
 			}
 		}
 		if len(evs) == 0 {
@@ -429,14 +429,14 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 		}
 		to := map[string]string{"from": from.ID, "agent": toAgent, "queue": toQueue}
 		data, _ := json.Marshal(to)
-		evs = append(evs, store.Event{Type: store.EventTransferred, Time: now, From: PartyOf(from), Data: data})
+		evs = append(evs, model.Event{Type: model.EventTransferred, Time: now, From: PartyOf(from), Data: data})
 		if target != nil {
-			p := store.Participant{ID: target.ID, Name: target.Name, Kind: target.Kind, JoinedAt: now}
+			p := model.Participant{ID: target.ID, Name: target.Name, Kind: target.Kind, JoinedAt: now}
 			c.Participants = append(c.Participants, p)
-			c.State = store.StateActive
-			evs = append(evs, store.Event{Type: store.EventNotice, Time: now, From: store.Party{Type: "System", Name: "system"},
+			c.State = model.StateActive
+			evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.Party{Type: "System", Name: "system"},
 				Text: "You are now chatting with " + target.Name + "."},
-				store.Event{Type: store.EventParticipantJoined, Time: now, From: PartyOf(p)})
+				model.Event{Type: model.EventParticipantJoined, Time: now, From: PartyOf(p)})
 			return evs, nil
 		}
 		c.Queue = toQueue
@@ -447,8 +447,8 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 			}
 		}
 		if still == 0 {
-			c.State = store.StateQueued
-			evs = append(evs, store.Event{Type: store.EventNotice, Time: now, From: store.Party{Type: "System", Name: "system"},
+			c.State = model.StateQueued
+			evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.Party{Type: "System", Name: "system"},
 				Text: "You are being transferred; the next available agent will continue the conversation."})
 		}
 		return evs, nil
@@ -470,11 +470,11 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from store.Partici
 
 // JoinAsSupervisor adds a supervisor to an open chat. A silent one sees
 // everything and is seen by nobody but agents; an open one joins visibly.
-func (e *Engine) JoinAsSupervisor(ctx context.Context, chatID string, a config.Agent, silent bool) (store.Chat, error) {
+func (e *Engine) JoinAsSupervisor(ctx context.Context, chatID string, a config.Agent, silent bool) (model.Chat, error) {
 	now := e.now().UnixMilli()
-	p := store.Participant{ID: a.ID, Name: a.Name, Kind: a.Kind, Supervisor: true, Silent: silent, JoinedAt: now}
-	c, _, err := e.Mutate(ctx, chatID, "", func(c *store.Chat) ([]store.Event, error) {
-		if c.State == store.StateEnded {
+	p := model.Participant{ID: a.ID, Name: a.Name, Kind: a.Kind, Supervisor: true, Silent: silent, JoinedAt: now}
+	c, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
+		if c.State == model.StateEnded {
 			return nil, ErrEnded
 		}
 		for _, q := range c.Participants {
@@ -483,7 +483,7 @@ func (e *Engine) JoinAsSupervisor(ctx context.Context, chatID string, a config.A
 			}
 		}
 		c.Participants = append(c.Participants, p)
-		return []store.Event{{Type: store.EventParticipantJoined, Time: now, From: PartyOf(p), Internal: silent}}, nil
+		return []model.Event{{Type: model.EventParticipantJoined, Time: now, From: PartyOf(p), Internal: silent}}, nil
 	})
 	return c, err
 }
@@ -519,28 +519,28 @@ func (e *Engine) Agent(agentID string) (AgentInfo, error) {
 }
 
 // Queued lists queued chats an agent could take, most urgent first.
-func (e *Engine) Queued(agentID string) []store.Chat {
+func (e *Engine) Queued(agentID string) []model.Chat {
 	cfg := e.Config()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.agents[agentID]
-	var out []store.Chat
+	var out []model.Chat
 	for _, c := range e.chats {
-		if c.State != store.StateQueued || a == nil || !mayTake(cfg, a.cfg, c) {
+		if c.State != model.StateQueued || a == nil || !mayTake(cfg, a.cfg, c) {
 			continue
 		}
 		out = append(out, *c)
 	}
 	// Routing's order, ties included: an agent sees the chats in the order
 	// they will be given out.
-	slices.SortFunc(out, func(a, b store.Chat) int { return byUrgency(&a, &b) })
+	slices.SortFunc(out, func(a, b model.Chat) int { return byUrgency(&a, &b) })
 	return out
 }
 
 // MayTake reports whether the agent could take chat c were it waiting: the
 // chat's queue exists and the agent has its skills and language. It is the
 // rule of Queued (listChats), and AgentService reads a waiting chat by it.
-func (e *Engine) MayTake(agentID string, c *store.Chat) bool {
+func (e *Engine) MayTake(agentID string, c *model.Chat) bool {
 	cfg := e.Config()
 	e.mu.Lock()
 	a := e.agents[agentID]
@@ -552,7 +552,7 @@ func (e *Engine) MayTake(agentID string, c *store.Chat) bool {
 	return a != nil && mayTake(cfg, agentCfg, c)
 }
 
-func mayTake(cfg *config.Config, a config.Agent, c *store.Chat) bool {
+func mayTake(cfg *config.Config, a config.Agent, c *model.Chat) bool {
 	q, ok := cfg.Queue(c.Queue)
 	return ok && canServe(a, q, c)
 }
@@ -654,12 +654,12 @@ func (e *Engine) SweepIdle(ctx context.Context) {
 	for _, id := range idle {
 		// Idle as the view saw it; the write checks again, since the
 		// visitor or the agent may have written since.
-		_, evs, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
+		_, evs, err := e.Mutate(ctx, id, "", func(c *model.Chat) ([]model.Event, error) {
 			d := cfg.DeploymentOrDefaults(c.Deployment)
-			if c.State == store.StateEnded || now.Sub(time.UnixMilli(c.LastActivity)) <= d.IdleTimeout {
+			if c.State == model.StateEnded || now.Sub(time.UnixMilli(c.LastActivity)) <= d.IdleTimeout {
 				return nil, nil
 			}
-			return e.endEvents(c, store.Party{Type: "System", Name: "system"}, "idle", nil, at), nil
+			return e.endEvents(c, model.Party{Type: "System", Name: "system"}, "idle", nil, at), nil
 		})
 		if err != nil {
 			e.logger.Error("idle sweep: end chat", "chat", id, "err", err)
@@ -670,11 +670,11 @@ func (e *Engine) SweepIdle(ctx context.Context) {
 		e.wake()
 	}
 	for _, id := range threads {
-		_, _, err := e.Mutate(ctx, id, "", func(c *store.Chat) ([]store.Event, error) {
-			if c.State == store.StateEnded || !c.ThreadOpen || !e.threadExpired(c, at) {
+		_, _, err := e.Mutate(ctx, id, "", func(c *model.Chat) ([]model.Event, error) {
+			if c.State == model.StateEnded || !c.ThreadOpen || !e.threadExpired(c, at) {
 				return nil, nil
 			}
-			return []store.Event{e.closeThread(c, at, "inactivity")}, nil
+			return []model.Event{e.closeThread(c, at, "inactivity")}, nil
 		})
 		if err != nil {
 			e.logger.Error("idle sweep: close thread", "chat", id, "err", err)

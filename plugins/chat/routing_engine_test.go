@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // agentCfg is a human agent with a token of its own.
@@ -56,14 +56,14 @@ func TestEngineRoutingBySkill(t *testing.T) {
 	if got := te.waitHeld(t, probe.ID); got != "ann" {
 		t.Fatalf("probe went to %s, want ann", got)
 	}
-	for _, c := range []store.Chat{byQueue, bySkill} {
-		if got := te.chat(t, c.ID); got.State != store.StateQueued || len(te.holders(t, c.ID)) != 0 {
+	for _, c := range []model.Chat{byQueue, bySkill} {
+		if got := te.chat(t, c.ID); got.State != model.StateQueued || len(te.holders(t, c.ID)) != 0 {
 			t.Errorf("chat needing vip: state %s, agents %v; want it queued for nobody", got.State, te.holders(t, c.ID))
 		}
 		if err := te.Assign(context.Background(), c.ID, "ann"); !errors.Is(err, chat.ErrNotEligible) {
 			t.Errorf("Ann accepting a chat needing vip: %v, want ErrNotEligible", err)
 		}
-		if slices.ContainsFunc(te.Queued("ann"), func(q store.Chat) bool { return q.ID == c.ID }) {
+		if slices.ContainsFunc(te.Queued("ann"), func(q model.Chat) bool { return q.ID == c.ID }) {
 			t.Errorf("Ann's list of waiting chats holds a chat needing vip")
 		}
 	}
@@ -74,7 +74,7 @@ func TestEngineRoutingBySkill(t *testing.T) {
 		t.Error("CanServeNow says no to support with Ann online and free")
 	}
 	te.online(t, "bob")
-	for _, c := range []store.Chat{byQueue, bySkill} {
+	for _, c := range []model.Chat{byQueue, bySkill} {
 		if got := te.waitHeld(t, c.ID); got != "bob" {
 			t.Errorf("chat needing vip went to %s, want bob", got)
 		}
@@ -100,7 +100,7 @@ func TestEngineRoutingByLanguage(t *testing.T) {
 	if got := te.waitHeld(t, probe.ID); got != "ann" {
 		t.Fatalf("probe went to %s, want ann", got)
 	}
-	for _, c := range []store.Chat{german, french} {
+	for _, c := range []model.Chat{german, french} {
 		if h := te.holders(t, c.ID); len(h) != 0 {
 			t.Errorf("chat in %q/%q given to %v, who does not speak it", c.Queue, c.Language, h)
 		}
@@ -120,7 +120,7 @@ func TestEngineRoutingByLanguage(t *testing.T) {
 	// shows the router passed the French chat over with both online.
 	probe2 := te.start(t, chat.StartRequest{Deployment: "web"})
 	te.waitHeld(t, probe2.ID)
-	if c := te.chat(t, french.ID); c.State != store.StateQueued || len(te.holders(t, french.ID)) != 0 {
+	if c := te.chat(t, french.ID); c.State != model.StateQueued || len(te.holders(t, french.ID)) != 0 {
 		t.Errorf("French chat: state %s, agents %v; want it queued", c.State, te.holders(t, french.ID))
 	}
 }
@@ -148,7 +148,7 @@ func TestEngineCapacity(t *testing.T) {
 	if te.CanServeNow("support", nil, "") {
 		t.Error("CanServeNow says yes with the only agent online full")
 	}
-	if _, err := te.End(context.Background(), c1.ID, store.Party{Type: "Client"}, "visitor"); err != nil {
+	if _, err := te.End(context.Background(), c1.ID, model.Party{Type: "Client"}, "visitor"); err != nil {
 		t.Fatal(err)
 	}
 	if got := te.waitHeld(t, c3.ID); got != "ann" {
@@ -213,7 +213,7 @@ func TestEnginePriority(t *testing.T) {
 		if !slices.Equal(got, []string{id}) {
 			t.Fatalf("Ann was given %v, want chat %d of the order (%s)", got, i, id)
 		}
-		if _, err := te.End(context.Background(), id, store.Party{Type: "Client"}, "visitor"); err != nil {
+		if _, err := te.End(context.Background(), id, model.Party{Type: "Client"}, "visitor"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -227,7 +227,7 @@ func TestEngineTieToLongestIdle(t *testing.T) {
 	ctx := context.Background()
 	end := func(id string) {
 		t.Helper()
-		if _, err := te.End(ctx, id, store.Party{Type: "Client"}, "visitor"); err != nil {
+		if _, err := te.End(ctx, id, model.Party{Type: "Client"}, "visitor"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -294,11 +294,11 @@ func TestEngineTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.State != store.StateActive || !slices.Equal(te.holders(t, c1.ID), []string{"bob"}) {
+	if c.State != model.StateActive || !slices.Equal(te.holders(t, c1.ID), []string{"bob"}) {
 		t.Errorf("after the transfer to Bob: state %s, agents %v", c.State, te.holders(t, c1.ID))
 	}
-	if got := te.eventTypes(t, c1.ID); !slices.Equal(got[len(got)-4:], []string{store.EventParticipantLeft,
-		store.EventTransferred, store.EventNotice, store.EventParticipantJoined}) {
+	if got := te.eventTypes(t, c1.ID); !slices.Equal(got[len(got)-4:], []string{model.EventParticipantLeft,
+		model.EventTransferred, model.EventNotice, model.EventParticipantJoined}) {
 		t.Errorf("transfer events %v", got)
 	}
 	if a, b := te.agentChats(t, "ann"), te.agentChats(t, "bob"); len(a) != 0 || !slices.Equal(b, []string{c1.ID}) {
@@ -348,10 +348,10 @@ func TestEngineRequeue(t *testing.T) {
 	// online to take the chats.
 	for _, id := range []string{c1.ID, c2.ID} {
 		c := te.chat(t, id)
-		if c.State != store.StateQueued || len(te.holders(t, id)) != 0 {
+		if c.State != model.StateQueued || len(te.holders(t, id)) != 0 {
 			t.Errorf("after Ann went offline: state %s, agents %v; want queued for nobody", c.State, te.holders(t, id))
 		}
-		if got := te.eventTypes(t, id); !slices.Equal(got[len(got)-2:], []string{store.EventParticipantLeft, store.EventNotice}) {
+		if got := te.eventTypes(t, id); !slices.Equal(got[len(got)-2:], []string{model.EventParticipantLeft, model.EventNotice}) {
 			t.Errorf("requeue events %v, want ParticipantLeft, Notice last", got)
 		}
 	}
@@ -421,7 +421,7 @@ func TestEngineRemovedAgentRequeued(t *testing.T) {
 	if _, err := te.Agent("ann"); !errors.Is(err, chat.ErrUnknownAgent) {
 		t.Errorf("removed Ann: %v, want ErrUnknownAgent", err)
 	}
-	if c := te.chat(t, c1.ID); c.State != store.StateQueued {
+	if c := te.chat(t, c1.ID); c.State != model.StateQueued {
 		t.Errorf("Ann's chat after her removal: %s, want queued", c.State)
 	}
 	te.online(t, "bob")
@@ -465,7 +465,7 @@ func TestEngineQueuedOrderIsRoutingOrder(t *testing.T) {
 	te := newTestEngine(t, engineConfig(agentCfg("ann", 1, nil, nil)))
 	ctx := context.Background()
 	for range 6 {
-		if _, err := te.Start(ctx, chat.StartRequest{Deployment: "web", Visitor: store.Profile{Nickname: "v"}}); err != nil {
+		if _, err := te.Start(ctx, chat.StartRequest{Deployment: "web", Visitor: model.Profile{Nickname: "v"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -494,7 +494,7 @@ func TestEngineQueuedOrderIsRoutingOrder(t *testing.T) {
 		if !slices.Equal(got, []string{id}) {
 			t.Fatalf("routing gave %v, want chat %d of the list (%s)", got, i+1, id)
 		}
-		if _, err := te.End(ctx, id, store.Party{Type: "Client"}, "visitor"); err != nil {
+		if _, err := te.End(ctx, id, model.Party{Type: "Client"}, "visitor"); err != nil {
 			t.Fatal(err)
 		}
 	}

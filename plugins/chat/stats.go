@@ -3,7 +3,7 @@ package chat
 import (
 	"time"
 
-	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/model"
 )
 
 // QueueStats is one queue's waiting chats.
@@ -42,14 +42,14 @@ func (e *Engine) Stats() Stats {
 	defer e.mu.Unlock()
 	for _, c := range e.chats {
 		switch c.State {
-		case store.StateQueued:
+		case model.StateQueued:
 			q := s.Queues[c.Queue]
 			q.Waiting++
 			if since, ok := e.queuedAt[c.ID]; ok && now > since {
 				q.OldestWait = max(q.OldestWait, time.Duration(now-since)*time.Millisecond)
 			}
 			s.Queues[c.Queue] = q
-		case store.StateActive:
+		case model.StateActive:
 			s.Active[ChatKind{c.Deployment, c.Mode}]++
 		}
 	}

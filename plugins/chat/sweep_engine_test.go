@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // visitorSays appends a visitor message at the clock's time.
-func (te *testEngine) visitorSays(t *testing.T, c store.Chat, text string) {
+func (te *testEngine) visitorSays(t *testing.T, c model.Chat, text string) {
 	t.Helper()
-	_, err := te.Append(context.Background(), c.ID, "", store.Event{Type: store.EventMessage, Time: te.clock.Now().UnixMilli(),
-		From: store.Party{ID: c.IdentityID, Name: "visitor", Type: "Client"}, Text: text})
+	_, err := te.Append(context.Background(), c.ID, "", model.Event{Type: model.EventMessage, Time: te.clock.Now().UnixMilli(),
+		From: model.Party{ID: c.IdentityID, Name: "visitor", Type: "Client"}, Text: text})
 	if err != nil {
 		t.Fatalf("visitor message: %v", err)
 	}
@@ -39,22 +39,22 @@ func TestEngineIdleSweep(t *testing.T) {
 	te.visitorSays(t, live, "still there?")
 	te.clock.Add(9 * time.Minute) // 18 min since the start, 9 since the message
 	te.SweepIdle(ctx)
-	if c := te.chat(t, live.ID); c.State != store.StateActive {
+	if c := te.chat(t, live.ID); c.State != model.StateActive {
 		t.Fatalf("chat quiet 9 min of 10 is %s, want active", c.State)
 	}
 	te.clock.Add(2 * time.Minute)
 	te.SweepIdle(ctx)
 	c := te.chat(t, live.ID)
-	if c.State != store.StateEnded || c.EndedBy != "idle" {
+	if c.State != model.StateEnded || c.EndedBy != "idle" {
 		t.Fatalf("chat quiet 11 min of 10: state %s ended by %q, want ended by idle", c.State, c.EndedBy)
 	}
-	if got := te.eventTypes(t, live.ID); got[len(got)-1] != store.EventChatEnded || len(te.holders(t, live.ID)) != 0 {
+	if got := te.eventTypes(t, live.ID); got[len(got)-1] != model.EventChatEnded || len(te.holders(t, live.ID)) != 0 {
 		t.Errorf("idle end: events %v, agents %v", got, te.holders(t, live.ID))
 	}
 	if got := te.agentChats(t, "ann"); !slices.Equal(got, []string{async.ID}) {
 		t.Errorf("Ann counts %v after the idle end, want only the asynchronous chat", got)
 	}
-	if c := te.chat(t, async.ID); c.State == store.StateEnded {
+	if c := te.chat(t, async.ID); c.State == model.StateEnded {
 		t.Error("the sweep ended an asynchronous conversation for being quiet")
 	}
 }
@@ -80,7 +80,7 @@ func TestEngineThreadClose(t *testing.T) {
 	te.clock.Add(2 * time.Minute)
 	te.SweepIdle(ctx)
 	got := te.chat(t, c.ID)
-	if got.ThreadOpen || got.State == store.StateEnded {
+	if got.ThreadOpen || got.State == model.StateEnded {
 		t.Fatalf("thread quiet 61 min: open %v, state %s; want closed, conversation open", got.ThreadOpen, got.State)
 	}
 	evs, err := te.EventsAfter(ctx, c.ID, 0, 100)
@@ -93,7 +93,7 @@ func TestEngineThreadClose(t *testing.T) {
 		Reason string `json:"reason"`
 	}
 	_ = json.Unmarshal(last.Data, &d)
-	if last.Type != store.EventThreadClosed || d.Thread != 1 || d.Reason != "inactivity" {
+	if last.Type != model.EventThreadClosed || d.Thread != 1 || d.Reason != "inactivity" {
 		t.Errorf("last event %s %s, want ThreadClosed of thread 1 for inactivity", last.Type, last.Data)
 	}
 	te.SweepIdle(ctx) // nothing more to close
@@ -110,10 +110,10 @@ func TestEngineThreadClose(t *testing.T) {
 	te.clock.Add(2 * time.Hour)
 	te.visitorSays(t, c, "and again")
 	types := te.eventTypes(t, c.ID)
-	if want := []string{store.EventThreadClosed, store.EventThreadOpened, store.EventMessage}; !slices.Equal(types[len(types)-3:], want) {
+	if want := []string{model.EventThreadClosed, model.EventThreadOpened, model.EventMessage}; !slices.Equal(types[len(types)-3:], want) {
 		t.Errorf("a message after 2 h of quiet wrote %v, want %v", types[len(types)-3:], want)
 	}
-	if got := te.chat(t, c.ID); got.Thread != 3 || !got.ThreadOpen || got.State == store.StateEnded {
+	if got := te.chat(t, c.ID); got.Thread != 3 || !got.ThreadOpen || got.State == model.StateEnded {
 		t.Errorf("thread %d open %v state %s, want thread 3 open", got.Thread, got.ThreadOpen, got.State)
 	}
 }
@@ -127,7 +127,7 @@ func TestEngineThreadClose(t *testing.T) {
 func TestEngineIdleSweepSparesActivity(t *testing.T) {
 	te := newTestEngine(t, engineConfig(agentCfg("ann", 99, nil, nil)))
 	ctx := context.Background()
-	var chats []store.Chat
+	var chats []model.Chat
 	for range 40 {
 		chats = append(chats, te.start(t, chat.StartRequest{Deployment: "web"}))
 	}
@@ -138,8 +138,8 @@ func TestEngineIdleSweepSparesActivity(t *testing.T) {
 			te.SweepIdle(ctx)
 			return
 		}
-		_, err := te.Append(ctx, chats[i].ID, "", store.Event{Type: store.EventMessage, Time: te.clock.Now().UnixMilli(),
-			From: store.Party{ID: chats[i].IdentityID, Name: "visitor", Type: "Client"}, Text: "still here"})
+		_, err := te.Append(ctx, chats[i].ID, "", model.Event{Type: model.EventMessage, Time: te.clock.Now().UnixMilli(),
+			From: model.Party{ID: chats[i].IdentityID, Name: "visitor", Type: "Client"}, Text: "still here"})
 		switch {
 		case err == nil:
 			accepted[i] = true
@@ -149,7 +149,7 @@ func TestEngineIdleSweepSparesActivity(t *testing.T) {
 	})
 	bad := 0
 	for i, c := range chats {
-		if got := te.chat(t, c.ID); accepted[i] && got.State == store.StateEnded {
+		if got := te.chat(t, c.ID); accepted[i] && got.State == model.StateEnded {
 			bad++
 		}
 	}

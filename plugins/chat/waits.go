@@ -3,7 +3,7 @@ package chat
 import (
 	"slices"
 
-	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/model"
 )
 
 // Recent waits: how long the last chats served from each queue waited for an
@@ -42,8 +42,8 @@ func (r *waitRing) median() (int64, bool) {
 // noteServed records the wait of a chat that left its queue for an agent:
 // old was queued since queuedAt, c is no longer queued nor ended. e.mu must be
 // held.
-func (e *Engine) noteServedLocked(old, c *store.Chat, queuedAt int64) {
-	if old == nil || old.State != store.StateQueued || c.State != store.StateActive || c.LastActivity < queuedAt {
+func (e *Engine) noteServedLocked(old, c *model.Chat, queuedAt int64) {
+	if old == nil || old.State != model.StateQueued || c.State != model.StateActive || c.LastActivity < queuedAt {
 		return
 	}
 	r := e.waits[old.Queue]

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webhooks"
@@ -90,9 +91,9 @@ func agentListed(t testing.TB, agent *wiretest.HTTP, ids ...string) map[string]b
 }
 
 // outboxOf lists the webhook deliveries, pending and dead, of left message id.
-func outboxOf(t testing.TB, st *store.Store, id string) []store.OutboxEntry {
+func outboxOf(t testing.TB, st *store.Store, id string) []model.OutboxEntry {
 	t.Helper()
-	var out []store.OutboxEntry
+	var out []model.OutboxEntry
 	for _, state := range []string{"pending", "dead"} {
 		es, err := st.ListOutbox(context.Background(), state, 0, 1000)
 		if err != nil {
@@ -206,7 +207,7 @@ func TestErase(t *testing.T) {
 	piaFile := uploadFile(t, gw, pia.Token, secret)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, pia.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	ann.Command("AgentService.sendMessage", map[string]string{"chatId": pia.ChatID, "message": "noted"}).Resolved(t)
 	v1.Command("WebChatService.startChat", map[string]any{"newConversation": true}).Into(t, &pia2)
@@ -282,7 +283,7 @@ func TestErase(t *testing.T) {
 		t.Errorf("file with the agent token: HTTP %d %s", status, body)
 	}
 	// Nor in the store: the file's bytes are gone.
-	if _, _, err := gw.Store().FileContent(ctx, piaFile); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := gw.Store().FileContent(ctx, piaFile); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("file content after erasure: %v", err)
 	}
 	after, _ := gw.Store().KeyCounts()
@@ -294,7 +295,7 @@ func TestErase(t *testing.T) {
 	}
 	// Nor are the messages Pia left, nor their webhook deliveries.
 	for _, l := range []leftReply{piaLeft, piaLeft2} {
-		if _, err := gw.Store().LeftMessage(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := gw.Store().LeftMessage(ctx, l.ID); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("left message %s after erasure: %v", l.ID, err)
 		}
 		if es := outboxOf(t, gw.Store(), l.ID); len(es) != 0 {
@@ -485,7 +486,7 @@ func TestErase_LeftMessages(t *testing.T) {
 		t.Errorf("second erasure: HTTP %d %s", r.HTTPStatus, r.Body)
 	}
 	for _, l := range []leftReply{piaLeft, zoeLeft} {
-		if _, err := gw.Store().LeftMessage(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := gw.Store().LeftMessage(ctx, l.ID); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("left message %s after erasure: %v", l.ID, err)
 		}
 		if ids := leftIDs(t, guest, l.IdentityToken); len(ids) != 0 {
@@ -502,11 +503,11 @@ func TestErase_LeftMessages(t *testing.T) {
 	// A message left as an identity erased since the visitor's token was
 	// read is left as a new identity: the erased one gets nothing back.
 	m, err := gw.Engine().LeaveMessage(ctx, chat.LeaveRequest{Deployment: "demo-async", Message: "late",
-		Identity: &store.Identity{ID: zoe.IdentityID}})
+		Identity: &model.Identity{ID: zoe.IdentityID}})
 	if err != nil || m.IdentityID == zoe.IdentityID {
 		t.Fatalf("a message as an erased identity: %+v, %v", m, err)
 	}
-	if _, err := gw.Store().Identity(ctx, zoe.IdentityID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := gw.Store().Identity(ctx, zoe.IdentityID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("the erased identity came back: %v", err)
 	}
 	if _, err := gw.Store().Identity(ctx, m.IdentityID); err != nil {
@@ -552,7 +553,7 @@ func TestErase_OrphanedLeftMessages(t *testing.T) {
 	if got.Deleted.LeftMessages != 1 || got.Deleted.Identities != 0 {
 		t.Errorf("erasure of an orphaned message's identity: %+v", got)
 	}
-	if _, err := gw.Store().LeftMessage(ctx, left.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := gw.Store().LeftMessage(ctx, left.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("orphaned message after erasure: %v", err)
 	}
 	if r := rest(t, gw, http.MethodDelete, "/v1/admin/identities/"+identityID); r.HTTPStatus != http.StatusNotFound {

@@ -11,9 +11,9 @@ import (
 	"strconv"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/internal/filerej"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Export is the document exportIdentity resolves with: everything kept
@@ -21,24 +21,24 @@ import (
 type Export struct {
 	ExportedAt    int64           `json:"exportedAt"`    // unix ms
 	LinksExpireAt int64           `json:"linksExpireAt"` // unix ms: the files' URLs stop working then
-	Identity      *store.Identity `json:"identity"`      // null when only chats are left of it
+	Identity      *model.Identity `json:"identity"`      // null when only chats are left of it
 	Chats         []ExportedChat  `json:"chats"`
 	// LeftMessages are the messages the identity left ("leave a message"
 	// forms), oldest first, each with its answer and visit context.
-	LeftMessages []store.LeftMessage `json:"leftMessages"`
+	LeftMessages []model.LeftMessage `json:"leftMessages"`
 }
 
 // ExportedChat is one chat of an export.
 type ExportedChat struct {
-	Chat       store.Chat     `json:"chat"`
-	Transcript []store.Event  `json:"transcript"` // every stored event, oldest first; internal ones flagged
+	Chat       model.Chat     `json:"chat"`
+	Transcript []model.Event  `json:"transcript"` // every stored event, oldest first; internal ones flagged
 	Truncated  bool           `json:"truncated,omitempty"`
 	Files      []ExportedFile `json:"files"`
 }
 
 // ExportedFile is a file's description with a download link.
 type ExportedFile struct {
-	store.File
+	model.File
 	// URL downloads the file without a token until LinksExpireAt: a path
 	// on the gateway, GET /v1/files/{id}?expires=…&sig=…. Empty when the
 	// content expired.
@@ -71,7 +71,7 @@ func (s *Service) export(ctx context.Context, call *bus.Call) (any, error) {
 	switch {
 	case err == nil:
 		out.Identity = &idn
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, model.ErrNotFound):
 		return nil, err
 	}
 	chats, err := s.st.ChatsOfIdentity(ctx, o.IdentityID)
@@ -85,10 +85,10 @@ func (s *Service) export(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, ErrNoIdentity
 	}
 	for _, c := range chats {
-		ec := ExportedChat{Chat: c, Transcript: []store.Event{}, Files: []ExportedFile{}}
+		ec := ExportedChat{Chat: c, Transcript: []model.Event{}, Files: []ExportedFile{}}
 		for after := uint64(0); ; {
 			evs, err := s.st.EventsAfter(ctx, c.ID, after, 1000)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, model.ErrNotFound) {
 				break // deleted meanwhile
 			}
 			if err != nil {
@@ -100,7 +100,7 @@ func (s *Service) export(ctx context.Context, call *bus.Call) (any, error) {
 					break
 				}
 				ec.Transcript = append(ec.Transcript, ev)
-				if ev.Type == store.EventFileUploaded {
+				if ev.Type == model.EventFileUploaded {
 					if f, ok := s.exportedFile(ctx, ev, expires); ok {
 						ec.Files = append(ec.Files, f)
 					}
@@ -117,7 +117,7 @@ func (s *Service) export(ctx context.Context, call *bus.Call) (any, error) {
 }
 
 // exportedFile describes the file of a FileUploaded event, with a link.
-func (s *Service) exportedFile(ctx context.Context, ev store.Event, expires int64) (ExportedFile, bool) {
+func (s *Service) exportedFile(ctx context.Context, ev model.Event, expires int64) (ExportedFile, bool) {
 	var d chat.FileDetails
 	if json.Unmarshal(ev.Data, &d) != nil || d.ID == "" {
 		return ExportedFile{}, false

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
@@ -32,21 +33,21 @@ type Store interface {
 	SweepChats(ctx context.Context, p store.SweepPolicy, after string, scan int) (next string, r store.Removed, err error)
 	ExpireFiles(ctx context.Context, p store.SweepPolicy, after string, scan int) (next string, r store.Removed, err error)
 	SweepLeftMessages(ctx context.Context, p store.SweepPolicy, after string, scan int) (next string, r store.Removed, err error)
-	EraseIdentity(ctx context.Context, id string, notices func(store.Erasure) []store.OutboxEntry) (store.Erasure, error)
-	Identity(ctx context.Context, id string) (store.Identity, error)
-	ChatsOfIdentity(ctx context.Context, identityID string) ([]store.Chat, error)
-	Chat(ctx context.Context, id string) (store.Chat, error)
-	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
-	FileInfo(ctx context.Context, id string) (store.File, error)
+	EraseIdentity(ctx context.Context, id string, notices func(store.Erasure) []model.OutboxEntry) (store.Erasure, error)
+	Identity(ctx context.Context, id string) (model.Identity, error)
+	ChatsOfIdentity(ctx context.Context, identityID string) ([]model.Chat, error)
+	Chat(ctx context.Context, id string) (model.Chat, error)
+	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]model.Event, error)
+	FileInfo(ctx context.Context, id string) (model.File, error)
 	SweepStaged(ctx context.Context, before time.Time) (int, error)
-	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]store.LeftMessage, error)
+	LeftMessagesOf(ctx context.Context, identityID string, limit int) ([]model.LeftMessage, error)
 }
 
 var _ Store = (*store.Store)(nil)
 
 // Notifier tells the site of an erasure: the webhooks service.
 type Notifier interface {
-	Erased(identityID string, e store.Erasure) []store.OutboxEntry
+	Erased(identityID string, e store.Erasure) []model.OutboxEntry
 	Wake()
 }
 
@@ -237,7 +238,7 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, ErrNeedID
 	case id == "":
 		c, err := s.st.Chat(ctx, o.ChatID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return nil, ErrNoChat
 		}
 		if err != nil {
@@ -253,10 +254,10 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	if len(chats) == 0 {
 		_, err := s.st.Identity(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			// Messages may outlive their identity record in a store whose
 			// sweeps predate left messages: they are still the identity's.
-			var left []store.LeftMessage
+			var left []model.LeftMessage
 			if left, err = s.st.LeftMessagesOf(ctx, id, 1); err == nil && len(left) == 0 {
 				return nil, ErrNoIdentity
 			}
@@ -269,10 +270,10 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 	// visitor's connections too, and the engine forgets them.
 	ended := 0
 	for _, c := range chats {
-		if c.State == store.StateEnded {
+		if c.State == model.StateEnded {
 			continue
 		}
-		_, err := s.engine.End(ctx, c.ID, store.Party{Type: "System", Name: "system"}, "erased")
+		_, err := s.engine.End(ctx, c.ID, model.Party{Type: "System", Name: "system"}, "erased")
 		switch {
 		case err == nil:
 			ended++
@@ -281,12 +282,12 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 			return nil, fmt.Errorf("lifecycle: end chat %s before erasing: %w", c.ID, err)
 		}
 	}
-	var notices func(store.Erasure) []store.OutboxEntry
+	var notices func(store.Erasure) []model.OutboxEntry
 	if s.hooks != nil {
-		notices = func(e store.Erasure) []store.OutboxEntry { return s.hooks.Erased(id, e) }
+		notices = func(e store.Erasure) []model.OutboxEntry { return s.hooks.Erased(id, e) }
 	}
 	e, err := s.st.EraseIdentity(ctx, id, notices)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, ErrNoIdentity // erased meanwhile
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/server/servertest"
@@ -80,14 +81,14 @@ func TestRetention(t *testing.T) {
 	fileA := uploadFile(t, gw, a.Token, []byte("Ada's file"))
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		ch, _ := gw.Store().Chat(ctx, a.ChatID)
-		return ch.State == store.StateActive
+		return ch.State == model.StateActive
 	})
 	va.Command("WebChatService.endChat", nil).Resolved(t)
 	guest.WithDeployment("demo-async").Command("WebChatService.startChat", map[string]any{"nickname": "Ben"}).Into(t, &b)
 	guest.WithToken(b.Token).Command("WebChatService.sendMessage", map[string]string{"message": "my parcel"}).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		ch, _ := gw.Store().Chat(ctx, b.ChatID)
-		return ch.State == store.StateActive
+		return ch.State == model.StateActive
 	})
 	ann.Command("AgentService.resolveChat", map[string]string{"chatId": b.ChatID, "disposition": "answered"}).Resolved(t)
 
@@ -106,7 +107,7 @@ func TestRetention(t *testing.T) {
 		t.Errorf("download of an expired file: HTTP %d %s", status, body)
 	}
 	evs, _ := gw.Store().EventsAfter(ctx, a.ChatID, 0, 100)
-	if !hasType(evs, store.EventFileUploaded) {
+	if !hasType(evs, model.EventFileUploaded) {
 		t.Errorf("the expired file's event is gone: %+v", evs)
 	}
 	// The ended chat's token expired with the restore window (60 s).
@@ -126,7 +127,7 @@ func TestRetention(t *testing.T) {
 		t.Errorf("sweep at +120m removed %+v, want 2 chats, their file and identities, 2 tokens (one of them the new chat's, expired)", r)
 	}
 	for _, id := range []string{a.ChatID, b.ChatID} {
-		if _, err := gw.Store().Chat(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := gw.Store().Chat(ctx, id); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("chat %s past retention: %v", id, err)
 		}
 		if r := ann.Command("AgentService.getTranscript", map[string]string{"chatId": id}); r.HTTPStatus != http.StatusNotFound {
@@ -161,7 +162,7 @@ func TestRetention(t *testing.T) {
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
 
-func hasType(evs []store.Event, typ string) bool {
+func hasType(evs []model.Event, typ string) bool {
 	for _, ev := range evs {
 		if ev.Type == typ {
 			return true
@@ -205,12 +206,12 @@ func TestSoak(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range jobs {
-					st, err := e.Start(ctx, chat.StartRequest{Deployment: "demo", Visitor: store.Profile{Nickname: fmt.Sprint("v", i)}})
+					st, err := e.Start(ctx, chat.StartRequest{Deployment: "demo", Visitor: model.Profile{Nickname: fmt.Sprint("v", i)}})
 					if err == nil && i%4 == 0 {
 						_, err = e.IssueToken(ctx, st.Chat) // a restore on another device
 					}
 					if err == nil {
-						_, err = e.End(ctx, st.Chat.ID, store.Party{Type: "Client"}, "visitor")
+						_, err = e.End(ctx, st.Chat.ID, model.Party{Type: "Client"}, "visitor")
 					}
 					if err != nil {
 						errs <- err
@@ -308,7 +309,7 @@ func TestRetention_LeftMessages(t *testing.T) {
 	guest.WithToken(ben.Token).Command("WebChatService.sendMessage", map[string]string{"message": "my parcel"}).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		ch, _ := gw.Store().Chat(ctx, ben.ChatID)
-		return ch.State == store.StateActive
+		return ch.State == model.StateActive
 	})
 	ann.Command("AgentService.resolveChat", map[string]string{"chatId": ben.ChatID, "disposition": "answered"}).Resolved(t)
 
@@ -326,7 +327,7 @@ func TestRetention_LeftMessages(t *testing.T) {
 	if r := sweep(t, gw); r.LeftMessages != 1 || r.Identities != 1 || r.Chats != 0 {
 		t.Errorf("sweep at +70m removed %+v, want Ada's message and identity", r)
 	}
-	if _, err := gw.Store().LeftMessage(ctx, ada.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := gw.Store().LeftMessage(ctx, ada.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("Ada's message past retention: %v", err)
 	}
 	if ids := leftIDs(t, guest, ada.IdentityToken); len(ids) != 0 {
@@ -345,7 +346,7 @@ func TestRetention_LeftMessages(t *testing.T) {
 	if r := sweep(t, gw); r.Chats != 1 || r.LeftMessages != 1 || r.Identities != 1 {
 		t.Errorf("sweep at +125m removed %+v, want Ben's chat, Cy's message and identity", r)
 	}
-	if _, err := gw.Store().Chat(ctx, ben.ChatID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := gw.Store().Chat(ctx, ben.ChatID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("Ben's chat past retention: %v", err)
 	}
 	if ids := leftIDs(t, guest, ben.IdentityToken); len(ids) != 1 || ids[0] != benLeft.ID {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // clock is a settable time source for the engine.
@@ -74,7 +74,7 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 	dev1.Command("WebChatService.sendMessage", map[string]string{"message": "My parcel is late"}).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, st.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	agent.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "Checking with the carrier"}).Resolved(t)
 
@@ -89,17 +89,17 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 	gw.Engine().SweepIdle(ctx)
 	dev1.Command("WebChatService.sendMessage", map[string]string{"message": "Any news?"}).Resolved(t)
 	types := storedTypes(t, gw, st.ChatID)
-	if got := count(types, store.EventThreadOpened); got != 2 {
+	if got := count(types, model.EventThreadOpened); got != 2 {
 		t.Fatalf("threads opened = %d, want 2: %v", got, types)
 	}
-	if got := count(types, store.EventThreadClosed); got != 1 {
+	if got := count(types, model.EventThreadClosed); got != 1 {
 		t.Fatalf("threads closed = %d, want 1: %v", got, types)
 	}
 
 	// Ann resolves her intervention: the conversation stays open and idle.
 	agent.Command("AgentService.resolveChat", map[string]string{"chatId": st.ChatID, "disposition": "waiting-carrier"}).Resolved(t)
 	c, _ := gw.Store().Chat(ctx, st.ChatID)
-	if c.State != store.StateIdle {
+	if c.State != model.StateIdle {
 		t.Fatalf("after resolve: state %q, want idle", c.State)
 	}
 	var sess struct {
@@ -118,7 +118,7 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 	dev1.Command("WebChatService.sendMessage", map[string]string{"message": "Still nothing arrived"}).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, st.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	var mark struct{ Read uint64 }
 	dev1.Command("WebChatService.markRead", nil).Into(t, &mark)
@@ -255,7 +255,7 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 	// Several threads opened and closed over the three days, each boundary an
 	// event of the log; exactly one is open now.
 	types = storedTypes(t, gw, st.ChatID)
-	if opened, closed := count(types, store.EventThreadOpened), count(types, store.EventThreadClosed); opened != 4 || closed != 3 {
+	if opened, closed := count(types, model.EventThreadOpened), count(types, model.EventThreadClosed); opened != 4 || closed != 3 {
 		t.Fatalf("threads opened %d, closed %d over three days, want 4 and 3: %v", opened, closed, types)
 	}
 
@@ -263,7 +263,7 @@ func TestAsyncConversationOverThreeDays(t *testing.T) {
 	// conversation itself never ends on its own.
 	clk.Add(31 * 24 * time.Hour)
 	gw.Engine().SweepIdle(ctx)
-	if c, _ := gw.Store().Chat(ctx, st.ChatID); c.State == store.StateEnded {
+	if c, _ := gw.Store().Chat(ctx, st.ChatID); c.State == model.StateEnded {
 		t.Fatalf("the asynchronous conversation ended on its own after a month of silence")
 	}
 	if rej := dev2.WithToken("").Command("WebChatService.restore", map[string]string{"sessionData": sess.SessionData}).Rejected(t); rej.Code != "restore_failed" {
@@ -378,7 +378,7 @@ func TestSignedIdentities(t *testing.T) {
 func countChats(t *testing.T, gw *servertest.Gateway) int {
 	t.Helper()
 	n := 0
-	if err := gw.Store().OpenChats(context.Background(), func(store.Chat) error { n++; return nil }); err != nil {
+	if err := gw.Store().OpenChats(context.Background(), func(model.Chat) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -447,16 +447,16 @@ func TestDeletedDeploymentChatsStillIdle(t *testing.T) {
 
 	clk.Add(time.Hour)
 	gw.Engine().SweepIdle(ctx)
-	if c, _ := gw.Store().Chat(ctx, live); c.State == store.StateEnded {
+	if c, _ := gw.Store().Chat(ctx, live); c.State == model.StateEnded {
 		t.Fatal("the live chat ended after one quiet hour")
 	}
-	if got := count(storedTypes(t, gw, async), store.EventThreadClosed); got != 1 {
+	if got := count(storedTypes(t, gw, async), model.EventThreadClosed); got != 1 {
 		t.Fatalf("async threads closed after an hour = %d, want 1", got)
 	}
 
 	clk.Add(24 * time.Hour)
 	gw.Engine().SweepIdle(ctx)
-	if c, _ := gw.Store().Chat(ctx, live); c.State != store.StateEnded {
+	if c, _ := gw.Store().Chat(ctx, live); c.State != model.StateEnded {
 		t.Fatalf("the live chat of a deleted deployment after 25 quiet hours: state %q, want ended", c.State)
 	}
 }
@@ -478,7 +478,7 @@ func TestDormantConversationLeavesTheView(t *testing.T) {
 	v.Command("WebChatService.sendMessage", map[string]string{"message": "Is my order shipped?"}).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, st.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	agent.Command("AgentService.resolveChat", map[string]string{"chatId": st.ChatID, "disposition": "answered"}).Resolved(t)
 	if _, ok := gw.Engine().OpenChat(st.ChatID); !ok {
@@ -498,6 +498,6 @@ func TestDormantConversationLeavesTheView(t *testing.T) {
 	}
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, st.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 type availability struct {
@@ -93,7 +93,7 @@ func TestAvailability(t *testing.T) {
 	wiretest.NewHTTP(t, gw.URL).WithToken(first.Token).Command("WebChatService.endChat", nil).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, second.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	full.Queued = 0
 	settle("the waiting chat took the slot", full)

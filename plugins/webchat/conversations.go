@@ -5,9 +5,9 @@ import (
 	"errors"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Conversation is one entry of listConversations.
@@ -47,7 +47,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 			return nil, err
 		}
 		for _, ev := range unread {
-			if ev.Type == store.EventMessage && ev.From.Type != "Client" && visibleToVisitor(ev) {
+			if ev.Type == model.EventMessage && ev.From.Type != "Client" && visibleToVisitor(ev) {
 				conv.Unread++
 			}
 		}
@@ -72,7 +72,7 @@ func (s *Service) lastMessage(ctx context.Context, chatID string) (*chat.Message
 			return nil, err
 		}
 		for j := len(evs) - 1; j >= 0; j-- {
-			if evs[j].Type == store.EventMessage && !evs[j].Internal {
+			if evs[j].Type == model.EventMessage && !evs[j].Internal {
 				m := chat.ToMessage(evs[j])
 				return &m, nil
 			}
@@ -123,7 +123,7 @@ func (s *Service) markRead(ctx context.Context, call *bus.Call) (any, error) {
 	if call.Caller.Kind != bus.KindVisitor {
 		return nil, ErrNoActiveSession
 	}
-	c, _, err := s.engine.Mutate(ctx, call.Caller.ID, "", func(c *store.Chat) ([]store.Event, error) {
+	c, _, err := s.engine.Mutate(ctx, call.Caller.ID, "", func(c *model.Chat) ([]model.Event, error) {
 		seq := o.Seq
 		if seq == 0 || seq > c.LastSeq {
 			seq = c.LastSeq
@@ -168,11 +168,11 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 	if uuid != "" && identityID(d.Key, uuid) != c.IdentityID {
 		idn, err := s.engine.Identity(ctx, identityID(d.Key, uuid))
 		if errors.Is(err, chat.ErrNotFound) {
-			idn = store.Identity{ID: identityID(d.Key, uuid), UUID: uuid, CreatedAt: now}
+			idn = model.Identity{ID: identityID(d.Key, uuid), UUID: uuid, CreatedAt: now}
 		} else if err != nil {
 			return nil, err
 		}
-		mergeIdentity(&idn, o, store.Profile{}, signed, now)
+		mergeIdentity(&idn, o, model.Profile{}, signed, now)
 		st, err := s.engine.Start(ctx, chat.StartRequest{Deployment: d.Key, Visitor: idn.Profile, Identity: &idn,
 			UserData: c.UserData, Subject: c.Subject, Wire: c.Wire})
 		if err != nil {
@@ -184,17 +184,17 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	idn, err := s.engine.Identity(ctx, c.IdentityID)
 	if errors.Is(err, chat.ErrNotFound) {
-		idn = store.Identity{ID: c.IdentityID, Profile: c.Visitor, CreatedAt: now}
+		idn = model.Identity{ID: c.IdentityID, Profile: c.Visitor, CreatedAt: now}
 	} else if err != nil {
 		return nil, err
 	}
-	mergeIdentity(&idn, o, store.Profile{}, signed, now)
+	mergeIdentity(&idn, o, model.Profile{}, signed, now)
 	if err := s.engine.PutIdentity(ctx, idn); err != nil {
 		return nil, err
 	}
-	_, _, err = s.engine.Mutate(ctx, c.ID, "", func(ch *store.Chat) ([]store.Event, error) {
+	_, _, err = s.engine.Mutate(ctx, c.ID, "", func(ch *model.Chat) ([]model.Event, error) {
 		ch.Visitor = idn.Profile
-		return []store.Event{{Type: store.EventIdentityUpdated, Time: now, From: s.visitorParty(*ch),
+		return []model.Event{{Type: model.EventIdentityUpdated, Time: now, From: s.visitorParty(*ch),
 			Data: mustJSON(map[string]any{"visitor": idn.Profile, "avatar": idn.Avatar, "extra": idn.Extra})}}, nil
 	})
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // visitorEvents reads every event of the visitor's feed by long-polls.
@@ -59,7 +59,7 @@ func TestAsyncLifecycle(t *testing.T) {
 		v.Command("WebChatService.sendMessage", map[string]string{"message": "hello"}).Resolved(t)
 		wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 			c, _ := gw.Store().Chat(ctx, st.ChatID)
-			return c.State == store.StateActive
+			return c.State == model.StateActive
 		})
 		ann.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "hi Ola"}).Resolved(t)
 		return st.ChatID, v
@@ -73,7 +73,7 @@ func TestAsyncLifecycle(t *testing.T) {
 
 	asyncID, async := script("demo-async")
 	ann.Command("AgentService.resolveChat", map[string]string{"chatId": asyncID, "disposition": "answered"}).Resolved(t)
-	if c, _ := gw.Store().Chat(ctx, asyncID); c.State != store.StateIdle {
+	if c, _ := gw.Store().Chat(ctx, asyncID); c.State != model.StateIdle {
 		t.Fatalf("after the intervention was closed: state %q, want idle (open)", c.State)
 	}
 	if rej := async.Command("WebChatService.endChat", nil).Rejected(t); rej.Code != "async_no_end" {
@@ -84,7 +84,7 @@ func TestAsyncLifecycle(t *testing.T) {
 	async.Command("WebChatService.sendMessage", map[string]string{"message": "one more thing"}).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, asyncID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	ann.Command("AgentService.endChat", map[string]string{"chatId": asyncID}).Resolved(t)
 	evs := visitorEvents(t, async)
@@ -132,7 +132,7 @@ func TestConversationList(t *testing.T) {
 	v1.Command("WebChatService.sendMessage", map[string]string{"message": "first topic"}).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, first.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	ann.Command("AgentService.sendMessage", map[string]string{"chatId": first.ChatID, "message": "on it"}).Resolved(t)
 	// A silent supervisor's whisper is for agents only: never unread.
@@ -269,7 +269,7 @@ func TestConversationListLastMessageFarBack(t *testing.T) {
 	v.Command("WebChatService.sendMessage", map[string]string{"message": "my parcel"}).Resolved(t)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(ctx, st.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	ann.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "found it"}).Resolved(t)
 	sue.Command("AgentService.joinChat", map[string]any{"chatId": st.ChatID, "silent": true}).Resolved(t)

@@ -3,11 +3,11 @@ package webchat
 import (
 	"encoding/json"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Event names, as CXBus publishes them.
@@ -40,7 +40,7 @@ type AgentInfo = contract.AgentInfo
 
 // agentsOf is the agents map of *Connected events as it stood at time at, so
 // a replayed event says what the live one said.
-func agentsOf(c *store.Chat, at int64) (map[string]AgentInfo, int) {
+func agentsOf(c *model.Chat, at int64) (map[string]AgentInfo, int) {
 	agents := make(map[string]AgentInfo, len(c.Participants))
 	n := 0
 	for _, p := range c.Participants {
@@ -72,7 +72,7 @@ func mustJSON(v any) []byte {
 
 // toBus maps one event of chat c to the unit of WebChatService events a
 // visitor receives, or false when visitors see nothing of it.
-func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
+func toBus(c *model.Chat, ev model.Event) (bus.Event, bool) {
 	topic := bus.ChatTopic(c.ID)
 	name := func(n string) string { return "WebChatService." + n }
 	var unit []bus.Event
@@ -95,7 +95,7 @@ func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
 		} else {
 			add(EventAgentTypingStopped, mustJSON(msg))
 		}
-	case store.EventChatEnded:
+	case model.EventChatEnded:
 		var d struct {
 			By string `json:"by"`
 		}
@@ -105,12 +105,12 @@ func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
 		if !chat.Visible(ev) {
 			return bus.Event{}, false
 		}
-		if ev.Seq == 1 && ev.Type == store.EventParticipantJoined {
+		if ev.Seq == 1 && ev.Type == model.EventParticipantJoined {
 			add(EventStarted, mustJSON(map[string]string{"chatId": c.ID, "mode": c.Mode, "participantId": c.IdentityID}))
 		}
 		add(EventMessageReceived, mustJSON(contract.MessageReceived{Messages: []contract.Message{msg}}))
 		// Asynchronous conversations have no connected/disconnected life cycle.
-		if c.Mode != "async" && (ev.Type == store.EventParticipantJoined || ev.Type == store.EventParticipantLeft) {
+		if c.Mode != "async" && (ev.Type == model.EventParticipantJoined || ev.Type == model.EventParticipantLeft) {
 			agents, n := agentsOf(c, ev.Time)
 			data := mustJSON(map[string]any{"message": msg, "agents": agents, "numAgentsConnected": n})
 			add(participantEvent(ev), data)
@@ -121,8 +121,8 @@ func toBus(c *store.Chat, ev store.Event) (bus.Event, bool) {
 	return first, true
 }
 
-func participantEvent(ev store.Event) string {
-	joined := ev.Type == store.EventParticipantJoined
+func participantEvent(ev model.Event) string {
+	joined := ev.Type == model.EventParticipantJoined
 	var who string
 	switch ev.From.Type {
 	case "Client":

@@ -6,17 +6,17 @@ import (
 	"errors"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/internal/filerej"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
-	"github.com/cxgate/cxgate/store"
 )
 
 // FileResult is what sendFile resolves with.
 type FileResult = contract.FileResult
 
 // NewFileResult describes the stored FileUploaded event ev.
-func NewFileResult(ev store.Event) FileResult {
+func NewFileResult(ev model.Event) FileResult {
 	var d chat.FileDetails
 	_ = json.Unmarshal(ev.Data, &d)
 	return FileResult{FileID: d.ID, Name: d.Name, Type: d.Type, Size: d.Size, Seq: ev.Seq, Index: ev.Seq,

@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/webchat"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // BenchmarkFetchHistory measures WebChatService.fetchHistory through the bus,
@@ -30,12 +30,12 @@ func BenchmarkFetchHistory(b *testing.B) {
 	chatID := res.(webchat.StartResult).ChatID
 	// Append in large transactions: setup speed only, not what is measured.
 	for n := 1; n < events; {
-		batch := make([]store.Event, 0, 2000)
+		batch := make([]model.Event, 0, 2000)
 		for ; len(batch) < cap(batch) && n < events; n++ {
-			batch = append(batch, store.Event{Type: store.EventMessage, Time: int64(n),
-				From: store.Party{ID: "v", Name: "bench", Type: "Client"}, Text: fmt.Sprintf("message number %d of the history", n)})
+			batch = append(batch, model.Event{Type: model.EventMessage, Time: int64(n),
+				From: model.Party{ID: "v", Name: "bench", Type: "Client"}, Text: fmt.Sprintf("message number %d of the history", n)})
 		}
-		if _, _, _, err := gw.Store().Mutate(ctx, chatID, "", func(*store.Chat) ([]store.Event, error) { return batch, nil }); err != nil {
+		if _, _, _, err := gw.Store().Mutate(ctx, chatID, "", func(*model.Chat) ([]model.Event, error) { return batch, nil }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
-	"github.com/cxgate/cxgate/store"
 )
 
 // validateIdentity bounds the identity part of startChat and identify.
@@ -121,7 +121,7 @@ type sessionClaims struct {
 // sessionTTL is how long session data restores a conversation.
 const sessionTTL = 30 * 24 * time.Hour
 
-func (s *Service) signSession(c store.Chat) (string, error) {
+func (s *Service) signSession(c model.Chat) (string, error) {
 	now := s.engine.Now()
 	claims := sessionClaims{Chat: c.ID, Deployment: c.Deployment, RegisteredClaims: jwt.RegisteredClaims{
 		Subject: c.IdentityID, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(sessionTTL)),
@@ -190,23 +190,23 @@ func (s *Service) signIdentity(deployment, identity string) (string, error) {
 // deployment names. A forged, expired, foreign or unknown token is false: the
 // visitor is then a new anonymous identity, as after the browser's storage
 // was emptied.
-func (s *Service) keptIdentity(ctx context.Context, token, deployment string) (store.Identity, bool, error) {
+func (s *Service) keptIdentity(ctx context.Context, token, deployment string) (model.Identity, bool, error) {
 	var claims identityClaims
 	if token == "" || len(token) > 4096 {
-		return store.Identity{}, false, nil
+		return model.Identity{}, false, nil
 	}
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.sessionKey, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(s.engine.Now))
 	if err != nil || claims.Kind != identityKind || claims.Deployment != deployment || claims.Subject == "" {
-		return store.Identity{}, false, nil
+		return model.Identity{}, false, nil
 	}
 	idn, err := s.engine.Identity(ctx, claims.Subject)
 	if errors.Is(err, chat.ErrNotFound) {
-		return store.Identity{}, false, nil
+		return model.Identity{}, false, nil
 	}
 	if err != nil {
-		return store.Identity{}, false, err
+		return model.Identity{}, false, err
 	}
 	return idn, idn.UUID == "", nil
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // startAnswer is startChat's answer with the fields of messaging mode.
@@ -50,7 +50,7 @@ func TestAnonymousIdentityKept(t *testing.T) {
 		t.Helper()
 		wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 			c, _ := gw.Store().Chat(ctx, chatID)
-			return c.State == store.StateActive
+			return c.State == model.StateActive
 		})
 	}
 	listed := func(token string) []string {

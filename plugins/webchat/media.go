@@ -5,9 +5,9 @@ import (
 	"errors"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Media requests (plugins/chat/media.go): an agent asks the visitor for a
@@ -75,7 +75,7 @@ func (s *Service) answerMediaRequest(ctx context.Context, call *bus.Call) (any, 
 // settleMediaRequest marks the newest open media request of chat c that a
 // file of this type and name answers as state (SUCCESS after an upload,
 // ERRORED after a refused one). Failing to is not the upload's failure.
-func (s *Service) settleMediaRequest(ctx context.Context, c store.Chat, typ, name string, state chat.MediaState) {
+func (s *Service) settleMediaRequest(ctx context.Context, c model.Chat, typ, name string, state chat.MediaState) {
 	list, err := s.engine.ChatMediaRequests(ctx, c.ID)
 	if err != nil {
 		return

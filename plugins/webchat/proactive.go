@@ -12,9 +12,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Proactive engagement's server side (DESIGN.md "Proactive engagement"):
@@ -111,11 +111,11 @@ func (s *Service) updateContext(ctx context.Context, call *bus.Call) (any, error
 		return nil, err
 	}
 	now := s.engine.Now().UnixMilli()
-	_, evs, err := s.engine.Mutate(ctx, c.ID, "", func(ch *store.Chat) ([]store.Event, error) {
-		if ch.State == store.StateEnded {
+	_, evs, err := s.engine.Mutate(ctx, c.ID, "", func(ch *model.Chat) ([]model.Event, error) {
+		if ch.State == model.StateEnded {
 			return nil, ErrNoActiveSession
 		}
-		return []store.Event{{Type: store.EventContextUpdated, From: s.visitorParty(*ch), Time: now, Data: visit}}, nil
+		return []model.Event{{Type: model.EventContextUpdated, From: s.visitorParty(*ch), Time: now, Data: visit}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -204,7 +204,7 @@ func (s *Service) leaveMessage(ctx context.Context, call *bus.Call) (any, error)
 			return nil, err
 		}
 	}
-	var idn *store.Identity
+	var idn *model.Identity
 	if o.IdentityToken != "" {
 		kept, ok, err := s.keptIdentity(ctx, o.IdentityToken, d.Key)
 		if err != nil {

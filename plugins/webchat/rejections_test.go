@@ -19,9 +19,9 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/wire/rejections.golden.json from the server's answers")
@@ -386,7 +386,7 @@ func rejectionsAfterState(t *testing.T, got map[string]outcome) {
 	visitor := guest.WithToken(st.Token)
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(context.Background(), st.ChatID)
-		return c.State == store.StateActive
+		return c.State == model.StateActive
 	})
 	var req struct{ ID string }
 	ann.Command("AgentService.requestFile", map[string]any{"chatId": st.ChatID, "types": []string{"image/png"}}).Into(t, &req)

@@ -12,9 +12,9 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Name is the plugin's bus name.
@@ -116,7 +116,7 @@ func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
 
 // observe publishes the visitor-facing events of a commit. It runs on the
 // store's writer goroutine, in commit order.
-func (s *Service) observe(c *store.Chat, evs []store.Event) {
+func (s *Service) observe(c *model.Chat, evs []model.Event) {
 	for _, ev := range evs {
 		if u, ok := toBus(c, ev); ok {
 			s.bus.Publish(u)
@@ -181,7 +181,7 @@ func resolveEmpty(context.Context, *bus.Call) (any, error) { return struct{}{}, 
 
 // visibleToVisitor is what a visitor's transcript shows: what participants
 // see, less what is for agents only (a silent supervisor, whispers).
-func visibleToVisitor(ev store.Event) bool { return chat.Visible(ev) && !ev.Internal }
+func visibleToVisitor(ev model.Event) bool { return chat.Visible(ev) && !ev.Internal }
 
 // getQueuePosition tells a waiting visitor its place in its queue (0 when
 // the chat is not waiting); changes are also pushed as queuePosition.
@@ -198,18 +198,18 @@ func (s *Service) getQueuePosition(ctx context.Context, call *bus.Call) (any, er
 }
 
 // session returns the caller's chat if it is open, else rej.
-func (s *Service) session(ctx context.Context, call *bus.Call, rej *bus.Rejection) (store.Chat, error) {
+func (s *Service) session(ctx context.Context, call *bus.Call, rej *bus.Rejection) (model.Chat, error) {
 	if call.Caller.Kind != bus.KindVisitor {
-		return store.Chat{}, rej
+		return model.Chat{}, rej
 	}
 	return s.readSession(ctx, call.Caller.ID, rej)
 }
 
 // liveSession is session for the hot paths (messages, typing): from the
 // engine's view of open chats, without userData and without a store read.
-func (s *Service) liveSession(ctx context.Context, call *bus.Call, rej *bus.Rejection) (store.Chat, error) {
+func (s *Service) liveSession(ctx context.Context, call *bus.Call, rej *bus.Rejection) (model.Chat, error) {
 	if call.Caller.Kind != bus.KindVisitor {
-		return store.Chat{}, rej
+		return model.Chat{}, rej
 	}
 	if c, ok := s.engine.OpenChat(call.Caller.ID); ok {
 		return c, nil
@@ -217,10 +217,10 @@ func (s *Service) liveSession(ctx context.Context, call *bus.Call, rej *bus.Reje
 	return s.readSession(ctx, call.Caller.ID, rej)
 }
 
-func (s *Service) readSession(ctx context.Context, id string, rej *bus.Rejection) (store.Chat, error) {
+func (s *Service) readSession(ctx context.Context, id string, rej *bus.Rejection) (model.Chat, error) {
 	c, err := s.engine.Chat(ctx, id)
-	if errors.Is(err, chat.ErrNotFound) || err == nil && c.State == store.StateEnded {
-		return store.Chat{}, rej
+	if errors.Is(err, chat.ErrNotFound) || err == nil && c.State == model.StateEnded {
+		return model.Chat{}, rej
 	}
 	return c, err
 }
@@ -272,13 +272,13 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 	// A visitor's token names its chat: an open one blocks a second start
 	// (but for another asynchronous conversation); an ended one's identity
 	// goes on in the new chat.
-	var current store.Chat
+	var current model.Chat
 	if caller.Kind == bus.KindVisitor {
 		c, err := s.engine.Chat(ctx, caller.ID)
 		if err != nil {
 			return StartResult{}, err
 		}
-		if c.State != store.StateEnded && !(o.NewConversation && c.Mode == config.ModeAsync) {
+		if c.State != model.StateEnded && !(o.NewConversation && c.Mode == config.ModeAsync) {
 			return StartResult{}, ErrAlreadyActive
 		}
 		current = c
@@ -295,7 +295,7 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 	if o.RequestID != "" && (len(o.RequestID) < 16 || len(o.RequestID) > 128) {
 		return StartResult{}, ErrStartRequestID
 	}
-	profile := store.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email}
+	profile := model.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email}
 	req := chat.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID, Wire: caller.Wire}
 
 	// Who the visitor is: a company uuid (signed where required), the
@@ -320,7 +320,7 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 		id := identityID(d.Key, uuid)
 		idn, err := s.engine.Identity(ctx, id)
 		if errors.Is(err, chat.ErrNotFound) {
-			idn = store.Identity{ID: id, UUID: uuid, CreatedAt: now}
+			idn = model.Identity{ID: id, UUID: uuid, CreatedAt: now}
 		} else if err != nil {
 			return StartResult{}, err
 		}
@@ -336,7 +336,7 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 	case current.ID != "" && current.Deployment == d.Key:
 		req.IdentityID = current.IdentityID
 	default:
-		idn := store.Identity{ID: "", Profile: profile, CreatedAt: now}
+		idn := model.Identity{ID: "", Profile: profile, CreatedAt: now}
 		if o.IdentityToken != "" && d.Mode == config.ModeAsync {
 			kept, ok, err := s.keptIdentity(ctx, o.IdentityToken, d.Key)
 			if err != nil {
@@ -427,10 +427,10 @@ func (s *Service) resumeOpen(ctx context.Context, deployment string, req chat.St
 	if err != nil {
 		return StartResult{}, false, err
 	}
-	var open *store.Chat
+	var open *model.Chat
 	for i := range chats { // oldest first: a tie goes to the newer
 		c := &chats[i]
-		if c.Deployment == deployment && c.Mode == config.ModeAsync && c.State != store.StateEnded &&
+		if c.Deployment == deployment && c.Mode == config.ModeAsync && c.State != model.StateEnded &&
 			(open == nil || c.LastActivity >= open.LastActivity) {
 			open = c
 		}
@@ -456,7 +456,7 @@ func (s *Service) resumeOpen(ctx context.Context, deployment string, req chat.St
 }
 
 // mergeIdentity folds the given profile, avatar and extra values into idn.
-func mergeIdentity(idn *store.Identity, o contract.IdentityOptions, form store.Profile, signed bool, now int64) {
+func mergeIdentity(idn *model.Identity, o contract.IdentityOptions, form model.Profile, signed bool, now int64) {
 	pick := func(dst *string, vals ...string) {
 		for _, v := range vals {
 			if v != "" {
@@ -523,8 +523,8 @@ func (s *Service) mergeUserData(defaults map[string]any, base json.RawMessage, u
 	return out, nil
 }
 
-func (s *Service) visitorParty(c store.Chat) store.Party {
-	return store.Party{ID: c.IdentityID, Name: chat.VisitorName(c.Visitor), Type: "Client"}
+func (s *Service) visitorParty(c model.Chat) model.Party {
+	return model.Party{ID: c.IdentityID, Name: chat.VisitorName(c.Visitor), Type: "Client"}
 }
 
 func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
@@ -571,7 +571,7 @@ func (s *Service) send(ctx context.Context, call *bus.Call, typ string, noSessio
 	if len(o.RequestID) > 128 {
 		return nil, ErrRequestIDTooLong
 	}
-	ev := store.Event{Type: typ, From: s.visitorParty(c), Text: text, Time: s.engine.Now().UnixMilli()}
+	ev := model.Event{Type: typ, From: s.visitorParty(c), Text: text, Time: s.engine.Now().UnixMilli()}
 	if o.Regex != "" {
 		if len(o.Regex) > 512 {
 			return nil, ErrRegexTooLong
@@ -592,15 +592,15 @@ func (s *Service) send(ctx context.Context, call *bus.Call, typ string, noSessio
 }
 
 func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) {
-	return s.send(ctx, call, store.EventMessage, ErrNoActiveSession, true)
+	return s.send(ctx, call, model.EventMessage, ErrNoActiveSession, true)
 }
 
 func (s *Service) sendCustomNotice(ctx context.Context, call *bus.Call) (any, error) {
-	return s.send(ctx, call, store.EventCustomNotice, ErrNoActiveSession, false)
+	return s.send(ctx, call, model.EventCustomNotice, ErrNoActiveSession, false)
 }
 
 func (s *Service) sendFilteredMessage(ctx context.Context, call *bus.Call) (any, error) {
-	return s.send(ctx, call, store.EventMessage, ErrNoActiveSessionShort, true)
+	return s.send(ctx, call, model.EventMessage, ErrNoActiveSessionShort, true)
 }
 
 func (s *Service) sendTyping(ctx context.Context, call *bus.Call) (any, error) {
@@ -668,8 +668,8 @@ func (s *Service) updateUserData(ctx context.Context, call *bus.Call) (any, erro
 	now := s.engine.Now().UnixMilli()
 	var merged json.RawMessage
 	var mergeErr error
-	_, _, err = s.engine.Mutate(ctx, c.ID, "", func(ch *store.Chat) ([]store.Event, error) {
-		if ch.State == store.StateEnded {
+	_, _, err = s.engine.Mutate(ctx, c.ID, "", func(ch *model.Chat) ([]model.Event, error) {
+		if ch.State == model.StateEnded {
 			return nil, ErrNoActiveSession
 		}
 		merged, mergeErr = s.mergeUserData(nil, ch.UserData, call.Options)
@@ -677,7 +677,7 @@ func (s *Service) updateUserData(ctx context.Context, call *bus.Call) (any, erro
 			return nil, mergeErr
 		}
 		ch.UserData = merged
-		return []store.Event{{Type: store.EventUserDataUpdated, From: s.visitorParty(*ch), Time: now, Data: merged}}, nil
+		return []model.Event{{Type: model.EventUserDataUpdated, From: s.visitorParty(*ch), Time: now, Data: merged}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -717,10 +717,10 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 	return contract.Transcript{Messages: msgs}, nil
 }
 
-func (s *Service) agentList(ctx context.Context, call *bus.Call) ([]AgentInfo, store.Chat, error) {
+func (s *Service) agentList(ctx context.Context, call *bus.Call) ([]AgentInfo, model.Chat, error) {
 	list := []AgentInfo{}
 	if call.Caller.Kind != bus.KindVisitor {
-		return list, store.Chat{}, nil
+		return list, model.Chat{}, nil
 	}
 	c, err := s.engine.Chat(ctx, call.Caller.ID)
 	if err != nil {
@@ -810,7 +810,7 @@ func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
 			return nil, ErrRestoreFailed
 		}
 		c, err := s.engine.Chat(ctx, claims.Chat)
-		if err != nil || c.State == store.StateEnded || c.IdentityID != claims.Subject {
+		if err != nil || c.State == model.StateEnded || c.IdentityID != claims.Subject {
 			return nil, ErrRestoreFailed
 		}
 		token, err := s.engine.IssueToken(ctx, c)
@@ -835,7 +835,7 @@ func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
 }
 
 // restored is restore's answer for chat c.
-func restored(c store.Chat) contract.Restored {
+func restored(c model.Chat) contract.Restored {
 	return contract.Restored{ChatID: c.ID, Mode: c.Mode, Seq: c.LastSeq, State: c.State, ParticipantID: c.IdentityID,
 		Restored: true, Async: c.Mode == config.ModeAsync, Read: c.VisitorRead}
 }

@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/model"
 )
 
 // Commands, all for the admin only.
@@ -26,7 +26,7 @@ const (
 
 // Delivery is an outbox entry as the admin commands show it.
 type Delivery struct {
-	store.OutboxEntry
+	model.OutboxEntry
 	State string `json:"state"` // pending | dead
 }
 
@@ -51,9 +51,9 @@ func (s *Service) listDeliveries(ctx context.Context, call *bus.Call) (any, erro
 		return nil, err
 	}
 	if o.State == "" {
-		o.State = store.OutboxPending
+		o.State = model.OutboxPending
 	}
-	if o.State != store.OutboxPending && o.State != store.OutboxDead {
+	if o.State != model.OutboxPending && o.State != model.OutboxDead {
 		return nil, ErrBadState
 	}
 	if o.Limit <= 0 {
@@ -87,14 +87,14 @@ func (s *Service) retryDelivery(ctx context.Context, call *bus.Call) (any, error
 		return nil, ErrNoID
 	}
 	e, err := s.store.RetryDead(ctx, id, s.now())
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, ErrDeliveryNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
 	s.wake()
-	return Delivery{OutboxEntry: e, State: store.OutboxPending}, nil
+	return Delivery{OutboxEntry: e, State: model.OutboxPending}, nil
 }
 
 // parseID accepts a delivery id as a JSON number or a string of digits (as
@@ -120,7 +120,7 @@ func (s *Service) retryAll(ctx context.Context, call *bus.Call) (any, error) {
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
-	if o.State != "" && o.State != store.OutboxDead {
+	if o.State != "" && o.State != model.OutboxDead {
 		return nil, ErrRetryState
 	}
 	const batch = 1000 // one transaction each

@@ -3,6 +3,7 @@ package webhooks
 import (
 	"encoding/json"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -23,7 +24,7 @@ type ErasedPayload struct {
 // Erased makes the identity.erased deliveries of an erasure, one per
 // subscription that wants it. The store writes them in the transaction
 // that erases; call Wake after it committed.
-func (s *Service) Erased(identityID string, e store.Erasure) []store.OutboxEntry {
+func (s *Service) Erased(identityID string, e store.Erasure) []model.OutboxEntry {
 	hooks := s.engine.Config().Webhooks
 	now := s.now().UnixMilli()
 	p := ErasedPayload{ID: "identity:" + identityID + ":erased", Event: EventIdentityErased, CreatedAt: now,
@@ -31,7 +32,7 @@ func (s *Service) Erased(identityID string, e store.Erasure) []store.OutboxEntry
 	if p.ChatIDs == nil {
 		p.ChatIDs = []string{}
 	}
-	var out []store.OutboxEntry
+	var out []model.OutboxEntry
 	var body []byte
 	for _, w := range hooks {
 		if !subscribed(w, EventIdentityErased) {
@@ -40,7 +41,7 @@ func (s *Service) Erased(identityID string, e store.Erasure) []store.OutboxEntry
 		if body == nil {
 			body, _ = json.Marshal(p)
 		}
-		out = append(out, store.OutboxEntry{Subscription: w.ID, Event: EventIdentityErased, EventID: p.ID,
+		out = append(out, model.OutboxEntry{Subscription: w.ID, Event: EventIdentityErased, EventID: p.ID,
 			Body: body, CreatedAt: now, NextAt: now})
 	}
 	return out

@@ -6,8 +6,8 @@ import (
 	"strconv"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Event names. config.WebhookEvents lists the same.
@@ -55,30 +55,30 @@ func EventID(chatID string, seq uint64, name string) string {
 }
 
 // eventNames maps one stored event to the webhook events it means.
-func eventNames(c *store.Chat, ev store.Event) []string {
+func eventNames(c *model.Chat, ev model.Event) []string {
 	switch {
-	case ev.Seq == 1 && ev.Type == store.EventParticipantJoined && ev.From.Type == "Client":
+	case ev.Seq == 1 && ev.Type == model.EventParticipantJoined && ev.From.Type == "Client":
 		if c.Mode == config.ModeAsync {
 			return []string{EventChatStarted}
 		}
 		return []string{EventChatStarted, EventThreadCreated}
-	case ev.Type == store.EventThreadOpened:
+	case ev.Type == model.EventThreadOpened:
 		return []string{EventThreadCreated}
-	case (ev.Type == store.EventMessage || ev.Type == store.EventFileUploaded) && !ev.Internal:
+	case (ev.Type == model.EventMessage || ev.Type == model.EventFileUploaded) && !ev.Internal:
 		return []string{EventMessageCreated}
-	case ev.Type == store.EventTransferred:
+	case ev.Type == model.EventTransferred:
 		return []string{EventChatTransferred}
-	case ev.Type == store.EventChatEnded:
+	case ev.Type == model.EventChatEnded:
 		return []string{EventChatEnded}
-	case ev.Type == store.EventResolved:
+	case ev.Type == model.EventResolved:
 		return []string{EventChatResolved}
-	case ev.Type == store.EventChatRated:
+	case ev.Type == model.EventChatRated:
 		return []string{EventChatRated}
 	}
 	return nil
 }
 
-func newPayload(c *store.Chat, ev store.Event, name string) Payload {
+func newPayload(c *model.Chat, ev model.Event, name string) Payload {
 	p := Payload{
 		ID: EventID(c.ID, ev.Seq, name), Event: name, CreatedAt: ev.Time, Deployment: c.Deployment,
 		Chat: ChatInfo{ID: c.ID, Mode: c.Mode, State: c.State, Queue: c.Queue},
@@ -102,13 +102,13 @@ func subscribed(w config.Webhook, name string) bool {
 // outbox makes the deliveries, one per (subscription, event), of the events a
 // write appended to chat c (as of that commit), for the subscriptions in
 // force. It does no I/O.
-func (s *Service) outbox(c *store.Chat, evs []store.Event) []store.OutboxEntry {
+func (s *Service) outbox(c *model.Chat, evs []model.Event) []model.OutboxEntry {
 	hooks := s.engine.Config().Webhooks
 	if len(hooks) == 0 {
 		return nil
 	}
 	now := s.now().UnixMilli()
-	var out []store.OutboxEntry
+	var out []model.OutboxEntry
 	for _, ev := range evs {
 		for _, name := range eventNames(c, ev) {
 			var body []byte
@@ -119,7 +119,7 @@ func (s *Service) outbox(c *store.Chat, evs []store.Event) []store.OutboxEntry {
 				if body == nil {
 					body = marshalPayload(newPayload(c, ev, name))
 				}
-				out = append(out, store.OutboxEntry{Subscription: w.ID, Event: name, EventID: EventID(c.ID, ev.Seq, name),
+				out = append(out, model.OutboxEntry{Subscription: w.ID, Event: name, EventID: EventID(c.ID, ev.Seq, name),
 					Body: body, CreatedAt: now, NextAt: now})
 			}
 		}
@@ -149,12 +149,12 @@ type MessagePayload struct {
 	Event       string             `json:"event"`
 	CreatedAt   int64              `json:"createdAt"` // when it was left or answered, unix ms
 	Deployment  string             `json:"deployment"`
-	LeftMessage *store.LeftMessage `json:"leftMessage"`
+	LeftMessage *model.LeftMessage `json:"leftMessage"`
 }
 
 // MessageOutbox is the engine's Options.MessageOutbox: the deliveries of a
 // left message's event, one per subscription that wants it. It does no I/O.
-func (s *Service) MessageOutbox(event string, m store.LeftMessage) []store.OutboxEntry {
+func (s *Service) MessageOutbox(event string, m model.LeftMessage) []model.OutboxEntry {
 	hooks := s.engine.Config().Webhooks
 	at := m.CreatedAt
 	if event == EventMessageAnswered && m.Answer != nil {
@@ -162,7 +162,7 @@ func (s *Service) MessageOutbox(event string, m store.LeftMessage) []store.Outbo
 	}
 	id := m.ID + ":" + event
 	var body []byte
-	var out []store.OutboxEntry
+	var out []model.OutboxEntry
 	now := s.now().UnixMilli()
 	for _, w := range hooks {
 		if !subscribed(w, event) {
@@ -171,7 +171,7 @@ func (s *Service) MessageOutbox(event string, m store.LeftMessage) []store.Outbo
 		if body == nil {
 			body, _ = json.Marshal(MessagePayload{ID: id, Event: event, CreatedAt: at, Deployment: m.Deployment, LeftMessage: &m})
 		}
-		out = append(out, store.OutboxEntry{Subscription: w.ID, Event: event, EventID: id, Body: body, CreatedAt: now, NextAt: now})
+		out = append(out, model.OutboxEntry{Subscription: w.ID, Event: event, EventID: id, Body: body, CreatedAt: now, NextAt: now})
 	}
 	return out
 }

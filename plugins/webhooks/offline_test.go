@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // TestWebhooks_ReceiverOffAcrossRestart: nothing listens at the receiver's
@@ -37,7 +37,7 @@ func TestWebhooks_ReceiverOffAcrossRestart(t *testing.T) {
 		t.Helper()
 		total := 0
 		wiretest.WaitFor(t, 10*time.Second, func() bool {
-			list, err := gw.Store().ListOutbox(ctx, store.OutboxPending, 0, 100)
+			list, err := gw.Store().ListOutbox(ctx, model.OutboxPending, 0, 100)
 			if err != nil || len(list) != entries {
 				return false
 			}
@@ -50,7 +50,7 @@ func TestWebhooks_ReceiverOffAcrossRestart(t *testing.T) {
 			}
 			return true
 		})
-		list, _ := gw.Store().ListOutbox(ctx, store.OutboxPending, 0, 100)
+		list, _ := gw.Store().ListOutbox(ctx, model.OutboxPending, 0, 100)
 		for _, e := range list {
 			if e.LastStatus != 0 || e.LastError == "" {
 				t.Errorf("entry %d: status %d, error %q; want a refused connection", e.ID, e.LastStatus, e.LastError)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/cxgate/cxgate/internal/netguard"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // privateName is a host name that resolves to a loopback or private address
@@ -88,10 +88,10 @@ func TestWebhooks_PrivateDestinations(t *testing.T) {
 		t.Fatalf("update to %s: HTTP %d %s", hookURL, status, body)
 	}
 	liveChat(t, gw)
-	var list []store.OutboxEntry
+	var list []model.OutboxEntry
 	wiretest.WaitFor(t, 10*time.Second, func() bool {
 		var err error
-		if list, err = gw.Store().ListOutbox(context.Background(), store.OutboxPending, 0, 100); err != nil {
+		if list, err = gw.Store().ListOutbox(context.Background(), model.OutboxPending, 0, 100); err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range list {
@@ -132,9 +132,9 @@ func TestWebhooks_AttemptErrorsHidePortState(t *testing.T) {
 		t.Fatalf("create: HTTP %d %s", r.HTTPStatus, r.Body)
 	}
 	liveChat(t, gw)
-	var list []store.OutboxEntry
+	var list []model.OutboxEntry
 	wiretest.WaitFor(t, 10*time.Second, func() bool {
-		list, _ = gw.Store().ListOutbox(context.Background(), store.OutboxPending, 0, 100)
+		list, _ = gw.Store().ListOutbox(context.Background(), model.OutboxPending, 0, 100)
 		for _, e := range list {
 			if e.Attempts < 1 {
 				return false

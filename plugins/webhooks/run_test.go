@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -26,13 +27,13 @@ func TestRun_PrunesHourly(t *testing.T) {
 		defer st.Close()
 		ctx := context.Background()
 		// Two entries (ids 1 and 2), written as the change feed's consumer does.
-		if err := st.ConsumeChanges(ctx, 0, []store.OutboxEntry{{Subscription: "hook", NextAt: 1 << 62},
+		if err := st.ConsumeChanges(ctx, 0, []model.OutboxEntry{{Subscription: "hook", NextAt: 1 << 62},
 			{Subscription: "hook", NextAt: 1 << 62}}); err != nil {
 			t.Fatal(err)
 		}
 		// Entry 1 died 2 h ago, entry 2 45 min ago; they are kept for 90 min.
 		for id, age := range map[uint64]time.Duration{1: 2 * time.Hour, 2: 45 * time.Minute} {
-			if err := st.MoveToDead(ctx, store.OutboxEntry{ID: id, Subscription: "hook", DeadAt: time.Now().Add(-age).UnixMilli()}); err != nil {
+			if err := st.MoveToDead(ctx, model.OutboxEntry{ID: id, Subscription: "hook", DeadAt: time.Now().Add(-age).UnixMilli()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -84,11 +85,11 @@ func TestDispatch(t *testing.T) {
 	ctx := context.Background()
 	// An entry "<subscription>@<seconds from now>", written as the change
 	// feed's consumer does.
-	var entries []store.OutboxEntry
+	var entries []model.OutboxEntry
 	for _, text := range []string{"slow@-50", "slow@-40", "slow@-30", "fast@-20", "slow@-10", "fast@30"} { // ids 1..6
 		sub, in, _ := strings.Cut(text, "@")
 		secs, _ := strconv.Atoi(in)
-		entries = append(entries, store.OutboxEntry{Subscription: sub, NextAt: now.Add(time.Duration(secs) * time.Second).UnixMilli()})
+		entries = append(entries, model.OutboxEntry{Subscription: sub, NextAt: now.Add(time.Duration(secs) * time.Second).UnixMilli()})
 	}
 	if err := st.ConsumeChanges(ctx, 0, entries); err != nil {
 		t.Fatal(err)
@@ -100,7 +101,7 @@ func TestDispatch(t *testing.T) {
 	step := func(name string, wantStarted []uint64, wantWait time.Duration) {
 		t.Helper()
 		var started []uint64
-		wait := s.dispatch(ctx, inflight, func(e store.OutboxEntry) { started = append(started, e.ID) })
+		wait := s.dispatch(ctx, inflight, func(e model.OutboxEntry) { started = append(started, e.ID) })
 		if !slices.Equal(started, wantStarted) || wait != wantWait {
 			t.Fatalf("%s: started %v, wait %v; want %v, %v", name, started, wait, wantStarted, wantWait)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/netguard"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
@@ -28,21 +29,21 @@ const Name = "WebhookService"
 
 // Outbox is what the service needs of the store; *store.Store has it.
 type Outbox interface {
-	PendingOutbox(ctx context.Context, now time.Time, want func(subscription string) int) ([]store.OutboxEntry, time.Time, error)
-	UpdateOutbox(ctx context.Context, e store.OutboxEntry) error
+	PendingOutbox(ctx context.Context, now time.Time, want func(subscription string) int) ([]model.OutboxEntry, time.Time, error)
+	UpdateOutbox(ctx context.Context, e model.OutboxEntry) error
 	DeleteOutbox(ctx context.Context, id uint64) error
-	MoveToDead(ctx context.Context, e store.OutboxEntry) error
-	RetryDead(ctx context.Context, id uint64, now time.Time) (store.OutboxEntry, error)
+	MoveToDead(ctx context.Context, e model.OutboxEntry) error
+	RetryDead(ctx context.Context, id uint64, now time.Time) (model.OutboxEntry, error)
 	RetryAllDead(ctx context.Context, now time.Time, limit int) (int, error)
-	ListOutbox(ctx context.Context, state string, after uint64, limit int) ([]store.OutboxEntry, error)
-	OutboxEntryByID(ctx context.Context, id uint64) (store.OutboxEntry, string, error)
+	ListOutbox(ctx context.Context, state string, after uint64, limit int) ([]model.OutboxEntry, error)
+	OutboxEntryByID(ctx context.Context, id uint64) (model.OutboxEntry, string, error)
 	OutboxDepth(ctx context.Context) (pending, dead int, err error)
 	PruneDead(ctx context.Context, deadBefore time.Time, keep int) (removed int, err error)
 	// The change feed, which the service turns into outbox entries.
 	SetChangeFeed(on bool)
 	ChangeFeedSignal() <-chan struct{}
-	Changes(ctx context.Context, limit int) ([]store.Change, [][]store.Event, error)
-	ConsumeChanges(ctx context.Context, through uint64, entries []store.OutboxEntry) error
+	Changes(ctx context.Context, limit int) ([]store.Change, [][]model.Event, error)
+	ConsumeChanges(ctx context.Context, through uint64, entries []model.OutboxEntry) error
 }
 
 // Options tune delivery. The zero value is the production default.
@@ -179,7 +180,7 @@ func Register(b *bus.Bus, st Outbox, e *chat.Engine, o Options) (*Service, error
 	e.ObserveConfig(func(c *config.Config) { st.SetChangeFeed(len(c.Webhooks) > 0) })
 	// A left message commits with its deliveries; wake Run after every one,
 	// they are few.
-	e.ObserveMessages(func(string, store.LeftMessage) { s.wake() })
+	e.ObserveMessages(func(string, model.LeftMessage) { s.wake() })
 	return s, nil
 }
 
@@ -199,7 +200,7 @@ func (s *Service) drainChanges(ctx context.Context) {
 		if len(changes) == 0 {
 			return
 		}
-		var entries []store.OutboxEntry
+		var entries []model.OutboxEntry
 		for i := range changes {
 			entries = append(entries, s.outbox(&changes[i].Chat, events[i])...)
 		}
@@ -239,7 +240,7 @@ func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	inflight := newFlights()
-	finished := make(chan store.OutboxEntry, s.opts.Concurrency) // never blocks: at most Concurrency in flight
+	finished := make(chan model.OutboxEntry, s.opts.Concurrency) // never blocks: at most Concurrency in flight
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -249,7 +250,7 @@ func (s *Service) Run(ctx context.Context) {
 	s.drainChanges(ctx) // rows a stop or crash left behind
 	feed := s.store.ChangeFeedSignal()
 	for {
-		wait := s.dispatch(ctx, inflight, func(e store.OutboxEntry) {
+		wait := s.dispatch(ctx, inflight, func(e model.OutboxEntry) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -291,12 +292,12 @@ func newFlights() *flights {
 	return &flights{ids: map[uint64]bool{}, subs: map[string]int{}}
 }
 
-func (f *flights) add(e store.OutboxEntry) {
+func (f *flights) add(e model.OutboxEntry) {
 	f.ids[e.ID] = true
 	f.subs[e.Subscription]++
 }
 
-func (f *flights) remove(e store.OutboxEntry) {
+func (f *flights) remove(e model.OutboxEntry) {
 	delete(f.ids, e.ID)
 	if f.subs[e.Subscription]--; f.subs[e.Subscription] <= 0 {
 		delete(f.subs, e.Subscription)
@@ -307,7 +308,7 @@ func (f *flights) remove(e store.OutboxEntry) {
 // are free request slots and their subscriptions are below PerWebhook, and
 // returns how long to wait for the next due one (-1: until something
 // happens; a request that ends wakes Run).
-func (s *Service) dispatch(ctx context.Context, inflight *flights, start func(store.OutboxEntry)) time.Duration {
+func (s *Service) dispatch(ctx context.Context, inflight *flights, start func(model.OutboxEntry)) time.Duration {
 	free := s.opts.Concurrency - len(inflight.ids)
 	if free <= 0 || ctx.Err() != nil {
 		return -1
@@ -363,7 +364,7 @@ func (s *Service) pruneDead(ctx context.Context) {
 }
 
 // deliver makes one attempt at e and records its outcome.
-func (s *Service) deliver(ctx context.Context, e store.OutboxEntry) {
+func (s *Service) deliver(ctx context.Context, e model.OutboxEntry) {
 	now := s.now()
 	var status int
 	var err error
@@ -407,13 +408,13 @@ func (s *Service) deliver(ctx context.Context, e store.OutboxEntry) {
 		log.Warn("webhooks: delivery failed", "attempts", e.Attempts, "err", e.LastError, "retryIn", time.UnixMilli(e.NextAt).Sub(now))
 		err = s.store.UpdateOutbox(rctx, e)
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		log.Error("webhooks: record attempt", "err", err)
 	}
 }
 
 // post sends e to w signed at now and returns the answer's status.
-func (s *Service) post(ctx context.Context, w config.Webhook, e store.OutboxEntry, now time.Time) (int, error) {
+func (s *Service) post(ctx context.Context, w config.Webhook, e model.OutboxEntry, now time.Time) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(e.Body))
 	if err != nil {
 		return 0, err

@@ -18,9 +18,9 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/server/servertest"
-	"github.com/cxgate/cxgate/store"
 )
 
 // received is one request the receiver answered.
@@ -166,7 +166,7 @@ type started struct {
 
 // seqOf finds the seq of the single stored event of chatID that match
 // accepts.
-func seqOf(t testing.TB, gw *servertest.Gateway, chatID string, match func(store.Event) bool) uint64 {
+func seqOf(t testing.TB, gw *servertest.Gateway, chatID string, match func(model.Event) bool) uint64 {
 	t.Helper()
 	evs, err := gw.Store().EventsAfter(context.Background(), chatID, 0, 1000)
 	if err != nil {
@@ -184,12 +184,12 @@ func seqOf(t testing.TB, gw *servertest.Gateway, chatID string, match func(store
 	return seqs[0]
 }
 
-func ofType(typ string) func(store.Event) bool {
-	return func(ev store.Event) bool { return ev.Type == typ }
+func ofType(typ string) func(model.Event) bool {
+	return func(ev model.Event) bool { return ev.Type == typ }
 }
 
-func message(text string) func(store.Event) bool {
-	return func(ev store.Event) bool { return ev.Type == store.EventMessage && ev.Text == text }
+func message(text string) func(model.Event) bool {
+	return func(ev model.Event) bool { return ev.Type == model.EventMessage && ev.Text == text }
 }
 
 func waitState(t testing.TB, gw *servertest.Gateway, chatID, state string) {
@@ -222,7 +222,7 @@ func liveChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[str
 	var st started
 	wiretest.NewHTTP(t, gw.URL).WithDeployment("demo").Command("WebChatService.startChat", map[string]any{"nickname": "Mia"}).Into(t, &st)
 	visitor := wiretest.NewHTTP(t, gw.URL).WithToken(st.Token)
-	waitState(t, gw, st.ChatID, store.StateActive)
+	waitState(t, gw, st.ChatID, model.StateActive)
 	visitor.Command("WebChatService.sendMessage", map[string]string{"message": "hello"}).Resolved(t)
 	ann.Command("AgentService.sendMessage", map[string]string{"chatId": st.ChatID, "message": "hi Mia"}).Resolved(t)
 	ann.Command("AgentService.sendMessage", map[string]any{"chatId": st.ChatID, "message": "note: VIP customer", "internal": true}).Resolved(t)
@@ -241,9 +241,9 @@ func liveChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[str
 		id(1, webhooks.EventThreadCreated):                                                         webhooks.EventThreadCreated,
 		id(seqOf(t, gw, st.ChatID, message("hello")), webhooks.EventMessageCreated):                webhooks.EventMessageCreated,
 		id(seqOf(t, gw, st.ChatID, message("hi Mia")), webhooks.EventMessageCreated):               webhooks.EventMessageCreated,
-		id(seqOf(t, gw, st.ChatID, ofType(store.EventTransferred)), webhooks.EventChatTransferred): webhooks.EventChatTransferred,
-		id(seqOf(t, gw, st.ChatID, ofType(store.EventChatEnded)), webhooks.EventChatEnded):         webhooks.EventChatEnded,
-		id(seqOf(t, gw, st.ChatID, ofType(store.EventChatRated)), webhooks.EventChatRated):         webhooks.EventChatRated,
+		id(seqOf(t, gw, st.ChatID, ofType(model.EventTransferred)), webhooks.EventChatTransferred): webhooks.EventChatTransferred,
+		id(seqOf(t, gw, st.ChatID, ofType(model.EventChatEnded)), webhooks.EventChatEnded):         webhooks.EventChatEnded,
+		id(seqOf(t, gw, st.ChatID, ofType(model.EventChatRated)), webhooks.EventChatRated):         webhooks.EventChatRated,
 	}
 	return st.ChatID, want
 }
@@ -258,15 +258,15 @@ func asyncChat(t testing.TB, gw *servertest.Gateway) (chatID string, want map[st
 	wiretest.NewHTTP(t, gw.URL).WithDeployment("demo-async").Command("WebChatService.startChat", map[string]any{"nickname": "Leo"}).Into(t, &st)
 	visitor := wiretest.NewHTTP(t, gw.URL).WithToken(st.Token)
 	visitor.Command("WebChatService.sendMessage", map[string]string{"message": "my parcel"}).Resolved(t)
-	waitState(t, gw, st.ChatID, store.StateActive)
+	waitState(t, gw, st.ChatID, model.StateActive)
 	ann.Command("AgentService.resolveChat", map[string]string{"chatId": st.ChatID, "disposition": "answered"}).Resolved(t)
 
 	id := func(seq uint64, name string) string { return webhooks.EventID(st.ChatID, seq, name) }
 	want = map[string]string{
 		id(1, webhooks.EventChatStarted): webhooks.EventChatStarted,
-		id(seqOf(t, gw, st.ChatID, ofType(store.EventThreadOpened)), webhooks.EventThreadCreated): webhooks.EventThreadCreated,
+		id(seqOf(t, gw, st.ChatID, ofType(model.EventThreadOpened)), webhooks.EventThreadCreated): webhooks.EventThreadCreated,
 		id(seqOf(t, gw, st.ChatID, message("my parcel")), webhooks.EventMessageCreated):           webhooks.EventMessageCreated,
-		id(seqOf(t, gw, st.ChatID, ofType(store.EventResolved)), webhooks.EventChatResolved):      webhooks.EventChatResolved,
+		id(seqOf(t, gw, st.ChatID, ofType(model.EventResolved)), webhooks.EventChatResolved):      webhooks.EventChatResolved,
 	}
 	return st.ChatID, want
 }
@@ -388,7 +388,7 @@ func TestWebhooks_EveryEvent(t *testing.T) {
 				p.Message.Text == "hi Mia" && (p.Message.From.Type != "Agent" || p.Message.From.ParticipantID != "ann") {
 				t.Errorf("%s: message %+v", id, p.Message)
 			}
-			if !strings.HasSuffix(id, fmt.Sprintf(":%d:%s", p.Message.Index, p.Event)) || p.Message.Type != store.EventMessage {
+			if !strings.HasSuffix(id, fmt.Sprintf(":%d:%s", p.Message.Index, p.Event)) || p.Message.Type != model.EventMessage {
 				t.Errorf("%s: message index %d type %s", id, p.Message.Index, p.Message.Type)
 			}
 		case webhooks.EventChatTransferred:
@@ -397,7 +397,7 @@ func TestWebhooks_EveryEvent(t *testing.T) {
 				t.Errorf("%s: data %s", id, p.Data)
 			}
 		case webhooks.EventChatEnded:
-			if p.Chat.State != store.StateEnded || !strings.Contains(string(p.Data), `"by":"agent"`) {
+			if p.Chat.State != model.StateEnded || !strings.Contains(string(p.Data), `"by":"agent"`) {
 				t.Errorf("%s: state %s data %s", id, p.Chat.State, p.Data)
 			}
 		case webhooks.EventChatRated:
@@ -405,15 +405,15 @@ func TestWebhooks_EveryEvent(t *testing.T) {
 				Rating  int
 				Comment string
 			}
-			if err := json.Unmarshal(p.Data, &d); err != nil || d.Rating != 4 || d.Comment != "thanks, Bob" || p.Chat.State != store.StateEnded {
+			if err := json.Unmarshal(p.Data, &d); err != nil || d.Rating != 4 || d.Comment != "thanks, Bob" || p.Chat.State != model.StateEnded {
 				t.Errorf("%s: state %s data %s", id, p.Chat.State, p.Data)
 			}
 		case webhooks.EventChatResolved:
-			if !strings.Contains(string(p.Data), `"disposition":"answered"`) || p.Chat.State != store.StateIdle {
+			if !strings.Contains(string(p.Data), `"disposition":"answered"`) || p.Chat.State != model.StateIdle {
 				t.Errorf("%s: state %s data %s", id, p.Chat.State, p.Data)
 			}
 		case webhooks.EventChatStarted:
-			if p.Chat.State != store.StateQueued {
+			if p.Chat.State != model.StateQueued {
 				t.Errorf("%s: state %s, want queued", id, p.Chat.State)
 			}
 		}
@@ -450,7 +450,7 @@ func TestWebhooks_ReceiverDownThenUp(t *testing.T) {
 		}
 		return true
 	})
-	list, err := gw.Store().ListOutbox(context.Background(), store.OutboxPending, 0, 100)
+	list, err := gw.Store().ListOutbox(context.Background(), model.OutboxPending, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func TestWebhooks_Restart(t *testing.T) {
 		gw := servertest.Start(t, servertest.Options{DataDir: dir, Webhooks: fast, Config: down})
 		_, want = liveChat(t, gw)
 		wiretest.WaitFor(t, 10*time.Second, func() bool {
-			list, _ := gw.Store().ListOutbox(context.Background(), store.OutboxPending, 0, 100)
+			list, _ := gw.Store().ListOutbox(context.Background(), model.OutboxPending, 0, 100)
 			for _, e := range list {
 				if e.Attempts == 0 {
 					return false
@@ -680,7 +680,7 @@ func TestWebhooks_ConfigAtRunTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	wiretest.WaitFor(t, 10*time.Second, func() bool { _, dead, _ := gw.Webhooks().Depth(ctx); return dead == 2 })
-	list, err := gw.Store().ListOutbox(ctx, store.OutboxDead, 0, 10)
+	list, err := gw.Store().ListOutbox(ctx, model.OutboxDead, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -768,7 +768,7 @@ func TestWebhooks_HangingReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ev := range evs {
-		if ev.Type == store.EventMessage {
+		if ev.Type == model.EventMessage {
 			want[webhooks.EventID(st.ChatID, ev.Seq, webhooks.EventMessageCreated)] = webhooks.EventMessageCreated
 		}
 	}
@@ -814,7 +814,7 @@ func TestWebhooks_PruneDead(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	deadIDs := func(gw *servertest.Gateway) []uint64 {
-		list, err := gw.Store().ListOutbox(ctx, store.OutboxDead, 0, 100)
+		list, err := gw.Store().ListOutbox(ctx, model.OutboxDead, 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/server"
-	"github.com/cxgate/cxgate/store"
 	"github.com/cxgate/cxgate/web"
 )
 
@@ -113,7 +113,7 @@ func Start(t testing.TB, o Options) *Gateway {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		// A test may close the store itself (readiness tests do).
-		if err := srv.Store().Check(); err != nil && !errors.Is(err, store.ErrClosed) {
+		if err := srv.Store().Check(); err != nil && !errors.Is(err, model.ErrClosed) {
 			t.Errorf("servertest: bbolt consistency: %v", err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/model"
 )
 
 // Log is what the suite needs of a backend: the event log with the chat
@@ -23,14 +23,14 @@ type Log interface {
 	// CreateChat stores a new chat and its first events (seqs from 1);
 	// with a StartKey already used on the deployment it writes nothing
 	// and returns that chat with existing = true.
-	CreateChat(ctx context.Context, n store.NewChat) (c store.Chat, existing bool, err error)
+	CreateChat(ctx context.Context, n model.NewChat) (c model.Chat, existing bool, err error)
 	// Mutate changes the chat record and appends fn's events with the
 	// chat's next seqs, in one transaction; with a request id already
 	// applied it writes nothing and returns the first attempt's events.
-	Mutate(ctx context.Context, id, requestID string, fn store.MutateFunc) (c store.Chat, evs []store.Event, replayed bool, err error)
-	Chat(ctx context.Context, id string) (store.Chat, error)
-	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]store.Event, error)
-	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]store.Event, error)
+	Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error)
+	Chat(ctx context.Context, id string) (model.Chat, error)
+	EventsAfter(ctx context.Context, chatID string, after uint64, limit int) ([]model.Event, error)
+	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]model.Event, error)
 	Close() error
 }
 
@@ -66,24 +66,24 @@ func closeLog(t *testing.T, l Log) {
 	}
 }
 
-func newChat(id string) store.NewChat {
-	return store.NewChat{
-		Chat: store.Chat{ID: id, Deployment: "conformance", Mode: "live", State: store.StateQueued,
+func newChat(id string) model.NewChat {
+	return model.NewChat{
+		Chat: model.Chat{ID: id, Deployment: "conformance", Mode: "live", State: model.StateQueued,
 			IdentityID: "idn-" + id, CreatedAt: 1_700_000_000_000},
-		Events: []store.Event{{Type: store.EventParticipantJoined, From: store.Party{ID: "v-" + id, Type: "Client"},
+		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{ID: "v-" + id, Type: "Client"},
 			Time: 1_700_000_000_000}},
 	}
 }
 
-func message(text string) store.Event {
-	return store.Event{Type: store.EventMessage, From: store.Party{ID: "v", Type: "Client"}, Text: text, Time: 1_700_000_000_001}
+func message(text string) model.Event {
+	return model.Event{Type: model.EventMessage, From: model.Party{ID: "v", Type: "Client"}, Text: text, Time: 1_700_000_000_001}
 }
 
-func appendFn(evs ...store.Event) store.MutateFunc {
-	return func(*store.Chat) ([]store.Event, error) { return evs, nil }
+func appendFn(evs ...model.Event) model.MutateFunc {
+	return func(*model.Chat) ([]model.Event, error) { return evs, nil }
 }
 
-func mustCreate(t *testing.T, l Log, id string) store.Chat {
+func mustCreate(t *testing.T, l Log, id string) model.Chat {
 	t.Helper()
 	c, existing, err := l.CreateChat(context.Background(), newChat(id))
 	if err != nil || existing {
@@ -93,9 +93,9 @@ func mustCreate(t *testing.T, l Log, id string) store.Chat {
 }
 
 // allEvents reads every event of a chat, page by page.
-func allEvents(t *testing.T, l Log, chatID string) []store.Event {
+func allEvents(t *testing.T, l Log, chatID string) []model.Event {
 	t.Helper()
-	var out []store.Event
+	var out []model.Event
 	var after uint64
 	for {
 		page, err := l.EventsAfter(context.Background(), chatID, after, 100)
@@ -111,7 +111,7 @@ func allEvents(t *testing.T, l Log, chatID string) []store.Event {
 }
 
 // checkContiguous fails unless evs have seqs 1..len(evs) in order.
-func checkContiguous(t *testing.T, chatID string, evs []store.Event) {
+func checkContiguous(t *testing.T, chatID string, evs []model.Event) {
 	t.Helper()
 	for i, ev := range evs {
 		if ev.Seq != uint64(i+1) {
@@ -193,11 +193,11 @@ func testRecord(t *testing.T, open Opener) {
 	l := mustOpen(t, open, t.TempDir())
 	defer closeLog(t, l)
 	mustCreate(t, l, "c1")
-	c, evs, _, err := l.Mutate(ctx, "c1", "", func(c *store.Chat) ([]store.Event, error) {
-		c.State = store.StateActive
+	c, evs, _, err := l.Mutate(ctx, "c1", "", func(c *model.Chat) ([]model.Event, error) {
+		c.State = model.StateActive
 		c.Subject = "changed"
 		c.ID, c.LastSeq = "other", 999 // ignored: the log's
-		return []store.Event{message("a"), message("b")}, nil
+		return []model.Event{message("a"), message("b")}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -209,13 +209,13 @@ func testRecord(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.State != store.StateActive || rec.Subject != "changed" || rec.LastSeq != 3 {
+	if rec.State != model.StateActive || rec.Subject != "changed" || rec.LastSeq != 3 {
 		t.Fatalf("record = state %q subject %q LastSeq %d; want active, changed, 3", rec.State, rec.Subject, rec.LastSeq)
 	}
 	refused := errors.New("refused")
-	_, _, _, err = l.Mutate(ctx, "c1", "rq-refused", func(c *store.Chat) ([]store.Event, error) {
+	_, _, _, err = l.Mutate(ctx, "c1", "rq-refused", func(c *model.Chat) ([]model.Event, error) {
 		c.Subject = "must not stay"
-		return []store.Event{message("lost")}, refused
+		return []model.Event{message("lost")}, refused
 	})
 	if !errors.Is(err, refused) {
 		t.Fatalf("refused mutation: err %v, want the function's error", err)
@@ -230,10 +230,10 @@ func testRecord(t *testing.T, open Opener) {
 	if _, evs, replayed, err := l.Mutate(ctx, "c1", "rq-refused", appendFn(message("now"))); err != nil || replayed || len(evs) != 1 {
 		t.Fatalf("retry of a refused request: %d events, replayed %v, err %v", len(evs), replayed, err)
 	}
-	if _, _, _, err := l.Mutate(ctx, "nope", "", appendFn(message("x"))); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := l.Mutate(ctx, "nope", "", appendFn(message("x"))); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("mutate of an unknown chat: %v, want ErrNotFound", err)
 	}
-	if _, err := l.EventsAfter(ctx, "nope", 0, 10); !errors.Is(err, store.ErrNotFound) {
+	if _, err := l.EventsAfter(ctx, "nope", 0, 10); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("events of an unknown chat: %v, want ErrNotFound", err)
 	}
 }
@@ -249,7 +249,7 @@ func testStart(t *testing.T, open Opener) {
 	if _, existing, err := l.CreateChat(ctx, n); err != nil || existing {
 		t.Fatalf("first start: existing %v, err %v", existing, err)
 	}
-	if _, _, err := l.CreateChat(ctx, newChat("s1")); !errors.Is(err, store.ErrExists) {
+	if _, _, err := l.CreateChat(ctx, newChat("s1")); !errors.Is(err, model.ErrExists) {
 		t.Fatalf("second chat with a taken id: %v, want ErrExists", err)
 	}
 	closeLog(t, l)
@@ -261,7 +261,7 @@ func testStart(t *testing.T, open Opener) {
 	if err != nil || !existing || c.ID != "s1" {
 		t.Fatalf("retried start after restart: chat %s, existing %v, err %v; want s1, true", c.ID, existing, err)
 	}
-	if _, err := l.Chat(ctx, "s1-retry"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := l.Chat(ctx, "s1-retry"); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("the retry stored a chat: %v", err)
 	}
 	other := newChat("s2")
@@ -397,7 +397,7 @@ func testPages(t *testing.T, open Opener) {
 	l := mustOpen(t, open, t.TempDir())
 	defer closeLog(t, l)
 	mustCreate(t, l, "p1")
-	var batch []store.Event
+	var batch []model.Event
 	for i := range 249 {
 		batch = append(batch, message(fmt.Sprint(i)))
 	}
@@ -433,7 +433,7 @@ func testPages(t *testing.T, open Opener) {
 	}
 }
 
-func page2seqs(evs []store.Event) []uint64 {
+func page2seqs(evs []model.Event) []uint64 {
 	out := make([]uint64, len(evs))
 	for i, ev := range evs {
 		out[i] = ev.Seq

@@ -1,4 +1,4 @@
-package store
+package model
 
 import (
 	"encoding/json"
@@ -168,4 +168,88 @@ type Token struct {
 type Committed struct {
 	Chat   Chat    // the chat as committed
 	Events []Event // the new events, seq order; may be empty
+}
+
+// NewChat is what CreateChat writes.
+type NewChat struct {
+	Chat      Chat
+	Identity  *Identity // created or replaced when set
+	TokenHash []byte    // the visitor token's hash; no token is stored when empty
+	StartKey  string    // the client's request id; "" when the start is not idempotent
+	Events    []Event   // the first events (seqs assigned here)
+}
+
+// MutateFunc changes a chat and returns the events to append. It runs inside
+// the write transaction, possibly more than once: it must depend only on c and
+// must not block. Returning an error writes nothing and is returned by Mutate.
+// Changes to c.ID and c.LastSeq are ignored: the store owns them.
+type MutateFunc func(c *Chat) ([]Event, error)
+
+// File describes a file stored with a chat. Its content is kept beside it,
+// in its own bucket, so that checking who may read a file never loads it.
+type File struct {
+	ID     string `json:"id"`
+	ChatID string `json:"chatId"`
+	Name   string `json:"name"`
+	// Type is the media type detected from the content, with its
+	// parameters ("text/plain; charset=utf-8"): what a download is served as.
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+	From Party  `json:"from"`
+	Time int64  `json:"time"` // unix ms
+	Seq  uint64 `json:"seq"`  // the chat's FileUploaded event that announced it
+	// Internal files are for agents only, as internal events are.
+	Internal bool `json:"internal,omitempty"`
+	// Expired is when retention deleted the content (unix ms); the record
+	// and its event stay. 0 while the content is kept.
+	Expired int64 `json:"expired,omitempty"`
+}
+
+// LeftMessage is a message a visitor left while no agent could chat (the
+// "leave a message" form of an offline item), and its answer once an agent
+// gave one.
+type LeftMessage struct {
+	ID         string          `json:"id"`
+	Deployment string          `json:"deployment"`
+	IdentityID string          `json:"identityId"`
+	Name       string          `json:"name"`
+	Email      string          `json:"email"`
+	Message    string          `json:"message"`
+	Context    json.RawMessage `json:"context,omitempty"` // the visit's session data, as the browser sent it
+	CreatedAt  int64           `json:"createdAt"`         // unix ms
+	Answer     *Answer         `json:"answer,omitempty"`
+}
+
+// Answer is an agent's answer to a left message.
+type Answer struct {
+	Text       string `json:"text"`
+	AgentID    string `json:"agentId"`
+	AgentName  string `json:"agentName"`
+	AnsweredAt int64  `json:"answeredAt"` // unix ms
+}
+
+// Outbox states, as ListOutbox takes them.
+const (
+	OutboxPending = "pending" // waiting in the outbox for its next attempt
+	OutboxDead    = "dead"    // gave up after too many attempts; retried only by hand
+)
+
+// OutboxEntry is one webhook delivery: one event for one subscription. It is
+// written by Options.Outbox in the transaction of the event it announces, so
+// the event and its delivery commit together or not at all.
+type OutboxEntry struct {
+	// ID is assigned by the store when the entry is written and kept when it
+	// goes dead and is retried: the delivery's id for the admin commands.
+	ID           uint64          `json:"id"`
+	Subscription string          `json:"subscription"` // the webhook's id
+	Event        string          `json:"event"`        // "message.created"
+	EventID      string          `json:"eventId"`      // stable across attempts and subscriptions
+	Body         json.RawMessage `json:"body"`         // the payload, sent (and signed) as is
+	CreatedAt    int64           `json:"createdAt"`    // unix ms
+	Attempts     int             `json:"attempts"`     // failed attempts so far
+	NextAt       int64           `json:"nextAt"`       // unix ms: due when ≤ now
+	LastAttempt  int64           `json:"lastAttempt,omitempty"`
+	LastStatus   int             `json:"lastStatus,omitempty"` // HTTP status of the last attempt; 0 if none came back
+	LastError    string          `json:"lastError,omitempty"`
+	DeadAt       int64           `json:"deadAt,omitempty"`
 }
