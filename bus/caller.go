@@ -1,5 +1,7 @@
 package bus
 
+import "github.com/cxgate/cxgate/model"
+
 // CallerKind says who issued a command.
 type CallerKind uint8
 
@@ -30,9 +32,9 @@ func (k CallerKind) String() string {
 
 // Wires a visitor may speak (Caller.Wire, and the chat's record of it).
 const (
-	WireNative    = "native"
-	WireGMS       = "gms"
-	WirePureCloud = "purecloud" // Genesys Cloud guest chat
+	WireNative    = model.WireNative
+	WireGMS       = model.WireGMS
+	WirePureCloud = model.WirePureCloud // Genesys Cloud guest chat
 )
 
 // Caller is part of every call: who asks, for which deployment, and which
@@ -45,7 +47,7 @@ type Caller struct {
 	Remote     string // client address, for logs and limits
 	// Wire names the protocol the client speaks when it is not the native
 	// one (WireGMS, WirePureCloud); a chat started by the call keeps it.
-	Wire string
+	Wire model.Wire
 }
 
 // Topic is the name of the caller's own event stream: the events of its chat

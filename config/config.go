@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cxgate/cxgate/internal/netguard"
+	"github.com/cxgate/cxgate/model"
 )
 
 // Config is the whole configuration file.
@@ -67,7 +68,7 @@ type Limits struct {
 // Deployment is one website's widget setup.
 type Deployment struct {
 	Key              string         `yaml:"key"`
-	Mode             string         `yaml:"mode"` // live | async
+	Mode             model.Mode     `yaml:"mode"` // live | async
 	Queue            string         `yaml:"queue"`
 	Origins          []string       `yaml:"origins"`
 	Identity         string         `yaml:"identity"` // anonymous | signed | unsigned-uuid
@@ -122,10 +123,10 @@ type Agent struct {
 	// TokenHash is the hex SHA-256 of the token: what is stored and what
 	// agents are authenticated against. ApplyDefaults computes it from
 	// Token; a file may give it instead of the token.
-	TokenHash string   `yaml:"tokenHash"`
-	Kind      string   `yaml:"kind"` // human | bot
-	Skills    []string `yaml:"skills"`
-	MaxChats  int      `yaml:"maxChats"`
+	TokenHash string                `yaml:"tokenHash"`
+	Kind      model.ParticipantKind `yaml:"kind"` // human | bot
+	Skills    []string              `yaml:"skills"`
+	MaxChats  int                   `yaml:"maxChats"`
 	// Languages the agent serves in; a queue or chat that asks for a
 	// language goes only to agents listing it.
 	Languages []string `yaml:"languages"`
@@ -149,12 +150,12 @@ func WebhookEvents() []string {
 
 // Modes and policies.
 const (
-	ModeLive          = "live"
-	ModeAsync         = "async"
+	ModeLive          = model.ModeLive
+	ModeAsync         = model.ModeAsync
 	IdentityAnonymous = "anonymous"
 	IdentitySigned    = "signed"
-	KindHuman         = "human"
-	KindBot           = "bot"
+	KindHuman         = model.KindHuman
+	KindBot           = model.KindBot
 )
 
 // IdentityUnsignedUUID trusts a uuid the page sends without a signature:

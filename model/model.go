@@ -16,15 +16,83 @@ var (
 	ErrExists = errors.New("store: already exists")
 )
 
+// ChatState is where a chat is in its life.
+type ChatState string
+
 // Chat states.
 const (
-	StateQueued = "queued"
-	StateActive = "active"
-	StateEnded  = "ended"
+	StateQueued ChatState = "queued"
+	StateActive ChatState = "active"
+	StateEnded  ChatState = "ended"
 	// StateIdle is an asynchronous conversation that is open but needs
 	// nobody: its intervention was resolved. The visitor's next message
 	// queues it again.
-	StateIdle = "idle"
+	StateIdle ChatState = "idle"
+)
+
+// Mode is how a chat is held: live (a session that ends) or async (a
+// conversation that lasts, in threads).
+type Mode string
+
+// Modes.
+const (
+	ModeLive  Mode = "live"
+	ModeAsync Mode = "async"
+)
+
+// PartyType is what kind of party an event is from.
+type PartyType string
+
+// Party types, as the wires show them.
+const (
+	PartyClient     PartyType = "Client" // the visitor
+	PartyAgent      PartyType = "Agent"
+	PartyBot        PartyType = "Bot"
+	PartySupervisor PartyType = "Supervisor"
+	PartySystem     PartyType = "System" // the gateway itself: notices, thread boundaries
+)
+
+// System is the party of the gateway's own events.
+var System = Party{Type: PartySystem, Name: "system"}
+
+// ParticipantKind is whether a participant is a person or a bot.
+type ParticipantKind string
+
+// Participant kinds.
+const (
+	KindHuman ParticipantKind = "human"
+	KindBot   ParticipantKind = "bot"
+)
+
+// EndedBy says who or what ended a chat.
+type EndedBy string
+
+// Why chats end.
+const (
+	EndedByVisitor EndedBy = "visitor"
+	EndedByAgent   EndedBy = "agent"
+	EndedByIdle    EndedBy = "idle"
+	EndedByErased  EndedBy = "erased"
+)
+
+// AgentStatus is an agent's presence.
+type AgentStatus string
+
+// Agent statuses.
+const (
+	StatusOnline  AgentStatus = "online"
+	StatusAway    AgentStatus = "away"
+	StatusOffline AgentStatus = "offline"
+)
+
+// Wire is the protocol a visitor's chat was started on.
+type Wire string
+
+// Wires.
+const (
+	WireNative    Wire = "native"    // the native wire and the Widgets bus
+	WireGMS       Wire = "gms"       // Genesys GMS Chat API v2
+	WirePureCloud Wire = "purecloud" // Genesys Cloud guest chat
 )
 
 // Profile is what a visitor tells about themselves.
@@ -49,13 +117,13 @@ type Identity struct {
 
 // Participant is an agent, bot or supervisor that took part in a chat.
 type Participant struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Kind       string `json:"kind"` // human | bot
-	Supervisor bool   `json:"supervisor,omitempty"`
-	Silent     bool   `json:"silent,omitempty"` // a supervisor the visitor does not see
-	JoinedAt   int64  `json:"joinedAt"`
-	LeftAt     int64  `json:"leftAt,omitempty"`
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Kind       ParticipantKind `json:"kind"`
+	Supervisor bool            `json:"supervisor,omitempty"`
+	Silent     bool            `json:"silent,omitempty"` // a supervisor the visitor does not see
+	JoinedAt   int64           `json:"joinedAt"`
+	LeftAt     int64           `json:"leftAt,omitempty"`
 }
 
 // Connected reports whether the participant is still in the chat.
@@ -65,8 +133,8 @@ func (p Participant) Connected() bool { return p.LeftAt == 0 }
 type Chat struct {
 	ID           string          `json:"id"`
 	Deployment   string          `json:"deployment"`
-	Mode         string          `json:"mode"` // live | async
-	State        string          `json:"state"`
+	Mode         Mode            `json:"mode"`
+	State        ChatState       `json:"state"`
 	Queue        string          `json:"queue,omitempty"`
 	Priority     int             `json:"priority,omitempty"`
 	Skills       []string        `json:"skills,omitempty"`   // asked for by the visitor's page, beside the queue's
@@ -78,14 +146,14 @@ type Chat struct {
 	Participants []Participant   `json:"participants,omitempty"`
 	CreatedAt    int64           `json:"createdAt"` // unix ms
 	EndedAt      int64           `json:"endedAt,omitempty"`
-	EndedBy      string          `json:"endedBy,omitempty"`
+	EndedBy      EndedBy         `json:"endedBy,omitempty"`
 	LastActivity int64           `json:"lastActivity"`
 	LastSeq      uint64          `json:"lastSeq"`
 	Files        uint32          `json:"files,omitempty"` // files stored with the chat (AddFile): the upload count
 	// Wire is the protocol the visitor started the chat on: "native" (also
 	// the Widgets bus; empty in chats stored before the field existed),
 	// "gms" or "purecloud" (Genesys Cloud guest chat). See bus.Wire*.
-	Wire string `json:"wire,omitempty"`
+	Wire Wire `json:"wire,omitempty"`
 
 	// Asynchronous conversations only.
 	Locked            bool   `json:"locked,omitempty"`
@@ -110,41 +178,48 @@ type Rating struct {
 
 // Party is who an event is from.
 type Party struct {
-	ID   string `json:"id,omitempty"`
-	Name string `json:"name,omitempty"`
-	Type string `json:"type"` // Client | Agent | Bot | Supervisor | System
+	ID   string    `json:"id,omitempty"`
+	Name string    `json:"name,omitempty"`
+	Type PartyType `json:"type"`
 }
+
+// EventType is what an event of a chat's log is.
+type EventType string
 
 // Event types stored in a chat's log.
 const (
-	EventMessage           = "Message"
-	EventNotice            = "Notice"
-	EventCustomNotice      = "CustomNotice"
-	EventParticipantJoined = "ParticipantJoined"
-	EventParticipantLeft   = "ParticipantLeft"
-	EventFileUploaded      = "FileUploaded"
-	EventUserDataUpdated   = "UserDataUpdated"
-	EventChatEnded         = "ChatEnded"
-	EventThreadOpened      = "ThreadOpened"
-	EventThreadClosed      = "ThreadClosed"
-	EventChatLocked        = "ChatLocked"
-	EventChatUnlocked      = "ChatUnlocked"
-	EventResolved          = "InterventionResolved"
-	EventIdentityUpdated   = "IdentityUpdated"
-	EventTransferred       = "Transferred"
+	EventMessage           EventType = "Message"
+	EventNotice            EventType = "Notice"
+	EventCustomNotice      EventType = "CustomNotice"
+	EventParticipantJoined EventType = "ParticipantJoined"
+	EventParticipantLeft   EventType = "ParticipantLeft"
+	EventFileUploaded      EventType = "FileUploaded"
+	EventUserDataUpdated   EventType = "UserDataUpdated"
+	EventChatEnded         EventType = "ChatEnded"
+	EventThreadOpened      EventType = "ThreadOpened"
+	EventThreadClosed      EventType = "ThreadClosed"
+	EventChatLocked        EventType = "ChatLocked"
+	EventChatUnlocked      EventType = "ChatUnlocked"
+	EventResolved          EventType = "InterventionResolved"
+	EventIdentityUpdated   EventType = "IdentityUpdated"
+	EventTransferred       EventType = "Transferred"
 	// EventContextUpdated carries the visitor's session data (pages,
 	// variables) for agents; visitors never see it.
-	EventContextUpdated = "ContextUpdated"
+	EventContextUpdated EventType = "ContextUpdated"
 	// EventChatRated is the visitor's rating of an ended chat (Data: a
 	// Rating without seq); for agents, webhooks and metrics, never pushed
 	// to the visitor.
-	EventChatRated = "ChatRated"
+	EventChatRated EventType = "ChatRated"
+
+	// Ephemeral events: fanned out, never stored (seq 0).
+	EventTypingStarted EventType = "TypingStarted"
+	EventTypingStopped EventType = "TypingStopped"
 )
 
 // Event is one entry of a chat's log.
 type Event struct {
 	Seq       uint64          `json:"seq"`
-	Type      string          `json:"type"`
+	Type      EventType       `json:"type"`
 	From      Party           `json:"from"`
 	Text      string          `json:"text,omitempty"`
 	Time      int64           `json:"time"` // unix ms
@@ -228,10 +303,13 @@ type Answer struct {
 	AnsweredAt int64  `json:"answeredAt"` // unix ms
 }
 
+// OutboxState is where a webhook delivery is: pending or dead.
+type OutboxState string
+
 // Outbox states, as ListOutbox takes them.
 const (
-	OutboxPending = "pending" // waiting in the outbox for its next attempt
-	OutboxDead    = "dead"    // gave up after too many attempts; retried only by hand
+	OutboxPending OutboxState = "pending" // waiting in the outbox for its next attempt
+	OutboxDead    OutboxState = "dead"    // gave up after too many attempts; retried only by hand
 )
 
 // OutboxEntry is one webhook delivery: one event for one subscription. It is

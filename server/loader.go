@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/model"
 )
 
 // loaderConfig is what a deployment's loader publishes to the browser as
@@ -12,7 +13,7 @@ import (
 type loaderConfig struct {
 	Deployment  string            `json:"deployment"`
 	Gateway     string            `json:"gateway"`
-	Mode        string            `json:"mode"`
+	Mode        model.Mode        `json:"mode"`
 	Enabled     bool              `json:"enabled"`
 	Maintenance bool              `json:"maintenance"`
 	Reason      string            `json:"reason"`

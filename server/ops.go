@@ -76,11 +76,11 @@ func (v *viewCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(v.oldest, prometheus.GaugeValue, st.OldestWait.Seconds(), q)
 	}
 	for status, n := range s.Agents {
-		ch <- prometheus.MustNewConstMetric(v.agents, prometheus.GaugeValue, float64(n), status)
+		ch <- prometheus.MustNewConstMetric(v.agents, prometheus.GaugeValue, float64(n), string(status))
 	}
 	ch <- prometheus.MustNewConstMetric(v.free, prometheus.GaugeValue, float64(s.FreeSlots))
 	for k, n := range s.Active {
-		ch <- prometheus.MustNewConstMetric(v.active, prometheus.GaugeValue, float64(n), k.Deployment, k.Mode)
+		ch <- prometheus.MustNewConstMetric(v.active, prometheus.GaugeValue, float64(n), k.Deployment, string(k.Mode))
 	}
 	ch <- prometheus.MustNewConstMetric(v.build, prometheus.GaugeValue, 1, Version())
 	if fi, err := os.Stat(v.dbPath); err == nil {
@@ -113,7 +113,7 @@ func newChatTimes(logger *slog.Logger) *chatTimes {
 	}
 }
 
-func isAgent(p model.Party) bool { return p.Type == "Agent" || p.Type == "Bot" }
+func isAgent(p model.Party) bool { return p.Type == model.PartyAgent || p.Type == model.PartyBot }
 
 // observe is an engine observer: it runs on the store's writer goroutine and
 // only updates maps and histograms.
@@ -147,7 +147,7 @@ func (t *chatTimes) observe(c *model.Chat, evs []model.Event) {
 			}
 		case model.EventMessage:
 			switch {
-			case ev.From.Type == "Client":
+			case ev.From.Type == model.PartyClient:
 				if _, ok := t.asked[c.ID]; !ok && !t.answered[c.ID] {
 					t.asked[c.ID] = ev.Time
 				}

@@ -323,8 +323,8 @@ func (s *Server) registerGauges() {
 		func() float64 { return float64(s.store.Stats().Commits) })
 	m.Counter("cxgate_store_writes_total", "Store writes acknowledged.",
 		func() float64 { return float64(s.store.Stats().Writes) })
-	for _, state := range []string{model.OutboxPending, model.OutboxDead} {
-		m.Gauge("cxgate_webhook_outbox", "Webhook deliveries in the outbox, by state.", map[string]string{"state": state},
+	for _, state := range []model.OutboxState{model.OutboxPending, model.OutboxDead} {
+		m.Gauge("cxgate_webhook_outbox", "Webhook deliveries in the outbox, by state.", map[string]string{"state": string(state)},
 			func() float64 {
 				pending, dead, _ := s.hooks.Depth(context.Background())
 				if state == model.OutboxDead {

@@ -31,7 +31,7 @@ func damageableStore(t testing.TB) (path string, page int64, pageSize int) {
 	// A file larger than a page: the walk must follow overflow pages.
 	big := bytes.Repeat([]byte("0123456789abcdef"), 8<<10)
 	_, _, _, err := s.AddFile(context.Background(), "c00", "", model.File{ID: "f1", Name: "big.txt"}, big,
-		appendFn(model.Event{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: "Client"}, Text: "big.txt"}))
+		appendFn(model.Event{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: model.PartyClient}, Text: "big.txt"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func fileFn(max int, seen *[]uint32) model.MutateFunc {
 		if int(c.Files) >= max {
 			return nil, errTooMany
 		}
-		return []model.Event{{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: "Client"},
+		return []model.Event{{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: model.PartyClient},
 			Text: "a.txt", Time: 1_700_000_000_000}}, nil
 	}
 }

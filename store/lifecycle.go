@@ -280,7 +280,7 @@ func fileIDsOf(tx *bolt.Tx, c *model.Chat) ([]string, error) {
 			continue
 		}
 		var ev struct {
-			Type string `json:"type"`
+			Type model.EventType `json:"type"`
 			Data struct {
 				ID string `json:"file-id"`
 			} `json:"data"`

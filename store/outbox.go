@@ -203,7 +203,7 @@ func (s *Store) PendingOutbox(ctx context.Context, now time.Time, want func(subs
 
 // ListOutbox lists up to limit entries in state OutboxPending or OutboxDead
 // with an id above after, in id order (the order they were written).
-func (s *Store) ListOutbox(ctx context.Context, state string, after uint64, limit int) (list []model.OutboxEntry, err error) {
+func (s *Store) ListOutbox(ctx context.Context, state model.OutboxState, after uint64, limit int) (list []model.OutboxEntry, err error) {
 	name, err := outboxBucket(state)
 	if err != nil {
 		return nil, err
@@ -225,7 +225,7 @@ func (s *Store) ListOutbox(ctx context.Context, state string, after uint64, limi
 	return list, err
 }
 
-func outboxBucket(state string) ([]byte, error) {
+func outboxBucket(state model.OutboxState) ([]byte, error) {
 	switch state {
 	case model.OutboxPending:
 		return bucketOutbox, nil
@@ -237,9 +237,9 @@ func outboxBucket(state string) ([]byte, error) {
 
 // OutboxEntryByID reads one delivery and the state it is in. An unknown id is
 // ErrNotFound.
-func (s *Store) OutboxEntryByID(ctx context.Context, id uint64) (e model.OutboxEntry, state string, err error) {
+func (s *Store) OutboxEntryByID(ctx context.Context, id uint64) (e model.OutboxEntry, state model.OutboxState, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
-		for _, st := range []string{model.OutboxPending, model.OutboxDead} {
+		for _, st := range []model.OutboxState{model.OutboxPending, model.OutboxDead} {
 			name, _ := outboxBucket(st)
 			got, ok, err := getEntry(tx, name, id)
 			if err != nil {

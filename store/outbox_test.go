@@ -25,7 +25,7 @@ import (
 func outboxPerEvent(c *model.Chat, evs []model.Event) []model.OutboxEntry {
 	var out []model.OutboxEntry
 	for _, ev := range evs {
-		out = append(out, model.OutboxEntry{Subscription: "hook-1", Event: ev.Type,
+		out = append(out, model.OutboxEntry{Subscription: "hook-1", Event: string(ev.Type),
 			EventID: fmt.Sprintf("%s:%d", c.ID, ev.Seq), Body: []byte(`{"text":"` + ev.Text + `"}`),
 			CreatedAt: ev.Time, NextAt: ev.Time})
 	}
@@ -82,7 +82,7 @@ func badEvent() model.Event {
 	return model.Event{Type: model.EventMessage, Data: json.RawMessage("{")}
 }
 
-func mustList(t testing.TB, s *store.Store, state string) []model.OutboxEntry {
+func mustList(t testing.TB, s *store.Store, state model.OutboxState) []model.OutboxEntry {
 	t.Helper()
 	pump(t, s)
 	list, err := s.ListOutbox(context.Background(), state, 0, 1000)
@@ -125,7 +125,7 @@ func TestOutbox_WrittenWithEvents(t *testing.T) {
 	s, _ := newOutboxStore(t)
 	ctx := context.Background()
 	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1", "dep"), StartKey: "start-1",
-		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: "Client"}, Time: 1}}})
+		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: model.PartyClient}, Time: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestOutbox_WrittenWithEvents(t *testing.T) {
 	if got, want := entryIDs(list), []uint64{1, 2, 3}; !slices.Equal(got, want) {
 		t.Errorf("outbox ids = %v, want %v", got, want)
 	}
-	if e := list[1]; string(e.Body) != `{"text":"a"}` || e.Event != model.EventMessage || e.Subscription != "hook-1" {
+	if e := list[1]; string(e.Body) != `{"text":"a"}` || e.Event != string(model.EventMessage) || e.Subscription != "hook-1" {
 		t.Errorf("entry 2 = %+v", e)
 	}
 	if p, d := mustDepth(t, s); p != 3 || d != 0 {
@@ -679,7 +679,7 @@ func outboxTo(c *model.Chat, evs []model.Event) []model.OutboxEntry {
 	for _, ev := range evs {
 		sub, at, _ := strings.Cut(ev.Text, "@")
 		ms, _ := strconv.ParseInt(at, 10, 64)
-		out = append(out, model.OutboxEntry{Subscription: sub, Event: ev.Type,
+		out = append(out, model.OutboxEntry{Subscription: sub, Event: string(ev.Type),
 			EventID: fmt.Sprintf("%s:%d:%s", c.ID, ev.Seq, sub), CreatedAt: ms, NextAt: ms})
 	}
 	return out

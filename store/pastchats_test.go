@@ -21,7 +21,7 @@ func TestPastChatsIndex(t *testing.T) {
 	mk := func(id, identity string, endedAt int64, agents ...string) {
 		t.Helper()
 		_, _, err := s.CreateChat(ctx, model.NewChat{Chat: model.Chat{ID: id, Deployment: "d", Mode: "live", State: model.StateQueued,
-			IdentityID: identity}, Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: "Client"}}}})
+			IdentityID: identity}, Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: model.PartyClient}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -13,18 +14,18 @@ import (
 var bucketPresence = []byte("presence")
 
 // AgentStatuses returns the stored status of every agent that has one.
-func (s *Store) AgentStatuses(ctx context.Context) (map[string]string, error) {
+func (s *Store) AgentStatuses(ctx context.Context) (map[string]model.AgentStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m := map[string]string{}
+	m := map[string]model.AgentStatus{}
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPresence)
 		if b == nil {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			m[string(k)] = string(v)
+			m[string(k)] = model.AgentStatus(v)
 			return nil
 		})
 	})
@@ -35,7 +36,7 @@ func (s *Store) AgentStatuses(ctx context.Context) (map[string]string, error) {
 }
 
 // SetAgentStatus stores an agent's status.
-func (s *Store) SetAgentStatus(ctx context.Context, agentID, status string) error {
+func (s *Store) SetAgentStatus(ctx context.Context, agentID string, status model.AgentStatus) error {
 	if agentID == "" {
 		return fmt.Errorf("store: agent status without an agent id")
 	}

@@ -85,7 +85,7 @@ func waitFor(t testing.TB, timeout time.Duration, cond func() bool) {
 }
 
 func message(text string) model.Event {
-	return model.Event{Type: model.EventMessage, From: model.Party{ID: "v1", Type: "Client"}, Text: text, Time: 1_700_000_000_000}
+	return model.Event{Type: model.EventMessage, From: model.Party{ID: "v1", Type: model.PartyClient}, Text: text, Time: 1_700_000_000_000}
 }
 
 func testChat(id, deployment string) model.Chat {
@@ -806,7 +806,7 @@ func TestConcurrentAppends(t *testing.T) {
 
 func endChat(c *model.Chat) ([]model.Event, error) {
 	c.State, c.EndedAt, c.EndedBy = model.StateEnded, 1_700_000_001_000, "visitor"
-	return []model.Event{{Type: model.EventChatEnded, From: model.Party{Type: "Client"}}}, nil
+	return []model.Event{{Type: model.EventChatEnded, From: model.Party{Type: model.PartyClient}}}, nil
 }
 
 func TestReopen(t *testing.T) {

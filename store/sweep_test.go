@@ -20,21 +20,21 @@ func ago(d time.Duration) int64 { return sweepNow.Add(-d).UnixMilli() }
 // lifecycleChat writes a chat of deployment dep whose events are all at
 // time at, with a token, a start key, n messages and files files; end ends
 // it at that time.
-func lifecycleChat(t testing.TB, s *store.Store, id, dep, mode string, at int64, n, files int, end bool) {
+func lifecycleChat(t testing.TB, s *store.Store, id, dep string, mode model.Mode, at int64, n, files int, end bool) {
 	t.Helper()
 	ctx := context.Background()
 	c := model.Chat{ID: id, Deployment: dep, Mode: mode, State: model.StateQueued, IdentityID: "idn-" + id,
 		CreatedAt: at, LastActivity: at}
 	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: c, TokenHash: store.HashToken("tok-" + id), StartKey: "start-" + id,
 		Identity: &model.Identity{ID: "idn-" + id, CreatedAt: at},
-		Events:   []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: "Client"}, Time: at}}})
+		Events:   []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: model.PartyClient}, Time: at}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i += 500 {
 		var evs []model.Event
 		for j := i; j < min(n, i+500); j++ {
-			evs = append(evs, model.Event{Type: model.EventMessage, From: model.Party{Type: "Client"}, Text: fmt.Sprint(j), Time: at})
+			evs = append(evs, model.Event{Type: model.EventMessage, From: model.Party{Type: model.PartyClient}, Text: fmt.Sprint(j), Time: at})
 		}
 		if _, _, _, err := s.Mutate(ctx, id, "", appendFn(evs...)); err != nil {
 			t.Fatal(err)
@@ -44,7 +44,7 @@ func lifecycleChat(t testing.TB, s *store.Store, id, dep, mode string, at int64,
 		fid := fmt.Sprintf("%s-file%d", id, i)
 		data, _ := json.Marshal(map[string]any{"file-id": fid, "file-name": "a.txt"})
 		_, _, _, err := s.AddFile(ctx, id, "", model.File{ID: fid, Name: "a.txt", Time: at}, []byte("content of "+fid),
-			appendFn(model.Event{Type: model.EventFileUploaded, From: model.Party{Type: "Client"}, Time: at, Data: data}))
+			appendFn(model.Event{Type: model.EventFileUploaded, From: model.Party{Type: model.PartyClient}, Time: at, Data: data}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +221,7 @@ func TestEraseIdentity(t *testing.T) {
 	// a2: a second conversation of a1's identity.
 	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: model.Chat{ID: "a2", Deployment: "d", Mode: "async", State: model.StateQueued,
 		IdentityID: "idn-a1"}, TokenHash: store.HashToken("tok-a2"),
-		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: "Client"}}}})
+		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: model.PartyClient}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func seedChat(ctx context.Context, s *store.Store, c *seededChat, then, now int6
 	if c.old {
 		at = then
 	}
-	client := model.Party{ID: "idn-" + c.id, Type: "Client"}
+	client := model.Party{ID: "idn-" + c.id, Type: model.PartyClient}
 	_, _, err := s.CreateChat(ctx, model.NewChat{
 		Chat: model.Chat{ID: c.id, Deployment: "demo", Mode: "live", State: model.StateQueued, IdentityID: "idn-" + c.id,
 			CreatedAt: at, LastActivity: at},

@@ -64,7 +64,7 @@ func startChat(t testing.TB, gw *servertest.Gateway, deployment string) started 
 
 // chatState waits until the chat is in state and, when agent is not empty,
 // has that agent connected.
-func waitChat(t testing.TB, gw *servertest.Gateway, chatID, state, agent string) model.Chat {
+func waitChat(t testing.TB, gw *servertest.Gateway, chatID string, state model.ChatState, agent string) model.Chat {
 	t.Helper()
 	var c model.Chat
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {

@@ -182,8 +182,8 @@ func (s *Service) observe(c *model.Chat, evs []model.Event) {
 func (s *Service) deliver(c *model.Chat, agentID string, ev model.Event) {
 	topic := bus.AgentTopic(agentID)
 	if ev.Seq == 0 {
-		if ev.From.Type == "Client" {
-			typing := ev.Type == "TypingStarted"
+		if ev.From.Type == model.PartyClient {
+			typing := ev.Type == model.EventTypingStarted
 			s.bus.Publish(bus.Event{Name: name(EventVisitorTyping), Topic: topic,
 				Data: mustJSON(map[string]any{"chatId": c.ID, "isTyping": typing})})
 		}
@@ -240,8 +240,8 @@ func (s *Service) deliver(c *model.Chat, agentID string, ev model.Event) {
 type Assignment struct {
 	ChatID     string          `json:"chatId"`
 	Deployment string          `json:"deployment"`
-	Mode       string          `json:"mode"`
-	State      string          `json:"state"`
+	Mode       model.Mode      `json:"mode"`
+	State      model.ChatState `json:"state"`
 	Queue      string          `json:"queue"`
 	Priority   int             `json:"priority"`
 	Visitor    model.Profile   `json:"visitor"`
@@ -251,10 +251,10 @@ type Assignment struct {
 	// Wire is the protocol the visitor started on (bus.Wire*), and
 	// IdentityID who they are across chats: two visitors of one name differ
 	// by it.
-	Wire       string `json:"wire"`
-	IdentityID string `json:"identityId"`
-	LastSeq    uint64 `json:"lastSeq"`
-	Locked     bool   `json:"locked,omitempty"`
+	Wire       model.Wire `json:"wire"`
+	IdentityID string     `json:"identityId"`
+	LastSeq    uint64     `json:"lastSeq"`
+	Locked     bool       `json:"locked,omitempty"`
 	// Rating is the visitor's rating of the ended chat, when it gave one.
 	Rating *model.Rating `json:"rating,omitempty"`
 }
@@ -267,7 +267,7 @@ func assignment(c *model.Chat) Assignment {
 }
 
 // wireOf is c's wire; chats stored before the record kept it were native.
-func wireOf(c *model.Chat) string {
+func wireOf(c *model.Chat) model.Wire {
 	if c.Wire == "" {
 		return bus.WireNative
 	}
@@ -278,7 +278,7 @@ func decode(opts []byte, v any) error { return bus.DecodeOptions(opts, v) }
 
 func (s *Service) setStatus(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
-		Status string `json:"status"`
+		Status model.AgentStatus `json:"status"`
 	}
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
@@ -468,7 +468,7 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.engine.End(ctx, o.ChatID, chat.PartyOf(p), "agent"); err != nil {
+	if _, err := s.engine.End(ctx, o.ChatID, chat.PartyOf(p), model.EndedByAgent); err != nil {
 		return nil, rejectionFor(err)
 	}
 	return map[string]bool{"ended": true}, nil
@@ -567,7 +567,7 @@ func (s *Service) setLocked(ctx context.Context, call *bus.Call, locked bool) (a
 	if err != nil {
 		return nil, err
 	}
-	if c.Mode != "async" {
+	if c.Mode != model.ModeAsync {
 		return nil, ErrNotAsync
 	}
 	c, err = s.engine.SetLocked(ctx, o.ChatID, chat.PartyOf(p), locked)
@@ -622,12 +622,12 @@ func (s *Service) joinChat(ctx context.Context, call *bus.Call) (any, error) {
 
 // AgentEntry is a configured agent as a transfer target.
 type AgentEntry struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Kind   string `json:"kind"`
-	Status string `json:"status"`
-	Free   int    `json:"free"` // chats it can still take
-	Self   bool   `json:"self,omitempty"`
+	ID     string                `json:"id"`
+	Name   string                `json:"name"`
+	Kind   model.ParticipantKind `json:"kind"`
+	Status model.AgentStatus     `json:"status"`
+	Free   int                   `json:"free"` // chats it can still take
+	Self   bool                  `json:"self,omitempty"`
 }
 
 // listAgents lists every configured agent with its presence and free

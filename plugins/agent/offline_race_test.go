@@ -52,7 +52,7 @@ func TestOfflineDuringAssignment(t *testing.T) {
 			}
 			for _, p := range c.Participants {
 				if p.ID == "ann" && p.Connected() && c.State != model.StateEnded {
-					ids = append(ids, id+" ("+c.State+")")
+					ids = append(ids, id+" ("+string(c.State)+")")
 				}
 			}
 		}

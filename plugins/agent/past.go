@@ -36,9 +36,9 @@ const (
 // PastChat is an ended chat as listPastChats lists it.
 type PastChat struct {
 	Assignment
-	EndedAt int64  `json:"endedAt"`
-	EndedBy string `json:"endedBy,omitempty"`
-	Match   string `json:"match,omitempty"` // the message text a query matched
+	EndedAt int64         `json:"endedAt"`
+	EndedBy model.EndedBy `json:"endedBy,omitempty"`
+	Match   string        `json:"match,omitempty"` // the message text a query matched
 }
 
 func (s *Service) listPastChats(ctx context.Context, call *bus.Call) (any, error) {

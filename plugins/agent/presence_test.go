@@ -9,6 +9,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/internal/wiretest"
+	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/server/servertest"
 )
@@ -58,7 +59,7 @@ func TestPresenceSurvivesRestart(t *testing.T) {
 		gw.Engine().SweepPresence()
 
 		var status struct {
-			Status string
+			Status model.AgentStatus
 			Chats  []string
 		}
 		ann.Command("AgentService.getStatus", nil).Into(t, &status)
@@ -71,8 +72,9 @@ func TestPresenceSurvivesRestart(t *testing.T) {
 		}
 		// Bob, back later, is told why he is away without his chat.
 		var later struct {
-			Status, Note string
-			Chats        []any
+			Status model.AgentStatus
+			Note   string
+			Chats  []any
 		}
 		wiretest.NewHTTP(t, gw.URL).WithToken("bob-secret-1").Command("AgentService.listChats", nil).Into(t, &later)
 		if later.Status != chat.StatusAway || len(later.Chats) != 0 || !strings.Contains(later.Note, "went back to the queue") {

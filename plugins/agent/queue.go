@@ -53,7 +53,7 @@ func (s *Service) announceQueue(c *model.Chat) {
 	if waiting {
 		ev = bus.Event{Name: name(EventChatQueued), Data: mustJSON(assignment(c))}
 	} else {
-		ev = bus.Event{Name: name(EventChatDequeued), Data: mustJSON(map[string]string{"chatId": c.ID, "state": c.State})}
+		ev = bus.Event{Name: name(EventChatDequeued), Data: mustJSON(map[string]string{"chatId": c.ID, "state": string(c.State)})}
 	}
 	for _, id := range told {
 		s.stream(id).publish(s.bus, ev)

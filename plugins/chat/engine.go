@@ -84,8 +84,8 @@ type Log interface {
 
 // Statuses stores agents' statuses (the store does).
 type Statuses interface {
-	AgentStatuses(ctx context.Context) (map[string]string, error)
-	SetAgentStatus(ctx context.Context, agentID, status string) error
+	AgentStatuses(ctx context.Context) (map[string]model.AgentStatus, error)
+	SetAgentStatus(ctx context.Context, agentID string, status model.AgentStatus) error
 }
 
 // An Observer receives a chat's new events: committed ones (seq > 0) in
@@ -94,9 +94,9 @@ type Observer func(c *model.Chat, evs []model.Event)
 
 // Agent statuses.
 const (
-	StatusOnline  = "online"
-	StatusAway    = "away"
-	StatusOffline = "offline"
+	StatusOnline  = model.StatusOnline
+	StatusAway    = model.StatusAway
+	StatusOffline = model.StatusOffline
 )
 
 // Engine runs chats.
@@ -133,7 +133,7 @@ type Engine struct {
 
 type agentState struct {
 	cfg         config.Agent
-	status      string
+	status      model.AgentStatus
 	chats       map[string]bool
 	lastFree    time.Time // when it last had a chat assigned or freed: the tie-break
 	absentSince time.Time // online with no connection since; zero while connected
@@ -149,7 +149,7 @@ type agentState struct {
 }
 
 // setStatus changes the agent's status; e.mu must be held.
-func (a *agentState) setStatus(status string) {
+func (a *agentState) setStatus(status model.AgentStatus) {
 	a.status = status
 	a.offline.Store(status == StatusOffline)
 }
@@ -371,7 +371,7 @@ func (e *Engine) Load(ctx context.Context) error {
 
 // saveStatus stores an agent's status for the next start; a failure costs
 // only that (the agent starts offline then), so it is logged.
-func (e *Engine) saveStatus(ctx context.Context, agentID, status string) {
+func (e *Engine) saveStatus(ctx context.Context, agentID string, status model.AgentStatus) {
 	if e.statuses == nil {
 		return
 	}
@@ -494,7 +494,7 @@ type StartRequest struct {
 	Queue             string   // overrides the deployment's queue when set
 	Skills            []string // needed beside the queue's
 	Language          string
-	Wire              string // the protocol the visitor speaks (bus.Wire*); "" is native
+	Wire              model.Wire // the protocol the visitor speaks; "" is native
 	// HoldRouting, when positive, keeps the new chat out of routing until
 	// ReleaseRouting or for this long, whichever comes first.
 	HoldRouting time.Duration
@@ -552,7 +552,7 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated, Wire: wire,
 	}
 	joined := model.Event{Type: model.EventParticipantJoined, Time: now,
-		From: model.Party{ID: identity, Name: visitorName(r.Visitor), Type: "Client"}}
+		From: model.Party{ID: identity, Name: visitorName(r.Visitor), Type: model.PartyClient}}
 	if r.HoldRouting > 0 {
 		e.holdRouting(chatID, r.HoldRouting) // before the commit, which wakes the router
 	}
@@ -613,7 +613,7 @@ func (e *Engine) Append(ctx context.Context, chatID, requestID string, ev model.
 		if c.Mode != config.ModeAsync || ev.Internal {
 			return []model.Event{ev}, nil
 		}
-		fromVisitor := ev.From.Type == "Client"
+		fromVisitor := ev.From.Type == model.PartyClient
 		if c.Locked && fromVisitor {
 			return nil, ErrLocked
 		}
@@ -644,7 +644,7 @@ func (e *Engine) threadEvents(c *model.Chat, now int64) []model.Event {
 		c.ThreadOpen = true
 		data, _ := json.Marshal(map[string]any{"thread": c.Thread, "identityInitiated": c.IdentityInitiated && c.Thread == 1})
 		out = append(out, model.Event{Type: model.EventThreadOpened, Time: now,
-			From: model.Party{Type: "System", Name: "system"}, Data: data})
+			From: model.System, Data: data})
 	}
 	return out
 }
@@ -657,7 +657,7 @@ func (e *Engine) threadExpired(c *model.Chat, now int64) bool {
 func (e *Engine) closeThread(c *model.Chat, now int64, reason string) model.Event {
 	c.ThreadOpen = false
 	data, _ := json.Marshal(map[string]any{"thread": c.Thread, "reason": reason})
-	return model.Event{Type: model.EventThreadClosed, Time: now, From: model.Party{Type: "System", Name: "system"}, Data: data}
+	return model.Event{Type: model.EventThreadClosed, Time: now, From: model.System, Data: data}
 }
 
 // Resolve closes an agent's intervention. In a live chat that ends the chat;
@@ -723,10 +723,10 @@ func (e *Engine) SetLocked(ctx context.Context, chatID string, by model.Party, l
 }
 
 // End ends an open chat: everyone still connected leaves, then ChatEnded.
-// by is "visitor", "agent" or "idle".
-func (e *Engine) End(ctx context.Context, chatID string, from model.Party, by string) (model.Chat, error) {
+// by says who ended it (model.EndedBy*).
+func (e *Engine) End(ctx context.Context, chatID string, from model.Party, by model.EndedBy) (model.Chat, error) {
 	now := e.now().UnixMilli()
-	data, _ := json.Marshal(map[string]string{"by": by})
+	data, _ := json.Marshal(map[string]model.EndedBy{"by": by})
 	c, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
 		if c.State == model.StateEnded {
 			return nil, ErrEnded
@@ -740,11 +740,11 @@ func (e *Engine) End(ctx context.Context, chatID string, from model.Party, by st
 }
 
 // endEvents ends c in place and returns the events that say so.
-func (e *Engine) endEvents(c *model.Chat, from model.Party, by string, data json.RawMessage, now int64) []model.Event {
+func (e *Engine) endEvents(c *model.Chat, from model.Party, by model.EndedBy, data json.RawMessage, now int64) []model.Event {
 	var evs []model.Event
 	if by == "visitor" && c.Mode != config.ModeAsync {
 		evs = append(evs, model.Event{Type: model.EventParticipantLeft, Time: now,
-			From: model.Party{ID: c.IdentityID, Name: visitorName(c.Visitor), Type: "Client"}})
+			From: model.Party{ID: c.IdentityID, Name: visitorName(c.Visitor), Type: model.PartyClient}})
 	}
 	for i := range c.Participants {
 		p := &c.Participants[i]
@@ -758,19 +758,19 @@ func (e *Engine) endEvents(c *model.Chat, from model.Party, by string, data json
 	}
 	c.State, c.EndedAt, c.EndedBy = model.StateEnded, now, by
 	if len(data) == 0 {
-		data, _ = json.Marshal(map[string]string{"by": by})
+		data, _ = json.Marshal(map[string]model.EndedBy{"by": by})
 	}
 	return append(evs, model.Event{Type: model.EventChatEnded, Time: now, From: from, Data: data})
 }
 
-func partyType(p model.Participant) string {
+func partyType(p model.Participant) model.PartyType {
 	switch {
 	case p.Supervisor:
-		return "Supervisor"
-	case p.Kind == config.KindBot:
-		return "Bot"
+		return model.PartySupervisor
+	case p.Kind == model.KindBot:
+		return model.PartyBot
 	}
-	return "Agent"
+	return model.PartyAgent
 }
 
 // PartyOf is the event author for an agent participant.
@@ -799,9 +799,9 @@ func (e *Engine) Typing(ctx context.Context, chatID string, from model.Party, is
 		}
 		c.UserData = nil
 	}
-	typ := "TypingStopped"
+	typ := model.EventTypingStopped
 	if isTyping {
-		typ = "TypingStarted"
+		typ = model.EventTypingStarted
 	}
 	evs := []model.Event{{Type: typ, From: from, Time: e.now().UnixMilli()}}
 	for _, o := range e.observers {

@@ -118,7 +118,7 @@ func (e *Engine) SendFile(ctx context.Context, c model.Chat, from model.Party, u
 		if c.Mode != config.ModeAsync {
 			return []model.Event{ev}, nil
 		}
-		fromVisitor := from.Type == "Client"
+		fromVisitor := from.Type == model.PartyClient
 		if c.Locked && fromVisitor {
 			return nil, ErrLocked
 		}

@@ -193,13 +193,13 @@ func (te *testEngine) waitHeld(t *testing.T, chatID string) string {
 }
 
 // eventTypes lists the types of the chat's committed events, in seq order.
-func (te *testEngine) eventTypes(t *testing.T, chatID string) []string {
+func (te *testEngine) eventTypes(t *testing.T, chatID string) []model.EventType {
 	t.Helper()
 	evs, err := te.EventsAfter(context.Background(), chatID, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []model.EventType
 	for _, ev := range evs {
 		out = append(out, ev.Type)
 	}

@@ -17,13 +17,13 @@ type From = contract.From
 // ToMessage maps a stored event to a transcript entry.
 func ToMessage(ev model.Event) Message {
 	m := Message{
-		Index: ev.Seq, Type: ev.Type, Text: ev.Text, Timestamp: ev.Time, RequestID: ev.RequestID,
-		From:     From{Name: ev.From.Name, Type: ev.From.Type, ParticipantID: ev.From.ID},
+		Index: ev.Seq, Type: string(ev.Type), Text: ev.Text, Timestamp: ev.Time, RequestID: ev.RequestID,
+		From:     From{Name: ev.From.Name, Type: string(ev.From.Type), ParticipantID: ev.From.ID},
 		Internal: ev.Internal,
 	}
 	switch ev.Type {
-	case "TypingStarted", "TypingStopped":
-		t := ev.Type == "TypingStarted"
+	case model.EventTypingStarted, model.EventTypingStopped:
+		t := ev.Type == model.EventTypingStarted
 		m.IsTyping = &t
 	case model.EventMessage:
 		if len(ev.Data) > 0 {
@@ -41,9 +41,9 @@ func ToMessage(ev model.Event) Message {
 			m.Data = ev.Data // {"mediaRequest":{...}}: clients show the request (media.go)
 		}
 	case model.EventChatLocked:
-		m.Type, m.Text = model.EventNotice, "This conversation is locked."
+		m.Type, m.Text = string(model.EventNotice), "This conversation is locked."
 	case model.EventChatUnlocked:
-		m.Type, m.Text = model.EventNotice, "This conversation is unlocked."
+		m.Type, m.Text = string(model.EventNotice), "This conversation is unlocked."
 	}
 	return m
 }

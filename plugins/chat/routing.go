@@ -182,7 +182,7 @@ func (e *Engine) announcePositions() {
 			d["recentWait"] = u.wait
 		}
 		data, _ := json.Marshal(d)
-		ev := []model.Event{{Type: EventQueuePosition, Time: now, From: model.Party{Type: "System", Name: "system"}, Data: data}}
+		ev := []model.Event{{Type: EventQueuePosition, Time: now, From: model.System, Data: data}}
 		for _, o := range e.observers {
 			o(&u.chat, ev)
 		}
@@ -293,7 +293,7 @@ func (e *Engine) assign(ctx context.Context, chatID, agentID string, routed bool
 // SetStatus changes an agent's presence and wakes routing. An agent going
 // offline leaves its chats, which are queued again for someone else; an away
 // agent keeps its chats but gets no new ones.
-func (e *Engine) SetStatus(ctx context.Context, agentID, status string) error {
+func (e *Engine) SetStatus(ctx context.Context, agentID string, status model.AgentStatus) error {
 	e.mu.Lock()
 	a := e.agents[agentID]
 	if a != nil {
@@ -361,7 +361,7 @@ func (e *Engine) requeueAgentChats(ctx context.Context, agentID, reason string) 
 			}
 			if connected == 0 && c.State == model.StateActive {
 				c.State = model.StateQueued
-				evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.Party{Type: "System", Name: "system"},
+				evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.System,
 					Text: "Your agent is no longer available; the next available agent will continue the conversation."})
 			}
 			return evs, nil
@@ -434,7 +434,7 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from model.Partici
 			p := model.Participant{ID: target.ID, Name: target.Name, Kind: target.Kind, JoinedAt: now}
 			c.Participants = append(c.Participants, p)
 			c.State = model.StateActive
-			evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.Party{Type: "System", Name: "system"},
+			evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.System,
 				Text: "You are now chatting with " + target.Name + "."},
 				model.Event{Type: model.EventParticipantJoined, Time: now, From: PartyOf(p)})
 			return evs, nil
@@ -448,7 +448,7 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from model.Partici
 		}
 		if still == 0 {
 			c.State = model.StateQueued
-			evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.Party{Type: "System", Name: "system"},
+			evs = append(evs, model.Event{Type: model.EventNotice, Time: now, From: model.System,
 				Text: "You are being transferred; the next available agent will continue the conversation."})
 		}
 		return evs, nil
@@ -490,12 +490,12 @@ func (e *Engine) JoinAsSupervisor(ctx context.Context, chatID string, a config.A
 
 // AgentInfo is an agent's presence and load.
 type AgentInfo struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	Status   string   `json:"status"`
-	MaxChats int      `json:"maxChats"`
-	Chats    []string `json:"chats"`
+	ID       string                `json:"id"`
+	Name     string                `json:"name"`
+	Kind     model.ParticipantKind `json:"kind"`
+	Status   model.AgentStatus     `json:"status"`
+	MaxChats int                   `json:"maxChats"`
+	Chats    []string              `json:"chats"`
 	// Note says why the gateway last changed the agent's status (it was
 	// away too long without a connection); empty once the agent sets one.
 	Note string `json:"note,omitempty"`
@@ -659,7 +659,7 @@ func (e *Engine) SweepIdle(ctx context.Context) {
 			if c.State == model.StateEnded || now.Sub(time.UnixMilli(c.LastActivity)) <= d.IdleTimeout {
 				return nil, nil
 			}
-			return e.endEvents(c, model.Party{Type: "System", Name: "system"}, "idle", nil, at), nil
+			return e.endEvents(c, model.System, model.EndedByIdle, nil, at), nil
 		})
 		if err != nil {
 			e.logger.Error("idle sweep: end chat", "chat", id, "err", err)

@@ -297,7 +297,7 @@ func TestEngineTransfer(t *testing.T) {
 	if c.State != model.StateActive || !slices.Equal(te.holders(t, c1.ID), []string{"bob"}) {
 		t.Errorf("after the transfer to Bob: state %s, agents %v", c.State, te.holders(t, c1.ID))
 	}
-	if got := te.eventTypes(t, c1.ID); !slices.Equal(got[len(got)-4:], []string{model.EventParticipantLeft,
+	if got := te.eventTypes(t, c1.ID); !slices.Equal(got[len(got)-4:], []model.EventType{model.EventParticipantLeft,
 		model.EventTransferred, model.EventNotice, model.EventParticipantJoined}) {
 		t.Errorf("transfer events %v", got)
 	}
@@ -351,7 +351,7 @@ func TestEngineRequeue(t *testing.T) {
 		if c.State != model.StateQueued || len(te.holders(t, id)) != 0 {
 			t.Errorf("after Ann went offline: state %s, agents %v; want queued for nobody", c.State, te.holders(t, id))
 		}
-		if got := te.eventTypes(t, id); !slices.Equal(got[len(got)-2:], []string{model.EventParticipantLeft, model.EventNotice}) {
+		if got := te.eventTypes(t, id); !slices.Equal(got[len(got)-2:], []model.EventType{model.EventParticipantLeft, model.EventNotice}) {
 			t.Errorf("requeue events %v, want ParticipantLeft, Notice last", got)
 		}
 	}

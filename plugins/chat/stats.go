@@ -13,14 +13,17 @@ type QueueStats struct {
 }
 
 // ChatKind is a deployment and a mode: the labels of the active chat count.
-type ChatKind struct{ Deployment, Mode string }
+type ChatKind struct {
+	Deployment string
+	Mode       model.Mode
+}
 
 // Stats is what the engine's view holds, for the operators' gauges.
 type Stats struct {
-	Queues    map[string]QueueStats // every configured queue, and any a waiting chat names
-	Agents    map[string]int        // agents by status, every status present
-	FreeSlots int                   // free chat slots of the online agents
-	Active    map[ChatKind]int      // chats with an agent in them; every configured deployment present
+	Queues    map[string]QueueStats     // every configured queue, and any a waiting chat names
+	Agents    map[model.AgentStatus]int // agents by status, every status present
+	FreeSlots int                       // free chat slots of the online agents
+	Active    map[ChatKind]int          // chats with an agent in them; every configured deployment present
 }
 
 // Stats reads the view once. Waits are counted from when a chat entered its
@@ -30,7 +33,7 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	cfg := e.Config()
 	now := e.now().UnixMilli()
-	s := Stats{Queues: map[string]QueueStats{}, Agents: map[string]int{StatusOnline: 0, StatusAway: 0, StatusOffline: 0},
+	s := Stats{Queues: map[string]QueueStats{}, Agents: map[model.AgentStatus]int{StatusOnline: 0, StatusAway: 0, StatusOffline: 0},
 		Active: map[ChatKind]int{}}
 	for _, q := range cfg.Queues {
 		s.Queues[q.Name] = QueueStats{}

@@ -110,7 +110,7 @@ func TestEngineThreadClose(t *testing.T) {
 	te.clock.Add(2 * time.Hour)
 	te.visitorSays(t, c, "and again")
 	types := te.eventTypes(t, c.ID)
-	if want := []string{model.EventThreadClosed, model.EventThreadOpened, model.EventMessage}; !slices.Equal(types[len(types)-3:], want) {
+	if want := []model.EventType{model.EventThreadClosed, model.EventThreadOpened, model.EventMessage}; !slices.Equal(types[len(types)-3:], want) {
 		t.Errorf("a message after 2 h of quiet wrote %v, want %v", types[len(types)-3:], want)
 	}
 	if got := te.chat(t, c.ID); got.Thread != 3 || !got.ThreadOpen || got.State == model.StateEnded {

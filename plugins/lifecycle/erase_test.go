@@ -94,7 +94,7 @@ func agentListed(t testing.TB, agent *wiretest.HTTP, ids ...string) map[string]b
 func outboxOf(t testing.TB, st *store.Store, id string) []model.OutboxEntry {
 	t.Helper()
 	var out []model.OutboxEntry
-	for _, state := range []string{"pending", "dead"} {
+	for _, state := range []model.OutboxState{model.OutboxPending, model.OutboxDead} {
 		es, err := st.ListOutbox(context.Background(), state, 0, 1000)
 		if err != nil {
 			t.Fatal(err)

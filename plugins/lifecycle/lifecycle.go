@@ -273,7 +273,7 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 		if c.State == model.StateEnded {
 			continue
 		}
-		_, err := s.engine.End(ctx, c.ID, model.Party{Type: "System", Name: "system"}, "erased")
+		_, err := s.engine.End(ctx, c.ID, model.System, model.EndedByErased)
 		switch {
 		case err == nil:
 			ended++

@@ -162,7 +162,7 @@ func TestRetention(t *testing.T) {
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
 
-func hasType(evs []model.Event, typ string) bool {
+func hasType(evs []model.Event, typ model.EventType) bool {
 	for _, ev := range evs {
 		if ev.Type == typ {
 			return true
@@ -211,7 +211,7 @@ func TestSoak(t *testing.T) {
 						_, err = e.IssueToken(ctx, st.Chat) // a restore on another device
 					}
 					if err == nil {
-						_, err = e.End(ctx, st.Chat.ID, model.Party{Type: "Client"}, "visitor")
+						_, err = e.End(ctx, st.Chat.ID, model.Party{Type: model.PartyClient}, "visitor")
 					}
 					if err != nil {
 						errs <- err

@@ -35,15 +35,15 @@ func storedTypes(t *testing.T, gw *servertest.Gateway, chatID string) []string {
 		if ev.Seq != uint64(i+1) {
 			t.Fatalf("stored seq %d at position %d", ev.Seq, i+1)
 		}
-		out = append(out, ev.Type)
+		out = append(out, string(ev.Type))
 	}
 	return out
 }
 
-func count(list []string, v string) int {
+func count(list []string, v model.EventType) int {
 	n := 0
 	for _, x := range list {
-		if x == v {
+		if x == string(v) {
 			n++
 		}
 	}

@@ -37,7 +37,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 		if c.Deployment != cur.Deployment {
 			continue
 		}
-		conv := Conversation{ChatID: c.ID, Mode: c.Mode, State: c.State, Locked: c.Locked, CreatedAt: c.CreatedAt,
+		conv := Conversation{ChatID: c.ID, Mode: string(c.Mode), State: string(c.State), Locked: c.Locked, CreatedAt: c.CreatedAt,
 			LastActivity: c.LastActivity, LastSeq: c.LastSeq, Current: c.ID == cur.ID, Initiated: c.IdentityInitiated}
 		if conv.LastMessage, err = s.lastMessage(ctx, c.ID); err != nil {
 			return nil, err
@@ -47,7 +47,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 			return nil, err
 		}
 		for _, ev := range unread {
-			if ev.Type == model.EventMessage && ev.From.Type != "Client" && visibleToVisitor(ev) {
+			if ev.Type == model.EventMessage && ev.From.Type != model.PartyClient && visibleToVisitor(ev) {
 				conv.Unread++
 			}
 		}
@@ -110,7 +110,7 @@ func (s *Service) switchConversation(ctx context.Context, call *bus.Call) (any, 
 	if err != nil {
 		return nil, err
 	}
-	return StartResult{ChatID: c.ID, Token: token, Mode: c.Mode, ParticipantID: c.IdentityID, Seq: c.LastSeq}, nil
+	return StartResult{ChatID: c.ID, Token: token, Mode: string(c.Mode), ParticipantID: c.IdentityID, Seq: c.LastSeq}, nil
 }
 
 // markRead records that the visitor has read its chat up to seq (default:
@@ -179,7 +179,7 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 			return nil, err
 		}
 		seq := st.Chat.LastSeq
-		return contract.IdentifyResult{NewChat: true, ChatID: st.Chat.ID, Token: st.Token, Mode: st.Chat.Mode,
+		return contract.IdentifyResult{NewChat: true, ChatID: st.Chat.ID, Token: st.Token, Mode: string(st.Chat.Mode),
 			ParticipantID: st.Chat.IdentityID, Seq: &seq}, nil
 	}
 	idn, err := s.engine.Identity(ctx, c.IdentityID)

@@ -86,11 +86,11 @@ func toBus(c *model.Chat, ev model.Event) (bus.Event, bool) {
 	switch ev.Type {
 	case chat.EventQueuePosition:
 		add(EventQueuePosition, ev.Data)
-	case "TypingStarted", "TypingStopped":
-		if ev.From.Type == "Client" {
+	case model.EventTypingStarted, model.EventTypingStopped:
+		if ev.From.Type == model.PartyClient {
 			return bus.Event{}, false
 		}
-		if ev.Type == "TypingStarted" {
+		if ev.Type == model.EventTypingStarted {
 			add(EventAgentTypingStarted, mustJSON(msg))
 		} else {
 			add(EventAgentTypingStopped, mustJSON(msg))
@@ -106,11 +106,11 @@ func toBus(c *model.Chat, ev model.Event) (bus.Event, bool) {
 			return bus.Event{}, false
 		}
 		if ev.Seq == 1 && ev.Type == model.EventParticipantJoined {
-			add(EventStarted, mustJSON(map[string]string{"chatId": c.ID, "mode": c.Mode, "participantId": c.IdentityID}))
+			add(EventStarted, mustJSON(map[string]string{"chatId": c.ID, "mode": string(c.Mode), "participantId": c.IdentityID}))
 		}
 		add(EventMessageReceived, mustJSON(contract.MessageReceived{Messages: []contract.Message{msg}}))
 		// Asynchronous conversations have no connected/disconnected life cycle.
-		if c.Mode != "async" && (ev.Type == model.EventParticipantJoined || ev.Type == model.EventParticipantLeft) {
+		if c.Mode != model.ModeAsync && (ev.Type == model.EventParticipantJoined || ev.Type == model.EventParticipantLeft) {
 			agents, n := agentsOf(c, ev.Time)
 			data := mustJSON(map[string]any{"message": msg, "agents": agents, "numAgentsConnected": n})
 			add(participantEvent(ev), data)
@@ -125,11 +125,11 @@ func participantEvent(ev model.Event) string {
 	joined := ev.Type == model.EventParticipantJoined
 	var who string
 	switch ev.From.Type {
-	case "Client":
+	case model.PartyClient:
 		who = "client"
-	case "Bot":
+	case model.PartyBot:
 		who = "bot"
-	case "Supervisor":
+	case model.PartySupervisor:
 		who = "supervisor"
 	default:
 		who = "agent"

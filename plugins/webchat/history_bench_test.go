@@ -33,7 +33,7 @@ func BenchmarkFetchHistory(b *testing.B) {
 		batch := make([]model.Event, 0, 2000)
 		for ; len(batch) < cap(batch) && n < events; n++ {
 			batch = append(batch, model.Event{Type: model.EventMessage, Time: int64(n),
-				From: model.Party{ID: "v", Name: "bench", Type: "Client"}, Text: fmt.Sprintf("message number %d of the history", n)})
+				From: model.Party{ID: "v", Name: "bench", Type: model.PartyClient}, Text: fmt.Sprintf("message number %d of the history", n)})
 		}
 		if _, _, _, err := gw.Store().Mutate(ctx, chatID, "", func(*model.Chat) ([]model.Event, error) { return batch, nil }); err != nil {
 			b.Fatal(err)

@@ -162,7 +162,7 @@ const (
 // identity on an asynchronous deployment: startChat {identityToken} continues
 // as that identity. A company identity gets none (its uuid, signed where the
 // deployment requires it, is what names it), nor does a live deployment.
-func (s *Service) identityToken(ctx context.Context, deployment, mode, identity string) (string, error) {
+func (s *Service) identityToken(ctx context.Context, deployment string, mode model.Mode, identity string) (string, error) {
 	if mode != config.ModeAsync || identity == "" {
 		return "", nil
 	}

@@ -407,7 +407,7 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 	if err != nil {
 		return StartResult{}, err
 	}
-	return StartResult{ChatID: st.Chat.ID, Token: st.Token, Mode: st.Chat.Mode, ParticipantID: st.Chat.IdentityID,
+	return StartResult{ChatID: st.Chat.ID, Token: st.Token, Mode: string(st.Chat.Mode), ParticipantID: st.Chat.IdentityID,
 		Seq: st.Chat.LastSeq, Existing: st.Existing, IdentityToken: idToken}, nil
 }
 
@@ -451,7 +451,7 @@ func (s *Service) resumeOpen(ctx context.Context, deployment string, req chat.St
 	if err != nil {
 		return StartResult{}, false, err
 	}
-	return StartResult{ChatID: open.ID, Token: token, Mode: open.Mode, ParticipantID: open.IdentityID,
+	return StartResult{ChatID: open.ID, Token: token, Mode: string(open.Mode), ParticipantID: open.IdentityID,
 		Seq: open.LastSeq, Resumed: true, IdentityToken: idToken}, true, nil
 }
 
@@ -524,7 +524,7 @@ func (s *Service) mergeUserData(defaults map[string]any, base json.RawMessage, u
 }
 
 func (s *Service) visitorParty(c model.Chat) model.Party {
-	return model.Party{ID: c.IdentityID, Name: chat.VisitorName(c.Visitor), Type: "Client"}
+	return model.Party{ID: c.IdentityID, Name: chat.VisitorName(c.Visitor), Type: model.PartyClient}
 }
 
 func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
@@ -535,7 +535,7 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 	if c.Mode == config.ModeAsync {
 		return nil, ErrAsyncNoEnd
 	}
-	_, err = s.engine.End(ctx, c.ID, s.visitorParty(c), "visitor")
+	_, err = s.engine.End(ctx, c.ID, s.visitorParty(c), model.EndedByVisitor)
 	if errors.Is(err, chat.ErrEnded) {
 		return nil, ErrNoActiveSession
 	}
@@ -548,7 +548,7 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 // SendResult is what the send commands resolve with.
 type SendResult = contract.SendResult
 
-func (s *Service) send(ctx context.Context, call *bus.Call, typ string, noSession *bus.Rejection, requireText bool) (any, error) {
+func (s *Service) send(ctx context.Context, call *bus.Call, typ model.EventType, noSession *bus.Rejection, requireText bool) (any, error) {
 	var o contract.SendMessageOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
@@ -769,7 +769,7 @@ func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, erro
 		return nil, err
 	}
 	data := contract.SessionData{SessionID: c.ID, ChatID: c.ID, ParticipantID: c.IdentityID,
-		TransportID: c.Deployment, Deployment: c.Deployment, Mode: c.Mode, Seq: c.LastSeq, State: c.State}
+		TransportID: c.Deployment, Deployment: c.Deployment, Mode: string(c.Mode), Seq: c.LastSeq, State: string(c.State)}
 	if o.UserData {
 		data.UserData = c.UserData
 		if data.UserData == nil {
@@ -836,7 +836,7 @@ func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
 
 // restored is restore's answer for chat c.
 func restored(c model.Chat) contract.Restored {
-	return contract.Restored{ChatID: c.ID, Mode: c.Mode, Seq: c.LastSeq, State: c.State, ParticipantID: c.IdentityID,
+	return contract.Restored{ChatID: c.ID, Mode: string(c.Mode), Seq: c.LastSeq, State: string(c.State), ParticipantID: c.IdentityID,
 		Restored: true, Async: c.Mode == config.ModeAsync, Read: c.VisitorRead}
 }
 
@@ -879,7 +879,7 @@ func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	if c.Mode != "async" {
+	if c.Mode != model.ModeAsync {
 		return nil, ErrAsyncOnly
 	}
 	if o.Limit <= 0 || o.Limit > historyPage {

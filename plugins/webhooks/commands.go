@@ -27,7 +27,7 @@ const (
 // Delivery is an outbox entry as the admin commands show it.
 type Delivery struct {
 	model.OutboxEntry
-	State string `json:"state"` // pending | dead
+	State model.OutboxState `json:"state"` // pending | dead
 }
 
 func adminOnly(h bus.HandlerFunc) bus.HandlerFunc {
@@ -43,9 +43,9 @@ func decode(opts []byte, v any) error { return bus.DecodeOptions(opts, v) }
 
 func (s *Service) listDeliveries(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
-		State string `json:"state"`
-		Limit int    `json:"limit"`
-		After uint64 `json:"after"`
+		State model.OutboxState `json:"state"`
+		Limit int               `json:"limit"`
+		After uint64            `json:"after"`
 	}
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func parseID(raw json.RawMessage) (uint64, bool) {
 
 func (s *Service) retryAll(ctx context.Context, call *bus.Call) (any, error) {
 	var o struct {
-		State string `json:"state"`
+		State model.OutboxState `json:"state"`
 	}
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err

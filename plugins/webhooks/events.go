@@ -43,10 +43,10 @@ type Payload struct {
 
 // ChatInfo is the chat an event belongs to, as of that event's commit.
 type ChatInfo struct {
-	ID    string `json:"id"`
-	Mode  string `json:"mode"`  // live | async
-	State string `json:"state"` // queued | active | idle | ended
-	Queue string `json:"queue,omitempty"`
+	ID    string          `json:"id"`
+	Mode  model.Mode      `json:"mode"`  // live | async
+	State model.ChatState `json:"state"` // queued | active | idle | ended
+	Queue string          `json:"queue,omitempty"`
 }
 
 // EventID is the stable id of event name for the stored event seq of a chat.
@@ -57,7 +57,7 @@ func EventID(chatID string, seq uint64, name string) string {
 // eventNames maps one stored event to the webhook events it means.
 func eventNames(c *model.Chat, ev model.Event) []string {
 	switch {
-	case ev.Seq == 1 && ev.Type == model.EventParticipantJoined && ev.From.Type == "Client":
+	case ev.Seq == 1 && ev.Type == model.EventParticipantJoined && ev.From.Type == model.PartyClient:
 		if c.Mode == config.ModeAsync {
 			return []string{EventChatStarted}
 		}

@@ -35,8 +35,8 @@ type Outbox interface {
 	MoveToDead(ctx context.Context, e model.OutboxEntry) error
 	RetryDead(ctx context.Context, id uint64, now time.Time) (model.OutboxEntry, error)
 	RetryAllDead(ctx context.Context, now time.Time, limit int) (int, error)
-	ListOutbox(ctx context.Context, state string, after uint64, limit int) ([]model.OutboxEntry, error)
-	OutboxEntryByID(ctx context.Context, id uint64) (model.OutboxEntry, string, error)
+	ListOutbox(ctx context.Context, state model.OutboxState, after uint64, limit int) ([]model.OutboxEntry, error)
+	OutboxEntryByID(ctx context.Context, id uint64) (model.OutboxEntry, model.OutboxState, error)
 	OutboxDepth(ctx context.Context) (pending, dead int, err error)
 	PruneDead(ctx context.Context, deadBefore time.Time, keep int) (removed int, err error)
 	// The change feed, which the service turns into outbox entries.

@@ -184,7 +184,7 @@ func seqOf(t testing.TB, gw *servertest.Gateway, chatID string, match func(model
 	return seqs[0]
 }
 
-func ofType(typ string) func(model.Event) bool {
+func ofType(typ model.EventType) func(model.Event) bool {
 	return func(ev model.Event) bool { return ev.Type == typ }
 }
 
@@ -192,7 +192,7 @@ func message(text string) func(model.Event) bool {
 	return func(ev model.Event) bool { return ev.Type == model.EventMessage && ev.Text == text }
 }
 
-func waitState(t testing.TB, gw *servertest.Gateway, chatID, state string) {
+func waitState(t testing.TB, gw *servertest.Gateway, chatID string, state model.ChatState) {
 	t.Helper()
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
 		c, _ := gw.Store().Chat(context.Background(), chatID)
@@ -388,7 +388,7 @@ func TestWebhooks_EveryEvent(t *testing.T) {
 				p.Message.Text == "hi Mia" && (p.Message.From.Type != "Agent" || p.Message.From.ParticipantID != "ann") {
 				t.Errorf("%s: message %+v", id, p.Message)
 			}
-			if !strings.HasSuffix(id, fmt.Sprintf(":%d:%s", p.Message.Index, p.Event)) || p.Message.Type != model.EventMessage {
+			if !strings.HasSuffix(id, fmt.Sprintf(":%d:%s", p.Message.Index, p.Event)) || p.Message.Type != string(model.EventMessage) {
 				t.Errorf("%s: message index %d type %s", id, p.Message.Index, p.Message.Type)
 			}
 		case webhooks.EventChatTransferred:

@@ -70,13 +70,13 @@ func newChat(id string) model.NewChat {
 	return model.NewChat{
 		Chat: model.Chat{ID: id, Deployment: "conformance", Mode: "live", State: model.StateQueued,
 			IdentityID: "idn-" + id, CreatedAt: 1_700_000_000_000},
-		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{ID: "v-" + id, Type: "Client"},
+		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{ID: "v-" + id, Type: model.PartyClient},
 			Time: 1_700_000_000_000}},
 	}
 }
 
 func message(text string) model.Event {
-	return model.Event{Type: model.EventMessage, From: model.Party{ID: "v", Type: "Client"}, Text: text, Time: 1_700_000_000_001}
+	return model.Event{Type: model.EventMessage, From: model.Party{ID: "v", Type: model.PartyClient}, Text: text, Time: 1_700_000_000_001}
 }
 
 func appendFn(evs ...model.Event) model.MutateFunc {
