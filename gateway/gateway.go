@@ -87,8 +87,8 @@ type Config struct {
 	Home string
 }
 
-// Server is the running HTTP surface.
-type Server struct {
+// App is the running HTTP surface.
+type App struct {
 	app        *fiber.App
 	cfg        Config
 	csp        string         // Content-Security-Policy of every response
@@ -104,7 +104,7 @@ type Server struct {
 var ErrRateLimited = bus.ErrRateLimited
 
 // New builds the app with the given transports mounted.
-func New(cfg Config, transports ...Transport) *Server {
+func New(cfg Config, transports ...Transport) *App {
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 64 << 10
 	}
@@ -126,7 +126,7 @@ func New(cfg Config, transports ...Transport) *Server {
 	if cfg.AllowOrigin == nil {
 		cfg.AllowOrigin = func(string) bool { return false }
 	}
-	s := &Server{cfg: cfg, transports: transports, csp: cspFor(cfg.FrameAncestors),
+	s := &App{cfg: cfg, transports: transports, csp: cspFor(cfg.FrameAncestors),
 		proxies: parseTrustedProxies(cfg.TrustedProxies), loader: readLoader(cfg.Static)}
 	for _, t := range transports {
 		if w, ok := t.(Wire); ok {
@@ -159,9 +159,9 @@ func New(cfg Config, transports ...Transport) *Server {
 }
 
 // App exposes the fiber app, for in-process tests.
-func (s *Server) App() *fiber.App { return s.app }
+func (s *App) App() *fiber.App { return s.app }
 
-func (s *Server) routes() {
+func (s *App) routes() {
 	app := s.app
 	app.Use(recover.New())
 	app.Use(s.securityHeaders)
@@ -216,7 +216,7 @@ func (s *Server) routes() {
 }
 
 // requireAdmin lets through only requests bearing the admin token.
-func (s *Server) requireAdmin(c *fiber.Ctx) error {
+func (s *App) requireAdmin(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderAuthorization)
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
@@ -227,7 +227,7 @@ func (s *Server) requireAdmin(c *fiber.Ctx) error {
 
 // backup streams a copy of the store as an attachment named after the
 // time it was taken.
-func (s *Server) backup(c *fiber.Ctx) error {
+func (s *App) backup(c *fiber.Ctx) error {
 	r, size, err := s.cfg.Backup()
 	if err != nil {
 		return err
@@ -241,7 +241,7 @@ func (s *Server) backup(c *fiber.Ctx) error {
 	return c.SendStream(r, int(size))
 }
 
-func (s *Server) readyz(c *fiber.Ctx) error {
+func (s *App) readyz(c *fiber.Ctx) error {
 	if s.cfg.Ready != nil {
 		if err := s.cfg.Ready(); err != nil {
 			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": err.Error()})
@@ -251,7 +251,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 }
 
 // renderError writes every error in the wire's envelope with its status.
-func (s *Server) renderError(c *fiber.Ctx, err error) error {
+func (s *App) renderError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	// A command's rejection is counted by the bus observer; what the
 	// gateway refused itself is counted here.
@@ -295,14 +295,14 @@ func (s *Server) renderError(c *fiber.Ctx, err error) error {
 }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *App) Serve(ln net.Listener) error {
 	return s.app.Listener(limitConnsPerIP(ln, s.cfg.ConnsPerIP))
 }
 
 // Shutdown stops accepting, ends long-polls and sockets (fasthttp neither
 // waits for nor closes hijacked connections), and waits for in-flight requests
 // until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error {
+func (s *App) Shutdown(ctx context.Context) error {
 	closed := make(chan error, len(s.transports))
 	for _, t := range s.transports {
 		go func() { closed <- t.Close(ctx) }()

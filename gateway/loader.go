@@ -27,7 +27,7 @@ const loaderMaxAge = "public, max-age=60"
 // minute with an ETag on the whole body, so a revalidation answers 304 until
 // the configuration changes. An unknown deployment is a 404 whose body is a
 // JavaScript comment: the page's script tag then runs nothing.
-func (s *Server) handleLoader(c *fiber.Ctx) error {
+func (s *App) handleLoader(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/javascript; charset=utf-8")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	key := c.Query("deployment")
@@ -73,7 +73,7 @@ func etagMatch(header, etag string) bool {
 
 // publicOrigin is the gateway's origin as pages must reach it: PublicURL
 // when configured, else the request's own.
-func (s *Server) publicOrigin(c *fiber.Ctx) string {
+func (s *App) publicOrigin(c *fiber.Ctx) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimSuffix(s.cfg.PublicURL, "/")
 	}

@@ -31,7 +31,7 @@ const homePage = `<!doctype html>
 `
 
 // home answers GET /: a redirect to Config.Home when set, else homePage.
-func (s *Server) home(c *fiber.Ctx) error {
+func (s *App) home(c *fiber.Ctx) error {
 	if s.cfg.Home != "" {
 		return c.Redirect(s.cfg.Home, http.StatusFound)
 	}
@@ -43,7 +43,7 @@ func (s *Server) home(c *fiber.Ctx) error {
 // slashless redirects a path naming a directory of the static tree without
 // its trailing slash (/agent, /demo/async) to the path with it: served
 // without it, the page's relative CSS and script links would miss.
-func (s *Server) slashless(c *fiber.Ctx) error {
+func (s *App) slashless(c *fiber.Ctx) error {
 	p := c.Path()
 	if (c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead) || p == "/" || strings.HasSuffix(p, "/") {
 		return c.Next()

@@ -19,7 +19,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // handler runs so that a route may still replace them (a file download's
 // stricter policy). Scripts under /widgets/ are meant to be loaded by
 // other sites' pages: they also say so to CORS and CORP.
-func (s *Server) securityHeaders(c *fiber.Ctx) error {
+func (s *App) securityHeaders(c *fiber.Ctx) error {
 	c.Set("Content-Security-Policy", s.csp)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "strict-origin-when-cross-origin")
@@ -75,7 +75,7 @@ func (t trustedProxies) contains(ip string) bool {
 // prove nothing (a proxy that appends keeps what the client sent), so
 // taking the left-most, as fiber would, lets a visitor pick its own IP and
 // escape the per-IP limits. fiber reads the header only from trusted peers.
-func (s *Server) forwardedFor(c *fiber.Ctx) error {
+func (s *App) forwardedFor(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderXForwardedFor)
 	if h == "" || !c.IsProxyTrusted() {
 		return c.Next()

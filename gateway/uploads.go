@@ -26,7 +26,7 @@ type Uploader interface {
 
 // isUpload reports whether path is an upload route: UploadPath or one of a
 // Wire's.
-func (s *Server) isUpload(path string) bool {
+func (s *App) isUpload(path string) bool {
 	if path == UploadPath {
 		return true
 	}
@@ -44,7 +44,7 @@ const uploadReadTimeout = 60 * time.Second
 
 // requestConfig is fasthttp's HeaderReceived hook: once a request's headers
 // are read, it raises the read timeout of uploads alone.
-func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+func (s *App) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
 	if !h.IsPost() || !s.isUpload(string(path)) {
 		return fasthttp.RequestConfig{}
@@ -56,10 +56,10 @@ func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig
 // for each upload once its headers are read, in place of the fixed
 // Config.UploadLimit: a limit raised at run time serves the next upload. A
 // limit not above BodyLimit means BodyLimit. Call it before Serve.
-func (s *Server) SetUploadLimit(limit func() int) { s.uploadLimitFn = limit }
+func (s *App) SetUploadLimit(limit func() int) { s.uploadLimitFn = limit }
 
 // uploadLimit is the largest upload body now.
-func (s *Server) uploadLimit() int {
+func (s *App) uploadLimit() int {
 	n := s.cfg.UploadLimit
 	if s.uploadLimitFn != nil {
 		n = s.uploadLimitFn()
@@ -83,7 +83,7 @@ var (
 //   - any other body is refused on its declared length over BodyLimit, and
 //     read whole here, up to BodyLimit, before the route runs: as without
 //     streaming.
-func (s *Server) bodyGate(c *fiber.Ctx) error {
+func (s *App) bodyGate(c *fiber.Ctx) error {
 	req := c.Request()
 	cl := req.Header.ContentLength()
 	if req.Header.IsPost() && s.isUpload(c.Path()) {
@@ -119,7 +119,7 @@ func (s *Server) bodyGate(c *fiber.Ctx) error {
 // uploadSlot holds one of the client IP's upload slots while an upload runs:
 // past Config.Uploads' bounds (per IP, in all) the upload is refused with
 // 429 before its body is read.
-func (s *Server) uploadSlot(c *fiber.Ctx) error {
+func (s *App) uploadSlot(c *fiber.Ctx) error {
 	if s.cfg.Uploads == nil || c.Method() != fiber.MethodPost || !s.isUpload(c.Path()) {
 		return c.Next()
 	}

@@ -44,7 +44,7 @@ func (w wire) owns(path string) bool {
 }
 
 // guardWire puts request ids, CORS and both rate limits on the routes of w.
-func (s *Server) guardWire(app *fiber.App, w Wire) {
+func (s *App) guardWire(app *fiber.App, w Wire) {
 	methods, headers := w.CORS()
 	g := app.Group(w.Prefix())
 	g.Use(requestid.New())
@@ -61,7 +61,7 @@ func (s *Server) guardWire(app *fiber.App, w Wire) {
 // rate limit, keyed by key ("" for a request it does not limit), for the
 // caller to put on the routes it applies to; nil when it is off. Budgets are
 // keyed under prefix: each wire has its own.
-func (s *Server) guard(r fiber.Router, prefix string, cc cors.Config, key func(*fiber.Ctx) string) fiber.Handler {
+func (s *App) guard(r fiber.Router, prefix string, cc cors.Config, key func(*fiber.Ctx) string) fiber.Handler {
 	cc.AllowOriginsFunc, cc.MaxAge = s.cfg.AllowOrigin, 600
 	r.Use(cors.New(cc))
 	if s.cfg.IPLimiter != nil {

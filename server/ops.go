@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // version is set at build time:
@@ -43,13 +43,13 @@ func Version() string {
 // viewCollector reads the engine's view once per scrape for the queue,
 // agent and chat gauges, and the store file's size.
 type viewCollector struct {
-	engine *chat.Engine
+	engine *engine.Engine
 	dbPath string
 
 	waiting, oldest, agents, free, active, build, storeBytes *prometheus.Desc
 }
 
-func newViewCollector(e *chat.Engine, dbPath string) *viewCollector {
+func newViewCollector(e *engine.Engine, dbPath string) *viewCollector {
 	return &viewCollector{engine: e, dbPath: dbPath,
 		waiting: prometheus.NewDesc("cxgate_queue_waiting", "Chats waiting in each queue.", []string{"queue"}, nil),
 		oldest: prometheus.NewDesc("cxgate_queue_oldest_wait_seconds",

@@ -5,8 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // ratings counts visitors' ratings of ended chats by their value, from
@@ -18,7 +18,7 @@ func newRatings() *ratings {
 		Help: "Visitors' ratings of ended chats (rateChat), by rating from 1 to 5."}, []string{"rating"})}
 	// Every value is exposed from the start, so a rate() over it needs no
 	// first rating of each kind.
-	for v := chat.RatingMin; v <= chat.RatingMax; v++ {
+	for v := engine.RatingMin; v <= engine.RatingMax; v++ {
 		r.total.WithLabelValues(strconv.Itoa(v))
 	}
 	return r
@@ -27,7 +27,7 @@ func newRatings() *ratings {
 // observe is an engine observer: it runs on the store's writer goroutine.
 func (r *ratings) observe(_ *model.Chat, evs []model.Event) {
 	for _, ev := range evs {
-		if v, ok := chat.RatingOf(ev); ok && v.Rating >= chat.RatingMin && v.Rating <= chat.RatingMax {
+		if v, ok := engine.RatingOf(ev); ok && v.Rating >= engine.RatingMin && v.Rating <= engine.RatingMax {
 			r.total.WithLabelValues(strconv.Itoa(v.Rating)).Inc()
 		}
 	}

@@ -15,16 +15,16 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/gateway"
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/plugins/admin"
 	"github.com/cxgate/cxgate/plugins/agent"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webchat"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/store"
-	adminapi "github.com/cxgate/cxgate/transports/admin"
+	adminapi "github.com/cxgate/cxgate/transports/adminapi"
 	"github.com/cxgate/cxgate/transports/gms"
 	"github.com/cxgate/cxgate/transports/native"
 )
@@ -61,9 +61,9 @@ type Server struct {
 	logger  *slog.Logger
 	store   *store.Store
 	bus     *bus.Bus
-	engine  *chat.Engine
+	engine  *engine.Engine
 	native  *native.Transport
-	gateway *gateway.Server
+	gateway *gateway.App
 	hooks   *webhooks.Service
 	data    *lifecycle.Service
 
@@ -127,7 +127,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	}
 	s.cfg = cfg
 	warnUnsignedIdentities(o.Logger, cfg)
-	s.engine = chat.New(cfg, st, chat.Options{Now: o.Now, Logger: o.Logger, StartKey: st.SessionKey(),
+	s.engine = engine.New(cfg, st, engine.Options{Now: o.Now, Logger: o.Logger, StartKey: st.SessionKey(),
 		// An agent is present while it has a socket or a long-poll open.
 		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
 		// Left messages commit with their webhook deliveries, like events.
@@ -347,13 +347,13 @@ func (s *Server) Config() config.Config { return *s.engine.Config() }
 func (s *Server) Bus() *bus.Bus { return s.bus }
 
 // Engine is the chat engine.
-func (s *Server) Engine() *chat.Engine { return s.engine }
+func (s *Server) Engine() *engine.Engine { return s.engine }
 
 // Store is the store.
 func (s *Server) Store() *store.Store { return s.store }
 
 // Gateway is the HTTP surface.
-func (s *Server) Gateway() *gateway.Server { return s.gateway }
+func (s *Server) Gateway() *gateway.App { return s.gateway }
 
 // Webhooks is the webhook delivery service.
 func (s *Server) Webhooks() *webhooks.Service { return s.hooks }

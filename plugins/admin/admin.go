@@ -14,7 +14,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -39,7 +39,7 @@ type Options struct {
 
 // Service is the AdminService plugin.
 type Service struct {
-	engine *chat.Engine
+	engine *engine.Engine
 	store  Store
 	logger *slog.Logger
 
@@ -50,7 +50,7 @@ type Service struct {
 
 // Register registers the plugin's commands on b. Only admin callers may use
 // them; everyone else is rejected with bus.ErrForbidden.
-func Register(b *bus.Bus, e *chat.Engine, st Store, o Options) (*Service, error) {
+func Register(b *bus.Bus, e *engine.Engine, st Store, o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // Name is the plugin's bus name.
@@ -37,7 +37,7 @@ const (
 
 // Service is the AgentService plugin.
 type Service struct {
-	engine     *chat.Engine
+	engine     *engine.Engine
 	bus        *bus.Bus
 	adminToken string
 
@@ -51,7 +51,7 @@ type Service struct {
 
 // Register registers the plugin on b and observes the engine. adminToken, if
 // not empty, authenticates as the admin.
-func Register(b *bus.Bus, e *chat.Engine, adminToken string) (*Service, error) {
+func Register(b *bus.Bus, e *engine.Engine, adminToken string) (*Service, error) {
 	p, err := b.RegisterPlugin(Name)
 	if err != nil {
 		return nil, err
@@ -194,9 +194,9 @@ func (s *Service) deliver(c *model.Chat, agentID string, ev model.Event) {
 	switch {
 	case ev.Type == model.EventParticipantJoined && ev.From.ID == agentID:
 		add(EventChatAssigned, mustJSON(assignment(c)))
-		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []chat.Message{chat.ToMessage(ev)}}))
-	case chat.Visible(ev):
-		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []chat.Message{chat.ToMessage(ev)}}))
+		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []engine.Message{engine.ToMessage(ev)}}))
+	case engine.Visible(ev):
+		add(EventMessageReceived, mustJSON(map[string]any{"chatId": c.ID, "messages": []engine.Message{engine.ToMessage(ev)}}))
 	case ev.Type == model.EventUserDataUpdated:
 		add(EventContextUpdated, mustJSON(map[string]any{"chatId": c.ID, "userData": json.RawMessage(ev.Data)}))
 	case ev.Type == model.EventContextUpdated:
@@ -212,7 +212,7 @@ func (s *Service) deliver(c *model.Chat, agentID string, ev model.Event) {
 	case ev.Type == model.EventThreadClosed:
 		add(EventThreadClosed, mustJSON(map[string]any{"chatId": c.ID, "thread": json.RawMessage(ev.Data)}))
 	case ev.Type == model.EventChatRated:
-		r, ok := chat.RatingOf(ev)
+		r, ok := engine.RatingOf(ev)
 		if !ok {
 			return
 		}
@@ -284,7 +284,7 @@ func (s *Service) setStatus(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	switch o.Status {
-	case chat.StatusOnline, chat.StatusAway, chat.StatusOffline:
+	case engine.StatusOnline, engine.StatusAway, engine.StatusOffline:
 	default:
 		return nil, ErrBadStatus
 	}
@@ -383,7 +383,7 @@ func (s *Service) acceptChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	err = s.engine.Assign(ctx, o.ChatID, call.Caller.ID)
-	if err != nil && !errors.Is(err, chat.ErrAssigned) && !errors.Is(err, chat.ErrAtCapacity) {
+	if err != nil && !errors.Is(err, engine.ErrAssigned) && !errors.Is(err, engine.ErrAtCapacity) {
 		return nil, rejectionFor(err)
 	}
 	c, cerr := s.engine.Chat(ctx, o.ChatID)
@@ -435,7 +435,7 @@ func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) 
 	}
 	// A silent supervisor's messages are whispers and an internal note is
 	// for agents by request: agents and supervisors see them, the visitor does not.
-	ev, err := s.engine.Append(ctx, o.ChatID, o.RequestID, model.Event{Type: typ, From: chat.PartyOf(p), Text: text,
+	ev, err := s.engine.Append(ctx, o.ChatID, o.RequestID, model.Event{Type: typ, From: engine.PartyOf(p), Text: text,
 		Time: s.engine.Now().UnixMilli(), Internal: p.Silent || o.Internal})
 	if err != nil {
 		return nil, rejectionFor(err)
@@ -453,7 +453,7 @@ func (s *Service) sendTyping(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	typing := o.IsTyping == nil || *o.IsTyping
-	if err := s.engine.Typing(ctx, o.ChatID, chat.PartyOf(p), typing); err != nil {
+	if err := s.engine.Typing(ctx, o.ChatID, engine.PartyOf(p), typing); err != nil {
 		return nil, ErrChatEnded
 	}
 	return struct{}{}, nil
@@ -468,7 +468,7 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.engine.End(ctx, o.ChatID, chat.PartyOf(p), model.EndedByAgent); err != nil {
+	if _, err := s.engine.End(ctx, o.ChatID, engine.PartyOf(p), model.EndedByAgent); err != nil {
 		return nil, rejectionFor(err)
 	}
 	return map[string]bool{"ended": true}, nil
@@ -486,7 +486,7 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 	if !s.mayRead(&c, call.Caller.ID) {
 		return nil, ErrNotParticipant
 	}
-	msgs := []chat.Message{}
+	msgs := []engine.Message{}
 	var visit json.RawMessage
 	var after uint64
 	for {
@@ -495,8 +495,8 @@ func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error
 			return nil, err
 		}
 		for _, ev := range evs {
-			if chat.Visible(ev) {
-				msgs = append(msgs, chat.ToMessage(ev))
+			if engine.Visible(ev) {
+				msgs = append(msgs, engine.ToMessage(ev))
 			}
 			if ev.Type == model.EventContextUpdated {
 				visit = ev.Data
@@ -570,7 +570,7 @@ func (s *Service) setLocked(ctx context.Context, call *bus.Call, locked bool) (a
 	if c.Mode != model.ModeAsync {
 		return nil, ErrNotAsync
 	}
-	c, err = s.engine.SetLocked(ctx, o.ChatID, chat.PartyOf(p), locked)
+	c, err = s.engine.SetLocked(ctx, o.ChatID, engine.PartyOf(p), locked)
 	if err != nil {
 		return nil, err
 	}
@@ -684,21 +684,21 @@ func (s *Service) listQueues(ctx context.Context, call *bus.Call) (any, error) {
 // client as "internal").
 func rejectionFor(err error) error {
 	switch {
-	case errors.Is(err, chat.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound):
 		return ErrChatNotFound
-	case errors.Is(err, chat.ErrEnded):
+	case errors.Is(err, engine.ErrEnded):
 		return ErrChatEnded
-	case errors.Is(err, chat.ErrAssigned):
+	case errors.Is(err, engine.ErrAssigned):
 		return ErrAlreadyTaken
-	case errors.Is(err, chat.ErrAtCapacity):
+	case errors.Is(err, engine.ErrAtCapacity):
 		return ErrAtCapacity
-	case errors.Is(err, chat.ErrNotEligible):
+	case errors.Is(err, engine.ErrNotEligible):
 		return ErrNotEligible
-	case errors.Is(err, chat.ErrAgentOffline):
+	case errors.Is(err, engine.ErrAgentOffline):
 		return ErrAgentOffline
-	case errors.Is(err, chat.ErrNotParticipant):
+	case errors.Is(err, engine.ErrNotParticipant):
 		return ErrNotParticipant
-	case errors.Is(err, chat.ErrUnknownAgent), errors.Is(err, chat.ErrUnknownQueue):
+	case errors.Is(err, engine.ErrUnknownAgent), errors.Is(err, engine.ErrUnknownQueue):
 		return ErrTransferTarget
 	}
 	return err

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/plugins/internal/filerej"
 )
 
@@ -32,19 +32,19 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	up := chat.Upload{RequestID: o.RequestID, Internal: p.Silent}
+	up := engine.Upload{RequestID: o.RequestID, Internal: p.Silent}
 	if call.File != nil {
 		up.Name, up.Content = call.File.Name, call.File.Data
 		up.Staged, up.Size, up.Head = call.File.Staged, call.File.Size, call.File.Head
 	}
-	ev, err := s.engine.SendFile(ctx, c, chat.PartyOf(p), up)
+	ev, err := s.engine.SendFile(ctx, c, engine.PartyOf(p), up)
 	if err != nil {
 		if rej := filerej.Upload(err, s.engine.FilePolicy(c.Deployment), up); rej != nil {
 			return nil, rej
 		}
 		return nil, rejectionFor(err)
 	}
-	var d chat.FileDetails
+	var d engine.FileDetails
 	_ = decode(ev.Data, &d)
 	return map[string]any{"chatId": c.ID, "fileId": d.ID, "name": d.Name, "type": d.Type, "size": d.Size,
 		"seq": ev.Seq, "index": ev.Seq, "timestamp": ev.Time, "fileDetails": d}, nil

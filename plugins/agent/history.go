@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // historyPage is the default and largest page of getHistory.
@@ -39,7 +39,7 @@ func (s *Service) getHistory(ctx context.Context, call *bus.Call) (any, error) {
 	if o.Limit <= 0 || o.Limit > historyPage {
 		o.Limit = historyPage
 	}
-	msgs, oldest, err := s.engine.MessagesBefore(ctx, c.ID, o.Before, o.Limit, chat.Visible)
+	msgs, oldest, err := s.engine.MessagesBefore(ctx, c.ID, o.Before, o.Limit, engine.Visible)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (s *Service) getHistory(ctx context.Context, call *bus.Call) (any, error) {
 				break
 			}
 			for _, ev := range evs {
-				more = more || chat.Visible(ev)
+				more = more || engine.Visible(ev)
 			}
 			before = evs[0].Seq
 		}

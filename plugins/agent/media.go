@@ -6,8 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // requestFile {chatId, types} asks the chat's visitor for a file of one of
@@ -41,10 +41,10 @@ func (s *Service) requestFile(ctx context.Context, call *bus.Call) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	ev, err := s.engine.Append(ctx, o.ChatID, "", chat.MediaRequestEvent(chat.PartyOf(p), types, s.engine.Now().UnixMilli()))
+	ev, err := s.engine.Append(ctx, o.ChatID, "", engine.MediaRequestEvent(engine.PartyOf(p), types, s.engine.Now().UnixMilli()))
 	if err != nil {
 		return nil, rejectionFor(err)
 	}
-	id := chat.MediaRequests([]model.Event{ev})[0].ID
-	return map[string]any{"id": id, "seq": ev.Seq, "types": types, "state": chat.MediaPending}, nil
+	id := engine.MediaRequests([]model.Event{ev})[0].ID
+	return map[string]any{"id": id, "seq": ev.Seq, "types": types, "state": engine.MediaPending}, nil
 }

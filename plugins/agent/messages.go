@@ -8,8 +8,8 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // Left messages: what visitors wrote in the "leave a message" form while no
@@ -69,9 +69,9 @@ func (s *Service) answerMessage(ctx context.Context, call *bus.Call) (any, error
 	}
 	m, err := s.engine.AnswerMessage(ctx, o.ID, a, *o.Message)
 	switch {
-	case errors.Is(err, chat.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound):
 		return nil, ErrMessageNotFound
-	case errors.Is(err, chat.ErrAnswered):
+	case errors.Is(err, engine.ErrAnswered):
 		return nil, ErrAlreadyAnswered
 	case err != nil:
 		return nil, err
@@ -92,7 +92,7 @@ func agentConfig(c *config.Config, id string) (config.Agent, bool) {
 // on its stream.
 func (s *Service) observeMessages(event string, m model.LeftMessage) {
 	name := EventMessageLeft
-	if event == chat.MessageAnswered {
+	if event == engine.MessageAnswered {
 		name = EventMessageAnswered
 	}
 	data := mustJSON(map[string]any{"message": m})

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/internal/wiretest"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/server/servertest"
 )
 
@@ -46,7 +46,7 @@ func TestPresenceSurvivesRestart(t *testing.T) {
 	t.Run("AfterRestart", func(t *testing.T) {
 		gw := servertest.Start(t, servertest.Options{Config: cfg, DataDir: dir, Now: now, PresenceGrace: grace})
 		for _, id := range []string{"ann", "bob"} {
-			if info, err := gw.Engine().Agent(id); err != nil || info.Status != chat.StatusOnline || !slices.Contains(info.Chats, chatOf[id]) {
+			if info, err := gw.Engine().Agent(id); err != nil || info.Status != engine.StatusOnline || !slices.Contains(info.Chats, chatOf[id]) {
 				t.Fatalf("after the restart %s is %+v (%v), want online with %s for the grace period", id, info, err, chatOf[id])
 			}
 		}
@@ -63,11 +63,11 @@ func TestPresenceSurvivesRestart(t *testing.T) {
 			Chats  []string
 		}
 		ann.Command("AgentService.getStatus", nil).Into(t, &status)
-		if status.Status != chat.StatusOnline || !slices.Contains(status.Chats, chatOf["ann"]) {
+		if status.Status != engine.StatusOnline || !slices.Contains(status.Chats, chatOf["ann"]) {
 			t.Errorf("Ann, back within the grace, is %+v; want online with %s", status, chatOf["ann"])
 		}
 		bob, err := gw.Engine().Agent("bob")
-		if err != nil || bob.Status != chat.StatusAway || len(bob.Chats) != 0 {
+		if err != nil || bob.Status != engine.StatusAway || len(bob.Chats) != 0 {
 			t.Errorf("Bob, gone past the grace, is %+v (%v); want away without chats", bob, err)
 		}
 		// Bob, back later, is told why he is away without his chat.
@@ -77,7 +77,7 @@ func TestPresenceSurvivesRestart(t *testing.T) {
 			Chats  []any
 		}
 		wiretest.NewHTTP(t, gw.URL).WithToken("bob-secret-1").Command("AgentService.listChats", nil).Into(t, &later)
-		if later.Status != chat.StatusAway || len(later.Chats) != 0 || !strings.Contains(later.Note, "went back to the queue") {
+		if later.Status != engine.StatusAway || len(later.Chats) != 0 || !strings.Contains(later.Note, "went back to the queue") {
 			t.Errorf("Bob's listChats after the grace: %+v; want away, no chats, and a note saying why", later)
 		}
 		lost := chatOf["bob"]

@@ -17,9 +17,9 @@ import (
 	"testing"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/internal/wiretest"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/plugins/webhooks"
 	"github.com/cxgate/cxgate/server/servertest"
@@ -502,7 +502,7 @@ func TestErase_LeftMessages(t *testing.T) {
 
 	// A message left as an identity erased since the visitor's token was
 	// read is left as a new identity: the erased one gets nothing back.
-	m, err := gw.Engine().LeaveMessage(ctx, chat.LeaveRequest{Deployment: "demo-async", Message: "late",
+	m, err := gw.Engine().LeaveMessage(ctx, engine.LeaveRequest{Deployment: "demo-async", Message: "late",
 		Identity: &model.Identity{ID: zoe.IdentityID}})
 	if err != nil || m.IdentityID == zoe.IdentityID {
 		t.Fatalf("a message as an erased identity: %+v, %v", m, err)

@@ -11,8 +11,8 @@ import (
 	"strconv"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/internal/filerej"
 )
 
@@ -118,7 +118,7 @@ func (s *Service) export(ctx context.Context, call *bus.Call) (any, error) {
 
 // exportedFile describes the file of a FileUploaded event, with a link.
 func (s *Service) exportedFile(ctx context.Context, ev model.Event, expires int64) (ExportedFile, bool) {
-	var d chat.FileDetails
+	var d engine.FileDetails
 	if json.Unmarshal(ev.Data, &d) != nil || d.ID == "" {
 		return ExportedFile{}, false
 	}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -81,7 +81,7 @@ type Stats struct {
 // Service is the DataService plugin and the retention sweeper.
 type Service struct {
 	st     Store
-	engine *chat.Engine
+	engine *engine.Engine
 	hooks  Notifier
 	opts   Options
 
@@ -93,7 +93,7 @@ type Service struct {
 
 // Register makes the service and registers the DataService plugin on b.
 // Start [Service.Run] for the retention sweeps. hooks may be nil.
-func Register(b *bus.Bus, st Store, e *chat.Engine, hooks Notifier, o Options) (*Service, error) {
+func Register(b *bus.Bus, st Store, e *engine.Engine, hooks Notifier, o Options) (*Service, error) {
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Minute
 	}
@@ -277,7 +277,7 @@ func (s *Service) erase(ctx context.Context, call *bus.Call) (any, error) {
 		switch {
 		case err == nil:
 			ended++
-		case errors.Is(err, chat.ErrEnded), errors.Is(err, chat.ErrNotFound):
+		case errors.Is(err, engine.ErrEnded), errors.Is(err, engine.ErrNotFound):
 		default:
 			return nil, fmt.Errorf("lifecycle: end chat %s before erasing: %w", c.ID, err)
 		}

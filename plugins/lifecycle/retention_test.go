@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/internal/wiretest"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/lifecycle"
 	"github.com/cxgate/cxgate/server/servertest"
 	"github.com/cxgate/cxgate/store"
@@ -206,7 +206,7 @@ func TestSoak(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range jobs {
-					st, err := e.Start(ctx, chat.StartRequest{Deployment: "demo", Visitor: model.Profile{Nickname: fmt.Sprint("v", i)}})
+					st, err := e.Start(ctx, engine.StartRequest{Deployment: "demo", Visitor: model.Profile{Nickname: fmt.Sprint("v", i)}})
 					if err == nil && i%4 == 0 {
 						_, err = e.IssueToken(ctx, st.Chat) // a restore on another device
 					}

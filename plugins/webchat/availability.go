@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -40,7 +40,7 @@ func (s *Service) getAvailability(ctx context.Context, call *bus.Call) (any, err
 		queue = o.Queue
 	}
 	a, err := s.engine.Availability(queue, o.Skills, o.Language)
-	if errors.Is(err, chat.ErrUnknownQueue) {
+	if errors.Is(err, engine.ErrUnknownQueue) {
 		return nil, ErrUnknownQueue
 	}
 	if err != nil {

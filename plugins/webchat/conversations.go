@@ -5,8 +5,8 @@ import (
 	"errors"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -63,7 +63,7 @@ const lastMessageScan = 1000
 // lastMessage is the newest message of chat chatID the visitor may see,
 // looked for among its newest lastMessageScan events, page by page; nil if
 // there is none there.
-func (s *Service) lastMessage(ctx context.Context, chatID string) (*chat.Message, error) {
+func (s *Service) lastMessage(ctx context.Context, chatID string) (*engine.Message, error) {
 	var before uint64 // 0: from the newest
 	for read, page := 0, 50; read < lastMessageScan; read, page = read+page, 200 {
 		n := min(page, lastMessageScan-read)
@@ -73,7 +73,7 @@ func (s *Service) lastMessage(ctx context.Context, chatID string) (*chat.Message
 		}
 		for j := len(evs) - 1; j >= 0; j-- {
 			if evs[j].Type == model.EventMessage && !evs[j].Internal {
-				m := chat.ToMessage(evs[j])
+				m := engine.ToMessage(evs[j])
 				return &m, nil
 			}
 		}
@@ -100,7 +100,7 @@ func (s *Service) switchConversation(ctx context.Context, call *bus.Call) (any, 
 		return nil, err
 	}
 	c, err := s.engine.Chat(ctx, o.ChatID)
-	if errors.Is(err, chat.ErrNotFound) || err == nil && (c.IdentityID != cur.IdentityID || c.Deployment != cur.Deployment) {
+	if errors.Is(err, engine.ErrNotFound) || err == nil && (c.IdentityID != cur.IdentityID || c.Deployment != cur.Deployment) {
 		return nil, ErrNotYourConversation
 	}
 	if err != nil {
@@ -167,13 +167,13 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 	now := s.engine.Now().UnixMilli()
 	if uuid != "" && identityID(d.Key, uuid) != c.IdentityID {
 		idn, err := s.engine.Identity(ctx, identityID(d.Key, uuid))
-		if errors.Is(err, chat.ErrNotFound) {
+		if errors.Is(err, engine.ErrNotFound) {
 			idn = model.Identity{ID: identityID(d.Key, uuid), UUID: uuid, CreatedAt: now}
 		} else if err != nil {
 			return nil, err
 		}
 		mergeIdentity(&idn, o, model.Profile{}, signed, now)
-		st, err := s.engine.Start(ctx, chat.StartRequest{Deployment: d.Key, Visitor: idn.Profile, Identity: &idn,
+		st, err := s.engine.Start(ctx, engine.StartRequest{Deployment: d.Key, Visitor: idn.Profile, Identity: &idn,
 			UserData: c.UserData, Subject: c.Subject, Wire: c.Wire})
 		if err != nil {
 			return nil, err
@@ -183,7 +183,7 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 			ParticipantID: st.Chat.IdentityID, Seq: &seq}, nil
 	}
 	idn, err := s.engine.Identity(ctx, c.IdentityID)
-	if errors.Is(err, chat.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		idn = model.Identity{ID: c.IdentityID, Profile: c.Visitor, CreatedAt: now}
 	} else if err != nil {
 		return nil, err

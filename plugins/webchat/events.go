@@ -3,8 +3,8 @@ package webchat
 import (
 	"encoding/json"
 
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 
 	"github.com/cxgate/cxgate/bus"
@@ -82,9 +82,9 @@ func toBus(c *model.Chat, ev model.Event) (bus.Event, bool) {
 	if ev.Internal {
 		return bus.Event{}, false // for agents only
 	}
-	msg := chat.ToMessage(ev)
+	msg := engine.ToMessage(ev)
 	switch ev.Type {
-	case chat.EventQueuePosition:
+	case engine.EventQueuePosition:
 		add(EventQueuePosition, ev.Data)
 	case model.EventTypingStarted, model.EventTypingStopped:
 		if ev.From.Type == model.PartyClient {
@@ -102,7 +102,7 @@ func toBus(c *model.Chat, ev model.Event) (bus.Event, bool) {
 		_ = json.Unmarshal(ev.Data, &d)
 		add(EventEnded, mustJSON(map[string]any{"chatId": c.ID, "by": d.By, "timestamp": ev.Time}))
 	default:
-		if !chat.Visible(ev) {
+		if !engine.Visible(ev) {
 			return bus.Event{}, false
 		}
 		if ev.Seq == 1 && ev.Type == model.EventParticipantJoined {

@@ -6,8 +6,8 @@ import (
 	"errors"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/internal/filerej"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
@@ -17,7 +17,7 @@ type FileResult = contract.FileResult
 
 // NewFileResult describes the stored FileUploaded event ev.
 func NewFileResult(ev model.Event) FileResult {
-	var d chat.FileDetails
+	var d engine.FileDetails
 	_ = json.Unmarshal(ev.Data, &d)
 	return FileResult{FileID: d.ID, Name: d.Name, Type: d.Type, Size: d.Size, Seq: ev.Seq, Index: ev.Seq,
 		Timestamp: ev.Time, FileDetails: ev.Data}
@@ -39,27 +39,27 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	up := chat.Upload{RequestID: o.RequestID}
+	up := engine.Upload{RequestID: o.RequestID}
 	if call.File != nil {
 		up.Name, up.Content = call.File.Name, call.File.Data
 		up.Staged, up.Size, up.Head = call.File.Staged, call.File.Size, call.File.Head
 	}
 	ev, err := s.engine.SendFile(ctx, c, s.visitorParty(c), up)
 	switch {
-	case errors.Is(err, chat.ErrEnded), errors.Is(err, chat.ErrNotFound):
+	case errors.Is(err, engine.ErrEnded), errors.Is(err, engine.ErrNotFound):
 		return nil, ErrNoActiveSession
-	case errors.Is(err, chat.ErrLocked):
+	case errors.Is(err, engine.ErrLocked):
 		return nil, ErrLocked
 	case err != nil:
 		// A file refused while the agent waits for one fails the request.
-		s.settleMediaRequest(ctx, c, "", up.Name, chat.MediaErrored)
+		s.settleMediaRequest(ctx, c, "", up.Name, engine.MediaErrored)
 		if rej := filerej.Upload(err, s.engine.FilePolicy(c.Deployment), up); rej != nil {
 			return nil, rej
 		}
 		return nil, err
 	}
 	res := NewFileResult(ev)
-	s.settleMediaRequest(ctx, c, res.Type, res.Name, chat.MediaSuccess)
+	s.settleMediaRequest(ctx, c, res.Type, res.Name, engine.MediaSuccess)
 	return res, nil
 }
 
@@ -117,7 +117,7 @@ func (s *Service) getFileLimits(ctx context.Context, call *bus.Call) (any, error
 	}
 	if call.Caller.Kind == bus.KindVisitor {
 		c, err := s.engine.Chat(ctx, call.Caller.ID)
-		if err != nil && !errors.Is(err, chat.ErrNotFound) {
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return nil, err
 		}
 		out.Uploads = c.Files

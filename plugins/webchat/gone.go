@@ -5,8 +5,8 @@ import (
 	"errors"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // sessionGone answers a visitor whose chat was deleted (erased, or past its
@@ -18,7 +18,7 @@ func sessionGone(h bus.HandlerFunc) bus.HandlerFunc {
 		res, err := h(ctx, call)
 		var rej *bus.Rejection
 		if err != nil && call.Caller.Kind == bus.KindVisitor && !errors.As(err, &rej) &&
-			(errors.Is(err, chat.ErrNotFound) || errors.Is(err, model.ErrNotFound)) {
+			(errors.Is(err, engine.ErrNotFound) || errors.Is(err, model.ErrNotFound)) {
 			return nil, ErrNoActiveSession
 		}
 		return res, err

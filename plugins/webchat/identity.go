@@ -11,8 +11,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -167,7 +167,7 @@ func (s *Service) identityToken(ctx context.Context, deployment string, mode mod
 		return "", nil
 	}
 	idn, err := s.engine.Identity(ctx, identity)
-	if errors.Is(err, chat.ErrNotFound) || err == nil && idn.UUID != "" {
+	if errors.Is(err, engine.ErrNotFound) || err == nil && idn.UUID != "" {
 		return "", nil
 	}
 	if err != nil {
@@ -202,7 +202,7 @@ func (s *Service) keptIdentity(ctx context.Context, token, deployment string) (m
 		return model.Identity{}, false, nil
 	}
 	idn, err := s.engine.Identity(ctx, claims.Subject)
-	if errors.Is(err, chat.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return model.Identity{}, false, nil
 	}
 	if err != nil {

@@ -5,12 +5,12 @@ import (
 	"errors"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
-// Media requests (plugins/chat/media.go): an agent asks the visitor for a
+// Media requests (engine/media.go): an agent asks the visitor for a
 // file with AgentService.requestFile; the visitor answers with
 // answerMediaRequest, and its next upload settles the request.
 
@@ -26,7 +26,7 @@ func (s *Service) getMediaRequests(ctx context.Context, call *bus.Call) (any, er
 		return nil, err
 	}
 	if list == nil {
-		list = []chat.MediaRequest{}
+		list = []engine.MediaRequest{}
 	}
 	return contract.MediaRequests{MediaRequests: list}, nil
 }
@@ -40,7 +40,7 @@ func (s *Service) answerMediaRequest(ctx context.Context, call *bus.Call) (any, 
 		return nil, err
 	}
 	switch o.State {
-	case chat.MediaAccepted, chat.MediaDeclined, chat.MediaErrored:
+	case engine.MediaAccepted, engine.MediaDeclined, engine.MediaErrored:
 	default:
 		return nil, ErrMediaState
 	}
@@ -62,7 +62,7 @@ func (s *Service) answerMediaRequest(ctx context.Context, call *bus.Call) (any, 
 		case !m.State.Open():
 			return nil, ErrMediaRequestClosed
 		}
-		ev, err := s.engine.Append(ctx, c.ID, "", chat.MediaStateEvent(s.visitorParty(c), m.ID, o.State, s.engine.Now().UnixMilli()))
+		ev, err := s.engine.Append(ctx, c.ID, "", engine.MediaStateEvent(s.visitorParty(c), m.ID, o.State, s.engine.Now().UnixMilli()))
 		if err != nil {
 			return nil, mediaRejection(err)
 		}
@@ -75,26 +75,26 @@ func (s *Service) answerMediaRequest(ctx context.Context, call *bus.Call) (any, 
 // settleMediaRequest marks the newest open media request of chat c that a
 // file of this type and name answers as state (SUCCESS after an upload,
 // ERRORED after a refused one). Failing to is not the upload's failure.
-func (s *Service) settleMediaRequest(ctx context.Context, c model.Chat, typ, name string, state chat.MediaState) {
+func (s *Service) settleMediaRequest(ctx context.Context, c model.Chat, typ, name string, state engine.MediaState) {
 	list, err := s.engine.ChatMediaRequests(ctx, c.ID)
 	if err != nil {
 		return
 	}
 	for i := len(list) - 1; i >= 0; i-- {
 		m := list[i]
-		if !m.State.Open() || (state == chat.MediaSuccess && !chat.MatchesMediaTypes(m.Types, typ, name)) {
+		if !m.State.Open() || (state == engine.MediaSuccess && !engine.MatchesMediaTypes(m.Types, typ, name)) {
 			continue
 		}
-		_, _ = s.engine.Append(ctx, c.ID, "", chat.MediaStateEvent(s.visitorParty(c), m.ID, state, s.engine.Now().UnixMilli()))
+		_, _ = s.engine.Append(ctx, c.ID, "", engine.MediaStateEvent(s.visitorParty(c), m.ID, state, s.engine.Now().UnixMilli()))
 		return
 	}
 }
 
 func mediaRejection(err error) error {
 	switch {
-	case errors.Is(err, chat.ErrEnded), errors.Is(err, chat.ErrNotFound):
+	case errors.Is(err, engine.ErrEnded), errors.Is(err, engine.ErrNotFound):
 		return ErrNoActiveSession
-	case errors.Is(err, chat.ErrLocked):
+	case errors.Is(err, engine.ErrLocked):
 		return ErrLocked
 	}
 	return err

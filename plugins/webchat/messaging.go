@@ -6,7 +6,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -44,7 +44,7 @@ func (s *Service) openConversation(ctx context.Context, call *bus.Call) (any, er
 			return nil, ErrNoOpenConversation
 		}
 		id = identityID(d.Key, uuid)
-		if _, err := s.engine.Identity(ctx, id); errors.Is(err, chat.ErrNotFound) {
+		if _, err := s.engine.Identity(ctx, id); errors.Is(err, engine.ErrNotFound) {
 			return nil, ErrNoOpenConversation
 		} else if err != nil {
 			return nil, err
@@ -61,7 +61,7 @@ func (s *Service) openConversation(ctx context.Context, call *bus.Call) (any, er
 	default:
 		return nil, ErrNoOpenConversation
 	}
-	res, ok, err := s.resumeOpen(ctx, d.Key, chat.StartRequest{Deployment: d.Key, IdentityID: id})
+	res, ok, err := s.resumeOpen(ctx, d.Key, engine.StartRequest{Deployment: d.Key, IdentityID: id})
 	if err != nil {
 		return nil, err
 	}

@@ -12,8 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -217,12 +217,12 @@ func (s *Service) leaveMessage(ctx context.Context, call *bus.Call) (any, error)
 	if !s.left.allow(call.Caller.Remote, s.engine.Now()) {
 		return nil, ErrTooManyMessages
 	}
-	m, err := s.engine.LeaveMessage(ctx, chat.LeaveRequest{Deployment: d.Key, Name: o.Name, Email: o.Email,
+	m, err := s.engine.LeaveMessage(ctx, engine.LeaveRequest{Deployment: d.Key, Name: o.Name, Email: o.Email,
 		Message: *o.Message, Context: visit, Identity: idn})
 	switch {
-	case errors.Is(err, chat.ErrTooManyMessages):
+	case errors.Is(err, engine.ErrTooManyMessages):
 		return nil, ErrTooManyMessages
-	case errors.Is(err, chat.ErrNoDeployment):
+	case errors.Is(err, engine.ErrNoDeployment):
 		return nil, ErrUnknownDeployment
 	case err != nil:
 		return nil, err

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -23,14 +23,14 @@ func (s *Service) rateChat(ctx context.Context, call *bus.Call) (any, error) {
 	if call.Caller.Kind != bus.KindVisitor {
 		return nil, ErrNoChatToRate
 	}
-	if o.Rating == nil || *o.Rating != float64(int(*o.Rating)) || *o.Rating < chat.RatingMin || *o.Rating > chat.RatingMax {
+	if o.Rating == nil || *o.Rating != float64(int(*o.Rating)) || *o.Rating < engine.RatingMin || *o.Rating > engine.RatingMax {
 		return nil, ErrBadRating
 	}
-	if !utf8.ValidString(o.Comment) || utf8.RuneCountInString(o.Comment) > chat.RatingCommentChars {
+	if !utf8.ValidString(o.Comment) || utf8.RuneCountInString(o.Comment) > engine.RatingCommentChars {
 		return nil, ErrCommentTooLong
 	}
 	c, err := s.engine.Chat(ctx, call.Caller.ID)
-	if errors.Is(err, chat.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return nil, ErrNoChatToRate
 	}
 	if err != nil {
@@ -38,13 +38,13 @@ func (s *Service) rateChat(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	r, err := s.engine.Rate(ctx, c.ID, s.visitorParty(c), int(*o.Rating), o.Comment)
 	switch {
-	case errors.Is(err, chat.ErrNotEnded):
+	case errors.Is(err, engine.ErrNotEnded):
 		return nil, ErrNotEnded
-	case errors.Is(err, chat.ErrAlreadyRated):
+	case errors.Is(err, engine.ErrAlreadyRated):
 		return nil, ErrAlreadyRated
-	case errors.Is(err, chat.ErrRatingClosed):
+	case errors.Is(err, engine.ErrRatingClosed):
 		return nil, ErrRatingClosed
-	case errors.Is(err, chat.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound):
 		return nil, ErrNoChatToRate
 	case err != nil:
 		return nil, err

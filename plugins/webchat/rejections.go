@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -52,9 +52,9 @@ var (
 	ErrAlreadyRated = bus.Reject(http.StatusConflict, contract.CodeAlreadyRated, "This chat has already been rated.")
 	ErrRatingClosed = bus.Reject(http.StatusConflict, contract.CodeRatingClosed, "The time to rate this chat has passed.")
 	ErrBadRating    = bus.Reject(http.StatusBadRequest, contract.CodeInvalidRating,
-		fmt.Sprintf("rating must be a whole number from %d to %d.", chat.RatingMin, chat.RatingMax))
+		fmt.Sprintf("rating must be a whole number from %d to %d.", engine.RatingMin, engine.RatingMax))
 	ErrCommentTooLong = bus.Reject(http.StatusRequestEntityTooLarge, contract.CodeCommentTooLong,
-		fmt.Sprintf("comment is limited to %d characters.", chat.RatingCommentChars))
+		fmt.Sprintf("comment is limited to %d characters.", engine.RatingCommentChars))
 )
 
 // Rejections of the media request commands.

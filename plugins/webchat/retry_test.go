@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/internal/wiretest"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/server/servertest"
 )
 
@@ -58,7 +58,7 @@ func TestStartRetryToken(t *testing.T) {
 		}
 
 		// Past the window: the chat, named, without a token.
-		clk.Add(chat.StartRetryWindow)
+		clk.Add(engine.StartRetryWindow)
 		raw := guest.Command("WebChatService.startChat", opts).Resolved(t)
 		var late map[string]json.RawMessage
 		wiretest.Decode(t, raw, &late)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -25,7 +25,7 @@ const historyPage = 100
 
 // Service is the WebChatService plugin.
 type Service struct {
-	engine     *chat.Engine
+	engine     *engine.Engine
 	bus        *bus.Bus
 	sessionKey []byte
 	attachWait time.Duration
@@ -44,7 +44,7 @@ type Options struct {
 
 // Register registers the plugin's commands, events, feed and authenticator
 // on b, and observes the engine.
-func Register(b *bus.Bus, e *chat.Engine, o Options) (*Service, error) {
+func Register(b *bus.Bus, e *engine.Engine, o Options) (*Service, error) {
 	if len(o.SessionKey) < 16 {
 		return nil, errors.New("webchat: a session key of at least 16 bytes is required")
 	}
@@ -127,7 +127,7 @@ func (s *Service) observe(c *model.Chat, evs []model.Event) {
 // authenticate resolves visitor tokens.
 func (s *Service) authenticate(ctx context.Context, token string) (bus.Caller, error) {
 	t, err := s.engine.VisitorToken(ctx, token)
-	if errors.Is(err, chat.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return bus.Caller{}, bus.ErrNoMatch
 	}
 	if err != nil {
@@ -137,7 +137,7 @@ func (s *Service) authenticate(ctx context.Context, token string) (bus.Caller, e
 		return bus.Caller{Kind: bus.KindVisitor, ID: t.ChatID, Deployment: c.Deployment}, nil
 	}
 	c, err := s.engine.Chat(ctx, t.ChatID) // an ended chat: the view keeps only open ones
-	if errors.Is(err, chat.ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return bus.Caller{}, bus.ErrNoMatch // a token of a deleted chat, still in the engine's cache
 	}
 	if err != nil {
@@ -181,7 +181,7 @@ func resolveEmpty(context.Context, *bus.Call) (any, error) { return struct{}{}, 
 
 // visibleToVisitor is what a visitor's transcript shows: what participants
 // see, less what is for agents only (a silent supervisor, whispers).
-func visibleToVisitor(ev model.Event) bool { return chat.Visible(ev) && !ev.Internal }
+func visibleToVisitor(ev model.Event) bool { return engine.Visible(ev) && !ev.Internal }
 
 // getQueuePosition tells a waiting visitor its place in its queue (0 when
 // the chat is not waiting); changes are also pushed as queuePosition.
@@ -219,7 +219,7 @@ func (s *Service) liveSession(ctx context.Context, call *bus.Call, rej *bus.Reje
 
 func (s *Service) readSession(ctx context.Context, id string, rej *bus.Rejection) (model.Chat, error) {
 	c, err := s.engine.Chat(ctx, id)
-	if errors.Is(err, chat.ErrNotFound) || err == nil && c.State == model.StateEnded {
+	if errors.Is(err, engine.ErrNotFound) || err == nil && c.State == model.StateEnded {
 		return model.Chat{}, rej
 	}
 	return c, err
@@ -296,7 +296,7 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 		return StartResult{}, ErrStartRequestID
 	}
 	profile := model.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email}
-	req := chat.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID, Wire: caller.Wire}
+	req := engine.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID, Wire: caller.Wire}
 
 	// Who the visitor is: a company uuid (signed where required), the
 	// identity of session data or of the caller's chat, the anonymous identity
@@ -319,7 +319,7 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 	case uuid != "":
 		id := identityID(d.Key, uuid)
 		idn, err := s.engine.Identity(ctx, id)
-		if errors.Is(err, chat.ErrNotFound) {
+		if errors.Is(err, engine.ErrNotFound) {
 			idn = model.Identity{ID: id, UUID: uuid, CreatedAt: now}
 		} else if err != nil {
 			return StartResult{}, err
@@ -351,7 +351,7 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 		case idn.ID != "":
 			req.Identity, req.IdentityID, req.Visitor = &idn, idn.ID, idn.Profile
 		case idn.Avatar != "" || len(idn.Extra) > 0:
-			idn.ID = chat.NewID()
+			idn.ID = engine.NewID()
 			req.Identity = &idn
 			known = false
 		default:
@@ -415,7 +415,7 @@ func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.Start
 // deployment with the latest activity, if there is one: a new token for it,
 // and the profile given with the start folded into the identity. false when
 // the identity has none open.
-func (s *Service) resumeOpen(ctx context.Context, deployment string, req chat.StartRequest) (StartResult, bool, error) {
+func (s *Service) resumeOpen(ctx context.Context, deployment string, req engine.StartRequest) (StartResult, bool, error) {
 	id := req.IdentityID
 	if id == "" && req.Identity != nil {
 		id = req.Identity.ID
@@ -524,7 +524,7 @@ func (s *Service) mergeUserData(defaults map[string]any, base json.RawMessage, u
 }
 
 func (s *Service) visitorParty(c model.Chat) model.Party {
-	return model.Party{ID: c.IdentityID, Name: chat.VisitorName(c.Visitor), Type: model.PartyClient}
+	return model.Party{ID: c.IdentityID, Name: engine.VisitorName(c.Visitor), Type: model.PartyClient}
 }
 
 func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
@@ -536,7 +536,7 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, ErrAsyncNoEnd
 	}
 	_, err = s.engine.End(ctx, c.ID, s.visitorParty(c), model.EndedByVisitor)
-	if errors.Is(err, chat.ErrEnded) {
+	if errors.Is(err, engine.ErrEnded) {
 		return nil, ErrNoActiveSession
 	}
 	if err != nil {
@@ -579,10 +579,10 @@ func (s *Service) send(ctx context.Context, call *bus.Call, typ model.EventType,
 		ev.Data = mustJSON(map[string]string{"filter": o.Regex})
 	}
 	saved, err := s.engine.Append(ctx, c.ID, o.RequestID, ev)
-	if errors.Is(err, chat.ErrEnded) || errors.Is(err, chat.ErrNotFound) {
+	if errors.Is(err, engine.ErrEnded) || errors.Is(err, engine.ErrNotFound) {
 		return nil, noSession
 	}
-	if errors.Is(err, chat.ErrLocked) {
+	if errors.Is(err, engine.ErrLocked) {
 		return nil, ErrLocked
 	}
 	if err != nil {
@@ -686,8 +686,8 @@ func (s *Service) updateUserData(ctx context.Context, call *bus.Call) (any, erro
 }
 
 // transcript reads every visitor-visible message of a chat.
-func (s *Service) transcript(ctx context.Context, chatID string) ([]chat.Message, error) {
-	msgs := []chat.Message{}
+func (s *Service) transcript(ctx context.Context, chatID string) ([]engine.Message, error) {
+	msgs := []engine.Message{}
 	var after uint64
 	for {
 		evs, err := s.engine.EventsAfter(ctx, chatID, after, 1000)
@@ -696,7 +696,7 @@ func (s *Service) transcript(ctx context.Context, chatID string) ([]chat.Message
 		}
 		for _, ev := range evs {
 			if visibleToVisitor(ev) {
-				msgs = append(msgs, chat.ToMessage(ev))
+				msgs = append(msgs, engine.ToMessage(ev))
 			}
 			after = ev.Seq
 		}
@@ -708,7 +708,7 @@ func (s *Service) transcript(ctx context.Context, chatID string) ([]chat.Message
 
 func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error) {
 	if call.Caller.Kind != bus.KindVisitor {
-		return contract.Transcript{Messages: []chat.Message{}}, nil
+		return contract.Transcript{Messages: []engine.Message{}}, nil
 	}
 	msgs, err := s.transcript(ctx, call.Caller.ID)
 	if err != nil {

@@ -6,21 +6,21 @@ import (
 	"strconv"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // Event names. config.WebhookEvents lists the same.
 const (
-	EventChatStarted     = "chat.started"       // a visitor started a chat (its first event)
-	EventThreadCreated   = "thread.created"     // a thread opened (async); a live chat started (it is one thread)
-	EventMessageCreated  = "message.created"    // a message or file everyone in the chat sees (no whispers or notes)
-	EventChatTransferred = "chat.transferred"   // an agent handed the chat to another agent or queue
-	EventChatEnded       = "chat.ended"         // a chat ended (visitor, agent, idle; a resolved live chat)
-	EventChatResolved    = "chat.resolved"      // an agent resolved its intervention in an async chat
-	EventMessageLeft     = chat.MessageLeft     // a visitor left a message (offline form)
-	EventMessageAnswered = chat.MessageAnswered // an agent answered a left message
-	EventChatRated       = "chat.rated"         // the visitor rated the ended chat; data: {rating, comment}
+	EventChatStarted     = "chat.started"         // a visitor started a chat (its first event)
+	EventThreadCreated   = "thread.created"       // a thread opened (async); a live chat started (it is one thread)
+	EventMessageCreated  = "message.created"      // a message or file everyone in the chat sees (no whispers or notes)
+	EventChatTransferred = "chat.transferred"     // an agent handed the chat to another agent or queue
+	EventChatEnded       = "chat.ended"           // a chat ended (visitor, agent, idle; a resolved live chat)
+	EventChatResolved    = "chat.resolved"        // an agent resolved its intervention in an async chat
+	EventMessageLeft     = engine.MessageLeft     // a visitor left a message (offline form)
+	EventMessageAnswered = engine.MessageAnswered // an agent answered a left message
+	EventChatRated       = "chat.rated"           // the visitor rated the ended chat; data: {rating, comment}
 )
 
 // Events lists every event name, in the order of a chat's life.
@@ -37,7 +37,7 @@ type Payload struct {
 	Deployment string          `json:"deployment"`
 	Chat       ChatInfo        `json:"chat"`
 	Thread     uint32          `json:"thread,omitempty"`  // async chats: the current thread's number
-	Message    *chat.Message   `json:"message,omitempty"` // message.created: the transcript entry
+	Message    *engine.Message `json:"message,omitempty"` // message.created: the transcript entry
 	Data       json.RawMessage `json:"data,omitempty"`    // the stored event's data
 }
 
@@ -88,7 +88,7 @@ func newPayload(c *model.Chat, ev model.Event, name string) Payload {
 		p.Thread = c.Thread
 	}
 	if name == EventMessageCreated {
-		m := chat.ToMessage(ev)
+		m := engine.ToMessage(ev)
 		p.Message = &m
 	}
 	return p

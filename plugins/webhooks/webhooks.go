@@ -18,9 +18,9 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/internal/netguard"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -144,7 +144,7 @@ type Stats struct {
 // Service delivers webhooks and is the WebhookService plugin.
 type Service struct {
 	store  Outbox
-	engine *chat.Engine
+	engine *engine.Engine
 	opts   Options
 	now    func() time.Time
 	logger *slog.Logger
@@ -157,7 +157,7 @@ type Service struct {
 // Register makes the service and registers the WebhookService plugin on b.
 // While any webhook is configured the store's change feed is on; start
 // [Service.Run] to turn it into deliveries and make them.
-func Register(b *bus.Bus, st Outbox, e *chat.Engine, o Options) (*Service, error) {
+func Register(b *bus.Bus, st Outbox, e *engine.Engine, o Options) (*Service, error) {
 	o.applyDefaults()
 	if o.Client == nil {
 		o.Client = guardedClient(o.Timeout, func() bool { return e.Config().AllowPrivateWebhooks })

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/cxgate/cxgate/bus"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/transports/internal/upload"
 )
 
@@ -75,7 +75,7 @@ func FuzzDecodeUpload(f *testing.F) {
 			t.Fatalf("round trip: %+v", got)
 		}
 
-		clean := chat.CleanFileName(got.File.Name)
+		clean := engine.CleanFileName(got.File.Name)
 		if clean == "" || len(clean) > 255 || bytes.ContainsAny([]byte(clean), "/\\\x00\r\n") {
 			t.Fatalf("cleaned name %q", clean)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
@@ -45,18 +45,18 @@ func LimitReached(max int) *bus.Rejection {
 // client sees, the limits' figures taken from the deployment's policy pol
 // and the type from the upload up; nil for an error that is not about the
 // file.
-func Upload(err error, pol config.Files, up chat.Upload) *bus.Rejection {
+func Upload(err error, pol config.Files, up engine.Upload) *bus.Rejection {
 	var rej *bus.Rejection
 	switch {
-	case errors.Is(err, chat.ErrFilesDisabled):
+	case errors.Is(err, engine.ErrFilesDisabled):
 		rej = ErrUploadsUnsupported
-	case errors.Is(err, chat.ErrNoFile):
+	case errors.Is(err, engine.ErrNoFile):
 		rej = ErrNoFile
-	case errors.Is(err, chat.ErrFileTooLarge):
+	case errors.Is(err, engine.ErrFileTooLarge):
 		rej = TooLarge(pol.MaxBytes)
-	case errors.Is(err, chat.ErrFileType):
-		rej = TypeNotAllowed(chat.UploadType(up), pol.Types)
-	case errors.Is(err, chat.ErrFileLimit):
+	case errors.Is(err, engine.ErrFileType):
+		rej = TypeNotAllowed(engine.UploadType(up), pol.Types)
+	case errors.Is(err, engine.ErrFileLimit):
 		rej = LimitReached(pol.MaxUploads)
 	default:
 		return Download(err)
@@ -69,11 +69,11 @@ func Upload(err error, pol config.Files, up chat.Upload) *bus.Rejection {
 // error that is not about the file.
 func Download(err error) *bus.Rejection {
 	switch {
-	case errors.Is(err, chat.ErrFilesDisabled):
+	case errors.Is(err, engine.ErrFilesDisabled):
 		return ErrDownloadsUnsupported.Wrap(err)
-	case errors.Is(err, chat.ErrFileNotFound):
+	case errors.Is(err, engine.ErrFileNotFound):
 		return ErrFileNotFound.Wrap(err)
-	case errors.Is(err, chat.ErrFileExpired):
+	case errors.Is(err, engine.ErrFileExpired):
 		return ErrFileExpired.Wrap(err)
 	}
 	return nil

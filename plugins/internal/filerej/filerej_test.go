@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/cxgate/cxgate/config"
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/plugins/internal/filerej"
 )
 
@@ -15,20 +15,20 @@ import (
 // the upload; other errors are not file rejections.
 func TestUploadAndDownload(t *testing.T) {
 	pol := config.Files{Enabled: true, MaxBytes: 1000, MaxUploads: 3, Types: []string{"image/*"}}
-	up := chat.Upload{Name: "a.txt", Content: []byte("plain text")}
+	up := engine.Upload{Name: "a.txt", Content: []byte("plain text")}
 	wrap := func(err error) error { return fmt.Errorf("%w: detail for the logs", err) }
 	for _, tc := range []struct {
 		err        error
 		status     int
 		code, text string
 	}{
-		{chat.ErrFilesDisabled, 501, "files_unsupported", "This transport doesn't support file uploads."},
-		{chat.ErrNoFile, 400, "no_file", "No file provided."},
-		{chat.ErrFileTooLarge, 413, "file_too_large", "The file is larger than the limit of 1000 bytes."},
-		{chat.ErrFileType, 415, "file_type_not_allowed", "Files of type text/plain are not allowed here; allowed types: image/*."},
-		{chat.ErrFileLimit, 409, "file_limit_reached", "The maximum number of files (3) for this chat has been reached."},
-		{chat.ErrFileNotFound, 404, "file_not_found", "No such file in this chat."},
-		{chat.ErrFileExpired, 410, "file_expired", "This file has expired and is no longer available."},
+		{engine.ErrFilesDisabled, 501, "files_unsupported", "This transport doesn't support file uploads."},
+		{engine.ErrNoFile, 400, "no_file", "No file provided."},
+		{engine.ErrFileTooLarge, 413, "file_too_large", "The file is larger than the limit of 1000 bytes."},
+		{engine.ErrFileType, 415, "file_type_not_allowed", "Files of type text/plain are not allowed here; allowed types: image/*."},
+		{engine.ErrFileLimit, 409, "file_limit_reached", "The maximum number of files (3) for this chat has been reached."},
+		{engine.ErrFileNotFound, 404, "file_not_found", "No such file in this chat."},
+		{engine.ErrFileExpired, 410, "file_expired", "This file has expired and is no longer available."},
 	} {
 		rej := filerej.Upload(wrap(tc.err), pol, up)
 		if rej == nil || rej.Status != tc.status || rej.Code != tc.code || rej.Message != tc.text {
@@ -40,11 +40,11 @@ func TestUploadAndDownload(t *testing.T) {
 		}
 	}
 	// Files off, for a download: the same code in the reference's other text.
-	if rej := filerej.Download(wrap(chat.ErrFilesDisabled)); rej == nil || rej.Status != 501 ||
+	if rej := filerej.Download(wrap(engine.ErrFilesDisabled)); rej == nil || rej.Status != 501 ||
 		rej.Code != "files_unsupported" || rej.Message != "This transport doesn't support file download." {
 		t.Errorf("Download(files off) = %+v", rej)
 	}
-	for _, err := range []error{chat.ErrEnded, chat.ErrLocked, errors.New("disk on fire")} {
+	for _, err := range []error{engine.ErrEnded, engine.ErrLocked, errors.New("disk on fire")} {
 		if rej := filerej.Upload(err, pol, up); rej != nil {
 			t.Errorf("Upload(%v) = %+v, want nil: not about the file", err, rej)
 		}

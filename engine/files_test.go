@@ -1,9 +1,9 @@
-package chat_test
+package engine_test
 
 import (
 	"testing"
 
-	"github.com/cxgate/cxgate/plugins/chat"
+	"github.com/cxgate/cxgate/engine"
 )
 
 // TestFileNameForType: a download's name ends in an extension of the type
@@ -30,7 +30,7 @@ func TestFileNameForType(t *testing.T) {
 		{"thing.exe", "type/unknown", "thing.bin"},
 		{`<img src=x onerror=alert(1)>"; a.png`, "image/png", `<img src=x onerror=alert(1)>"; a.png`},
 	} {
-		if got := chat.FileNameForType(tc.name, tc.typ); got != tc.want {
+		if got := engine.FileNameForType(tc.name, tc.typ); got != tc.want {
 			t.Errorf("FileNameForType(%q, %s) = %q, want %q", tc.name, tc.typ, got, tc.want)
 		}
 	}
@@ -39,7 +39,7 @@ func TestFileNameForType(t *testing.T) {
 		long[i] = 'a'
 	}
 	long[250] = '.'
-	if got := chat.FileNameForType(string(long), "text/plain"); len(got) > 255 || got[len(got)-4:] != ".txt" {
+	if got := engine.FileNameForType(string(long), "text/plain"); len(got) > 255 || got[len(got)-4:] != ".txt" {
 		t.Errorf("a 255-byte name: %d bytes %q", len(got), got[len(got)-8:])
 	}
 }

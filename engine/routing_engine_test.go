@@ -1,4 +1,4 @@
-package chat_test
+package engine_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // agentCfg is a human agent with a token of its own.
@@ -50,9 +50,9 @@ func TestEngineRoutingBySkill(t *testing.T) {
 	// Urgent chats that need vip (by their queue, by their own skills),
 	// then a probe anyone can take: every routing pass looks at the urgent
 	// ones first, so once Ann has the probe she was not given them.
-	byQueue := te.start(t, chat.StartRequest{Deployment: "web", Queue: "vip", Priority: 9})
-	bySkill := te.start(t, chat.StartRequest{Deployment: "web", Skills: []string{"vip"}, Priority: 9})
-	probe := te.start(t, chat.StartRequest{Deployment: "web"})
+	byQueue := te.start(t, engine.StartRequest{Deployment: "web", Queue: "vip", Priority: 9})
+	bySkill := te.start(t, engine.StartRequest{Deployment: "web", Skills: []string{"vip"}, Priority: 9})
+	probe := te.start(t, engine.StartRequest{Deployment: "web"})
 	if got := te.waitHeld(t, probe.ID); got != "ann" {
 		t.Fatalf("probe went to %s, want ann", got)
 	}
@@ -60,7 +60,7 @@ func TestEngineRoutingBySkill(t *testing.T) {
 		if got := te.chat(t, c.ID); got.State != model.StateQueued || len(te.holders(t, c.ID)) != 0 {
 			t.Errorf("chat needing vip: state %s, agents %v; want it queued for nobody", got.State, te.holders(t, c.ID))
 		}
-		if err := te.Assign(context.Background(), c.ID, "ann"); !errors.Is(err, chat.ErrNotEligible) {
+		if err := te.Assign(context.Background(), c.ID, "ann"); !errors.Is(err, engine.ErrNotEligible) {
 			t.Errorf("Ann accepting a chat needing vip: %v, want ErrNotEligible", err)
 		}
 		if slices.ContainsFunc(te.Queued("ann"), func(q model.Chat) bool { return q.ID == c.ID }) {
@@ -90,10 +90,10 @@ func TestEngineRoutingByLanguage(t *testing.T) {
 		agentCfg("bob", 5, nil, []string{"de", "en"}),
 	))
 	te.online(t, "ann")
-	german := te.start(t, chat.StartRequest{Deployment: "web", Queue: "de", Priority: 9})
-	french := te.start(t, chat.StartRequest{Deployment: "web", Language: "fr", Priority: 9})
-	english := te.start(t, chat.StartRequest{Deployment: "web", Language: "EN", Priority: 9})
-	probe := te.start(t, chat.StartRequest{Deployment: "web"})
+	german := te.start(t, engine.StartRequest{Deployment: "web", Queue: "de", Priority: 9})
+	french := te.start(t, engine.StartRequest{Deployment: "web", Language: "fr", Priority: 9})
+	english := te.start(t, engine.StartRequest{Deployment: "web", Language: "EN", Priority: 9})
+	probe := te.start(t, engine.StartRequest{Deployment: "web"})
 	if got := te.waitHeld(t, english.ID); got != "ann" {
 		t.Errorf("chat in EN went to %s, want ann (en)", got)
 	}
@@ -105,7 +105,7 @@ func TestEngineRoutingByLanguage(t *testing.T) {
 			t.Errorf("chat in %q/%q given to %v, who does not speak it", c.Queue, c.Language, h)
 		}
 	}
-	if err := te.Assign(context.Background(), german.ID, "ann"); !errors.Is(err, chat.ErrNotEligible) {
+	if err := te.Assign(context.Background(), german.ID, "ann"); !errors.Is(err, engine.ErrNotEligible) {
 		t.Errorf("Ann accepting a German chat: %v, want ErrNotEligible", err)
 	}
 	if te.CanServeNow("de", nil, "") || !te.CanServeNow("support", nil, "en") {
@@ -118,7 +118,7 @@ func TestEngineRoutingByLanguage(t *testing.T) {
 	}
 	// Nobody speaks French: a second probe, taken by whoever has a seat,
 	// shows the router passed the French chat over with both online.
-	probe2 := te.start(t, chat.StartRequest{Deployment: "web"})
+	probe2 := te.start(t, engine.StartRequest{Deployment: "web"})
 	te.waitHeld(t, probe2.ID)
 	if c := te.chat(t, french.ID); c.State != model.StateQueued || len(te.holders(t, french.ID)) != 0 {
 		t.Errorf("French chat: state %s, agents %v; want it queued", c.State, te.holders(t, french.ID))
@@ -134,15 +134,15 @@ func TestEngineCapacity(t *testing.T) {
 		agentCfg("bob", 1, nil, nil),
 	))
 	te.online(t, "ann")
-	c1 := te.start(t, chat.StartRequest{Deployment: "web"})
-	c2 := te.start(t, chat.StartRequest{Deployment: "web"})
-	c3 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c1 := te.start(t, engine.StartRequest{Deployment: "web"})
+	c2 := te.start(t, engine.StartRequest{Deployment: "web"})
+	c3 := te.start(t, engine.StartRequest{Deployment: "web"})
 	te.waitHeld(t, c1.ID)
 	te.waitHeld(t, c2.ID)
 	if got := te.agentChats(t, "ann"); len(got) != 2 {
 		t.Fatalf("Ann has %v, want 2 chats", got)
 	}
-	if err := te.Assign(context.Background(), c3.ID, "ann"); !errors.Is(err, chat.ErrAtCapacity) {
+	if err := te.Assign(context.Background(), c3.ID, "ann"); !errors.Is(err, engine.ErrAtCapacity) {
 		t.Errorf("a third accept by Ann (max 2): %v, want ErrAtCapacity", err)
 	}
 	if te.CanServeNow("support", nil, "") {
@@ -162,7 +162,7 @@ func TestEngineCapacity(t *testing.T) {
 	// once; exactly one succeeds.
 	var ids []string
 	for range 4 {
-		ids = append(ids, te.start(t, chat.StartRequest{Deployment: "web", Queue: "manual"}).ID)
+		ids = append(ids, te.start(t, engine.StartRequest{Deployment: "web", Queue: "manual"}).ID)
 	}
 	errs := make([]error, len(ids))
 	parallelDo(len(ids), func(i int) { errs[i] = te.Assign(context.Background(), ids[i], "bob") })
@@ -171,7 +171,7 @@ func TestEngineCapacity(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, chat.ErrAtCapacity):
+		case !errors.Is(err, engine.ErrAtCapacity):
 			t.Errorf("accept %d: %v, want nil or ErrAtCapacity", i, err)
 		}
 	}
@@ -188,10 +188,10 @@ func TestEngineCapacity(t *testing.T) {
 // same order.
 func TestEnginePriority(t *testing.T) {
 	te := newTestEngine(t, engineConfig(agentCfg("ann", 1, nil, nil)))
-	p1 := te.start(t, chat.StartRequest{Deployment: "web", Priority: 1})
-	p5a := te.start(t, chat.StartRequest{Deployment: "web", Priority: 5})
-	p3 := te.start(t, chat.StartRequest{Deployment: "web", Priority: 3})
-	p5b := te.start(t, chat.StartRequest{Deployment: "web", Priority: 5})
+	p1 := te.start(t, engine.StartRequest{Deployment: "web", Priority: 1})
+	p5a := te.start(t, engine.StartRequest{Deployment: "web", Priority: 5})
+	p3 := te.start(t, engine.StartRequest{Deployment: "web", Priority: 3})
+	p5b := te.start(t, engine.StartRequest{Deployment: "web", Priority: 5})
 	want := []string{p5a.ID, p5b.ID, p3.ID, p1.ID}
 	var listed []string
 	for _, c := range te.Queued("ann") {
@@ -232,17 +232,17 @@ func TestEngineTieToLongestIdle(t *testing.T) {
 		}
 	}
 	te.online(t, "bob", "ann") // Bob first
-	c1 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c1 := te.start(t, engine.StartRequest{Deployment: "web"})
 	if got := te.waitHeld(t, c1.ID); got != "bob" {
 		t.Fatalf("c1 went to %s, want bob (online first)", got)
 	}
 	te.clock.Add(time.Minute)
 	end(c1.ID) // Bob free from now: later than Ann
-	c2 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c2 := te.start(t, engine.StartRequest{Deployment: "web"})
 	if got := te.waitHeld(t, c2.ID); got != "ann" {
 		t.Fatalf("c2 went to %s, want ann (free since she came online, before Bob's chat ended)", got)
 	}
-	c3 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c3 := te.start(t, engine.StartRequest{Deployment: "web"})
 	if got := te.waitHeld(t, c3.ID); got != "bob" {
 		t.Fatalf("c3 went to %s, want bob (the only free one)", got)
 	}
@@ -250,7 +250,7 @@ func TestEngineTieToLongestIdle(t *testing.T) {
 	end(c3.ID) // Bob free first
 	te.clock.Add(time.Minute)
 	end(c2.ID) // then Ann
-	c4 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c4 := te.start(t, engine.StartRequest{Deployment: "web"})
 	if got := te.waitHeld(t, c4.ID); got != "bob" {
 		t.Errorf("c4 went to %s, want bob (his chat ended a minute before Ann's)", got)
 	}
@@ -268,7 +268,7 @@ func TestEngineTransfer(t *testing.T) {
 	))
 	ctx := context.Background()
 	te.online(t, "ann")
-	c1 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c1 := te.start(t, engine.StartRequest{Deployment: "web"})
 	te.waitHeld(t, c1.ID)
 	ann := te.participant(t, c1.ID, "ann")
 	before := te.chat(t, c1.ID).LastSeq
@@ -276,10 +276,10 @@ func TestEngineTransfer(t *testing.T) {
 		to, queue string
 		want      error
 	}{
-		{"bob", "", chat.ErrAgentOffline},
-		{"ann", "", chat.ErrUnknownAgent},
-		{"nobody", "", chat.ErrUnknownAgent},
-		{"", "nowhere", chat.ErrUnknownQueue},
+		{"bob", "", engine.ErrAgentOffline},
+		{"ann", "", engine.ErrUnknownAgent},
+		{"nobody", "", engine.ErrUnknownAgent},
+		{"", "nowhere", engine.ErrUnknownQueue},
 	} {
 		if _, err := te.Transfer(ctx, c1.ID, ann, tc.to, tc.queue); !errors.Is(err, tc.want) {
 			t.Errorf("transfer to %q/%q: %v, want %v", tc.to, tc.queue, err, tc.want)
@@ -305,12 +305,12 @@ func TestEngineTransfer(t *testing.T) {
 		t.Errorf("seats after the transfer: Ann %v, Bob %v", a, b)
 	}
 
-	c2 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c2 := te.start(t, engine.StartRequest{Deployment: "web"})
 	if got := te.waitHeld(t, c2.ID); got != "ann" {
 		t.Fatalf("c2 went to %s, want ann (Cleo has no more free seats: 1 vs 2)", got)
 	}
 	ann = te.participant(t, c2.ID, "ann")
-	if _, err := te.Transfer(ctx, c2.ID, ann, "bob", ""); !errors.Is(err, chat.ErrAtCapacity) {
+	if _, err := te.Transfer(ctx, c2.ID, ann, "bob", ""); !errors.Is(err, engine.ErrAtCapacity) {
 		t.Errorf("transfer to Bob (full): %v, want ErrAtCapacity", err)
 	}
 	// To the vip queue: Ann lacks vip, Bob is full, Cleo takes it.
@@ -323,7 +323,7 @@ func TestEngineTransfer(t *testing.T) {
 	if got := te.waitHeld(t, c2.ID); got != "cleo" {
 		t.Errorf("chat transferred to vip went to %s, want cleo", got)
 	}
-	if _, err := te.Transfer(ctx, c2.ID, ann, "", "support"); !errors.Is(err, chat.ErrNotParticipant) {
+	if _, err := te.Transfer(ctx, c2.ID, ann, "", "support"); !errors.Is(err, engine.ErrNotParticipant) {
 		t.Errorf("a second transfer by Ann, who left: %v, want ErrNotParticipant", err)
 	}
 }
@@ -336,12 +336,12 @@ func TestEngineRequeue(t *testing.T) {
 	te := newTestEngine(t, engineConfig(agentCfg("ann", 5, nil, nil), agentCfg("bob", 5, nil, nil), agentCfg("cleo", 5, nil, nil)))
 	ctx := context.Background()
 	te.online(t, "ann")
-	c1 := te.start(t, chat.StartRequest{Deployment: "web"})
-	c2 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c1 := te.start(t, engine.StartRequest{Deployment: "web"})
+	c2 := te.start(t, engine.StartRequest{Deployment: "web"})
 	te.waitHeld(t, c1.ID)
 	te.waitHeld(t, c2.ID)
 
-	if err := te.SetStatus(ctx, "ann", chat.StatusOffline); err != nil {
+	if err := te.SetStatus(ctx, "ann", engine.StatusOffline); err != nil {
 		t.Fatal(err)
 	}
 	// The requeue is written before SetStatus returns, and nobody else is
@@ -362,13 +362,13 @@ func TestEngineRequeue(t *testing.T) {
 	te.waitHeld(t, c1.ID)
 	te.waitHeld(t, c2.ID)
 
-	if err := te.SetStatus(ctx, "bob", chat.StatusAway); err != nil {
+	if err := te.SetStatus(ctx, "bob", engine.StatusAway); err != nil {
 		t.Fatal(err)
 	}
 	if got := sorted(te.agentChats(t, "bob")); !slices.Equal(got, sorted([]string{c1.ID, c2.ID})) {
 		t.Errorf("away Bob has %v, want his two chats kept", got)
 	}
-	if err := te.SetStatus(ctx, "bob", chat.StatusOnline); err != nil {
+	if err := te.SetStatus(ctx, "bob", engine.StatusOnline); err != nil {
 		t.Fatal(err)
 	}
 
@@ -378,13 +378,13 @@ func TestEngineRequeue(t *testing.T) {
 	te.SweepPresence()
 	te.clock.Add(59 * time.Second)
 	te.SweepPresence()
-	if info, _ := te.Agent("bob"); info.Status != chat.StatusOnline || len(info.Chats) != 2 {
+	if info, _ := te.Agent("bob"); info.Status != engine.StatusOnline || len(info.Chats) != 2 {
 		t.Fatalf("Bob within the grace: %s with %v, want online with 2 chats", info.Status, info.Chats)
 	}
 	te.clock.Add(time.Second)
 	te.SweepPresence()
 	info, _ := te.Agent("bob")
-	if info.Status != chat.StatusAway || len(info.Chats) != 0 || info.Note == "" {
+	if info.Status != engine.StatusAway || len(info.Chats) != 0 || info.Note == "" {
 		t.Errorf("Bob past the grace: %s with %v, note %q; want away, no chats, a note", info.Status, info.Chats, info.Note)
 	}
 	te.online(t, "cleo")
@@ -403,7 +403,7 @@ func TestEngineRemovedAgentRequeued(t *testing.T) {
 	te := newTestEngine(t, cfg)
 	ctx := context.Background()
 	te.online(t, "ann")
-	c1 := te.start(t, chat.StartRequest{Deployment: "web"})
+	c1 := te.start(t, engine.StartRequest{Deployment: "web"})
 	te.waitHeld(t, c1.ID)
 
 	bad := engineConfig(agentCfg("bob", 5, nil, nil))
@@ -418,7 +418,7 @@ func TestEngineRemovedAgentRequeued(t *testing.T) {
 	if err := te.SetConfig(ctx, engineConfig(agentCfg("bob", 5, nil, nil))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := te.Agent("ann"); !errors.Is(err, chat.ErrUnknownAgent) {
+	if _, err := te.Agent("ann"); !errors.Is(err, engine.ErrUnknownAgent) {
 		t.Errorf("removed Ann: %v, want ErrUnknownAgent", err)
 	}
 	if c := te.chat(t, c1.ID); c.State != model.StateQueued {
@@ -439,12 +439,12 @@ func TestEngineTransferCountsAsGiven(t *testing.T) {
 	ctx := context.Background()
 	te.online(t, "ann", "bob") // Ann first
 	te.clock.Add(time.Minute)
-	y := te.start(t, chat.StartRequest{Deployment: "web", Queue: "manual"})
+	y := te.start(t, engine.StartRequest{Deployment: "web", Queue: "manual"})
 	if err := te.Assign(ctx, y.ID, "bob"); err != nil { // Bob given a chat at 1 min
 		t.Fatal(err)
 	}
 	te.clock.Add(time.Minute)
-	x := te.start(t, chat.StartRequest{Deployment: "web", Queue: "manual"})
+	x := te.start(t, engine.StartRequest{Deployment: "web", Queue: "manual"})
 	if err := te.Assign(ctx, x.ID, "cleo"); err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +452,7 @@ func TestEngineTransferCountsAsGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	te.clock.Add(time.Minute)
-	c := te.start(t, chat.StartRequest{Deployment: "web"})
+	c := te.start(t, engine.StartRequest{Deployment: "web"})
 	if got := te.waitHeld(t, c.ID); got != "bob" {
 		t.Errorf("the next chat went to %s, want bob: both have one free seat, Bob was given his chat a minute before Ann hers", got)
 	}
@@ -465,7 +465,7 @@ func TestEngineQueuedOrderIsRoutingOrder(t *testing.T) {
 	te := newTestEngine(t, engineConfig(agentCfg("ann", 1, nil, nil)))
 	ctx := context.Background()
 	for range 6 {
-		if _, err := te.Start(ctx, chat.StartRequest{Deployment: "web", Visitor: model.Profile{Nickname: "v"}}); err != nil {
+		if _, err := te.Start(ctx, engine.StartRequest{Deployment: "web", Visitor: model.Profile{Nickname: "v"}}); err != nil {
 			t.Fatal(err)
 		}
 	}

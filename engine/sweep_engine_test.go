@@ -1,4 +1,4 @@
-package chat_test
+package engine_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // visitorSays appends a visitor message at the clock's time.
@@ -30,8 +30,8 @@ func TestEngineIdleSweep(t *testing.T) {
 	te := newTestEngine(t, engineConfig(agentCfg("ann", 5, nil, nil)))
 	ctx := context.Background()
 	te.online(t, "ann")
-	live := te.start(t, chat.StartRequest{Deployment: "web"})
-	async := te.start(t, chat.StartRequest{Deployment: "async"})
+	live := te.start(t, engine.StartRequest{Deployment: "web"})
+	async := te.start(t, engine.StartRequest{Deployment: "async"})
 	te.waitHeld(t, live.ID)
 	te.waitHeld(t, async.ID)
 
@@ -66,7 +66,7 @@ func TestEngineIdleSweep(t *testing.T) {
 func TestEngineThreadClose(t *testing.T) {
 	te := newTestEngine(t, engineConfig(agentCfg("ann", 5, nil, nil)))
 	ctx := context.Background()
-	c := te.start(t, chat.StartRequest{Deployment: "async"})
+	c := te.start(t, engine.StartRequest{Deployment: "async"})
 	te.visitorSays(t, c, "hello")
 	if got := te.chat(t, c.ID); !got.ThreadOpen || got.Thread != 1 {
 		t.Fatalf("after the first message: thread %d open %v, want 1 open", got.Thread, got.ThreadOpen)
@@ -129,7 +129,7 @@ func TestEngineIdleSweepSparesActivity(t *testing.T) {
 	ctx := context.Background()
 	var chats []model.Chat
 	for range 40 {
-		chats = append(chats, te.start(t, chat.StartRequest{Deployment: "web"}))
+		chats = append(chats, te.start(t, engine.StartRequest{Deployment: "web"}))
 	}
 	te.clock.Add(11 * time.Minute) // every chat past its 10 min
 	accepted := make([]bool, len(chats))
@@ -143,7 +143,7 @@ func TestEngineIdleSweepSparesActivity(t *testing.T) {
 		switch {
 		case err == nil:
 			accepted[i] = true
-		case !errors.Is(err, chat.ErrEnded):
+		case !errors.Is(err, engine.ErrEnded):
 			t.Errorf("message %d: %v", i, err)
 		}
 	})

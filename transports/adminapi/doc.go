@@ -1,4 +1,4 @@
-// Package admin serves the admin REST API under /v1/admin (docs/wire.md):
+// Package adminapi serves the admin REST API under /v1/admin (docs/wire.md):
 // the directory (deployments, queues, agents, webhooks) as resources over
 // AdminService commands, and the webhook deliveries over WebhookService
 // commands.
@@ -25,4 +25,4 @@
 // are the native wire's envelope, {"status":"resolved","data":…} or
 // {"status":"rejected","error":{"code","message"}} with the rejection's HTTP
 // status. The transport holds no state; it never touches the store.
-package admin
+package adminapi

@@ -1,4 +1,4 @@
-package chat_test
+package engine_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/config"
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 	"github.com/cxgate/cxgate/store"
 )
 
@@ -41,7 +41,7 @@ func (c *testClock) Add(d time.Duration) {
 // store's commits from Load on, the store keeps the agents' statuses): when
 // that wiring changes, only newTestEngine does.
 type testEngine struct {
-	*chat.Engine
+	*engine.Engine
 	st    *store.Store
 	clock *testClock
 
@@ -66,7 +66,7 @@ func newTestEngine(t *testing.T, cfg config.Config) *testEngine {
 		t.Fatal(err)
 	}
 	te.st = st
-	eng := chat.New(cfg, st, chat.Options{
+	eng := engine.New(cfg, st, engine.Options{
 		Now:      te.clock.Now,
 		Presence: te.isPresent,
 		Statuses: st,
@@ -108,7 +108,7 @@ func (te *testEngine) online(t *testing.T, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
 		te.setPresent(id, true)
-		if err := te.SetStatus(context.Background(), id, chat.StatusOnline); err != nil {
+		if err := te.SetStatus(context.Background(), id, engine.StatusOnline); err != nil {
 			t.Fatalf("%s online: %v", id, err)
 		}
 		te.clock.Add(time.Millisecond)
@@ -118,7 +118,7 @@ func (te *testEngine) online(t *testing.T, ids ...string) {
 // start starts a chat on the deployment; the clock moves a tick after it, so
 // that every chat has its own creation time ("oldest first" is then
 // observable).
-func (te *testEngine) start(t *testing.T, r chat.StartRequest) model.Chat {
+func (te *testEngine) start(t *testing.T, r engine.StartRequest) model.Chat {
 	t.Helper()
 	if r.Visitor.Nickname == "" {
 		r.Visitor.Nickname = "visitor"

@@ -1,4 +1,4 @@
-package chat_test
+package engine_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/plugins/chat"
 )
 
 // parallelDo runs fn(0..n-1) at once, released together, and waits for all.
@@ -34,7 +34,7 @@ func TestEngineConcurrentAccepts(t *testing.T) {
 		agentCfg("cleo", 1, nil, nil), agentCfg("dan", 1, nil, nil)))
 	ctx := context.Background()
 	for round := range 20 {
-		c := te.start(t, chat.StartRequest{Deployment: "web", Queue: "manual"})
+		c := te.start(t, engine.StartRequest{Deployment: "web", Queue: "manual"})
 		errs := make([]error, len(agents))
 		parallelDo(len(agents), func(i int) { errs[i] = te.Assign(ctx, c.ID, agents[i]) })
 		winner := ""
@@ -44,7 +44,7 @@ func TestEngineConcurrentAccepts(t *testing.T) {
 				t.Fatalf("round %d: both %s and %s accepted the chat", round, winner, agents[i])
 			case err == nil:
 				winner = agents[i]
-			case !errors.Is(err, chat.ErrAssigned):
+			case !errors.Is(err, engine.ErrAssigned):
 				t.Fatalf("round %d: %s: %v, want nil or ErrAssigned", round, agents[i], err)
 			}
 		}
@@ -89,7 +89,7 @@ func TestEngineConcurrentTransfers(t *testing.T) {
 	// Chats reach Ann by manual accept: no routing in the way.
 	give := func() (model.Chat, model.Participant) {
 		t.Helper()
-		c := te.start(t, chat.StartRequest{Deployment: "web", Queue: "manual"})
+		c := te.start(t, engine.StartRequest{Deployment: "web", Queue: "manual"})
 		if err := te.Assign(ctx, c.ID, "ann"); err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestEngineConcurrentTransfers(t *testing.T) {
 		default:
 			t.Fatalf("round %d: both transfers failed: %v", round, errs)
 		}
-		if err := errs[slices.Index(targets, lost)]; !errors.Is(err, chat.ErrNotParticipant) {
+		if err := errs[slices.Index(targets, lost)]; !errors.Is(err, engine.ErrNotParticipant) {
 			t.Fatalf("round %d: the losing transfer: %v, want ErrNotParticipant", round, err)
 		}
 		if h := te.holders(t, c.ID); !slices.Equal(h, []string{won}) {
@@ -135,7 +135,7 @@ func TestEngineConcurrentTransfers(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case !errors.Is(err, chat.ErrAtCapacity):
+			case !errors.Is(err, engine.ErrAtCapacity):
 				t.Fatalf("round %d: transfer %d: %v, want nil or ErrAtCapacity", round, i, err)
 			}
 		}

@@ -1,5 +1,5 @@
-// Package chat is the chat engine under the WebChatService and AgentService
-// plugins: it starts, changes and ends chats through the store, keeps the
+// Package engine is the chat engine under the WebChatService and AgentService
+// plugins (it is not a bus plugin itself): it starts, changes and ends chats through the store, keeps the
 // in-memory view of open chats and agents that routing needs, assigns queued
 // chats to agents, ends idle ones, and hands every committed or ephemeral
 // event to its observers (the plugins), which turn them into bus events.
@@ -19,12 +19,20 @@
 //
 // # Goroutines
 //
-// The engine owns two: the router, woken whenever a chat or an agent changes,
-// and the idle sweeper. Both stop when the context given to Run ends. Observers
-// run on the store's writer goroutine, in commit order, and must not block.
+// The engine owns three. The dispatcher (started by Load) follows the log's
+// commits in commit order: it updates the view, runs the observers (the
+// plugins' fan-out to the bus) and then answers the batch's writers, while
+// the store's writer commits the next batch; it ends when the log closes.
+// The router, woken whenever a chat or an agent changes, and the idle
+// sweeper stop when the context given to Run ends. Observers run on the
+// dispatcher, in commit order, and must not block or wait for a store write.
+//
+// Nothing the engine submits to the log takes the engine's mutex inside the
+// write: what a write needs is decided before it is submitted, or read from
+// the chat record and atomics (an agent's presence for a routed assign).
 //
 // # Locks
 //
 // One mutex guards the view (chats, agents, queue). It is never held across a
 // store call.
-package chat
+package engine
