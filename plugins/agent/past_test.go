@@ -1,7 +1,9 @@
 package agent_test
 
 import (
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cxgate/cxgate/internal/wiretest"
 	"github.com/cxgate/cxgate/server/servertest"
@@ -21,7 +23,13 @@ type pastList struct {
 // another agent's past chats or its own open ones; a cursor it was not
 // given is refused.
 func TestPastChats(t *testing.T) {
-	gw := servertest.Start(t, servertest.Options{Config: twoAgentsConfig()})
+	// A clock that ticks on every reading: the chats end at distinct
+	// milliseconds, so the newest-first order is the order they ended in
+	// (ends within one millisecond are ordered by chat id).
+	var ticks atomic.Int64
+	base := time.Now()
+	now := func() time.Time { return base.Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
+	gw := servertest.Start(t, servertest.Options{Config: twoAgentsConfig(), Now: now})
 	ann := wiretest.NewHTTP(t, gw.URL).WithToken("ann-secret")
 	bob := wiretest.NewHTTP(t, gw.URL).WithToken("bob-secret-1")
 	ann.Command("AgentService.setStatus", map[string]string{"status": "online"}).Resolved(t)
