@@ -19,7 +19,6 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/store"
 )
 
 // EventLog is the chats' event log with the chat records beside it: the
@@ -38,8 +37,8 @@ type EventLog interface {
 	EventsBefore(ctx context.Context, chatID string, before uint64, limit int) ([]model.Event, error)
 	// Follow hands every later commit to the engine in commit order; a
 	// write is answered once the engine called its batch's Done.
-	Follow() (<-chan *store.Batch, error)
-	PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]model.Chat, store.PastCursor, error)
+	Follow() (<-chan *model.Batch, error)
+	PastChats(ctx context.Context, agentID string, after model.PastCursor, limit int) ([]model.Chat, model.PastCursor, error)
 }
 
 // Identities are visitors known across chats.
@@ -384,7 +383,7 @@ func (e *Engine) saveStatus(ctx context.Context, agentID string, status model.Ag
 // commit order, updates the view, runs the observers (the bus's deliveries,
 // metrics, webhooks' wake-up) and then answers the batch's writers. The
 // writer goes on committing meanwhile. It ends when the log closes.
-func (e *Engine) dispatch(commits <-chan *store.Batch) {
+func (e *Engine) dispatch(commits <-chan *model.Batch) {
 	for b := range commits {
 		e.committed(b.Writes)
 		b.Done()
@@ -557,7 +556,7 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		e.holdRouting(chatID, r.HoldRouting) // before the commit, which wakes the router
 	}
 	created, existing, err := e.log.CreateChat(ctx, model.NewChat{
-		Chat: c, Identity: idn, TokenHash: store.HashToken(token), StartKey: r.RequestID,
+		Chat: c, Identity: idn, TokenHash: model.HashToken(token), StartKey: r.RequestID,
 		Events: []model.Event{joined},
 	})
 	if err != nil || created.ID != chatID {
@@ -833,7 +832,7 @@ func (e *Engine) EventsBefore(ctx context.Context, chatID string, before uint64,
 // so resolved ones are kept in memory (a bounded map): every command of a
 // visitor starts here.
 func (e *Engine) VisitorToken(ctx context.Context, token string) (model.Token, error) {
-	hash := store.HashToken(token)
+	hash := model.HashToken(token)
 	key := string(hash)
 	e.tokensMu.Lock()
 	t, ok := e.tokens[key]
@@ -883,7 +882,7 @@ func (e *Engine) OpenChat(id string) (model.Chat, bool) {
 // identity's conversations, or the same chat on another device.
 func (e *Engine) IssueToken(ctx context.Context, c model.Chat) (string, error) {
 	token := newSecret()
-	err := e.log.IssueToken(ctx, store.HashToken(token), model.Token{Kind: "visitor", ChatID: c.ID,
+	err := e.log.IssueToken(ctx, model.HashToken(token), model.Token{Kind: "visitor", ChatID: c.ID,
 		IdentityID: c.IdentityID, CreatedAt: e.now().UnixMilli()})
 	if err != nil {
 		return "", fmt.Errorf("chat: issue token: %w", err)

@@ -14,7 +14,6 @@ import (
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/internal/mediatype"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/store"
 )
 
 // FileDetails is the data of a FileUploaded event, in Genesys' shape: what
@@ -165,7 +164,7 @@ func (e *Engine) FileContent(ctx context.Context, fileID string) (model.File, []
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return f, nil, ErrFileNotFound
-	case errors.Is(err, store.ErrExpired):
+	case errors.Is(err, model.ErrExpired):
 		return f, nil, ErrFileExpired
 	}
 	f.Name = storedFileName(f)

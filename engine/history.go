@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/store"
 )
 
 // MessagesBefore reads back from seq before (0: the newest) until it holds
@@ -43,6 +42,6 @@ func (e *Engine) MessagesBefore(ctx context.Context, chatID string, before uint6
 // PastChats reads the ended chats an agent took part in, most recently ended
 // first: a page of up to limit after cursor, and the next page's cursor
 // (zero at the end).
-func (e *Engine) PastChats(ctx context.Context, agentID string, after store.PastCursor, limit int) ([]model.Chat, store.PastCursor, error) {
+func (e *Engine) PastChats(ctx context.Context, agentID string, after model.PastCursor, limit int) ([]model.Chat, model.PastCursor, error) {
 	return e.log.PastChats(ctx, agentID, after, limit)
 }

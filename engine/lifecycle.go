@@ -2,7 +2,6 @@ package engine
 
 import (
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/store"
 )
 
 // TokenExpired reports whether a visitor token of chat c has expired: the
@@ -18,7 +17,7 @@ func (e *Engine) TokenExpired(c *model.Chat) bool {
 
 // Retention is the store's view of a deployment's retention and restore
 // window, for the sweep; a deployment no longer configured keeps forever.
-func (e *Engine) Retention(deployment string) store.Retention {
+func (e *Engine) Retention(deployment string) model.Retention {
 	d := e.Config().DeploymentOrDefaults(deployment)
-	return store.Retention{Chats: d.Retention.Chats.Duration(), Files: d.Retention.Files.Duration(), Restore: d.RestoreTimeout}
+	return model.Retention{Chats: d.Retention.Chats.Duration(), Files: d.Retention.Files.Duration(), Restore: d.RestoreTimeout}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/store"
 )
 
 // What happens to left messages: the webhook event names, also given to
@@ -120,7 +119,7 @@ func (e *Engine) AnswerMessage(ctx context.Context, id string, agent config.Agen
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return m, ErrNotFound
-	case errors.Is(err, store.ErrAnswered):
+	case errors.Is(err, model.ErrAnswered):
 		return m, ErrAnswered
 	case err != nil:
 		return m, fmt.Errorf("chat: answer message %s: %w", id, err)

@@ -1,8 +1,10 @@
 package model
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"time"
 )
 
 // Errors returned by the store; test them with errors.Is.
@@ -331,3 +333,51 @@ type OutboxEntry struct {
 	LastError    string          `json:"lastError,omitempty"`
 	DeadAt       int64           `json:"deadAt,omitempty"`
 }
+
+// PastCursor is a position in an agent's past chats: the last one read.
+// The zero cursor is the newest.
+type PastCursor struct {
+	EndedAt int64
+	ChatID  string
+}
+
+// Batch is what one transaction of the log committed: the chats it changed
+// with the events it appended, in commit order, handed to the log's follower
+// (the engine). Its writers are answered when the follower calls Done.
+type Batch struct {
+	Writes []Committed
+	done   func()
+}
+
+// NewBatch is a batch of writes whose writers done answers.
+func NewBatch(writes []Committed, done func()) *Batch { return &Batch{Writes: writes, done: done} }
+
+// Done answers the batch's writers. The follower calls it once it has
+// dispatched the batch, so a caller whose write returned finds its effect in
+// whatever the follower maintains (the engine's view, subscribers' queues).
+func (b *Batch) Done() {
+	if b.done != nil {
+		b.done()
+	}
+}
+
+// HashToken is how tokens are keyed: they are never stored in clear.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// ErrExpired is returned by FileContent for a file whose content retention
+// deleted.
+var ErrExpired = errors.New("store: expired")
+
+// Retention is what a sweep keeps of one deployment's chats. A zero period
+// keeps forever.
+type Retention struct {
+	Chats   time.Duration // ended chats, and dormant async conversations, idle longer are deleted
+	Files   time.Duration // file content older is deleted; the file's record and event stay
+	Restore time.Duration // a visitor token outlives its ended chat by this
+}
+
+// ErrAnswered is returned by AnswerMessage for a message already answered.
+var ErrAnswered = errors.New("store: message already answered")

@@ -153,7 +153,7 @@ func (s *Store) FileContent(ctx context.Context, id string) (f model.File, conte
 			return err
 		}
 		if f.Expired != 0 {
-			return fmt.Errorf("%w: file %s", ErrExpired, id)
+			return fmt.Errorf("%w: file %s", model.ErrExpired, id)
 		}
 		content = make([]byte, 0, f.Size)
 		for off := int64(0); ; {

@@ -6,16 +6,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
-
-// ErrAnswered is returned by AnswerMessage for a message already answered.
-var ErrAnswered = errors.New("store: message already answered")
 
 var (
 	bucketLeft         = []byte("left_messages")
@@ -79,7 +75,7 @@ func (s *Store) AnswerMessage(ctx context.Context, id string, a model.Answer, ou
 			return skip{err}
 		}
 		if m.Answer != nil {
-			return skip{ErrAnswered}
+			return skip{model.ErrAnswered}
 		}
 		m.Answer = &a
 		if err := putJSON(tx.Bucket(bucketLeft), m.ID, m); err != nil {
@@ -249,6 +245,6 @@ func leftActivity(m *model.LeftMessage) int64 {
 
 // expiredLeft reports whether left message m is past its deployment's
 // chats retention at now (unix ms).
-func expiredLeft(m *model.LeftMessage, ret Retention, now int64) bool {
+func expiredLeft(m *model.LeftMessage, ret model.Retention, now int64) bool {
 	return ret.Chats > 0 && leftActivity(m) < now-ret.Chats.Milliseconds()
 }

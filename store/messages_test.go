@@ -63,7 +63,7 @@ func TestLeftMessages_Order(t *testing.T) {
 			t.Fatalf("answer %s: %+v %v", a.id, m, err)
 		}
 	}
-	if _, err := s.AnswerMessage(ctx, "c", model.Answer{Text: "again"}, nil); !errors.Is(err, store.ErrAnswered) {
+	if _, err := s.AnswerMessage(ctx, "c", model.Answer{Text: "again"}, nil); !errors.Is(err, model.ErrAnswered) {
 		t.Errorf("answer c again: %v", err)
 	}
 	if _, err := s.AnswerMessage(ctx, "zz", model.Answer{Text: "x"}, nil); !errors.Is(err, model.ErrNotFound) {

@@ -56,17 +56,10 @@ func unpastChat(tx *bolt.Tx, c *model.Chat) error {
 	return nil
 }
 
-// PastCursor is a position in an agent's past chats: the last one read.
-// The zero cursor is the newest.
-type PastCursor struct {
-	EndedAt int64
-	ChatID  string
-}
-
 // PastChats reads up to limit ended chats agentID took part in, most
 // recently ended first, after cursor. next is the cursor of the following
 // page, zero when there is none.
-func (s *Store) PastChats(ctx context.Context, agentID string, after PastCursor, limit int) (out []model.Chat, next PastCursor, err error) {
+func (s *Store) PastChats(ctx context.Context, agentID string, after model.PastCursor, limit int) (out []model.Chat, next model.PastCursor, err error) {
 	prefix := append([]byte(agentID), 0)
 	start := append([]byte(agentID), 1) // just past every key of the agent
 	if after.ChatID != "" {
@@ -86,18 +79,18 @@ func (s *Store) PastChats(ctx context.Context, agentID string, after PastCursor,
 			}
 			endedAt := int64(binary.BigEndian.Uint64(k[len(prefix):]))
 			id := string(k[len(prefix)+8:])
-			next = PastCursor{EndedAt: endedAt, ChatID: id}
+			next = model.PastCursor{EndedAt: endedAt, ChatID: id}
 			c, err := getChat(tx, id)
 			if err != nil {
 				continue // removed in this transaction's past; its key goes with the purge
 			}
 			out = append(out, c)
 		}
-		next = PastCursor{} // the index holds no more
+		next = model.PastCursor{} // the index holds no more
 		return nil
 	})
 	if err != nil {
-		return nil, PastCursor{}, fmt.Errorf("store: past chats of %s: %w", agentID, err)
+		return nil, model.PastCursor{}, fmt.Errorf("store: past chats of %s: %w", agentID, err)
 	}
 	return out, next, nil
 }

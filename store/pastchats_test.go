@@ -50,7 +50,7 @@ func TestPastChatsIndex(t *testing.T) {
 		}
 		return out
 	}
-	page, next, err := s.PastChats(ctx, "ann", store.PastCursor{}, 2)
+	page, next, err := s.PastChats(ctx, "ann", model.PastCursor{}, 2)
 	if err != nil || len(page) != 2 || page[0].ID != "c2" || page[1].ID != "c3" || next.ChatID != "c3" {
 		t.Fatalf("first page %v next %+v, %v", ids(page), next, err)
 	}
@@ -58,17 +58,17 @@ func TestPastChatsIndex(t *testing.T) {
 	if err != nil || len(page) != 1 || page[0].ID != "c1" || next.ChatID != "" {
 		t.Fatalf("second page %v next %+v, %v", ids(page), next, err)
 	}
-	if page, _, _ := s.PastChats(ctx, "bob", store.PastCursor{}, 10); len(page) != 1 || page[0].ID != "c2" {
+	if page, _, _ := s.PastChats(ctx, "bob", model.PastCursor{}, 10); len(page) != 1 || page[0].ID != "c2" {
 		t.Fatalf("bob's past chats %v", ids(page))
 	}
-	if page, _, _ := s.PastChats(ctx, "an", store.PastCursor{}, 10); len(page) != 0 {
+	if page, _, _ := s.PastChats(ctx, "an", model.PastCursor{}, 10); len(page) != 0 {
 		t.Fatalf("an agent whose id is a prefix of another's sees %v", ids(page))
 	}
 
 	if _, err := s.EraseIdentity(ctx, "idn-2", nil); err != nil {
 		t.Fatal(err)
 	}
-	if page, _, _ := s.PastChats(ctx, "ann", store.PastCursor{}, 10); len(page) != 2 || page[0].ID != "c3" {
+	if page, _, _ := s.PastChats(ctx, "ann", model.PastCursor{}, 10); len(page) != 2 || page[0].ID != "c3" {
 		t.Fatalf("after erasure %v", ids(page))
 	}
 	counts, err := s.KeyCounts()

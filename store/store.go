@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -85,7 +84,7 @@ type Store struct {
 
 	// follower, once Follow was called, receives every committed batch; the
 	// writer sends, and closes it when it stops.
-	follower atomic.Pointer[chan *Batch]
+	follower atomic.Pointer[chan *model.Batch]
 	// feed is poked after a commit that wrote change-feed rows (see
 	// SetChangeFeed); cap 1, never blocks the writer.
 	feed   chan struct{}
@@ -318,23 +317,6 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 	}
 }
 
-// Batch is what one transaction committed: the chats it changed with the
-// events it appended, in commit order. Its writers are answered when the
-// follower calls Done.
-type Batch struct {
-	Writes []model.Committed
-	ops    []*op
-}
-
-// Done answers the batch's writers. The follower calls it once it has
-// dispatched the batch, so a caller whose write returned finds its effect in
-// whatever the follower maintains (the engine's view, subscribers' queues).
-func (b *Batch) Done() {
-	for _, o := range b.ops {
-		close(o.done)
-	}
-}
-
 // followDepth is how many committed batches may wait for the follower before
 // the writer waits too: it bounds what a slow follower holds in memory.
 const followDepth = 64
@@ -345,8 +327,8 @@ const followDepth = 64
 // only when the follower calls its batch's Done. The channel is closed when
 // the store closes, after the last batch. Follow may be called once; writes
 // committed before it are answered at once.
-func (s *Store) Follow() (<-chan *Batch, error) {
-	ch := make(chan *Batch, followDepth)
+func (s *Store) Follow() (<-chan *model.Batch, error) {
+	ch := make(chan *model.Batch, followDepth)
 	if !s.follower.CompareAndSwap(nil, &ch) {
 		return nil, errors.New("store: already followed")
 	}
@@ -441,13 +423,18 @@ func (s *Store) commit(batch []*op) {
 				}
 				return
 			}
-			b := &Batch{ops: slices.Clone(batch)}
+			var writes []model.Committed
 			for _, o := range batch {
 				if o.err == nil && o.committed != nil {
-					b.Writes = append(b.Writes, *o.committed)
+					writes = append(writes, *o.committed)
 				}
 			}
-			*f <- b
+			ops := slices.Clone(batch)
+			*f <- model.NewBatch(writes, func() {
+				for _, o := range ops {
+					close(o.done)
+				}
+			})
 			return
 		}
 		s.chats.rollback()
@@ -470,10 +457,4 @@ func u64(v uint64) []byte {
 	b := make([]byte, 8)
 	binary.BigEndian.PutUint64(b, v)
 	return b
-}
-
-// HashToken is how tokens are keyed: they are never stored in clear.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
 }

@@ -94,7 +94,7 @@ func testChat(id, deployment string) model.Chat {
 
 func mustCreateChat(t testing.TB, s *store.Store, id string) model.Chat {
 	t.Helper()
-	c, existing, err := s.CreateChat(context.Background(), model.NewChat{Chat: testChat(id, "dep"), TokenHash: store.HashToken("tok-" + id)})
+	c, existing, err := s.CreateChat(context.Background(), model.NewChat{Chat: testChat(id, "dep"), TokenHash: model.HashToken("tok-" + id)})
 	if err != nil {
 		t.Fatalf("create chat %s: %v", id, err)
 	}
@@ -210,7 +210,7 @@ func TestMutate_SeqsWithoutGaps(t *testing.T) {
 
 	c, existing, err := s.CreateChat(ctx, model.NewChat{
 		Chat:      testChat("c1", "dep"),
-		TokenHash: store.HashToken("tok"),
+		TokenHash: model.HashToken("tok"),
 		Events:    []model.Event{{Type: model.EventNotice, Text: "queued", Time: 5}, message("hello")},
 	})
 	if err != nil {
@@ -379,7 +379,7 @@ func TestCreateChat_StartKey(t *testing.T) {
 		t.Helper()
 		c, existing, err := s.CreateChat(ctx, model.NewChat{
 			Chat:      testChat(id, deployment),
-			TokenHash: store.HashToken("tok-" + id),
+			TokenHash: model.HashToken("tok-" + id),
 			StartKey:  "req-1",
 			Events:    []model.Event{{Type: model.EventNotice, Text: "started"}},
 		})
@@ -407,7 +407,7 @@ func TestCreateChat_StartKey(t *testing.T) {
 		if _, err := s.Chat(ctx, "c2"); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("chat c2: err = %v, want ErrNotFound", err)
 		}
-		if _, err := s.LookupToken(ctx, store.HashToken("tok-c2")); !errors.Is(err, model.ErrNotFound) {
+		if _, err := s.LookupToken(ctx, model.HashToken("tok-c2")); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("token of c2: err = %v, want ErrNotFound", err)
 		}
 		if got := seqs(mustEventsAfter(t, s, "c1", 0, 100)); !slices.Equal(got, []uint64{1, 2}) {
@@ -438,11 +438,11 @@ func TestCreateChat_Errors(t *testing.T) {
 	mustCreateChat(t, s, "c1")
 
 	t.Run("ErrExists", func(t *testing.T) {
-		_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1", "dep"), TokenHash: store.HashToken("other")})
+		_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1", "dep"), TokenHash: model.HashToken("other")})
 		if !errors.Is(err, model.ErrExists) {
 			t.Fatalf("err = %v, want ErrExists", err)
 		}
-		if _, err := s.LookupToken(ctx, store.HashToken("other")); !errors.Is(err, model.ErrNotFound) {
+		if _, err := s.LookupToken(ctx, model.HashToken("other")); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("token of the refused chat: err = %v, want ErrNotFound", err)
 		}
 	})
@@ -813,7 +813,7 @@ func TestReopen(t *testing.T) {
 	s, path := newTestStore(t, store.Options{})
 	ctx := context.Background()
 	idn := &model.Identity{ID: "idn-1", Profile: model.Profile{Nickname: "Ann"}, CreatedAt: 7}
-	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1", "dep"), Identity: idn, TokenHash: store.HashToken("secret-1")})
+	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: testChat("c1", "dep"), Identity: idn, TokenHash: model.HashToken("secret-1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -842,14 +842,14 @@ func TestReopen(t *testing.T) {
 	if c2.State != model.StateEnded || c2.LastSeq != 2 {
 		t.Errorf("c2 after reopen = {State:%s LastSeq:%d}, want {ended 2}", c2.State, c2.LastSeq)
 	}
-	tok, err := s.LookupToken(ctx, store.HashToken("secret-1"))
+	tok, err := s.LookupToken(ctx, model.HashToken("secret-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (model.Token{Kind: "visitor", ChatID: "c1", IdentityID: "idn-c1", CreatedAt: 1_700_000_000_000}); tok != want {
 		t.Errorf("token = %+v, want %+v", tok, want)
 	}
-	if _, err := s.LookupToken(ctx, store.HashToken("secret-2")); !errors.Is(err, model.ErrNotFound) {
+	if _, err := s.LookupToken(ctx, model.HashToken("secret-2")); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("unknown token: err = %v, want ErrNotFound", err)
 	}
 	if got, err := s.Identity(ctx, "idn-1"); err != nil || got.Profile.Nickname != "Ann" {
@@ -990,9 +990,9 @@ func TestContextCancelled(t *testing.T) {
 }
 
 func TestHashToken(t *testing.T) {
-	a, b := store.HashToken("t1"), store.HashToken("t2")
-	if len(a) != 32 || string(a) == string(b) || string(a) != string(store.HashToken("t1")) {
-		t.Fatalf("HashToken: len %d, distinct %v, stable %v", len(a), string(a) != string(b), string(a) == string(store.HashToken("t1")))
+	a, b := model.HashToken("t1"), model.HashToken("t2")
+	if len(a) != 32 || string(a) == string(b) || string(a) != string(model.HashToken("t1")) {
+		t.Fatalf("HashToken: len %d, distinct %v, stable %v", len(a), string(a) != string(b), string(a) == string(model.HashToken("t1")))
 	}
 	if string(a) == "t1" {
 		t.Fatal("HashToken returned the token")

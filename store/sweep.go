@@ -14,24 +14,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// ErrExpired is returned by FileContent for a file whose content retention
-// deleted.
-var ErrExpired = errors.New("store: expired")
-
-// Retention is what a sweep keeps of one deployment's chats. A zero period
-// keeps forever.
-type Retention struct {
-	Chats   time.Duration // ended chats, and dormant async conversations, idle longer are deleted
-	Files   time.Duration // file content older is deleted; the file's record and event stay
-	Restore time.Duration // a visitor token outlives its ended chat by this
-}
-
 // SweepPolicy says what a sweep deletes.
 type SweepPolicy struct {
 	Now time.Time
 	// Retention returns a deployment's retention. It runs inside
 	// transactions and must not block.
-	Retention func(deployment string) Retention
+	Retention func(deployment string) model.Retention
 	// KeepTokens is how many of a chat's newest visitor tokens are kept;
 	// older ones are superseded and deleted. 0 means DefaultKeepTokens.
 	KeepTokens int
@@ -44,7 +32,7 @@ const DefaultKeepTokens = 16
 // expiredChat reports whether chat c is past its retention at now (unix
 // ms): ended, or an async conversation nobody is in between threads, with
 // nothing written since the cutoff.
-func expiredChat(c *model.Chat, ret Retention, now int64) bool {
+func expiredChat(c *model.Chat, ret model.Retention, now int64) bool {
 	if ret.Chats <= 0 {
 		return false
 	}
@@ -68,7 +56,7 @@ func expiredChat(c *model.Chat, ret Retention, now int64) bool {
 // staleTokens returns the chat_refs keys of chat c's visitor tokens that
 // expired (the chat ended more than Restore ago) or are superseded (beyond
 // the newest keep).
-func staleTokens(tx *bolt.Tx, c *model.Chat, ret Retention, now int64, keep int) [][]byte {
+func staleTokens(tx *bolt.Tx, c *model.Chat, ret model.Retention, now int64, keep int) [][]byte {
 	prefix := append(refsPrefix(c.ID), refToken)
 	var keys [][]byte
 	cur := tx.Bucket(bucketChatRefs).Cursor()

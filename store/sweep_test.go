@@ -25,7 +25,7 @@ func lifecycleChat(t testing.TB, s *store.Store, id, dep string, mode model.Mode
 	ctx := context.Background()
 	c := model.Chat{ID: id, Deployment: dep, Mode: mode, State: model.StateQueued, IdentityID: "idn-" + id,
 		CreatedAt: at, LastActivity: at}
-	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: c, TokenHash: store.HashToken("tok-" + id), StartKey: "start-" + id,
+	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: c, TokenHash: model.HashToken("tok-" + id), StartKey: "start-" + id,
 		Identity: &model.Identity{ID: "idn-" + id, CreatedAt: at},
 		Events:   []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: model.PartyClient}, Time: at}}})
 	if err != nil {
@@ -94,8 +94,8 @@ func sweepAll(t testing.TB, s *store.Store, p store.SweepPolicy, scan int) store
 	}
 }
 
-func policy(ret map[string]store.Retention) store.SweepPolicy {
-	return store.SweepPolicy{Now: sweepNow, Retention: func(dep string) store.Retention { return ret[dep] }}
+func policy(ret map[string]model.Retention) store.SweepPolicy {
+	return store.SweepPolicy{Now: sweepNow, Retention: func(dep string) model.Retention { return ret[dep] }}
 }
 
 func mustGone(t testing.TB, s *store.Store, id string, files int) {
@@ -107,7 +107,7 @@ func mustGone(t testing.TB, s *store.Store, id string, files int) {
 	if _, err := s.EventsAfter(ctx, id, 0, 10); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("events of %s: err = %v, want ErrNotFound", id, err)
 	}
-	if _, err := s.LookupToken(ctx, store.HashToken("tok-"+id)); !errors.Is(err, model.ErrNotFound) {
+	if _, err := s.LookupToken(ctx, model.HashToken("tok-"+id)); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("token of %s: err = %v, want ErrNotFound", id, err)
 	}
 	if _, err := s.Identity(ctx, "idn-"+id); !errors.Is(err, model.ErrNotFound) {
@@ -132,7 +132,7 @@ func mustGone(t testing.TB, s *store.Store, id string, files int) {
 func TestSweepChats(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newTestStore(t, store.Options{})
-	ret := map[string]store.Retention{"d": {Chats: time.Hour, Files: 30 * time.Minute, Restore: time.Minute},
+	ret := map[string]model.Retention{"d": {Chats: time.Hour, Files: 30 * time.Minute, Restore: time.Minute},
 		"o": {Restore: 24 * time.Hour}}
 	empty, err := s.KeyCounts()
 	if err != nil {
@@ -151,7 +151,7 @@ func TestSweepChats(t *testing.T) {
 	lifecycleChat(t, s, "other", "o", "live", ago(2*time.Hour), 2, 1, true)     // stays: no retention
 	lifecycleChat(t, s, "open", "d", "live", ago(2*time.Hour), 1, 0, false)     // stays: open; 20 tokens → 16
 	for i := range 20 {
-		err := s.IssueToken(ctx, store.HashToken(fmt.Sprint("open-", i)), model.Token{Kind: "visitor", ChatID: "open", CreatedAt: ago(time.Hour) + int64(i)})
+		err := s.IssueToken(ctx, model.HashToken(fmt.Sprint("open-", i)), model.Token{Kind: "visitor", ChatID: "open", CreatedAt: ago(time.Hour) + int64(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,20 +172,20 @@ func TestSweepChats(t *testing.T) {
 			t.Errorf("chat %s: %d events, last seq %d", id, len(evs), c.LastSeq)
 		}
 	}
-	if _, err := s.LookupToken(ctx, store.HashToken("tok-recent")); !errors.Is(err, model.ErrNotFound) {
+	if _, err := s.LookupToken(ctx, model.HashToken("tok-recent")); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("expired token of recent: %v, want ErrNotFound", err)
 	}
-	if _, err := s.LookupToken(ctx, store.HashToken("tok-other")); err != nil {
+	if _, err := s.LookupToken(ctx, model.HashToken("tok-other")); err != nil {
 		t.Errorf("token of other (no retention, restore 0): %v", err)
 	}
 	for i := range 20 {
-		_, err := s.LookupToken(ctx, store.HashToken(fmt.Sprint("open-", i)))
+		_, err := s.LookupToken(ctx, model.HashToken(fmt.Sprint("open-", i)))
 		if superseded := i < 21-store.DefaultKeepTokens-1; superseded != errors.Is(err, model.ErrNotFound) {
 			t.Errorf("token %d of open: %v, superseded = %v", i, err, superseded)
 		}
 	}
 	f, _, err := s.FileContent(ctx, "recent-file0")
-	if !errors.Is(err, store.ErrExpired) || f.Expired != sweepNow.UnixMilli() || f.Name != "a.txt" {
+	if !errors.Is(err, model.ErrExpired) || f.Expired != sweepNow.UnixMilli() || f.Name != "a.txt" {
 		t.Errorf("expired file: %+v, %v", f, err)
 	}
 	if _, content, err := s.FileContent(ctx, "other-file0"); err != nil || len(content) == 0 {
@@ -220,7 +220,7 @@ func TestEraseIdentity(t *testing.T) {
 	lifecycleChat(t, s, "b1", "d", "async", ago(time.Hour), 3, 1, false)
 	// a2: a second conversation of a1's identity.
 	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: model.Chat{ID: "a2", Deployment: "d", Mode: "async", State: model.StateQueued,
-		IdentityID: "idn-a1"}, TokenHash: store.HashToken("tok-a2"),
+		IdentityID: "idn-a1"}, TokenHash: model.HashToken("tok-a2"),
 		Events: []model.Event{{Type: model.EventParticipantJoined, From: model.Party{Type: model.PartyClient}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func TestLeftMessages_Lifecycle(t *testing.T) {
 	// idn-y also has a chat, older than retention and ended.
 	lifecycleChat(t, s, "y", "d", "live", ago(3*time.Hour), 1, 0, true)
 
-	p := store.SweepPolicy{Now: sweepNow, Retention: func(string) store.Retention { return store.Retention{Chats: 2 * time.Hour} }}
+	p := store.SweepPolicy{Now: sweepNow, Retention: func(string) model.Retention { return model.Retention{Chats: 2 * time.Hour} }}
 	var total store.Removed
 	steps := 0
 	for after := ""; ; steps++ {

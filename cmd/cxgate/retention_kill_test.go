@@ -105,7 +105,7 @@ func seedChat(ctx context.Context, s *store.Store, c *seededChat, then, now int6
 		Chat: model.Chat{ID: c.id, Deployment: "demo", Mode: "live", State: model.StateQueued, IdentityID: "idn-" + c.id,
 			CreatedAt: at, LastActivity: at},
 		Identity:  &model.Identity{ID: "idn-" + c.id, Profile: model.Profile{Nickname: "v" + c.id}, CreatedAt: at},
-		TokenHash: store.HashToken("tok-" + c.id), StartKey: "start-" + c.id,
+		TokenHash: model.HashToken("tok-" + c.id), StartKey: "start-" + c.id,
 		Events: []model.Event{{Type: model.EventParticipantJoined, From: client, Time: at}},
 	})
 	if err != nil {
@@ -177,7 +177,7 @@ func checkChats(t *testing.T, s *store.Store, chats []seededChat) (oldWhole, eve
 	ctx := context.Background()
 	for _, c := range chats {
 		ch, err := s.Chat(ctx, c.id)
-		_, tokErr := s.LookupToken(ctx, store.HashToken("tok-"+c.id))
+		_, tokErr := s.LookupToken(ctx, model.HashToken("tok-"+c.id))
 		_, idnErr := s.Identity(ctx, "idn-"+c.id)
 		list, _ := s.ChatsOfIdentity(ctx, "idn-"+c.id)
 		var fileErr error

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/model"
-	"github.com/cxgate/cxgate/store"
 )
 
 // Past chats: the ended chats the caller took part in, newest first,
@@ -73,7 +72,7 @@ func (s *Service) listPastChats(ctx context.Context, call *bus.Call) (any, error
 		}
 		for i, c := range page {
 			scanned++
-			cur = store.PastCursor{EndedAt: c.EndedAt, ChatID: c.ID}
+			cur = model.PastCursor{EndedAt: c.EndedAt, ChatID: c.ID}
 			if o.From > 0 && c.EndedAt < o.From {
 				return map[string]any{"chats": out, "next": ""}, nil // every later one ended earlier still
 			}
@@ -87,7 +86,7 @@ func (s *Service) listPastChats(ctx context.Context, call *bus.Call) (any, error
 			out = append(out, PastChat{Assignment: assignment(&c), EndedAt: c.EndedAt, EndedBy: c.EndedBy, Match: match})
 			if len(out) == o.Limit {
 				if i == len(page)-1 && next.ChatID == "" {
-					cur = store.PastCursor{}
+					cur = model.PastCursor{}
 				}
 				return map[string]any{"chats": out, "next": formatCursor(cur)}, nil
 			}
@@ -131,21 +130,21 @@ func (s *Service) pastMatch(ctx context.Context, c *model.Chat, query string) (s
 	return "", false
 }
 
-func formatCursor(c store.PastCursor) string {
+func formatCursor(c model.PastCursor) string {
 	if c.ChatID == "" {
 		return ""
 	}
 	return strconv.FormatInt(c.EndedAt, 10) + "." + c.ChatID
 }
 
-func parseCursor(s string) (store.PastCursor, error) {
+func parseCursor(s string) (model.PastCursor, error) {
 	if s == "" {
-		return store.PastCursor{}, nil
+		return model.PastCursor{}, nil
 	}
 	at, id, ok := strings.Cut(s, ".")
 	n, err := strconv.ParseInt(at, 10, 64)
 	if !ok || err != nil || n < 0 || id == "" || len(id) > 128 {
-		return store.PastCursor{}, ErrBadCursor
+		return model.PastCursor{}, ErrBadCursor
 	}
-	return store.PastCursor{EndedAt: n, ChatID: id}, nil
+	return model.PastCursor{EndedAt: n, ChatID: id}, nil
 }

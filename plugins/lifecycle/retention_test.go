@@ -99,7 +99,7 @@ func TestRetention(t *testing.T) {
 	if r := sweep(t, gw); r.Chats != 0 || r.Expired != 1 {
 		t.Errorf("sweep at +45m removed %+v, want one file's content only", r)
 	}
-	if _, _, err := gw.Store().FileContent(ctx, fileA); !errors.Is(err, store.ErrExpired) {
+	if _, _, err := gw.Store().FileContent(ctx, fileA); !errors.Is(err, model.ErrExpired) {
 		t.Errorf("file after its retention: %v, want ErrExpired", err)
 	}
 	status, body := get(t, gw.URL+"/v1/files/"+fileA+"?chatId="+a.ChatID, gw.AgentToken)
