@@ -21,21 +21,6 @@ import (
 	"github.com/cxgate/cxgate/model"
 )
 
-// Errors the plugins turn into their documented rejections.
-var (
-	ErrNotFound       = errors.New("chat: not found")
-	ErrEnded          = errors.New("chat: ended")
-	ErrNotParticipant = errors.New("chat: agent is not in this chat")
-	ErrAssigned       = errors.New("chat: already assigned")
-	ErrUnknownAgent   = errors.New("chat: unknown agent")
-	ErrNoDeployment   = errors.New("chat: unknown deployment")
-	ErrAtCapacity     = errors.New("chat: agent is at capacity")
-	ErrLocked         = errors.New("chat: locked")
-	ErrUnknownQueue   = errors.New("chat: unknown queue")
-	ErrNotEligible    = errors.New("chat: the agent lacks the skills or language the chat needs")
-	ErrAgentOffline   = errors.New("chat: the agent is offline")
-)
-
 // EventLog is the chats' event log with the chat records beside it: the
 // seam a clustered backend replaces (store/logtest is its conformance
 // suite).

@@ -16,50 +16,6 @@ import (
 	"github.com/cxgate/cxgate/model"
 )
 
-// FileError is an upload or a download the engine refuses. Its fields are
-// what the client is told: plugins turn it into their rejection as it is.
-// Codes are append-only.
-type FileError struct {
-	Status  int    // HTTP class: 400, 404, 409, 413, 415, 501
-	Code    string // stable, snake_case
-	Message string
-}
-
-func (e *FileError) Error() string { return "chat: " + e.Code + ": " + e.Message }
-
-// Is matches file errors by code.
-func (e *FileError) Is(target error) bool {
-	var t *FileError
-	return errors.As(target, &t) && t.Code == e.Code
-}
-
-// File errors with a fixed text; the limits' texts name the limit.
-var (
-	// ErrFilesDisabled: the chat's deployment does not take files.
-	ErrFilesDisabled = &FileError{http.StatusNotImplemented, "files_unsupported", "This transport doesn't support file uploads."}
-	// ErrDownloadsDisabled: the same, for a download.
-	ErrDownloadsDisabled = &FileError{http.StatusNotImplemented, "files_unsupported", "This transport doesn't support file download."}
-	// ErrNoFile: the upload carried no file, or an empty one.
-	ErrNoFile = &FileError{http.StatusBadRequest, "no_file", "No file provided."}
-	// ErrFileNotFound: no such file, or one of another chat.
-	ErrFileNotFound = &FileError{http.StatusNotFound, "file_not_found", "No such file in this chat."}
-)
-
-func errFileTooLarge(max int64) *FileError {
-	return &FileError{http.StatusRequestEntityTooLarge, "file_too_large",
-		fmt.Sprintf("The file is larger than the limit of %d bytes.", max)}
-}
-
-func errFileType(detected string, allowed []string) *FileError {
-	return &FileError{http.StatusUnsupportedMediaType, "file_type_not_allowed",
-		fmt.Sprintf("Files of type %s are not allowed here; allowed types: %s.", detected, strings.Join(allowed, ", "))}
-}
-
-func errFileLimit(max int) *FileError {
-	return &FileError{http.StatusConflict, "file_limit_reached",
-		fmt.Sprintf("The maximum number of files (%d) for this chat has been reached.", max)}
-}
-
 // FileDetails is the data of a FileUploaded event, in Genesys' shape: what
 // messages carry as fileDetails.
 type FileDetails struct {
@@ -83,6 +39,30 @@ type Upload struct {
 	Internal  bool   // for agents only (a silent supervisor's)
 }
 
+func (up Upload) size() int64 {
+	if up.Staged != "" {
+		return up.Size
+	}
+	return int64(len(up.Content))
+}
+
+// head is the start of the content: at least the 512 bytes a type is
+// detected from, when there are as many.
+func (up Upload) head() []byte {
+	if up.Staged != "" {
+		return up.Head
+	}
+	return up.Content
+}
+
+// UploadType is the media type detected from an upload's content, without
+// parameters: what SendFile checks against the deployment's files.types
+// (and names in an ErrFileType).
+func UploadType(up Upload) string {
+	_, base := DetectType(up.head())
+	return base
+}
+
 // FilePolicy is the file policy of a deployment; an unknown deployment takes
 // no files.
 func (e *Engine) FilePolicy(deployment string) config.Files {
@@ -101,22 +81,19 @@ func (e *Engine) FilePolicy(deployment string) config.Files {
 func (e *Engine) SendFile(ctx context.Context, c model.Chat, from model.Party, up Upload) (model.Event, error) {
 	pol := e.FilePolicy(c.Deployment)
 	if !pol.Enabled {
-		return model.Event{}, ErrFilesDisabled
+		return model.Event{}, fmt.Errorf("%w: deployment %q", ErrFilesDisabled, c.Deployment)
 	}
-	size, head := int64(len(up.Content)), up.Content
-	if up.Staged != "" {
-		size, head = up.Size, up.Head
-	}
+	size, head := up.size(), up.head()
 	if size == 0 {
 		return model.Event{}, ErrNoFile
 	}
 	if size > pol.MaxBytes {
-		return model.Event{}, errFileTooLarge(pol.MaxBytes)
+		return model.Event{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFileTooLarge, size, pol.MaxBytes)
 	}
 	// DetectContentType reads the first 512 bytes: Head holds them.
 	full, base := DetectType(head)
 	if !TypeAllowed(base, pol.Types) {
-		return model.Event{}, errFileType(base, pol.Types)
+		return model.Event{}, fmt.Errorf("%w: %s", ErrFileType, base)
 	}
 	now := e.now().UnixMilli()
 	id := newID()
@@ -135,7 +112,7 @@ func (e *Engine) SendFile(ctx context.Context, c model.Chat, from model.Party, u
 			return nil, ErrEnded
 		}
 		if int(c.Files) >= pol.MaxUploads {
-			return nil, errFileLimit(pol.MaxUploads)
+			return nil, fmt.Errorf("%w: %d files", ErrFileLimit, pol.MaxUploads)
 		}
 		if c.Mode != config.ModeAsync {
 			return []model.Event{ev}, nil

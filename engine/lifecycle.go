@@ -1,14 +1,8 @@
 package engine
 
 import (
-	"net/http"
-
 	"github.com/cxgate/cxgate/model"
 )
-
-// ErrFileExpired: the file's content was deleted by the deployment's files
-// retention; its FileUploaded event stays in the transcript.
-var ErrFileExpired = &FileError{http.StatusGone, "file_expired", "This file has expired and is no longer available."}
 
 // TokenExpired reports whether a visitor token of chat c has expired: the
 // chat ended longer ago than its deployment's restore window. A token of an

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // Media requests: an agent asks the visitor for a file (Genesys Cloud guest
@@ -16,30 +17,21 @@ import (
 // state PENDING with the media types asked for, then each change of state.
 // A request's id is the seq of its first notice, in decimal.
 
-// MediaState is the state of a media request.
-type MediaState string
+// MediaState is the state of a media request; the WebChatService contract
+// owns the states, as the visitor answers with them.
+type MediaState = contract.MediaState
 
 // Media request states, as Genesys names them.
 const (
-	MediaPending  MediaState = "PENDING"
-	MediaAccepted MediaState = "ACCEPTED"
-	MediaDeclined MediaState = "DECLINED"
-	MediaErrored  MediaState = "ERRORED"
-	MediaSuccess  MediaState = "SUCCESS"
+	MediaPending  = contract.MediaPending
+	MediaAccepted = contract.MediaAccepted
+	MediaDeclined = contract.MediaDeclined
+	MediaErrored  = contract.MediaErrored
+	MediaSuccess  = contract.MediaSuccess
 )
 
-// Open reports whether the request still waits for the visitor's file.
-func (s MediaState) Open() bool { return s == MediaPending || s == MediaAccepted }
-
 // MediaRequest is a media request as its notices leave it.
-type MediaRequest struct {
-	ID        string     `json:"id"`
-	Types     []string   `json:"types"`
-	State     MediaState `json:"state"`
-	Requester string     `json:"requester"` // the asking agent's id
-	Time      int64      `json:"time"`      // asked at, unix ms
-	Updated   int64      `json:"updated"`   // the latest change, unix ms
-}
+type MediaRequest = contract.MediaRequest
 
 // mediaData is the data of a media request's notices.
 type mediaData struct {

@@ -4,34 +4,15 @@ import (
 	"encoding/json"
 
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
-// Message is a transcript entry in Genesys' shape.
-type Message struct {
-	Index     uint64          `json:"index"`
-	Type      string          `json:"type"`
-	From      From            `json:"from"`
-	Text      string          `json:"text"`
-	Timestamp int64           `json:"timestamp"`
-	RequestID string          `json:"requestId,omitempty"`
-	Filter    string          `json:"filter,omitempty"` // sendFilteredMessage's regex: clients hide matches
-	IsTyping  *bool           `json:"isTyping,omitempty"`
-	Data      json.RawMessage `json:"data,omitempty"`
-	// FileDetails is a FileUploaded message's file, as FileDetails:
-	// {"file-name","file-size","file-id","file-type"}.
-	FileDetails json.RawMessage `json:"fileDetails,omitempty"`
-	// Internal marks what only agents and supervisors see: an internal
-	// note or a silent supervisor's whisper. Visitors' wires never get
-	// internal events, so they never see the field.
-	Internal bool `json:"internal,omitempty"`
-}
+// Message is a transcript entry in Genesys' shape; the WebChatService
+// contract owns it, so the wires read the struct the engine fills.
+type Message = contract.Message
 
 // From is a message's author.
-type From struct {
-	Name          string `json:"name"`
-	Type          string `json:"type"`
-	ParticipantID string `json:"participantId"`
-}
+type From = contract.From
 
 // ToMessage maps a stored event to a transcript entry.
 func ToMessage(ev model.Event) Message {

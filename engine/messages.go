@@ -17,12 +17,6 @@ const (
 	MessageAnswered = "message.answered"
 )
 
-// Errors of left messages.
-var (
-	ErrAnswered        = errors.New("chat: message already answered")
-	ErrTooManyMessages = errors.New("chat: too many unanswered messages from this visitor")
-)
-
 // MaxOpenMessages is how many unanswered messages one identity may have
 // left: a visitor who keeps writing waits for an answer first.
 const MaxOpenMessages = 20

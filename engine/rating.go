@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/cxgate/cxgate/model"
 )
@@ -14,13 +13,6 @@ const (
 	RatingMin          = 1
 	RatingMax          = 5
 	RatingCommentChars = 1000
-)
-
-// Errors of Rate; test them with errors.Is.
-var (
-	ErrNotEnded     = errors.New("chat: not ended")
-	ErrAlreadyRated = errors.New("chat: already rated")
-	ErrRatingClosed = errors.New("chat: rating window passed")
 )
 
 // Rate records the visitor's rating of an ended chat: once, within the

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -21,13 +20,6 @@ import (
 
 // Name is the plugin's bus name.
 const Name = "AdminService"
-
-// Rejection codes of the plugin, beside the bus's. Codes are append-only.
-const (
-	CodeAlreadyExists = "already_exists"
-	CodeInvalidConfig = "invalid_config"
-	CodeInUse         = "in_use"
-)
 
 // Store is what the plugin needs of the store: the directory.
 type Store interface {
@@ -87,26 +79,6 @@ func adminOnly(h bus.HandlerFunc) bus.HandlerFunc {
 		}
 		return h(ctx, call)
 	}
-}
-
-func errInvalidOptions(why string) *bus.Rejection {
-	return bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, why)
-}
-
-func errNotFound(what, id string) *bus.Rejection {
-	return bus.Reject(http.StatusNotFound, bus.CodeNotFound, fmt.Sprintf("No %s %q.", what, id))
-}
-
-func errAlreadyExists(what, id string) *bus.Rejection {
-	return bus.Reject(http.StatusConflict, CodeAlreadyExists, fmt.Sprintf("A %s %q already exists.", what, id))
-}
-
-func errInvalidConfig(err error) *bus.Rejection {
-	return bus.Reject(http.StatusBadRequest, CodeInvalidConfig, "The change makes the configuration invalid: "+err.Error())
-}
-
-func errInUse(why string) *bus.Rejection {
-	return bus.Reject(http.StatusConflict, CodeInUse, why)
 }
 
 // persistTimeout bounds a change's store write and reconfiguration. They run

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -18,20 +17,6 @@ import (
 
 // Name is the plugin's bus name.
 const Name = "AgentService"
-
-// Rejections. Codes are append-only.
-var (
-	ErrInvalidOptions = bus.ErrInvalidOptions
-	ErrNotAgent       = bus.Reject(http.StatusForbidden, bus.CodeForbidden, "AgentService commands need an agent token.")
-	ErrBadStatus      = bus.Reject(http.StatusBadRequest, "invalid_status", "status must be online, away or offline.")
-	ErrNoChatID       = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "chatId is required.")
-	ErrChatNotFound   = bus.Reject(http.StatusNotFound, "chat_not_found", "No such chat.")
-	ErrNotParticipant = bus.Reject(http.StatusForbidden, "not_participant", "You are not a participant of this chat.")
-	ErrChatEnded      = bus.Reject(http.StatusConflict, "chat_ended", "The chat has ended.")
-	ErrAlreadyTaken   = bus.Reject(http.StatusConflict, "already_assigned", "The chat was already accepted.")
-	ErrAtCapacity     = bus.Reject(http.StatusConflict, "at_capacity", "You are at your maximum number of chats.")
-	ErrNoMessage      = bus.Reject(http.StatusBadRequest, "no_message", "No message text provided.")
-)
 
 // Event names.
 const (
@@ -435,10 +420,10 @@ func (s *Service) sendMessage(ctx context.Context, call *bus.Call) (any, error) 
 		return nil, ErrNoMessage
 	}
 	if max := s.engine.Config().Limits.MessageChars; utf8.RuneCountInString(text) > max {
-		return nil, bus.Reject(http.StatusRequestEntityTooLarge, "message_too_long", "The message is too long.")
+		return nil, ErrMessageTooLong
 	}
 	if len(o.RequestID) > 128 {
-		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+		return nil, ErrRequestIDTooLong
 	}
 	_, p, err := s.participant(ctx, call, o.ChatID)
 	if err != nil {
@@ -540,7 +525,7 @@ func (s *Service) resolveChat(ctx context.Context, call *bus.Call) (any, error) 
 		return nil, err
 	}
 	if len(o.Disposition) > 128 {
-		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "disposition is limited to 128 characters.")
+		return nil, ErrDispositionTooLong
 	}
 	_, p, err := s.participant(ctx, call, o.ChatID)
 	if err != nil {
@@ -559,9 +544,6 @@ func (s *Service) lockChat(ctx context.Context, call *bus.Call) (any, error) {
 func (s *Service) unlockChat(ctx context.Context, call *bus.Call) (any, error) {
 	return s.setLocked(ctx, call, false)
 }
-
-// ErrNotAsync rejects lock and unlock on live chats.
-var ErrNotAsync = bus.Reject(http.StatusConflict, "not_async", "Only asynchronous conversations can be locked.")
 
 func (s *Service) setLocked(ctx context.Context, call *bus.Call, locked bool) (any, error) {
 	o, err := s.chatOptions(call)
@@ -594,14 +576,6 @@ func (s *Service) setLocked(ctx context.Context, call *bus.Call, locked bool) (a
 	}
 	return map[string]any{"chatId": c.ID, "locked": c.Locked}, nil
 }
-
-// Rejections of transfers and supervision.
-var (
-	ErrTransferTarget = bus.Reject(http.StatusBadRequest, "invalid_transfer", "transferChat needs exactly one of agentId or queue, naming another agent or a known queue.")
-	ErrNotSupervisor  = bus.Reject(http.StatusForbidden, "not_supervisor", "Only supervisors may join chats they were not assigned.")
-	ErrNotEligible    = bus.Reject(http.StatusConflict, "not_eligible", "You lack the skills or language this chat needs.")
-	ErrAgentOffline   = bus.Reject(http.StatusConflict, "agent_offline", "That agent is offline: transfer to an agent who is online or away, or to a queue.")
-)
 
 // transferChat hands the caller's chat to another agent or to a queue.
 func (s *Service) transferChat(ctx context.Context, call *bus.Call) (any, error) {

@@ -2,22 +2,17 @@ package agent
 
 import (
 	"context"
-	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/engine"
+	"github.com/cxgate/cxgate/plugins/internal/filerej"
 )
 
-// ErrNoFileID rejects a download without a file id.
-var ErrNoFileID = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "fileId is required.")
-
-// fileRejection turns the engine's file errors into rejections, and the
-// rest as rejectionFor does.
+// fileRejection turns the engine's errors of reading a file into
+// rejections, and the rest as rejectionFor does.
 func fileRejection(err error) error {
-	var fe *engine.FileError
-	if errors.As(err, &fe) {
-		return bus.Reject(fe.Status, fe.Code, fe.Message)
+	if rej := filerej.Download(err); rej != nil {
+		return rej
 	}
 	return rejectionFor(err)
 }
@@ -31,7 +26,7 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	if len(o.RequestID) > 128 {
-		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+		return nil, ErrRequestIDTooLong
 	}
 	c, p, err := s.participant(ctx, call, o.ChatID)
 	if err != nil {
@@ -44,7 +39,10 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	ev, err := s.engine.SendFile(ctx, c, engine.PartyOf(p), up)
 	if err != nil {
-		return nil, fileRejection(err)
+		if rej := filerej.Upload(err, s.engine.FilePolicy(c.Deployment), up); rej != nil {
+			return nil, rej
+		}
+		return nil, rejectionFor(err)
 	}
 	var d engine.FileDetails
 	_ = decode(ev.Data, &d)
@@ -71,7 +69,7 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 		return nil, fileRejection(err)
 	}
 	if o.ChatID != "" && o.ChatID != f.ChatID {
-		return nil, fileRejection(engine.ErrFileNotFound)
+		return nil, filerej.ErrFileNotFound
 	}
 	c, err := s.engine.Chat(ctx, f.ChatID)
 	if err != nil {
@@ -79,10 +77,10 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 	}
 	if !s.mayRead(&c, call.Caller.ID) {
 		// Not a participant: the file is as unknown as any other.
-		return nil, fileRejection(engine.ErrFileNotFound)
+		return nil, filerej.ErrFileNotFound
 	}
 	if !s.engine.FilePolicy(c.Deployment).Enabled {
-		return nil, fileRejection(engine.ErrDownloadsDisabled)
+		return nil, filerej.ErrDownloadsUnsupported
 	}
 	f, content, err := s.engine.FileReader(ctx, f.ID)
 	if err != nil {

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -10,11 +9,6 @@ import (
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
 )
-
-// ErrMediaTypes refuses a requestFile whose types are not a short list of
-// short media types.
-var ErrMediaTypes = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest,
-	"types must be at most 16 media types (\"image/png\", \"image/*\", \".pdf\") of at most 100 characters each.")
 
 // requestFile {chatId, types} asks the chat's visitor for a file of one of
 // types (any file when empty): a media request in state PENDING, which the

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -23,13 +22,6 @@ import (
 // most recently answered (up to 50). Every human agent's stream carries
 // AgentService.messageLeft {message} when one is left and
 // AgentService.messageAnswered {message} when an agent answered one.
-
-// Rejections of left messages. Codes are append-only.
-var (
-	ErrMessageNotFound = bus.Reject(http.StatusNotFound, "message_not_found", "No such left message.")
-	ErrAlreadyAnswered = bus.Reject(http.StatusConflict, "already_answered", "This message has already been answered.")
-	ErrNoMessageID     = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "id is required.")
-)
 
 // Events of left messages.
 const (
@@ -69,7 +61,7 @@ func (s *Service) answerMessage(ctx context.Context, call *bus.Call) (any, error
 		return nil, ErrNoMessage
 	}
 	if max := s.engine.Config().Limits.MessageChars; utf8.RuneCountInString(*o.Message) > max {
-		return nil, bus.Reject(http.StatusRequestEntityTooLarge, "message_too_long", "The message is too long.")
+		return nil, ErrMessageTooLong
 	}
 	a, ok := agentConfig(s.engine.Config(), call.Caller.ID)
 	if !ok {

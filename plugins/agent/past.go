@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,9 +32,6 @@ const (
 	pastQueryMax  = 200
 )
 
-// ErrBadCursor rejects a before that listPastChats did not give out.
-var ErrBadCursor = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "before must be a next value listPastChats answered.")
-
 // PastChat is an ended chat as listPastChats lists it.
 type PastChat struct {
 	Assignment
@@ -56,7 +52,7 @@ func (s *Service) listPastChats(ctx context.Context, call *bus.Call) (any, error
 		return nil, err
 	}
 	if utf8.RuneCountInString(o.Query) > pastQueryMax {
-		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "query is limited to 200 characters.")
+		return nil, ErrQueryTooLong
 	}
 	if o.Limit <= 0 {
 		o.Limit = pastPage

@@ -13,6 +13,7 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/internal/filerej"
 )
 
 // Export is the document exportIdentity resolves with: everything kept
@@ -162,9 +163,8 @@ func (s *Service) download(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	f, data, err := s.engine.FileContent(ctx, o.FileID)
 	if err != nil {
-		var fe *engine.FileError
-		if errors.As(err, &fe) {
-			return nil, bus.Reject(fe.Status, fe.Code, fe.Message)
+		if rej := filerej.Download(err); rej != nil {
+			return nil, rej
 		}
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -214,15 +213,6 @@ func (s *Service) Sweep(ctx context.Context) (store.Removed, error) {
 	}
 	return total, nil
 }
-
-// Rejections of the plugin. Codes are append-only.
-var (
-	ErrNoIdentity  = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "No such identity, or it was erased.")
-	ErrNoChat      = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "No such chat, or it was erased.")
-	ErrNeedID      = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "identityId or chatId is required.")
-	ErrLinkInvalid = bus.Reject(http.StatusForbidden, "link_invalid", "This download link is not valid.")
-	ErrLinkExpired = bus.Reject(http.StatusForbidden, "link_expired", "This download link has expired.")
-)
 
 // ErasedReply is what eraseIdentity resolves with.
 type ErasedReply struct {

@@ -3,40 +3,21 @@ package webchat
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/engine"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
-// ErrNoDeployment rejects getAvailability without a deployment.
-var ErrNoDeployment = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "deployment is required.")
-
-// Availability is what getAvailability resolves with: the answer to RingCX's
-// proactive-trigger question "execute only if agents are available", and
-// the counts behind it.
-type Availability struct {
-	Deployment string `json:"deployment"`
-	Queue      string `json:"queue"`
-	// Probability that a chat offered now is served at once: 1 when the
-	// eligible online agents have more free slots than chats already wait,
-	// else 0.
-	Probability        int `json:"probability"`
-	AgentsOnline       int `json:"agentsOnline"`       // online agents able to serve the queue
-	AgentsWithCapacity int `json:"agentsWithCapacity"` // of those, with a free chat slot
-	FreeSlots          int `json:"freeSlots"`          // chats they can still take, together
-	Queued             int `json:"queued"`             // chats waiting in the queue
-}
+// Availability is what getAvailability resolves with.
+type Availability = contract.Availability
 
 // getAvailability answers whether a chat offered now on a deployment would
 // be served, from agents' presence and occupancy. Anyone may ask: options
 // {deployment, queue, skills, language}, the deployment defaulting to the
 // caller's and the queue to the deployment's.
 func (s *Service) getAvailability(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Deployment string `json:"deployment"`
-		routingOptions
-	}
+	var o contract.GetAvailabilityOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -51,7 +32,7 @@ func (s *Service) getAvailability(ctx context.Context, call *bus.Call) (any, err
 	if !ok {
 		return nil, ErrUnknownDeployment
 	}
-	if err := o.validate(cfg); err != nil {
+	if err := validateRouting(&o.RoutingOptions, cfg); err != nil {
 		return nil, err
 	}
 	queue := d.Queue

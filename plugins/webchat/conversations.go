@@ -7,22 +7,11 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // Conversation is one entry of listConversations.
-type Conversation struct {
-	ChatID       string          `json:"chatId"`
-	Mode         model.Mode      `json:"mode"`
-	State        model.ChatState `json:"state"`
-	Locked       bool            `json:"locked"`
-	CreatedAt    int64           `json:"createdAt"`
-	LastActivity int64           `json:"lastActivity"`
-	LastSeq      uint64          `json:"lastSeq"`
-	LastMessage  *engine.Message `json:"lastMessage"`
-	Unread       int             `json:"unread"`
-	Current      bool            `json:"current"`
-	Initiated    bool            `json:"identityInitiated"`
-}
+type Conversation = contract.Conversation
 
 // unreadCap bounds how far unread counting reads.
 const unreadCap = 999
@@ -48,7 +37,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 		if c.Deployment != cur.Deployment {
 			continue
 		}
-		conv := Conversation{ChatID: c.ID, Mode: c.Mode, State: c.State, Locked: c.Locked, CreatedAt: c.CreatedAt,
+		conv := Conversation{ChatID: c.ID, Mode: string(c.Mode), State: string(c.State), Locked: c.Locked, CreatedAt: c.CreatedAt,
 			LastActivity: c.LastActivity, LastSeq: c.LastSeq, Current: c.ID == cur.ID, Initiated: c.IdentityInitiated}
 		if conv.LastMessage, err = s.lastMessage(ctx, c.ID); err != nil {
 			return nil, err
@@ -64,7 +53,7 @@ func (s *Service) listConversations(ctx context.Context, call *bus.Call) (any, e
 		}
 		out = append(out, conv)
 	}
-	return map[string]any{"conversations": out}, nil
+	return contract.Conversations{Conversations: out}, nil
 }
 
 // lastMessageScan bounds how many of a conversation's newest events
@@ -99,9 +88,7 @@ func (s *Service) lastMessage(ctx context.Context, chatID string) (*engine.Messa
 // switchConversation gives the visitor a token for another of its
 // conversations.
 func (s *Service) switchConversation(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		ChatID string `json:"chatId"`
-	}
+	var o contract.SwitchConversationOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -123,15 +110,13 @@ func (s *Service) switchConversation(ctx context.Context, call *bus.Call) (any, 
 	if err != nil {
 		return nil, err
 	}
-	return StartResult{ChatID: c.ID, Token: token, Mode: c.Mode, ParticipantID: c.IdentityID, Seq: c.LastSeq}, nil
+	return StartResult{ChatID: c.ID, Token: token, Mode: string(c.Mode), ParticipantID: c.IdentityID, Seq: c.LastSeq}, nil
 }
 
 // markRead records that the visitor has read its chat up to seq (default:
 // everything).
 func (s *Service) markRead(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Seq uint64 `json:"seq"`
-	}
+	var o contract.MarkReadOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -151,7 +136,7 @@ func (s *Service) markRead(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]uint64{"read": c.VisitorRead}, nil
+	return contract.MarkReadResult{Read: c.VisitorRead}, nil
 }
 
 // identify tells who the visitor is during a chat. Profile fields and extra
@@ -159,7 +144,7 @@ func (s *Service) markRead(ctx context.Context, call *bus.Call) (any, error) {
 // the chat's identity starts a new chat for that identity, as a chat belongs
 // to one identity: the answer then carries the new chat's token.
 func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
-	var o identityOptions
+	var o contract.IdentityOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -168,7 +153,7 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 		return nil, err
 	}
 	_, maxBytes := s.limits()
-	if err := o.validate(maxBytes); err != nil {
+	if err := validateIdentity(o, maxBytes); err != nil {
 		return nil, err
 	}
 	d, ok := s.engine.Config().Deployment(c.Deployment)
@@ -193,8 +178,9 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"newChat": true, "chatId": st.Chat.ID, "token": st.Token, "mode": st.Chat.Mode,
-			"participantId": st.Chat.IdentityID, "seq": st.Chat.LastSeq}, nil
+		seq := st.Chat.LastSeq
+		return contract.IdentifyResult{NewChat: true, ChatID: st.Chat.ID, Token: st.Token, Mode: string(st.Chat.Mode),
+			ParticipantID: st.Chat.IdentityID, Seq: &seq}, nil
 	}
 	idn, err := s.engine.Identity(ctx, c.IdentityID)
 	if errors.Is(err, engine.ErrNotFound) {
@@ -214,5 +200,6 @@ func (s *Service) identify(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"newChat": false, "chatId": c.ID, "participantId": c.IdentityID, "visitor": idn.Profile}, nil
+	visitor := contract.Profile(idn.Profile)
+	return contract.IdentifyResult{ChatID: c.ID, ParticipantID: c.IdentityID, Visitor: &visitor}, nil
 }

@@ -25,5 +25,11 @@
 // stores it on the chat record and as a ChatRated event, which visitors are
 // never pushed.
 //
+// Its command names, the options and results of its commands and its
+// rejection codes are in the contract subpackage, which the wires import
+// rather than the plugin; the plugin's handlers decode the contract's option
+// types and answer its result types. Its rejections, the closed set, are in
+// rejections.go.
+//
 // It never knows which wire a command came from.
 package webchat

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 
 	"github.com/cxgate/cxgate/bus"
 )
@@ -35,13 +36,7 @@ var allEvents = []string{
 }
 
 // AgentInfo is one entry of the agents map of *Connected events.
-type AgentInfo struct {
-	Name             string `json:"name"`
-	Connected        bool   `json:"connected"`
-	Supervisor       bool   `json:"supervisor"`
-	ConnectedTime    int64  `json:"connectedTime"`
-	DisconnectedTime int64  `json:"disconnectedTime"`
-}
+type AgentInfo = contract.AgentInfo
 
 // agentsOf is the agents map of *Connected events as it stood at time at, so
 // a replayed event says what the live one said.
@@ -113,7 +108,7 @@ func toBus(c *model.Chat, ev model.Event) (bus.Event, bool) {
 		if ev.Seq == 1 && ev.Type == model.EventParticipantJoined {
 			add(EventStarted, mustJSON(map[string]string{"chatId": c.ID, "mode": string(c.Mode), "participantId": c.IdentityID}))
 		}
-		add(EventMessageReceived, mustJSON(map[string]any{"messages": []engine.Message{msg}, "restoring": false}))
+		add(EventMessageReceived, mustJSON(contract.MessageReceived{Messages: []contract.Message{msg}}))
 		// Asynchronous conversations have no connected/disconnected life cycle.
 		if c.Mode != model.ModeAsync && (ev.Type == model.EventParticipantJoined || ev.Type == model.EventParticipantLeft) {
 			agents, n := agentsOf(c, ev.Time)

@@ -4,37 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/internal/filerej"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
-// ErrNoFileID rejects a download without a file id.
-var ErrNoFileID = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "fileId is required.")
-
-// fileRejection turns the engine's file errors into the rejections clients
-// see; other errors pass through.
-func fileRejection(err error) error {
-	var fe *engine.FileError
-	if errors.As(err, &fe) {
-		return bus.Reject(fe.Status, fe.Code, fe.Message)
-	}
-	return err
-}
-
 // FileResult is what sendFile resolves with.
-type FileResult struct {
-	FileID      string          `json:"fileId"`
-	Name        string          `json:"name"`
-	Type        string          `json:"type"` // detected from the content
-	Size        int64           `json:"size"`
-	Seq         uint64          `json:"seq"`
-	Index       uint64          `json:"index"`
-	Timestamp   int64           `json:"timestamp"`
-	FileDetails json.RawMessage `json:"fileDetails"`
-}
+type FileResult = contract.FileResult
 
 // NewFileResult describes the stored FileUploaded event ev.
 func NewFileResult(ev model.Event) FileResult {
@@ -49,14 +28,12 @@ func NewFileResult(ev model.Event) FileResult {
 // FileUploaded message. Options: requestId (optional: a retry returns the
 // first attempt's file).
 func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		RequestID string `json:"requestId"`
-	}
+	var o contract.SendFileOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
 	if len(o.RequestID) > 128 {
-		return nil, bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+		return nil, ErrRequestIDTooLong
 	}
 	c, err := s.liveSession(ctx, call, ErrNoActiveSession)
 	if err != nil {
@@ -76,7 +53,10 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 	case err != nil:
 		// A file refused while the agent waits for one fails the request.
 		s.settleMediaRequest(ctx, c, "", up.Name, engine.MediaErrored)
-		return nil, fileRejection(err)
+		if rej := filerej.Upload(err, s.engine.FilePolicy(c.Deployment), up); rej != nil {
+			return nil, rej
+		}
+		return nil, err
 	}
 	res := NewFileResult(ev)
 	s.settleMediaRequest(ctx, c, res.Type, res.Name, engine.MediaSuccess)
@@ -88,9 +68,7 @@ func (s *Service) sendFile(ctx context.Context, call *bus.Call) (any, error) {
 // as JSON it is the file's description. A file of another chat, or one for
 // agents only, is not found.
 func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		FileID string `json:"fileId"`
-	}
+	var o contract.DownloadFileOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -98,38 +76,35 @@ func (s *Service) downloadFile(ctx context.Context, call *bus.Call) (any, error)
 		return nil, ErrNoActiveSession
 	}
 	if !s.engine.FilePolicy(call.Caller.Deployment).Enabled {
-		return nil, fileRejection(engine.ErrDownloadsDisabled)
+		return nil, filerej.ErrDownloadsUnsupported
 	}
 	if o.FileID == "" {
 		return nil, ErrNoFileID
 	}
 	f, err := s.engine.FileInfo(ctx, o.FileID)
 	if err != nil {
-		return nil, fileRejection(err)
+		return nil, downloadRejection(err)
 	}
 	if f.ChatID != call.Caller.ID || f.Internal {
-		return nil, fileRejection(engine.ErrFileNotFound)
+		return nil, filerej.ErrFileNotFound
 	}
 	f, content, err := s.engine.FileReader(ctx, f.ID)
 	if err != nil {
-		return nil, fileRejection(err)
+		return nil, downloadRejection(err)
 	}
 	return &bus.File{ID: f.ID, Name: f.Name, Type: f.Type, Size: f.Size, Reader: content}, nil
 }
 
-// FileLimits is what getFileLimits resolves with.
-type FileLimits struct {
-	Enabled    bool     `json:"enabled"`
-	MaxBytes   int64    `json:"maxBytes,omitempty"`
-	MaxUploads int      `json:"maxUploads,omitempty"`
-	Types      []string `json:"types,omitempty"`
-	Uploads    uint32   `json:"uploads"` // files already in the caller's chat
-	// MessageChars is the longest message text the gateway takes, in
-	// characters (limits.messageChars): a window refuses a longer one before
-	// sending it. Here because every window asks getFileLimits as its chat
-	// starts, with or without files.
-	MessageChars int `json:"messageChars"`
+// downloadRejection is the rejection of a file read's error, or the error.
+func downloadRejection(err error) error {
+	if rej := filerej.Download(err); rej != nil {
+		return rej
+	}
+	return err
 }
+
+// FileLimits is what getFileLimits resolves with.
+type FileLimits = contract.FileLimits
 
 // getFileLimits tells a page whether it may offer uploads, and within which
 // limits: the caller's deployment's policy (a guest's: the command's

@@ -6,41 +6,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
-// Identity rejections.
-var (
-	ErrIdentityRequired = bus.Reject(http.StatusUnauthorized, "identity_required", "This deployment requires a signed identity: identity.jwt with the visitor's uuid.")
-	ErrIdentityInvalid  = bus.Reject(http.StatusUnauthorized, "identity_invalid", "The identity signature is not valid.")
-	ErrIdentityExpired  = bus.Reject(http.StatusUnauthorized, "identity_expired", "The identity signature has expired.")
-	// ErrIdentityNotAllowed: an anonymous deployment names its visitors
-	// itself; a uuid from the page would let anyone claim anyone's history.
-	ErrIdentityNotAllowed = bus.Reject(http.StatusForbidden, "identity_not_allowed", "This deployment keeps visitors anonymous: it takes no identity.uuid or identity.jwt.")
-	ErrIdentityOptions    = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "identity must be an object with uuid, jwt, nickname, firstname, lastname, email, avatar and extra.")
-)
-
-// identityOptions is the identity part of startChat and identify.
-type identityOptions struct {
-	UUID      string          `json:"uuid"`
-	JWT       string          `json:"jwt"`
-	Nickname  string          `json:"nickname"`
-	Firstname string          `json:"firstname"`
-	Lastname  string          `json:"lastname"`
-	Email     string          `json:"email"`
-	Avatar    string          `json:"avatar"`
-	Extra     json.RawMessage `json:"extra"`
-}
-
-func (o identityOptions) validate(maxExtra int) error {
+// validateIdentity bounds the identity part of startChat and identify.
+func validateIdentity(o contract.IdentityOptions, maxExtra int) error {
 	for _, f := range []string{o.UUID, o.Nickname, o.Firstname, o.Lastname, o.Email} {
 		if len(f) > 256 {
 			return ErrIdentityOptions
@@ -61,7 +38,7 @@ func (o identityOptions) validate(maxExtra int) error {
 // none on an anonymous deployment (a uuid or jwt is refused), verified from
 // identity.jwt on a signed one, and on an unsigned-uuid one verified when a
 // jwt is given, as given otherwise. "" means anonymous.
-func companyUUID(d config.Deployment, o identityOptions, now time.Time) (uuid string, signed bool, err error) {
+func companyUUID(d config.Deployment, o contract.IdentityOptions, now time.Time) (uuid string, signed bool, err error) {
 	switch {
 	case d.Identity == config.IdentityAnonymous:
 		if o.UUID != "" || o.JWT != "" {

@@ -3,23 +3,16 @@ package webchat
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // Media requests (engine/media.go): an agent asks the visitor for a
 // file with AgentService.requestFile; the visitor answers with
 // answerMediaRequest, and its next upload settles the request.
-
-// Rejections of the media request commands.
-var (
-	ErrNoMediaRequest     = bus.Reject(http.StatusNotFound, "media_request_not_found", "No such media request in this chat.")
-	ErrMediaRequestClosed = bus.Reject(http.StatusConflict, "media_request_closed", "The media request is no longer open.")
-	ErrMediaState         = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "state must be ACCEPTED, DECLINED or ERRORED.")
-)
 
 // getMediaRequests resolves with the media requests of the visitor's chat,
 // ended or not: {"mediaRequests":[{id, types, state, requester, time,
@@ -35,17 +28,14 @@ func (s *Service) getMediaRequests(ctx context.Context, call *bus.Call) (any, er
 	if list == nil {
 		list = []engine.MediaRequest{}
 	}
-	return map[string]any{"mediaRequests": list}, nil
+	return contract.MediaRequests{MediaRequests: list}, nil
 }
 
 // answerMediaRequest {id, state} is the visitor's answer to an open media
 // request: ACCEPTED, DECLINED or ERRORED. The same state again changes
 // nothing. It resolves with the request as it now stands.
 func (s *Service) answerMediaRequest(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		ID    string            `json:"id"`
-		State engine.MediaState `json:"state"`
-	}
+	var o contract.AnswerMediaRequestOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}

@@ -3,16 +3,12 @@ package webchat
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/engine"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
-
-// ErrNoOpenConversation rejects openConversation when the identity has no
-// open asynchronous conversation on the deployment (or is unknown).
-var ErrNoOpenConversation = bus.Reject(http.StatusNotFound, "not_found", "No open conversation.")
 
 // openConversation is the messaging trigger's question (seeds/000): does the
 // identity the browser keeps have an open conversation on this asynchronous
@@ -22,10 +18,7 @@ var ErrNoOpenConversation = bus.Reject(http.StatusNotFound, "not_found", "No ope
 // a browser may ask on every page view. Options: {identityToken} or
 // {identity: {uuid | jwt}}.
 func (s *Service) openConversation(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		IdentityToken string           `json:"identityToken"`
-		Identity      *identityOptions `json:"identity"`
-	}
+	var o contract.OpenConversationOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -40,7 +33,7 @@ func (s *Service) openConversation(ctx context.Context, call *bus.Call) (any, er
 	switch {
 	case o.Identity != nil:
 		_, maxBytes := s.limits()
-		if err := o.Identity.validate(maxBytes); err != nil {
+		if err := validateIdentity(*o.Identity, maxBytes); err != nil {
 			return nil, err
 		}
 		uuid, _, err := companyUUID(d, *o.Identity, s.engine.Now())

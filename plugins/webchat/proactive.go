@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/mail"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // Proactive engagement's server side (DESIGN.md "Proactive engagement"):
@@ -28,15 +28,6 @@ import (
 // timeOnSite (ms), referrer}. updateContext stores it as a ContextUpdated
 // event of the chat, which agents receive (AgentService.contextUpdated) and
 // visitors never see.
-
-// Rejections of proactive engagement. Codes are append-only.
-var (
-	ErrInvalidContext = bus.Reject(http.StatusBadRequest, "invalid_context",
-		"context: at most 20 pages (title 300 characters, url 2048 bytes), 50 variables (name 64, string value 500 characters) of strings, numbers or booleans, 16 KiB of JSON in all.")
-	ErrInvalidEmail    = bus.Reject(http.StatusBadRequest, "invalid_email", "email is not an email address.")
-	ErrNameTooLong     = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "name is limited to 100 characters.")
-	ErrTooManyMessages = bus.Reject(http.StatusTooManyRequests, "too_many_messages", "Too many messages left; please wait for an answer.")
-)
 
 // Bounds of a visit's context.
 const (
@@ -107,9 +98,7 @@ func decodeContext(raw json.RawMessage) (json.RawMessage, error) {
 }
 
 func (s *Service) updateContext(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Context json.RawMessage `json:"context"`
-	}
+	var o contract.UpdateContextOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -131,7 +120,7 @@ func (s *Service) updateContext(ctx context.Context, call *bus.Call) (any, error
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"seq": evs[len(evs)-1].Seq}, nil
+	return contract.UpdateContextResult{Seq: evs[len(evs)-1].Seq}, nil
 }
 
 // leftLimiter bounds left messages per client address: at most leftPerWindow
@@ -182,13 +171,7 @@ func (l *leftLimiter) allow(addr string, now time.Time) bool {
 // the identity token it returns to read the answer later
 // (listLeftMessages), and gives it back on its next message.
 func (s *Service) leaveMessage(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Name          string          `json:"name"`
-		Email         string          `json:"email"`
-		Message       *string         `json:"message"`
-		IdentityToken string          `json:"identityToken"`
-		Context       json.RawMessage `json:"context"`
-	}
+	var o contract.LeaveMessageOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -248,31 +231,20 @@ func (s *Service) leaveMessage(ctx context.Context, call *bus.Call) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"id": m.ID, "identityToken": tok, "createdAt": m.CreatedAt}, nil
+	return contract.LeaveMessageResult{ID: m.ID, IdentityToken: tok, CreatedAt: m.CreatedAt}, nil
 }
 
 // LeftMessage is a left message as its visitor reads it back.
-type LeftMessage struct {
-	ID        string     `json:"id"`
-	Message   string     `json:"message"`
-	CreatedAt int64      `json:"createdAt"`
-	Answer    *LeftReply `json:"answer,omitempty"`
-}
+type LeftMessage = contract.LeftMessage
 
 // LeftReply is an agent's answer as the visitor reads it.
-type LeftReply struct {
-	Text       string `json:"text"`
-	AgentName  string `json:"agentName"`
-	AnsweredAt int64  `json:"answeredAt"`
-}
+type LeftReply = contract.LeftReply
 
 // listLeftMessages lists the messages the identity of an identity token left
 // on this deployment, oldest first, with their answers. A token that names
 // no identity here lists none.
 func (s *Service) listLeftMessages(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		IdentityToken string `json:"identityToken"`
-	}
+	var o contract.ListLeftMessagesOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -300,5 +272,5 @@ func (s *Service) listLeftMessages(ctx context.Context, call *bus.Call) (any, er
 			out = append(out, lm)
 		}
 	}
-	return map[string]any{"messages": out}, nil
+	return contract.LeftMessages{Messages: out}, nil
 }

@@ -3,24 +3,11 @@ package webchat
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/engine"
-)
-
-// Rejections of rateChat. Codes are append-only.
-var (
-	ErrNoChatToRate = bus.Reject(http.StatusConflict, "no_active_session", "There is no chat session to rate.")
-	ErrNotEnded     = bus.Reject(http.StatusConflict, "chat_not_ended", "A chat can be rated once it has ended.")
-	ErrAlreadyRated = bus.Reject(http.StatusConflict, "already_rated", "This chat has already been rated.")
-	ErrRatingClosed = bus.Reject(http.StatusConflict, "rating_closed", "The time to rate this chat has passed.")
-	ErrBadRating    = bus.Reject(http.StatusBadRequest, "invalid_rating",
-		fmt.Sprintf("rating must be a whole number from %d to %d.", engine.RatingMin, engine.RatingMax))
-	ErrCommentTooLong = bus.Reject(http.StatusRequestEntityTooLarge, "comment_too_long",
-		fmt.Sprintf("comment is limited to %d characters.", engine.RatingCommentChars))
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // rateChat takes the visitor's rating of its ended chat: {rating: 1–5,
@@ -29,10 +16,7 @@ var (
 // event of it: agents do (AgentService.chatRated), and so do webhooks
 // (chat.rated) and metrics.
 func (s *Service) rateChat(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Rating  *float64 `json:"rating"`
-		Comment string   `json:"comment"`
-	}
+	var o contract.RateChatOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -65,5 +49,5 @@ func (s *Service) rateChat(ctx context.Context, call *bus.Call) (any, error) {
 	case err != nil:
 		return nil, err
 	}
-	return map[string]any{"chatId": c.ID, "rating": r.Rating, "comment": r.Comment, "timestamp": r.Time}, nil
+	return contract.RateChatResult{ChatID: c.ID, Rating: r.Rating, Comment: r.Comment, Timestamp: r.Time}, nil
 }

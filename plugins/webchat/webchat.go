@@ -14,10 +14,11 @@ import (
 	"github.com/cxgate/cxgate/config"
 	"github.com/cxgate/cxgate/engine"
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // Name is the plugin's bus name.
-const Name = "WebChatService"
+const Name = contract.Service
 
 // historyPage is the default page of fetchHistory, as maxMessagePageSize.
 const historyPage = 100
@@ -60,45 +61,45 @@ func Register(b *bus.Bus, e *engine.Engine, o Options) (*Service, error) {
 		h    bus.HandlerFunc
 		opts []bus.CommandOption
 	}{
-		{"startChat", s.startChat, nil},
-		{"endChat", s.endChat, nil},
-		{"sendMessage", s.sendMessage, nil},
-		{"sendCustomNotice", s.sendCustomNotice, nil},
-		{"sendTyping", s.sendTyping, nil},
-		{"sendFilteredMessage", s.sendFilteredMessage, nil},
-		{"addPrefilter", s.addPrefilter, nil},
-		{"updateUserData", s.updateUserData, nil},
-		{"getTranscript", s.getTranscript, nil},
-		{"getAgents", s.getAgents, nil},
-		{"getStats", s.getStats, nil},
-		{"getSessionData", s.getSessionData, nil},
-		{"verifySession", s.verifySession, nil},
-		{"restore", s.restore, nil},
-		{"startPoll", s.requireSessionShort, nil},
-		{"stopPoll", s.requireSessionShort, nil},
-		{"resetPollExceptions", resolveEmpty, nil},
-		{"poll", s.poll, []bus.CommandOption{bus.Private()}},
-		{"fetchHistory", s.fetchHistory, nil},
-		{"sendFile", s.sendFile, nil},
-		{"getFileLimits", s.getFileLimits, nil},
-		{"listConversations", s.listConversations, nil},
-		{"switchConversation", s.switchConversation, nil},
-		{"markRead", s.markRead, nil},
-		{"identify", s.identify, nil},
-		{"getQueuePosition", s.getQueuePosition, nil},
-		{"downloadFile", s.downloadFile, nil},
-		{"getAvailability", s.getAvailability, nil},
-		{"streamAttached", s.streamAttached, nil},
-		{"getMediaRequests", s.getMediaRequests, nil},
-		{"answerMediaRequest", s.answerMediaRequest, nil},
-		{"openConversation", s.openConversation, nil},
-		{"updateContext", s.updateContext, nil},
-		{"leaveMessage", s.leaveMessage, nil},
-		{"listLeftMessages", s.listLeftMessages, nil},
-		{"rateChat", s.rateChat, nil},
+		{contract.StartChat, s.startChat, nil},
+		{contract.EndChat, s.endChat, nil},
+		{contract.SendMessage, s.sendMessage, nil},
+		{contract.SendCustomNotice, s.sendCustomNotice, nil},
+		{contract.SendTyping, s.sendTyping, nil},
+		{contract.SendFilteredMessage, s.sendFilteredMessage, nil},
+		{contract.AddPrefilter, s.addPrefilter, nil},
+		{contract.UpdateUserData, s.updateUserData, nil},
+		{contract.GetTranscript, s.getTranscript, nil},
+		{contract.GetAgents, s.getAgents, nil},
+		{contract.GetStats, s.getStats, nil},
+		{contract.GetSessionData, s.getSessionData, nil},
+		{contract.VerifySession, s.verifySession, nil},
+		{contract.Restore, s.restore, nil},
+		{contract.StartPoll, s.requireSessionShort, nil},
+		{contract.StopPoll, s.requireSessionShort, nil},
+		{contract.ResetPollExceptions, resolveEmpty, nil},
+		{contract.Poll, s.poll, []bus.CommandOption{bus.Private()}},
+		{contract.FetchHistory, s.fetchHistory, nil},
+		{contract.SendFile, s.sendFile, nil},
+		{contract.GetFileLimits, s.getFileLimits, nil},
+		{contract.ListConversations, s.listConversations, nil},
+		{contract.SwitchConversation, s.switchConversation, nil},
+		{contract.MarkRead, s.markRead, nil},
+		{contract.Identify, s.identify, nil},
+		{contract.GetQueuePosition, s.getQueuePosition, nil},
+		{contract.DownloadFile, s.downloadFile, nil},
+		{contract.GetAvailability, s.getAvailability, nil},
+		{contract.StreamAttached, s.streamAttached, nil},
+		{contract.GetMediaRequests, s.getMediaRequests, nil},
+		{contract.AnswerMediaRequest, s.answerMediaRequest, nil},
+		{contract.OpenConversation, s.openConversation, nil},
+		{contract.UpdateContext, s.updateContext, nil},
+		{contract.LeaveMessage, s.leaveMessage, nil},
+		{contract.ListLeftMessages, s.listLeftMessages, nil},
+		{contract.RateChat, s.rateChat, nil},
 	}
 	for _, c := range cmds {
-		if err := p.RegisterCommand(c.name, sessionGone(c.h), c.opts...); err != nil {
+		if err := p.RegisterCommand(contract.Local(c.name), sessionGone(c.h), c.opts...); err != nil {
 			return nil, err
 		}
 	}
@@ -189,9 +190,9 @@ func (s *Service) getQueuePosition(ctx context.Context, call *bus.Call) (any, er
 		return nil, ErrNoActiveSession
 	}
 	pos, queue := s.engine.QueuePosition(call.Caller.ID)
-	out := map[string]any{"position": pos, "queue": queue}
+	out := contract.QueuePosition{Position: pos, Queue: queue}
 	if w, ok := s.engine.RecentWait(queue); ok && pos > 0 {
-		out["recentWait"] = w
+		out.RecentWait = &w
 	}
 	return out, nil
 }
@@ -229,38 +230,9 @@ func (s *Service) limits() (messageChars, userDataBytes int) {
 	return l.MessageChars, l.UserDataBytes
 }
 
-type startOptions struct {
-	Nickname        string           `json:"nickname"`
-	Firstname       string           `json:"firstname"`
-	Lastname        string           `json:"lastname"`
-	Email           string           `json:"email"`
-	Subject         string           `json:"subject"`
-	UserData        json.RawMessage  `json:"userData"`
-	RequestID       string           `json:"requestId"`
-	Identity        *identityOptions `json:"identity"`
-	SessionData     string           `json:"sessionData"`     // continue as the identity of this session data
-	IdentityToken   string           `json:"identityToken"`   // async: continue as the anonymous identity the browser keeps
-	NewConversation bool             `json:"newConversation"` // async: another conversation of the same identity
-	Routing         *routingOptions  `json:"routing"`
-	InteractionData *struct {
-		Routing *routingOptions `json:"routing"`
-	} `json:"interactionData"` // Genesys' transport.interactionData
-	// RouteOnAttach keeps the chat out of routing until its client says
-	// streamAttached (or Options.AttachWait passed): Genesys Cloud's guest
-	// chat, whose widget knows the agent only from a join its stream saw.
-	RouteOnAttach bool `json:"routeOnAttach"`
-}
-
-// routingOptions is what a page asks of routing, in Genesys' words.
-type routingOptions struct {
-	TargetAddress string   `json:"targetAddress"` // a queue name
-	Queue         string   `json:"queue"`
-	Priority      *int     `json:"priority"`
-	Skills        []string `json:"skills"`
-	Language      string   `json:"language"`
-}
-
-func (r *routingOptions) validate(cfg *config.Config) error {
+// validateRouting checks what a page asks of routing, and names the queue
+// Queue whether the page said queue or targetAddress.
+func validateRouting(r *contract.RoutingOptions, cfg *config.Config) error {
 	if r.Queue == "" {
 		r.Queue = r.TargetAddress
 	}
@@ -284,71 +256,62 @@ func (r *routingOptions) validate(cfg *config.Config) error {
 }
 
 // StartResult is what startChat resolves with.
-type StartResult struct {
-	ChatID string `json:"chatId"`
-	// Token is left out of the answer to a retry (existing) later than
-	// chat.StartRetryWindow: the requestId no longer stands for the chat.
-	Token         string     `json:"token,omitempty"`
-	Mode          model.Mode `json:"mode"`
-	ParticipantID string     `json:"participantId"`
-	Seq           uint64     `json:"seq"`
-	Existing      bool       `json:"existing,omitempty"`
-	// Resumed: async, the identity's open conversation was resumed rather
-	// than a new one started; Seq is then its newest seq.
-	Resumed bool `json:"resumed,omitempty"`
-	// IdentityToken names the anonymous identity on this async deployment:
-	// the browser keeps it and sends it with its next startChat.
-	IdentityToken string `json:"identityToken,omitempty"`
-}
+type StartResult = contract.StartChatResult
 
 func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
-	var o startOptions
+	var o contract.StartChatOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
+	return s.start(ctx, call.Caller, o)
+}
+
+// start starts a chat for caller, or resumes the identity's open
+// asynchronous conversation: the startChat command with its options decoded.
+func (s *Service) start(ctx context.Context, caller bus.Caller, o contract.StartChatOptions) (StartResult, error) {
 	// A visitor's token names its chat: an open one blocks a second start
 	// (but for another asynchronous conversation); an ended one's identity
 	// goes on in the new chat.
 	var current model.Chat
-	if call.Caller.Kind == bus.KindVisitor {
-		c, err := s.engine.Chat(ctx, call.Caller.ID)
+	if caller.Kind == bus.KindVisitor {
+		c, err := s.engine.Chat(ctx, caller.ID)
 		if err != nil {
-			return nil, err
+			return StartResult{}, err
 		}
 		if c.State != model.StateEnded && !(o.NewConversation && c.Mode == config.ModeAsync) {
-			return nil, ErrAlreadyActive
+			return StartResult{}, ErrAlreadyActive
 		}
 		current = c
 	}
-	d, ok := s.engine.Config().Deployment(call.Caller.Deployment)
+	d, ok := s.engine.Config().Deployment(caller.Deployment)
 	if !ok {
-		return nil, ErrUnknownDeployment
+		return StartResult{}, ErrUnknownDeployment
 	}
 	for _, f := range []string{o.Nickname, o.Firstname, o.Lastname, o.Email, o.Subject} {
 		if len(f) > 256 || !utf8.ValidString(f) {
-			return nil, bus.Reject(400, bus.CodeInvalidRequest, "Form fields are limited to 256 bytes of UTF-8 text.")
+			return StartResult{}, ErrFormFields
 		}
 	}
 	if o.RequestID != "" && (len(o.RequestID) < 16 || len(o.RequestID) > 128) {
-		return nil, bus.Reject(400, bus.CodeInvalidRequest, "requestId must be 16 to 128 characters: a random id kept by the client.")
+		return StartResult{}, ErrStartRequestID
 	}
 	profile := model.Profile{Nickname: o.Nickname, Firstname: o.Firstname, Lastname: o.Lastname, Email: o.Email}
-	req := engine.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID, Wire: call.Caller.Wire}
+	req := engine.StartRequest{Deployment: d.Key, Visitor: profile, Subject: o.Subject, RequestID: o.RequestID, Wire: caller.Wire}
 
 	// Who the visitor is: a company uuid (signed where required), the
 	// identity of session data or of the caller's chat, the anonymous identity
 	// the browser keeps (async), or a new anonymous one.
 	_, maxBytes := s.limits()
-	idOpts := identityOptions{}
+	idOpts := contract.IdentityOptions{}
 	if o.Identity != nil {
 		idOpts = *o.Identity
-		if err := idOpts.validate(maxBytes); err != nil {
-			return nil, err
+		if err := validateIdentity(idOpts, maxBytes); err != nil {
+			return StartResult{}, err
 		}
 	}
 	uuid, signed, err := companyUUID(d, idOpts, s.engine.Now())
 	if err != nil {
-		return nil, err
+		return StartResult{}, err
 	}
 	now := s.engine.Now().UnixMilli()
 	known := true // the identity may already have conversations
@@ -359,7 +322,7 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		if errors.Is(err, engine.ErrNotFound) {
 			idn = model.Identity{ID: id, UUID: uuid, CreatedAt: now}
 		} else if err != nil {
-			return nil, err
+			return StartResult{}, err
 		}
 		mergeIdentity(&idn, idOpts, profile, signed, now)
 		req.Identity = &idn
@@ -367,7 +330,7 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 	case o.SessionData != "":
 		claims, ok := s.verifySessionData(o.SessionData)
 		if !ok || claims.Deployment != d.Key {
-			return nil, ErrRestoreFailed
+			return StartResult{}, ErrRestoreFailed
 		}
 		req.IdentityID = claims.Subject
 	case current.ID != "" && current.Deployment == d.Key:
@@ -377,7 +340,7 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		if o.IdentityToken != "" && d.Mode == config.ModeAsync {
 			kept, ok, err := s.keptIdentity(ctx, o.IdentityToken, d.Key)
 			if err != nil {
-				return nil, err
+				return StartResult{}, err
 			}
 			if ok {
 				idn = kept
@@ -400,8 +363,8 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		routing = o.InteractionData.Routing
 	}
 	if routing != nil {
-		if err := routing.validate(s.engine.Config()); err != nil {
-			return nil, err
+		if err := validateRouting(routing, s.engine.Config()); err != nil {
+			return StartResult{}, err
 		}
 		req.Queue, req.Skills, req.Language = routing.Queue, routing.Skills, routing.Language
 		if routing.Priority != nil {
@@ -421,7 +384,7 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 		queue = d.Queue
 	}
 	if q, _ := s.engine.Config().Queue(queue); q.WhenNoAgents == "reject" && !s.engine.CanServeNow(queue, req.Skills, req.Language) {
-		return nil, ErrNoAgents
+		return StartResult{}, ErrNoAgents
 	}
 	var extra json.RawMessage
 	if o.NewConversation && d.Mode == config.ModeAsync {
@@ -430,7 +393,7 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	ud, err := s.mergeUserData(d.UserData, o.UserData, extra)
 	if err != nil {
-		return nil, err
+		return StartResult{}, err
 	}
 	req.UserData = ud
 	if o.RouteOnAttach {
@@ -438,13 +401,13 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 	}
 	st, err := s.engine.Start(ctx, req)
 	if err != nil {
-		return nil, err
+		return StartResult{}, err
 	}
 	idToken, err := s.identityToken(ctx, d.Key, st.Chat.Mode, st.Chat.IdentityID)
 	if err != nil {
-		return nil, err
+		return StartResult{}, err
 	}
-	return StartResult{ChatID: st.Chat.ID, Token: st.Token, Mode: st.Chat.Mode, ParticipantID: st.Chat.IdentityID,
+	return StartResult{ChatID: st.Chat.ID, Token: st.Token, Mode: string(st.Chat.Mode), ParticipantID: st.Chat.IdentityID,
 		Seq: st.Chat.LastSeq, Existing: st.Existing, IdentityToken: idToken}, nil
 }
 
@@ -452,17 +415,17 @@ func (s *Service) startChat(ctx context.Context, call *bus.Call) (any, error) {
 // deployment with the latest activity, if there is one: a new token for it,
 // and the profile given with the start folded into the identity. false when
 // the identity has none open.
-func (s *Service) resumeOpen(ctx context.Context, deployment string, req engine.StartRequest) (any, bool, error) {
+func (s *Service) resumeOpen(ctx context.Context, deployment string, req engine.StartRequest) (StartResult, bool, error) {
 	id := req.IdentityID
 	if id == "" && req.Identity != nil {
 		id = req.Identity.ID
 	}
 	if id == "" {
-		return nil, false, nil
+		return StartResult{}, false, nil
 	}
 	chats, err := s.engine.ChatsOfIdentity(ctx, id)
 	if err != nil {
-		return nil, false, err
+		return StartResult{}, false, err
 	}
 	var open *model.Chat
 	for i := range chats { // oldest first: a tie goes to the newer
@@ -473,27 +436,27 @@ func (s *Service) resumeOpen(ctx context.Context, deployment string, req engine.
 		}
 	}
 	if open == nil {
-		return nil, false, nil
+		return StartResult{}, false, nil
 	}
 	if req.Identity != nil {
 		if err := s.engine.PutIdentity(ctx, *req.Identity); err != nil {
-			return nil, false, err
+			return StartResult{}, false, err
 		}
 	}
 	token, err := s.engine.IssueToken(ctx, *open)
 	if err != nil {
-		return nil, false, err
+		return StartResult{}, false, err
 	}
 	idToken, err := s.identityToken(ctx, deployment, open.Mode, open.IdentityID)
 	if err != nil {
-		return nil, false, err
+		return StartResult{}, false, err
 	}
-	return StartResult{ChatID: open.ID, Token: token, Mode: open.Mode, ParticipantID: open.IdentityID,
+	return StartResult{ChatID: open.ID, Token: token, Mode: string(open.Mode), ParticipantID: open.IdentityID,
 		Seq: open.LastSeq, Resumed: true, IdentityToken: idToken}, true, nil
 }
 
 // mergeIdentity folds the given profile, avatar and extra values into idn.
-func mergeIdentity(idn *model.Identity, o identityOptions, form model.Profile, signed bool, now int64) {
+func mergeIdentity(idn *model.Identity, o contract.IdentityOptions, form model.Profile, signed bool, now int64) {
 	pick := func(dst *string, vals ...string) {
 		for _, v := range vals {
 			if v != "" {
@@ -579,25 +542,14 @@ func (s *Service) endChat(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]bool{"ended": true}, nil
-}
-
-type messageOptions struct {
-	Message   *string `json:"message"`
-	RequestID string  `json:"requestId"`
-	Regex     string  `json:"regex"`
-	Type      string  `json:"type"`
+	return contract.EndChatResult{Ended: true}, nil
 }
 
 // SendResult is what the send commands resolve with.
-type SendResult struct {
-	Seq       uint64 `json:"seq"`
-	Index     uint64 `json:"index"`
-	Timestamp int64  `json:"timestamp"`
-}
+type SendResult = contract.SendResult
 
 func (s *Service) send(ctx context.Context, call *bus.Call, typ model.EventType, noSession *bus.Rejection, requireText bool) (any, error) {
-	var o messageOptions
+	var o contract.SendMessageOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -617,12 +569,12 @@ func (s *Service) send(ctx context.Context, call *bus.Call, typ model.EventType,
 		return nil, errMessageTooLong(maxChars)
 	}
 	if len(o.RequestID) > 128 {
-		return nil, bus.Reject(400, bus.CodeInvalidRequest, "requestId is limited to 128 characters.")
+		return nil, ErrRequestIDTooLong
 	}
 	ev := model.Event{Type: typ, From: s.visitorParty(c), Text: text, Time: s.engine.Now().UnixMilli()}
 	if o.Regex != "" {
 		if len(o.Regex) > 512 {
-			return nil, bus.Reject(400, bus.CodeInvalidRequest, "regex is limited to 512 characters.")
+			return nil, ErrRegexTooLong
 		}
 		ev.Data = mustJSON(map[string]string{"filter": o.Regex})
 	}
@@ -652,9 +604,7 @@ func (s *Service) sendFilteredMessage(ctx context.Context, call *bus.Call) (any,
 }
 
 func (s *Service) sendTyping(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		IsTyping *bool `json:"isTyping"`
-	}
+	var o contract.SendTypingOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -693,7 +643,7 @@ func (s *Service) addPrefilter(ctx context.Context, call *bus.Call) (any, error)
 			return nil, ErrInvalidFilters
 		}
 	}
-	return map[string][]string{"filters": list}, nil
+	return contract.AddPrefilterResult{Filters: list}, nil
 }
 
 func (s *Service) updateUserData(ctx context.Context, call *bus.Call) (any, error) {
@@ -732,7 +682,7 @@ func (s *Service) updateUserData(ctx context.Context, call *bus.Call) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return map[string]json.RawMessage{"userData": merged}, nil
+	return contract.UpdateUserDataResult{UserData: merged}, nil
 }
 
 // transcript reads every visitor-visible message of a chat.
@@ -758,13 +708,13 @@ func (s *Service) transcript(ctx context.Context, chatID string) ([]engine.Messa
 
 func (s *Service) getTranscript(ctx context.Context, call *bus.Call) (any, error) {
 	if call.Caller.Kind != bus.KindVisitor {
-		return map[string]any{"messages": []engine.Message{}}, nil
+		return contract.Transcript{Messages: []engine.Message{}}, nil
 	}
 	msgs, err := s.transcript(ctx, call.Caller.ID)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"messages": msgs}, nil
+	return contract.Transcript{Messages: msgs}, nil
 }
 
 func (s *Service) agentList(ctx context.Context, call *bus.Call) ([]AgentInfo, model.Chat, error) {
@@ -788,7 +738,7 @@ func (s *Service) getAgents(ctx context.Context, call *bus.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"agents": list}, nil
+	return contract.Agents{Agents: list}, nil
 }
 
 func (s *Service) getStats(ctx context.Context, call *bus.Call) (any, error) {
@@ -805,26 +755,26 @@ func (s *Service) getStats(ctx context.Context, call *bus.Call) (any, error) {
 		}
 		duration = to - c.CreatedAt
 	}
-	return map[string]any{"agents": list, "startTime": c.CreatedAt, "endTime": end, "duration": duration}, nil
+	return contract.Stats{Agents: list, StartTime: c.CreatedAt, EndTime: end, Duration: duration}, nil
 }
 
 func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, error) {
 	if call.Caller.Kind != bus.KindVisitor {
 		return map[string]any{}, nil
 	}
-	var o struct {
-		UserData bool `json:"userData"` // also answer the chat's userData
-	}
+	var o contract.GetSessionDataOptions
 	_ = decode(call.Options, &o) // options it does not know are ignored, as they always were
 	c, err := s.engine.Chat(ctx, call.Caller.ID)
 	if err != nil {
 		return nil, err
 	}
-	data := map[string]any{"sessionId": c.ID, "chatId": c.ID, "participantId": c.IdentityID,
-		"transportId": c.Deployment, "deployment": c.Deployment, "mode": c.Mode, "seq": c.LastSeq,
-		"state": c.State}
+	data := contract.SessionData{SessionID: c.ID, ChatID: c.ID, ParticipantID: c.IdentityID,
+		TransportID: c.Deployment, Deployment: c.Deployment, Mode: string(c.Mode), Seq: c.LastSeq, State: string(c.State)}
 	if o.UserData {
-		data["userData"] = c.UserData
+		data.UserData = c.UserData
+		if data.UserData == nil {
+			data.UserData = json.RawMessage("null") // asked for: present, as it always was
+		}
 	}
 	if c.Mode == config.ModeAsync {
 		// The signed session data restores this conversation on another
@@ -833,14 +783,14 @@ func (s *Service) getSessionData(ctx context.Context, call *bus.Call) (any, erro
 		if err != nil {
 			return nil, err
 		}
-		data["sessionData"] = token
+		data.SessionData = token
 	}
 	return data, nil
 }
 
 func (s *Service) verifySession(ctx context.Context, call *bus.Call) (any, error) {
 	_, err := s.session(ctx, call, ErrNoActiveSession)
-	return map[string]bool{"sessionActive": err == nil}, nil
+	return contract.VerifySessionResult{SessionActive: err == nil}, nil
 }
 
 // restore resumes the caller's chat, or, with sessionData from
@@ -850,9 +800,7 @@ func (s *Service) verifySession(ctx context.Context, call *bus.Call) (any, error
 // the visitor's read mark (read): a device resuming after it receives what the
 // visitor has not read yet, once.
 func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		SessionData string `json:"sessionData"`
-	}
+	var o contract.RestoreOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -869,24 +817,27 @@ func (s *Service) restore(ctx context.Context, call *bus.Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]any{"chatId": c.ID, "token": token, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
-			"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync, "read": c.VisitorRead}
+		out := restored(c)
+		out.Token = token
 		// This browser or device keeps the anonymous identity from now on too.
 		idToken, err := s.identityToken(ctx, c.Deployment, c.Mode, c.IdentityID)
 		if err != nil {
 			return nil, err
 		}
-		if idToken != "" {
-			out["identityToken"] = idToken
-		}
+		out.IdentityToken = idToken
 		return out, nil
 	}
 	c, err := s.session(ctx, call, ErrRestoreFailed)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"chatId": c.ID, "mode": c.Mode, "seq": c.LastSeq, "state": c.State,
-		"participantId": c.IdentityID, "restored": true, "async": c.Mode == config.ModeAsync, "read": c.VisitorRead}, nil
+	return restored(c), nil
+}
+
+// restored is restore's answer for chat c.
+func restored(c model.Chat) contract.Restored {
+	return contract.Restored{ChatID: c.ID, Mode: string(c.Mode), Seq: c.LastSeq, State: string(c.State), ParticipantID: c.IdentityID,
+		Restored: true, Async: c.Mode == config.ModeAsync, Read: c.VisitorRead}
 }
 
 func (s *Service) requireSessionShort(ctx context.Context, call *bus.Call) (any, error) {
@@ -909,9 +860,7 @@ func (s *Service) streamAttached(ctx context.Context, call *bus.Call) (any, erro
 
 // poll is private: only the plugin itself reads through it.
 func (s *Service) poll(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		After uint64 `json:"after"`
-	}
+	var o contract.PollOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -919,10 +868,7 @@ func (s *Service) poll(ctx context.Context, call *bus.Call) (any, error) {
 }
 
 func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error) {
-	var o struct {
-		Before uint64 `json:"before"`
-		Limit  int    `json:"limit"`
-	}
+	var o contract.FetchHistoryOptions
 	if err := decode(call.Options, &o); err != nil {
 		return nil, err
 	}
@@ -946,5 +892,5 @@ func (s *Service) fetchHistory(ctx context.Context, call *bus.Call) (any, error)
 	if len(msgs) == 0 {
 		return nil, ErrNoMoreMessages
 	}
-	return map[string]any{"messages": msgs, "restoring": true, "oldest": oldest}, nil
+	return contract.History{Messages: msgs, Restoring: true, Oldest: oldest}, nil
 }

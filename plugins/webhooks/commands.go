@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"strconv"
 
 	"github.com/cxgate/cxgate/bus"
@@ -23,15 +22,6 @@ const (
 	// CommandRetryAll {state: "dead"} puts every dead delivery back in the outbox, due now.
 	// Resolves with {retried: n}.
 	CommandRetryAll = "retryAll"
-)
-
-// Rejections. Codes are append-only.
-var (
-	ErrInvalidOptions   = bus.ErrInvalidOptions
-	ErrBadState         = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "state must be pending or dead.")
-	ErrNoID             = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "id is required: a delivery's id.")
-	ErrDeliveryNotFound = bus.Reject(http.StatusNotFound, "delivery_not_found", "No such delivery.")
-	ErrRetryState       = bus.Reject(http.StatusBadRequest, bus.CodeInvalidRequest, "state must be dead.")
 )
 
 // Delivery is an outbox entry as the admin commands show it.

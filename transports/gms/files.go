@@ -14,6 +14,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/internal/mediatype"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/upload"
 )
 
@@ -43,11 +44,6 @@ func serviceOf(path string) string {
 	rest, _ := strings.CutPrefix(path, Prefix+"/")
 	service, _, _ := strings.Cut(rest, "/")
 	return strings.Clone(service)
-}
-
-// fileResult is the part of WebChatService.sendFile's result this wire reads.
-type fileResult struct {
-	FileDetails json.RawMessage `json:"fileDetails"`
 }
 
 // sendFile serves /{chatId}/file: the body is read as a stream, never
@@ -107,35 +103,20 @@ func (t *Transport) sendFile(c *fiber.Ctx) error {
 	if err != nil {
 		return t.fail(c, err)
 	}
-	res, err := t.bus.CommandWithFile(ctx, s.caller, "WebChatService.sendFile", []byte("{}"), up.File)
+	res, err := t.bus.CommandWithFile(ctx, s.caller, contract.SendFile, []byte("{}"), up.File)
 	if err != nil {
 		return t.fail(c, t.fileError(ctx, s.caller, err))
 	}
-	enc, err := bus.EncodeResult(res)
+	fr, err := contract.Result[contract.FileResult](res)
 	if err != nil {
-		return t.fail(c, err)
-	}
-	var fr fileResult
-	if err := json.Unmarshal(enc, &fr); err != nil {
 		return t.fail(c, err)
 	}
 	return reply(c, http.StatusOK, &response{StatusCode: statusOK, ChatID: s.caller.ID, UserID: s.userID,
 		SecureKey: s.secureKey, Alias: t.cfg.Alias, Messages: []message{}, UserData: userData(fr.FileDetails)})
 }
 
-// fileLimits is WebChatService.getFileLimits' result.
-type fileLimits struct {
-	Enabled    bool     `json:"enabled"`
-	MaxBytes   int64    `json:"maxBytes"`
-	MaxUploads int      `json:"maxUploads"`
-	Types      []string `json:"types"`
-	Uploads    uint32   `json:"uploads"`
-}
-
-func (t *Transport) getLimits(ctx context.Context, caller bus.Caller) (fileLimits, error) {
-	var l fileLimits
-	err := t.command(ctx, caller, "WebChatService.getFileLimits", struct{}{}, &l)
-	return l, err
+func (t *Transport) getLimits(ctx context.Context, caller bus.Caller) (contract.FileLimits, error) {
+	return call[contract.FileLimits](ctx, t, caller, contract.GetFileLimits, struct{}{})
 }
 
 // fileLimits serves /{chatId}/file/limits: the policy of the chat's
@@ -184,13 +165,13 @@ func (t *Transport) downloadFile(c *fiber.Ctx) error {
 	}
 	id := strings.Clone(c.Params("fileId"))
 	if len(id) > maxFileIDLen {
-		return t.fail(c, bus.Reject(http.StatusNotFound, "file_not_found", "No such file in this chat."))
+		return t.fail(c, bus.Reject(http.StatusNotFound, contract.CodeFileNotFound, "No such file in this chat."))
 	}
-	opts, err := json.Marshal(map[string]string{"fileId": id})
+	opts, err := json.Marshal(contract.DownloadFileOptions{FileID: id})
 	if err != nil {
 		return t.fail(c, err)
 	}
-	res, err := t.bus.Command(ctx, s.caller, "WebChatService.downloadFile", opts)
+	res, err := t.bus.Command(ctx, s.caller, contract.DownloadFile, opts)
 	if err != nil {
 		return t.fail(c, err)
 	}
@@ -209,11 +190,11 @@ func (t *Transport) fileError(ctx context.Context, caller bus.Caller, err error)
 	rej := bus.AsRejection(err)
 	var code int
 	switch rej.Code {
-	case "file_limit_reached":
+	case contract.CodeFileLimitReached:
 		code = codeMaxFiles
-	case "file_too_large":
+	case contract.CodeFileTooLarge:
 		code = codeUploadLimit
-	case "file_type_not_allowed":
+	case contract.CodeFileTypeNotAllowed:
 		code = codeFileType
 	default:
 		return err

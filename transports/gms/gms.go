@@ -16,6 +16,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/internal/ratelimit"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 	"github.com/cxgate/cxgate/transports/internal/upload"
 )
@@ -98,7 +99,7 @@ func (w *watch) close() {
 
 // typingEvents are the events a watch subscribes to, in the order of its
 // subscriptions.
-var typingEvents = [2]string{"WebChatService.agentTypingStarted", "WebChatService.agentTypingStopped"}
+var typingEvents = [2]string{contract.Service + ".agentTypingStarted", contract.Service + ".agentTypingStopped"}
 
 // New returns the GMS transport over b.
 func New(b *bus.Bus, cfg Config) *Transport {
@@ -146,7 +147,7 @@ func (t *Transport) Close(context.Context) error {
 // RenderError writes an error raised under Prefix outside the handlers
 // (limits, unknown paths, bodies too large) in the GMS envelope.
 func (t *Transport) RenderError(c *fiber.Ctx, rej *bus.Rejection) error {
-	if rej.Code == "file_too_large" { // an upload over the gateway's limit, refused before it was read
+	if rej.Code == contract.CodeFileTooLarge { // an upload over the gateway's limit, refused before it was read
 		ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
 		defer cancel()
 		guest := bus.Caller{Kind: bus.KindGuest, Deployment: serviceOf(c.Path()), Remote: c.IP()}
@@ -241,28 +242,34 @@ func (t *Transport) checkOrigin(c *fiber.Ctx, deployment string) error {
 	if origin == "" || t.cfg.OriginAllowed(deployment, origin) {
 		return nil
 	}
-	return bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
+	return bus.Reject(http.StatusForbidden, contract.CodeOriginNotAllowed, "This page's origin is not allowed for the deployment.")
 }
 
-// command runs one bus command with JSON options and decodes its result into
-// out (nil to ignore it).
-func (t *Transport) command(ctx context.Context, caller bus.Caller, name string, opts any, out any) error {
+// command runs one WebChatService command and ignores its result. The
+// options travel as JSON: the bus hands the plugin what a client sent, and
+// its hooks weigh it (chat starts, stored bytes per address).
+func (t *Transport) command(ctx context.Context, caller bus.Caller, name string, opts any) error {
+	_, err := t.run(ctx, caller, name, opts)
+	return err
+}
+
+func (t *Transport) run(ctx context.Context, caller bus.Caller, name string, opts any) (any, error) {
 	raw, err := json.Marshal(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res, err := t.bus.Command(ctx, caller, name, raw)
+	return t.bus.Command(ctx, caller, name, raw)
+}
+
+// call runs one WebChatService command and returns its result as the
+// contract's type T: the plugin's own value, not encoded and decoded again.
+func call[T any](ctx context.Context, t *Transport, caller bus.Caller, name string, opts any) (T, error) {
+	res, err := t.run(ctx, caller, name, opts)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	if out == nil {
-		return nil
-	}
-	enc, err := bus.EncodeResult(res)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(enc, out)
+	return contract.Result[T](res)
 }
 
 // userID is the GMS userId of a chat: its visitor's participant id.
@@ -294,22 +301,22 @@ func (t *Transport) requestChat(ctx context.Context, c *fiber.Ctx, f form) (*res
 		return nil, newGMSError(codeInvalidEmail, "emailAddress is not a valid email address.")
 	}
 	guest := bus.Caller{Kind: bus.KindGuest, Deployment: service, Remote: c.IP(), Wire: bus.WireGMS}
-	opts := map[string]any{"nickname": nick, "firstname": first, "lastname": last, "email": email,
-		"subject": f.get("subject")}
+	opts := contract.StartChatOptions{Nickname: nick, Firstname: first, Lastname: last, Email: email,
+		Subject: f.get("subject")}
 	if ud := f.userDataJSON(); ud != nil {
-		opts["userData"] = ud
+		raw, err := json.Marshal(ud)
+		if err != nil {
+			return nil, err
+		}
+		opts.UserData = raw
 	}
-	var started struct {
-		ChatID        string `json:"chatId"`
-		Token         string `json:"token"`
-		ParticipantID string `json:"participantId"`
-	}
-	if err := t.command(ctx, guest, "WebChatService.startChat", opts, &started); err != nil {
+	started, err := call[contract.StartChatResult](ctx, t, guest, contract.StartChat, opts)
+	if err != nil {
 		return nil, err
 	}
 	visitor := bus.Caller{Kind: bus.KindVisitor, ID: started.ChatID, Deployment: service, Remote: guest.Remote}
 	if text := f.get("text"); strings.TrimSpace(text) != "" {
-		if err := t.command(ctx, visitor, "WebChatService.sendMessage", map[string]string{"message": text}, nil); err != nil {
+		if err := t.command(ctx, visitor, contract.SendMessage, contract.SendMessageOptions{Message: &text}); err != nil {
 			return nil, err
 		}
 	}
@@ -362,11 +369,8 @@ func (t *Transport) authenticate(ctx context.Context, c *fiber.Ctx, f form) (ses
 	if err := t.checkOrigin(c, caller.Deployment); err != nil {
 		return session{}, err
 	}
-	var sd struct {
-		ParticipantID string `json:"participantId"`
-		State         string `json:"state"`
-	}
-	if err := t.command(ctx, caller, "WebChatService.getSessionData", struct{}{}, &sd); err != nil {
+	sd, err := call[contract.SessionData](ctx, t, caller, contract.GetSessionData, contract.GetSessionDataOptions{})
+	if err != nil {
 		return session{}, err
 	}
 	uid := userID(sd.ParticipantID, caller.ID)
@@ -408,22 +412,24 @@ func (t *Transport) operate(ctx context.Context, c *fiber.Ctx, f form) (*respons
 	}
 	switch op {
 	case "send":
-		err = t.command(ctx, s.caller, "WebChatService.sendMessage", map[string]string{"message": f.get("message")}, nil)
+		msg := f.get("message")
+		err = t.command(ctx, s.caller, contract.SendMessage, contract.SendMessageOptions{Message: &msg})
 	case "startTyping", "stopTyping":
-		err = t.command(ctx, s.caller, "WebChatService.sendTyping", map[string]bool{"isTyping": op == "startTyping"}, nil)
+		typing := op == "startTyping"
+		err = t.command(ctx, s.caller, contract.SendTyping, contract.SendTypingOptions{IsTyping: &typing})
 	case "customNotice":
 		if msg := f.get("message"); msg != "" {
-			err = t.command(ctx, s.caller, "WebChatService.sendCustomNotice", map[string]string{"message": msg}, nil)
+			err = t.command(ctx, s.caller, contract.SendCustomNotice, contract.SendMessageOptions{Message: &msg})
 		}
 	case "updateData":
 		ud := f.userDataJSON()
 		if ud == nil {
 			ud = map[string]string{}
 		}
-		err = t.command(ctx, s.caller, "WebChatService.updateUserData", ud, nil)
+		err = t.command(ctx, s.caller, contract.UpdateUserData, ud)
 	case "disconnect":
-		err = t.command(ctx, s.caller, "WebChatService.endChat", struct{}{}, nil)
-		if bus.CodeOf(err) == "no_active_session" {
+		err = t.command(ctx, s.caller, contract.EndChat, struct{}{})
+		if bus.CodeOf(err) == contract.CodeNoActiveSession {
 			err = nil // already over: disconnecting again is done
 		}
 	}
@@ -515,7 +521,7 @@ func drainLatest(sub *bus.Subscription) (latest *message, ok bool) {
 			if !open {
 				return latest, false
 			}
-			var m busMessage
+			var m contract.Message
 			if ev.Seq == 0 && json.Unmarshal(ev.Data, &m) == nil {
 				gm := toMessage(m)
 				latest = &gm

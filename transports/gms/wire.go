@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // Status codes of the envelope, as the widget reads them.
@@ -52,19 +53,11 @@ type apiError struct {
 	Advice string `json:"advice"`
 }
 
-// busMessage is the part of a WebChatService message this wire reads.
-type busMessage struct {
-	Index uint64 `json:"index"`
-	Type  string `json:"type"`
-	From  struct {
-		Name          string `json:"name"`
-		Type          string `json:"type"`
-		ParticipantID string `json:"participantId"`
-	} `json:"from"`
-	Text        string          `json:"text"`
-	Timestamp   int64           `json:"timestamp"`
-	FileDetails json.RawMessage `json:"fileDetails"`
-}
+// The WebChatService events this wire reads.
+const (
+	eventMessageReceived = contract.Service + ".messageReceived"
+	eventEnded           = contract.Service + ".ended"
+)
 
 // participantNumber is a participant's number in GMS form, which clients
 // parse as an integer: 1 for the visitor, a stable number from 2 up derived
@@ -78,7 +71,7 @@ func participantNumber(typ, id string) uint32 {
 	return 2 + h.Sum32()%(1<<30)
 }
 
-func toMessage(m busMessage) message {
+func toMessage(m contract.Message) message {
 	out := message{Index: int64(m.Index), Type: m.Type, Text: m.Text, UTCTime: m.Timestamp,
 		From: from{Nickname: m.From.Name, Type: m.From.Type, ParticipantID: participantNumber(m.From.Type, m.From.ParticipantID)}}
 	if len(m.FileDetails) > 0 {
@@ -124,17 +117,15 @@ func transcript(units []bus.Event, pos uint64) (msgs []message, next uint64, end
 	for _, u := range units {
 		for _, ev := range append([]bus.Event{u}, u.With...) {
 			switch ev.Name {
-			case "WebChatService.messageReceived":
-				var d struct {
-					Messages []busMessage `json:"messages"`
-				}
+			case eventMessageReceived:
+				var d contract.MessageReceived
 				if json.Unmarshal(ev.Data, &d) != nil {
 					continue
 				}
 				for _, m := range d.Messages {
 					msgs = append(msgs, toMessage(m))
 				}
-			case "WebChatService.ended":
+			case eventEnded:
 				ended = true
 			}
 		}
@@ -153,15 +144,15 @@ func errorOf(rej *bus.Rejection) (httpStatus, statusCode, code int, chatEnded bo
 		httpStatus, code = http.StatusInternalServerError, http.StatusInternalServerError
 	}
 	switch rej.Code {
-	case "unknown_deployment":
+	case contract.CodeUnknownDeployment:
 		code = codeInvalidService
-	case bus.CodeUnauthorized, bus.CodeForbidden, "origin_not_allowed":
+	case bus.CodeUnauthorized, bus.CodeForbidden, contract.CodeOriginNotAllowed:
 		code = codeNotAuthorized
-	case "no_active_session":
+	case contract.CodeNoActiveSession:
 		code, chatEnded = codeChatEnded, true
-	case "message_too_long":
+	case contract.CodeMessageTooLong:
 		code = codeMessageTooLong
-	case "no_agents":
+	case contract.CodeNoAgents:
 		code = codeCannotStart
 	case bus.CodeRateLimited, bus.CodeUnavailable, bus.CodeTimeout:
 		statusCode, code = statusUnavailable, http.StatusServiceUnavailable
@@ -192,7 +183,7 @@ var (
 		"Cannot authorize the session: userId, secureKey and alias must be those of the chat.")
 	errNoChat  = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "Chat session not found.")
 	errNoOp    = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "No such operation.")
-	errNoFiles = bus.Reject(http.StatusNotImplemented, "files_unsupported",
+	errNoFiles = bus.Reject(http.StatusNotImplemented, contract.CodeFilesUnsupported,
 		"This transport doesn't support getFileLimits command.")
 	errNoDelete = bus.Reject(http.StatusNotImplemented, "unsupported",
 		"Deleting files is not supported on this service.")

@@ -8,11 +8,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
 // CommandGetAvailability answers GET /v1/availability.
-const CommandGetAvailability = "WebChatService.getAvailability"
+const CommandGetAvailability = contract.GetAvailability
 
 // handleAvailability answers the proactive-trigger question for a
 // deployment without a token: GET /v1/availability?deployment=K, optionally
@@ -21,12 +22,10 @@ const CommandGetAvailability = "WebChatService.getAvailability"
 func (t *Transport) handleAvailability(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), t.cfg.CommandTimeout)
 	defer cancel()
-	opts := map[string]any{"deployment": c.Query("deployment")}
-	if l := c.Query("language"); l != "" {
-		opts["language"] = l
-	}
+	opts := contract.GetAvailabilityOptions{Deployment: c.Query("deployment")}
+	opts.Language = c.Query("language")
 	if sk := c.Query("skills"); sk != "" {
-		opts["skills"] = strings.Split(sk, ",")
+		opts.Skills = strings.Split(sk, ",")
 	}
 	options, err := json.Marshal(opts)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/upload"
 )
 
@@ -74,7 +75,7 @@ func streamUpload(ctx context.Context, st upload.Stager, maxBytes func() int64, 
 func fileCommand(k bus.CallerKind, verb string) (string, error) {
 	switch k {
 	case bus.KindVisitor:
-		return "WebChatService." + verb, nil
+		return contract.Service + "." + verb, nil
 	case bus.KindAgent:
 		return "AgentService." + verb, nil
 	}
@@ -156,7 +157,7 @@ func (t *Transport) handleDownload(c *fiber.Ctx) error {
 	}
 	id := strings.Clone(c.Params("id"))
 	if id == "" || len(id) > maxFileIDLen {
-		return bus.Reject(http.StatusNotFound, "file_not_found", "No such file in this chat.")
+		return bus.Reject(http.StatusNotFound, contract.CodeFileNotFound, "No such file in this chat.")
 	}
 	opts, err := json.Marshal(map[string]string{"fileId": id, "chatId": c.Query("chatId")})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/internal/ratelimit"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 	"github.com/cxgate/cxgate/transports/internal/wssession"
 )
@@ -159,7 +160,7 @@ func Reply(c *fiber.Ctx, err error) error {
 
 // ErrOriginNotAllowed rejects a browser page whose origin the deployment does
 // not list.
-var ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
+var ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, contract.CodeOriginNotAllowed, "This page's origin is not allowed for the deployment.")
 
 func bearer(c *fiber.Ctx) string { return httpauth.Bearer(c) }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 )
 
@@ -27,12 +28,8 @@ func (t *Transport) handleCreate(c *fiber.Ctx) error {
 	ctx, cancel := t.timeout(c)
 	defer cancel()
 	caller := bus.Caller{Kind: bus.KindGuest, Deployment: req.Deployment, Remote: c.IP(), Wire: bus.WirePureCloud}
-	var st struct {
-		ChatID        string `json:"chatId"`
-		Token         string `json:"token"`
-		ParticipantID string `json:"participantId"`
-	}
-	if err := t.command(ctx, caller, "WebChatService.startChat", jsonRaw(req.Options), &st); err != nil {
+	st, err := call[contract.StartChatResult](ctx, t, caller, contract.StartChat, req.Options)
+	if err != nil {
 		return err
 	}
 	return sendJSON(c, http.StatusOK, map[string]any{
@@ -43,11 +40,6 @@ func (t *Transport) handleCreate(c *fiber.Ctx) error {
 			Role: RoleCustomer, State: StateConnected},
 	})
 }
-
-// jsonRaw passes encoded options through command unchanged.
-type jsonRaw []byte
-
-func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
 
 // memberRequest authenticates a request on .../members/{memberId}/…, which
 // only the member itself may make.
@@ -79,11 +71,8 @@ func (t *Transport) handleSend(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var res struct {
-		Seq       uint64 `json:"seq"`
-		Timestamp int64  `json:"timestamp"`
-	}
-	if err := t.command(ctx, caller, "WebChatService.sendMessage", map[string]string{"message": body}, &res); err != nil {
+	res, err := call[contract.SendResult](ctx, t, caller, contract.SendMessage, contract.SendMessageOptions{Message: &body})
+	if err != nil {
 		return err
 	}
 	m := WebChatMessage{ID: messageID(res.Seq), Conversation: ref{s.ChatID}, Sender: ref{s.ParticipantID}, Body: body,
@@ -101,7 +90,8 @@ func (t *Transport) handleTyping(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := t.command(ctx, caller, "WebChatService.sendTyping", map[string]bool{"isTyping": true}, nil); err != nil {
+	typing := true
+	if err := t.command(ctx, caller, contract.SendTyping, contract.SendTypingOptions{IsTyping: &typing}); err != nil {
 		return err
 	}
 	return sendJSON(c, http.StatusOK, typingBody{ID: newID(), Conversation: ref{s.ChatID}, Sender: ref{s.ParticipantID},
@@ -120,7 +110,7 @@ func (t *Transport) handleLeave(c *fiber.Ctx) error {
 	if s.ended() {
 		return c.SendStatus(http.StatusNoContent)
 	}
-	err = t.command(ctx, caller, "WebChatService.endChat", nil, nil)
+	err = t.command(ctx, caller, contract.EndChat, nil)
 	if err != nil && bus.CodeOf(err) != errConversationEnded {
 		return err
 	}
@@ -130,7 +120,7 @@ func (t *Transport) handleLeave(c *fiber.Ctx) error {
 // transcript reads the caller's transcript entries that have a wire form,
 // oldest first: what the event stream sends, with the same ids, the guest's
 // own leave from a chat someone else ended included.
-func (t *Transport) transcript(c *fiber.Ctx) (session, []chatMessage, error) {
+func (t *Transport) transcript(c *fiber.Ctx) (session, []contract.Message, error) {
 	ctx, cancel := t.timeout(c)
 	defer cancel()
 	caller, s, err := t.request(ctx, c)
@@ -142,8 +132,8 @@ func (t *Transport) transcript(c *fiber.Ctx) (session, []chatMessage, error) {
 }
 
 // readLog reads the whole of the caller's feed into transcript entries.
-func (t *Transport) readLog(ctx context.Context, caller bus.Caller, customer string) ([]chatMessage, error) {
-	var out []chatMessage
+func (t *Transport) readLog(ctx context.Context, caller bus.Caller, customer string) ([]contract.Message, error) {
+	var out []contract.Message
 	for after := uint64(0); ; {
 		units, err := t.bus.Feed(ctx, caller, after, 100)
 		if err != nil {
@@ -155,10 +145,8 @@ func (t *Transport) readLog(ctx context.Context, caller bus.Caller, customer str
 		for _, u := range units {
 			for _, e := range append([]bus.Event{u}, u.With...) {
 				switch e.Name {
-				case "WebChatService.messageReceived":
-					var d struct {
-						Messages []chatMessage `json:"messages"`
-					}
+				case eventMessageReceived:
+					var d contract.MessageReceived
 					if json.Unmarshal(e.Data, &d) != nil {
 						continue
 					}
@@ -167,7 +155,7 @@ func (t *Transport) readLog(ctx context.Context, caller bus.Caller, customer str
 							out = append(out, m)
 						}
 					}
-				case "WebChatService.ended":
+				case eventEnded:
 					if by, ms := endedBy(e.Data); by != "visitor" && e.Seq > 0 {
 						out = append(out, customerLeave(customer, e.Seq, ms))
 					}
@@ -190,7 +178,7 @@ func (t *Transport) handleMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	byID := make(map[uint64]chatMessage, len(msgs))
+	byID := make(map[uint64]contract.Message, len(msgs))
 	ids := make([]uint64, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.Index
@@ -247,16 +235,16 @@ func (t *Transport) chatMembers(c *fiber.Ctx) (session, []WebChatMember, error) 
 	if err != nil {
 		return s, nil, err
 	}
-	var sd struct {
-		UserData map[string]any `json:"userData"`
-	}
-	if err := t.command(ctx, caller, "WebChatService.getSessionData", map[string]bool{"userData": true}, &sd); err != nil {
+	sd, err := call[contract.SessionData](ctx, t, caller, contract.GetSessionData, contract.GetSessionDataOptions{UserData: true})
+	if err != nil {
 		return s, nil, err
 	}
+	var userData map[string]any
+	_ = json.Unmarshal(sd.UserData, &userData) // an object, or null
 	list := members(msgs, s.ParticipantID, s.ended(), 0)
 	for i := range list {
 		if list[i].ID == s.ParticipantID {
-			list[i].AvatarImageURL, list[i].CustomFields = guestProfile(sd.UserData)
+			list[i].AvatarImageURL, list[i].CustomFields = guestProfile(userData)
 		}
 	}
 	return s, list, nil

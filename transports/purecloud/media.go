@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // Media requests: an agent's request for a file (AgentService.requestFile),
@@ -31,33 +32,24 @@ func guestProfile(userData map[string]any) (avatar string, custom map[string]any
 	return avatar, custom
 }
 
-type busMediaRequest struct {
-	ID    string   `json:"id"`
-	Types []string `json:"types"`
-	State string   `json:"state"`
-}
-
-func (t *Transport) toMediaRequest(chatID string, m busMediaRequest) MediaRequest {
+func (t *Transport) toMediaRequest(chatID string, m contract.MediaRequest) MediaRequest {
 	types := m.Types
 	if types == nil {
 		types = []string{}
 	}
-	return MediaRequest{ID: m.ID, Types: types, State: m.State,
+	return MediaRequest{ID: m.ID, Types: types, State: string(m.State),
 		SelfURI: conversationPath(chatID) + "/mediarequests/" + m.ID}
 }
 
 // mediaRequests reads the media requests of the request's conversation.
-func (t *Transport) mediaRequests(c *fiber.Ctx) (session, []busMediaRequest, error) {
+func (t *Transport) mediaRequests(c *fiber.Ctx) (session, []contract.MediaRequest, error) {
 	ctx, cancel := t.timeout(c)
 	defer cancel()
 	caller, s, err := t.request(ctx, c)
 	if err != nil {
 		return s, nil, err
 	}
-	var res struct {
-		MediaRequests []busMediaRequest `json:"mediaRequests"`
-	}
-	err = t.command(ctx, caller, "WebChatService.getMediaRequests", nil, &res)
+	res, err := call[contract.MediaRequests](ctx, t, caller, contract.GetMediaRequests, nil)
 	return s, res.MediaRequests, err
 }
 
@@ -103,10 +95,9 @@ func (t *Transport) handlePatchMediaRequest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var m busMediaRequest
-	err = t.command(ctx, caller, "WebChatService.answerMediaRequest",
-		map[string]string{"id": c.Params("mediaRequestId"), "state": state}, &m)
-	if bus.CodeOf(err) == "media_request_not_found" {
+	m, err := call[contract.MediaRequest](ctx, t, caller, contract.AnswerMediaRequest,
+		contract.AnswerMediaRequestOptions{ID: c.Params("mediaRequestId"), State: contract.MediaState(state)})
+	if bus.CodeOf(err) == contract.CodeMediaRequestNotFound {
 		return ErrNotFound
 	}
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cxgate/cxgate/bus"
 	"github.com/cxgate/cxgate/internal/ratelimit"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 	"github.com/cxgate/cxgate/transports/internal/wssession"
 )
@@ -112,13 +113,13 @@ var (
 	ErrNoToken          = bus.Reject(http.StatusUnauthorized, bus.CodeUnauthorized, "No authentication bearer token specified in authorization header.")
 	ErrNotFound         = bus.Reject(http.StatusNotFound, bus.CodeNotFound, "The requested resource was not found.")
 	ErrNotYourMember    = bus.Reject(http.StatusForbidden, bus.CodeForbidden, "A guest may act only as its own member.")
-	ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, "origin_not_allowed", "This page's origin is not allowed for the deployment.")
+	ErrOriginNotAllowed = bus.Reject(http.StatusForbidden, contract.CodeOriginNotAllowed, "This page's origin is not allowed for the deployment.")
 )
 
 // WebChatService codes of a chat that takes no messages.
 const (
-	errConversationEnded  = "no_active_session"
-	errConversationLocked = "chat_locked"
+	errConversationEnded  = contract.CodeNoActiveSession
+	errConversationLocked = contract.CodeChatLocked
 )
 
 // apiError is Genesys Cloud's error body.
@@ -184,30 +185,45 @@ func (t *Transport) RenderError(c *fiber.Ctx, rej *bus.Rejection) error {
 	return c.Send(body)
 }
 
-// command runs one bus command and decodes its result into out (if not nil).
-func (t *Transport) command(ctx context.Context, caller bus.Caller, name string, options any, out any) error {
+// command runs one WebChatService command and ignores its result. The
+// options (nil for none) travel as JSON: the bus hands the plugin what a
+// client sent, and its hooks weigh it (chat starts, stored bytes per
+// address).
+func (t *Transport) command(ctx context.Context, caller bus.Caller, name string, options any) error {
+	_, err := t.run(ctx, caller, name, options)
+	return err
+}
+
+func (t *Transport) run(ctx context.Context, caller bus.Caller, name string, options any) (any, error) {
 	var opts []byte
 	if options != nil {
 		var err error
 		if opts, err = json.Marshal(options); err != nil {
-			return bus.ErrInternal.Wrap(err)
+			return nil, bus.ErrInternal.Wrap(err)
 		}
 	}
-	res, err := t.bus.Command(ctx, caller, name, opts)
+	return t.bus.Command(ctx, caller, name, opts)
+}
+
+// call runs one WebChatService command and returns its result as the
+// contract's type T: the plugin's own value, not encoded and decoded again.
+func call[T any](ctx context.Context, t *Transport, caller bus.Caller, name string, options any) (T, error) {
+	res, err := t.run(ctx, caller, name, options)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	if out == nil {
-		return nil
-	}
-	data, err := bus.EncodeResult(res)
+	out, err := contract.Result[T](res)
 	if err != nil {
-		return err
+		return out, bus.ErrInternal.Wrap(err)
 	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return bus.ErrInternal.Wrap(err)
-	}
-	return nil
+	return out, nil
+}
+
+// sessionOf reads the caller's chat as getSessionData answers it.
+func (t *Transport) sessionOf(ctx context.Context, caller bus.Caller) (session, error) {
+	sd, err := call[contract.SessionData](ctx, t, caller, contract.GetSessionData, nil)
+	return session{ChatID: sd.ChatID, ParticipantID: sd.ParticipantID, State: sd.State}, err
 }
 
 // checkOrigin refuses a browser page whose origin the deployment does not
@@ -242,9 +258,9 @@ func (t *Transport) visitor(ctx context.Context, token, chatID, origin, remote s
 
 // session is what getSessionData tells of the caller's chat.
 type session struct {
-	ChatID        string `json:"chatId"`
-	ParticipantID string `json:"participantId"`
-	State         string `json:"state"`
+	ChatID        string
+	ParticipantID string
+	State         string // getSessionData's: "ended" once over
 }
 
 func (s session) ended() bool { return s.State == "ended" }
@@ -257,11 +273,8 @@ func (t *Transport) request(ctx context.Context, c *fiber.Ctx) (bus.Caller, sess
 	if err != nil {
 		return caller, session{}, err
 	}
-	var s session
-	if err := t.command(ctx, caller, "WebChatService.getSessionData", nil, &s); err != nil {
-		return caller, s, err
-	}
-	return caller, s, nil
+	s, err := t.sessionOf(ctx, caller)
+	return caller, s, err
 }
 
 func (t *Transport) timeout(c *fiber.Ctx) (context.Context, context.CancelFunc) {

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // Request parsing: pure functions over the bytes and strings fiber hands
@@ -44,35 +45,13 @@ type createRequest struct {
 	} `json:"memberInfo"`
 }
 
-// startOptions are the WebChatService.startChat options a create request
-// stands for.
-type startOptions struct {
-	Nickname  string         `json:"nickname,omitempty"`
-	Firstname string         `json:"firstname,omitempty"`
-	Lastname  string         `json:"lastname,omitempty"`
-	Email     string         `json:"email,omitempty"`
-	Subject   string         `json:"subject,omitempty"`
-	UserData  map[string]any `json:"userData,omitempty"`
-	Routing   *routing       `json:"routing,omitempty"`
-	// RouteOnAttach: Genesys Cloud routes a guest chat once its stream is
-	// attached (streamAttached), so the agent's join reaches the stream.
-	RouteOnAttach bool `json:"routeOnAttach"`
-}
-
-type routing struct {
-	TargetAddress string   `json:"targetAddress,omitempty"`
-	Skills        []string `json:"skills,omitempty"`
-	Language      string   `json:"language,omitempty"`
-	Priority      *int     `json:"priority,omitempty"`
-}
-
 // created is a decoded create request: the deployment key and startChat's
-// options as JSON.
+// options.
 type created struct {
 	Deployment  string
 	DisplayName string
 	Avatar      string
-	Options     []byte
+	Options     contract.StartChatOptions
 }
 
 // decodeCreate decodes the body of POST /conversations. The widget puts the
@@ -101,31 +80,40 @@ func decodeCreate(data []byte) (created, error) {
 		s, _ := m.CustomFields[custom].(string)
 		return s
 	}
-	o := startOptions{
+	// RouteOnAttach: Genesys Cloud routes a guest chat once its stream is
+	// attached (streamAttached), so the agent's join reaches the stream.
+	o := contract.StartChatOptions{
 		Nickname:      m.DisplayName,
 		Firstname:     field(m.FirstName, "firstName"),
 		Lastname:      field(m.LastName, "lastName"),
 		Email:         field(m.Email, "email"),
 		Subject:       field("", "subject"),
-		UserData:      m.CustomFields,
 		RouteOnAttach: true,
 	}
+	userData := m.CustomFields
 	if m.AvatarImageURL != "" {
 		if len(m.AvatarImageURL) > 2048 {
 			return created{}, badRequest(`"memberInfo.avatarImageUrl" is too long`)
 		}
-		if o.UserData == nil {
-			o.UserData = map[string]any{}
+		if userData == nil {
+			userData = map[string]any{}
 		}
-		o.UserData[avatarKey] = m.AvatarImageURL // returned as the member's avatar (GET .../members)
+		userData[avatarKey] = m.AvatarImageURL // returned as the member's avatar (GET .../members)
 	}
 	if m.PhoneNumber != "" {
-		if o.UserData == nil {
-			o.UserData = map[string]any{}
+		if userData == nil {
+			userData = map[string]any{}
 		}
-		if _, ok := o.UserData["phoneNumber"]; !ok {
-			o.UserData["phoneNumber"] = m.PhoneNumber
+		if _, ok := userData["phoneNumber"]; !ok {
+			userData["phoneNumber"] = m.PhoneNumber
 		}
+	}
+	if userData != nil {
+		ud, err := json.Marshal(userData)
+		if err != nil {
+			return created{}, badRequest("the body must be a JSON object").Wrap(err)
+		}
+		o.UserData = ud
 	}
 	if rt := r.RoutingTarget; rt != nil {
 		if rt.TargetType != "" && rt.TargetType != "QUEUE" {
@@ -134,13 +122,9 @@ func decodeCreate(data []byte) (created, error) {
 		if len(rt.TargetAddress) > maxField {
 			return created{}, badRequest(`"routingTarget.targetAddress" is too long`)
 		}
-		o.Routing = &routing{TargetAddress: rt.TargetAddress, Skills: rt.Skills, Language: rt.Language, Priority: rt.Priority}
+		o.Routing = &contract.RoutingOptions{TargetAddress: rt.TargetAddress, Skills: rt.Skills, Language: rt.Language, Priority: rt.Priority}
 	}
-	opts, err := json.Marshal(o)
-	if err != nil {
-		return created{}, badRequest("the body must be a JSON object").Wrap(err)
-	}
-	return created{Deployment: r.DeploymentID, DisplayName: m.DisplayName, Avatar: m.AvatarImageURL, Options: opts}, nil
+	return created{Deployment: r.DeploymentID, DisplayName: m.DisplayName, Avatar: m.AvatarImageURL, Options: o}, nil
 }
 
 // decodeSend decodes the body of POST .../members/{memberId}/messages:

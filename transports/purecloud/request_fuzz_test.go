@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // wantInvalid fails unless err is the invalid_request rejection, 400.
@@ -40,19 +41,26 @@ func FuzzDecodeCreate(f *testing.F) {
 		if c.Deployment == "" || len(c.Deployment) > maxField || c.DisplayName == "" {
 			t.Fatalf("decoded %+v from %q", c, data)
 		}
-		// The options are startChat's: a JSON object with the display name
-		// as the nickname.
-		var o startOptions
-		if err := json.Unmarshal(c.Options, &o); err != nil {
-			t.Fatalf("options %s: %v", c.Options, err)
+		// The options are startChat's: they encode as a JSON object with
+		// the display name as the nickname.
+		enc, err := json.Marshal(c.Options)
+		if err != nil {
+			t.Fatalf("options %+v: %v", c.Options, err)
+		}
+		var o contract.StartChatOptions
+		if err := json.Unmarshal(enc, &o); err != nil {
+			t.Fatalf("options %s: %v", enc, err)
 		}
 		if o.Nickname != c.DisplayName {
 			t.Fatalf("nickname %q, display name %q", o.Nickname, c.DisplayName)
 		}
 		// Decoding is a function of the bytes.
 		again, err := decodeCreate(data)
-		if err != nil || string(again.Options) != string(c.Options) {
-			t.Fatalf("second decode: %v %s vs %s", err, again.Options, c.Options)
+		if err != nil {
+			t.Fatalf("second decode: %v", err)
+		}
+		if encAgain, _ := json.Marshal(again.Options); string(encAgain) != string(enc) {
+			t.Fatalf("second decode: %s vs %s", encAgain, enc)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 	"github.com/cxgate/cxgate/transports/internal/httpauth"
 	"github.com/cxgate/cxgate/transports/internal/wssession"
 )
@@ -51,8 +52,8 @@ func (t *Transport) requireStream(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var s session
-	if err := t.command(ctx, caller, "WebChatService.getSessionData", nil, &s); err != nil {
+	s, err := t.sessionOf(ctx, caller)
+	if err != nil {
 		return err
 	}
 	c.Locals(localChat, s.ChatID)
@@ -97,7 +98,7 @@ func (t *Transport) serveStream(conn *websocket.Conn) {
 	// heartbeat misses no event after it. Until Begin, events only mark the
 	// session dirty.
 	ws.Register()
-	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: "WebChatService.*", Topic: bus.ChatTopic(chatID),
+	sub := t.bus.Subscribe(bus.SubscribeOptions{Pattern: contract.Service + ".*", Topic: bus.ChatTopic(chatID),
 		Buffer: t.cfg.StreamQueue, Notify: ws.Kick})
 	// Only now may the chat be routed: the agent's join, which the widget
 	// needs to know the agent, comes after the subscription. Routing runs on
@@ -138,5 +139,5 @@ func (st *stream) Event(w *wssession.Writer, ev bus.Event) bool {
 func (t *Transport) attached(caller bus.Caller) {
 	ctx, cancel := context.WithTimeout(context.Background(), t.cfg.CommandTimeout)
 	defer cancel()
-	_ = t.command(ctx, caller, "WebChatService.streamAttached", nil, nil)
+	_ = t.command(ctx, caller, contract.StreamAttached, nil)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cxgate/cxgate/bus"
+	"github.com/cxgate/cxgate/plugins/webchat/contract"
 )
 
 // The shapes of Guest Chat API v2 (docs/wire.md, "Genesys Cloud guest chat
@@ -68,22 +69,12 @@ const (
 	BodyMediaReq    = "media-request"
 )
 
-// chatMessage is a WebChatService transcript entry, as getTranscript and
-// messageReceived carry it.
-type chatMessage struct {
-	Index     uint64 `json:"index"`
-	Type      string `json:"type"`
-	Text      string `json:"text"`
-	Timestamp int64  `json:"timestamp"`
-	// Data is a media request notice's {"mediaRequest":{...}}; the request
-	// itself has no "id" in it (its id is its own).
-	Data json.RawMessage `json:"data"`
-	From struct {
-		Name          string `json:"name"`
-		Type          string `json:"type"`
-		ParticipantID string `json:"participantId"`
-	} `json:"from"`
-}
+// The WebChatService events this wire reads.
+const (
+	eventMessageReceived    = contract.Service + ".messageReceived"
+	eventEnded              = contract.Service + ".ended"
+	eventAgentTypingStarted = contract.Service + ".agentTypingStarted"
+)
 
 // bodyType maps a transcript entry's type; "" for entries the guest API has
 // no message for.
@@ -122,7 +113,7 @@ func messageID(seq uint64) string { return strconv.FormatUint(seq, 10) }
 
 // toWire maps a transcript entry to a WebChatMessage; false for entries
 // without one.
-func toWire(chatID string, m chatMessage) (WebChatMessage, bool) {
+func toWire(chatID string, m contract.Message) (WebChatMessage, bool) {
 	bt := bodyType(m.Type)
 	if bt == "" || m.Index == 0 {
 		return WebChatMessage{}, false
@@ -150,8 +141,8 @@ func isMediaRequest(data json.RawMessage) bool {
 
 // customerLeave is the guest's own member-leave when the agent or the
 // system ended the chat: the chat's end, at its seq.
-func customerLeave(customer string, seq uint64, ms int64) chatMessage {
-	m := chatMessage{Index: seq, Type: "ParticipantLeft", Timestamp: ms}
+func customerLeave(customer string, seq uint64, ms int64) contract.Message {
+	m := contract.Message{Index: seq, Type: "ParticipantLeft", Timestamp: ms}
 	m.From.ParticipantID, m.From.Type = customer, "Client"
 	return m
 }
@@ -173,7 +164,7 @@ func endedBy(data []byte) (by string, ms int64) {
 // in order of first appearance. customer is the visitor's own member id;
 // ended marks it disconnected even without a leave of its own (a chat the
 // agent ended).
-func members(msgs []chatMessage, customer string, ended bool, endedAt int64) []WebChatMember {
+func members(msgs []contract.Message, customer string, ended bool, endedAt int64) []WebChatMember {
 	var out []WebChatMember
 	at := map[string]int{}
 	for _, m := range msgs {
@@ -272,10 +263,8 @@ func framesOf(ev bus.Event, chatID, customer string) [][]byte {
 	var out [][]byte
 	for _, e := range append([]bus.Event{ev}, ev.With...) {
 		switch e.Name {
-		case "WebChatService.messageReceived":
-			var d struct {
-				Messages []chatMessage `json:"messages"`
-			}
+		case eventMessageReceived:
+			var d contract.MessageReceived
 			if json.Unmarshal(e.Data, &d) != nil {
 				continue
 			}
@@ -292,14 +281,14 @@ func framesOf(ev bus.Event, chatID, customer string) [][]byte {
 					out = append(out, memberFrame(chatID, w.Sender.ID, StateDisconnected, m.Timestamp))
 				}
 			}
-		case "WebChatService.agentTypingStarted":
-			var m chatMessage
+		case eventAgentTypingStarted:
+			var m contract.Message
 			if json.Unmarshal(e.Data, &m) != nil {
 				continue
 			}
 			out = append(out, encodeFrame(messagesTopic(chatID), "typing-indicator", typingBody{ID: newID(),
 				Conversation: ref{chatID}, Sender: ref{m.From.ParticipantID}, Timestamp: isoTime(m.Timestamp)}))
-		case "WebChatService.ended":
+		case eventEnded:
 			// A chat the visitor ended logged the visitor's own leave; any
 			// other end says so here, as GET .../messages does: the widget
 			// ends the chat on a member-leave of its own member.
