@@ -314,9 +314,10 @@ const (
 	OutboxDead    OutboxState = "dead"    // gave up after too many attempts; retried only by hand
 )
 
-// OutboxEntry is one webhook delivery: one event for one subscription. It is
-// written by Options.Outbox in the transaction of the event it announces, so
-// the event and its delivery commit together or not at all.
+// OutboxEntry is one webhook delivery: one event for one subscription. The
+// webhooks service writes it from the store's change feed, whose row commits
+// with the event it announces: an acknowledged event is delivered at least
+// once.
 type OutboxEntry struct {
 	// ID is assigned by the store when the entry is written and kept when it
 	// goes dead and is retried: the delivery's id for the admin commands.

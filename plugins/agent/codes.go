@@ -8,7 +8,7 @@ import (
 
 // The rejection codes of AgentService, beside the bus's generic ones
 // (forbidden, invalid_request, ...) and the file codes of
-// plugins/webchat/contract. The engine's sentinels (plugins/chat) become
+// plugins/webchat/contract. The engine's sentinels (engine/errors.go) become
 // these rejections in rejectionFor. Codes are append-only.
 const (
 	CodeInvalidStatus   = "invalid_status"

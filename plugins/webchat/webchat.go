@@ -115,7 +115,7 @@ func Register(b *bus.Bus, e *engine.Engine, o Options) (*Service, error) {
 }
 
 // observe publishes the visitor-facing events of a commit. It runs on the
-// store's writer goroutine, in commit order.
+// engine's dispatcher, in commit order.
 func (s *Service) observe(c *model.Chat, evs []model.Event) {
 	for _, ev := range evs {
 		if u, ok := toBus(c, ev); ok {

@@ -18,11 +18,15 @@
 //
 // # The outbox
 //
-// [Service.Outbox] is the store's [store.OutboxFunc]: inside the transaction
-// that appends a chat's events it turns them into one outbox entry per
-// (subscription, event), so an event and its deliveries commit together or
-// not at all. Nothing is lost when the gateway stops: the outbox is in the
-// store, and [Service.Run] resumes it at start.
+// While any webhook is configured the store keeps a change feed: the
+// transaction that appends a chat's events also writes a row naming them.
+// [Service.Run] reads the rows, turns them into one outbox entry per
+// (subscription, event) — the payloads are encoded here, never on the
+// store's writer — and writes the entries and deletes the rows in one
+// transaction. A crash in between leaves the rows to be read again, so an
+// acknowledged event is delivered at least once. Nothing is lost when the
+// gateway stops: feed and outbox are in the store, and Run resumes them at
+// start.
 //
 // # Delivery
 //
@@ -32,7 +36,7 @@
 // hangs holds that many requests, each until Options.Timeout, and the other
 // subscriptions' deliveries go on meanwhile, however long its backlog (the
 // store reads the due entries of each subscription apart, and skips those
-// at their limit). Run is woken after every commit that wrote entries, when
+// at their limit). Run is woken after every commit that wrote feed rows, when
 // a request ends, and by a timer for the next due one. No request runs
 // inside a transaction. The URL and the secret are read from the
 // configuration in force when a request is sent, by subscription id. A 2xx

@@ -1,4 +1,4 @@
-// Package filerej turns the engine's file sentinels (plugins/chat: files
+// Package filerej turns the engine's file sentinels (engine/errors.go: files
 // off, no file, too large, type not allowed, limit reached, not found,
 // expired) into the rejections clients see, with their stable codes (in
 // plugins/webchat/contract, as the wires switch on them), HTTP
