@@ -111,19 +111,7 @@ func (s *Store) ConsumeChanges(ctx context.Context, through uint64, entries []mo
 				return err
 			}
 		}
-		b := tx.Bucket(bucketOutbox)
-		for _, e := range entries {
-			id, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			e.ID = id
-			if err := putPending(tx, e); err != nil {
-				return err
-			}
-		}
-		o.outbox.pending += len(entries)
-		return nil
+		return s.putOutbox(tx, o, entries)
 	}
 	return s.submit(ctx, o)
 }

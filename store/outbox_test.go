@@ -839,3 +839,64 @@ func TestOpen_SchemaMigration(t *testing.T) {
 		t.Errorf("open schema 99: %v", err)
 	}
 }
+
+// TestChangeFeed: rows are written only while the feed is on, one per write
+// that appended events, with the chat as committed and the seqs appended;
+// ConsumeChanges deletes the rows it names and writes its entries in one
+// transaction; a row whose chat was deleted since has no events.
+func TestChangeFeed(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, store.Options{})
+	mustCreateChat(t, s, "c1")
+	mustAppend(t, s, "c1", "before the feed")
+	if n, err := s.ChangeFeedDepth(ctx); err != nil || n != 0 {
+		t.Fatalf("rows while the feed is off: %d, %v", n, err)
+	}
+	s.SetChangeFeed(true)
+	mustAppend(t, s, "c1", "a", "b")
+	if _, _, _, err := s.Mutate(ctx, "c1", "", func(c *model.Chat) ([]model.Event, error) {
+		c.State = model.StateActive
+		return []model.Event{message("c")}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.Mutate(ctx, "c1", "", appendFn()); err != nil { // appends nothing: no row
+		t.Fatal(err)
+	}
+	changes, events, err := s.Changes(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 2 {
+		t.Fatalf("%d rows, want 2 (one per write that appended)", len(changes))
+	}
+	if c := changes[0]; c.Chat.ID != "c1" || c.First != 2 || c.Last != 3 || c.Chat.State != model.StateQueued || len(events[0]) != 2 || events[0][1].Text != "b" {
+		t.Errorf("first row %+v with %d events", c, len(events[0]))
+	}
+	if c := changes[1]; c.First != 4 || c.Last != 4 || c.Chat.State != model.StateActive || c.ID <= changes[0].ID {
+		t.Errorf("second row %+v: want seq 4, the chat active as committed, after the first", c)
+	}
+	if err := s.ConsumeChanges(ctx, changes[0].ID, []model.OutboxEntry{{Subscription: "w", EventID: "c1:2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.ChangeFeedDepth(ctx); n != 1 {
+		t.Errorf("%d rows after consuming the first, want 1", n)
+	}
+	if got := eventIDs(mustList(t, s, model.OutboxPending)); !slices.Contains(got, "c1:2") {
+		t.Errorf("outbox %v lacks the consumed row's entry", got)
+	}
+	// A chat erased before its rows were read leaves nothing to announce.
+	mustCreateChat(t, s, "gone")
+	if _, err := s.EraseIdentity(ctx, "idn-gone", nil); err != nil {
+		t.Fatal(err)
+	}
+	changes, events, err = s.Changes(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range changes {
+		if c.Chat.ID == "gone" && len(events[i]) != 0 {
+			t.Errorf("an erased chat's row still reads %d events", len(events[i]))
+		}
+	}
+}
