@@ -21,8 +21,9 @@
 //
 // The engine owns three. The dispatcher (started by Load) follows the log's
 // commits in commit order: it updates the view, runs the observers (the
-// plugins' fan-out to the bus) and then answers the batch's writers, while
-// the store's writer commits the next batch; it ends when the log closes.
+// plugins' fan-out to the bus) and then answers the batch's writers; the
+// store's writer runs none of this (it waits for it before its next
+// transaction). The dispatcher ends when the log closes.
 // The router, woken whenever a chat or an agent changes, and the idle
 // sweeper stop when the context given to Run ends. Observers run on the
 // dispatcher, in commit order, and must not block or wait for a store write.

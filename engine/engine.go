@@ -381,8 +381,8 @@ func (e *Engine) saveStatus(ctx context.Context, agentID string, status model.Ag
 
 // dispatch is the engine's fan-out goroutine: it takes the log's commits in
 // commit order, updates the view, runs the observers (the bus's deliveries,
-// metrics, webhooks' wake-up) and then answers the batch's writers. The
-// writer goes on committing meanwhile. It ends when the log closes.
+// metrics, webhooks' wake-up) and then answers the batch's writers. It ends
+// when the log closes.
 func (e *Engine) dispatch(commits <-chan *model.Batch) {
 	for b := range commits {
 		e.committed(b.Writes)

@@ -317,18 +317,18 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 	}
 }
 
-// followDepth is how many committed batches may wait for the follower before
-// the writer waits too: it bounds what a slow follower holds in memory.
-const followDepth = 64
-
-// Follow hands every later commit, in commit order, to the caller: the
-// writer goes on with the next transaction while the follower dispatches the
-// last one (fan-out never runs on the writer), and each write is answered
-// only when the follower calls its batch's Done. The channel is closed when
-// the store closes, after the last batch. Follow may be called once; writes
-// committed before it are answered at once.
+// Follow hands every later commit, in commit order, to the caller. The
+// writer never runs the follower's work (the engine's view, fan-out to the
+// bus and sockets) but starts its next transaction only once the follower
+// is done with the last batch, and each write is answered then. Letting the
+// next transaction overlap the dispatch was measured and lost on two cores:
+// under 10,000 durable writes/s the two competed for the CPU, each
+// transaction took longer and the batches were smaller, and visitor → agent
+// p99 went from 64–68 ms to 113–272 ms (docs/performance.md). The channel is
+// closed when the store closes, after the last batch. Follow may be called
+// once; writes committed before it are answered at once.
 func (s *Store) Follow() (<-chan *model.Batch, error) {
-	ch := make(chan *model.Batch, followDepth)
+	ch := make(chan *model.Batch, 1)
 	if !s.follower.CompareAndSwap(nil, &ch) {
 		return nil, errors.New("store: already followed")
 	}
@@ -430,11 +430,14 @@ func (s *Store) commit(batch []*op) {
 				}
 			}
 			ops := slices.Clone(batch)
+			dispatched := make(chan struct{})
 			*f <- model.NewBatch(writes, func() {
 				for _, o := range ops {
 					close(o.done)
 				}
+				close(dispatched)
 			})
+			<-dispatched // see Follow: the next transaction waits for the dispatch
 			return
 		}
 		s.chats.rollback()
