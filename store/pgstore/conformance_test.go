@@ -71,29 +71,39 @@ func needDatabase(t *testing.T) {
 // openConformance opens the store in a schema of its own for dir: a fresh
 // directory is an empty log, the same one reopens it.
 func openConformance(dir string) (logtest.Log, error) {
+	u, err := schemaURL(dir)
+	if err != nil {
+		return nil, err
+	}
+	return pgstore.Open(context.Background(), u)
+}
+
+// schemaURL creates the schema that stands for dir, when missing, and
+// returns the test database's URL with that schema as its search_path.
+func schemaURL(dir string) (string, error) {
 	ctx := context.Background()
 	base := os.Getenv(urlEnv)
 	sum := sha256.Sum256([]byte(dir))
 	schema := "logtest_" + hex.EncodeToString(sum[:8])
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
-		return nil, fmt.Errorf("create schema %s: %w", schema, err)
+		return "", fmt.Errorf("create schema %s: %w", schema, err)
 	}
 	schemas.Lock()
 	schemas.names[schema] = true
 	schemas.Unlock()
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a URL: %w", urlEnv, err)
+		return "", fmt.Errorf("%s is not a URL: %w", urlEnv, err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return pgstore.Open(ctx, u.String())
+	return u.String(), nil
 }
 
 // dropSchemas drops what the tests created in a database that outlives them.

@@ -1,0 +1,142 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/store/pgstore"
+)
+
+// openTest opens a store in a fresh schema and returns it with its URL.
+func openTest(t *testing.T) (*pgstore.Store, string) {
+	t.Helper()
+	needDatabase(t)
+	u, err := schemaURL(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, u
+}
+
+func chat(id, startKey string) model.NewChat {
+	return model.NewChat{
+		Chat:     model.Chat{ID: id, Deployment: "d", Mode: "live", State: model.StateQueued, CreatedAt: 1_700_000_000_000},
+		StartKey: startKey,
+		Events:   []model.Event{{Type: model.EventParticipantJoined, From: model.Party{ID: "v", Type: model.PartyClient}, Time: 1_700_000_000_000}},
+	}
+}
+
+// TestConcurrentStarts: starts racing with one start key, as retries landing
+// on several gateways at once, make one chat; every attempt is answered
+// with it.
+func TestConcurrentStarts(t *testing.T) {
+	s, _ := openTest(t)
+	const n = 8
+	var wg sync.WaitGroup
+	ids := make([]string, n)
+	created := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			c, existing, err := s.CreateChat(context.Background(), chat(fmt.Sprint("race-", i), "start-race"))
+			ids[i], created[i], errs[i] = c.ID, !existing, err
+		})
+	}
+	wg.Wait()
+	first := ""
+	news := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+		if created[i] {
+			news++
+			first = ids[i]
+		}
+	}
+	if news != 1 {
+		t.Fatalf("%d starts created a chat, want 1", news)
+	}
+	for i, id := range ids {
+		if id != first {
+			t.Fatalf("start %d answered chat %s, the created one is %s", i, id, first)
+		}
+	}
+}
+
+// TestTextRoundTrips: what a visitor may type, a NUL included (jsonb would
+// refuse it), and raw JSON data come back as written.
+func TestTextRoundTrips(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	if _, _, err := s.CreateChat(ctx, chat("t1", "")); err != nil {
+		t.Fatal(err)
+	}
+	text := "a\x00b \u2028 é 😀 \"q\""
+	data := `{"z":1,"a":[2,3]}` // compact, as the model encodes it; jsonb would reorder the keys
+	_, _, _, err := s.Mutate(ctx, "t1", "rq", func(*model.Chat) ([]model.Event, error) {
+		return []model.Event{{Type: model.EventMessage, Text: text, Data: []byte(data), Time: 1}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.EventsAfter(ctx, "t1", 1, 10)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("read back: %d events, err %v", len(evs), err)
+	}
+	if evs[0].Text != text || string(evs[0].Data) != data {
+		t.Fatalf("read back text %q data %s; wrote %q and %s", evs[0].Text, evs[0].Data, text, data)
+	}
+}
+
+// TestNewerSchemaRefused: a binary does not write to a database a newer one
+// migrated; reopening at the same version migrates nothing.
+func TestNewerSchemaRefused(t *testing.T) {
+	s, u := openTest(t)
+	_ = s.Close()
+	ctx := context.Background()
+	again, err := pgstore.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("reopen at the same version: %v", err)
+	}
+	_ = again.Close()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `UPDATE cxgate_schema SET version = version + 1`); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := pgstore.Open(ctx, u); err == nil || !strings.Contains(err.Error(), "newer") {
+		if s != nil {
+			_ = s.Close()
+		}
+		t.Fatalf("open of a newer schema: %v, want it refused", err)
+	}
+}
+
+// TestIdentityRefused: a chat start carrying an identity or a token is
+// refused whole while this store keeps neither.
+func TestIdentityRefused(t *testing.T) {
+	s, _ := openTest(t)
+	n := chat("i1", "")
+	n.TokenHash = []byte("hash")
+	if _, _, err := s.CreateChat(context.Background(), n); err == nil {
+		t.Fatal("a start with a token was accepted and the token dropped")
+	}
+	if _, err := s.Chat(context.Background(), "i1"); err == nil {
+		t.Fatal("a refused start stored its chat")
+	}
+}
