@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 // needDatabase fails the test without a database when CI=true (CI installs
 // PostgreSQL, so its absence is a broken runner) and skips it elsewhere;
 // a server that would not start always fails.
-func needDatabase(t *testing.T) {
+func needDatabase(t testing.TB) {
 	t.Helper()
 	switch {
 	case unavailable == nil:

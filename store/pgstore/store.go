@@ -61,8 +61,8 @@ func (s *Store) CreateChat(ctx context.Context, n model.NewChat) (c model.Chat, 
 	if n.Identity != nil || len(n.TokenHash) > 0 {
 		return model.Chat{}, false, fmt.Errorf("pgstore: create chat %s: identities and tokens are not stored on PostgreSQL yet", n.Chat.ID)
 	}
-	for range startRetries {
-		c, existing, err = s.createChat(ctx, n)
+	for attempt := range startRetries {
+		c, existing, err = s.createChat(ctx, n, attempt > 0)
 		if !errors.Is(err, errStartTaken) {
 			break
 		}
@@ -77,7 +77,9 @@ func (s *Store) CreateChat(ctx context.Context, n model.NewChat) (c model.Chat, 
 // the next attempt finds its chat.
 var errStartTaken = errors.New("start key taken meanwhile")
 
-func (s *Store) createChat(ctx context.Context, n model.NewChat) (c model.Chat, existing bool, err error) {
+// createChat is one attempt of CreateChat; raced is true after an attempt
+// lost to a concurrent insert.
+func (s *Store) createChat(ctx context.Context, n model.NewChat, raced bool) (c model.Chat, existing bool, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return model.Chat{}, false, err
@@ -114,7 +116,10 @@ func (s *Store) createChat(ctx context.Context, n model.NewChat) (c model.Chat, 
 	_, err = tx.Exec(ctx, `INSERT INTO chats (id, deployment, start_key, last_seq, record) VALUES ($1, $2, $3, $4, $5)`,
 		ch.ID, ch.Deployment, startKey, int64(ch.LastSeq), record)
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
-		if pe.ConstraintName == "chats_start" {
+		// A retry of a start with the same chat id may be told of either
+		// index: look again once for the start key before calling the id
+		// taken.
+		if pe.ConstraintName == "chats_start" || (startKey != nil && !raced) {
 			return model.Chat{}, false, errStartTaken
 		}
 		return model.Chat{}, false, fmt.Errorf("%w: chat %s", model.ErrExists, ch.ID)

@@ -14,7 +14,7 @@ import (
 )
 
 // openTest opens a store in a fresh schema and returns it with its URL.
-func openTest(t *testing.T) (*pgstore.Store, string) {
+func openTest(t testing.TB) (*pgstore.Store, string) {
 	t.Helper()
 	needDatabase(t)
 	u, err := schemaURL(t.TempDir())
@@ -41,15 +41,33 @@ func chat(id, startKey string) model.NewChat {
 // on several gateways at once, make one chat; every attempt is answered
 // with it.
 func TestConcurrentStarts(t *testing.T) {
+	t.Run("OwnIDs", func(t *testing.T) { testConcurrentStarts(t, false) })
+	t.Run("SameID", func(t *testing.T) { testConcurrentStarts(t, true) })
+}
+
+// testConcurrentStarts races starts with one key, each with a chat id of its
+// own or all with the same one.
+func testConcurrentStarts(t *testing.T, sameID bool) {
 	s, _ := openTest(t)
 	const n = 8
 	var wg sync.WaitGroup
 	ids := make([]string, n)
 	created := make([]bool, n)
 	errs := make([]error, n)
+	// Each starter first holds a connection of the pool (a read), so the
+	// starts race rather than wait for connections to be made one by one.
+	var warm sync.WaitGroup
+	warm.Add(n)
 	for i := range n {
 		wg.Go(func() {
-			c, existing, err := s.CreateChat(context.Background(), chat(fmt.Sprint("race-", i), "start-race"))
+			_, _ = s.Chat(context.Background(), "warm")
+			warm.Done()
+			warm.Wait()
+			id := fmt.Sprint("race-", i)
+			if sameID {
+				id = "race"
+			}
+			c, existing, err := s.CreateChat(context.Background(), chat(id, "start-race"))
 			ids[i], created[i], errs[i] = c.ID, !existing, err
 		})
 	}
@@ -138,5 +156,58 @@ func TestIdentityRefused(t *testing.T) {
 	}
 	if _, err := s.Chat(context.Background(), "i1"); err == nil {
 		t.Fatal("a refused start stored its chat")
+	}
+}
+
+// TestConcurrentRetries: attempts of one request racing on one chat, as a
+// client's retry reaching another gateway while the first attempt runs,
+// append once; the others are answered with its events.
+func TestConcurrentRetries(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	if _, _, err := s.CreateChat(ctx, chat("rr", "")); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var wg, warm sync.WaitGroup
+	warm.Add(n)
+	seqs := make([]uint64, n)
+	fresh := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, _ = s.Chat(ctx, "rr")
+			warm.Done()
+			warm.Wait()
+			_, evs, replayed, err := s.Mutate(ctx, "rr", "rq-race", func(*model.Chat) ([]model.Event, error) {
+				return []model.Event{{Type: model.EventMessage, Text: fmt.Sprint("attempt ", i), Time: 1}}, nil
+			})
+			if err == nil && len(evs) != 1 {
+				err = fmt.Errorf("%d events", len(evs))
+			}
+			if err == nil {
+				seqs[i], fresh[i] = evs[0].Seq, !replayed
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	appended := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("attempt %d: %v", i, errs[i])
+		}
+		if fresh[i] {
+			appended++
+		}
+		if seqs[i] != 2 {
+			t.Fatalf("attempt %d answered seq %d, want 2 (the one append)", i, seqs[i])
+		}
+	}
+	if appended != 1 {
+		t.Fatalf("%d attempts appended, want 1", appended)
+	}
+	if evs, err := s.EventsAfter(ctx, "rr", 0, 100); err != nil || len(evs) != 2 {
+		t.Fatalf("the chat holds %d events (err %v), want 2", len(evs), err)
 	}
 }
