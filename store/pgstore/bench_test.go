@@ -13,10 +13,8 @@ import (
 
 // Run: go test -run '^$' -bench . -benchtime 2s ./store/pgstore
 //
-// Appends of a 200-byte message, each Mutate its own transaction and
-// commit (the server's fsync on), from writers goroutines on one chat (the
-// writers take turns at its row lock) or each on a chat of its own (they
-// share the pool's connections and the WAL's flushes).
+// Appends of a 200-byte message, group-committed (the server's fsync on),
+// from writers goroutines on one chat or each on a chat of its own.
 
 func BenchmarkAppend(b *testing.B) {
 	ev := model.Event{Type: model.EventMessage, From: model.Party{ID: "v", Type: model.PartyClient},

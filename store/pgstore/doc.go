@@ -25,16 +25,23 @@
 // jsonb: jsonb refuses a string holding \u0000 (a visitor may send one) and
 // rewrites the raw JSON the model carries (userData, event data).
 //
-// # Order and idempotency
+// # Order, idempotency and group commit
 //
-// A chat's row is its lock: Mutate reads it FOR UPDATE, so the writers of
-// one chat take turns while other chats' writers run beside them, and each
-// transaction appends after the last_seq it read. Events commit with the
-// record in one transaction, so a reader sees a prefix of the log. A
-// retried request id is found from the events it appended (request_id);
-// a request that appended no events leaves nothing to find, and its retry
-// runs again.
+// A chat's row is its lock: the transaction that appends to a chat holds
+// its row FOR UPDATE, so each append follows the last_seq its predecessor
+// committed. Events commit with the record in one transaction, so a reader
+// sees a prefix of the log. A retried request id is found from the events
+// it appended (request_id), also when the first attempt went through
+// another gateway; a request that appended no events leaves nothing to
+// find, and its retry runs again.
 //
-// Each Mutate and CreateChat is one transaction, acknowledged after its
-// commit; appends of many chats are not yet grouped into one commit.
+// Mutates are group-committed: one writer goroutine per Store takes the
+// Mutates waiting, locks their chats' rows in one statement in id order
+// (gateways' writers never wait on each other in a circle), applies them in
+// arrival order in memory, writes every record and event in two statements
+// and commits; each Mutate returns after that commit. A deadlock or
+// serialization failure runs the batch again (MutateFunc may run more than
+// once); any other failure fails the whole batch. CreateChat is a
+// transaction of its own: starts are rare beside appends, and a start
+// racing another on its key needs the insert's unique index.
 package pgstore

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,6 +21,11 @@ import (
 // concurrent use, also by several gateways on one database.
 type Store struct {
 	pool *pgxpool.Pool
+
+	ops       chan *mutateOp // to the writer
+	quit      chan struct{}  // closed by Close: the writer stops
+	done      chan struct{}  // closed by the writer when it stopped
+	closeOnce sync.Once
 }
 
 // Open connects to the database at url (a PostgreSQL URL or key=value
@@ -33,12 +39,19 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: schema: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool, ops: make(chan *mutateOp), quit: make(chan struct{}), done: make(chan struct{})}
+	go s.write()
+	return s, nil
 }
 
-// Close closes the connections, once the calls using them returned.
+// Close stops the writer once its transaction ended (Mutates after it fail)
+// and closes the connections once the calls using them returned.
 func (s *Store) Close() error {
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.done
+		s.pool.Close()
+	})
 	return nil
 }
 
@@ -134,77 +147,6 @@ func (s *Store) createChat(ctx context.Context, n model.NewChat, raced bool) (c 
 		return model.Chat{}, false, err
 	}
 	return ch, false, nil
-}
-
-// Mutate locks chat id's row, applies fn to its record, stores the record
-// and appends fn's events with the chat's next seqs, in one transaction.
-// With a requestID already applied to the chat (found from the events it
-// appended) it writes nothing and returns those events, replayed = true.
-// fn's error writes nothing and is returned as is. An unknown chat is
-// ErrNotFound.
-func (s *Store) Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error) {
-	fail := func(err error) (model.Chat, []model.Event, bool, error) {
-		return model.Chat{}, nil, false, fmt.Errorf("pgstore: mutate chat %s: %w", id, err)
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	var (
-		record []byte
-		last   int64
-	)
-	// The row lock orders the chat's writers: each one reads the last_seq
-	// its predecessor committed (read committed re-reads a row it waited for).
-	err = tx.QueryRow(ctx, `SELECT record, last_seq FROM chats WHERE id = $1 FOR UPDATE`, id).Scan(&record, &last)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fail(fmt.Errorf("%w: chat %s", model.ErrNotFound, id))
-	}
-	if err != nil {
-		return fail(err)
-	}
-	ch, err := decodeChat(id, record, last)
-	if err != nil {
-		return fail(err)
-	}
-	if requestID != "" {
-		// A new statement, so a new snapshot: it sees the events of a
-		// writer this one waited for at the lock.
-		old, err := queryEvents(ctx, tx, `SELECT body FROM events WHERE chat_id = $1 AND request_id = $2 ORDER BY seq`, id, requestID)
-		if err != nil {
-			return fail(err)
-		}
-		if len(old) > 0 {
-			return ch, old, true, nil
-		}
-	}
-	before := ch.LastSeq
-	add, err := fn(&ch)
-	if err != nil {
-		return model.Chat{}, nil, false, err
-	}
-	ch.ID, ch.LastSeq = id, before
-	added, bodies, err := appendEvents(&ch, add, requestID)
-	if err != nil {
-		return fail(err)
-	}
-	newRecord, err := json.Marshal(ch)
-	if err != nil {
-		return fail(err)
-	}
-	if len(added) > 0 || !slices.Equal(newRecord, record) {
-		if _, err := tx.Exec(ctx, `UPDATE chats SET record = $2, last_seq = $3 WHERE id = $1`, id, newRecord, int64(ch.LastSeq)); err != nil {
-			return fail(err)
-		}
-	}
-	if err := insertEvents(ctx, tx, id, added, bodies, requestID); err != nil {
-		return fail(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fail(err)
-	}
-	return ch, added, false, nil
 }
 
 // appendEvents gives each event the chat's next seq and tags it with

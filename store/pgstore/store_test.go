@@ -211,3 +211,71 @@ func TestConcurrentRetries(t *testing.T) {
 		t.Fatalf("the chat holds %d events (err %v), want 2", len(evs), err)
 	}
 }
+
+// TestTwoGateways: two stores on one database, as two gateways, append to
+// the same chats at once, each batch of each locking several chats, and
+// retry every append on the other one: every chat's seqs stay contiguous,
+// and every retry is answered with the first attempt's seq.
+func TestTwoGateways(t *testing.T) {
+	a, u := openTest(t)
+	b, err := pgstore.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	const chats, writers, n = 6, 6, 25
+	for c := range chats {
+		if _, _, err := a.CreateChat(ctx, chat(fmt.Sprint("g", c), "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stores := []*pgstore.Store{a, b}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers)
+	for g := range 2 {
+		for w := range writers {
+			wg.Go(func() {
+				first, other := stores[g], stores[1-g]
+				for i := range n {
+					id, rq := fmt.Sprint("g", (w+i)%chats), fmt.Sprintf("rq-%d-%d-%d", g, w, i)
+					fn := func(*model.Chat) ([]model.Event, error) {
+						return []model.Event{{Type: model.EventMessage, Text: rq, Time: 1}}, nil
+					}
+					_, evs, replayed, err := first.Mutate(ctx, id, rq, fn)
+					if err != nil || replayed || len(evs) != 1 {
+						errs <- fmt.Errorf("append %s: %d events, replayed %v, err %v", rq, len(evs), replayed, err)
+						return
+					}
+					_, again, replayed, err := other.Mutate(ctx, id, rq, fn)
+					if err != nil || !replayed || len(again) != 1 || again[0].Seq != evs[0].Seq {
+						errs <- fmt.Errorf("retry of %s on the other gateway: %v, replayed %v, err %v; want seq %d", rq, again, replayed, err, evs[0].Seq)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := 0
+	for c := range chats {
+		id := fmt.Sprint("g", c)
+		evs, err := b.EventsAfter(ctx, id, 0, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ev := range evs {
+			if ev.Seq != uint64(i+1) {
+				t.Fatalf("%s: event %d has seq %d", id, i, ev.Seq)
+			}
+		}
+		total += len(evs) - 1
+	}
+	if total != 2*writers*n {
+		t.Fatalf("%d appends stored, want %d", total, 2*writers*n)
+	}
+}
