@@ -41,7 +41,8 @@
 // arrival order in memory, writes every record and event in two statements
 // and commits; each Mutate returns after that commit. A deadlock or
 // serialization failure runs the batch again (MutateFunc may run more than
-// once); any other failure fails the whole batch. CreateChat is a
+// once); after any other failure each Mutate of the batch runs alone, so
+// one the database refuses fails by itself. CreateChat is a
 // transaction of its own: starts are rare beside appends, and a start
 // racing another on its key needs the insert's unique index.
 package pgstore

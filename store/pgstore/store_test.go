@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -277,5 +278,96 @@ func TestTwoGateways(t *testing.T) {
 	}
 	if total != 2*writers*n {
 		t.Fatalf("%d appends stored, want %d", total, 2*writers*n)
+	}
+}
+
+// TestRefusedWriteFailsAlone: a Mutate the database refuses (a request id
+// with a NUL, which text cannot hold) fails without taking down the
+// Mutates of its batch.
+func TestRefusedWriteFailsAlone(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	if _, _, err := s.CreateChat(ctx, chat("bad", "")); err != nil {
+		t.Fatal(err)
+	}
+	var batch []pgstore.BatchMutate
+	for i := range 5 {
+		rq := fmt.Sprint("rq-", i)
+		if i == 2 {
+			rq = "rq-\x00"
+		}
+		batch = append(batch, pgstore.BatchMutate{ID: "bad", RequestID: rq, Fn: appendText(rq)})
+	}
+	res := pgstore.RunBatch(s, batch)
+	for i, r := range res {
+		if i == 2 && r.Err == nil {
+			t.Fatal("a request id holding a NUL was stored")
+		}
+		if i != 2 && r.Err != nil {
+			t.Fatalf("append %d failed with the refused one: %v", i, r.Err)
+		}
+	}
+	if evs, err := s.EventsAfter(ctx, "bad", 0, 100); err != nil || len(evs) != 5 {
+		t.Fatalf("the chat holds %d events (err %v), want 5", len(evs), err)
+	}
+}
+
+func appendText(text string) model.MutateFunc {
+	return func(*model.Chat) ([]model.Event, error) {
+		return []model.Event{{Type: model.EventMessage, Text: text, Time: 1}}, nil
+	}
+}
+
+// TestBatch: Mutates of one batch see each other in order: a request
+// repeated within the batch is a replay, a refused Mutate leaves nothing of
+// what its function changed to the next one, and seqs follow on.
+func TestBatch(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	for _, id := range []string{"b1", "b2"} {
+		if _, _, err := s.CreateChat(ctx, chat(id, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := errors.New("refused")
+	res := pgstore.RunBatch(s, []pgstore.BatchMutate{
+		{ID: "b1", RequestID: "rq-a", Fn: appendText("a")},
+		{ID: "b2", RequestID: "rq-a", Fn: appendText("other chat")},
+		{ID: "b1", RequestID: "rq-x", Fn: func(c *model.Chat) ([]model.Event, error) {
+			c.Subject = "must not stay"
+			c.Participants = append(c.Participants, model.Participant{ID: "ghost"})
+			return nil, refused
+		}},
+		{ID: "b1", RequestID: "rq-a", Fn: appendText("a again")},
+		{ID: "nope", Fn: appendText("x")},
+		{ID: "b1", Fn: func(c *model.Chat) ([]model.Event, error) {
+			if c.Subject != "" || len(c.Participants) != 0 {
+				return nil, fmt.Errorf("saw the refused change: subject %q, %d participants", c.Subject, len(c.Participants))
+			}
+			c.Subject = "kept"
+			return []model.Event{{Type: model.EventMessage, Text: "b", Time: 1}}, nil
+		}},
+	})
+	check := func(i int, seq uint64, replayed bool) {
+		t.Helper()
+		r := res[i]
+		if r.Err != nil || len(r.Events) != 1 || r.Events[0].Seq != seq || r.Replayed != replayed {
+			t.Fatalf("mutate %d: %d events (%v), replayed %v, err %v; want seq %d, replayed %v",
+				i, len(r.Events), r.Events, r.Replayed, r.Err, seq, replayed)
+		}
+	}
+	check(0, 2, false)
+	check(1, 2, false)
+	if !errors.Is(res[2].Err, refused) {
+		t.Fatalf("refused mutate: %v", res[2].Err)
+	}
+	check(3, 2, true)
+	if !errors.Is(res[4].Err, model.ErrNotFound) {
+		t.Fatalf("mutate of an unknown chat in a batch: %v", res[4].Err)
+	}
+	check(5, 3, false)
+	c, err := s.Chat(ctx, "b1")
+	if err != nil || c.Subject != "kept" || c.LastSeq != 3 || len(c.Participants) != 0 {
+		t.Fatalf("b1 after the batch: subject %q, LastSeq %d, %d participants, err %v", c.Subject, c.LastSeq, len(c.Participants), err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -93,16 +94,31 @@ func (s *Store) write() {
 	}
 }
 
+// batchTimeout bounds one batch's transaction: a database that stopped
+// answering fails the batch instead of holding the writer.
+const batchTimeout = 30 * time.Second
+
 // commitBatch runs batch in one transaction, again after a deadlock or a
-// serialization failure, and answers every op. When the transaction fails,
-// every op fails with it: what fn decided was decided on a state that did
-// not commit.
+// serialization failure, and answers every op. When the transaction fails
+// otherwise, each op of a batch of several runs again alone, so that one
+// op the database refuses fails by itself; a failed transaction fails every
+// op in it, refused ones too: what fn decided was decided on a state that
+// did not commit.
 func (s *Store) commitBatch(batch []*mutateOp) {
 	var err error
 	for range batchRetries {
-		if err = s.runBatch(context.Background(), batch); !retryable(err) {
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		err = s.runBatch(ctx, batch)
+		cancel()
+		if !retryable(err) {
 			break
 		}
+	}
+	if err != nil && len(batch) > 1 {
+		for _, op := range batch {
+			s.commitBatch([]*mutateOp{op})
+		}
+		return
 	}
 	for _, op := range batch {
 		if err != nil {
