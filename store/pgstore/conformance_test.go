@@ -1,0 +1,131 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cxgate/cxgate/store/logtest"
+	"github.com/cxgate/cxgate/store/pgstore"
+)
+
+// urlEnv names the database the tests use. Unset, TestMain starts a
+// throwaway server and sets it, so the kill test's child (this binary, run
+// again) opens the same database.
+const urlEnv = "CXGATE_TEST_POSTGRES"
+
+// unavailable is why there is no database to test on.
+var unavailable error
+
+// schemas are the schemas this process opened, dropped at the end when the
+// database is not a throwaway one.
+var schemas = struct {
+	sync.Mutex
+	names map[string]bool
+}{names: map[string]bool{}}
+
+func TestMain(m *testing.M) {
+	logtest.RunChild(openConformance) // the conformance suite's kill -9 child, when this is one
+	var srv *server
+	external := os.Getenv(urlEnv) != ""
+	if !external {
+		var err error
+		if srv, err = startServer(); err != nil {
+			unavailable = err
+		} else {
+			os.Setenv(urlEnv, srv.url)
+		}
+	}
+	code := m.Run()
+	if external {
+		dropSchemas()
+	}
+	if srv != nil {
+		srv.stop()
+	}
+	os.Exit(code)
+}
+
+// needDatabase fails the test without a database when CI=true (CI installs
+// PostgreSQL, so its absence is a broken runner) and skips it elsewhere;
+// a server that would not start always fails.
+func needDatabase(t testing.TB) {
+	t.Helper()
+	switch {
+	case unavailable == nil:
+	case errors.Is(unavailable, errNoPostgres) && os.Getenv("CI") != "true":
+		t.Skip(unavailable)
+	default:
+		t.Fatal(unavailable)
+	}
+}
+
+// openConformance opens the store in a schema of its own for dir: a fresh
+// directory is an empty log, the same one reopens it.
+func openConformance(dir string) (logtest.Log, error) {
+	u, err := schemaURL(dir)
+	if err != nil {
+		return nil, err
+	}
+	return pgstore.Open(context.Background(), u)
+}
+
+// schemaURL creates the schema that stands for dir, when missing, and
+// returns the test database's URL with that schema as its search_path.
+func schemaURL(dir string) (string, error) {
+	ctx := context.Background()
+	base := os.Getenv(urlEnv)
+	sum := sha256.Sum256([]byte(dir))
+	schema := "logtest_" + hex.EncodeToString(sum[:8])
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
+		return "", fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	schemas.Lock()
+	schemas.names[schema] = true
+	schemas.Unlock()
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("%s is not a URL: %w", urlEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// dropSchemas drops what the tests created in a database that outlives them.
+func dropSchemas() {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, os.Getenv(urlEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "drop test schemas:", err)
+		return
+	}
+	defer conn.Close(ctx)
+	schemas.Lock()
+	defer schemas.Unlock()
+	for name := range schemas.names {
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+name+" CASCADE"); err != nil {
+			fmt.Fprintln(os.Stderr, "drop test schema:", err)
+		}
+	}
+}
+
+// TestConformance runs the event log's conformance suite on PostgreSQL.
+func TestConformance(t *testing.T) {
+	needDatabase(t)
+	logtest.Run(t, openConformance)
+}

@@ -1,0 +1,48 @@
+// Package pgstore is the event log on PostgreSQL: chats and their events in
+// a database several gateways share, behind the same promises as the bbolt
+// store (the store/logtest conformance suite). It owns its tables, their
+// schema version and the transactions that keep every chat's seqs
+// contiguous; it does not yet hold identities, tokens, files or the other
+// stores of package store.
+//
+// # Schema
+//
+// Open creates the tables and migrates them to this binary's version, in
+// one transaction under an advisory lock, so gateways starting together
+// migrate once; a database newer than the binary is refused. The tables
+// live in the first schema of the connection's search_path (a URL
+// parameter: "?search_path=cxgate").
+//
+//	cxgate_schema  version: the number of migrations applied
+//	chats          id, deployment, start_key (the client's request id of an
+//	                   idempotent start, unique per deployment), last_seq, record
+//	                   (the model.Chat as JSON)
+//	events         chat_id, seq (primary key together), request_id (the Mutate
+//	                   that appended it; indexed per chat), body (the model.Event
+//	                   as JSON)
+//
+// Records and events are bytea holding the model's JSON as encoded, not
+// jsonb: jsonb refuses a string holding \u0000 (a visitor may send one) and
+// rewrites the raw JSON the model carries (userData, event data).
+//
+// # Order, idempotency and group commit
+//
+// A chat's row is its lock: the transaction that appends to a chat holds
+// its row FOR UPDATE, so each append follows the last_seq its predecessor
+// committed. Events commit with the record in one transaction, so a reader
+// sees a prefix of the log. A retried request id is found from the events
+// it appended (request_id), also when the first attempt went through
+// another gateway; a request that appended no events leaves nothing to
+// find, and its retry runs again.
+//
+// Mutates are group-committed: one writer goroutine per Store takes the
+// Mutates waiting, locks their chats' rows in one statement in id order
+// (gateways' writers never wait on each other in a circle), applies them in
+// arrival order in memory, writes every record and event in two statements
+// and commits; each Mutate returns after that commit. A deadlock or
+// serialization failure runs the batch again (MutateFunc may run more than
+// once); after any other failure each Mutate of the batch runs alone, so
+// one the database refuses fails by itself. CreateChat is a
+// transaction of its own: starts are rare beside appends, and a start
+// racing another on its key needs the insert's unique index.
+package pgstore

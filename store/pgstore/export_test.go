@@ -1,0 +1,37 @@
+package pgstore
+
+import (
+	"context"
+
+	"github.com/cxgate/cxgate/model"
+)
+
+// BatchMutate is one Mutate of a batch RunBatch commits.
+type BatchMutate struct {
+	ID, RequestID string
+	Fn            model.MutateFunc
+}
+
+// BatchResult is what one Mutate of the batch answered.
+type BatchResult struct {
+	Chat     model.Chat
+	Events   []model.Event
+	Replayed bool
+	Err      error
+}
+
+// RunBatch commits ms as the writer commits the Mutates it found queued
+// together: the batch's make-up is the test's, not the scheduler's.
+func RunBatch(s *Store, ms []BatchMutate) []BatchResult {
+	ops := make([]*mutateOp, len(ms))
+	for i, m := range ms {
+		ops[i] = &mutateOp{ctx: context.Background(), id: m.ID, requestID: m.RequestID, fn: m.Fn, done: make(chan struct{})}
+	}
+	s.commitBatch(ops)
+	out := make([]BatchResult, len(ops))
+	for i, op := range ops {
+		<-op.done
+		out[i] = BatchResult{op.chat, op.evs, op.replayed, op.err}
+	}
+	return out
+}

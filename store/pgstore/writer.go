@@ -1,0 +1,322 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cxgate/cxgate/model"
+)
+
+// maxBatch bounds the Mutates one transaction holds.
+const maxBatch = 1024
+
+// batchRetries bounds how often a batch is run again after the database
+// aborted it for a deadlock or a serialization failure.
+const batchRetries = 3
+
+// errClosed is a Mutate after Close.
+var errClosed = errors.New("pgstore: closed")
+
+// mutateOp is one Mutate handed to the writer. Its results are set by the
+// writer before done is closed, and read only after.
+type mutateOp struct {
+	ctx           context.Context
+	id, requestID string
+	fn            model.MutateFunc
+
+	chat     model.Chat
+	evs      []model.Event
+	replayed bool
+	err      error
+	done     chan struct{}
+}
+
+// Mutate locks chat id's row, applies fn to its record, stores the record
+// and appends fn's events with the chat's next seqs. With a requestID
+// already applied to the chat (found from the events it appended) it writes
+// nothing and returns those events, replayed = true. fn's error writes
+// nothing and is returned as is. An unknown chat is ErrNotFound.
+//
+// Mutates are group-committed: the store's writer runs the Mutates queued
+// while its previous transaction committed in one transaction, and each
+// returns once that transaction committed. fn may run more than once (when
+// the database aborts a transaction for a deadlock, it runs again).
+func (s *Store) Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error) {
+	op := &mutateOp{ctx: ctx, id: id, requestID: requestID, fn: fn, done: make(chan struct{})}
+	select {
+	case s.ops <- op:
+	case <-s.quit:
+		return model.Chat{}, nil, false, errClosed
+	case <-ctx.Done():
+		return model.Chat{}, nil, false, ctx.Err()
+	}
+	select {
+	case <-op.done:
+	case <-ctx.Done():
+		// The write may still commit: a retry with the request id tells.
+		return model.Chat{}, nil, false, ctx.Err()
+	}
+	if op.err != nil {
+		return model.Chat{}, nil, false, op.err
+	}
+	return op.chat, op.evs, op.replayed, nil
+}
+
+// write is the writer: it takes the Mutates waiting, commits them in one
+// transaction, answers them, and starts over, until Close.
+func (s *Store) write() {
+	defer close(s.done)
+	for {
+		var batch []*mutateOp
+		select {
+		case op := <-s.ops:
+			batch = append(batch, op)
+		case <-s.quit:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-s.ops:
+				batch = append(batch, op)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+// batchTimeout bounds one batch's transaction: a database that stopped
+// answering fails the batch instead of holding the writer.
+const batchTimeout = 30 * time.Second
+
+// commitBatch runs batch in one transaction, again after a deadlock or a
+// serialization failure, and answers every op. When the transaction fails
+// otherwise, each op of a batch of several runs again alone, so that one
+// op the database refuses fails by itself; a failed transaction fails every
+// op in it, refused ones too: what fn decided was decided on a state that
+// did not commit.
+func (s *Store) commitBatch(batch []*mutateOp) {
+	var err error
+	for range batchRetries {
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		err = s.runBatch(ctx, batch)
+		cancel()
+		if !retryable(err) {
+			break
+		}
+	}
+	if err != nil && len(batch) > 1 {
+		for _, op := range batch {
+			s.commitBatch([]*mutateOp{op})
+		}
+		return
+	}
+	for _, op := range batch {
+		if err != nil {
+			op.chat, op.evs, op.replayed, op.err = model.Chat{}, nil, false, fmt.Errorf("pgstore: mutate chat %s: %w", op.id, err)
+		}
+		close(op.done)
+	}
+}
+
+// retryable is an abort the same transaction may not meet again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") // deadlock_detected, serialization_failure
+}
+
+// batchChat is a chat of a batch as its ops leave it.
+type batchChat struct {
+	record []byte // the record as last changed, JSON
+	last   uint64
+	dirty  bool
+}
+
+// runBatch applies batch's ops in order in one transaction and commits it.
+// The chats' rows are locked at once, in id order, so writers of several
+// gateways never wait on each other in a circle. Each op sees the ones
+// before it in the batch: their records, seqs and request ids.
+func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	var ids []string
+	for _, op := range batch {
+		ids = append(ids, op.id)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	chats := make(map[string]*batchChat, len(ids))
+	rows, err := tx.Query(ctx, `SELECT id, record, last_seq FROM chats WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var (
+			id   string
+			st   batchChat
+			last int64
+		)
+		if err := rows.Scan(&id, &st.record, &last); err != nil {
+			rows.Close()
+			return err
+		}
+		st.last = uint64(last)
+		chats[id] = &st
+	}
+	if rows.Close(); rows.Err() != nil {
+		return rows.Err()
+	}
+	// A new statement, so a new snapshot: it sees the events of the
+	// writers this one waited for at the locks.
+	requests, err := appliedRequests(ctx, tx, batch, chats)
+	if err != nil {
+		return err
+	}
+	var (
+		evChats, evRequests []*string
+		evSeqs              []int64
+		evBodies            [][]byte
+	)
+	for _, op := range batch {
+		op.chat, op.evs, op.replayed, op.err = model.Chat{}, nil, false, nil
+		if err := op.ctx.Err(); err != nil {
+			op.err = err // given up on before it ran: nothing written
+			continue
+		}
+		st := chats[op.id]
+		if st == nil {
+			op.err = fmt.Errorf("pgstore: %w: chat %s", model.ErrNotFound, op.id)
+			continue
+		}
+		// Each op decodes its own copy: fn may change the record and
+		// still refuse, and nothing it touched may reach the next op.
+		ch, err := decodeChat(op.id, st.record, int64(st.last))
+		if err != nil {
+			return err
+		}
+		key := op.id + "\x00" + op.requestID
+		if op.requestID != "" {
+			if old, ok := requests[key]; ok {
+				op.chat, op.evs, op.replayed = ch, old, true
+				continue
+			}
+		}
+		add, err := op.fn(&ch)
+		if err != nil {
+			op.err = err
+			continue
+		}
+		ch.ID, ch.LastSeq = op.id, st.last
+		added, bodies, err := appendEvents(&ch, add, op.requestID)
+		if err != nil {
+			op.err = fmt.Errorf("pgstore: mutate chat %s: %w", op.id, err)
+			continue
+		}
+		record, err := json.Marshal(ch)
+		if err != nil {
+			op.err = fmt.Errorf("pgstore: mutate chat %s: %w", op.id, err)
+			continue
+		}
+		if len(added) > 0 || !slices.Equal(record, st.record) {
+			st.record, st.last, st.dirty = record, ch.LastSeq, true
+		}
+		for i, ev := range added {
+			evChats = append(evChats, &op.id)
+			evSeqs = append(evSeqs, int64(ev.Seq))
+			evRequests = append(evRequests, nullable(op.requestID))
+			evBodies = append(evBodies, bodies[i])
+		}
+		if op.requestID != "" && len(added) > 0 {
+			requests[key] = added
+		}
+		op.chat, op.evs = ch, added
+	}
+	var (
+		upIDs     []string
+		upRecords [][]byte
+		upLast    []int64
+	)
+	for _, id := range ids {
+		if st := chats[id]; st != nil && st.dirty {
+			upIDs, upRecords, upLast = append(upIDs, id), append(upRecords, st.record), append(upLast, int64(st.last))
+		}
+	}
+	if len(upIDs) == 0 {
+		return nil // nothing to write: the rollback releases the locks
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE chats SET record = u.record, last_seq = u.last_seq
+		FROM unnest($1::text[], $2::bytea[], $3::bigint[]) AS u(id, record, last_seq) WHERE chats.id = u.id`,
+		upIDs, upRecords, upLast)
+	if len(evSeqs) > 0 {
+		b.Queue(`INSERT INTO events (chat_id, seq, request_id, body)
+			SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[])`,
+			evChats, evSeqs, evRequests, evBodies)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return tx.Commit(ctx)
+}
+
+// appliedRequests finds the events already appended by the request ids of
+// batch's ops, keyed by chat id, a zero byte and the request id.
+func appliedRequests(ctx context.Context, tx pgx.Tx, batch []*mutateOp, chats map[string]*batchChat) (map[string][]model.Event, error) {
+	var chatIDs, requestIDs []string
+	seen := map[string]bool{}
+	for _, op := range batch {
+		key := op.id + "\x00" + op.requestID
+		if op.requestID == "" || chats[op.id] == nil || seen[key] {
+			continue
+		}
+		seen[key] = true
+		chatIDs, requestIDs = append(chatIDs, op.id), append(requestIDs, op.requestID)
+	}
+	out := map[string][]model.Event{}
+	if len(chatIDs) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT e.chat_id, e.request_id, e.body
+		FROM unnest($1::text[], $2::text[]) AS r(chat_id, request_id)
+		JOIN events e ON e.chat_id = r.chat_id AND e.request_id = r.request_id
+		ORDER BY e.chat_id, e.seq`, chatIDs, requestIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			chatID, requestID string
+			body              []byte
+		)
+		if err := rows.Scan(&chatID, &requestID, &body); err != nil {
+			return nil, err
+		}
+		var ev model.Event
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return nil, fmt.Errorf("decode event of %s: %w", chatID, err)
+		}
+		key := chatID + "\x00" + requestID
+		out[key] = append(out[key], ev)
+	}
+	return out, rows.Err()
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
