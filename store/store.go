@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -429,10 +428,10 @@ func (s *Store) commit(batch []*op) {
 					writes = append(writes, *o.committed)
 				}
 			}
-			ops := slices.Clone(batch)
+			// batch is not reused before the dispatch is done: no copy.
 			dispatched := make(chan struct{})
 			*f <- model.NewBatch(writes, func() {
-				for _, o := range ops {
+				for _, o := range batch {
 					close(o.done)
 				}
 				close(dispatched)
