@@ -14,16 +14,6 @@ import (
 // events while the feed is on, keyed by the bucket's sequence (commit order).
 var bucketChangeFeed = []byte("change_feed")
 
-// Change is one write's appended events as the change feed records them:
-// the chat as of that commit (its identifying and routing fields only) and
-// the seqs appended. The events themselves stay in the log.
-type Change struct {
-	ID    uint64     `json:"-"`    // the row's key: commit order
-	Chat  model.Chat `json:"chat"` // ID, Deployment, Mode, State, Queue, Thread as committed
-	First uint64     `json:"first"`
-	Last  uint64     `json:"last"`
-}
-
 // SetChangeFeed turns the change feed on or off. While it is on, every write
 // that appends events also writes a Change, in the same transaction, for a
 // consumer that follows the feed with ConsumeChanges: webhooks turn their

@@ -11,21 +11,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// DirectoryKind names one part of the directory: the deployments, queues,
-// agents and webhooks that the admin API manages. Each is a bucket.
-type DirectoryKind string
-
-// The directory's kinds.
-const (
-	DirDeployments DirectoryKind = "deployments"
-	DirQueues      DirectoryKind = "queues"
-	DirAgents      DirectoryKind = "agents"
-	DirWebhooks    DirectoryKind = "webhooks"
-)
-
-// DirectoryKinds lists every kind of the directory.
-var DirectoryKinds = []DirectoryKind{DirDeployments, DirQueues, DirAgents, DirWebhooks}
-
 var (
 	bucketQueues   = []byte(DirQueues)
 	bucketAgents   = []byte(DirAgents)
@@ -35,27 +20,6 @@ var (
 // ErrUnknownKind is returned for a DirectoryKind that is not one of
 // DirectoryKinds.
 var ErrUnknownKind = errors.New("store: unknown directory kind")
-
-// Entry is one entry of the directory: its id (a deployment's key, a queue's
-// name, an agent's or a webhook's id) and its value, JSON that the store
-// keeps as it was given.
-type Entry struct {
-	ID    string
-	Value []byte
-}
-
-// Directory is the whole directory: every kind's entries, ordered by id.
-type Directory map[DirectoryKind][]Entry
-
-// Empty reports whether d holds no entry at all.
-func (d Directory) Empty() bool {
-	for _, es := range d {
-		if len(es) > 0 {
-			return false
-		}
-	}
-	return true
-}
 
 func dirBucket(tx *bolt.Tx, kind DirectoryKind) (*bolt.Bucket, error) {
 	switch kind {

@@ -75,37 +75,6 @@ func initLifecycle(tx *bolt.Tx) error {
 	})
 }
 
-// Removed counts what a retention sweep or an erasure deleted.
-type Removed struct {
-	Chats      int   `json:"chats"`
-	Events     int   `json:"events"`
-	Files      int   `json:"files"`      // files deleted with their chat
-	FileBytes  int64 `json:"fileBytes"`  // content deleted, of those and of expired files
-	Expired    int   `json:"expired"`    // files whose content expired (their record stays)
-	Tokens     int   `json:"tokens"`     // visitor tokens
-	Identities int   `json:"identities"` // identity records
-	Deliveries int   `json:"deliveries"` // webhook outbox and dead-letter entries
-	// LeftMessages counts left messages ("leave a message" forms and their
-	// answers) deleted with their identity or past retention.
-	LeftMessages int `json:"leftMessages"`
-}
-
-// Add adds o to r.
-func (r *Removed) Add(o Removed) {
-	r.Chats += o.Chats
-	r.Events += o.Events
-	r.Files += o.Files
-	r.FileBytes += o.FileBytes
-	r.Expired += o.Expired
-	r.Tokens += o.Tokens
-	r.Identities += o.Identities
-	r.Deliveries += o.Deliveries
-	r.LeftMessages += o.LeftMessages
-}
-
-// IsZero reports whether nothing was removed.
-func (r Removed) IsZero() bool { return r == Removed{} }
-
 // purgeBudget bounds the log keys one write deletes: a chat with more
 // events loses its record, indexes and files at once, and its remaining
 // events in later writes (see the purge bucket).

@@ -8,22 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
 )
-
-// SweepPolicy says what a sweep deletes.
-type SweepPolicy struct {
-	Now time.Time
-	// Retention returns a deployment's retention. It runs inside
-	// transactions and must not block.
-	Retention func(deployment string) model.Retention
-	// KeepTokens is how many of a chat's newest visitor tokens are kept;
-	// older ones are superseded and deleted. 0 means DefaultKeepTokens.
-	KeepTokens int
-}
 
 // DefaultKeepTokens is how many visitor tokens a chat keeps: every restore
 // on another device and every resumed async conversation issues one.
@@ -370,12 +358,6 @@ func (s *Store) SweepLeftMessages(ctx context.Context, p SweepPolicy, after stri
 		return "", Removed{}, err
 	}
 	return next, r, nil
-}
-
-// Erasure is what EraseIdentity found and deleted.
-type Erasure struct {
-	Removed
-	ChatIDs []string // the chats deleted
 }
 
 // EraseIdentity deletes an identity and everything of it: every chat of
