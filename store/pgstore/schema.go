@@ -12,9 +12,18 @@ import (
 // migrations are the schema's steps, in order; the schema's version is the
 // number applied. A step is never changed once released: a change is a new
 // step.
+//
+// Each group of tables has its step in its own file; the order here is the
+// order they were released in.
 var migrations = []string{
-	// 1: chats and their events.
-	`CREATE TABLE chats (
+	migrationLog,       // 1: chats and their events
+	migrationRecords,   // 2: identities, tokens, files, statuses, settings (schema_records.go)
+	migrationDirectory, // 3: directory, outbox, change feed, left messages (schema_directory.go)
+	migrationCluster,   // 4: what nodes share beyond the store interfaces (schema_cluster.go)
+}
+
+// migrationLog is step 1.
+const migrationLog = `CREATE TABLE chats (
 		id         text PRIMARY KEY,
 		deployment text NOT NULL,
 		start_key  text,
@@ -29,8 +38,7 @@ var migrations = []string{
 		body       bytea NOT NULL,
 		PRIMARY KEY (chat_id, seq)
 	);
-	CREATE INDEX events_request ON events (chat_id, request_id) WHERE request_id IS NOT NULL;`,
-}
+	CREATE INDEX events_request ON events (chat_id, request_id) WHERE request_id IS NOT NULL;`
 
 // migrateLock is the advisory lock key held while the schema is checked and
 // migrated: gateways starting at once take turns.
