@@ -37,6 +37,10 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhook URLs reach loopback, private and
 	// link-local addresses (internal/netguard); off, they are refused.
 	AllowPrivateWebhooks bool `yaml:"allowPrivateWebhooks"`
+
+	// Store and Cluster: see cluster.go.
+	Store   Store   `yaml:"store"`
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // Limits bound what one client may send.
@@ -330,6 +334,7 @@ func (c *Config) Validate() error {
 		}
 		checkList(&errs, fmt.Sprintf("queues[%d].skills", i), q.Skills)
 	}
+	c.validateCluster(bad)
 	keys := map[string]bool{}
 	for i, d := range c.Deployments {
 		at := fmt.Sprintf("deployments[%d]", i)

@@ -44,6 +44,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "data `directory` for the store, overrides the file (default ./data)")
 	logFormat := fs.String("log", "text", "log format: text or json (json: nothing but JSON records, on stderr)")
 	importConfig := fs.Bool("import-config", false, "replace the store's deployments, queues, agents and webhooks with the --config file's")
+	postgres := fs.String("postgres", "", "PostgreSQL `URL` of the store several gateways share, overrides store.postgres (default: the bbolt file under --data)")
+	natsURL := fs.String("nats", "", "NATS server `URL` that joins this gateway to a cluster, overrides cluster.nats (needs --postgres)")
+	node := fs.String("node", "", "this node's `name` in a cluster, overrides cluster.node (default: the host name)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {} // printed below: on stdout when asked for
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +93,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *data != "" {
 		cfg.Data = *data
+	}
+	if *postgres != "" {
+		cfg.Store.Postgres = *postgres
+	}
+	if *natsURL != "" {
+		cfg.Cluster.NATS = *natsURL
+	}
+	if *node != "" {
+		cfg.Cluster.Node = *node
 	}
 	if host, _, err := net.SplitHostPort(cfg.Addr); demo && err == nil && !loopbackHost(host) {
 		return fmt.Errorf("--addr %s: the demo setup listens on loopback only (its tokens are public); give a --config file to listen elsewhere", cfg.Addr)
