@@ -114,6 +114,9 @@ type Engine struct {
 	msgOutbox    func(event string, m model.LeftMessage) []model.OutboxEntry // Options.MessageOutbox
 
 	presence      func(agentID string) bool // whether the agent has a live connection
+	leading       func() bool
+	statusChosen  func(agentID string, status model.AgentStatus)
+	ephemeral     func(c *model.Chat, evs []model.Event)
 	presenceGrace time.Duration
 	statuses      Statuses // nil: statuses live in memory only
 
@@ -199,6 +202,16 @@ type Options struct {
 	// message's event (MessageLeft, MessageAnswered), written with it. It
 	// must be pure: it may run more than once for one write.
 	MessageOutbox func(event string, m model.LeftMessage) []model.OutboxEntry
+	// Leading reports whether this engine routes and sweeps: on a cluster,
+	// one node at a time does (its leader); the others follow the commits
+	// and serve their clients. nil: always.
+	Leading func() bool
+	// StatusChosen hears of every status this engine stores for an agent
+	// (the agent's choice, or away after its grace), for the other nodes.
+	StatusChosen func(agentID string, status model.AgentStatus)
+	// Ephemeral hears of the events this engine hands its observers
+	// without storing them (typing), for the other nodes' clients.
+	Ephemeral func(c *model.Chat, evs []model.Event)
 }
 
 // StartRetryWindow is how long after a chat was created a retried startChat
@@ -227,6 +240,12 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 		presenceGrace: o.PresenceGrace,
 		msgOutbox:     o.MessageOutbox,
 		statuses:      o.Statuses,
+		leading:       o.Leading,
+		statusChosen:  o.StatusChosen,
+		ephemeral:     o.Ephemeral,
+	}
+	if e.leading == nil {
+		e.leading = func() bool { return true }
 	}
 	if e.presenceGrace == 0 {
 		e.presenceGrace = time.Minute
@@ -371,6 +390,9 @@ func (e *Engine) Load(ctx context.Context) error {
 // saveStatus stores an agent's status for the next start; a failure costs
 // only that (the agent starts offline then), so it is logged.
 func (e *Engine) saveStatus(ctx context.Context, agentID string, status model.AgentStatus) {
+	if e.statusChosen != nil {
+		e.statusChosen(agentID, status)
+	}
 	if e.statuses == nil {
 		return
 	}
@@ -413,6 +435,9 @@ func (e *Engine) committed(batch []model.Committed) {
 // track updates the view from a committed chat; e.mu must be held.
 func (e *Engine) track(c *model.Chat) {
 	old := e.chats[c.ID]
+	if old != nil && c.LastSeq < old.LastSeq {
+		return // an older record than the view's: a late copy from another node
+	}
 	if old != nil {
 		for _, p := range old.Participants {
 			if a := e.agents[p.ID]; a != nil {
@@ -806,8 +831,70 @@ func (e *Engine) Typing(ctx context.Context, chatID string, from model.Party, is
 	for _, o := range e.observers {
 		o(&c, evs)
 	}
+	if e.ephemeral != nil {
+		e.ephemeral(&c, evs)
+	}
 	return nil
 }
+
+// DeliverEphemeral hands events that another node did not store (typing)
+// to the observers, for this node's clients of chat c.
+func (e *Engine) DeliverEphemeral(c model.Chat, evs []model.Event) {
+	for _, o := range e.observers {
+		o(&c, evs)
+	}
+}
+
+// ApplyStatus puts in force a status that another node stored for an agent
+// (its choice there, or away after its grace): the view changes, nothing
+// is written, and the node that chose it has requeued the agent's chats.
+func (e *Engine) ApplyStatus(agentID string, status model.AgentStatus) {
+	e.mu.Lock()
+	a := e.agents[agentID]
+	if a != nil && a.status != status {
+		if a.status != StatusOnline && status == StatusOnline && a.lastFree.IsZero() {
+			a.lastFree = e.now()
+		}
+		a.setStatus(status)
+		a.absentSince = time.Time{}
+	}
+	e.mu.Unlock()
+	e.wake()
+}
+
+// ReloadStatuses reads every agent's stored status into the view: a node
+// that missed a broadcast catches up. A status read as it changes is
+// corrected by the next reload or broadcast.
+func (e *Engine) ReloadStatuses(ctx context.Context) error {
+	if e.statuses == nil {
+		return nil
+	}
+	stored, err := e.statuses.AgentStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.agents))
+	for id := range e.agents {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	for _, id := range ids {
+		status, ok := stored[id]
+		if !ok {
+			status = StatusOffline
+		}
+		e.ApplyStatus(id, status)
+	}
+	return nil
+}
+
+// Leads reports whether this engine routes and sweeps now.
+func (e *Engine) Leads() bool { return e.leading() }
+
+// Wake makes the router look at the queue again: a node that became the
+// leader calls it.
+func (e *Engine) Wake() { e.wake() }
 
 // Chat reads a chat from the log.
 func (e *Engine) Chat(ctx context.Context, id string) (model.Chat, error) {

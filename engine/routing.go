@@ -42,7 +42,7 @@ func (e *Engine) route(ctx context.Context) {
 			return
 		case <-e.kick:
 		}
-		for ctx.Err() == nil {
+		for ctx.Err() == nil && e.leading() {
 			chatID, agentID := e.nextAssignment()
 			if chatID == "" {
 				break
@@ -576,9 +576,13 @@ func (e *Engine) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-idle.C:
-			e.SweepIdle(ctx)
+			if e.leading() {
+				e.SweepIdle(ctx)
+			}
 		case <-presence.C:
-			e.sweepPresence(ctx)
+			if e.leading() {
+				e.sweepPresence(ctx)
+			}
 		}
 	}
 }

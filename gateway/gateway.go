@@ -58,6 +58,9 @@ type Config struct {
 	// is no bound.
 	Uploads *ratelimit.Slots
 	Ready   func() error // readiness; nil is always ready
+	// Node is this gateway's name in a cluster, which /healthz gives; "" for
+	// a gateway alone.
+	Node string
 	Logger  *slog.Logger
 	Metrics *Metrics // served at /metrics; nil for none
 	// AdminToken guards /v1/admin/debug/pprof and /v1/admin/backup; empty
@@ -176,7 +179,11 @@ func (s *App) routes() {
 			app.Get("/metrics", s.cfg.Metrics.handler())
 		}
 	}
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	health := fiber.Map{"status": "ok"}
+	if s.cfg.Node != "" {
+		health["node"] = s.cfg.Node
+	}
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(health) })
 	app.Get("/readyz", s.readyz)
 	if s.cfg.AdminToken != "" {
 		app.Use("/v1/admin/debug", s.requireAdmin)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -57,9 +56,15 @@ type Options struct {
 
 // Server is a wired gateway.
 type Server struct {
-	cfg     config.Config
-	logger  *slog.Logger
+	cfg    config.Config
+	logger *slog.Logger
+	// db is the store, bbolt's or PostgreSQL's; store is bbolt's (nil on
+	// PostgreSQL) for what only it does (backups, its file's size).
+	db      backend
 	store   *store.Store
+	stage   func(ctx context.Context) (native.Staged, error)
+	stats   func() store.Stats
+	cluster *clustering // nil on bbolt
 	bus     *bus.Bus
 	engine  *engine.Engine
 	native  *native.Transport
@@ -107,14 +112,10 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
 	s := &Server{cfg: cfg, logger: o.Logger, metrics: gateway.NewMetrics(), backups: make(chan struct{}, 1)}
-	st, err := store.Open(filepath.Join(cfg.Data, DBFile), store.Options{
-		NoSync:        o.NoSync,
-		ObserveCommit: s.metrics.ObserveCommit,
-	})
+	st, err := s.openStore(cfg, o)
 	if err != nil {
 		return nil, err
 	}
-	s.store = st
 	// The directory (deployments, queues, agents, webhooks) is the store's,
 	// seeded from cfg when the store has none; the rest of cfg is the file's.
 	load := admin.LoadDirectory
@@ -127,14 +128,19 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	}
 	s.cfg = cfg
 	warnUnsignedIdentities(o.Logger, cfg)
-	s.engine = engine.New(cfg, st, engine.Options{Now: o.Now, Logger: o.Logger, StartKey: st.SessionKey(),
-		// An agent is present while it has a socket or a long-poll open.
-		Presence: func(agentID string) bool { return s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 },
+	s.engine = engine.New(cfg, s.engineLog(), engine.Options{Now: o.Now, Logger: o.Logger, StartKey: st.SessionKey(),
+		// An agent is present while it has a socket or a long-poll open,
+		// here or, on a cluster, on another node.
+		Presence:     s.present,
+		Leading:      s.leads,
+		StatusChosen: s.statusChosen,
+		Ephemeral:    s.ephemeral,
 		// Left messages commit with their webhook deliveries, like events.
 		MessageOutbox: func(event string, m model.LeftMessage) []model.OutboxEntry { return s.hooks.MessageOutbox(event, m) },
 		PresenceGrace: o.PresenceGrace,
 		Statuses:      st,
 	})
+	s.observeDirectory()
 	times := newChatTimes(o.Logger)
 	s.engine.Observe(times.observe)
 	s.metrics.Register(times.wait)
@@ -200,7 +206,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		ChatSockets:      lim.chatSockets,
 		Logger:           o.Logger,
 		PublicURL:        cfg.PublicOrigin(),
-		Stager:           stager{st},
+		Stager:           stager(s.stage),
 		FileLimit:        s.fileLimit,
 	})
 	s.gateway = gateway.New(gateway.Config{
@@ -226,6 +232,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		PublicURL:        cfg.PublicOrigin(),
 		Backup:           s.backup,
 		Home:             home(o.Demo),
+		Node:             s.nodeName(),
 	}, s.native, adminapi.New(s.bus, adminapi.Config{Logger: o.Logger}), gms.New(s.bus, gms.Config{
 		OriginAllowed: func(deployment, origin string) bool {
 			d, ok := s.engine.Config().Deployment(deployment)
@@ -234,7 +241,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		ChatLimiter: lim.perToken,
 		Logger:      o.Logger,
 		PublicURL:   cfg.PublicOrigin(),
-		Stager:      stager{st},
+		Stager:      stager(s.stage),
 		FileLimit:   s.fileLimit,
 	}), s.purecloud(lim))
 	s.gateway.SetUploadLimit(func() int { return uploadLimit(s.engine.Config()) })
@@ -252,7 +259,7 @@ func New(cfg config.Config, o Options) (*Server, error) {
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.engine.Run(ctx) }()
 	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.hooks.Run(ctx) }()
+	go func() { defer s.wg.Done(); s.whileLeading(ctx, s.hooks.Run) }()
 	if s.metricsSrv != nil {
 		s.wg.Add(1)
 		go func() {
@@ -263,7 +270,8 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		}()
 	}
 	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.data.Run(ctx) }()
+	go func() { defer s.wg.Done(); s.whileLeading(ctx, s.data.Run) }()
+	s.startCluster(ctx)
 	return s, nil
 }
 
@@ -297,8 +305,11 @@ func (s *Server) anyOrigin(origin string) bool {
 func (s *Server) ready() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.db.Ping(ctx); err != nil {
 		return fmt.Errorf("store writer: %w", err)
+	}
+	if err := s.cluster.ready(); err != nil {
+		return err
 	}
 	if _, err := s.bus.Command(ctx, bus.Caller{Kind: bus.KindGuest}, "WebChatService.verifySession", nil); err != nil {
 		return fmt.Errorf("bus: %w", err)
@@ -320,9 +331,9 @@ func (s *Server) registerGauges() {
 	m.Counter("cxgate_bus_dropped_total", "Subscriptions dropped as slow consumers.",
 		func() float64 { return float64(s.bus.Stats().Dropped) })
 	m.Counter("cxgate_store_commits_total", "Store transactions committed.",
-		func() float64 { return float64(s.store.Stats().Commits) })
+		func() float64 { return float64(s.stats().Commits) })
 	m.Counter("cxgate_store_writes_total", "Store writes acknowledged.",
-		func() float64 { return float64(s.store.Stats().Writes) })
+		func() float64 { return float64(s.stats().Writes) })
 	for _, state := range []model.OutboxState{model.OutboxPending, model.OutboxDead} {
 		m.Gauge("cxgate_webhook_outbox", "Webhook deliveries in the outbox, by state.", map[string]string{"state": string(state)},
 			func() float64 {
@@ -349,7 +360,7 @@ func (s *Server) Bus() *bus.Bus { return s.bus }
 // Engine is the chat engine.
 func (s *Server) Engine() *engine.Engine { return s.engine }
 
-// Store is the store.
+// Store is the bbolt store; nil when the store is PostgreSQL.
 func (s *Server) Store() *store.Store { return s.store }
 
 // Gateway is the HTTP surface.
@@ -374,21 +385,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	s.wg.Wait()
 	s.bus.Close()
-	errs = append(errs, s.store.Close())
+	s.cluster.close()
+	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
 }
 
 // stager stages uploads' content in the store as it arrives: the wires'
 // Stager.
-type stager struct{ st *store.Store }
+type stager func(ctx context.Context) (native.Staged, error)
 
-func (s stager) Stage(ctx context.Context) (native.Staged, error) {
-	f, err := s.st.StageFile(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}
+func (s stager) Stage(ctx context.Context) (native.Staged, error) { return s(ctx) }
 
 // fileLimit is the largest file deployment d takes now; 0 when it takes
 // none (the command then refuses the upload for that).
