@@ -60,7 +60,7 @@ type Config struct {
 	Ready   func() error // readiness; nil is always ready
 	// Node is this gateway's name in a cluster, which /healthz gives; "" for
 	// a gateway alone.
-	Node string
+	Node    string
 	Logger  *slog.Logger
 	Metrics *Metrics // served at /metrics; nil for none
 	// AdminToken guards /v1/admin/debug/pprof and /v1/admin/backup; empty
