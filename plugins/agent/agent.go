@@ -57,7 +57,7 @@ func Register(b *bus.Bus, e *engine.Engine, adminToken string) (*Service, error)
 		return nil, err
 	}
 	s := &Service{engine: e, bus: b, adminToken: adminToken, streams: map[string]*stream{}, announced: map[string][]string{},
-		base: uint64(e.Now().UnixMicro())}
+		base: streamBase()}
 	cmds := map[string]bus.HandlerFunc{
 		"setStatus":           s.setStatus,
 		"getStatus":           s.getStatus,

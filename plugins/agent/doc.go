@@ -10,11 +10,13 @@
 // # The agent stream
 //
 // An agent's events span many chats, so they get positions of their own: a
-// per-agent ring of recent events, numbered from a base taken from the clock
-// at start so positions only grow across restarts. A resume the ring can no
-// longer serve (too old, or from before a restart) answers one
-// AgentService.resync event: reload listChats and transcripts. Stored chat
-// history stays the truth.
+// per-agent ring of recent events, numbered from a random base of this
+// process's, so that a position another process gave out (this node before
+// a restart, another node of a cluster) is not one of its ring's. A resume
+// the ring can no longer serve (too old, from another process) answers one
+// AgentService.resync event carrying this stream's head: reload listChats
+// and the transcripts after the seqs the client has. Stored chat history
+// stays the truth, on every node.
 //
 // The stream also carries what is not about one chat: a message a visitor
 // left while offline (AgentService.messageLeft) and its answer

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"sync"
 
 	"github.com/cxgate/cxgate/bus"
@@ -8,6 +10,19 @@ import (
 
 // ringSize is how many recent events each agent stream keeps for resumes.
 const ringSize = 1024
+
+// streamBase is where this process's stream positions start: a random
+// epoch in the high bits, so that a position another process gave out (a
+// node before its restart, another node of a cluster) falls outside this
+// one's rings but by a one-in-a-million chance, and its resume is answered
+// with a resync rather than with another stream's events. Positions stay
+// below 2^53, exact in JavaScript.
+func streamBase() uint64 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	epoch := binary.BigEndian.Uint32(b[:])&(1<<20-1) | 1
+	return uint64(epoch) << 32
+}
 
 // stream is one agent's recent events, in a ring: event at position p sits in
 // slot p % ringSize. publish runs on the store's writer goroutine (chat

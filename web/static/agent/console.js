@@ -94,7 +94,9 @@
   // ---- events
 
   function onEvent(f) {
-    if (f.seq) state.seq = Math.max(state.seq, f.seq);
+    // One connection gives positions in order; another node (or a restart)
+    // numbers its stream apart, and its resync event says where it is.
+    if (f.seq) state.seq = f.seq;
     var d = f.data || {};
     // A waiting chat is not one of this agent's: it stays out of state.chats.
     var queueEvent = f.event === "AgentService.chatQueued" || f.event === "AgentService.chatDequeued";
