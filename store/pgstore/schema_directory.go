@@ -2,13 +2,16 @@ package pgstore
 
 // migrationDirectory holds the directory, the webhook outbox and dead letters, the change feed, left messages.
 //
+// Ids listed in order (directory entries, left messages among equal times)
+// are in the "C" collation: byte order, as the bbolt store's keys.
+//
 // The outbox keeps pending and dead entries in one table, so an entry keeps
 // its row (and id) when it dies and is retried. Each entry names what it
 // announces, a chat or a left message, so that an erasure finds the
 // deliveries of what it deletes without reading every entry.
 const migrationDirectory = `CREATE TABLE directory (
 		kind  text NOT NULL,
-		id    text NOT NULL,
+		id    text COLLATE "C" NOT NULL,
 		value bytea NOT NULL,
 		PRIMARY KEY (kind, id)
 	);
@@ -32,7 +35,7 @@ const migrationDirectory = `CREATE TABLE directory (
 		change  bytea NOT NULL
 	);
 	CREATE TABLE left_messages (
-		id          text PRIMARY KEY,
+		id          text COLLATE "C" PRIMARY KEY,
 		deployment  text NOT NULL,
 		identity_id text NOT NULL,
 		created_at  bigint NOT NULL,

@@ -31,7 +31,7 @@ type Store struct {
 	feedOn   atomic.Bool   // SetChangeFeed: writes that append events write change rows
 	feed     chan struct{} // ChangeFeedSignal's: poked after commits that wrote rows, and on a timer
 	feedMu   sync.Mutex
-	feedRead []uint64 // the ids of the change rows Changes returned last (see ConsumeChanges)
+	feedRead []uint64      // the ids of the change rows Changes returned last (see ConsumeChanges)
 	poked    chan struct{} // closed when the feed's timer stopped
 }
 
