@@ -557,7 +557,7 @@ func TestPendingOutbox_PerSubscription(t *testing.T) {
 	for at := range 300 {
 		busy = append(busy, fmt.Sprint("busy@", at+1))
 	}
-	appendTo(t, s, "c1", busy...) // 1..300
+	appendTo(t, s, "c1", busy...)                                                 // 1..300
 	appendTo(t, s, "c1", "a@500", "a@600", "a@5000", "b@400", "b@3000", "ab@450") // 301..306
 	tests := []struct {
 		name     string
