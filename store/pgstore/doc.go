@@ -21,6 +21,32 @@
 //	                   that appended it; indexed per chat), body (the model.Event
 //	                   as JSON)
 //
+// Beside the log (schema_records.go):
+//
+//	chats          also open (the chat has not ended: OpenChats) and
+//	                   identity_id (the visitor's identity, written by
+//	                   CreateChat: ChatsOfIdentity)
+//	agent_chats    agent_id, ended_at, chat_id: an agent's past chats, a row
+//	                   per participant written when a chat ends, deleted with
+//	                   the chat (PastChats)
+//	identities     id, record (the model.Identity as JSON)
+//	tokens         hash (of a visitor token; the token is never stored),
+//	                   chat_id, record (the model.Token as JSON); deleted with
+//	                   the chat
+//	files          id, chat_id, record (the model.File as JSON, with its size,
+//	                   seq and Expired); deleted with the chat
+//	file_chunks    file_id, n, data: the content of a file or of a staged
+//	                   file in chunks of FileChunk bytes (the last one shorter,
+//	                   possibly empty). Deleting a files row deletes its chunks
+//	                   (trigger); deleting a staged file deletes them
+//	                   explicitly
+//	staged_files   id, created_at (unix ms): content being uploaded, in
+//	                   file_chunks under the id the file will have; the
+//	                   transaction that inserts the files row deletes this one
+//	agent_statuses agent_id, status
+//	settings       name, value: "session_key", 32 random bytes made by the
+//	                   first Open of the database
+//
 // Records and events are bytea holding the model's JSON as encoded, not
 // jsonb: jsonb refuses a string holding \u0000 (a visitor may send one) and
 // rewrites the raw JSON the model carries (userData, event data).

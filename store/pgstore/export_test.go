@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/cxgate/cxgate/model"
 )
 
@@ -35,3 +37,7 @@ func RunBatch(s *Store, ms []BatchMutate) []BatchResult {
 	}
 	return out
 }
+
+// Pool is the store's connection pool, for tests that write what no
+// method writes.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }

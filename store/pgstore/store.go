@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,6 +27,12 @@ type Store struct {
 	quit      chan struct{}  // closed by Close: the writer stops
 	done      chan struct{}  // closed by the writer when it stopped
 	closeOnce sync.Once
+
+	feedOn   atomic.Bool   // SetChangeFeed: writes that append events write change rows
+	feed     chan struct{} // ChangeFeedSignal's: poked after commits that wrote rows, and on a timer
+	feedMu   sync.Mutex
+	feedRead []uint64      // the ids of the change rows Changes returned last (see ConsumeChanges)
+	poked    chan struct{} // closed when the feed's timer stopped
 }
 
 // Open connects to the database at url (a PostgreSQL URL or key=value
@@ -39,8 +46,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: schema: %w", err)
 	}
-	s := &Store{pool: pool, ops: make(chan *mutateOp), quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{pool: pool, ops: make(chan *mutateOp), quit: make(chan struct{}), done: make(chan struct{}),
+		feed: make(chan struct{}, 1), poked: make(chan struct{})}
 	go s.write()
+	go s.pokeFeed()
 	return s, nil
 }
 
@@ -50,6 +59,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
+		<-s.poked
 		s.pool.Close()
 	})
 	return nil
@@ -143,8 +153,21 @@ func (s *Store) createChat(ctx context.Context, n model.NewChat, raced bool) (c 
 	if err := insertEvents(ctx, tx, ch.ID, evs, bodies, ""); err != nil {
 		return model.Chat{}, false, err
 	}
+	feed := s.feedOn.Load() && len(evs) > 0
+	if feed {
+		row, err := changeRow(&ch, evs)
+		if err != nil {
+			return model.Chat{}, false, err
+		}
+		if _, err := tx.Exec(ctx, insertChangesSQL, []string{ch.ID}, [][]byte{row}); err != nil {
+			return model.Chat{}, false, fmt.Errorf("write change row: %w", err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return model.Chat{}, false, err
+	}
+	if feed {
+		s.poke()
 	}
 	return ch, false, nil
 }

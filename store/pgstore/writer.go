@@ -188,7 +188,10 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 		evChats, evRequests []*string
 		evSeqs              []int64
 		evBodies            [][]byte
+		feedChats           []string
+		feedRows            [][]byte
 	)
+	feed := s.feedOn.Load()
 	for _, op := range batch {
 		op.chat, op.evs, op.replayed, op.err = model.Chat{}, nil, false, nil
 		if err := op.ctx.Err(); err != nil {
@@ -229,6 +232,14 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 			op.err = fmt.Errorf("pgstore: mutate chat %s: %w", op.id, err)
 			continue
 		}
+		var row []byte // the change row, while the feed is on
+		if feed && len(added) > 0 {
+			if row, err = changeRow(&ch, added); err != nil {
+				op.err = fmt.Errorf("pgstore: mutate chat %s: %w", op.id, err)
+				continue
+			}
+			feedChats, feedRows = append(feedChats, op.id), append(feedRows, row)
+		}
 		if len(added) > 0 || !slices.Equal(record, st.record) {
 			st.record, st.last, st.dirty = record, ch.LastSeq, true
 		}
@@ -265,10 +276,19 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[])`,
 			evChats, evSeqs, evRequests, evBodies)
 	}
+	if len(feedRows) > 0 {
+		b.Queue(insertChangesSQL, feedChats, feedRows)
+	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if len(feedRows) > 0 {
+		s.poke()
+	}
+	return nil
 }
 
 // appliedRequests finds the events already appended by the request ids of
