@@ -92,7 +92,9 @@ func chatTokens(ctx context.Context, q querier, chatIDs []string) (map[string][]
 	}
 	hashes, times := map[string][][]byte{}, map[string][]int64{}
 	for id, ts := range byChat {
-		slices.SortFunc(ts, func(a, b tok) int { return cmp.Or(cmp.Compare(max(a.at, 0), max(b.at, 0)), bytes.Compare(a.hash, b.hash)) })
+		slices.SortFunc(ts, func(a, b tok) int {
+			return cmp.Or(cmp.Compare(max(a.at, 0), max(b.at, 0)), bytes.Compare(a.hash, b.hash))
+		})
 		for _, t := range ts {
 			hashes[id], times[id] = append(hashes[id], t.hash), append(times[id], t.at)
 		}
