@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,7 +170,9 @@ func (s *Store) Changes(ctx context.Context, limit int) (out []model.Change, eve
 //
 // Each entry is recorded as announcing the chat of a consumed row whose id,
 // and a colon, its EventID starts with, so that an erasure of the chat
-// deletes it.
+// deletes it; an entry of a chat deleted since Changes read it is not
+// written (the chat's rows are held until the commit, so an erasure
+// cannot slip in between).
 func (s *Store) ConsumeChanges(ctx context.Context, through uint64, entries []model.OutboxEntry) error {
 	s.feedMu.Lock()
 	known := s.feedRead != nil
@@ -195,7 +198,20 @@ func (s *Store) ConsumeChanges(ctx context.Context, through uint64, entries []mo
 		if err != nil {
 			return err
 		}
-		return putOutbox(ctx, tx, entries, func(e *model.OutboxEntry) owner {
+		// The chats still there, held until the commit: an erasure either
+		// waits for these deliveries and deletes them, or went first and
+		// they are not written.
+		rows, err = tx.Query(ctx, `SELECT id FROM chats WHERE id = ANY($1) ORDER BY id FOR SHARE`, chats)
+		if err != nil {
+			return err
+		}
+		there, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		kept := make([]model.OutboxEntry, 0, len(entries))
+		owners := make([]owner, 0, len(entries))
+		for _, e := range entries {
 			best := ""
 			for _, c := range chats {
 				if len(c) > len(best) && strings.HasPrefix(e.EventID, c+":") {
@@ -203,10 +219,15 @@ func (s *Store) ConsumeChanges(ctx context.Context, through uint64, entries []mo
 				}
 			}
 			if best == "" {
-				return owner{}
+				kept, owners = append(kept, e), append(owners, owner{})
+				continue
 			}
-			return owner{chatID: &best}
-		})
+			if !slices.Contains(there, best) {
+				continue // the chat was deleted since its row was read
+			}
+			kept, owners = append(kept, e), append(owners, owner{chatID: &best})
+		}
+		return putOutbox(ctx, tx, kept, func(i int) owner { return owners[i] })
 	})
 	if err != nil {
 		return fmt.Errorf("pgstore: consume the change feed: %w", err)

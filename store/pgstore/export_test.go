@@ -41,3 +41,36 @@ func RunBatch(s *Store, ms []BatchMutate) []BatchResult {
 // Pool is the store's connection pool, for tests that write what no
 // method writes.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// ChunkCount is the number of file_chunks rows under id.
+func ChunkCount(s *Store, id string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM file_chunks WHERE file_id = $1`, id).Scan(&n)
+	return n, err
+}
+
+// BatchFile is one AddFile of a batch RunFileBatch commits.
+type BatchFile struct {
+	ChatID, RequestID string
+	File              model.File
+	Content           []byte
+	Fn                model.MutateFunc
+}
+
+// RunFileBatch commits fs in one batch, as the writer commits AddFiles it
+// found queued together.
+func RunFileBatch(s *Store, fs []BatchFile) []BatchResult {
+	ops := make([]*mutateOp, len(fs))
+	for i, f := range fs {
+		f.File.Size = int64(len(f.Content))
+		ops[i] = &mutateOp{ctx: context.Background(), id: f.ChatID, requestID: f.RequestID, fn: f.Fn,
+			file: &fileOp{f: f.File, chunks: [][]byte{f.Content}}, done: make(chan struct{})}
+	}
+	s.commitBatch(ops)
+	out := make([]BatchResult, len(ops))
+	for i, op := range ops {
+		<-op.done
+		out[i] = BatchResult{op.chat, op.evs, op.replayed, op.err}
+	}
+	return out
+}

@@ -54,7 +54,7 @@ func (s *Store) LeaveMessage(ctx context.Context, m model.LeftMessage, idn *mode
 		if err != nil {
 			return err
 		}
-		return putOutbox(ctx, tx, outbox, func(*model.OutboxEntry) owner { return owner{messageID: &m.ID} })
+		return putOutbox(ctx, tx, outbox, func(int) owner { return owner{messageID: &m.ID} })
 	})
 	if err != nil {
 		return fmt.Errorf("pgstore: leave message %s: %w", m.ID, err)
@@ -103,7 +103,7 @@ func (s *Store) AnswerMessage(ctx context.Context, id string, a model.Answer, ou
 		if outbox == nil {
 			return nil
 		}
-		return putOutbox(ctx, tx, outbox(m), func(*model.OutboxEntry) owner { return owner{messageID: &m.ID} })
+		return putOutbox(ctx, tx, outbox(m), func(int) owner { return owner{messageID: &m.ID} })
 	})
 	if err != nil {
 		return model.LeftMessage{}, fmt.Errorf("pgstore: answer left message %s: %w", id, err)

@@ -23,8 +23,8 @@ import (
 type owner struct{ chatID, messageID *string }
 
 // putOutbox writes entries to the outbox in one statement, ids in their
-// order. ownerOf names what each announces.
-func putOutbox(ctx context.Context, tx pgx.Tx, entries []model.OutboxEntry, ownerOf func(e *model.OutboxEntry) owner) error {
+// order. ownerOf names what entry i announces.
+func putOutbox(ctx context.Context, tx pgx.Tx, entries []model.OutboxEntry, ownerOf func(i int) owner) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -40,7 +40,7 @@ func putOutbox(ctx context.Context, tx pgx.Tx, entries []model.OutboxEntry, owne
 		if err != nil {
 			return fmt.Errorf("encode outbox entry %s: %w", e.EventID, err)
 		}
-		o := ownerOf(&e)
+		o := ownerOf(i)
 		subs = append(subs, &entries[i].Subscription)
 		chats, msgs = append(chats, o.chatID), append(msgs, o.messageID)
 		nexts, deads = append(nexts, e.NextAt), append(deads, e.DeadAt)

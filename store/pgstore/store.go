@@ -21,7 +21,8 @@ import (
 // Store is the event log in a PostgreSQL database. Its methods are safe for
 // concurrent use, also by several gateways on one database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool       *pgxpool.Pool
+	sessionKey []byte // signs session data; made once per database
 
 	ops       chan *mutateOp // to the writer
 	quit      chan struct{}  // closed by Close: the writer stops
@@ -33,6 +34,9 @@ type Store struct {
 	feedMu   sync.Mutex
 	feedRead []uint64      // the ids of the change rows Changes returned last (see ConsumeChanges)
 	poked    chan struct{} // closed when the feed's timer stopped
+
+	statsMu sync.Mutex
+	stats   Stats
 }
 
 // Open connects to the database at url (a PostgreSQL URL or key=value
@@ -46,7 +50,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: schema: %w", err)
 	}
-	s := &Store{pool: pool, ops: make(chan *mutateOp), quit: make(chan struct{}), done: make(chan struct{}),
+	key, err := loadSessionKey(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: session key: %w", err)
+	}
+	s := &Store{pool: pool, sessionKey: key, ops: make(chan *mutateOp), quit: make(chan struct{}), done: make(chan struct{}),
 		feed: make(chan struct{}, 1), poked: make(chan struct{})}
 	go s.write()
 	go s.pokeFeed()
@@ -69,20 +78,17 @@ func (s *Store) Close() error {
 // for its start key to another gateway's insert (which it then finds).
 const startRetries = 3
 
-// CreateChat stores a new chat and its first events (seqs from 1). When
-// StartKey was already used on the chat's deployment, nothing is written and
-// the chat it created is returned with existing = true. A chat id already
-// taken is ErrExists. Identities and tokens are not stored here yet: a
-// NewChat carrying one is refused rather than half written.
+// CreateChat stores a new chat and its first events (seqs from 1), with its
+// identity (created or replaced) and its visitor token when it has them.
+// When StartKey was already used on the chat's deployment, nothing is
+// written and the chat it created is returned with existing = true. A chat
+// id already taken is ErrExists.
 func (s *Store) CreateChat(ctx context.Context, n model.NewChat) (c model.Chat, existing bool, err error) {
 	if n.Chat.ID == "" {
 		return model.Chat{}, false, errors.New("pgstore: create chat: empty chat id")
 	}
 	if strings.ContainsFunc(n.Chat.ID, func(r rune) bool { return r < 0x20 }) {
 		return model.Chat{}, false, fmt.Errorf("pgstore: create chat: id %q holds a control character", n.Chat.ID)
-	}
-	if n.Identity != nil || len(n.TokenHash) > 0 {
-		return model.Chat{}, false, fmt.Errorf("pgstore: create chat %s: identities and tokens are not stored on PostgreSQL yet", n.Chat.ID)
 	}
 	for attempt := range startRetries {
 		c, existing, err = s.createChat(ctx, n, attempt > 0)
@@ -136,8 +142,9 @@ func (s *Store) createChat(ctx context.Context, n model.NewChat, raced bool) (c 
 	if err != nil {
 		return model.Chat{}, false, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO chats (id, deployment, start_key, last_seq, record) VALUES ($1, $2, $3, $4, $5)`,
-		ch.ID, ch.Deployment, startKey, int64(ch.LastSeq), record)
+	_, err = tx.Exec(ctx, `INSERT INTO chats (id, deployment, start_key, last_seq, record, open, identity_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		ch.ID, ch.Deployment, startKey, int64(ch.LastSeq), record, ch.State != model.StateEnded, nullable(ch.IdentityID))
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		// A retry of a start with the same chat id may be told of either
 		// index: look again once for the start key before calling the id
@@ -152,6 +159,17 @@ func (s *Store) createChat(ctx context.Context, n model.NewChat, raced bool) (c 
 	}
 	if err := insertEvents(ctx, tx, ch.ID, evs, bodies, ""); err != nil {
 		return model.Chat{}, false, err
+	}
+	if n.Identity != nil {
+		if err := putIdentity(ctx, tx, *n.Identity); err != nil {
+			return model.Chat{}, false, fmt.Errorf("put identity %s: %w", n.Identity.ID, err)
+		}
+	}
+	if len(n.TokenHash) > 0 {
+		tok := model.Token{Kind: "visitor", ChatID: ch.ID, IdentityID: ch.IdentityID, CreatedAt: ch.CreatedAt}
+		if err := putToken(ctx, tx, n.TokenHash, tok); err != nil {
+			return model.Chat{}, false, fmt.Errorf("put token: %w", err)
+		}
 	}
 	feed := s.feedOn.Load() && len(evs) > 0
 	if feed {

@@ -146,20 +146,6 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-// TestIdentityRefused: a chat start carrying an identity or a token is
-// refused whole while this store keeps neither.
-func TestIdentityRefused(t *testing.T) {
-	s, _ := openTest(t)
-	n := chat("i1", "")
-	n.TokenHash = []byte("hash")
-	if _, _, err := s.CreateChat(context.Background(), n); err == nil {
-		t.Fatal("a start with a token was accepted and the token dropped")
-	}
-	if _, err := s.Chat(context.Background(), "i1"); err == nil {
-		t.Fatal("a refused start stored its chat")
-	}
-}
-
 // TestConcurrentRetries: attempts of one request racing on one chat, as a
 // client's retry reaching another gateway while the first attempt runs,
 // append once; the others are answered with its events.

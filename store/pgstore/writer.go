@@ -31,11 +31,21 @@ type mutateOp struct {
 	id, requestID string
 	fn            model.MutateFunc
 
+	file *fileOp // AddFile, AddStagedFile: the file written with the op's events
+
 	chat     model.Chat
 	evs      []model.Event
 	replayed bool
 	err      error
 	done     chan struct{}
+}
+
+// fileOp is the file an AddFile or AddStagedFile writes in the transaction
+// that appends its FileUploaded event.
+type fileOp struct {
+	f      model.File
+	staged bool     // the content is staged under f.ID: adopt it
+	chunks [][]byte // else the content, in chunks of FileChunk bytes
 }
 
 // Mutate locks chat id's row, applies fn to its record, stores the record
@@ -49,7 +59,12 @@ type mutateOp struct {
 // returns once that transaction committed. fn may run more than once (when
 // the database aborts a transaction for a deadlock, it runs again).
 func (s *Store) Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error) {
-	op := &mutateOp{ctx: ctx, id: id, requestID: requestID, fn: fn, done: make(chan struct{})}
+	return s.submit(&mutateOp{ctx: ctx, id: id, requestID: requestID, fn: fn, done: make(chan struct{})})
+}
+
+// submit hands op to the writer and waits for its commit.
+func (s *Store) submit(op *mutateOp) (c model.Chat, evs []model.Event, replayed bool, err error) {
+	ctx := op.ctx
 	select {
 	case s.ops <- op:
 	case <-s.quit:
@@ -108,8 +123,17 @@ func (s *Store) commitBatch(batch []*mutateOp) {
 	var err error
 	for range batchRetries {
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		start := time.Now()
 		err = s.runBatch(ctx, batch)
+		busy := time.Since(start)
 		cancel()
+		if err == nil {
+			s.statsMu.Lock()
+			s.stats.Commits++
+			s.stats.Writes += uint64(len(batch))
+			s.stats.Busy += busy
+			s.statsMu.Unlock()
+		}
 		if !retryable(err) {
 			break
 		}
@@ -122,10 +146,22 @@ func (s *Store) commitBatch(batch []*mutateOp) {
 	}
 	for _, op := range batch {
 		if err != nil {
-			op.chat, op.evs, op.replayed, op.err = model.Chat{}, nil, false, fmt.Errorf("pgstore: mutate chat %s: %w", op.id, err)
+			op.chat, op.evs, op.replayed, op.err = model.Chat{}, nil, false, fmt.Errorf("pgstore: mutate chat %s: %w", op.id, opError(op, err))
 		}
 		close(op.done)
 	}
+}
+
+// opError is err, the failure of a transaction holding op alone, as the
+// caller is told of it: a file id another gateway's transaction took
+// between this one's check and its insert is ErrExists, as a file id taken
+// before is.
+func opError(op *mutateOp, err error) error {
+	var pe *pgconn.PgError
+	if op.file != nil && errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "files_pkey" {
+		return fmt.Errorf("%w: file %s", model.ErrExists, op.file.f.ID)
+	}
+	return err
 }
 
 // retryable is an abort the same transaction may not meet again.
@@ -138,6 +174,7 @@ func retryable(err error) bool {
 type batchChat struct {
 	record []byte // the record as last changed, JSON
 	last   uint64
+	open   bool // the record's chat has not ended
 	dirty  bool
 }
 
@@ -184,12 +221,23 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 	if err != nil {
 		return err
 	}
+	files, err := lockFiles(ctx, tx, batch)
+	if err != nil {
+		return err
+	}
 	var (
 		evChats, evRequests []*string
 		evSeqs              []int64
 		evBodies            [][]byte
 		feedChats           []string
 		feedRows            [][]byte
+		// agent_chats rows of the chats that ended
+		pastAgents, pastChats []string
+		pastEnded             []int64
+		// files rows, the staged ids they adopt, their chunks
+		fileIDs, fileChats, adopted, chunkFiles []string
+		fileRecords, chunkData                  [][]byte
+		chunkNs                                 []int32
 	)
 	feed := s.feedOn.Load()
 	for _, op := range batch {
@@ -216,6 +264,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 				continue
 			}
 		}
+		wasOpen := ch.State != model.StateEnded
 		add, err := op.fn(&ch)
 		if err != nil {
 			op.err = err
@@ -226,6 +275,13 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 		if err != nil {
 			op.err = fmt.Errorf("pgstore: mutate chat %s: %w", op.id, err)
 			continue
+		}
+		var fileRecord []byte
+		if op.file != nil {
+			if fileRecord, err = files.add(&ch, op.file, added); err != nil {
+				op.err = fmt.Errorf("pgstore: add file to chat %s: %w", op.id, err)
+				continue
+			}
 		}
 		record, err := json.Marshal(ch)
 		if err != nil {
@@ -241,7 +297,27 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 			feedChats, feedRows = append(feedChats, op.id), append(feedRows, row)
 		}
 		if len(added) > 0 || !slices.Equal(record, st.record) {
-			st.record, st.last, st.dirty = record, ch.LastSeq, true
+			st.record, st.last, st.open, st.dirty = record, ch.LastSeq, ch.State != model.StateEnded, true
+		}
+		if wasOpen && ch.State == model.StateEnded {
+			// Listed among its agents' past chats as it ends, as the
+			// bbolt store lists it: with the participants it ended with.
+			for _, p := range ch.Participants {
+				if p.ID != "" {
+					pastAgents, pastEnded, pastChats = append(pastAgents, p.ID), append(pastEnded, max(ch.EndedAt, 0)), append(pastChats, op.id)
+				}
+			}
+		}
+		if op.file != nil {
+			f := op.file
+			files.mark(f)
+			fileIDs, fileChats, fileRecords = append(fileIDs, f.f.ID), append(fileChats, op.id), append(fileRecords, fileRecord)
+			if f.staged {
+				adopted = append(adopted, f.f.ID)
+			}
+			for n, data := range f.chunks {
+				chunkFiles, chunkNs, chunkData = append(chunkFiles, f.f.ID), append(chunkNs, int32(n)), append(chunkData, data)
+			}
 		}
 		for i, ev := range added {
 			evChats = append(evChats, &op.id)
@@ -258,19 +334,37 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 		upIDs     []string
 		upRecords [][]byte
 		upLast    []int64
+		upOpen    []bool
 	)
 	for _, id := range ids {
 		if st := chats[id]; st != nil && st.dirty {
-			upIDs, upRecords, upLast = append(upIDs, id), append(upRecords, st.record), append(upLast, int64(st.last))
+			upIDs, upRecords, upLast, upOpen = append(upIDs, id), append(upRecords, st.record), append(upLast, int64(st.last)), append(upOpen, st.open)
 		}
 	}
 	if len(upIDs) == 0 {
 		return nil // nothing to write: the rollback releases the locks
 	}
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE chats SET record = u.record, last_seq = u.last_seq
-		FROM unnest($1::text[], $2::bytea[], $3::bigint[]) AS u(id, record, last_seq) WHERE chats.id = u.id`,
-		upIDs, upRecords, upLast)
+	// One statement for every record of the batch and the past chats of
+	// those that ended (a chat ending twice at one time is listed once).
+	b.Queue(`WITH up AS (
+			UPDATE chats SET record = u.record, last_seq = u.last_seq, open = u.open
+			FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::boolean[]) AS u(id, record, last_seq, open)
+			WHERE chats.id = u.id)
+		INSERT INTO agent_chats (agent_id, ended_at, chat_id)
+		SELECT * FROM unnest($5::text[], $6::bigint[], $7::text[]) ON CONFLICT DO NOTHING`,
+		upIDs, upRecords, upLast, upOpen, pastAgents, pastEnded, pastChats)
+	if len(fileIDs) > 0 {
+		// The files rows, adopting their staged content: the staged rows
+		// (locked by lockFiles) go, their chunks stay under the file's id.
+		b.Queue(`WITH adopted AS (DELETE FROM staged_files WHERE id = ANY($4::text[]))
+			INSERT INTO files (id, chat_id, record) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])`,
+			fileIDs, fileChats, fileRecords, adopted)
+	}
+	if len(chunkFiles) > 0 {
+		b.Queue(`INSERT INTO file_chunks (file_id, n, data) SELECT * FROM unnest($1::text[], $2::integer[], $3::bytea[])`,
+			chunkFiles, chunkNs, chunkData)
+	}
 	if len(evSeqs) > 0 {
 		b.Queue(`INSERT INTO events (chat_id, seq, request_id, body)
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[])`,
