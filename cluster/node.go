@@ -27,7 +27,7 @@ type Log interface {
 // Options configure a node.
 type Options struct {
 	Node   string // this node's name
-	NATS   string // NATS URL(s), comma-separated
+	NATS   string // NATS URL(s), comma-separated; "" for a node alone
 	Log    Log
 	Logger *slog.Logger
 	// Reconcile is how often the node asks the store for commits NATS did
@@ -111,6 +111,12 @@ func Join(o Options) (*Node, error) {
 	}
 	n := &Node{o: o, logger: o.Logger, remote: make(chan []model.Committed, 1024), quit: make(chan struct{}),
 		presence: map[string]announcement{}}
+	if o.NATS == "" {
+		// A node alone on a shared store: no peers to tell, but the same
+		// ordering of its own commits, which its store's concurrent
+		// transactions may hand over out of seq order.
+		return n, nil
+	}
 	nc, err := nats.Connect(o.NATS,
 		nats.Name("cxgate "+o.Node),
 		nats.NoEcho(), // a node has its own commits from the store already
@@ -158,6 +164,9 @@ func Join(o Options) (*Node, error) {
 // Announce starts announcing the agents connected to this node, as
 // localAgents lists them, until Close.
 func (n *Node) Announce(localAgents func() []string) {
+	if n.nc == nil {
+		return
+	}
 	n.wg.Add(1)
 	go n.announce(localAgents)
 }
@@ -165,8 +174,8 @@ func (n *Node) Announce(localAgents func() []string) {
 // Name is this node's name.
 func (n *Node) Name() string { return n.o.Node }
 
-// Connected reports whether the node reaches NATS now.
-func (n *Node) Connected() bool { return n.nc.IsConnected() }
+// Connected reports whether the node reaches NATS now (always, without).
+func (n *Node) Connected() bool { return n.nc == nil || n.nc.IsConnected() }
 
 // Close leaves the cluster: it stops announcing and closes the connection
 // after what it published was sent.
@@ -176,8 +185,10 @@ func (n *Node) Close() {
 	}
 	close(n.quit)
 	n.wg.Wait()
-	_ = n.nc.FlushTimeout(time.Second)
-	n.nc.Close()
+	if n.nc != nil {
+		_ = n.nc.FlushTimeout(time.Second)
+		n.nc.Close()
+	}
 }
 
 // Stats counts what crossed the node.
@@ -194,6 +205,9 @@ func (n *Node) Stats() Stats {
 }
 
 func (n *Node) publish(subject string, v any) {
+	if n.nc == nil {
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		n.logger.Error("cluster: encode", "subject", subject, "err", err)
@@ -213,6 +227,9 @@ const maxMessage = 512 << 10
 // most maxMessage (a write bigger than that alone goes alone; NATS refuses
 // it beyond its limit and the peers' reconcilers bring it).
 func (n *Node) publishCommits(ws []model.Committed) {
+	if n.nc == nil {
+		return
+	}
 	n.published.Add(1)
 	start, size := 0, 0
 	for i := range ws {

@@ -37,6 +37,10 @@ type Store struct {
 
 	statsMu sync.Mutex
 	stats   Stats
+
+	followMu     sync.RWMutex // held to send on follow, taken alone to close it
+	follow       chan *model.Batch
+	followClosed bool
 }
 
 // Open connects to the database at url (a PostgreSQL URL or key=value
@@ -68,6 +72,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
+		s.closeFollow()
 		<-s.poked
 		s.pool.Close()
 	})
@@ -187,6 +192,7 @@ func (s *Store) createChat(ctx context.Context, n model.NewChat, raced bool) (c 
 	if feed {
 		s.poke()
 	}
+	s.handOff([]model.Committed{{Chat: ch, Events: evs}})
 	return ch, false, nil
 }
 

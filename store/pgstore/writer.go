@@ -144,6 +144,15 @@ func (s *Store) commitBatch(batch []*mutateOp) {
 		}
 		return
 	}
+	if err == nil {
+		writes := make([]model.Committed, 0, len(batch))
+		for _, op := range batch {
+			if op.err == nil && !op.replayed {
+				writes = append(writes, model.Committed{Chat: op.chat, Events: op.evs})
+			}
+		}
+		s.handOff(writes)
+	}
 	for _, op := range batch {
 		if err != nil {
 			op.chat, op.evs, op.replayed, op.err = model.Chat{}, nil, false, fmt.Errorf("pgstore: mutate chat %s: %w", op.id, opError(op, err))
