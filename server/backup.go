@@ -14,6 +14,10 @@ import (
 // ErrBackupBusy refuses a second backup while one is being sent.
 var ErrBackupBusy = bus.Reject(http.StatusConflict, "backup_in_progress", "A backup is already being made; retry when it is done.")
 
+// ErrBackupElsewhere refuses a backup of a store on PostgreSQL: the
+// database's own tools (pg_dump, a standby, point-in-time recovery) back it up.
+var ErrBackupElsewhere = bus.Reject(http.StatusNotImplemented, "backup_elsewhere", "The store is on PostgreSQL: back it up with the database's own tools (pg_dump, a standby).")
+
 // backup copies the store, as of one committed transaction, into a temporary
 // file in the data directory and hands it out to be streamed. The copy is
 // made at disk speed so that the read transaction it needs is short: bbolt
@@ -22,6 +26,9 @@ var ErrBackupBusy = bus.Reject(http.StatusConflict, "backup_in_progress", "A bac
 // even by a crash) and its space is freed when the stream closes it. One
 // backup at a time, so backups cannot fill the disk.
 func (s *Server) backup() (io.ReadCloser, int64, error) {
+	if s.store == nil {
+		return nil, 0, ErrBackupElsewhere
+	}
 	select {
 	case s.backups <- struct{}{}:
 	default:

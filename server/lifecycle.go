@@ -13,8 +13,8 @@ func (s *Server) registerLifecycle(o lifecycle.Options) error {
 	if o.Logger == nil {
 		o.Logger = s.logger
 	}
-	o.LinkKey = s.store.SessionKey()
-	data, err := lifecycle.Register(s.bus, s.store, s.engine, s.hooks, o)
+	o.LinkKey = s.db.SessionKey()
+	data, err := lifecycle.Register(s.bus, s.db, s.engine, s.hooks, o)
 	if err != nil {
 		return err
 	}

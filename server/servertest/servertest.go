@@ -113,8 +113,10 @@ func Start(t testing.TB, o Options) *Gateway {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		// A test may close the store itself (readiness tests do).
-		if err := srv.Store().Check(); err != nil && !errors.Is(err, model.ErrClosed) {
-			t.Errorf("servertest: bbolt consistency: %v", err)
+		if st := srv.Store(); st != nil {
+			if err := st.Check(); err != nil && !errors.Is(err, model.ErrClosed) {
+				t.Errorf("servertest: bbolt consistency: %v", err)
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
