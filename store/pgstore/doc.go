@@ -47,6 +47,24 @@
 //	settings       name, value: "session_key", 32 random bytes made by the
 //	                   first Open of the database
 //
+// The directory, webhook deliveries and left messages (schema_directory.go):
+//
+//	directory      kind (deployments, queues, agents, webhooks), id, value
+//	                   (the admin API's JSON, kept as given)
+//	outbox         id (the delivery's, kept when it dies and is retried),
+//	                   dead (pending or a dead letter), subscription, next_at,
+//	                   dead_at, chat_id or message_id (what it announces, so an
+//	                   erasure finds it; neither for an erasure's notice),
+//	                   entry (the model.OutboxEntry as JSON); indexed by
+//	                   subscription and due time among the pending ones
+//	change_feed    id (write order), chat_id, change (the model.Change as
+//	                   JSON): a row per write that appended events while the
+//	                   feed is on, in that write's transaction
+//	left_messages  id, deployment, identity_id, created_at, answered_at (null
+//	                   while open), record (the model.LeftMessage as JSON);
+//	                   indexed open by creation, answered by answer, and by
+//	                   identity
+//
 // Records and events are bytea holding the model's JSON as encoded, not
 // jsonb: jsonb refuses a string holding \u0000 (a visitor may send one) and
 // rewrites the raw JSON the model carries (userData, event data).
@@ -71,4 +89,25 @@
 // one the database refuses fails by itself. CreateChat is a
 // transaction of its own: starts are rare beside appends, and a start
 // racing another on its key needs the insert's unique index.
+//
+// # Change feed, outbox and lifecycle
+//
+// While SetChangeFeed is on, the writer writes the change rows of a batch
+// in one more statement of its transaction, and CreateChat in its own, so
+// a write's acknowledgement means its deliveries will be made. Row ids are
+// taken in write order, which is not quite commit order: ConsumeChanges
+// deletes the rows Changes returned, not every id below the last, so a row
+// that commits late is read next time instead of being lost. A gateway
+// pokes its ChangeFeedSignal after its own commits that wrote rows, and
+// every second while its feed is on, for the rows of other gateways.
+//
+// Retention and erasure delete a chat by deleting its row: events, tokens,
+// files, their chunks and past-chat rows go with it by their foreign keys
+// (and files' trigger), so it is whole or gone for every reader. Each sweep
+// step reads up to scan rows in one snapshot, then deletes in one short
+// transaction those still expired under their rows' locks. An erasure
+// deletes the identity's row first, so a LeaveMessage for it (which holds
+// that row FOR SHARE) either commits before and is erased, or finds the
+// identity gone; the feed's consumer holds the chats of the rows it
+// consumes FOR SHARE and writes no delivery for one erased meanwhile.
 package pgstore
