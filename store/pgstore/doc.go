@@ -1,9 +1,12 @@
-// Package pgstore is the event log on PostgreSQL: chats and their events in
-// a database several gateways share, behind the same promises as the bbolt
-// store (the store/logtest conformance suite). It owns its tables, their
-// schema version and the transactions that keep every chat's seqs
-// contiguous; it does not yet hold identities, tokens, files or the other
-// stores of package store.
+// Package pgstore is the store on PostgreSQL: chats and their events in a
+// database several gateways share, behind the same promises as the bbolt
+// store (the store/logtest conformance suite), with the records beside the
+// log: identities, visitor tokens, files (and uploads being staged), agent
+// statuses, the session key, the open chats and each agent's past chats. It
+// owns its tables, their schema version and the transactions that keep
+// every chat's seqs contiguous. It also holds the directory, the webhook
+// outbox and dead letters, the change feed and left messages, and sweeps
+// and erases by retention and on request.
 //
 // # Schema
 //
@@ -88,7 +91,31 @@
 // once); after any other failure each Mutate of the batch runs alone, so
 // one the database refuses fails by itself. CreateChat is a
 // transaction of its own: starts are rare beside appends, and a start
-// racing another on its key needs the insert's unique index.
+// racing another on its key needs the insert's unique index; it writes the
+// chat's identity and visitor token with it.
+//
+// The statement that writes a batch's records also keeps chats.open and
+// lists the chats that ended among their agents' past chats (agent_chats),
+// so a batch is still two statements, three or four when it holds files, one more while the change feed is on.
+//
+// # Files
+//
+// AddFile and AddStagedFile are Mutates carrying a file: they go through
+// the writer, so the file's FileUploaded event takes the chat's next seq
+// like any append and the file row commits with it. The batch locks the
+// staged rows it adopts (after the chats' rows, in id order) and checks the
+// file ids it writes are new. A file's content is in file_chunks, 64 KiB a
+// row: a staged upload writes a chunk per statement as it arrives and is
+// adopted by the batch deleting its staged_files row, without copying; a
+// FileReader reads a chunk per query, so neither an upload nor a download
+// holds more than a chunk. Staged content an upload left behind is deleted
+// by SweepStaged once older than StagedTTL; Open deletes none, since other
+// gateways may be uploading.
+//
+// Identities, tokens, agent statuses and the session key are single
+// statements on the pool, outside the writer: they touch no chat's seqs.
+// The session key is made by the first Open of a database (an insert that
+// does nothing when another Open's came first) and read by every one.
 //
 // # Change feed, outbox and lifecycle
 //

@@ -53,7 +53,8 @@ func ChunkCount(s *Store, id string) (int, error) {
 type BatchFile struct {
 	ChatID, RequestID string
 	File              model.File
-	Content           []byte
+	Content           []byte // unless Staged
+	Staged            bool   // the content is staged under File.ID
 	Fn                model.MutateFunc
 }
 
@@ -62,9 +63,11 @@ type BatchFile struct {
 func RunFileBatch(s *Store, fs []BatchFile) []BatchResult {
 	ops := make([]*mutateOp, len(fs))
 	for i, f := range fs {
-		f.File.Size = int64(len(f.Content))
-		ops[i] = &mutateOp{ctx: context.Background(), id: f.ChatID, requestID: f.RequestID, fn: f.Fn,
-			file: &fileOp{f: f.File, chunks: [][]byte{f.Content}}, done: make(chan struct{})}
+		fo := &fileOp{f: f.File, staged: f.Staged}
+		if !f.Staged {
+			fo.f.Size, fo.chunks = int64(len(f.Content)), [][]byte{f.Content}
+		}
+		ops[i] = &mutateOp{ctx: context.Background(), id: f.ChatID, requestID: f.RequestID, fn: f.Fn, file: fo, done: make(chan struct{})}
 	}
 	s.commitBatch(ops)
 	out := make([]BatchResult, len(ops))

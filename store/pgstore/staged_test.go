@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,4 +226,71 @@ func TestStagedFile_Empty(t *testing.T) {
 	if _, data, err := s.FileContent(ctx, w.ID()); err != nil || len(data) != 0 {
 		t.Fatalf("empty file: %d bytes, %v", len(data), err)
 	}
+}
+
+// TestStagedFile_AdoptedOnce: two adoptions of one staged file in a batch:
+// the first takes it, the second is ErrNotStaged.
+func TestStagedFile_AdoptedOnce(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	mustCreate(t, s, chat("c1", ""))
+	w := stage(t, s, []byte("once"))
+	f := model.File{ID: w.ID(), Size: w.Size()}
+	res := pgstore.RunFileBatch(s, []pgstore.BatchFile{
+		{ChatID: "c1", File: f, Staged: true, Fn: fileFn(10, nil)},
+		{ChatID: "c1", File: f, Staged: true, Fn: fileFn(10, nil)},
+	})
+	if res[0].Err != nil || !errors.Is(res[1].Err, pgstore.ErrNotStaged) {
+		t.Fatalf("adoptions: %v, %v; want the first only", res[0].Err, res[1].Err)
+	}
+	if _, data, err := s.FileContent(ctx, w.ID()); err != nil || string(data) != "once" {
+		t.Fatalf("adopted file: %q, %v", data, err)
+	}
+	if c, _ := s.Chat(ctx, "c1"); c.Files != 1 || c.LastSeq != 2 {
+		t.Fatalf("chat: Files %d, LastSeq %d; want 1 and 2", c.Files, c.LastSeq)
+	}
+}
+
+// TestStagedFile_DiscardRacesAdoption: an upload's Discard racing the
+// adoption of its content (another gateway's, a timeout's) leaves either
+// the whole file or nothing.
+func TestStagedFile_DiscardRacesAdoption(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	mustCreate(t, s, chat("c1", ""))
+	adopted := 0
+	for range 20 {
+		w := stage(t, s, bytes.Repeat([]byte("r"), 2*pgstore.FileChunk+3))
+		var (
+			wg     sync.WaitGroup
+			addErr error
+		)
+		wg.Go(func() {
+			_, _, _, addErr = s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, fileFn(100, nil))
+		})
+		wg.Go(func() {
+			if err := w.Discard(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Wait()
+		n, err := pgstore.ChunkCount(s, w.ID())
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case addErr == nil:
+			adopted++
+			if _, data, err := s.FileContent(ctx, w.ID()); err != nil || len(data) != int(w.Size()) || n != 3 {
+				t.Fatalf("adopted file: %d bytes in %d chunks, %v", len(data), n, err)
+			}
+		case errors.Is(addErr, pgstore.ErrNotStaged):
+			if n != 0 {
+				t.Fatalf("discarded content left %d chunks", n)
+			}
+		default:
+			t.Fatal(addErr)
+		}
+	}
+	wantStaged(t, s, 0, 0)
+	t.Logf("%d of 20 adopted before the discard", adopted)
 }
