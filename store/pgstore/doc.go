@@ -4,8 +4,9 @@
 // log: identities, visitor tokens, files (and uploads being staged), agent
 // statuses, the session key, the open chats and each agent's past chats. It
 // owns its tables, their schema version and the transactions that keep
-// every chat's seqs contiguous. The directory, the webhook outbox, the
-// change feed and left messages are not held here yet.
+// every chat's seqs contiguous. It also holds the directory, the webhook
+// outbox and dead letters, the change feed and left messages, and sweeps
+// and erases by retention and on request.
 //
 // # Schema
 //
@@ -49,6 +50,24 @@
 //	settings       name, value: "session_key", 32 random bytes made by the
 //	                   first Open of the database
 //
+// The directory, webhook deliveries and left messages (schema_directory.go):
+//
+//	directory      kind (deployments, queues, agents, webhooks), id, value
+//	                   (the admin API's JSON, kept as given)
+//	outbox         id (the delivery's, kept when it dies and is retried),
+//	                   dead (pending or a dead letter), subscription, next_at,
+//	                   dead_at, chat_id or message_id (what it announces, so an
+//	                   erasure finds it; neither for an erasure's notice),
+//	                   entry (the model.OutboxEntry as JSON); indexed by
+//	                   subscription and due time among the pending ones
+//	change_feed    id (write order), chat_id, change (the model.Change as
+//	                   JSON): a row per write that appended events while the
+//	                   feed is on, in that write's transaction
+//	left_messages  id, deployment, identity_id, created_at, answered_at (null
+//	                   while open), record (the model.LeftMessage as JSON);
+//	                   indexed open by creation, answered by answer, and by
+//	                   identity
+//
 // Records and events are bytea holding the model's JSON as encoded, not
 // jsonb: jsonb refuses a string holding \u0000 (a visitor may send one) and
 // rewrites the raw JSON the model carries (userData, event data).
@@ -77,7 +96,7 @@
 //
 // The statement that writes a batch's records also keeps chats.open and
 // lists the chats that ended among their agents' past chats (agent_chats),
-// so a batch is still two statements, three or four when it holds files.
+// so a batch is still two statements, three or four when it holds files, one more while the change feed is on.
 //
 // # Files
 //
@@ -97,4 +116,25 @@
 // statements on the pool, outside the writer: they touch no chat's seqs.
 // The session key is made by the first Open of a database (an insert that
 // does nothing when another Open's came first) and read by every one.
+//
+// # Change feed, outbox and lifecycle
+//
+// While SetChangeFeed is on, the writer writes the change rows of a batch
+// in one more statement of its transaction, and CreateChat in its own, so
+// a write's acknowledgement means its deliveries will be made. Row ids are
+// taken in write order, which is not quite commit order: ConsumeChanges
+// deletes the rows Changes returned, not every id below the last, so a row
+// that commits late is read next time instead of being lost. A gateway
+// pokes its ChangeFeedSignal after its own commits that wrote rows, and
+// every second while its feed is on, for the rows of other gateways.
+//
+// Retention and erasure delete a chat by deleting its row: events, tokens,
+// files, their chunks and past-chat rows go with it by their foreign keys
+// (and files' trigger), so it is whole or gone for every reader. Each sweep
+// step reads up to scan rows in one snapshot, then deletes in one short
+// transaction those still expired under their rows' locks. An erasure
+// deletes the identity's row first, so a LeaveMessage for it (which holds
+// that row FOR SHARE) either commits before and is erased, or finds the
+// identity gone; the feed's consumer holds the chats of the rows it
+// consumes FOR SHARE and writes no delivery for one erased meanwhile.
 package pgstore

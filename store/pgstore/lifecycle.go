@@ -175,7 +175,7 @@ func (s *Store) SweepChats(ctx context.Context, p model.SweepPolicy, after strin
 	var r model.Removed
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		r = model.Removed{}
-		chats, err := lockChats(ctx, tx, `SELECT id, record, last_seq FROM chats WHERE id = ANY($1) ORDER BY id FOR UPDATE`, expired)
+		chats, err := queryChats(ctx, tx, `SELECT id, record, last_seq FROM chats WHERE id = ANY($1) ORDER BY id FOR UPDATE`, expired)
 		if err != nil {
 			return err
 		}
@@ -217,7 +217,7 @@ func scanChats(ctx context.Context, tx pgx.Tx, after string, scan int) (chats []
 	if scan <= 0 {
 		return nil, false, nil
 	}
-	chats, err = lockChats(ctx, tx, `SELECT id, record, last_seq FROM chats WHERE id > $1 ORDER BY id LIMIT $2`, after, scan+1)
+	chats, err = queryChats(ctx, tx, `SELECT id, record, last_seq FROM chats WHERE id > $1 ORDER BY id LIMIT $2`, after, scan+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -227,8 +227,8 @@ func scanChats(ctx context.Context, tx pgx.Tx, after string, scan int) (chats []
 	return chats, false, nil
 }
 
-// lockChats decodes the chats sql selects (id, record, last_seq).
-func lockChats(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]model.Chat, error) {
+// queryChats decodes the chats sql selects (id, record, last_seq).
+func queryChats(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]model.Chat, error) {
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
@@ -507,7 +507,10 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(model
 			return fmt.Errorf("delete identity: %w", err)
 		}
 		r.Identities = int(tag.RowsAffected())
-		rows, err := tx.Query(ctx, `SELECT id FROM chats WHERE identity_id = $1 ORDER BY id COLLATE "C" FOR UPDATE`, id)
+		// Locked in the order the writer locks chats in, so neither waits
+		// on the other in a circle; listed in byte order, as the bbolt
+		// store lists them.
+		rows, err := tx.Query(ctx, `SELECT id FROM chats WHERE identity_id = $1 ORDER BY id FOR UPDATE`, id)
 		if err != nil {
 			return err
 		}
@@ -515,6 +518,7 @@ func (s *Store) EraseIdentity(ctx context.Context, id string, notices func(model
 		if err != nil {
 			return err
 		}
+		slices.Sort(chatIDs)
 		if err := deleteChats(ctx, tx, chatIDs, r); err != nil {
 			return err
 		}

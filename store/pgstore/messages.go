@@ -3,11 +3,9 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cxgate/cxgate/model"
 )
@@ -17,7 +15,8 @@ import (
 // anonymous identity made for the visitor). Without idn, the message's
 // identity must exist: one erased since the caller read it is ErrNotFound,
 // so that an erasure leaves no message behind (the identity's row is held
-// until the commit, and EraseIdentity deletes that row first).
+// until the commit, and EraseIdentity deletes that row first). A message id
+// already taken is ErrExists.
 func (s *Store) LeaveMessage(ctx context.Context, m model.LeftMessage, idn *model.Identity, outbox []model.OutboxEntry) error {
 	if m.ID == "" || m.IdentityID == "" {
 		return fmt.Errorf("pgstore: left message without id or identity")
@@ -39,20 +38,23 @@ func (s *Store) LeaveMessage(ctx context.Context, m model.LeftMessage, idn *mode
 				return fmt.Errorf("write identity %s: %w", idn.ID, err)
 			}
 		}
+		// A message id already taken is told first, as the bbolt store
+		// does; the identity is checked after, still before the commit.
+		tag, err := tx.Exec(ctx, `INSERT INTO left_messages (id, deployment, identity_id, created_at, answered_at, record)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+			m.ID, m.Deployment, m.IdentityID, m.CreatedAt, answeredAt(&m), record)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: left message %s", model.ErrExists, m.ID)
+		}
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM identities WHERE id = $1 FOR SHARE)`, m.IdentityID).Scan(&exists); err != nil {
 			return err
 		}
 		if !exists {
 			return fmt.Errorf("%w: identity %s", model.ErrNotFound, m.IdentityID)
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO left_messages (id, deployment, identity_id, created_at, answered_at, record)
-			VALUES ($1, $2, $3, $4, $5, $6)`, m.ID, m.Deployment, m.IdentityID, m.CreatedAt, answeredAt(&m), record)
-		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
-			return fmt.Errorf("%w: left message %s", model.ErrExists, m.ID)
-		}
-		if err != nil {
-			return err
 		}
 		return putOutbox(ctx, tx, outbox, func(int) owner { return owner{messageID: &m.ID} })
 	})

@@ -29,6 +29,9 @@ func TestLeftMessages_Order(t *testing.T) {
 	if err := s.LeaveMessage(ctx, model.LeftMessage{ID: "a", IdentityID: "max"}, nil, nil); !errors.Is(err, model.ErrExists) {
 		t.Errorf("a second message a: %v", err)
 	}
+	if err := s.LeaveMessage(ctx, model.LeftMessage{ID: "a", IdentityID: "nobody"}, nil, nil); !errors.Is(err, model.ErrExists) {
+		t.Errorf("a second message a of an unknown identity: %v, want ErrExists first", err)
+	}
 	if err := s.LeaveMessage(ctx, model.LeftMessage{ID: "d", IdentityID: "nobody"}, nil, nil); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("a message of an unknown identity: %v", err)
 	}

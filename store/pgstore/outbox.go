@@ -196,8 +196,13 @@ func (s *Store) ListOutbox(ctx context.Context, state model.OutboxState, after u
 	if err := s.open(); err != nil {
 		return nil, err
 	}
-	list, err := queryEntries(ctx, s.pool, `SELECT id, entry FROM outbox WHERE dead = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		dead, int64(after), limit)
+	// The state is in the statement's text, not a parameter, so the dead
+	// letters are read from their partial index.
+	sql := `SELECT id, entry FROM outbox WHERE NOT dead AND id > $1 ORDER BY id LIMIT $2`
+	if dead {
+		sql = `SELECT id, entry FROM outbox WHERE dead AND id > $1 ORDER BY id LIMIT $2`
+	}
+	list, err := queryEntries(ctx, s.pool, sql, int64(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list %s outbox: %w", state, s.closedOr(err))
 	}
@@ -241,13 +246,15 @@ func clampID(id uint64) int64 {
 }
 
 // OutboxDepth counts the pending and the dead entries, as last committed:
-// one pass over the outbox's partial indexes. After Close it returns
+// a pass over each of the outbox's partial indexes. After Close it returns
 // ErrClosed.
 func (s *Store) OutboxDepth(ctx context.Context) (pending, dead int, err error) {
 	if err := s.open(); err != nil {
 		return 0, 0, err
 	}
-	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE NOT dead), count(*) FILTER (WHERE dead) FROM outbox`).Scan(&pending, &dead)
+	// Two subqueries rather than one filtered count: each can read its
+	// own partial index.
+	err = s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox WHERE NOT dead), (SELECT count(*) FROM outbox WHERE dead)`).Scan(&pending, &dead)
 	if err != nil {
 		return 0, 0, fmt.Errorf("pgstore: outbox depth: %w", s.closedOr(err))
 	}
