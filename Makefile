@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 
-.PHONY: run test lint fmt-check bench fuzz build clean
+.PHONY: run test lint fmt-check bench fuzz build clean cluster cluster-stop
 
 ## run: start the gateway with the demo setup on ./data
 run:
@@ -12,6 +12,15 @@ run:
 ## build: compile the binary into bin/cxgate
 build:
 	$(GO) build -o bin/cxgate ./cmd/cxgate
+
+## cluster: PostgreSQL, NATS and three gateways (demo setup) on this machine, in a temporary
+## directory; Ctrl-C stops them all (docs/cluster.md, scripts/cluster.sh)
+cluster:
+	GO=$(GO) ./scripts/cluster.sh start
+
+## cluster-stop: stop the cluster `make cluster` started, from another terminal
+cluster-stop:
+	./scripts/cluster.sh stop
 
 ## test: vet and the whole suite under the race detector (browser tests need chromium)
 test:

@@ -22,10 +22,12 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -136,6 +138,40 @@ func (s *Server) CreateDatabase(name string) (string, error) {
 	s.mu.Unlock()
 	return s.URL(name), nil
 }
+
+// databases numbers the databases Database makes, so their names are
+// unique within the test binary.
+var databases atomic.Int64
+
+// Database creates a database of its own for tb (named after the test, so
+// an external server's leftovers say where they came from) and returns its
+// URL; it is dropped when the test ends. It fails tb when it cannot be made.
+func (s *Server) Database(tb testing.TB) string {
+	tb.Helper()
+	name := fmt.Sprintf("%s_%d", strings.Trim(unsafeChars.ReplaceAllString(strings.ToLower(tb.Name()), "_"), "_"), databases.Add(1))
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	name = "t_" + name // PostgreSQL's names end at 63 bytes
+	u, err := s.CreateDatabase(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.mu.Lock()
+		s.created = slices.DeleteFunc(s.created, func(n string) bool { return n == name })
+		stopped := s.stopped
+		s.mu.Unlock()
+		if !stopped {
+			s.drop([]string{name})
+		}
+	})
+	return u
+}
+
+// unsafeChars are what a test's name may hold that a bare database name
+// may not.
+var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
 
 // Stop stops a server this package started at once (its data is thrown
 // away) and removes its directory; on an external server it drops the

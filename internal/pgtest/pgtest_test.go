@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,5 +165,29 @@ func TestBinDir(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("BinDir %s: %v", dir, err)
 		}
+	}
+}
+
+// TestDatabase: each call makes a database of its own, usable at once and
+// gone when its test ends.
+func TestDatabase(t *testing.T) {
+	t.Setenv(pgtest.EnvURL, "")
+	s := pgtest.New(t)
+	var first, second string
+	t.Run("sub/test with spaces", func(t *testing.T) {
+		first = s.Database(t)
+		second = s.Database(t)
+		if first == second {
+			t.Fatalf("two calls gave the same database %s", first)
+		}
+		for _, u := range []string{first, second} {
+			if got := query(t, u, "SELECT current_database()"); !strings.HasPrefix(got, "t_") {
+				t.Errorf("database %q", got)
+			}
+		}
+	})
+	const count = "SELECT count(*)::text FROM pg_database WHERE datname LIKE 't\\_%'"
+	if n := query(t, s.URL("postgres"), count); n != "0" {
+		t.Fatalf("%s databases left after their test ended", n)
 	}
 }
