@@ -859,6 +859,12 @@ func (e *Engine) ApplyStatus(agentID string, status model.AgentStatus) {
 		a.absentSince = time.Time{}
 	}
 	e.mu.Unlock()
+	if a != nil && status == StatusOffline && e.leading() {
+		// The node that chose it requeued the agent's chats as its view
+		// had them; a chat this leader gave the agent meanwhile is
+		// requeued here (a no-op for chats the agent already left).
+		e.requeueAgentChats(context.Background(), agentID, "offline")
+	}
 	e.wake()
 }
 
