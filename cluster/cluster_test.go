@@ -29,8 +29,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var dbs sync.Map
-
 // database is a fresh database for t, shared by the stores t opens on it.
 func database(t *testing.T) string {
 	t.Helper()
