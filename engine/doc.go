@@ -17,6 +17,16 @@
 // turns away and its chats are queued again; [Engine.Stats] reads the view
 // for the operators' gauges.
 //
+// # Capacity
+//
+// An agent is given a chat (routed, accepted, transferred to it) only with
+// a seat reserved in the view first, so one engine never takes it beyond
+// MaxChats. Engines sharing one log (a cluster's nodes) do not see each
+// other's reservations: a log that is a [SeatedLog] refuses the write that
+// would, and the engine answers ErrAtCapacity. The router then leaves that
+// agent out until it looks again a second later, when its view has caught
+// up with the chats that filled the seats.
+//
 // # Goroutines
 //
 // The engine owns three. The dispatcher (started by Load) follows the log's

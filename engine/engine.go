@@ -41,6 +41,21 @@ type EventLog interface {
 	PastChats(ctx context.Context, agentID string, after model.PastCursor, limit int) ([]model.Chat, model.PastCursor, error)
 }
 
+// SeatedLog is a log that itself refuses to give an agent more chats than
+// its capacity: a PostgreSQL store shared by several engines (a cluster's
+// nodes, or two leaders overlapping at a change), where one engine's
+// reservations (agentState.reserve) do not see the others' assignments.
+// When the engine's log is one, every write that gives a chat to an agent
+// (a routed or accepted assignment, a transfer to an agent) goes through
+// MutateSeated with the agent's MaxChats; model.ErrNoSeat is ErrAtCapacity.
+// A log of one engine (the bbolt file) needs none: the reservations suffice.
+type SeatedLog interface {
+	// MutateSeated is Mutate that fails with model.ErrNoSeat, writing
+	// nothing, when after fn seat.Agent would be a connected, non-supervisor
+	// participant of more than seat.Max open chats of the whole log.
+	MutateSeated(ctx context.Context, id, requestID string, seat model.Seat, fn model.MutateFunc) (model.Chat, []model.Event, bool, error)
+}
+
 // Identities are visitors known across chats.
 type Identities interface {
 	Identity(ctx context.Context, id string) (model.Identity, error)
@@ -615,6 +630,25 @@ func (e *Engine) Mutate(ctx context.Context, chatID, requestID string, fn model.
 	c, evs, _, err := e.log.Mutate(ctx, chatID, requestID, fn)
 	if errors.Is(err, model.ErrNotFound) {
 		return c, nil, ErrNotFound
+	}
+	return c, evs, err
+}
+
+// mutateSeated is Mutate for a write that gives chatID to agent a: through
+// the log's MutateSeated when it is a SeatedLog. Its refusal is
+// ErrAtCapacity, wrapped with model.ErrNoSeat: the store knew of chats this
+// engine's view does not hold yet.
+func (e *Engine) mutateSeated(ctx context.Context, chatID string, a config.Agent, fn model.MutateFunc) (model.Chat, []model.Event, error) {
+	sl, ok := e.log.(SeatedLog)
+	if !ok {
+		return e.Mutate(ctx, chatID, "", fn)
+	}
+	c, evs, _, err := sl.MutateSeated(ctx, chatID, "", model.Seat{Agent: a.ID, Max: a.MaxChats}, fn)
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		return c, nil, ErrNotFound
+	case errors.Is(err, model.ErrNoSeat):
+		return c, nil, fmt.Errorf("%w: %w", ErrAtCapacity, err)
 	}
 	return c, evs, err
 }

@@ -42,12 +42,19 @@ func (e *Engine) route(ctx context.Context) {
 			return
 		case <-e.kick:
 		}
+		// Agents the store found full this round (SeatedLog): the view
+		// lacks chats they took on other nodes, and would pick them again
+		// at once. They are left out until the round after seatRecheck.
+		refused := map[string]bool{}
 		for ctx.Err() == nil && e.leading() {
-			chatID, agentID := e.nextAssignment()
+			chatID, agentID := e.nextAssignment(refused)
 			if chatID == "" {
 				break
 			}
 			err := e.assign(ctx, chatID, agentID, true)
+			if errors.Is(err, model.ErrNoSeat) {
+				refused[agentID] = true
+			}
 			// A chat taken or ended meanwhile, a seat taken meanwhile by a
 			// manual accept, or an agent gone offline: pick again.
 			if err != nil && !errors.Is(err, ErrAssigned) && !errors.Is(err, ErrEnded) && !errors.Is(err, ErrAtCapacity) &&
@@ -56,9 +63,17 @@ func (e *Engine) route(ctx context.Context) {
 				break // retried on the next wake
 			}
 		}
+		if len(refused) > 0 {
+			time.AfterFunc(seatRecheck, e.wake)
+		}
 		e.announcePositions()
 	}
 }
+
+// seatRecheck is how long routing leaves out an agent the store found full
+// while the view gave it a free seat: by then the view holds the chats that
+// filled it, or the seat is free again.
+const seatRecheck = time.Second
 
 // byUrgency orders queued chats: higher priority first, then the oldest.
 func byUrgency(a, b *model.Chat) int {
@@ -99,7 +114,8 @@ func canServe(a config.Agent, q config.Queue, c *model.Chat) bool {
 // nextAssignment picks the most urgent queued chat that an online agent can
 // take: priority first, then the oldest; the agent with the needed skills and
 // languages and the most free capacity, ties to the one free the longest.
-func (e *Engine) nextAssignment() (chatID, agentID string) {
+// Agents in skip are left out.
+func (e *Engine) nextAssignment(skip map[string]bool) (chatID, agentID string) {
 	cfg := e.Config()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -110,7 +126,7 @@ func (e *Engine) nextAssignment() (chatID, agentID string) {
 		}
 		var best *agentState
 		for _, a := range e.agents {
-			if a.status != StatusOnline || a.load() >= a.cfg.MaxChats || !canServe(a.cfg, q, c) {
+			if a.status != StatusOnline || a.load() >= a.cfg.MaxChats || skip[a.cfg.ID] || !canServe(a.cfg, q, c) {
 				continue
 			}
 			if best == nil || better(a, best) {
@@ -262,7 +278,7 @@ func (e *Engine) assign(ctx context.Context, chatID, agentID string, routed bool
 	}
 	now := e.now()
 	p := model.Participant{ID: agentCfg.ID, Name: agentCfg.Name, Kind: agentCfg.Kind, JoinedAt: now.UnixMilli()}
-	_, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
+	_, _, err := e.mutateSeated(ctx, chatID, agentCfg, func(c *model.Chat) ([]model.Event, error) {
 		switch c.State {
 		case model.StateEnded:
 			return nil, ErrEnded
@@ -409,7 +425,13 @@ func (e *Engine) Transfer(ctx context.Context, chatID string, from model.Partici
 		return model.Chat{}, ErrUnknownQueue
 	}
 	now := e.now().UnixMilli()
-	c, _, err := e.Mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
+	mutate := e.Mutate
+	if target != nil {
+		mutate = func(ctx context.Context, chatID, _ string, fn model.MutateFunc) (model.Chat, []model.Event, error) {
+			return e.mutateSeated(ctx, chatID, *target, fn)
+		}
+	}
+	c, _, err := mutate(ctx, chatID, "", func(c *model.Chat) ([]model.Event, error) {
 		if c.State == model.StateEnded {
 			return nil, ErrEnded
 		}

@@ -262,6 +262,18 @@ type NewChat struct {
 // Changes to c.ID and c.LastSeq are ignored: the store owns them.
 type MutateFunc func(c *Chat) ([]Event, error)
 
+// Seat is an agent and its capacity (config Agent.MaxChats): a write that
+// gives a chat to the agent names it, so that a store shared by several
+// gateways can refuse the write that would put the agent over capacity.
+type Seat struct {
+	Agent string
+	Max   int
+}
+
+// ErrNoSeat is returned by a seated write that would make its agent a
+// participant of more open chats than its Seat's Max.
+var ErrNoSeat = errors.New("store: the agent has no free seat")
+
 // File describes a file stored with a chat. Its content is kept beside it,
 // in its own bucket, so that checking who may read a file never loads it.
 type File struct {

@@ -61,7 +61,19 @@ func (s *Server) engineLog() engine.Log {
 	if s.cluster == nil || s.cluster.node == nil {
 		return s.db
 	}
-	return followCluster{backend: s.db, node: s.cluster.node}
+	f := followCluster{backend: s.db, node: s.cluster.node}
+	if sl, ok := s.db.(engine.SeatedLog); ok {
+		return seatedFollowCluster{f, sl}
+	}
+	return f
+}
+
+// seatedFollowCluster is followCluster over a store that checks agents'
+// seats (PostgreSQL): the nodes' engines assign at once, and only the
+// store sees every seat.
+type seatedFollowCluster struct {
+	followCluster
+	engine.SeatedLog
 }
 
 // followCluster is the store whose Follow merges the other nodes' commits

@@ -68,6 +68,13 @@
 //	                   indexed open by creation, answered by answer, and by
 //	                   identity
 //
+// Beside the chats (schema_seats.go):
+//
+//	seats          agent_id, chat_id: an agent sitting in an open chat (a
+//	                   connected participant, not a supervisor), rewritten
+//	                   with the chat's record when that changes, deleted with
+//	                   the chat (MutateSeated)
+//
 // Records and events are bytea holding the model's JSON as encoded, not
 // jsonb: jsonb refuses a string holding \u0000 (a visitor may send one) and
 // rewrites the raw JSON the model carries (userData, event data).
@@ -96,7 +103,23 @@
 //
 // The statement that writes a batch's records also keeps chats.open and
 // lists the chats that ended among their agents' past chats (agent_chats),
-// so a batch is still two statements, three or four when it holds files, one more while the change feed is on.
+// so a batch is still two statements, three or four when it holds files,
+// one more while the change feed is on, two more when it changes who sits
+// in a chat (seats).
+//
+// # Seats
+//
+// Several engines may give chats to one agent at once (nodes accepting
+// while the leader routes, two leaders overlapping at a change), each
+// within the agent's capacity in its own view. MutateSeated is the store's
+// check over all of them: a Mutate that fails with model.ErrNoSeat when
+// after fn the agent would sit in more open chats than its capacity. It
+// runs through the writer alone in its transaction (seated writes are
+// assignments, rare beside appends) and, after the chat's row lock, takes
+// a transaction-scoped advisory lock of the agent, then counts its seats
+// rows: a seated write of another gateway for that agent committed before
+// the lock was granted, so the count sees it. One agent lock per
+// transaction, always after the row locks: no cycle.
 //
 // # Files
 //

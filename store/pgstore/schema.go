@@ -20,6 +20,7 @@ var migrations = []string{
 	migrationRecords,   // 2: identities, tokens, files, statuses, settings (schema_records.go)
 	migrationDirectory, // 3: directory, outbox, change feed, left messages (schema_directory.go)
 	migrationCluster,   // 4: what nodes share beyond the store interfaces (schema_cluster.go)
+	migrationSeats,     // 5: the agents sitting in each open chat (schema_seats.go)
 }
 
 // migrationLog is step 1.

@@ -165,6 +165,13 @@ func (s *Store) createChat(ctx context.Context, n model.NewChat, raced bool) (c 
 	if err := insertEvents(ctx, tx, ch.ID, evs, bodies, ""); err != nil {
 		return model.Chat{}, false, err
 	}
+	if seated := seatedAgents(&ch); len(seated) > 0 {
+		// A chat created with its agents (an import, a test) seats them
+		// unchecked: only MutateSeated refuses.
+		if _, err := tx.Exec(ctx, `INSERT INTO seats (agent_id, chat_id) SELECT unnest($1::text[]), $2`, seated, ch.ID); err != nil {
+			return model.Chat{}, false, fmt.Errorf("write seats: %w", err)
+		}
+	}
 	if n.Identity != nil {
 		if err := putIdentity(ctx, tx, *n.Identity); err != nil {
 			return model.Chat{}, false, fmt.Errorf("put identity %s: %w", n.Identity.ID, err)

@@ -31,7 +31,8 @@ type mutateOp struct {
 	id, requestID string
 	fn            model.MutateFunc
 
-	file *fileOp // AddFile, AddStagedFile: the file written with the op's events
+	file *fileOp     // AddFile, AddStagedFile: the file written with the op's events
+	seat *model.Seat // MutateSeated: the agent given the chat, checked against its capacity
 
 	chat     model.Chat
 	evs      []model.Event
@@ -60,6 +61,22 @@ type fileOp struct {
 // the database aborts a transaction for a deadlock, it runs again).
 func (s *Store) Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error) {
 	return s.submit(&mutateOp{ctx: ctx, id: id, requestID: requestID, fn: fn, done: make(chan struct{})})
+}
+
+// MutateSeated is Mutate for a write that gives chat id to seat.Agent: when
+// after fn the agent would sit (a connected participant, not a supervisor)
+// in more than seat.Max open chats, counting every chat of the database,
+// other gateways' included, it writes nothing and fails with
+// model.ErrNoSeat. A replayed request id is answered as by Mutate, without
+// a check.
+//
+// Seated writes of all gateways for one agent take turns on a lock of the
+// agent (a transaction-scoped advisory lock, taken after the chat's row
+// lock), so two of them never both take its last seat. Each runs through
+// the writer in a transaction of its own, in order with the Mutates around
+// it: assignments are rare beside appends.
+func (s *Store) MutateSeated(ctx context.Context, id, requestID string, seat model.Seat, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error) {
+	return s.submit(&mutateOp{ctx: ctx, id: id, requestID: requestID, fn: fn, seat: &seat, done: make(chan struct{})})
 }
 
 // submit hands op to the writer and waits for its commit.
@@ -105,7 +122,19 @@ func (s *Store) write() {
 				break more
 			}
 		}
-		s.commitBatch(batch)
+		// A seated op runs alone (its count of the agent's seats must see
+		// every seat before it committed), the runs of ops between the
+		// seated ones together, in arrival order.
+		for len(batch) > 0 {
+			n := 1
+			if batch[0].seat == nil {
+				for n < len(batch) && batch[n].seat == nil {
+					n++
+				}
+			}
+			s.commitBatch(batch[:n])
+			batch = batch[n:]
+		}
 	}
 }
 
@@ -185,6 +214,46 @@ type batchChat struct {
 	last   uint64
 	open   bool // the record's chat has not ended
 	dirty  bool
+
+	seated       []string // the agents sitting in the chat as last changed (seatedAgents)
+	seatsChanged bool     // an op changed seated: the seats rows are rewritten
+}
+
+// seatedAgents lists, sorted, the agents that sit in c: its connected
+// participants that are not supervisors, while it is open. These are the
+// seats rows of the chat.
+func seatedAgents(c *model.Chat) []string {
+	if c.State == model.StateEnded {
+		return nil
+	}
+	var out []string
+	for _, p := range c.Participants {
+		if p.ID != "" && p.Connected() && !p.Supervisor {
+			out = append(out, p.ID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// seatLockClass is the first key of the advisory locks of agents' seats
+// (the second is a hash of the agent's id): two keys, a space apart from
+// the one-key locks of the schema, the directory and the leadership.
+const seatLockClass = 0x63787374 // "cxst"
+
+// seatsTaken locks agent's seats for the rest of tx and counts the open
+// chats it sits in besides chatID. The count is a statement after the
+// lock's, so it sees every seat of the seated writes that held the lock
+// before.
+func seatsTaken(ctx context.Context, tx pgx.Tx, agent, chatID string) (int, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::integer, hashtext($2))`, int32(seatLockClass), agent); err != nil {
+		return 0, fmt.Errorf("lock seats of %s: %w", agent, err)
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM seats WHERE agent_id = $1 AND chat_id <> $2`, agent, chatID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count seats of %s: %w", agent, err)
+	}
+	return n, nil
 }
 
 // runBatch applies batch's ops in order in one transaction and commits it.
@@ -274,6 +343,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 			}
 		}
 		wasOpen := ch.State != model.StateEnded
+		seatedBefore := seatedAgents(&ch)
 		add, err := op.fn(&ch)
 		if err != nil {
 			op.err = err
@@ -284,6 +354,19 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 		if err != nil {
 			op.err = fmt.Errorf("pgstore: mutate chat %s: %w", op.id, err)
 			continue
+		}
+		seated := seatedAgents(&ch)
+		if op.seat != nil && slices.Contains(seated, op.seat.Agent) {
+			// After the chats' row locks, and alone in its batch (write):
+			// one agent's lock per transaction, so no cycle.
+			taken, err := seatsTaken(ctx, tx, op.seat.Agent, op.id)
+			if err != nil {
+				return err
+			}
+			if taken+1 > op.seat.Max {
+				op.err = fmt.Errorf("pgstore: mutate chat %s: %w: agent %s sits in %d other chats, at most %d", op.id, model.ErrNoSeat, op.seat.Agent, taken, op.seat.Max)
+				continue
+			}
 		}
 		var fileRecord []byte
 		if op.file != nil {
@@ -307,6 +390,10 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 		}
 		if len(added) > 0 || !slices.Equal(record, st.record) {
 			st.record, st.last, st.open, st.dirty = record, ch.LastSeq, ch.State != model.StateEnded, true
+			st.seated = seated
+			if !slices.Equal(seated, seatedBefore) {
+				st.seatsChanged = true
+			}
 		}
 		if wasOpen && ch.State == model.StateEnded {
 			// Listed among its agents' past chats as it ends, as the
@@ -350,6 +437,15 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 			upIDs, upRecords, upLast, upOpen = append(upIDs, id), append(upRecords, st.record), append(upLast, int64(st.last)), append(upOpen, st.open)
 		}
 	}
+	var seatChats, seatAgents, seatAgentChats []string // the chats whose seats are rewritten, and their rows
+	for _, id := range ids {
+		if st := chats[id]; st != nil && st.dirty && st.seatsChanged {
+			seatChats = append(seatChats, id)
+			for _, a := range st.seated {
+				seatAgents, seatAgentChats = append(seatAgents, a), append(seatAgentChats, id)
+			}
+		}
+	}
 	if len(upIDs) == 0 {
 		return nil // nothing to write: the rollback releases the locks
 	}
@@ -363,6 +459,14 @@ func (s *Store) runBatch(ctx context.Context, batch []*mutateOp) error {
 		INSERT INTO agent_chats (agent_id, ended_at, chat_id)
 		SELECT * FROM unnest($5::text[], $6::bigint[], $7::text[]) ON CONFLICT DO NOTHING`,
 		upIDs, upRecords, upLast, upOpen, pastAgents, pastEnded, pastChats)
+	if len(seatChats) > 0 {
+		// Only when a chat's seats changed (an assignment, a leave, an
+		// end): appends leave them alone.
+		b.Queue(`DELETE FROM seats WHERE chat_id = ANY($1::text[])`, seatChats)
+		if len(seatAgents) > 0 {
+			b.Queue(`INSERT INTO seats (agent_id, chat_id) SELECT * FROM unnest($1::text[], $2::text[])`, seatAgents, seatAgentChats)
+		}
+	}
 	if len(fileIDs) > 0 {
 		// The files rows, adopting their staged content: the staged rows
 		// (locked by lockFiles) go, their chunks stay under the file's id.
