@@ -59,6 +59,11 @@ type Event struct {
 	// ParticipantJoined is both messageReceived and agentConnected). A unit
 	// is delivered whole or not at all, so resuming by seq never splits it.
 	With []Event
+	// Restart marks a feed's answer to a position it cannot serve (a resync):
+	// the stream goes on from Seq, which may be below the position asked
+	// for (another node's or process's stream), and a subscriber takes it as
+	// its new position instead of skipping it as seen.
+	Restart bool
 }
 
 type command struct {

@@ -71,7 +71,7 @@ func (s *stream) after(pos uint64, limit int) []bus.Event {
 	defer s.mu.Unlock()
 	oldest := max(s.base, s.head-min(s.head, ringSize)) // position just before the first kept event
 	if pos < oldest || pos > s.head || pos == 0 {
-		return []bus.Event{{Name: Name + ".resync", Topic: s.topic, Seq: s.head,
+		return []bus.Event{{Name: Name + ".resync", Topic: s.topic, Seq: s.head, Restart: true,
 			Data: []byte(`{"reason":"resume position not available; reload listChats"}`)}}
 	}
 	n := min(int(s.head-pos), limit)

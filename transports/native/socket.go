@@ -254,7 +254,7 @@ func (s *session) Event(w *wssession.Writer, ev bus.Event) bool {
 // send writes the units not yet written, in order.
 func (s *session) send(w *wssession.Writer, units []bus.Event) bool {
 	for _, u := range units {
-		if u.Seq != 0 && u.Seq <= s.last {
+		if u.Seq != 0 && u.Seq <= s.last && !u.Restart {
 			continue
 		}
 		for _, ev := range append([]bus.Event{u}, u.With...) {

@@ -427,3 +427,24 @@ func TestSocket_SlowConsumer(t *testing.T) {
 	}
 	t.Logf("slow socket: %d events before close %d, %d after resuming from %d", len(before), code, len(after), last)
 }
+
+// TestSocket_AgentResumesFromAnotherStream: a position beyond this
+// process's stream (another node's, whose positions start higher) gets the
+// resync at this stream's lower position, and the events after it.
+func TestSocket_AgentResumesFromAnotherStream(t *testing.T) {
+	g := newTestGateway(t)
+	first := g.dialAgent(t, 0)
+	head := first.Expect("AgentService.resync").Seq
+	first.Close()
+	ann := g.dialAgent(t, head+1<<40) // far ahead: a position this process never gave out
+	resync := ann.Expect("AgentService.resync")
+	if resync.Seq != head {
+		t.Fatalf("resync at %d, want this stream's head %d", resync.Seq, head)
+	}
+	ann.Command("AgentService.setStatus", map[string]any{"status": "online"}).Resolved(t)
+	g.guest.Command("WebChatService.startChat", map[string]any{"nickname": "Rita"}).Resolved(t)
+	pushed := ann.Until(wiretest.Timeout, func(ev wiretest.Event) bool { return ev.Name == "AgentService.chatAssigned" })
+	if pushed[0].Seq != head+1 {
+		t.Errorf("first event after the resync at %d, want %d", pushed[0].Seq, head+1)
+	}
+}
