@@ -65,9 +65,14 @@ type gateway struct {
 
 func join(t *testing.T, name, url, natsURL string) *gateway {
 	t.Helper()
+	return joinWith(t, name, url, cluster.Options{NATS: natsURL, Reconcile: 200 * time.Millisecond, Announce: 200 * time.Millisecond})
+}
+
+func joinWith(t *testing.T, name, url string, o cluster.Options) *gateway {
+	t.Helper()
 	st := openStore(t, url)
-	n, err := cluster.Join(cluster.Options{Node: name, NATS: natsURL, Log: st,
-		Reconcile: 200 * time.Millisecond, Announce: 200 * time.Millisecond})
+	o.Node, o.Log = name, st
+	n, err := cluster.Join(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,5 +335,45 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting: %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestGapWaitsForThePeerBeforeTheStore(t *testing.T) {
+	url := database(t)
+	nats := natstest.Start(t)
+	// A long hold and no reconciler: only the peer's message can close the gap.
+	o := cluster.Options{NATS: nats, Reconcile: time.Hour, Hold: 5 * time.Second}
+	g1, g2 := joinWith(t, "n1", url, o), joinWith(t, "n2", url, o)
+	c1 := collect(g1)
+	go func() {
+		for b := range g2.out {
+			b.Done()
+		}
+	}()
+	create(t, g1, "chat-d")
+	c1.waitSeqs(t, "chat-d", 1)
+	// n2 commits seq 2 and publishes it only after n1 committed seq 3
+	// (two nodes writing one chat at once): n1 holds 3 back, then
+	// delivers 2 and 3 from NATS without reading the store.
+	c2, evs2, _, err := g2.st.Mutate(context.Background(), "chat-d", "", func(c *model.Chat) ([]model.Event, error) {
+		return []model.Event{{Type: model.EventMessage, Text: "from n2"}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan struct{})
+	go func() { defer close(sent); g1.send(t, "chat-d", "from n1") }() // answered once 3 is delivered
+	time.Sleep(100 * time.Millisecond)
+	c1.mu.Lock()
+	early := len(c1.seqs["chat-d"])
+	c1.mu.Unlock()
+	if early != 1 {
+		t.Fatalf("n1 delivered %d events before the gap closed, want 1", early)
+	}
+	g2.commit(c2, evs2)
+	c1.waitSeqs(t, "chat-d", 3)
+	<-sent
+	if f := g1.node.Stats().Filled; f != 0 {
+		t.Errorf("n1 read %d events from the store; the peer brought them", f)
 	}
 }

@@ -34,6 +34,11 @@ type Options struct {
 	// not bring; 2 s. Every fifth pass also looks for open chats it never
 	// heard of.
 	Reconcile time.Duration
+	// Hold is how long a chat's writes after a gap wait for the missing
+	// events from NATS before they are read from the store; 30 ms. Two
+	// nodes writing one chat within a message's flight make such gaps all
+	// the time, and a read each would cost the merger more than the wait.
+	Hold time.Duration
 	// Announce is how often the node announces its connected agents; 2 s.
 	// An announcement is stale after three of them.
 	Announce time.Duration
@@ -105,6 +110,9 @@ func Join(o Options) (*Node, error) {
 	}
 	if o.Reconcile <= 0 {
 		o.Reconcile = 2 * time.Second
+	}
+	if o.Hold <= 0 {
+		o.Hold = 30 * time.Millisecond
 	}
 	if o.Announce <= 0 {
 		o.Announce = 2 * time.Second
