@@ -25,6 +25,8 @@
 #                             else the newest /usr/lib/postgresql/*/bin)
 #   CXGATE_CLUSTER_DIR        parent of the temporary directory (default $TMPDIR or /tmp)
 #   CXGATE_CLUSTER_BIN        where the binaries and cluster.state go (default bin/ of the checkout)
+#   CXGATE_CLUSTER_ARGS       more arguments for every gateway, split on spaces (e.g.
+#                             "--config bench.yaml": scripts/cluster-bench.sh's agents, no limits)
 #   GO                        the go command (default go)
 #
 # The running cluster is recorded in bin/cluster.state (the script's pid and
@@ -40,6 +42,7 @@ ports=${CXGATE_CLUSTER_PORTS:-8081 8082 8083}
 nats_port=${CXGATE_CLUSTER_NATS_PORT:-4222}
 pg_port=${CXGATE_CLUSTER_PG_PORT:-55432}
 timeout=${CXGATE_CLUSTER_TIMEOUT:-30}
+read -r -a extra_args <<<"${CXGATE_CLUSTER_ARGS:-}"
 host=127.0.0.1
 
 say() { printf 'cluster: %s\n' "$*"; }
@@ -228,7 +231,7 @@ start() {
 		n=$((n + 1))
 		name=n$n
 		setsid "$bindir/cxgate" --addr "$host:$port" --data "$dir/$name" \
-			--postgres "$pg_url" --nats "$nats_url" --node "$name" >"$dir/$name.log" 2>&1 &
+			--postgres "$pg_url" --nats "$nats_url" --node "$name" ${extra_args[@]+"${extra_args[@]}"} >"$dir/$name.log" 2>&1 &
 		echo "$name $!" >>"$dir/pids"
 	done
 	say "waiting up to ${timeout}s for each gateway's /readyz"
