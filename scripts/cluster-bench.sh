@@ -15,9 +15,10 @@
 # Every gateway runs bin/cxgate with one configuration file this script
 # writes: the demo deployment, -agents agents of 99 chats each and no rate
 # limits (as cxgate-load's own gateway has), so that the store and the
-# cluster are what differ. PostgreSQL runs without fsync (as scripts/cluster.sh
-# starts it; its data is thrown away), bbolt with fsync: (a) is the durable
-# one. Everything it starts it stops, also on Ctrl-C; the temporary
+# cluster are what differ. Both stores sync: bbolt fdatasyncs each commit,
+# PostgreSQL runs with fsync on (CXGATE_CLUSTER_PG_FSYNC, default on here;
+# off is scripts/cluster.sh's own default), so every acknowledged message is
+# durable. Everything it starts it stops, also on Ctrl-C; the temporary
 # directory goes with it. The reports of each run and the gateways' logs are
 # kept in $CXGATE_BENCH_OUT.
 #
@@ -29,6 +30,7 @@
 #   CXGATE_BENCH_LP_RATE    -rate of the long-poll run (d) (default CXGATE_BENCH_RATE)
 #   CXGATE_BENCH_PORT       first of the ports used: PORT (a), PORT+1 (b), PORT+2..4 (c, d),
 #                           PORT+10 NATS, PORT+11 PostgreSQL (default 18180)
+#   CXGATE_CLUSTER_PG_FSYNC PostgreSQL's fsync (default on)
 #   CXGATE_BENCH_OUT        where the reports and logs go (default bin/cluster-bench of the checkout)
 #   GO                      the go command (default go)
 set -euo pipefail
@@ -180,7 +182,7 @@ stop_gateway "$gw_pid"
 say "starting PostgreSQL, NATS and three gateways (scripts/cluster.sh)"
 CXGATE_CLUSTER_PORTS="$((port + 2)) $((port + 3)) $((port + 4))" CXGATE_CLUSTER_NATS_PORT=$((port + 10)) \
 	CXGATE_CLUSTER_PG_PORT=$((port + 11)) CXGATE_CLUSTER_BIN=$bin CXGATE_CLUSTER_DIR=$work \
-	CXGATE_CLUSTER_ARGS="--config $cfg" GO=$GO "$root/scripts/cluster.sh" start >"$out/cluster.log" 2>&1 &
+	CXGATE_CLUSTER_PG_FSYNC=${CXGATE_CLUSTER_PG_FSYNC:-on} CXGATE_CLUSTER_ARGS="--config $cfg" GO=$GO "$root/scripts/cluster.sh" start >"$out/cluster.log" 2>&1 &
 cluster_pid=$!
 for i in $(seq 1200); do
 	grep -q '^cluster: running' "$out/cluster.log" && break
@@ -230,12 +232,12 @@ row() {
 		"| \($name) | \($what) | \($l.rate) | \($l.durable_per_s | round) | \($l.v2a.p50_ms | ms) / \($l.v2a.p99_ms | ms) | \($l.a2v.p50_ms | ms) / \($l.a2v.p99_ms | ms) | \([$e[]] | add // 0)\(if ($e | length) > 0 then " (" + ([$e | to_entries[] | "\(.key)=\(.value)"] | join(", ")) + ")" else "" end) | \($l.gateway_cores | f1) | \($l.aux_cores | f1) | \(.details.cpu.load.self_cores | f1) | \(.details.cpu.load.others_cores | f1) |"' "$f"
 }
 echo
-echo "cluster-bench: -visitors $visitors -agents $agents -duration $duration; visitors on sockets (ws) unless said; durable msg/s = acknowledged visitor sends + agent answers per second; CPU in cores: gateways summed and PostgreSQL+NATS (children included) from the first send to the end of the drain, clients and other processes over the whole phase"
+echo "cluster-bench: -visitors $visitors -agents $agents -duration $duration; visitors on sockets (ws) unless said; bbolt fdatasyncs each commit, PostgreSQL fsync=${CXGATE_CLUSTER_PG_FSYNC:-on}; durable msg/s = acknowledged visitor sends + agent answers per second; CPU in cores: gateways summed and PostgreSQL+NATS (children included) from the first send to the end of the drain, clients and other processes over the whole phase"
 echo
 echo "| run | configuration | rate | durable msg/s | visitor→agent p50 / p99 ms | agent→visitor p50 / p99 ms | errors, timeouts | gateway CPU | PG+NATS CPU | clients CPU | others CPU |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 row a "one gateway, bbolt (fsync)"
-row b "one gateway, PostgreSQL (fsync off), no NATS"
+row b "one gateway, PostgreSQL (fsync ${CXGATE_CLUSTER_PG_FSYNC:-on}), no NATS"
 row c "three gateways, PostgreSQL + NATS; visitors on n1/n2, agents on n3"
 row d "three gateways; long-poll visitors on n1, agents on n3: agent→visitor = n3 send → n1 long-poll"
 echo
