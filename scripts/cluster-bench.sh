@@ -25,9 +25,10 @@
 # Environment (the load generator's flags of the same names):
 #   CXGATE_BENCH_VISITORS   -visitors (default 100)
 #   CXGATE_BENCH_AGENTS     -agents (default 4)
-#   CXGATE_BENCH_RATE       -rate, visitor messages/s (default 2000)
+#   CXGATE_BENCH_RATE       -rate, visitor messages/s (default 1000)
 #   CXGATE_BENCH_DURATION   -duration (default 10s)
-#   CXGATE_BENCH_LP_RATE    -rate of the long-poll run (d) (default CXGATE_BENCH_RATE)
+#   CXGATE_BENCH_LP_RATE    -rate of the long-poll run (d) (default half CXGATE_BENCH_RATE: each long-poll
+#                           visitor sends one request at a time and falls behind sooner)
 #   CXGATE_BENCH_PORT       first of the ports used: PORT (a), PORT+1 (b), PORT+2..4 (c, d),
 #                           PORT+10 NATS, PORT+11 PostgreSQL (default 18180)
 #   CXGATE_CLUSTER_PG_FSYNC PostgreSQL's fsync (default on)
@@ -39,9 +40,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
 visitors=${CXGATE_BENCH_VISITORS:-100}
 agents=${CXGATE_BENCH_AGENTS:-4}
-rate=${CXGATE_BENCH_RATE:-2000}
+rate=${CXGATE_BENCH_RATE:-1000}
 duration=${CXGATE_BENCH_DURATION:-10s}
-lp_rate=${CXGATE_BENCH_LP_RATE:-$rate}
+lp_rate=${CXGATE_BENCH_LP_RATE:-$((rate / 2))}
 port=${CXGATE_BENCH_PORT:-18180}
 out=${CXGATE_BENCH_OUT:-$root/bin/cluster-bench}
 host=127.0.0.1

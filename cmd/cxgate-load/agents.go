@@ -270,7 +270,7 @@ func (a *agentClient) send() {
 						tr.aAck[r.id].Store(2)
 						a.f.errs.add("http_error", 1, "agent sendMessage: "+err.Error())
 					case rep.resolved:
-						tr.aAck[r.id].Store(1)
+						tr.acked(tr.aAck, r.id)
 					default:
 						tr.aAck[r.id].Store(2)
 						a.f.errs.add("rejected", 1, fmt.Sprintf("agent sendMessage: HTTP %d %s", rep.status, rep.code))

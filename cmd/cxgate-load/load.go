@@ -31,6 +31,35 @@ type tracker struct {
 	sent   atomic.Int64 // visitor messages sent
 	aSent  atomic.Int64 // agent answers sent
 	backlg atomic.Int64 // messages a visitor could not send in time (its queue was full)
+	// lastSend and lastAck are the unix nanos of the latest visitor send
+	// and the latest acknowledgement (either way): when the clients fall
+	// behind the schedule (long-poll visitors send one request at a time)
+	// the sending outlasts -duration, and rates must count that time.
+	lastSend, lastAck atomic.Int64
+}
+
+// latest raises v to now when now is later.
+func latest(v *atomic.Int64, now int64) {
+	for {
+		old := v.Load()
+		if now <= old || v.CompareAndSwap(old, now) {
+			return
+		}
+	}
+}
+
+// sending records visitor message id's send, now.
+func (t *tracker) sending(id int) {
+	now := time.Now().UnixNano()
+	t.vSend[id].Store(now)
+	t.sent.Add(1)
+	latest(&t.lastSend, now)
+}
+
+// acked records a resolved send in acks.
+func (t *tracker) acked(acks []atomic.Int32, id int) {
+	acks[id].Store(1)
+	latest(&t.lastAck, time.Now().UnixNano())
 }
 
 func newTracker(n int, reply bool, errs *errCounter) *tracker {
@@ -73,7 +102,7 @@ func (t *tracker) ack(acks []atomic.Int32, kind string, id int, v *fastjson.Valu
 		return
 	}
 	if string(v.GetStringBytes("status")) == "resolved" {
-		acks[id].Store(1)
+		t.acked(acks, id)
 		return
 	}
 	acks[id].Store(2)
@@ -145,7 +174,8 @@ type loadResult struct {
 	AckedV2A int `json:"acked_v2a"`
 	AckedA2V int `json:"acked_a2v"`
 	// DurablePerSec is (AckedV2A+AckedA2V) over the sending window.
-	DurablePerSec float64 `json:"durable_per_s"`
+	DurablePerSec float64       `json:"durable_per_s"`
+	DurableWindow time.Duration `json:"durable_window_ns"` // the window, or until the last acknowledgement if later
 	// CrossNode is set when visitors and agents are on different gateways.
 	CrossNode bool     `json:"cross_node,omitempty"`
 	Visitor   []string `json:"visitor_targets,omitempty"`
@@ -233,8 +263,7 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 				for id := range c.work {
 					buf = fmt.Appendf(buf[:0], `{"id":%d,"command":"WebChatService.sendMessage","options":{"message":"v%d hello, where is my order?","requestId":"%s-v%d"}}`,
 						cmdBase+id, id, tr.runID, id)
-					tr.vSend[id].Store(time.Now().UnixNano())
-					tr.sent.Add(1)
+					tr.sending(id)
 					if err := c.ws.write(buf); err != nil {
 						errs.add("socket_write", 1, "visitor: "+err.Error())
 						for id := range c.work { // drain: the scheduler never blocks
@@ -254,15 +283,14 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 				for id := range c.work {
 					body = fmt.Appendf(body[:0], `{"command":"WebChatService.sendMessage","options":{"message":"v%d hello, where is my order?","requestId":"%s-v%d"}}`,
 						id, tr.runID, id)
-					tr.vSend[id].Store(time.Now().UnixNano())
-					tr.sent.Add(1)
+					tr.sending(id)
 					r, err := c.vis.gw.command(c.vis.token, body, 15*time.Second)
 					switch {
 					case err != nil:
 						tr.vAck[id].Store(2)
 						errs.add("http_error", 1, "visitor sendMessage: "+err.Error())
 					case r.resolved:
-						tr.vAck[id].Store(1)
+						tr.acked(tr.vAck, id)
 					default:
 						tr.vAck[id].Store(2)
 						errs.add("rejected", 1, fmt.Sprintf("visitor sendMessage: HTTP %d %s", r.status, r.code))
@@ -364,10 +392,24 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	scheduled := next
 	st := stats()
 
-	// Drain: wait for what is in flight.
-	drainEnd := time.Now().Add(o.drain)
-	for time.Now().Before(drainEnd) && tr.pending(scheduled) > 0 {
+	// Drain: wait for what is in flight, -drain after the last send; the
+	// clients may still be sending what they queued (long-poll visitors
+	// send one request at a time), but not for more than another
+	// -duration.
+	schedEnd := time.Now()
+	for tr.pending(scheduled) > 0 {
+		from := schedEnd
+		if last := time.Unix(0, tr.lastSend.Load()); last.After(from) {
+			from = last
+		}
+		if now := time.Now(); now.After(schedEnd.Add(o.drain+o.duration)) || now.After(from.Add(o.drain)) {
+			break
+		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The sending time is until the last send when that came later.
+	if last := time.Duration(tr.lastSend.Load() - start.UnixNano()); last > window {
+		window = last
 	}
 	gcpu1, gcpuOK1 := g.cpu()
 	acpu1, acpuOK1 := g.auxCPU()
@@ -447,7 +489,10 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	res.Delivered, res.AnswersGot = len(v2a), len(a2v)
 	res.V2A, res.A2V = summarize(v2a), summarize(a2v)
 	secs := window.Seconds()
-	res.DurablePerSec = float64(res.AckedV2A+res.AckedA2V) / secs
+	// Durable messages over the time until the last acknowledgement when
+	// that came after the sending window.
+	res.DurableWindow = max(window, time.Duration(tr.lastAck.Load()-start.UnixNano()))
+	res.DurablePerSec = float64(res.AckedV2A+res.AckedA2V) / res.DurableWindow.Seconds()
 	rep.Details["load"] = res
 	if st != nil {
 		rep.Details["load_store"] = st
@@ -498,7 +543,7 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	}
 	if res.CrossNode {
 		rep.add(Figure{Phase: phase, Name: "durable messages/s (acknowledged, both ways)", Value: res.DurablePerSec, Unit: "msg/s", Verdict: "info",
-			Note: fmt.Sprintf("%d visitor sends + %d agent answers acknowledged in %.1fs", res.AckedV2A, res.AckedA2V, secs)})
+			Note: fmt.Sprintf("%d visitor sends + %d agent answers acknowledged in %.1fs", res.AckedV2A, res.AckedA2V, res.DurableWindow.Seconds())})
 	}
 	if res.AuxCores >= 0 {
 		rep.add(Figure{Phase: phase, Name: "PostgreSQL and NATS CPU while sending", Value: res.AuxCores, Unit: "cores", Verdict: "info",
