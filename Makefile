@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 
-.PHONY: run test lint fmt-check bench fuzz build clean cluster cluster-stop
+.PHONY: run test lint fmt-check bench bench-cluster fuzz build clean cluster cluster-stop
 
 ## run: start the gateway with the demo setup on ./data
 run:
@@ -21,6 +21,12 @@ cluster:
 ## cluster-stop: stop the cluster `make cluster` started, from another terminal
 cluster-stop:
 	./scripts/cluster.sh stop
+
+## bench-cluster: the load generator's load phase against one gateway on bbolt, one on
+## PostgreSQL and three sharing PostgreSQL and NATS, then long-poll across nodes: one table
+## (scripts/cluster-bench.sh; about a minute; needs postgresql and jq)
+bench-cluster:
+	GO=$(GO) ./scripts/cluster-bench.sh
 
 ## test: vet and the whole suite under the race detector (browser tests need chromium)
 test:

@@ -25,6 +25,10 @@
 #                             else the newest /usr/lib/postgresql/*/bin)
 #   CXGATE_CLUSTER_DIR        parent of the temporary directory (default $TMPDIR or /tmp)
 #   CXGATE_CLUSTER_BIN        where the binaries and cluster.state go (default bin/ of the checkout)
+#   CXGATE_CLUSTER_PG_FSYNC   PostgreSQL's fsync setting (default off: the data goes with the
+#                             directory; on for durable figures, as scripts/cluster-bench.sh does)
+#   CXGATE_CLUSTER_ARGS       more arguments for every gateway, split on spaces (e.g.
+#                             "--config bench.yaml": scripts/cluster-bench.sh's agents, no limits)
 #   GO                        the go command (default go)
 #
 # The running cluster is recorded in bin/cluster.state (the script's pid and
@@ -40,6 +44,8 @@ ports=${CXGATE_CLUSTER_PORTS:-8081 8082 8083}
 nats_port=${CXGATE_CLUSTER_NATS_PORT:-4222}
 pg_port=${CXGATE_CLUSTER_PG_PORT:-55432}
 timeout=${CXGATE_CLUSTER_TIMEOUT:-30}
+pg_fsync=${CXGATE_CLUSTER_PG_FSYNC:-off}
+read -r -a extra_args <<<"${CXGATE_CLUSTER_ARGS:-}"
 host=127.0.0.1
 
 say() { printf 'cluster: %s\n' "$*"; }
@@ -192,7 +198,7 @@ start() {
 	mkdir -p "$dir/pg"
 	echo "$bin" >"$dir/pg/bin"
 	if [ "$(id -u)" = 0 ]; then chown postgres: "$dir/pg"; fi
-	# No fsync: the cluster's data goes with the directory.
+	# No fsync by default: the cluster's data goes with the directory.
 	if ! as_pg "$bin/initdb" -D "$dir/pg/data" -U postgres --auth=trust --encoding=UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1; then
 		tail_log "$dir/initdb.log"
 		fail "initdb failed"
@@ -200,7 +206,7 @@ start() {
 	# setsid: Ctrl-C reaches this script only, which stops the gateways
 	# before the database they use.
 	if ! as_pg setsid "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w -t 60 \
-		-o "-p $pg_port -k $dir/pg -c listen_addresses=$host -c fsync=off -c max_connections=200" start >/dev/null; then
+		-o "-p $pg_port -k $dir/pg -c listen_addresses=$host -c fsync=$pg_fsync -c max_connections=200" start >/dev/null; then
 		tail_log "$dir/pg/log"
 		fail "PostgreSQL did not start"
 	fi
@@ -228,7 +234,7 @@ start() {
 		n=$((n + 1))
 		name=n$n
 		setsid "$bindir/cxgate" --addr "$host:$port" --data "$dir/$name" \
-			--postgres "$pg_url" --nats "$nats_url" --node "$name" >"$dir/$name.log" 2>&1 &
+			--postgres "$pg_url" --nats "$nats_url" --node "$name" ${extra_args[@]+"${extra_args[@]}"} >"$dir/$name.log" 2>&1 &
 		echo "$name $!" >>"$dir/pids"
 	done
 	say "waiting up to ${timeout}s for each gateway's /readyz"

@@ -65,6 +65,7 @@ type agentClient struct {
 	f     *fleet
 	idx   int
 	token string
+	gw    *gateway // where its socket is, and its HTTP answers go
 	ws    *wsConn
 	ctl   chan []byte // setup command replies
 
@@ -100,12 +101,13 @@ func connectFleet(g *gateway, n, httpConc int, errs *errCounter) (*fleet, error)
 		return nil, fmt.Errorf("%d agents wanted, %d agent tokens known (-agent-tokens)", n, len(g.agentTokens))
 	}
 	for i := range n {
-		ws, err := dialWS(g.wsURL, g.agentTokens[i], 0)
+		gw := g.agentGW(i)
+		ws, err := dialWS(gw.wsURL, g.agentTokens[i], 0)
 		if err != nil {
 			f.close()
 			return nil, fmt.Errorf("agent %d: %w", i, err)
 		}
-		a := &agentClient{f: f, idx: i, token: g.agentTokens[i], ws: ws, ctl: make(chan []byte, 4), signal: make(chan struct{}, 1)}
+		a := &agentClient{f: f, idx: i, token: g.agentTokens[i], gw: gw, ws: ws, ctl: make(chan []byte, 4), signal: make(chan struct{}, 1)}
 		f.agents = append(f.agents, a)
 		f.wg.Add(2)
 		go func() {
@@ -262,13 +264,13 @@ func (a *agentClient) send() {
 						r.chatID, r.id, tr.runID, r.id)
 					tr.aSend[r.id].Store(time.Now().UnixNano())
 					tr.aSent.Add(1)
-					rep, err := a.f.g.command(a.token, body, 15*time.Second)
+					rep, err := a.gw.command(a.token, body, 15*time.Second)
 					switch {
 					case err != nil:
 						tr.aAck[r.id].Store(2)
 						a.f.errs.add("http_error", 1, "agent sendMessage: "+err.Error())
 					case rep.resolved:
-						tr.aAck[r.id].Store(1)
+						tr.acked(tr.aAck, r.id)
 					default:
 						tr.aAck[r.id].Store(2)
 						a.f.errs.add("rejected", 1, fmt.Sprintf("agent sendMessage: HTTP %d %s", rep.status, rep.code))

@@ -15,17 +15,47 @@ type cpuSample struct {
 	at          time.Time
 	busy, total float64 // machine, seconds of CPU (all cores)
 	self        float64 // this process, seconds of CPU
-	gateway     float64 // the gateway's process, seconds of CPU, when gatewayOK
+	gateway     float64 // the gateway's processes, seconds of CPU, when gatewayOK
 	gatewayOK   bool
+	aux         float64 // the cluster's other processes with their children, when auxOK
+	auxOK       bool
 }
 
 // readCPU samples the CPU times; gatewayPID is the gateway's process when it
 // is not this one (0: none).
 func readCPU(gatewayPID int) cpuSample {
-	s := cpuSample{at: time.Now()}
+	var pids []int
 	if gatewayPID > 0 {
-		if g, err := procCPU(gatewayPID); err == nil {
-			s.gateway, s.gatewayOK = g, true
+		pids = []int{gatewayPID}
+	}
+	return readCPUs(pids, nil)
+}
+
+// readCPUs samples the CPU times with the gateways' summed (a cluster's
+// nodes) and, apart, the processes the gateways use (PostgreSQL, NATS) with
+// their children: PostgreSQL serves each connection from a process of its own.
+func readCPUs(gatewayPIDs, auxPIDs []int) cpuSample {
+	s := cpuSample{at: time.Now()}
+	if len(gatewayPIDs) > 0 {
+		s.gatewayOK = true
+		for _, pid := range gatewayPIDs {
+			g, err := procCPU(pid)
+			if err != nil {
+				s.gatewayOK = false
+				break
+			}
+			s.gateway += g
+		}
+	}
+	if len(auxPIDs) > 0 {
+		s.auxOK = true
+		for _, pid := range auxPIDs {
+			a, err := procTreeCPU(pid)
+			if err != nil {
+				s.auxOK = false
+				break
+			}
+			s.aux += a
 		}
 	}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
@@ -57,6 +87,8 @@ type cpuUse struct {
 	Self         float64 `json:"self_cores"`              // this process: gateway and clients when in-process
 	Gateway      float64 `json:"gateway_cores,omitempty"` // the gateway's own process, when it runs apart
 	GatewayKnown bool    `json:"gateway_known"`
+	Aux          float64 `json:"aux_cores,omitempty"` // -aux-pid processes (PostgreSQL, NATS) with their children
+	AuxKnown     bool    `json:"aux_known,omitempty"`
 	Others       float64 `json:"others_cores"` // every other process of the machine
 	Idle         float64 `json:"idle_cores"`
 }
@@ -72,7 +104,10 @@ func cpuBetween(a, b cpuSample, helper float64) cpuUse {
 	if a.gatewayOK && b.gatewayOK {
 		u.Gateway, u.GatewayKnown = (b.gateway-a.gateway)/wall, true
 	}
-	u.Others = max(0, (b.busy-a.busy-helper)/wall-u.Self-u.Gateway)
+	if a.auxOK && b.auxOK {
+		u.Aux, u.AuxKnown = (b.aux-a.aux)/wall, true
+	}
+	u.Others = max(0, (b.busy-a.busy-helper)/wall-u.Self-u.Gateway-u.Aux)
 	u.Idle = max(0, (b.total-a.total)-(b.busy-a.busy)) / wall
 	return u
 }

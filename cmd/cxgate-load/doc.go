@@ -42,6 +42,18 @@
 //   - longpoll: -longpolls long-polls parked at once, then one message in each
 //     chat; every poll must answer with its message.
 //
+// -target may list a cluster's gateways, comma-separated: the load phase's
+// agents connect to the last -agent-targets of them (default 1) and its
+// visitors round-robin to the others, so that every message crosses nodes;
+// the direction figures are then named "cross-node" (with -transport
+// longpoll, agent→visitor is an agent's send on one node reaching a
+// visitor's long-poll on another) and a "durable messages/s" figure counts
+// the sends the gateways acknowledged. -pid lists the gateways' processes
+// (CPU summed), -aux-pid PostgreSQL's postmaster and NATS (CPU with their
+// children, reported apart). The other phases use the first target.
+// scripts/cluster-bench.sh (make bench-cluster) runs it against one gateway
+// on bbolt, one on PostgreSQL and three nodes.
+//
 // The report is a table on stdout (figure, measured, target, ratio/verdict);
 // -json adds it as JSON. The CPU used by other processes during each phase is
 // reported too: on a shared 2-core machine it explains most outliers.

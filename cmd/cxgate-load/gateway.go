@@ -39,6 +39,43 @@ type gateway struct {
 	// started and stopped (the bare servers of the baselines), so that a
 	// phase does not count it as a neighbour's.
 	helperCPU float64
+	// With several -target URLs (a cluster's nodes): where the load
+	// phase's visitors and agents connect, round-robin. Both hold g alone
+	// otherwise; g itself is the first target.
+	visitorGWs, agentGWs []*gateway
+	pids                 []int // every -pid (CPU summed); pid is the first
+	auxPids              []int // -aux-pid: PostgreSQL, NATS
+}
+
+// visitorGW is the gateway of the load phase's visitor i.
+func (g *gateway) visitorGW(i int) *gateway { return g.visitorGWs[i%len(g.visitorGWs)] }
+
+// agentGW is the gateway of agent i.
+func (g *gateway) agentGW(i int) *gateway { return g.agentGWs[i%len(g.agentGWs)] }
+
+// multi reports whether the load phase spans several gateways.
+func (g *gateway) multi() bool {
+	return len(g.visitorGWs) > 1 || len(g.agentGWs) > 1 || g.visitorGWs[0] != g.agentGWs[0]
+}
+
+// cpuPIDs are the gateway processes whose CPU time counts.
+func (g *gateway) cpuPIDs() []int {
+	if len(g.pids) > 0 {
+		return g.pids
+	}
+	if g.pid > 0 {
+		return []int{g.pid}
+	}
+	return nil
+}
+
+// urls lists the gateways' base URLs.
+func urls(gs []*gateway) string {
+	s := make([]string, len(gs))
+	for i, g := range gs {
+		s[i] = g.base
+	}
+	return strings.Join(s, ",")
 }
 
 // startGatewayProc starts the gateway in a child process: the setup of
@@ -85,14 +122,39 @@ func (g *gateway) sockets() int {
 	return -1
 }
 
-// cpu is the gateway process's CPU time so far, s; false when it is this
-// process or unknown.
+// cpu is the gateway processes' CPU time so far, s, summed; false when it
+// is this process or unknown.
 func (g *gateway) cpu() (float64, bool) {
-	if g.pid <= 0 {
+	pids := g.cpuPIDs()
+	if len(pids) == 0 {
 		return 0, false
 	}
-	s, err := procCPU(g.pid)
-	return s, err == nil
+	var sum float64
+	for _, pid := range pids {
+		s, err := procCPU(pid)
+		if err != nil {
+			return 0, false
+		}
+		sum += s
+	}
+	return sum, true
+}
+
+// auxCPU is the -aux-pid processes' CPU time so far with their children, s;
+// false when there are none or one is unreadable.
+func (g *gateway) auxCPU() (float64, bool) {
+	if len(g.auxPids) == 0 {
+		return 0, false
+	}
+	var sum float64
+	for _, pid := range g.auxPids {
+		s, err := procTreeCPU(pid)
+		if err != nil {
+			return 0, false
+		}
+		sum += s
+	}
+	return sum, true
 }
 
 // agentToken is the token of in-process agent i.
@@ -137,18 +199,34 @@ func startGateway(o *options, logw io.Writer) (*gateway, error) {
 	return g, nil
 }
 
-// dialGateway reaches a running gateway at target.
+// dialGateway reaches the running gateways of -target: with several, the
+// agents go to the last -agent-targets, the visitors to the others.
 func dialGateway(o *options) (*gateway, error) {
-	u, err := url.Parse(o.target)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return nil, fmt.Errorf("-target %q: want http://HOST:PORT", o.target)
+	var gs []*gateway
+	for t := range strings.SplitSeq(o.target, ",") {
+		t = strings.TrimSpace(t)
+		u, err := url.Parse(t)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			return nil, fmt.Errorf("-target %q: want http://HOST:PORT", t)
+		}
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+		gs = append(gs, &gateway{addr: host, deployment: o.deployment, agentTokens: o.agentTokens})
 	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), "80")
+	g := gs[0]
+	g.pid, g.pids, g.auxPids = o.pid, o.pids, o.auxPids
+	if len(gs) > 1 {
+		if o.agentTargets >= len(gs) {
+			return nil, fmt.Errorf("-agent-targets %d leaves no -target for the visitors (%d targets)", o.agentTargets, len(gs))
+		}
+		cut := len(gs) - o.agentTargets
+		g.visitorGWs, g.agentGWs = gs[:cut], gs[cut:]
 	}
-	g := &gateway{addr: host, deployment: o.deployment, agentTokens: o.agentTokens, pid: o.pid}
-	g.init(o)
+	for _, x := range gs {
+		x.init(o)
+	}
 	return g, nil
 }
 
@@ -156,6 +234,12 @@ func (g *gateway) init(o *options) {
 	g.base = "http://" + g.addr
 	g.wsURL = "ws://" + g.addr + "/v1/ws"
 	g.hc = newHTTPClient(g.addr, max(1024, 2*o.visitors+o.httpConc+o.agents*o.agentConc+64))
+	if g.visitorGWs == nil {
+		g.visitorGWs = []*gateway{g}
+	}
+	if g.agentGWs == nil {
+		g.agentGWs = []*gateway{g}
+	}
 }
 
 // newHTTPClient is the one HTTP client configuration of every figure (the
@@ -174,6 +258,11 @@ func newHTTPClient(addr string, maxConns int) *fasthttp.HostClient {
 
 func (g *gateway) close() {
 	g.hc.CloseIdleConnections()
+	for _, x := range append(g.visitorGWs, g.agentGWs...) {
+		if x != g {
+			x.hc.CloseIdleConnections()
+		}
+	}
 	if g.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -233,7 +322,8 @@ type visitor struct {
 	idx    int
 	chatID string
 	token  string
-	seq    uint64 // the chat's last seq at start
+	seq    uint64   // the chat's last seq at start
+	gw     *gateway // where it started and connects
 }
 
 // startChat starts a chat for visitor idx.
@@ -252,7 +342,7 @@ func (g *gateway) startChat(idx int, tag string) (visitor, error) {
 	if err != nil {
 		return visitor{}, err
 	}
-	vis := visitor{idx: idx, chatID: string(v.GetStringBytes("chatId")), token: string(v.GetStringBytes("token")), seq: v.GetUint64("seq")}
+	vis := visitor{idx: idx, chatID: string(v.GetStringBytes("chatId")), token: string(v.GetStringBytes("token")), seq: v.GetUint64("seq"), gw: g}
 	if vis.token == "" || vis.chatID == "" {
 		return visitor{}, fmt.Errorf("startChat: no chatId or token in %s", r.data)
 	}
@@ -261,20 +351,30 @@ func (g *gateway) startChat(idx int, tag string) (visitor, error) {
 
 // startChats starts n chats with conc requests in flight.
 func (g *gateway) startChats(n, conc int, tag string) ([]visitor, error) {
+	return startChatsOn(func(int) *gateway { return g }, n, conc, tag)
+}
+
+// startChatsOn starts n chats, chat i on gateway on(i).
+func startChatsOn(on func(i int) *gateway, n, conc int, tag string) ([]visitor, error) {
 	out := make([]visitor, n)
 	err := parallel(n, conc, func(i int) error {
-		v, err := g.startChat(i, tag)
+		v, err := on(i).startChat(i, tag)
 		out[i] = v
 		return err
 	})
 	return out, err
 }
 
-// endChats ends the chats, ignoring failures (a chat may have ended already).
+// endChats ends the chats, each on the gateway it started on, ignoring
+// failures (a chat may have ended already).
 func (g *gateway) endChats(vs []visitor, conc int) {
 	_ = parallel(len(vs), conc, func(i int) error {
 		if vs[i].token != "" {
-			_, _ = g.command(vs[i].token, []byte(`{"command":"WebChatService.endChat"}`), 15*time.Second)
+			gw := vs[i].gw
+			if gw == nil {
+				gw = g
+			}
+			_, _ = gw.command(vs[i].token, []byte(`{"command":"WebChatService.endChat"}`), 15*time.Second)
 		}
 		return nil
 	})

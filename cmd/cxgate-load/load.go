@@ -31,6 +31,35 @@ type tracker struct {
 	sent   atomic.Int64 // visitor messages sent
 	aSent  atomic.Int64 // agent answers sent
 	backlg atomic.Int64 // messages a visitor could not send in time (its queue was full)
+	// lastSend and lastAck are the unix nanos of the latest visitor send
+	// and the latest acknowledgement (either way): when the clients fall
+	// behind the schedule (long-poll visitors send one request at a time)
+	// the sending outlasts -duration, and rates must count that time.
+	lastSend, lastAck atomic.Int64
+}
+
+// latest raises v to now when now is later.
+func latest(v *atomic.Int64, now int64) {
+	for {
+		old := v.Load()
+		if now <= old || v.CompareAndSwap(old, now) {
+			return
+		}
+	}
+}
+
+// sending records visitor message id's send, now.
+func (t *tracker) sending(id int) {
+	now := time.Now().UnixNano()
+	t.vSend[id].Store(now)
+	t.sent.Add(1)
+	latest(&t.lastSend, now)
+}
+
+// acked records a resolved send in acks.
+func (t *tracker) acked(acks []atomic.Int32, id int) {
+	acks[id].Store(1)
+	latest(&t.lastAck, time.Now().UnixNano())
 }
 
 func newTracker(n int, reply bool, errs *errCounter) *tracker {
@@ -73,7 +102,7 @@ func (t *tracker) ack(acks []atomic.Int32, kind string, id int, v *fastjson.Valu
 		return
 	}
 	if string(v.GetStringBytes("status")) == "resolved" {
-		acks[id].Store(1)
+		t.acked(acks, id)
 		return
 	}
 	acks[id].Store(2)
@@ -140,10 +169,24 @@ type loadResult struct {
 	A2V        summary        `json:"a2v"`
 	Timeouts   map[string]int `json:"timeouts"`
 	Lost       []string       `json:"lost,omitempty"` // the first messages never delivered
+	// AckedV2A and AckedA2V are the sends the gateway acknowledged
+	// (resolved): each is a durable message.
+	AckedV2A int `json:"acked_v2a"`
+	AckedA2V int `json:"acked_a2v"`
+	// DurablePerSec is (AckedV2A+AckedA2V) over the sending window.
+	DurablePerSec float64       `json:"durable_per_s"`
+	DurableWindow time.Duration `json:"durable_window_ns"` // the window, or until the last acknowledgement if later
+	// CrossNode is set when visitors and agents are on different gateways.
+	CrossNode bool     `json:"cross_node,omitempty"`
+	Visitor   []string `json:"visitor_targets,omitempty"`
+	Agent     []string `json:"agent_targets,omitempty"`
 	// GatewayCores is the gateway process's CPU use from the first send
 	// to the end of the drain, when it runs apart (-1 otherwise).
 	GatewayCores float64 `json:"gateway_cores"`
 	GatewayCPUus float64 `json:"gateway_cpu_us_per_visitor_message"` // its answer's included
+	// AuxCores is the -aux-pid processes' (PostgreSQL, NATS) CPU use over
+	// the same time, children included (-1 without them).
+	AuxCores float64 `json:"aux_cores"`
 }
 
 // visitorClient is one visitor of the conversation run.
@@ -160,7 +203,7 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	if n < 1 {
 		return fmt.Errorf("-rate × -duration sends nothing")
 	}
-	vs, err := g.startChats(o.visitors, 32, "load")
+	vs, err := startChatsOn(g.visitorGW, o.visitors, 32, "load")
 	if err != nil {
 		return fmt.Errorf("start chats: %w", err)
 	}
@@ -187,7 +230,7 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	switch o.transport {
 	case "ws":
 		err = parallel(len(clients), 32, func(i int) error {
-			ws, err := dialWS(g.wsURL, clients[i].vis.token, 0)
+			ws, err := dialWS(clients[i].vis.gw.wsURL, clients[i].vis.token, 0)
 			clients[i].ws = ws
 			return err
 		})
@@ -220,8 +263,7 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 				for id := range c.work {
 					buf = fmt.Appendf(buf[:0], `{"id":%d,"command":"WebChatService.sendMessage","options":{"message":"v%d hello, where is my order?","requestId":"%s-v%d"}}`,
 						cmdBase+id, id, tr.runID, id)
-					tr.vSend[id].Store(time.Now().UnixNano())
-					tr.sent.Add(1)
+					tr.sending(id)
 					if err := c.ws.write(buf); err != nil {
 						errs.add("socket_write", 1, "visitor: "+err.Error())
 						for id := range c.work { // drain: the scheduler never blocks
@@ -241,15 +283,14 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 				for id := range c.work {
 					body = fmt.Appendf(body[:0], `{"command":"WebChatService.sendMessage","options":{"message":"v%d hello, where is my order?","requestId":"%s-v%d"}}`,
 						id, tr.runID, id)
-					tr.vSend[id].Store(time.Now().UnixNano())
-					tr.sent.Add(1)
-					r, err := g.command(c.vis.token, body, 15*time.Second)
+					tr.sending(id)
+					r, err := c.vis.gw.command(c.vis.token, body, 15*time.Second)
 					switch {
 					case err != nil:
 						tr.vAck[id].Store(2)
 						errs.add("http_error", 1, "visitor sendMessage: "+err.Error())
 					case r.resolved:
-						tr.vAck[id].Store(1)
+						tr.acked(tr.vAck, id)
 					default:
 						tr.vAck[id].Store(2)
 						errs.add("rejected", 1, fmt.Sprintf("visitor sendMessage: HTTP %d %s", r.status, r.code))
@@ -266,7 +307,7 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 						return
 					default:
 					}
-					body, err := g.poll(c.vis.token, after, 2*time.Second)
+					body, err := c.vis.gw.poll(c.vis.token, after, 2*time.Second)
 					now := time.Now()
 					if err != nil {
 						errs.add("http_error", 1, "visitor poll: "+err.Error())
@@ -297,6 +338,7 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	progDone := make(chan struct{})
 	start := time.Now()
 	gcpu0, gcpuOK := g.cpu()
+	acpu0, acpuOK := g.auxCPU()
 	go func() {
 		defer close(progDone)
 		tick := time.NewTicker(o.progress)
@@ -350,12 +392,27 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	scheduled := next
 	st := stats()
 
-	// Drain: wait for what is in flight.
-	drainEnd := time.Now().Add(o.drain)
-	for time.Now().Before(drainEnd) && tr.pending(scheduled) > 0 {
+	// Drain: wait for what is in flight, -drain after the last send; the
+	// clients may still be sending what they queued (long-poll visitors
+	// send one request at a time), but not for more than another
+	// -duration.
+	schedEnd := time.Now()
+	for tr.pending(scheduled) > 0 {
+		from := schedEnd
+		if last := time.Unix(0, tr.lastSend.Load()); last.After(from) {
+			from = last
+		}
+		if now := time.Now(); now.After(schedEnd.Add(o.drain+o.duration)) || now.After(from.Add(o.drain)) {
+			break
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The sending time is until the last send when that came later.
+	if last := time.Duration(tr.lastSend.Load() - start.UnixNano()); last > window {
+		window = last
+	}
 	gcpu1, gcpuOK1 := g.cpu()
+	acpu1, acpuOK1 := g.auxCPU()
 	busy := time.Since(start)
 	close(stop)
 	<-progDone
@@ -368,7 +425,19 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 
 	// Account.
 	res := loadResult{Transport: o.transport, Visitors: len(vs), Agents: len(f.agents), Rate: o.rate, Window: window,
-		Sent: tr.sent.Load(), Answers: tr.aSent.Load(), Timeouts: map[string]int{}, GatewayCores: -1}
+		Sent: tr.sent.Load(), Answers: tr.aSent.Load(), Timeouts: map[string]int{}, GatewayCores: -1, AuxCores: -1,
+		CrossNode: g.multi()}
+	if res.CrossNode {
+		for _, x := range g.visitorGWs {
+			res.Visitor = append(res.Visitor, x.base)
+		}
+		for _, x := range g.agentGWs {
+			res.Agent = append(res.Agent, x.base)
+		}
+	}
+	if acpuOK && acpuOK1 {
+		res.AuxCores = (acpu1 - acpu0) / busy.Seconds()
+	}
 	if gcpuOK && gcpuOK1 {
 		res.GatewayCores = (gcpu1 - gcpu0) / busy.Seconds()
 		if res.Sent > 0 {
@@ -376,6 +445,12 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 		}
 	}
 	for i := range scheduled {
+		if tr.vAck[i].Load() == 1 {
+			res.AckedV2A++
+		}
+		if tr.aAck[i].Load() == 1 {
+			res.AckedA2V++
+		}
 		if tr.vAck[i].Load() >= 2 {
 			continue
 		}
@@ -413,6 +488,11 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 	v2a, a2v := tr.v2a.sorted(), tr.a2v.sorted()
 	res.Delivered, res.AnswersGot = len(v2a), len(a2v)
 	res.V2A, res.A2V = summarize(v2a), summarize(a2v)
+	secs := window.Seconds()
+	// Durable messages over the time until the last acknowledgement when
+	// that came after the sending window.
+	res.DurableWindow = max(window, time.Duration(tr.lastAck.Load()-start.UnixNano()))
+	res.DurablePerSec = float64(res.AckedV2A+res.AckedA2V) / res.DurableWindow.Seconds()
 	rep.Details["load"] = res
 	if st != nil {
 		rep.Details["load_store"] = st
@@ -420,25 +500,39 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 			Note: fmt.Sprintf("%.2f ms in the transaction per commit; writer busy %.0f%% of the time", st.BusyPerTxMs, 100*st.WriterBusyPart)})
 	}
 
-	secs := window.Seconds()
 	phase := "load/" + o.transport + "/agents-" + o.agentSend
+	// The direction names say when messages cross nodes; on one gateway
+	// they stay as they always were.
+	v2aName, a2vName := "visitor→agent", "agent→visitor"
+	if res.CrossNode {
+		phase += "/cross-node"
+		how := "socket"
+		if o.transport == "longpoll" {
+			how = "long-poll"
+		}
+		v2aName = "visitor→agent (" + how + " visitor, cross-node)"
+		a2vName = "agent→visitor (" + how + ", cross-node)"
+	}
 	p99Verdict, p99Note := "n/a", fmt.Sprintf("target applies at ≥ 5000 msg/s; ran at %.0f", o.rate)
 	if o.rate >= 5000 {
 		p99Verdict, p99Note = atMost(res.V2A.P99, 5), ""
 	}
-	rep.add(Figure{Phase: phase, Name: "visitor→agent p50", Value: res.V2A.P50, Unit: "ms", Verdict: "info"})
-	rep.add(Figure{Phase: phase, Name: "visitor→agent p99", Value: res.V2A.P99, Unit: "ms", Target: "< 5 ms at 5000 msg/s",
+	rep.add(Figure{Phase: phase, Name: v2aName + " p50", Value: res.V2A.P50, Unit: "ms", Verdict: "info"})
+	rep.add(Figure{Phase: phase, Name: v2aName + " p99", Value: res.V2A.P99, Unit: "ms", Target: "< 5 ms at 5000 msg/s",
 		Ratio: res.V2A.P99 / 5, Baseline: "5 ms", Verdict: p99Verdict, Note: p99Note})
-	rep.add(Figure{Phase: phase, Name: "visitor→agent p999", Value: res.V2A.P999, Unit: "ms", Verdict: "info"})
-	rep.add(Figure{Phase: phase, Name: "agent→visitor p50", Value: res.A2V.P50, Unit: "ms", Verdict: "info"})
-	rep.add(Figure{Phase: phase, Name: "agent→visitor p99", Value: res.A2V.P99, Unit: "ms", Verdict: "info"})
-	rep.add(Figure{Phase: phase, Name: "agent→visitor p999", Value: res.A2V.P999, Unit: "ms", Verdict: "info"})
+	rep.add(Figure{Phase: phase, Name: v2aName + " p999", Value: res.V2A.P999, Unit: "ms", Verdict: "info"})
+	rep.add(Figure{Phase: phase, Name: a2vName + " p50", Value: res.A2V.P50, Unit: "ms", Verdict: "info"})
+	rep.add(Figure{Phase: phase, Name: a2vName + " p99", Value: res.A2V.P99, Unit: "ms", Verdict: "info"})
+	rep.add(Figure{Phase: phase, Name: a2vName + " p999", Value: res.A2V.P999, Unit: "ms", Verdict: "info"})
 	rep.add(Figure{Phase: phase, Name: "visitor messages sent/s", Value: float64(res.Sent) / secs, Unit: "msg/s",
 		Target: fmt.Sprintf("= -rate %.0f", o.rate), Ratio: float64(res.Sent) / secs / o.rate, Baseline: "-rate",
 		Verdict: atLeast(float64(res.Sent)/secs/o.rate, 0.98)})
 	if res.GatewayCores >= 0 {
 		f := Figure{Phase: phase, Name: "gateway CPU while sending", Value: res.GatewayCores, Unit: "cores", Verdict: "info",
 			Note: fmt.Sprintf("its process from the first send to the end of the drain (%.1fs); %.0f µs per visitor message", busy.Seconds(), res.GatewayCPUus)}
+		if pids := g.cpuPIDs(); len(pids) > 1 {
+			f.Note = fmt.Sprintf("processes %v summed, from the first send to the end of the drain (%.1fs); %.0f µs per visitor message", pids, busy.Seconds(), res.GatewayCPUus)
+		}
 		if o.reply {
 			f.Note += " with its answer"
 			if o.rate >= 5000 {
@@ -446,6 +540,14 @@ func runLoad(o *options, g *gateway, f *fleet, errs *errCounter, rep *Report, pr
 			}
 		}
 		rep.add(f)
+	}
+	if res.CrossNode {
+		rep.add(Figure{Phase: phase, Name: "durable messages/s (acknowledged, both ways)", Value: res.DurablePerSec, Unit: "msg/s", Verdict: "info",
+			Note: fmt.Sprintf("%d visitor sends + %d agent answers acknowledged in %.1fs", res.AckedV2A, res.AckedA2V, res.DurableWindow.Seconds())})
+	}
+	if res.AuxCores >= 0 {
+		rep.add(Figure{Phase: phase, Name: "PostgreSQL and NATS CPU while sending", Value: res.AuxCores, Unit: "cores", Verdict: "info",
+			Note: fmt.Sprintf("-aux-pid %v with their children, over the gateway CPU's %.1fs", g.auxPids, busy.Seconds())})
 	}
 	rep.add(Figure{Phase: phase, Name: "messages delivered/s (both ways)", Value: float64(res.Delivered+res.AnswersGot) / secs, Unit: "msg/s", Verdict: "info",
 		Note: fmt.Sprintf("%d v→a + %d a→v in %.1fs", res.Delivered, res.AnswersGot, secs)})

@@ -130,3 +130,52 @@ func TestLoadSmoke(t *testing.T) {
 		t.Errorf("JSON report: %v, %d figures of %d", err, len(back.Figures), len(rep.Figures))
 	}
 }
+
+// TestTargets checks how a list of -target URLs is split: agents on the
+// last -agent-targets, visitors round-robin on the others; one target keeps
+// both on it, as before.
+func TestTargets(t *testing.T) {
+	o, err := parseFlags([]string{"-target", "http://127.0.0.1:1,http://127.0.0.1:2,http://127.0.0.1:3",
+		"-pid", "10,11,12", "-aux-pid", "20", "-agent-tokens", "a,b", "-agents", "2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.pid != 10 || len(o.pids) != 3 || len(o.auxPids) != 1 {
+		t.Errorf("pid %d pids %v aux %v", o.pid, o.pids, o.auxPids)
+	}
+	g, err := dialGateway(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	if !g.multi() || urls(g.visitorGWs) != "http://127.0.0.1:1,http://127.0.0.1:2" || urls(g.agentGWs) != "http://127.0.0.1:3" {
+		t.Errorf("visitors on %s, agents on %s", urls(g.visitorGWs), urls(g.agentGWs))
+	}
+	if g.visitorGW(0).addr != "127.0.0.1:1" || g.visitorGW(1).addr != "127.0.0.1:2" || g.visitorGW(2).addr != "127.0.0.1:1" || g.agentGW(1).addr != "127.0.0.1:3" {
+		t.Error("visitors or agents not round-robin")
+	}
+
+	o, err = parseFlags([]string{"-target", "http://127.0.0.1:1,http://127.0.0.1:3", "-agent-targets", "2"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dialGateway(o); err == nil {
+		t.Error("-agent-targets 2 of 2 targets: no error")
+	}
+
+	o, err = parseFlags([]string{"-target", "http://127.0.0.1:1", "-pid", "10"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err = dialGateway(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	if g.multi() || g.visitorGW(5) != g || g.agentGW(5) != g || g.pid != 10 {
+		t.Error("one target: visitors and agents not both on it")
+	}
+	if _, err := parseFlags([]string{"-pid", "x", "-target", "http://127.0.0.1:1"}, io.Discard); err == nil {
+		t.Error("-pid x: no error")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +22,10 @@ type options struct {
 	target       string
 	deployment   string
 	agentTokens  []string
-	pid          int
+	pid          int   // the first -pid: the gateway whose memory the idle phase reads
+	pids         []int // every -pid: gateways whose CPU time is summed
+	auxPids      []int // -aux-pid: the cluster's other processes (PostgreSQL, NATS)
+	agentTargets int   // with several -target URLs: how many of the last ones hold the agents
 	visitors     int
 	agents       int
 	transport    string
@@ -81,11 +85,13 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.target, "target", "", "`URL` of a running gateway (http://127.0.0.1:8080); empty starts one in its own process")
+	fs.StringVar(&o.target, "target", "", "`URL` of a running gateway (http://127.0.0.1:8080), or a comma-separated list of a cluster's gateways: the load phase's agents connect to the last -agent-targets of them, its visitors round-robin to the others, so that messages cross nodes (the other phases use the first); empty starts one in its own process")
+	fs.IntVar(&o.agentTargets, "agent-targets", 1, "with several -target URLs: how many of the last ones the agents connect to (round-robin)")
 	fs.BoolVar(&o.inProcess, "in-process", false, "run the gateway and the bare fiber baseline in this process, beside the clients (the old default): client CPU and memory then count against the gateway's")
 	fs.StringVar(&o.deployment, "deployment", "demo", "deployment key of visitors' chats (with -target)")
 	tokens := fs.String("agent-tokens", "ann-secret", "comma-separated agent `tokens` (with -target); one socket per token")
-	fs.IntVar(&o.pid, "pid", 0, "process id of the -target gateway, to read its RSS in the idle phase and its CPU time")
+	pids := fs.String("pid", "", "process `ids` of the -target gateways, comma-separated: their CPU time is summed; the first one's RSS is read in the idle phase")
+	auxPids := fs.String("aux-pid", "", "process `ids` of the cluster's other processes (PostgreSQL's postmaster, NATS), comma-separated: their CPU time, children included, is reported beside the gateways'")
 	fs.IntVar(&o.visitors, "visitors", 50, "visitor connections in the load phase")
 	fs.IntVar(&o.agents, "agents", 2, "agents (one socket each)")
 	fs.StringVar(&o.transport, "transport", "ws", "visitors' transport in the load phase: ws or longpoll")
@@ -115,6 +121,16 @@ Flags:
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if o.pids, err = parsePIDs(*pids); err != nil {
+		return nil, fmt.Errorf("-pid: %w", err)
+	}
+	if len(o.pids) > 0 {
+		o.pid = o.pids[0]
+	}
+	if o.auxPids, err = parsePIDs(*auxPids); err != nil {
+		return nil, fmt.Errorf("-aux-pid: %w", err)
 	}
 	for t := range strings.SplitSeq(*tokens, ",") {
 		if t = strings.TrimSpace(t); t != "" {
@@ -164,6 +180,10 @@ Flags:
 		return nil, errors.New("-nosync applies to the gateway this command starts only")
 	case o.target != "" && o.inProcess:
 		return nil, errors.New("-in-process and -target exclude each other")
+	case o.target == "" && (len(o.pids) > 0 || len(o.auxPids) > 0):
+		return nil, errors.New("-pid and -aux-pid apply with -target only")
+	case o.agentTargets < 1:
+		return nil, errors.New("-agent-targets must be at least 1")
 	}
 	if o.target != "" && o.agents > len(o.agentTokens) {
 		o.agents = len(o.agentTokens)
@@ -172,6 +192,22 @@ Flags:
 }
 
 func (o *options) has(phase string) bool { return slices.Contains(o.phases, phase) }
+
+// parsePIDs reads a comma-separated list of process ids.
+func parsePIDs(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a process id", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
 
 func main() {
 	server.TuneGC() // the gateway's setting, for every side of every ratio
@@ -241,6 +277,9 @@ func run(o *options, progress io.Writer) (rep *Report, err error) {
 	case o.target != "":
 		g, err = dialGateway(o)
 		rep.Mode = "target " + o.target
+		if err == nil && g.multi() {
+			rep.Mode = "targets: visitors on " + urls(g.visitorGWs) + ", agents on " + urls(g.agentGWs)
+		}
 	case o.inProcess:
 		g, err = startGateway(o, progress)
 		rep.Mode = "in-process gateway; clients and bare fiber baseline in this process unless a figure says otherwise"
@@ -275,10 +314,10 @@ func run(o *options, progress io.Writer) (rep *Report, err error) {
 	cpu := map[string]cpuUse{}
 	rep.Details["cpu"] = cpu
 	phase := func(name string, fn func() error) error {
-		a := readCPU(g.pid)
+		a := readCPUs(g.cpuPIDs(), g.auxPids)
 		helper := g.helperCPU
 		err := fn()
-		u := cpuBetween(a, readCPU(g.pid), g.helperCPU-helper)
+		u := cpuBetween(a, readCPUs(g.cpuPIDs(), g.auxPids), g.helperCPU-helper)
 		cpu[name] = u
 		self := "CPU cores used by this process"
 		if g.pid > 0 {
@@ -287,8 +326,15 @@ func run(o *options, progress io.Writer) (rep *Report, err error) {
 		rep.add(Figure{Phase: name, Name: self, Value: u.Self, Unit: "cores", Verdict: "info",
 			Note: fmt.Sprintf("other processes %.2f, idle %.2f of %d", u.Others, u.Idle, runtime.NumCPU())})
 		if u.GatewayKnown {
-			rep.add(Figure{Phase: name, Name: "CPU cores used by the gateway", Value: u.Gateway, Unit: "cores", Verdict: "info",
-				Note: fmt.Sprintf("process %d, from /proc, over the whole phase (setup included)", g.pid)})
+			note := fmt.Sprintf("process %d, from /proc, over the whole phase (setup included)", g.pid)
+			if pids := g.cpuPIDs(); len(pids) > 1 {
+				note = fmt.Sprintf("processes %v summed, from /proc, over the whole phase (setup included)", pids)
+			}
+			rep.add(Figure{Phase: name, Name: "CPU cores used by the gateway", Value: u.Gateway, Unit: "cores", Verdict: "info", Note: note})
+		}
+		if u.AuxKnown {
+			rep.add(Figure{Phase: name, Name: "CPU cores used by PostgreSQL and NATS", Value: u.Aux, Unit: "cores", Verdict: "info",
+				Note: fmt.Sprintf("-aux-pid %v with their children, from /proc, over the whole phase", g.auxPids)})
 		}
 		if u.Others > 0.25 {
 			rep.warn("%s: other processes used %.2f cores of %d meanwhile (this one %.2f): figures are pessimistic", name, u.Others, runtime.NumCPU(), u.Self)

@@ -199,20 +199,9 @@ func readLine(sc *bufio.Scanner, d time.Duration, who string) (string, error) {
 
 // procCPU is a process's CPU time (user + system) from /proc/PID/stat.
 func procCPU(pid int) (float64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := procStat(pid)
 	if err != nil {
 		return 0, err
-	}
-	// The command name, in parentheses, may hold spaces: fields count
-	// from after its closing parenthesis (state is field 3, utime 14,
-	// stime 15).
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
 	utime, err1 := strconv.ParseFloat(f[11], 64)
 	stime, err2 := strconv.ParseFloat(f[12], 64)
@@ -220,6 +209,76 @@ func procCPU(pid int) (float64, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
 	}
 	return (utime + stime) / clockTicks, nil
+}
+
+// procTreeCPU is the CPU time of a process and its children, live or
+// reaped: its own, its reaped children's (cutime, cstime) and each live
+// child's the same way. A child that exits between two readings moves from
+// the live sum to its parent's reaped one, so differences stay right
+// (PostgreSQL's postmaster reaps the backends it forks per connection).
+func procTreeCPU(pid int) (float64, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	total, err := statTimes(pid, f)
+	if err != nil {
+		return 0, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	ppid := strconv.Itoa(pid)
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		cf, err := procStat(child)
+		if err != nil || cf[1] != ppid {
+			continue // gone meanwhile, or not a child
+		}
+		if t, err := statTimes(child, cf); err == nil {
+			total += t
+		}
+	}
+	return total, nil
+}
+
+// statTimes is utime+stime+cutime+cstime of /proc/PID/stat's fields f (as
+// procStat returns them), in seconds.
+func statTimes(pid int, f []string) (float64, error) {
+	var sum float64
+	for _, i := range []int{11, 12, 13, 14} {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: field %d %q", pid, i+3, f[i])
+		}
+		sum += v
+	}
+	return sum / clockTicks, nil
+}
+
+// procStat is /proc/PID/stat's fields after the command name: f[0] is the
+// state (field 3), f[1] the parent's pid, f[11] utime (field 14).
+func procStat(pid int) ([]string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from after its closing parenthesis (state is field 3, utime 14,
+	// stime 15).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return f, nil
 }
 
 // clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every Linux
