@@ -842,4 +842,3 @@ func describeSeqs(s []uint64) string {
 	}
 	return "[" + b.String() + "]"
 }
-
