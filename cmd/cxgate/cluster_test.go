@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -841,4 +842,472 @@ func describeSeqs(s []uint64) string {
 		i = j + 1
 	}
 	return "[" + b.String() + "]"
+}
+
+// waitLeader polls the nodes' /metrics until one of the live ones says it
+// leads, and returns it with the time it took.
+func waitLeader(nodes []*clusterNode, timeout time.Duration) (*clusterNode, time.Duration) {
+	start := time.Now()
+	for time.Since(start) < timeout {
+		for _, n := range nodes {
+			if n.dead.Load() {
+				continue
+			}
+			if ok, err := n.leads(); err == nil && ok {
+				return n, time.Since(start)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil, time.Since(start)
+}
+
+// waitingVisitor is one visitor of the leader test: it holds its socket,
+// moves to another node when its node dies, and notes when an agent joins.
+type waitingVisitor struct {
+	token, chatID string
+	node          int // index of the node its socket is on
+
+	lastSeq    atomic.Uint64
+	served     chan struct{} // closed at the first agentConnected
+	servedOnce sync.Once
+	reconnects atomic.Int32
+	trouble    atomic.Value // string: why it gave up
+}
+
+// run reads the visitor's events; when its socket ends because its node
+// died it resumes on another node from the last seq it holds.
+func (v *waitingVisitor) run(cl *testCluster, c *wsConn, stop <-chan struct{}) {
+	for {
+		v.consume(c, stop)
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if !cl.nodes[v.node].dead.Load() {
+			select {
+			case <-v.served:
+				return // its chat ended on a live node: nothing more to see
+			default:
+			}
+		}
+		next, err := v.reconnect(cl, stop)
+		if err != nil {
+			v.trouble.Store(err.Error())
+			return
+		}
+		c = next
+	}
+}
+
+func (v *waitingVisitor) consume(c *wsConn, stop <-chan struct{}) {
+	for {
+		var ev wiretest.Event
+		select {
+		case <-stop:
+			c.close()
+			return
+		case ev = <-c.events:
+		case <-c.done:
+			select {
+			case ev = <-c.events:
+			default:
+				return
+			}
+		}
+		if ev.Seq > v.lastSeq.Load() {
+			v.lastSeq.Store(ev.Seq)
+		}
+		if ev.Name == "WebChatService.agentConnected" {
+			v.servedOnce.Do(func() { close(v.served) })
+		}
+	}
+}
+
+func (v *waitingVisitor) reconnect(cl *testCluster, stop <-chan struct{}) (*wsConn, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	var last error
+	for k := 1; time.Now().Before(deadline); k++ {
+		select {
+		case <-stop:
+			return nil, errors.New("stopped")
+		default:
+		}
+		i := (v.node + k) % len(cl.nodes)
+		if cl.nodes[i].dead.Load() {
+			continue
+		}
+		c, err := dialWS(cl.nodes[i].wsURL())
+		if err == nil {
+			if _, err = c.auth(v.token, v.lastSeq.Load()); err == nil {
+				v.node = i
+				v.reconnects.Add(1)
+				return c, nil
+			}
+			c.close()
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("visitor of chat %s could not resume from seq %d on another node within 30 s: %v", v.chatID, v.lastSeq.Load(), last)
+}
+
+// seatAgent is one agent of the leader test: it ends each chat it gets
+// after a while, and counts its chats from its own stream at every event.
+type seatAgent struct {
+	id, token string
+	maxChats  int
+	hold      time.Duration
+	log       func(format string, args ...any)
+
+	mu         sync.Mutex
+	node       int
+	conn       *wsConn
+	open       map[string]bool
+	ending     map[string]bool // chats an endChat was sent for on the current socket
+	peak       int
+	assigned   int // chatAssigned events seen
+	violations []string
+	problems   []string
+}
+
+func (a *seatAgent) connect(cl *testCluster, i int) error {
+	c, err := dialWS(cl.nodes[i].wsURL())
+	if err != nil {
+		return err
+	}
+	// A fresh console: position 0 is answered with a resync (the resume of
+	// a position across nodes is TestClusterSurvivesNodeKill's).
+	if _, err := c.auth(a.token, 0); err != nil {
+		c.close()
+		return err
+	}
+	a.mu.Lock()
+	a.node, a.conn, a.ending = i, c, map[string]bool{}
+	a.mu.Unlock()
+	return nil
+}
+
+// reload takes the agent's chats from listChats, as a console does after a
+// resync, and checks them against its seats.
+func (a *seatAgent) reload(c *wsConn) error {
+	r, err := c.command("AgentService.listChats", nil)
+	if err != nil {
+		return err
+	}
+	var lc struct {
+		Chats []struct{ ChatID string }
+	}
+	if err := json.Unmarshal(r.Data, &lc); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.open = map[string]bool{}
+	for _, ch := range lc.Chats {
+		a.open[ch.ChatID] = true
+	}
+	a.checkSeats("listChats after (re)connecting")
+	ids := make([]string, 0, len(a.open))
+	for id := range a.open {
+		ids = append(ids, id)
+	}
+	a.mu.Unlock()
+	for _, id := range ids {
+		a.endLater(id)
+	}
+	return nil
+}
+
+// checkSeats notes a count over maxChats; a.mu is held.
+func (a *seatAgent) checkSeats(at string) {
+	a.peak = max(a.peak, len(a.open))
+	if len(a.open) > a.maxChats {
+		ids := make([]string, 0, len(a.open))
+		for id := range a.open {
+			ids = append(ids, id)
+		}
+		a.violations = append(a.violations, fmt.Sprintf("agent %s on n%d holds %d chats (max %d) at %s: %v", a.id, a.node+1, len(a.open), a.maxChats, at, ids))
+	}
+}
+
+// endLater ends a chat after the agent's hold time, on the socket it has
+// then; a socket that died meanwhile leaves it to the next reload.
+func (a *seatAgent) endLater(chatID string) {
+	a.mu.Lock()
+	if a.ending[chatID] {
+		a.mu.Unlock()
+		return
+	}
+	a.ending[chatID] = true
+	a.mu.Unlock()
+	go func() {
+		time.Sleep(a.hold)
+		a.mu.Lock()
+		c := a.conn
+		a.mu.Unlock()
+		if _, err := c.command("AgentService.endChat", map[string]any{"chatId": chatID}); err != nil && !strings.Contains(err.Error(), `"chat_ended"`) {
+			a.log("agent %s: endChat %s: %v", a.id, chatID, err)
+		}
+	}()
+}
+
+// run reads the agent's stream; when the socket ends because its node
+// died, it logs in again on another node.
+func (a *seatAgent) run(cl *testCluster, stop <-chan struct{}) {
+	for {
+		a.mu.Lock()
+		c := a.conn
+		a.mu.Unlock()
+		a.consume(c, stop)
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		a.mu.Lock()
+		node := a.node
+		a.mu.Unlock()
+		if !cl.nodes[node].dead.Load() {
+			a.mu.Lock()
+			a.problems = append(a.problems, fmt.Sprintf("agent %s: socket on live node n%d ended: %v", a.id, node+1, c.err))
+			a.mu.Unlock()
+		}
+		ok := false
+		for k := 1; k <= 2*len(cl.nodes) && !ok; k++ {
+			i := (node + k) % len(cl.nodes)
+			if cl.nodes[i].dead.Load() {
+				continue
+			}
+			if err := a.connect(cl, i); err != nil {
+				a.log("agent %s: connect to n%d: %v", a.id, i+1, err)
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			a.mu.Lock()
+			nc := a.conn
+			a.mu.Unlock()
+			if err := a.reload(nc); err != nil {
+				a.log("agent %s: reload on n%d: %v", a.id, i+1, err)
+				continue
+			}
+			a.log("agent %s moved to n%d", a.id, i+1)
+			ok = true
+		}
+		if !ok {
+			a.mu.Lock()
+			a.problems = append(a.problems, fmt.Sprintf("agent %s could not move to another node", a.id))
+			a.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (a *seatAgent) consume(c *wsConn, stop <-chan struct{}) {
+	for {
+		var ev wiretest.Event
+		select {
+		case <-stop:
+			c.close()
+			return
+		case ev = <-c.events:
+		case <-c.done:
+			select {
+			case ev = <-c.events:
+			default:
+				return
+			}
+		}
+		var d struct{ ChatID string }
+		_ = json.Unmarshal(ev.Data, &d)
+		switch ev.Name {
+		case "AgentService.chatAssigned":
+			a.mu.Lock()
+			if a.open[d.ChatID] {
+				a.problems = append(a.problems, fmt.Sprintf("agent %s: chatAssigned %s while it holds it", a.id, d.ChatID))
+			}
+			a.open[d.ChatID] = true
+			a.assigned++
+			a.checkSeats(fmt.Sprintf("chatAssigned %s (stream position %d)", d.ChatID, ev.Seq))
+			a.mu.Unlock()
+			a.endLater(d.ChatID)
+		case "AgentService.chatEnded":
+			a.mu.Lock()
+			delete(a.open, d.ChatID)
+			a.mu.Unlock()
+		case "AgentService.chatTransferred":
+			a.mu.Lock()
+			a.problems = append(a.problems, fmt.Sprintf("agent %s: unexpected %s %s", a.id, ev.Name, ev.Data))
+			a.mu.Unlock()
+		}
+	}
+}
+
+// TestClusterLeaderKilledWhileVisitorsWait: 50 visitors wait on three
+// nodes with no agent online; agents come online across the nodes, and the
+// leader, which routes, dies with SIGKILL after the first assignments.
+// Another node leads within 10 s, every visitor gets an agent, and no agent
+// ever holds more chats than its maxChats by its own stream.
+func TestClusterLeaderKilledWhileVisitorsWait(t *testing.T) {
+	cl := startCluster(t, 3)
+	leader, took := waitLeader(cl.nodes, 30*time.Second)
+	if leader == nil {
+		t.Fatal("no node leads 30 s after the start")
+	}
+	t.Logf("%s leads (%v after the last node started)", leader.name, took.Round(time.Millisecond))
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
+
+	const visitors = 50
+	vs := make([]*waitingVisitor, visitors)
+	for i := range vs {
+		node := i % len(cl.nodes)
+		token, chatID := startVisitorChat(t, cl.nodes[node].base, fmt.Sprintf("visitor%d", i))
+		v := &waitingVisitor{token: token, chatID: chatID, node: node, served: make(chan struct{})}
+		c, err := dialWS(cl.nodes[node].wsURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.auth(token, 0); err != nil {
+			t.Fatal(err)
+		}
+		vs[i] = v
+		wg.Add(1)
+		go func() { defer wg.Done(); v.run(cl, c, stop) }()
+	}
+	for _, v := range vs {
+		select {
+		case <-v.served:
+			t.Fatalf("chat %s was served before any agent was online", v.chatID)
+		default:
+		}
+	}
+
+	// Agents come online one after the other, two per node; each ends a
+	// chat a while after getting it, so that seats free up and all 50
+	// visitors get served by 24 seats.
+	var logMu sync.Mutex
+	logf := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Logf(format, args...)
+	}
+	agents := make([]*seatAgent, 6)
+	var agentsMu sync.Mutex // agents fills while the killer reads it
+	assignedSoFar := func() int {
+		agentsMu.Lock()
+		defer agentsMu.Unlock()
+		n := 0
+		for _, a := range agents {
+			if a == nil {
+				continue
+			}
+			a.mu.Lock()
+			n += a.assigned
+			a.mu.Unlock()
+		}
+		return n
+	}
+	// The leader dies after the first few assignments, while the other
+	// agents are still coming online.
+	killed := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(killed)
+		deadline := time.Now().Add(30 * time.Second)
+		for assignedSoFar() < 6 {
+			if time.Now().After(deadline) {
+				t.Errorf("only %d chats assigned 30 s after the agents came online", assignedSoFar())
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		served := 0
+		for _, v := range vs {
+			select {
+			case <-v.served:
+				served++
+			default:
+			}
+		}
+		at := assignedSoFar()
+		leader.kill(t)
+		logf("killed the leader %s after %d assignments (%d visitors served)", leader.name, at, served)
+	}()
+	for i := range agents {
+		a := &seatAgent{id: fmt.Sprintf("a%d", i+1), token: fmt.Sprintf("a%d-secret", i+1), maxChats: 4,
+			hold: 1500 * time.Millisecond, log: logf, open: map[string]bool{}, ending: map[string]bool{}}
+		node := i % len(cl.nodes)
+		for cl.nodes[node].dead.Load() {
+			node = (node + 1) % len(cl.nodes)
+		}
+		if err := a.connect(cl, node); err != nil {
+			t.Fatal(err)
+		}
+		agentsMu.Lock()
+		agents[i] = a
+		agentsMu.Unlock()
+		wg.Add(1)
+		go func() { defer wg.Done(); a.run(cl, stop) }()
+		if _, err := a.conn.command("AgentService.setStatus", map[string]any{"status": "online"}); err != nil {
+			t.Fatalf("agent %s on n%d: setStatus online: %v", a.id, node+1, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	select {
+	case <-killed:
+	case <-time.After(40 * time.Second):
+		t.Fatal("the leader was not killed within 40 s")
+	}
+	if !leader.dead.Load() {
+		t.FailNow()
+	}
+
+	next, took := waitLeader(cl.nodes, 30*time.Second)
+	switch {
+	case next == nil:
+		t.Errorf("no surviving node leads 30 s after the leader %s died", leader.name)
+	case took > 10*time.Second:
+		t.Errorf("%s leads %v after the leader %s died, want within 10 s", next.name, took.Round(time.Millisecond), leader.name)
+	default:
+		t.Logf("%s leads %v after the leader %s died", next.name, took.Round(time.Millisecond), leader.name)
+	}
+
+	// Every visitor gets an agent.
+	waitUntil := time.Now().Add(40 * time.Second)
+	var unserved []string
+	for _, v := range vs {
+		select {
+		case <-v.served:
+		case <-time.After(time.Until(waitUntil)):
+			msg := fmt.Sprintf("chat %s (socket on n%d, seq %d, %d reconnects)", v.chatID, v.node+1, v.lastSeq.Load(), v.reconnects.Load())
+			if tr, ok := v.trouble.Load().(string); ok {
+				msg += ": " + tr
+			}
+			unserved = append(unserved, msg)
+		}
+	}
+	if len(unserved) > 0 {
+		t.Errorf("%d of %d visitors saw no agent join within 40 s of the kill: %v", len(unserved), visitors, unserved)
+	}
+	moved := 0
+	for _, v := range vs {
+		moved += int(v.reconnects.Load())
+	}
+	t.Logf("%d visitor sockets resumed on another node", moved)
+
+	for _, a := range agents {
+		a.mu.Lock()
+		for _, p := range a.violations {
+			t.Error(p)
+		}
+		for _, p := range a.problems {
+			t.Error(p)
+		}
+		t.Logf("agent %s: %d assignments seen on its stream, at most %d chats at once", a.id, a.assigned, a.peak)
+		a.mu.Unlock()
+	}
 }
