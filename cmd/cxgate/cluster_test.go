@@ -960,6 +960,8 @@ type seatAgent struct {
 	maxChats  int
 	hold      time.Duration
 	log       func(format string, args ...any)
+	stop      <-chan struct{} // the test is over: no more ends, no more logs
+	wg        *sync.WaitGroup // the test's, which waits for the ends too
 
 	mu         sync.Mutex
 	node       int
@@ -1041,12 +1043,24 @@ func (a *seatAgent) endLater(chatID string) {
 	}
 	a.ending[chatID] = true
 	a.mu.Unlock()
+	a.wg.Add(1) // called from run, which the WaitGroup counts: never at zero
 	go func() {
-		time.Sleep(a.hold)
+		defer a.wg.Done()
+		select {
+		case <-time.After(a.hold):
+		case <-a.stop:
+			return
+		}
 		a.mu.Lock()
 		c := a.conn
 		a.mu.Unlock()
-		if _, err := c.command("AgentService.endChat", map[string]any{"chatId": chatID}); err != nil && !strings.Contains(err.Error(), `"chat_ended"`) {
+		_, err := c.command("AgentService.endChat", map[string]any{"chatId": chatID})
+		select {
+		case <-a.stop:
+			return
+		default:
+		}
+		if err != nil && !strings.Contains(err.Error(), `"chat_ended"`) {
 			a.log("agent %s: endChat %s: %v", a.id, chatID, err)
 		}
 	}()
@@ -1239,7 +1253,7 @@ func TestClusterLeaderKilledWhileVisitorsWait(t *testing.T) {
 	}()
 	for i := range agents {
 		a := &seatAgent{id: fmt.Sprintf("a%d", i+1), token: fmt.Sprintf("a%d-secret", i+1), maxChats: 4,
-			hold: 1500 * time.Millisecond, log: logf, open: map[string]bool{}, ending: map[string]bool{}}
+			hold: 1500 * time.Millisecond, log: logf, stop: stop, wg: &wg, open: map[string]bool{}, ending: map[string]bool{}}
 		node := i % len(cl.nodes)
 		for cl.nodes[node].dead.Load() {
 			node = (node + 1) % len(cl.nodes)
