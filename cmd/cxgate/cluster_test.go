@@ -1203,10 +1203,14 @@ func TestClusterLeaderKilledWhileVisitorsWait(t *testing.T) {
 	// chat a while after getting it, so that seats free up and all 50
 	// visitors get served by 24 seats.
 	var logMu sync.Mutex
+	finished := false // the test is over: its log is closed
+	defer func() { logMu.Lock(); finished = true; logMu.Unlock() }()
 	logf := func(format string, args ...any) {
 		logMu.Lock()
 		defer logMu.Unlock()
-		t.Logf(format, args...)
+		if !finished {
+			t.Logf(format, args...)
+		}
 	}
 	agents := make([]*seatAgent, 6)
 	var agentsMu sync.Mutex // agents fills while the killer reads it
