@@ -168,7 +168,7 @@ type started struct {
 // accepts.
 func seqOf(t testing.TB, gw *servertest.Gateway, chatID string, match func(model.Event) bool) uint64 {
 	t.Helper()
-	evs, err := gw.Store().EventsAfter(context.Background(), chatID, 0, 1000)
+	evs, err := gw.Engine().EventsAfter(context.Background(), chatID, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func message(text string) func(model.Event) bool {
 func waitState(t testing.TB, gw *servertest.Gateway, chatID string, state model.ChatState) {
 	t.Helper()
 	wiretest.WaitFor(t, wiretest.Timeout, func() bool {
-		c, _ := gw.Store().Chat(context.Background(), chatID)
+		c, _ := gw.Engine().Chat(context.Background(), chatID)
 		return c.State == state
 	})
 }
@@ -763,7 +763,7 @@ func TestWebhooks_HangingReceiver(t *testing.T) {
 	}
 	want[webhooks.EventID(st.ChatID, 1, webhooks.EventChatStarted)] = webhooks.EventChatStarted
 	want[webhooks.EventID(st.ChatID, 1, webhooks.EventThreadCreated)] = webhooks.EventThreadCreated
-	evs, err := gw.Store().EventsAfter(context.Background(), st.ChatID, 0, 1000)
+	evs, err := gw.Engine().EventsAfter(context.Background(), st.ChatID, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
