@@ -156,18 +156,6 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// grepLog returns the lines of a node's log that contain s.
-func grepLog(path, s string) []string {
-	b, _ := os.ReadFile(path)
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, s) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 var leaderLine = regexp.MustCompile(`(?m)^cxgate_cluster_leader\{node="([^"]+)"\} (\S+)`)
 
 // leads reads a node's /metrics and reports whether it says it leads.
