@@ -97,7 +97,13 @@ func (s *Server) present(agentID string) bool {
 	if s.bus.Subscribers(bus.AgentTopic(agentID)) > 0 {
 		return true
 	}
-	return s.cluster != nil && s.cluster.node != nil && s.cluster.node.Present(agentID)
+	if s.cluster == nil || s.cluster.node == nil {
+		return false
+	}
+	// Cut off from NATS, this node cannot hear where agents are: it takes
+	// them as present rather than turn away every agent of the other nodes
+	// after a NATS outage of a minute.
+	return !s.cluster.node.Connected() || s.cluster.node.Present(agentID)
 }
 
 // leads reports whether this gateway routes, sweeps and delivers webhooks:
