@@ -49,6 +49,11 @@ func database(t *testing.T) string {
 // clusterOf starts n in-process gateways on one database and one NATS.
 func clusterOf(t *testing.T, n int, natsURL string) []*servertest.Gateway {
 	t.Helper()
+	return clusterWith(t, n, natsURL, servertest.Options{})
+}
+
+func clusterWith(t *testing.T, n int, natsURL string, o servertest.Options) []*servertest.Gateway {
+	t.Helper()
 	url := database(t)
 	var gws []*servertest.Gateway
 	for i := range n {
@@ -56,7 +61,8 @@ func clusterOf(t *testing.T, n int, natsURL string) []*servertest.Gateway {
 		cfg.Store.Postgres = url
 		cfg.Cluster.NATS = natsURL
 		cfg.Cluster.Node = fmt.Sprintf("n%d", i+1)
-		gws = append(gws, servertest.Start(t, servertest.Options{Config: &cfg}))
+		o.Config = &cfg
+		gws = append(gws, servertest.Start(t, o))
 	}
 	return gws
 }
@@ -222,4 +228,38 @@ func TestClusterDirectoryChangeReachesEveryNode(t *testing.T) {
 		_, ok := gws[1].Engine().Config().Queue("billing")
 		return ok
 	})
+}
+
+// TestClusterPresenceAcrossNodes: an agent connected to one node only is
+// present for the leader on the other, past the presence grace, and stays
+// so while NATS is down (nobody can hear where agents are then); with no
+// connection anywhere it is turned away after the grace.
+func TestClusterPresenceAcrossNodes(t *testing.T) {
+	nats := natstest.New(t)
+	gws := clusterWith(t, 2, nats.URL(), servertest.Options{PresenceGrace: time.Second, ClusterAnnounce: 200 * time.Millisecond})
+	wiretest.WaitFor(t, 10*time.Second, func() bool { return len(leaders(t, gws)) == 1 })
+	lead := leaders(t, gws)[0]
+	other := gws[1-lead]
+	agent := wiretest.Dial(t, other.WSURL, wiretest.DialOptions{})
+	agent.MustAuth(other.AgentToken, 0)
+	agent.Command("AgentService.setStatus", map[string]any{"status": "online"}).Resolved(t)
+	status := func() string {
+		info, err := gws[lead].Engine().Agent("ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(info.Status)
+	}
+	wiretest.WaitFor(t, 10*time.Second, func() bool { return status() == "online" })
+	nats.Shutdown()
+	// Announcements go stale after 0.6 s; the leader's presence sweep runs
+	// every 5 s, and turns an agent away at the second sweep that misses
+	// it (the grace is 1 s).
+	time.Sleep(11 * time.Second)
+	if s := status(); s != "online" {
+		t.Fatalf("ann, connected to the other node, is %s on the leader after a NATS outage", s)
+	}
+	nats.Restart()
+	agent.Close()
+	wiretest.WaitFor(t, 20*time.Second, func() bool { return status() == "away" })
 }

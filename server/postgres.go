@@ -31,7 +31,8 @@ func (s *Server) openPostgres(cfg config.Config, o Options) (backend, error) {
 		return nil, fmt.Errorf("server: store.postgres: %w", err)
 	}
 	name := cfg.NodeName()
-	node, err := cluster.Join(cluster.Options{Node: name, NATS: cfg.Cluster.NATS, Log: pg, Logger: o.Logger})
+	node, err := cluster.Join(cluster.Options{Node: name, NATS: cfg.Cluster.NATS, Log: pg, Logger: o.Logger,
+		Announce: o.ClusterAnnounce})
 	if err != nil {
 		pg.Close()
 		return nil, fmt.Errorf("server: cluster.nats: %w", err)

@@ -49,6 +49,9 @@ type Options struct {
 	// GuestAttachWait is how long a guest chat waits for its event stream
 	// before it is routed anyway; 30 s.
 	GuestAttachWait time.Duration
+	// ClusterAnnounce is how often a cluster node announces its connected
+	// agents; 0 for cluster.Options' 2 s. Tests shorten it.
+	ClusterAnnounce time.Duration
 	// Lifecycle tunes retention sweeps and export links; its Logger
 	// defaults to Logger, its clock to the engine's.
 	Lifecycle lifecycle.Options

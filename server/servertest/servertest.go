@@ -46,6 +46,8 @@ type Options struct {
 	GuestAttachWait time.Duration
 	// Lifecycle tunes retention sweeps: tests sweep by hand.
 	Lifecycle lifecycle.Options
+	// ClusterAnnounce is how often a cluster node announces its agents.
+	ClusterAnnounce time.Duration
 }
 
 // Gateway is a running gateway.
@@ -102,7 +104,8 @@ func Start(t testing.TB, o Options) *Gateway {
 	}
 	srv, err := server.New(cfg, server.Options{Static: web.Files(), Logger: o.Logger, Now: o.Now, NoSync: o.NoSync,
 		Webhooks: o.Webhooks, GuestAttachWait: o.GuestAttachWait, Lifecycle: o.Lifecycle,
-		PresenceGrace: o.PresenceGrace, Demo: o.Demo, ImportConfig: o.ImportConfig})
+		PresenceGrace: o.PresenceGrace, Demo: o.Demo, ImportConfig: o.ImportConfig,
+		ClusterAnnounce: o.ClusterAnnounce})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
