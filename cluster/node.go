@@ -51,6 +51,7 @@ const (
 	subjectStatus    = "cxgate.status"
 	subjectEphemeral = "cxgate.ephemeral"
 	subjectDirectory = "cxgate.directory"
+	subjectRelease   = "cxgate.release"
 )
 
 // Node is this gateway's membership in the cluster.
@@ -70,6 +71,7 @@ type Node struct {
 	onStatus    atomic.Pointer[func(agentID string, status model.AgentStatus)]
 	onEphemeral atomic.Pointer[func(c model.Chat, evs []model.Event)]
 	onDirectory atomic.Pointer[func()]
+	onRelease   atomic.Pointer[func(chatID string)]
 
 	published, received, filled, dropped atomic.Uint64
 }
@@ -157,6 +159,7 @@ func Join(o Options) (*Node, error) {
 		{subjectStatus, n.gotStatus},
 		{subjectEphemeral, n.gotEphemeral},
 		{subjectDirectory, n.gotDirectory},
+		{subjectRelease, n.gotRelease},
 	}
 	for _, s := range subs {
 		sub, err := nc.Subscribe(s.subject, s.cb)
@@ -325,5 +328,29 @@ func (n *Node) gotDirectory(m *nats.Msg) {
 	}
 	if fn := n.onDirectory.Load(); fn != nil {
 		(*fn)()
+	}
+}
+
+type wireRelease struct {
+	Node string `json:"n"`
+	Chat string `json:"c"`
+}
+
+// PublishRelease tells the other nodes that a chat held out of routing
+// may be routed now (its guest's stream attached here).
+func (n *Node) PublishRelease(chatID string) {
+	n.publish(subjectRelease, wireRelease{Node: n.o.Node, Chat: chatID})
+}
+
+// OnRelease sets what runs when another node released a chat's hold.
+func (n *Node) OnRelease(fn func(chatID string)) { n.onRelease.Store(&fn) }
+
+func (n *Node) gotRelease(m *nats.Msg) {
+	var w wireRelease
+	if json.Unmarshal(m.Data, &w) != nil || w.Node == n.o.Node {
+		return
+	}
+	if fn := n.onRelease.Load(); fn != nil {
+		(*fn)(w.Chat)
 	}
 }

@@ -128,12 +128,13 @@ type Engine struct {
 	msgObservers []MessageObserver                                           // messages.go
 	msgOutbox    func(event string, m model.LeftMessage) []model.OutboxEntry // Options.MessageOutbox
 
-	presence      func(agentID string) bool // whether the agent has a live connection
-	leading       func() bool
-	statusChosen  func(agentID string, status model.AgentStatus)
-	ephemeral     func(c *model.Chat, evs []model.Event)
-	presenceGrace time.Duration
-	statuses      Statuses // nil: statuses live in memory only
+	presence        func(agentID string) bool // whether the agent has a live connection
+	leading         func() bool
+	statusChosen    func(agentID string, status model.AgentStatus)
+	ephemeral       func(c *model.Chat, evs []model.Event)
+	routingReleased func(chatID string)
+	presenceGrace   time.Duration
+	statuses        Statuses // nil: statuses live in memory only
 
 	tokensMu sync.Mutex
 	tokens   map[string]model.Token // resolved visitor tokens by hash
@@ -144,6 +145,7 @@ type Engine struct {
 	agents    map[string]*agentState
 	positions map[string]int         // last queue position told to each waiting chat
 	holds     map[string]*time.Timer // chats kept out of routing (hold.go), each with its timeout
+	released  map[string]bool        // waiting chats whose hold was released (hold.go)
 	queuedAt  map[string]int64       // when each waiting chat entered its queue, unix ms
 	waits     map[string]*waitRing   // recent waits of the chats served, per queue (waits.go)
 }
@@ -227,6 +229,9 @@ type Options struct {
 	// Ephemeral hears of the events this engine hands its observers
 	// without storing them (typing), for the other nodes' clients.
 	Ephemeral func(c *model.Chat, evs []model.Event)
+	// RoutingReleased hears of every routing hold this engine releases
+	// (a guest's stream attached here), for the other nodes (ApplyRelease).
+	RoutingReleased func(chatID string)
 }
 
 // StartRetryWindow is how long after a chat was created a retried startChat
@@ -244,20 +249,21 @@ func New(cfg config.Config, log Log, o Options) *Engine {
 	}
 	e := &Engine{
 		log: log, now: o.Now, logger: o.Logger,
-		kick:          make(chan struct{}, 1),
-		chats:         make(map[string]*model.Chat),
-		agents:        make(map[string]*agentState),
-		positions:     make(map[string]int),
-		queuedAt:      make(map[string]int64),
-		waits:         make(map[string]*waitRing),
-		tokens:        make(map[string]model.Token),
-		presence:      o.Presence,
-		presenceGrace: o.PresenceGrace,
-		msgOutbox:     o.MessageOutbox,
-		statuses:      o.Statuses,
-		leading:       o.Leading,
-		statusChosen:  o.StatusChosen,
-		ephemeral:     o.Ephemeral,
+		kick:            make(chan struct{}, 1),
+		chats:           make(map[string]*model.Chat),
+		agents:          make(map[string]*agentState),
+		positions:       make(map[string]int),
+		queuedAt:        make(map[string]int64),
+		waits:           make(map[string]*waitRing),
+		tokens:          make(map[string]model.Token),
+		presence:        o.Presence,
+		presenceGrace:   o.PresenceGrace,
+		msgOutbox:       o.MessageOutbox,
+		statuses:        o.Statuses,
+		leading:         o.Leading,
+		statusChosen:    o.StatusChosen,
+		ephemeral:       o.Ephemeral,
+		routingReleased: o.RoutingReleased,
 	}
 	if e.leading == nil {
 		e.leading = func() bool { return true }
@@ -460,6 +466,7 @@ func (e *Engine) track(c *model.Chat) {
 			}
 		}
 	}
+	e.trackHoldLocked(c)
 	switch {
 	case c.State != model.StateQueued:
 		if at, ok := e.queuedAt[c.ID]; ok {
@@ -589,6 +596,9 @@ func (e *Engine) Start(ctx context.Context, r StartRequest) (Started, error) {
 		ID: chatID, Deployment: d.Key, Mode: d.Mode, State: model.StateQueued, Queue: queue,
 		Priority: r.Priority, Skills: r.Skills, Language: r.Language, IdentityID: identity, Visitor: r.Visitor, Subject: r.Subject,
 		UserData: r.UserData, CreatedAt: now, LastActivity: now, IdentityInitiated: r.IdentityInitiated, Wire: wire,
+	}
+	if r.HoldRouting > 0 {
+		c.HoldUntil = now + r.HoldRouting.Milliseconds()
 	}
 	joined := model.Event{Type: model.EventParticipantJoined, Time: now,
 		From: model.Party{ID: identity, Name: visitorName(r.Visitor), Type: model.PartyClient}}

@@ -164,6 +164,12 @@ type Chat struct {
 	VisitorRead       uint64 `json:"visitorRead,omitempty"` // the visitor has read every event up to this seq
 	IdentityInitiated bool   `json:"identityInitiated,omitempty"`
 
+	// HoldUntil keeps a new chat out of routing until then (unix ms) or
+	// until its visitor's event stream attaches (Genesys Cloud guest
+	// chat), whichever comes first: in the record, so that every node of a
+	// cluster holds it, the leader that routes included.
+	HoldUntil int64 `json:"holdUntil,omitempty"`
+
 	// Rating is the visitor's rating of the chat once it ended (rateChat);
 	// the log holds it too, as an EventChatRated.
 	Rating *Rating `json:"rating,omitempty"`

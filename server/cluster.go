@@ -114,6 +114,7 @@ func (s *Server) startCluster(ctx context.Context) {
 	n := c.node
 	n.OnStatus(s.engine.ApplyStatus)
 	n.OnEphemeral(s.engine.DeliverEphemeral)
+	n.OnRelease(s.engine.ApplyRelease)
 	n.OnDirectory(func() {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.reloadDirectory(ctx) }()

@@ -138,6 +138,11 @@ func New(cfg config.Config, o Options) (*Server, error) {
 		Leading:      s.leads,
 		StatusChosen: s.statusChosen,
 		Ephemeral:    s.ephemeral,
+		RoutingReleased: func(chatID string) {
+			if s.cluster != nil && s.cluster.node != nil {
+				s.cluster.node.PublishRelease(chatID)
+			}
+		},
 		// Left messages commit with their webhook deliveries, like events.
 		MessageOutbox: func(event string, m model.LeftMessage) []model.OutboxEntry { return s.hooks.MessageOutbox(event, m) },
 		PresenceGrace: o.PresenceGrace,
