@@ -555,7 +555,10 @@ func (p *cutProxy) serve() {
 }
 
 func (p *cutProxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	up, err := net.Dial("tcp", target)
 	if err != nil {
 		_ = c.Close()
 		return
@@ -583,6 +586,16 @@ func (p *cutProxy) cut() {
 		_ = c.Close()
 	}
 	p.conns = map[net.Conn]struct{}{}
+}
+
+// moveTo sends new connections to another target and drops the open
+// ones: a load balancer taking a node out.
+func (p *cutProxy) moveTo(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
+	p.cut()
+	p.restore()
 }
 
 func (p *cutProxy) restore() {
