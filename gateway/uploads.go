@@ -67,6 +67,10 @@ func (s *App) uploadLimit() int {
 	return max(n, s.cfg.BodyLimit)
 }
 
+// drainLimit bounds what of an upload's unread body is read and dropped
+// so that its client gets the answer.
+const drainLimit = 256 << 10
+
 var (
 	errLengthRequired = bus.Reject(http.StatusLengthRequired, bus.CodeInvalidRequest,
 		"An upload needs a Content-Length.")
@@ -94,7 +98,15 @@ func (s *App) bodyGate(c *fiber.Ctx) error {
 		case cl > s.uploadLimit():
 			return errBodyTooLarge
 		}
-		return c.Next()
+		err := c.Next()
+		// What the route left unread (a refused upload: a bad key, a
+		// limit) is read and dropped, up to drainLimit, before the answer:
+		// a client still sending it then reads the answer rather than a
+		// connection reset, as net/http's servers do.
+		if r := c.Context().RequestBodyStream(); r != nil {
+			_, _ = io.CopyN(io.Discard, r, drainLimit)
+		}
+		return err
 	}
 	if cl > s.cfg.BodyLimit {
 		c.Context().SetConnectionClose()

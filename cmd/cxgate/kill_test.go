@@ -154,7 +154,10 @@ func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
 	acked := map[string]map[string]uint64{} // token → text → seq
 	var wg sync.WaitGroup
 	for c := range chats {
-		acked[tokens[c]] = map[string]uint64{}
+		// Each chat's map is made here, before its senders start: the outer
+		// map is written while earlier chats' senders run.
+		mine := map[string]uint64{}
+		acked[tokens[c]] = mine
 		for w := range 4 {
 			wg.Add(1)
 			go func() {
@@ -168,7 +171,7 @@ func TestKill9KeepsAcknowledgedMessages(t *testing.T) {
 					var res struct{ Seq uint64 }
 					_ = json.Unmarshal(r.Data, &res)
 					mu.Lock()
-					acked[tokens[c]][text] = res.Seq
+					mine[text] = res.Seq
 					mu.Unlock()
 				}
 			}()
