@@ -68,8 +68,11 @@ func (s *App) uploadLimit() int {
 }
 
 // drainLimit bounds what of an upload's unread body is read and dropped
-// so that its client gets the answer.
-const drainLimit = 256 << 10
+// so that its client gets the answer, and drainWait how long it waits.
+const (
+	drainLimit = 256 << 10
+	drainWait  = 100 * time.Millisecond
+)
 
 var (
 	errLengthRequired = bus.Reject(http.StatusLengthRequired, bus.CodeInvalidRequest,
@@ -103,7 +106,12 @@ func (s *App) bodyGate(c *fiber.Ctx) error {
 		// limit) is read and dropped, up to drainLimit, before the answer:
 		// a client still sending it then reads the answer rather than a
 		// connection reset, as net/http's servers do.
+		// A client that is not sending (it holds an upload slot with its
+		// headers alone) is given drainWait, not more.
 		if r := c.Context().RequestBodyStream(); r != nil {
+			if conn := c.Context().Conn(); conn != nil {
+				_ = conn.SetReadDeadline(time.Now().Add(drainWait))
+			}
 			_, _ = io.CopyN(io.Discard, r, drainLimit)
 		}
 		return err
