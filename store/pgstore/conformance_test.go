@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cxgate/cxgate/internal/pgtest"
 	"github.com/cxgate/cxgate/store/logtest"
 	"github.com/cxgate/cxgate/store/pgstore"
 )
@@ -20,7 +20,7 @@ import (
 // urlEnv names the database the tests use. Unset, TestMain starts a
 // throwaway server and sets it, so the kill test's child (this binary, run
 // again) opens the same database.
-const urlEnv = "CXGATE_TEST_POSTGRES"
+const urlEnv = pgtest.EnvURL
 
 // unavailable is why there is no database to test on.
 var unavailable error
@@ -34,38 +34,28 @@ var schemas = struct {
 
 func TestMain(m *testing.M) {
 	logtest.RunChild(openConformance) // the conformance suite's kill -9 child, when this is one
-	var srv *server
 	external := os.Getenv(urlEnv) != ""
-	if !external {
-		var err error
-		if srv, err = startServer(); err != nil {
-			unavailable = err
-		} else {
-			os.Setenv(urlEnv, srv.url)
-		}
+	srv, err := pgtest.Start()
+	if err != nil {
+		unavailable = err
+	} else if !external {
+		os.Setenv(urlEnv, srv.URL("postgres"))
 	}
 	code := m.Run()
 	if external {
 		dropSchemas()
 	}
 	if srv != nil {
-		srv.stop()
+		srv.Stop()
 	}
 	os.Exit(code)
 }
 
-// needDatabase fails the test without a database when CI=true (CI installs
-// PostgreSQL, so its absence is a broken runner) and skips it elsewhere;
-// a server that would not start always fails.
+// needDatabase ends the test when there is no database, as pgtest.Need
+// says: a skip without PostgreSQL's binaries outside CI, else a failure.
 func needDatabase(t testing.TB) {
 	t.Helper()
-	switch {
-	case unavailable == nil:
-	case errors.Is(unavailable, errNoPostgres) && os.Getenv("CI") != "true":
-		t.Skip(unavailable)
-	default:
-		t.Fatal(unavailable)
-	}
+	pgtest.Need(t, unavailable)
 }
 
 // openConformance opens the store in a schema of its own for dir: a fresh
