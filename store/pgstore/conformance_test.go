@@ -15,6 +15,7 @@ import (
 	"github.com/cxgate/cxgate/internal/pgtest"
 	"github.com/cxgate/cxgate/store/logtest"
 	"github.com/cxgate/cxgate/store/pgstore"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 // urlEnv names the database the tests use. Unset, TestMain starts a
@@ -118,4 +119,38 @@ func dropSchemas() {
 func TestConformance(t *testing.T) {
 	needDatabase(t)
 	logtest.Run(t, openConformance)
+}
+
+// conformStore is the PostgreSQL store as the store suite sees it:
+// StageFile returns its own *StagedFile type.
+type conformStore struct{ *pgstore.Store }
+
+func (s conformStore) StageFile(ctx context.Context) (storetest.Staged, error) {
+	w, err := s.Store.StageFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// TestStoreConformance runs the store suite on PostgreSQL, each store in a
+// schema of its own for its directory.
+func TestStoreConformance(t *testing.T) {
+	needDatabase(t)
+	storetest.Run(t, storetest.Backend{
+		Open: func(t testing.TB, dir string) storetest.Store {
+			t.Helper()
+			u, err := schemaURL(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := pgstore.Open(context.Background(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return conformStore{s}
+		},
+		ErrUnknownKind: pgstore.ErrUnknownKind,
+	})
 }
