@@ -152,5 +152,26 @@ func TestStoreConformance(t *testing.T) {
 			return conformStore{s}
 		},
 		ErrUnknownKind: pgstore.ErrUnknownKind,
+		KeepTokens:     pgstore.DefaultKeepTokens,
+		Shared:         true,
+		SweptChats: func(t testing.TB, s storetest.Store) {
+			wantRows(t, s, map[string]int{"chats": 4 + 3, "files": 2, "file_chunks": 1, "identities": 4, "tokens": 2 + 16,
+				"events": 3 + 5 + 5 + 2})
+		},
+		SweptLeftMessages: func(t testing.TB, s storetest.Store) {
+			wantRows(t, s, map[string]int{"left_messages": 1, "identities": 1})
+		},
 	})
+}
+
+// wantRows checks the rows of the tables named in want, after one of the
+// suite's sweeps: what is left is what stays, nothing of what was deleted.
+func wantRows(t testing.TB, s storetest.Store, want map[string]int) {
+	t.Helper()
+	counts := rowCounts(t, s.(conformStore).Store)
+	for name, n := range want {
+		if counts[name] != n {
+			t.Errorf("table %s: %d rows, want %d", name, counts[name], n)
+		}
+	}
 }

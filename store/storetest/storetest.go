@@ -90,6 +90,18 @@ type Backend struct {
 	// ErrUnknownKind is the backend's error for a directory kind it does
 	// not know.
 	ErrUnknownKind error
+	// KeepTokens is how many visitor tokens the backend's chat sweep keeps
+	// of a chat (its DefaultKeepTokens).
+	KeepTokens int
+	// Shared says several stores may have one dir open at once, as
+	// gateways sharing a database do; the concurrency tests then write
+	// through two.
+	Shared bool
+	// SweptChats and SweptLeftMessages, when set, check the backend's
+	// storage (its tables or buckets) after the chat and left-message sweep
+	// tests: that nothing of what they deleted is left behind, which the
+	// interface cannot see.
+	SweptChats, SweptLeftMessages func(t testing.TB, s Store)
 }
 
 // Run runs the whole suite against b.
@@ -102,6 +114,11 @@ func Run(t *testing.T, b Backend) {
 		{"Directory_PutDelete", testDirectoryPutDelete},
 		{"Directory_Replace", testDirectoryReplace},
 		{"Directory_ConcurrentWrites", testDirectoryConcurrentWrites},
+		{"SweepChats", testSweepChats},
+		{"SweepChats_Steps", testSweepChatsSteps},
+		{"EraseIdentity", testEraseIdentity},
+		{"LeftMessages_Lifecycle", testLeftMessagesLifecycle},
+		{"EraseIdentity_ConcurrentLeave", testEraseIdentityConcurrentLeave},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, b) })
 	}
