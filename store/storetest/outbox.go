@@ -2,10 +2,15 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cxgate/cxgate/model"
 )
@@ -130,4 +135,391 @@ func appendTo(t testing.TB, s Store, chatID string, entries ...string) {
 		t.Fatal(err)
 	}
 	pumpWith(t, s, outboxTo)
+}
+
+func testOutboxWrittenWithEvents(t *testing.T, b Backend) {
+	s, _ := openOutbox(t, b)
+	ctx := context.Background()
+	if _, _, err := s.CreateChat(ctx, chat("c1", "start-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, existing, err := s.CreateChat(ctx, chat("c1-again", "start-1")); err != nil || !existing {
+		t.Fatalf("retried start: existing %v, err %v", existing, err)
+	}
+	if _, _, _, err := s.Mutate(ctx, "c1", "req-1", appendFn(message("a"), message("b"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, replayed, err := s.Mutate(ctx, "c1", "req-1", appendFn(message("a"), message("b"))); err != nil || !replayed {
+		t.Fatalf("replay: replayed %v, err %v", replayed, err)
+	}
+	refuse := errors.New("refused")
+	if _, _, _, err := s.Mutate(ctx, "c1", "", func(*model.Chat) ([]model.Event, error) { return nil, refuse }); !errors.Is(err, refuse) {
+		t.Fatalf("refused mutation: %v", err)
+	}
+	if _, _, _, err := s.Mutate(ctx, "c1", "", appendFn()); err != nil {
+		t.Fatal(err)
+	}
+	list := mustList(t, s, model.OutboxPending)
+	if got, want := eventIDs(list), []string{"c1:1", "c1:2", "c1:3"}; !slices.Equal(got, want) {
+		t.Fatalf("outbox event ids = %v, want %v", got, want)
+	}
+	if got, want := entryIDs(list), []uint64{1, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("outbox ids = %v, want %v", got, want)
+	}
+	if e := list[1]; string(e.Body) != `{"text":"a"}` || e.Event != string(model.EventMessage) || e.Subscription != "hook-1" {
+		t.Errorf("entry 2 = %+v", e)
+	}
+	if p, d := mustDepth(t, s); p != 3 || d != 0 {
+		t.Errorf("depth = %d pending, %d dead; want 3, 0", p, d)
+	}
+}
+
+func testPendingOutboxDueOrder(t *testing.T, b Backend) {
+	s, _ := openWithChat(t, b)
+	ctx := context.Background()
+	// Entries 2..5, due at 3000, 1000, 2000 and 9000 ms.
+	outboxAt(t, s, "c1", 3000, 1000, 2000, 9000)
+	tests := []struct {
+		name     string
+		now      int64
+		limit    int
+		wantIDs  []uint64
+		wantNext int64 // 0: none
+	}{
+		{"NoneDue", 999, 10, []uint64{}, 1000},
+		{"SomeDue", 2500, 10, []uint64{3, 4}, 3000},
+		{"AllDue", 9000, 10, []uint64{3, 4, 2, 5}, 0},
+		// Due entries beyond the limit are not next: they are due already.
+		{"Limited", 9000, 2, []uint64{3, 4}, 0},
+		{"LimitedSomeDue", 2500, 1, []uint64{3}, 3000},
+		{"NoneWanted", 9000, 0, []uint64{}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			due, next, err := s.PendingOutbox(ctx, time.UnixMilli(tc.now), upTo(tc.limit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := entryIDs(due); !slices.Equal(got, tc.wantIDs) {
+				t.Errorf("due = %v, want %v", got, tc.wantIDs)
+			}
+			var wantNext time.Time
+			if tc.wantNext != 0 {
+				wantNext = time.UnixMilli(tc.wantNext)
+			}
+			if !next.Equal(wantNext) {
+				t.Errorf("next = %v, want %v", next, wantNext)
+			}
+		})
+	}
+	// Rescheduling moves an entry in the due order.
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1000), upTo(1))
+	e := due[0]
+	e.Attempts, e.NextAt, e.LastError, e.LastStatus = 1, 5000, "503 Service Unavailable", 503
+	if err := s.UpdateOutbox(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	due, next, err := s.PendingOutbox(ctx, time.UnixMilli(4000), upTo(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := entryIDs(due); !slices.Equal(got, []uint64{4, 2}) || !next.Equal(time.UnixMilli(5000)) {
+		t.Errorf("after reschedule: due %v, next %v; want [4 2], 5000 ms", got, next.UnixMilli())
+	}
+	got, state, err := s.OutboxEntryByID(ctx, 3)
+	if err != nil || state != model.OutboxPending || got.Attempts != 1 || got.LastStatus != 503 || got.NextAt != 5000 || got.ID != 3 {
+		t.Errorf("entry 3 = %+v in %q, %v", got, state, err)
+	}
+}
+
+func testOutboxLifecycle(t *testing.T, b Backend) {
+	s, _ := openWithChat(t, b)
+	ctx := context.Background()
+	outboxAt(t, s, "c1", 1000, 1000, 1000, 1000) // entries 2..5
+	for range 2 {
+		if err := s.DeleteOutbox(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []uint64{3, 4} {
+		e, _, err := s.OutboxEntryByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Attempts, e.DeadAt, e.LastError = 10, 2000, "connection refused"
+		if err := s.MoveToDead(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MoveToDead(ctx, model.OutboxEntry{ID: 3}); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("MoveToDead of a dead entry: %v, want ErrNotFound", err)
+	}
+	if err := s.UpdateOutbox(ctx, model.OutboxEntry{ID: 2}); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("UpdateOutbox of a delivered entry: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteOutbox(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if got := entryIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{5}) {
+		t.Errorf("pending = %v, want [5]", got)
+	}
+	dead := mustList(t, s, model.OutboxDead)
+	if got := entryIDs(dead); !slices.Equal(got, []uint64{3, 4}) {
+		t.Fatalf("dead = %v, want [3 4] (deleting a dead entry does nothing)", got)
+	}
+	if dead[0].Attempts != 10 || dead[0].LastError != "connection refused" || dead[0].DeadAt != 2000 {
+		t.Errorf("dead entry = %+v", dead[0])
+	}
+	if due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1<<40), upTo(10)); !slices.Equal(entryIDs(due), []uint64{5}) {
+		t.Errorf("due = %v, want [5]", entryIDs(due))
+	}
+	if p, d := mustDepth(t, s); p != 1 || d != 2 {
+		t.Errorf("depth = %d, %d; want 1, 2", p, d)
+	}
+	e, err := s.RetryDead(ctx, 4, time.UnixMilli(5000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ID != 4 || e.Attempts != 0 || e.DeadAt != 0 || e.NextAt != 5000 || e.LastError != "connection refused" {
+		t.Errorf("retried entry = %+v", e)
+	}
+	if _, state, _ := s.OutboxEntryByID(ctx, 4); state != model.OutboxPending {
+		t.Errorf("retried entry is %q, want pending", state)
+	}
+	e5, _, _ := s.OutboxEntryByID(ctx, 5)
+	e5.Attempts, e5.NextAt = 3, 1<<40
+	if err := s.UpdateOutbox(ctx, e5); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := s.RetryDead(ctx, 5, time.UnixMilli(6000)); err != nil || e.Attempts != 3 || e.NextAt != 6000 {
+		t.Errorf("retry of a pending entry = %+v, %v", e, err)
+	}
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(6000), upTo(10))
+	if got := entryIDs(due); !slices.Equal(got, []uint64{4, 5}) {
+		t.Errorf("due after retries = %v, want [4 5]", got)
+	}
+	if _, err := s.RetryDead(ctx, 2, time.UnixMilli(6000)); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("retry of a delivered entry: %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.OutboxEntryByID(ctx, 2); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("OutboxEntryByID(delivered) = %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.OutboxEntryByID(ctx, ^uint64(0)); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("OutboxEntryByID(max) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ListOutbox(ctx, "sent", 0, 10); err == nil {
+		t.Error("ListOutbox of an unknown state succeeded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.OutboxDepth(ctx); !errors.Is(err, model.ErrClosed) {
+		t.Errorf("OutboxDepth after Close = %v, want ErrClosed", err)
+	}
+}
+
+func testRetryAllDead(t *testing.T, b Backend) {
+	s, _ := openWithChat(t, b)
+	ctx := context.Background()
+	outboxAt(t, s, "c1", 1, 1, 1, 1, 1) // 2..6
+	for id := uint64(2); id <= 6; id++ {
+		if err := s.MoveToDead(ctx, model.OutboxEntry{ID: id, EventID: fmt.Sprint(id), Attempts: 10, DeadAt: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []int{2, 2, 1, 0} {
+		n, err := s.RetryAllDead(ctx, time.UnixMilli(100), 2)
+		if err != nil || n != want {
+			t.Fatalf("RetryAllDead = %d, %v; want %d", n, err, want)
+		}
+	}
+	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(100), upTo(10))
+	if got := entryIDs(due); !slices.Equal(got, []uint64{2, 3, 4, 5, 6}) {
+		t.Errorf("due = %v, want all five", got)
+	}
+	for _, e := range due {
+		if e.Attempts != 0 || e.DeadAt != 0 || e.NextAt != 100 {
+			t.Errorf("retried entry %+v", e)
+		}
+	}
+}
+
+func testListOutboxPages(t *testing.T, b Backend) {
+	s, _ := openOutbox(t, b)
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	outboxAt(t, s, "c1", 1, 2, 3, 4)
+	var all []uint64
+	for after := uint64(0); ; {
+		page, err := s.ListOutbox(ctx, model.OutboxPending, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, entryIDs(page)...)
+		after = page[len(page)-1].ID
+	}
+	if !slices.Equal(all, []uint64{1, 2, 3, 4, 5}) {
+		t.Errorf("pages = %v", all)
+	}
+	if page, err := s.ListOutbox(ctx, model.OutboxPending, ^uint64(0), 2); err != nil || len(page) != 0 {
+		t.Errorf("page after the last id = %v, %v", page, err)
+	}
+}
+
+func testOutboxReopen(t *testing.T, b Backend) {
+	s, dir := openOutbox(t, b)
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	outboxAt(t, s, "c1", 1, 2)
+	if err := s.MoveToDead(ctx, model.OutboxEntry{ID: 3, EventID: "c1:3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, b, dir)
+	s.SetChangeFeed(true)
+	if got := eventIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []string{"c1:1", "c1:2"}) {
+		t.Errorf("pending after reopen = %v", got)
+	}
+	if got := eventIDs(mustList(t, s, model.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
+		t.Errorf("dead after reopen = %v", got)
+	}
+	outboxAt(t, s, "c1", 4)
+	if got := entryIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
+		t.Errorf("ids after reopen = %v, want [1 2 4]", got)
+	}
+}
+
+func testOutboxConcurrentWriters(t *testing.T, b Backend) {
+	a, dir := openOutbox(t, b)
+	other := a // a second store on the same data, where the backend allows one
+	if b.Shared {
+		other = reopen(t, b, dir)
+		other.SetChangeFeed(true)
+	}
+	ctx := context.Background()
+	const writers, n = 8, 20
+	for w := range writers {
+		mustCreateChat(t, a, fmt.Sprint("w", w))
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			s := []Store{a, other}[w%2]
+			for i := range n {
+				if _, _, _, err := s.Mutate(ctx, fmt.Sprint("w", w), "", appendFn(message(fmt.Sprint(i)))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	// A consumer that follows the feed while the writes go on.
+	stop := make(chan struct{})
+	var consumer sync.WaitGroup
+	consumer.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-a.ChangeFeedSignal():
+				pump(t, a)
+			}
+		}
+	})
+	wg.Wait()
+	close(stop)
+	consumer.Wait()
+	list := mustList(t, a, model.OutboxPending)
+	seen := map[string]bool{}
+	for _, e := range list {
+		if seen[e.EventID] {
+			t.Fatalf("event %s has two entries", e.EventID)
+		}
+		seen[e.EventID] = true
+	}
+	if len(seen) != writers*(n+1) {
+		t.Fatalf("%d entries, want %d", len(seen), writers*(n+1))
+	}
+}
+
+func testPruneDead(t *testing.T, b Backend) {
+	s, _ := openWithChat(t, b)
+	ctx := context.Background()
+	outboxAt(t, s, "c1", 1, 1, 1, 1, 1, 1, 1) // 2..8; 8 stays pending
+	for id, at := range map[uint64]int64{2: 5000, 3: 1000, 4: 6000, 5: 2000, 6: 7000, 7: 8000} {
+		if err := s.MoveToDead(ctx, model.OutboxEntry{ID: id, DeadAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune := func(before int64, keep, wantRemoved int, wantDead ...uint64) {
+		t.Helper()
+		n, err := s.PruneDead(ctx, time.UnixMilli(before), keep)
+		if err != nil || n != wantRemoved {
+			t.Fatalf("PruneDead(%d, %d) = %d, %v; want %d", before, keep, n, err, wantRemoved)
+		}
+		if got := entryIDs(mustList(t, s, model.OutboxDead)); !slices.Equal(got, append([]uint64{}, wantDead...)) {
+			t.Fatalf("after PruneDead(%d, %d): dead %v, want %v", before, keep, got, wantDead)
+		}
+	}
+	// 3 and 5 expired; of 2, 4, 6, 7 the lowest id goes.
+	prune(3000, 3, 3, 4, 6, 7)
+	prune(3000, 3, 0, 4, 6, 7)
+	prune(7000, -1, 1, 6, 7) // DeadAt 7000 is not before 7000
+	if p, d := mustDepth(t, s); p != 1 || d != 2 {
+		t.Errorf("depth %d, %d; want 1, 2", p, d)
+	}
+	prune(0, 0, 2)
+	if p, d := mustDepth(t, s); p != 1 || d != 0 {
+		t.Errorf("depth %d, %d; want 1, 0", p, d)
+	}
+}
+
+func testPendingOutboxPerSubscription(t *testing.T, b Backend) {
+	s, _ := openOutbox(t, b)
+	ctx := context.Background()
+	mustCreateChat(t, s, "c1")
+	pumpWith(t, s, outboxTo) // the start's event makes no entry
+	var busy []string
+	for at := range 300 {
+		busy = append(busy, fmt.Sprint("busy@", at+1))
+	}
+	appendTo(t, s, "c1", busy...)                                                 // 1..300
+	appendTo(t, s, "c1", "a@500", "a@600", "a@5000", "b@400", "b@3000", "ab@450") // 301..306
+	tests := []struct {
+		name     string
+		want     map[string]int
+		wantIDs  []uint64
+		wantNext int64
+	}{
+		{"BusySkipped", map[string]int{"a": 1, "b": 1, "ab": 1}, []uint64{304, 306, 301}, 3000},
+		{"OnlyBusy", map[string]int{"busy": 2}, []uint64{1, 2}, 0},
+		{"Some", map[string]int{"busy": 3, "a": 5, "ab": 1}, []uint64{1, 2, 3, 306, 301, 302}, 5000},
+		{"None", map[string]int{}, []uint64{}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := map[string]int{}
+			due, next, err := s.PendingOutbox(ctx, time.UnixMilli(1000), func(sub string) int {
+				asked[sub]++
+				return tc.want[sub]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := entryIDs(due); !slices.Equal(got, tc.wantIDs) {
+				t.Errorf("due = %v, want %v", got, tc.wantIDs)
+			}
+			if got := next.UnixMilli(); next.IsZero() && tc.wantNext != 0 || !next.IsZero() && got != tc.wantNext {
+				t.Errorf("next = %v, want %d ms", next, tc.wantNext)
+			}
+			if want := map[string]int{"busy": 1, "a": 1, "b": 1, "ab": 1}; !maps.Equal(asked, want) {
+				t.Errorf("asked %v, want each subscription once", asked)
+			}
+		})
+	}
 }

@@ -27,6 +27,7 @@ type Store interface {
 
 	// The change feed and the outbox it fills.
 	SetChangeFeed(on bool)
+	ChangeFeedSignal() <-chan struct{}
 	Changes(ctx context.Context, limit int) (out []model.Change, events [][]model.Event, err error)
 	ConsumeChanges(ctx context.Context, through uint64, entries []model.OutboxEntry) error
 	PendingOutbox(ctx context.Context, now time.Time, want func(subscription string) int) (due []model.OutboxEntry, next time.Time, err error)
@@ -114,6 +115,15 @@ func Run(t *testing.T, b Backend) {
 		{"Directory_PutDelete", testDirectoryPutDelete},
 		{"Directory_Replace", testDirectoryReplace},
 		{"Directory_ConcurrentWrites", testDirectoryConcurrentWrites},
+		{"Outbox_WrittenWithEvents", testOutboxWrittenWithEvents},
+		{"PendingOutbox_DueOrder", testPendingOutboxDueOrder},
+		{"Outbox_Lifecycle", testOutboxLifecycle},
+		{"RetryAllDead", testRetryAllDead},
+		{"ListOutbox_Pages", testListOutboxPages},
+		{"Outbox_Reopen", testOutboxReopen},
+		{"Outbox_ConcurrentWriters", testOutboxConcurrentWriters},
+		{"PruneDead", testPruneDead},
+		{"PendingOutbox_PerSubscription", testPendingOutboxPerSubscription},
 		{"SweepChats", testSweepChats},
 		{"SweepChats_Steps", testSweepChatsSteps},
 		{"EraseIdentity", testEraseIdentity},
