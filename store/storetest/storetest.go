@@ -124,6 +124,7 @@ func Run(t *testing.T, b Backend) {
 		{"Outbox_ConcurrentWriters", testOutboxConcurrentWriters},
 		{"PruneDead", testPruneDead},
 		{"PendingOutbox_PerSubscription", testPendingOutboxPerSubscription},
+		{"LeftMessages_Order", testLeftMessagesOrder},
 		{"SweepChats", testSweepChats},
 		{"SweepChats_Steps", testSweepChatsSteps},
 		{"EraseIdentity", testEraseIdentity},
