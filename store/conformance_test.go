@@ -38,8 +38,14 @@ func TestStoreConformance(t *testing.T) {
 		Open: func(t testing.TB, dir string) storetest.Store {
 			return conformStore{openTestStore(t, filepath.Join(dir, "cxgate.db"), store.Options{})}
 		},
-		ErrUnknownKind:    store.ErrUnknownKind,
-		KeepTokens:        store.DefaultKeepTokens,
+		ErrUnknownKind: store.ErrUnknownKind,
+		KeepTokens:     store.DefaultKeepTokens,
+		FileChunk:      store.FileChunk,
+		StagedTTL:      store.StagedTTL,
+		ErrNotStaged:   store.ErrNotStaged,
+		FileChunks: func(s storetest.Store, id string) (int, error) {
+			return store.FileDataKeys(s.(conformStore).Store, id), nil
+		},
 		SweptChats:        func(t testing.TB, s storetest.Store) { wantKeys(t, s, sweptChatsKeys) },
 		SweptLeftMessages: func(t testing.TB, s storetest.Store) { wantKeys(t, s, sweptLeftKeys) },
 	})

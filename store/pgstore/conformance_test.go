@@ -153,7 +153,13 @@ func TestStoreConformance(t *testing.T) {
 		},
 		ErrUnknownKind: pgstore.ErrUnknownKind,
 		KeepTokens:     pgstore.DefaultKeepTokens,
-		Shared:         true,
+		FileChunk:      pgstore.FileChunk,
+		StagedTTL:      pgstore.StagedTTL,
+		ErrNotStaged:   pgstore.ErrNotStaged,
+		FileChunks: func(s storetest.Store, id string) (int, error) {
+			return pgstore.ChunkCount(s.(conformStore).Store, id)
+		},
+		Shared: true,
 		SweptChats: func(t testing.TB, s storetest.Store) {
 			wantRows(t, s, map[string]int{"chats": 4 + 3, "files": 2, "file_chunks": 1, "identities": 4, "tokens": 2 + 16,
 				"events": 3 + 5 + 5 + 2})

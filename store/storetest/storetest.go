@@ -53,6 +53,7 @@ type Store interface {
 	AddStagedFile(ctx context.Context, chatID, requestID string, f model.File, fn model.MutateFunc) (model.Chat, []model.Event, bool, error)
 	FileInfo(ctx context.Context, id string) (model.File, error)
 	FileContent(ctx context.Context, id string) (f model.File, content []byte, err error)
+	FileReader(f model.File) io.Reader
 	StageFile(ctx context.Context) (Staged, error)
 	StagedCount() (files, chunks int, err error)
 	SweepStaged(ctx context.Context, before time.Time) (int, error)
@@ -91,6 +92,15 @@ type Backend struct {
 	// ErrUnknownKind is the backend's error for a directory kind it does
 	// not know.
 	ErrUnknownKind error
+	// FileChunk is the size of the chunks the backend stores files in,
+	// StagedTTL how long a staged file is kept, ErrNotStaged its error for
+	// content that is not (or no longer) staged.
+	FileChunk    int
+	StagedTTL    time.Duration
+	ErrNotStaged error
+	// FileChunks counts the chunks stored under file (or staged file) id,
+	// which the interface cannot see: what a discard or a sweep leaves.
+	FileChunks func(s Store, id string) (int, error)
 	// KeepTokens is how many visitor tokens the backend's chat sweep keeps
 	// of a chat (its DefaultKeepTokens).
 	KeepTokens int
@@ -125,6 +135,12 @@ func Run(t *testing.T, b Backend) {
 		{"PruneDead", testPruneDead},
 		{"PendingOutbox_PerSubscription", testPendingOutboxPerSubscription},
 		{"LeftMessages_Order", testLeftMessagesOrder},
+		{"StagedFile_Adopted", testStagedFileAdopted},
+		{"StagedFile_Large", testStagedFileLarge},
+		{"StagedFile_DiscardedRefusesWrites", testStagedFileDiscardedRefusesWrites},
+		{"SweepStaged", testSweepStaged},
+		{"StagedFile_Empty", testStagedFileEmpty},
+		{"StagedFile_DiscardRacesAdoption", testStagedFileDiscardRacesAdoption},
 		{"SweepChats", testSweepChats},
 		{"SweepChats_Steps", testSweepChatsSteps},
 		{"EraseIdentity", testEraseIdentity},
