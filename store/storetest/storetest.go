@@ -135,6 +135,8 @@ func Run(t *testing.T, b Backend) {
 		{"PruneDead", testPruneDead},
 		{"PendingOutbox_PerSubscription", testPendingOutboxPerSubscription},
 		{"LeftMessages_Order", testLeftMessagesOrder},
+		{"AddFile", testAddFile},
+		{"FileChunks", testFileChunks},
 		{"StagedFile_Adopted", testStagedFileAdopted},
 		{"StagedFile_Large", testStagedFileLarge},
 		{"StagedFile_DiscardedRefusesWrites", testStagedFileDiscardedRefusesWrites},
