@@ -62,6 +62,9 @@ type Store interface {
 	PutIdentity(ctx context.Context, idn model.Identity) error
 	Identity(ctx context.Context, id string) (model.Identity, error)
 	ChatsOfIdentity(ctx context.Context, identityID string) ([]model.Chat, error)
+	AgentStatuses(ctx context.Context) (map[string]model.AgentStatus, error)
+	SetAgentStatus(ctx context.Context, agentID string, status model.AgentStatus) error
+	OpenChats(ctx context.Context, fn func(model.Chat) error) error
 	IssueToken(ctx context.Context, hash []byte, t model.Token) error
 	LookupToken(ctx context.Context, hash []byte) (model.Token, error)
 
@@ -121,6 +124,9 @@ func Run(t *testing.T, b Backend) {
 		name string
 		run  func(*testing.T, Backend)
 	}{
+		{"IdentitiesAndTokens", testIdentitiesAndTokens},
+		{"OpenChats", testOpenChats},
+		{"AgentStatuses", testAgentStatuses},
 		{"Directory_Seed", testDirectorySeed},
 		{"Directory_PutDelete", testDirectoryPutDelete},
 		{"Directory_Replace", testDirectoryReplace},
