@@ -10,24 +10,8 @@ import (
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/store/storetest"
 )
-
-var errTooMany = errors.New("too many files")
-
-// fileFn appends one FileUploaded event, refusing when the chat already
-// holds max files; seen records the counts it was shown.
-func fileFn(max int, seen *[]uint32) model.MutateFunc {
-	return func(c *model.Chat) ([]model.Event, error) {
-		if seen != nil {
-			*seen = append(*seen, c.Files)
-		}
-		if int(c.Files) >= max {
-			return nil, errTooMany
-		}
-		return []model.Event{{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: model.PartyClient},
-			Text: "a.txt", Time: 1_700_000_000_000}}, nil
-	}
-}
 
 // TestAddFile_Committed: the engine's follower is handed the file's event
 // with the chat's new count, as the commit of any write. The suite checks
@@ -42,7 +26,7 @@ func TestAddFile_Committed(t *testing.T) {
 	})
 	mustCreateChat(t, s, "c1")
 	mustAppend(t, s, "c1", "hello")
-	if _, _, _, err := s.AddFile(context.Background(), "c1", "", model.File{ID: "f1", Name: "a.txt"}, []byte("x"), fileFn(10, nil)); err != nil {
+	if _, _, _, err := s.AddFile(context.Background(), "c1", "", model.File{ID: "f1", Name: "a.txt"}, []byte("x"), storetest.FileFn(10, nil)); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

@@ -17,22 +17,11 @@ import (
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
-// outboxPerEvent makes one entry per appended event, its EventID
-// "<chat>:<seq>", due at the event's time.
-func outboxPerEvent(c *model.Chat, evs []model.Event) []model.OutboxEntry {
-	var out []model.OutboxEntry
-	for _, ev := range evs {
-		out = append(out, model.OutboxEntry{Subscription: "hook-1", Event: string(ev.Type),
-			EventID: fmt.Sprintf("%s:%d", c.ID, ev.Seq), Body: []byte(`{"text":"` + ev.Text + `"}`),
-			CreatedAt: ev.Time, NextAt: ev.Time})
-	}
-	return out
-}
-
 // newOutboxStore is a store with the change feed on; pump turns its rows
-// into outboxPerEvent's entries, as the webhooks service does.
+// into storetest.OutboxPerEvent's entries, as the webhooks service does.
 func newOutboxStore(t testing.TB) (*store.Store, string) {
 	t.Helper()
 	s, path := newTestStore(t, store.Options{})
@@ -47,48 +36,10 @@ func openOutboxStore(t testing.TB, path string) *store.Store {
 	return s
 }
 
-// pump consumes the change feed into outboxPerEvent's entries.
-func pump(t testing.TB, s *store.Store) {
-	t.Helper()
-	pumpWith(t, s, outboxPerEvent)
-}
-
-// pumpWith consumes the change feed into the entries outbox makes.
-func pumpWith(t testing.TB, s *store.Store, outbox func(c *model.Chat, evs []model.Event) []model.OutboxEntry) {
-	t.Helper()
-	ctx := context.Background()
-	for {
-		changes, events, err := s.Changes(ctx, 100)
-		if err != nil {
-			t.Fatalf("changes: %v", err)
-		}
-		if len(changes) == 0 {
-			return
-		}
-		var entries []model.OutboxEntry
-		for i := range changes {
-			entries = append(entries, outbox(&changes[i].Chat, events[i])...)
-		}
-		if err := s.ConsumeChanges(ctx, changes[len(changes)-1].ID, entries); err != nil {
-			t.Fatalf("consume changes: %v", err)
-		}
-	}
-}
-
 // badEvent cannot be encoded: a write appending it fails inside its
 // transaction, after its earlier steps were applied.
 func badEvent() model.Event {
 	return model.Event{Type: model.EventMessage, Data: json.RawMessage("{")}
-}
-
-func mustList(t testing.TB, s *store.Store, state model.OutboxState) []model.OutboxEntry {
-	t.Helper()
-	pump(t, s)
-	list, err := s.ListOutbox(context.Background(), state, 0, 1000)
-	if err != nil {
-		t.Fatalf("list %s: %v", state, err)
-	}
-	return list
 }
 
 func eventIDs(list []model.OutboxEntry) []string {
@@ -109,7 +60,7 @@ func entryIDs(list []model.OutboxEntry) []uint64 {
 
 func mustDepth(t testing.TB, s *store.Store) (pending, dead int) {
 	t.Helper()
-	pump(t, s)
+	storetest.Pump(t, s)
 	pending, dead, err := s.OutboxDepth(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +106,7 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 	if _, err := s.Chat(ctx, "boom"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("failed chat was stored: %v", err)
 	}
-	got := eventIDs(mustList(t, s, model.OutboxPending))
+	got := eventIDs(storetest.MustList(t, s, model.OutboxPending))
 	slices.Sort(got)
 	if want := []string{"c1:1", "c2:1"}; !slices.Equal(got, want) {
 		t.Errorf("outbox = %v, want %v", got, want)
@@ -175,7 +126,7 @@ func outboxAt(t testing.TB, s *store.Store, chatID string, times ...int64) {
 	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
 		t.Fatal(err)
 	}
-	pump(t, s)
+	storetest.Pump(t, s)
 }
 
 // upTo wants n entries of every subscription.
@@ -190,7 +141,7 @@ func TestOutboxDepth_Counts(t *testing.T) {
 	check := func(step string, wantPending, wantDead int) {
 		t.Helper()
 		p, d := mustDepth(t, s)
-		inPending, inDead := len(mustList(t, s, model.OutboxPending)), len(mustList(t, s, model.OutboxDead))
+		inPending, inDead := len(storetest.MustList(t, s, model.OutboxPending)), len(storetest.MustList(t, s, model.OutboxDead))
 		if p != wantPending || d != wantDead || inPending != wantPending || inDead != wantDead {
 			t.Fatalf("%s: depth %d pending, %d dead; buckets hold %d, %d; want %d, %d",
 				step, p, d, inPending, inDead, wantPending, wantDead)
@@ -335,7 +286,7 @@ func TestPruneDead_RetriedMeanwhile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := entryIDs(mustList(t, s, model.OutboxDead)); !slices.Equal(got, []uint64{1}) {
+	if got := entryIDs(storetest.MustList(t, s, model.OutboxDead)); !slices.Equal(got, []uint64{1}) {
 		t.Fatalf("dead %v, want [1]", got)
 	}
 	if p, d := mustDepth(t, s); p != 0 || d != 1 {
@@ -366,7 +317,7 @@ func appendTo(t testing.TB, s *store.Store, chatID string, entries ...string) {
 	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
 		t.Fatal(err)
 	}
-	pumpWith(t, s, outboxTo)
+	storetest.PumpWith(t, s, outboxTo)
 }
 
 // TestOpen_SchemaMigration: a schema 1 file, whose outbox_due was keyed by
@@ -419,7 +370,7 @@ func TestOpen_SchemaMigration(t *testing.T) {
 	})
 
 	s = openOutboxStore(t, path)
-	pump(t, s)
+	storetest.Pump(t, s)
 	due, next, err := s.PendingOutbox(ctx, time.UnixMilli(1000), upTo(10))
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +391,7 @@ func TestOpen_SchemaMigration(t *testing.T) {
 	if _, err := s.RetryDead(ctx, 4, time.UnixMilli(700)); err != nil {
 		t.Fatal(err)
 	}
-	pump(t, s)
+	storetest.Pump(t, s)
 	due, next, err = s.PendingOutbox(ctx, time.UnixMilli(1000), upTo(10))
 	if got := entryIDs(due); err != nil || !slices.Equal(got, []uint64{1, 4}) || next.UnixMilli() != 6000 {
 		t.Fatalf("due after writes = %v, next %v, %v; want [1 4], 6000 ms", got, next, err)
@@ -503,7 +454,7 @@ func TestChangeFeed(t *testing.T) {
 	if n, _ := s.ChangeFeedDepth(ctx); n != 1 {
 		t.Errorf("%d rows after consuming the first, want 1", n)
 	}
-	if got := eventIDs(mustList(t, s, model.OutboxPending)); !slices.Contains(got, "c1:2") {
+	if got := eventIDs(storetest.MustList(t, s, model.OutboxPending)); !slices.Contains(got, "c1:2") {
 		t.Errorf("outbox %v lacks the consumed row's entry", got)
 	}
 	// A chat erased before its rows were read leaves nothing to announce.

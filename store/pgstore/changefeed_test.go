@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 // TestChangeFeed: rows are written only while the feed is on, one per write
@@ -90,7 +91,7 @@ func TestChangeFeed_LateCommit(t *testing.T) {
 	s.SetChangeFeed(true)
 	mustCreateChat(t, s, "c1")
 	mustCreateChat(t, s, "c2")
-	pump(t, s)
+	storetest.Pump(t, s)
 	conn, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatal(err)

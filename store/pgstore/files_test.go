@@ -13,24 +13,8 @@ import (
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store/pgstore"
+	"github.com/cxgate/cxgate/store/storetest"
 )
-
-var errTooMany = errors.New("too many files")
-
-// fileFn appends one FileUploaded event, refusing when the chat already
-// holds max files; seen records the counts it was shown.
-func fileFn(max int, seen *[]uint32) model.MutateFunc {
-	return func(c *model.Chat) ([]model.Event, error) {
-		if seen != nil {
-			*seen = append(*seen, c.Files)
-		}
-		if int(c.Files) >= max {
-			return nil, errTooMany
-		}
-		return []model.Event{{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: model.PartyClient},
-			Text: "a.txt", Time: 1_700_000_000_000}}, nil
-	}
-}
 
 // TestAddFile_Batch: files of one batch each see the count the ones before
 // them left, a file id taken earlier in the batch is refused, the rest
@@ -40,12 +24,12 @@ func TestAddFile_Batch(t *testing.T) {
 	s, _ := openTest(t)
 	mustCreate(t, s, chat("c1", ""))
 	res := pgstore.RunFileBatch(s, []pgstore.BatchFile{
-		{ChatID: "c1", File: model.File{ID: "b1"}, Content: []byte("one"), Fn: fileFn(2, nil)},
-		{ChatID: "c1", File: model.File{ID: "b1"}, Content: []byte("again"), Fn: fileFn(2, nil)},
-		{ChatID: "c1", File: model.File{ID: "b2"}, Content: []byte("two"), Fn: fileFn(2, nil)},
-		{ChatID: "c1", File: model.File{ID: "b3"}, Content: []byte("three"), Fn: fileFn(2, nil)},
+		{ChatID: "c1", File: model.File{ID: "b1"}, Content: []byte("one"), Fn: storetest.FileFn(2, nil)},
+		{ChatID: "c1", File: model.File{ID: "b1"}, Content: []byte("again"), Fn: storetest.FileFn(2, nil)},
+		{ChatID: "c1", File: model.File{ID: "b2"}, Content: []byte("two"), Fn: storetest.FileFn(2, nil)},
+		{ChatID: "c1", File: model.File{ID: "b3"}, Content: []byte("three"), Fn: storetest.FileFn(2, nil)},
 	})
-	if res[0].Err != nil || res[2].Err != nil || !errors.Is(res[1].Err, model.ErrExists) || !errors.Is(res[3].Err, errTooMany) {
+	if res[0].Err != nil || res[2].Err != nil || !errors.Is(res[1].Err, model.ErrExists) || !errors.Is(res[3].Err, storetest.ErrTooMany) {
 		t.Fatalf("batch: %v, %v, %v, %v", res[0].Err, res[1].Err, res[2].Err, res[3].Err)
 	}
 	if res[0].Events[0].Seq != 2 || res[2].Events[0].Seq != 3 || res[2].Chat.Files != 2 {
@@ -85,7 +69,7 @@ func TestFileExpiredAndDeleted(t *testing.T) {
 	ctx := context.Background()
 	s, u := openTest(t)
 	mustCreate(t, s, chat("c1", ""))
-	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "f1", Name: "a"}, bytes.Repeat([]byte("z"), pgstore.FileChunk+1), fileFn(10, nil)); err != nil {
+	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "f1", Name: "a"}, bytes.Repeat([]byte("z"), pgstore.FileChunk+1), storetest.FileFn(10, nil)); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, u)
@@ -107,7 +91,7 @@ func TestFileExpiredAndDeleted(t *testing.T) {
 		t.Fatalf("expired file: %+v, %d bytes, %v; want its description and ErrExpired", got, len(data), err)
 	}
 
-	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "f2"}, bytes.Repeat([]byte("y"), 2*pgstore.FileChunk+1), fileFn(10, nil)); err != nil {
+	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "f2"}, bytes.Repeat([]byte("y"), 2*pgstore.FileChunk+1), storetest.FileFn(10, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.Exec(ctx, `DELETE FROM chats WHERE id = 'c1'`); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store/pgstore"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 func message(text string) model.Event {
@@ -25,59 +26,12 @@ func mustCreateChat(t testing.TB, s *pgstore.Store, id string) {
 	}
 }
 
-// outboxPerEvent makes one entry per appended event, its EventID
-// "<chat>:<seq>", due at the event's time.
-func outboxPerEvent(c *model.Chat, evs []model.Event) []model.OutboxEntry {
-	var out []model.OutboxEntry
-	for _, ev := range evs {
-		out = append(out, model.OutboxEntry{Subscription: "hook-1", Event: string(ev.Type),
-			EventID: fmt.Sprintf("%s:%d", c.ID, ev.Seq), Body: []byte(`{"text":"` + ev.Text + `"}`),
-			CreatedAt: ev.Time, NextAt: ev.Time})
-	}
-	return out
-}
-
 // openOutbox is a store with the change feed on.
 func openOutbox(t testing.TB) (*pgstore.Store, string) {
 	t.Helper()
 	s, u := openTest(t)
 	s.SetChangeFeed(true)
 	return s, u
-}
-
-// pump consumes the change feed into outboxPerEvent's entries, as the
-// webhooks service does.
-func pump(t testing.TB, s *pgstore.Store) { t.Helper(); pumpWith(t, s, outboxPerEvent) }
-
-func pumpWith(t testing.TB, s *pgstore.Store, outbox func(c *model.Chat, evs []model.Event) []model.OutboxEntry) {
-	t.Helper()
-	ctx := context.Background()
-	for {
-		changes, events, err := s.Changes(ctx, 100)
-		if err != nil {
-			t.Fatalf("changes: %v", err)
-		}
-		if len(changes) == 0 {
-			return
-		}
-		var entries []model.OutboxEntry
-		for i := range changes {
-			entries = append(entries, outbox(&changes[i].Chat, events[i])...)
-		}
-		if err := s.ConsumeChanges(ctx, changes[len(changes)-1].ID, entries); err != nil {
-			t.Fatalf("consume changes: %v", err)
-		}
-	}
-}
-
-func mustList(t testing.TB, s *pgstore.Store, state model.OutboxState) []model.OutboxEntry {
-	t.Helper()
-	pump(t, s)
-	list, err := s.ListOutbox(context.Background(), state, 0, 1000)
-	if err != nil {
-		t.Fatalf("list %s: %v", state, err)
-	}
-	return list
 }
 
 func eventIDs(list []model.OutboxEntry) []string {
@@ -95,7 +49,7 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 	for _, id := range []string{"c1", "c2"} {
 		mustCreateChat(t, s, id)
 	}
-	pump(t, s)
+	storetest.Pump(t, s)
 	if _, err := s.ListOutbox(context.Background(), model.OutboxPending, 0, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +61,7 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 	if res[0].Err != nil || res[1].Err == nil || res[2].Err != nil {
 		t.Fatalf("results %+v; want only the second to fail", res)
 	}
-	got := eventIDs(mustList(t, s, model.OutboxPending))
+	got := eventIDs(storetest.MustList(t, s, model.OutboxPending))
 	if want := []string{"c1:1", "c2:1", "c1:2", "c2:2"}; !slices.Equal(got, want) {
 		t.Errorf("outbox = %v, want %v", got, want)
 	}
@@ -126,5 +80,5 @@ func outboxAt(t testing.TB, s *pgstore.Store, chatID string, times ...int64) {
 	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
 		t.Fatal(err)
 	}
-	pump(t, s)
+	storetest.Pump(t, s)
 }

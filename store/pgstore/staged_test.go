@@ -7,6 +7,7 @@ import (
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store/pgstore"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 // stage writes content to a new staged file, in pieces of 1000 bytes.
@@ -38,8 +39,8 @@ func TestStagedFile_AdoptedOnce(t *testing.T) {
 	w := stage(t, s, []byte("once"))
 	f := model.File{ID: w.ID(), Size: w.Size()}
 	res := pgstore.RunFileBatch(s, []pgstore.BatchFile{
-		{ChatID: "c1", File: f, Staged: true, Fn: fileFn(10, nil)},
-		{ChatID: "c1", File: f, Staged: true, Fn: fileFn(10, nil)},
+		{ChatID: "c1", File: f, Staged: true, Fn: storetest.FileFn(10, nil)},
+		{ChatID: "c1", File: f, Staged: true, Fn: storetest.FileFn(10, nil)},
 	})
 	if res[0].Err != nil || !errors.Is(res[1].Err, pgstore.ErrNotStaged) {
 		t.Fatalf("adoptions: %v, %v; want the first only", res[0].Err, res[1].Err)

@@ -11,6 +11,7 @@ import (
 	"github.com/cxgate/cxgate/model"
 )
 
+// dirString renders a directory as "kind:id=value ..." in a stable order.
 func dirString(d model.Directory) string {
 	var parts []string
 	for _, kind := range model.DirectoryKinds {
@@ -184,6 +185,8 @@ func testDirectoryReplace(t *testing.T, b Backend) {
 	}
 }
 
+// testDirectoryConcurrentWrites puts entries from many goroutines: all of
+// them land.
 func testDirectoryConcurrentWrites(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)

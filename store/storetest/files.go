@@ -20,7 +20,7 @@ func testAddFile(t *testing.T, b Backend) {
 		mustCreateChat(t, s, "c1")
 		content := []byte("hello, file\n")
 		c, evs, replayed, err := s.AddFile(ctx, "c1", "", model.File{ID: "f1", Name: "a.txt", Type: "text/plain; charset=utf-8"},
-			content, fileFn(10, nil))
+			content, FileFn(10, nil))
 		if err != nil || replayed {
 			t.Fatalf("AddFile: replayed=%v err=%v", replayed, err)
 		}
@@ -82,7 +82,7 @@ func testAddFile(t *testing.T, b Backend) {
 			id   string
 			fn   model.MutateFunc
 		}{
-			{"fn refuses", "f-refused", fileFn(0, nil)},
+			{"fn refuses", "f-refused", FileFn(0, nil)},
 			{"no FileUploaded event", "f-noevent", appendFn(message("not a file"))},
 		}
 		for _, tc := range cases {
@@ -97,10 +97,10 @@ func testAddFile(t *testing.T, b Backend) {
 			}
 		}
 		// A file id already taken aborts the second upload, event included.
-		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "dup"}, []byte("one"), fileFn(10, nil)); err != nil {
+		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "dup"}, []byte("one"), FileFn(10, nil)); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "dup"}, []byte("two"), fileFn(10, nil)); !errors.Is(err, model.ErrExists) {
+		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "dup"}, []byte("two"), FileFn(10, nil)); !errors.Is(err, model.ErrExists) {
 			t.Errorf("second AddFile with the same file id: %v, want ErrExists", err)
 		}
 		_, data, err := s.FileContent(ctx, "dup")
@@ -111,10 +111,10 @@ func testAddFile(t *testing.T, b Backend) {
 		if err != nil || ch.Files != 1 || ch.LastSeq != 2 {
 			t.Errorf("chat = Files %d LastSeq %d (%v), want 1 file and 2 events", ch.Files, ch.LastSeq, err)
 		}
-		if _, _, _, err := s.AddFile(ctx, "nochat", "", model.File{ID: "f9"}, []byte("x"), fileFn(10, nil)); !errors.Is(err, model.ErrNotFound) {
+		if _, _, _, err := s.AddFile(ctx, "nochat", "", model.File{ID: "f9"}, []byte("x"), FileFn(10, nil)); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("AddFile to an unknown chat: %v, want ErrNotFound", err)
 		}
-		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{}, []byte("x"), fileFn(10, nil)); err == nil {
+		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{}, []byte("x"), FileFn(10, nil)); err == nil {
 			t.Error("AddFile without a file id succeeded")
 		}
 	})
@@ -122,7 +122,7 @@ func testAddFile(t *testing.T, b Backend) {
 	t.Run("Replay", func(t *testing.T) {
 		s, dir := open(t, b)
 		mustCreateChat(t, s, "c1")
-		_, first, _, err := s.AddFile(ctx, "c1", "req-1", model.File{ID: "f1"}, []byte("x"), fileFn(10, nil))
+		_, first, _, err := s.AddFile(ctx, "c1", "req-1", model.File{ID: "f1"}, []byte("x"), FileFn(10, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func testAddFile(t *testing.T, b Backend) {
 		if b.Shared {
 			other = b.Open(t, dir)
 		}
-		_, again, replayed, err := other.AddFile(ctx, "c1", "req-1", model.File{ID: "f2"}, []byte("y"), fileFn(10, nil))
+		_, again, replayed, err := other.AddFile(ctx, "c1", "req-1", model.File{ID: "f2"}, []byte("y"), FileFn(10, nil))
 		if err != nil || !replayed || len(again) != 1 || again[0].Seq != first[0].Seq {
 			t.Fatalf("retry: replayed=%v events=%+v err=%v; want the first attempt's", replayed, again, err)
 		}
@@ -154,13 +154,13 @@ func testAddFile(t *testing.T, b Backend) {
 		ok, refused := 0, 0
 		for i := range tries {
 			wg.Go(func() {
-				_, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: fmt.Sprintf("f%d", i)}, []byte{byte(i)}, fileFn(max, nil))
+				_, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: fmt.Sprintf("f%d", i)}, []byte{byte(i)}, FileFn(max, nil))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
 				case err == nil:
 					ok++
-				case errors.Is(err, errTooMany):
+				case errors.Is(err, ErrTooMany):
 					refused++
 				default:
 					t.Errorf("AddFile: %v", err)
@@ -176,7 +176,7 @@ func testAddFile(t *testing.T, b Backend) {
 			t.Errorf("chat = Files %d LastSeq %d (%v), want %d and %d", ch.Files, ch.LastSeq, err, max, max+1)
 		}
 		var seen []uint32
-		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "last"}, []byte("x"), fileFn(max, &seen)); !errors.Is(err, errTooMany) {
+		if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "last"}, []byte("x"), FileFn(max, &seen)); !errors.Is(err, ErrTooMany) {
 			t.Errorf("upload over the limit: %v", err)
 		}
 		if len(seen) == 0 || seen[len(seen)-1] != max {
@@ -186,6 +186,9 @@ func testAddFile(t *testing.T, b Backend) {
 
 }
 
+// testFileChunks: a file is kept in 64 KiB chunks, read whole by
+// FileContent and a chunk at a time by FileReader, in reads smaller or
+// larger than a chunk; an empty file has one empty chunk.
 func testFileChunks(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
@@ -194,7 +197,7 @@ func testFileChunks(t *testing.T, b Backend) {
 	for i := range content {
 		content[i] = byte(i * 7)
 	}
-	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "big", Name: "b.bin"}, content, fileFn(10, nil)); err != nil {
+	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "big", Name: "b.bin"}, content, FileFn(10, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := b.FileChunks(s, "big"); err != nil || n != 4 {
@@ -227,7 +230,7 @@ func testFileChunks(t *testing.T, b Backend) {
 		t.Errorf("FileContent: %d bytes, %v", len(data), err)
 	}
 
-	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "empty"}, nil, fileFn(10, nil)); err != nil {
+	if _, _, _, err := s.AddFile(ctx, "c1", "", model.File{ID: "empty"}, nil, FileFn(10, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := b.FileChunks(s, "empty"); err != nil || n != 1 {

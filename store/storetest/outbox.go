@@ -15,7 +15,22 @@ import (
 	"github.com/cxgate/cxgate/model"
 )
 
-func outboxPerEvent(c *model.Chat, evs []model.Event) []model.OutboxEntry {
+// Feed is a store's change feed, which Pump drains: both stores are one,
+// so their own tests use the helpers below too.
+type Feed interface {
+	Changes(ctx context.Context, limit int) (out []model.Change, events [][]model.Event, err error)
+	ConsumeChanges(ctx context.Context, through uint64, entries []model.OutboxEntry) error
+}
+
+// Outbox is a store's change feed and the outbox it fills.
+type Outbox interface {
+	Feed
+	ListOutbox(ctx context.Context, state model.OutboxState, after uint64, limit int) ([]model.OutboxEntry, error)
+}
+
+// OutboxPerEvent makes one entry per appended event, its EventID
+// "<chat>:<seq>", due at the event's time.
+func OutboxPerEvent(c *model.Chat, evs []model.Event) []model.OutboxEntry {
 	var out []model.OutboxEntry
 	for _, ev := range evs {
 		out = append(out, model.OutboxEntry{Subscription: "hook-1", Event: string(ev.Type),
@@ -25,9 +40,12 @@ func outboxPerEvent(c *model.Chat, evs []model.Event) []model.OutboxEntry {
 	return out
 }
 
-func pump(t testing.TB, s Store) { t.Helper(); pumpWith(t, s, outboxPerEvent) }
+// Pump consumes the change feed into OutboxPerEvent's entries, as the
+// webhooks service does.
+func Pump(t testing.TB, s Feed) { t.Helper(); PumpWith(t, s, OutboxPerEvent) }
 
-func pumpWith(t testing.TB, s Store, outbox func(c *model.Chat, evs []model.Event) []model.OutboxEntry) {
+// PumpWith consumes the change feed into the entries outbox makes.
+func PumpWith(t testing.TB, s Feed, outbox func(c *model.Chat, evs []model.Event) []model.OutboxEntry) {
 	t.Helper()
 	ctx := context.Background()
 	for {
@@ -48,9 +66,10 @@ func pumpWith(t testing.TB, s Store, outbox func(c *model.Chat, evs []model.Even
 	}
 }
 
-func mustList(t testing.TB, s Store, state model.OutboxState) []model.OutboxEntry {
+// MustList pumps the feed and lists the outbox's entries in state.
+func MustList(t testing.TB, s Outbox, state model.OutboxState) []model.OutboxEntry {
 	t.Helper()
-	pump(t, s)
+	Pump(t, s)
 	list, err := s.ListOutbox(context.Background(), state, 0, 1000)
 	if err != nil {
 		t.Fatalf("list %s: %v", state, err)
@@ -76,7 +95,7 @@ func entryIDs(list []model.OutboxEntry) []uint64 {
 
 func mustDepth(t testing.TB, s Store) (pending, dead int) {
 	t.Helper()
-	pump(t, s)
+	Pump(t, s)
 	pending, dead, err := s.OutboxDepth(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +103,8 @@ func mustDepth(t testing.TB, s Store) (pending, dead int) {
 	return pending, dead
 }
 
+// outboxAt appends one event per time in ms to chat c, each making an entry
+// due at that time.
 func outboxAt(t testing.TB, s Store, chatID string, times ...int64) {
 	t.Helper()
 	var add []model.Event
@@ -95,22 +116,27 @@ func outboxAt(t testing.TB, s Store, chatID string, times ...int64) {
 	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
 		t.Fatal(err)
 	}
-	pump(t, s)
+	Pump(t, s)
 }
 
+// openWithChat opens a store with the feed on and chat c1, whose first
+// event's entry is delivered: the entries of later appends are 2, 3, ...
 func openWithChat(t testing.TB, b Backend) (Store, string) {
 	t.Helper()
 	s, dir := openOutbox(t, b)
 	mustCreateChat(t, s, "c1")
-	pump(t, s)
+	Pump(t, s)
 	if err := s.DeleteOutbox(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	return s, dir
 }
 
+// upTo wants n entries of every subscription.
 func upTo(n int) func(string) int { return func(string) int { return n } }
 
+// outboxTo makes one entry per appended event for the subscription its text
+// names, due when it says: "<subscription>@<due ms>".
 func outboxTo(c *model.Chat, evs []model.Event) []model.OutboxEntry {
 	var out []model.OutboxEntry
 	for _, ev := range evs {
@@ -125,6 +151,7 @@ func outboxTo(c *model.Chat, evs []model.Event) []model.OutboxEntry {
 	return out
 }
 
+// appendTo appends one event per "<subscription>@<due ms>" to chat c.
 func appendTo(t testing.TB, s Store, chatID string, entries ...string) {
 	t.Helper()
 	var add []model.Event
@@ -134,9 +161,12 @@ func appendTo(t testing.TB, s Store, chatID string, entries ...string) {
 	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
 		t.Fatal(err)
 	}
-	pumpWith(t, s, outboxTo)
+	PumpWith(t, s, outboxTo)
 }
 
+// testOutboxWrittenWithEvents: CreateChat and Mutate write the change rows
+// of what they append, and only of that: a replayed request, a refused
+// mutation and a mutation that appends nothing write none.
 func testOutboxWrittenWithEvents(t *testing.T, b Backend) {
 	s, _ := openOutbox(t, b)
 	ctx := context.Background()
@@ -159,7 +189,7 @@ func testOutboxWrittenWithEvents(t *testing.T, b Backend) {
 	if _, _, _, err := s.Mutate(ctx, "c1", "", appendFn()); err != nil {
 		t.Fatal(err)
 	}
-	list := mustList(t, s, model.OutboxPending)
+	list := MustList(t, s, model.OutboxPending)
 	if got, want := eventIDs(list), []string{"c1:1", "c1:2", "c1:3"}; !slices.Equal(got, want) {
 		t.Fatalf("outbox event ids = %v, want %v", got, want)
 	}
@@ -232,6 +262,8 @@ func testPendingOutboxDueOrder(t *testing.T, b Backend) {
 	}
 }
 
+// testOutboxLifecycle walks entries through delivery, failure, death and
+// retry.
 func testOutboxLifecycle(t *testing.T, b Backend) {
 	s, _ := openWithChat(t, b)
 	ctx := context.Background()
@@ -260,10 +292,10 @@ func testOutboxLifecycle(t *testing.T, b Backend) {
 	if err := s.DeleteOutbox(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	if got := entryIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{5}) {
+	if got := entryIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{5}) {
 		t.Errorf("pending = %v, want [5]", got)
 	}
-	dead := mustList(t, s, model.OutboxDead)
+	dead := MustList(t, s, model.OutboxDead)
 	if got := entryIDs(dead); !slices.Equal(got, []uint64{3, 4}) {
 		t.Fatalf("dead = %v, want [3 4] (deleting a dead entry does nothing)", got)
 	}
@@ -369,6 +401,8 @@ func testListOutboxPages(t *testing.T, b Backend) {
 	}
 }
 
+// testOutboxReopen: entries survive a restart, and new ids follow the old
+// ones, including dead ones.
 func testOutboxReopen(t *testing.T, b Backend) {
 	s, dir := openOutbox(t, b)
 	ctx := context.Background()
@@ -382,18 +416,20 @@ func testOutboxReopen(t *testing.T, b Backend) {
 	}
 	s = reopen(t, b, dir)
 	s.SetChangeFeed(true)
-	if got := eventIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []string{"c1:1", "c1:2"}) {
+	if got := eventIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []string{"c1:1", "c1:2"}) {
 		t.Errorf("pending after reopen = %v", got)
 	}
-	if got := eventIDs(mustList(t, s, model.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
+	if got := eventIDs(MustList(t, s, model.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
 		t.Errorf("dead after reopen = %v", got)
 	}
 	outboxAt(t, s, "c1", 4)
-	if got := entryIDs(mustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
+	if got := entryIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
 		t.Errorf("ids after reopen = %v, want [1 2 4]", got)
 	}
 }
 
+// testOutboxConcurrentWriters: many writers on two gateways at once, and
+// both consuming the feed: each appended event gets exactly one entry.
 func testOutboxConcurrentWriters(t *testing.T, b Backend) {
 	a, dir := openOutbox(t, b)
 	other := a // a second store on the same data, where the backend allows one
@@ -427,14 +463,14 @@ func testOutboxConcurrentWriters(t *testing.T, b Backend) {
 			case <-stop:
 				return
 			case <-a.ChangeFeedSignal():
-				pump(t, a)
+				Pump(t, a)
 			}
 		}
 	})
 	wg.Wait()
 	close(stop)
 	consumer.Wait()
-	list := mustList(t, a, model.OutboxPending)
+	list := MustList(t, a, model.OutboxPending)
 	seen := map[string]bool{}
 	for _, e := range list {
 		if seen[e.EventID] {
@@ -447,6 +483,9 @@ func testOutboxConcurrentWriters(t *testing.T, b Backend) {
 	}
 }
 
+// testPruneDead: the expired dead entries go, whatever their id; then the
+// oldest beyond keep; pending entries stay. An entry retried and dead again
+// between PruneDead's read and its write is judged by its new time.
 func testPruneDead(t *testing.T, b Backend) {
 	s, _ := openWithChat(t, b)
 	ctx := context.Background()
@@ -462,7 +501,7 @@ func testPruneDead(t *testing.T, b Backend) {
 		if err != nil || n != wantRemoved {
 			t.Fatalf("PruneDead(%d, %d) = %d, %v; want %d", before, keep, n, err, wantRemoved)
 		}
-		if got := entryIDs(mustList(t, s, model.OutboxDead)); !slices.Equal(got, append([]uint64{}, wantDead...)) {
+		if got := entryIDs(MustList(t, s, model.OutboxDead)); !slices.Equal(got, append([]uint64{}, wantDead...)) {
 			t.Fatalf("after PruneDead(%d, %d): dead %v, want %v", before, keep, got, wantDead)
 		}
 	}
@@ -479,11 +518,15 @@ func testPruneDead(t *testing.T, b Backend) {
 	}
 }
 
+// testPendingOutboxPerSubscription: PendingOutbox takes of each
+// subscription as many due entries as it is asked for, none of one asked for
+// none, however many it has, and sorts what it took by due time; next only
+// looks at the subscriptions it read.
 func testPendingOutboxPerSubscription(t *testing.T, b Backend) {
 	s, _ := openOutbox(t, b)
 	ctx := context.Background()
 	mustCreateChat(t, s, "c1")
-	pumpWith(t, s, outboxTo) // the start's event makes no entry
+	PumpWith(t, s, outboxTo) // the start's event makes no entry
 	var busy []string
 	for at := range 300 {
 		busy = append(busy, fmt.Sprint("busy@", at+1))

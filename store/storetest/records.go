@@ -55,6 +55,9 @@ func chatIDs(cs []model.Chat) []string {
 	return out
 }
 
+// testIdentitiesAndTokens: a start writes its identity and visitor token
+// with the chat; a start that writes no chat (a retry, a taken id) writes
+// neither; tokens issued later need the chat, and go with it.
 func testIdentitiesAndTokens(t *testing.T, b Backend) {
 	s, _ := open(t, b)
 	ctx := context.Background()
@@ -143,6 +146,9 @@ func testIdentitiesAndTokens(t *testing.T, b Backend) {
 
 }
 
+// testOpenChats: a chat is open from its start until it ends, and again
+// once reopened; a chat started ended is not open. Pages of open chats
+// follow each other.
 func testOpenChats(t *testing.T, b Backend) {
 	s, _ := open(t, b)
 	ctx := context.Background()
@@ -177,6 +183,7 @@ func testOpenChats(t *testing.T, b Backend) {
 	}
 }
 
+// testAgentStatuses: statuses are stored per agent, the last one set wins.
 func testAgentStatuses(t *testing.T, b Backend) {
 	s, _ := open(t, b)
 	ctx := context.Background()

@@ -12,21 +12,26 @@ import (
 	"github.com/cxgate/cxgate/model"
 )
 
-var errTooMany = errors.New("too many files")
+// ErrTooMany is FileFn's refusal.
+var ErrTooMany = errors.New("too many files")
 
-func fileFn(max int, seen *[]uint32) model.MutateFunc {
+// FileFn appends one FileUploaded event, refusing when the chat already
+// holds max files; seen records the counts it was shown.
+func FileFn(max int, seen *[]uint32) model.MutateFunc {
 	return func(c *model.Chat) ([]model.Event, error) {
 		if seen != nil {
 			*seen = append(*seen, c.Files)
 		}
 		if int(c.Files) >= max {
-			return nil, errTooMany
+			return nil, ErrTooMany
 		}
 		return []model.Event{{Type: model.EventFileUploaded, From: model.Party{ID: "v1", Type: model.PartyClient},
 			Text: "a.txt", Time: 1_700_000_000_000}}, nil
 	}
 }
 
+// readAll reads r to its end with a buffer larger than a chunk, failing if
+// any Read returns more than a chunk: the reader holds one chunk at a time.
 func readAll(t *testing.T, b Backend, r io.Reader) []byte {
 	t.Helper()
 	buf := make([]byte, 4*b.FileChunk)
@@ -46,6 +51,7 @@ func readAll(t *testing.T, b Backend, r io.Reader) []byte {
 	}
 }
 
+// stage writes content to a new staged file, in pieces of 1000 bytes.
 func stage(t *testing.T, s Store, content []byte) Staged {
 	t.Helper()
 	w, err := s.StageFile(context.Background())
@@ -73,6 +79,9 @@ func wantStaged(t *testing.T, s Store, files, chunks int) {
 	}
 }
 
+// testStagedFileAdopted: a file staged chunk by chunk becomes the file's
+// content in the transaction that adds it, read back byte for byte; the
+// Discard that follows every upload then deletes nothing.
 func testStagedFileAdopted(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
@@ -83,7 +92,7 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 	if w.Size() != int64(len(content)) || !bytes.Equal(w.Head(), content[:512]) {
 		t.Fatalf("size %d, head of %d bytes, want %d and the first 512", w.Size(), len(w.Head()), len(content))
 	}
-	_, evs, _, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: w.ID(), Name: "a.txt", Size: w.Size()}, fileFn(10, nil))
+	_, evs, _, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: w.ID(), Name: "a.txt", Size: w.Size()}, FileFn(10, nil))
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("AddStagedFile: %v, %d events", err, len(evs))
 	}
@@ -102,13 +111,13 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 		t.Fatalf("the adopted file has %d chunks (%v), want 4", n, err)
 	}
 	// Adopted once: a second adoption of the same content is refused.
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, fileFn(10, nil)); !errors.Is(err, b.ErrNotStaged) {
+	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, FileFn(10, nil)); !errors.Is(err, b.ErrNotStaged) {
 		t.Fatalf("second adoption: %v, want ErrNotStaged", err)
 	}
 
 	// A retry of the same request adopts nothing; its Discard deletes it.
 	again := stage(t, s, []byte("retry"))
-	_, evs2, replayed, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: again.ID(), Size: again.Size()}, fileFn(10, nil))
+	_, evs2, replayed, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: again.ID(), Size: again.Size()}, FileFn(10, nil))
 	if err != nil || !replayed || len(evs2) != 1 || evs2[0].Seq != evs[0].Seq {
 		t.Fatalf("replay: replayed=%v %v %+v", replayed, err, evs2)
 	}
@@ -121,7 +130,7 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 	}
 	// Refused by the chat's rule: nothing is adopted either.
 	refused := stage(t, s, []byte("refused"))
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: refused.ID(), Size: refused.Size()}, fileFn(1, nil)); !errors.Is(err, errTooMany) {
+	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: refused.ID(), Size: refused.Size()}, FileFn(1, nil)); !errors.Is(err, ErrTooMany) {
 		t.Fatalf("AddStagedFile past the chat's files: %v", err)
 	}
 	wantStaged(t, s, 1, 1)
@@ -133,7 +142,7 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 	}
 	wantStaged(t, s, 0, 0)
 	// Discarded content is no longer staged.
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: refused.ID(), Size: refused.Size()}, fileFn(10, nil)); !errors.Is(err, b.ErrNotStaged) {
+	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: refused.ID(), Size: refused.Size()}, FileFn(10, nil)); !errors.Is(err, b.ErrNotStaged) {
 		t.Fatalf("adoption of discarded content: %v, want ErrNotStaged", err)
 	}
 	if c, err := s.Chat(ctx, "c1"); err != nil || c.Files != 1 || c.LastSeq != 2 {
@@ -141,6 +150,8 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 	}
 }
 
+// testStagedFileLarge: 5 MiB go from an upload's writes to a download's
+// reads a chunk at a time, on either gateway.
 func testStagedFileLarge(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, dir := open(t, b)
@@ -165,7 +176,7 @@ func testStagedFileLarge(t *testing.T, b Backend) {
 	}
 	chunks := (len(content) + b.FileChunk - 1) / b.FileChunk
 	wantStaged(t, s, 1, chunks)
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "rq", model.File{ID: w.ID(), Name: "big.bin", Size: w.Size()}, fileFn(10, nil)); err != nil {
+	if _, _, _, err := s.AddStagedFile(ctx, "c1", "rq", model.File{ID: w.ID(), Name: "big.bin", Size: w.Size()}, FileFn(10, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Discard(ctx); err != nil {
@@ -184,6 +195,8 @@ func testStagedFileLarge(t *testing.T, b Backend) {
 	}
 }
 
+// testStagedFileDiscardedRefusesWrites: a discarded file takes no more
+// chunks, and leaves none.
 func testStagedFileDiscardedRefusesWrites(t *testing.T, b Backend) {
 	s, _ := open(t, b)
 	w := stage(t, s, []byte("short"))
@@ -217,6 +230,8 @@ func testStagedFileDiscardedRefusesWrites(t *testing.T, b Backend) {
 	}
 }
 
+// testSweepStaged deletes the staged files older than its cutoff and only
+// those, more than one transaction's worth.
 func testSweepStaged(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
@@ -235,13 +250,15 @@ func testSweepStaged(t *testing.T, b Backend) {
 	wantStaged(t, s, 0, 0)
 }
 
+// testStagedFileEmpty: an empty upload is one empty chunk, adopted as an
+// empty file.
 func testStagedFileEmpty(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
 	mustCreateChat(t, s, "c1")
 	w := stage(t, s, nil)
 	wantStaged(t, s, 1, 1)
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, fileFn(10, nil)); err != nil {
+	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, FileFn(10, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if _, data, err := s.FileContent(ctx, w.ID()); err != nil || len(data) != 0 {
@@ -249,6 +266,9 @@ func testStagedFileEmpty(t *testing.T, b Backend) {
 	}
 }
 
+// testStagedFileDiscardRacesAdoption: an upload's Discard racing the
+// adoption of its content (another gateway's, a timeout's) leaves either
+// the whole file or nothing.
 func testStagedFileDiscardRacesAdoption(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
@@ -261,7 +281,7 @@ func testStagedFileDiscardRacesAdoption(t *testing.T, b Backend) {
 			addErr error
 		)
 		wg.Go(func() {
-			_, _, _, addErr = s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, fileFn(100, nil))
+			_, _, _, addErr = s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, FileFn(100, nil))
 		})
 		wg.Go(func() {
 			if err := w.Discard(ctx); err != nil {

@@ -11,12 +11,23 @@ import (
 	"github.com/cxgate/cxgate/model"
 )
 
-// sweepNow is the clock of the sweep tests: chats are written relative to it.
-var sweepNow = time.UnixMilli(1_800_000_000_000)
+// ChatWriter writes chats and their files, as LifecycleChat does.
+type ChatWriter interface {
+	CreateChat(ctx context.Context, n model.NewChat) (c model.Chat, existing bool, err error)
+	Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error)
+	AddFile(ctx context.Context, chatID, requestID string, f model.File, content []byte, fn model.MutateFunc) (model.Chat, []model.Event, bool, error)
+}
 
-func ago(d time.Duration) int64 { return sweepNow.Add(-d).UnixMilli() }
+// SweepNow is the clock of the sweep tests: chats are written relative to it.
+var SweepNow = time.UnixMilli(1_800_000_000_000)
 
-func lifecycleChat(t testing.TB, s Store, id, dep string, mode model.Mode, at int64, n, files int, end bool) {
+// Ago is d before SweepNow, in unix ms.
+func Ago(d time.Duration) int64 { return SweepNow.Add(-d).UnixMilli() }
+
+// LifecycleChat writes a chat of deployment dep whose events are all at
+// time at, with an identity, a token, a start key, n messages and files
+// files; end ends it at that time.
+func LifecycleChat(t testing.TB, s ChatWriter, id, dep string, mode model.Mode, at int64, n, files int, end bool) {
 	t.Helper()
 	ctx := context.Background()
 	c := model.Chat{ID: id, Deployment: dep, Mode: mode, State: model.StateQueued, IdentityID: "idn-" + id,
@@ -56,6 +67,7 @@ func lifecycleChat(t testing.TB, s Store, id, dep string, mode model.Mode, at in
 	}
 }
 
+// sweepAll runs SweepChats and ExpireFiles passes until one removes nothing.
 func sweepAll(t testing.TB, s Store, p model.SweepPolicy, scan int) model.Removed {
 	t.Helper()
 	ctx := context.Background()
@@ -90,7 +102,7 @@ func sweepAll(t testing.TB, s Store, p model.SweepPolicy, scan int) model.Remove
 }
 
 func policy(ret map[string]model.Retention) model.SweepPolicy {
-	return model.SweepPolicy{Now: sweepNow, Retention: func(dep string) model.Retention { return ret[dep] }}
+	return model.SweepPolicy{Now: SweepNow, Retention: func(dep string) model.Retention { return ret[dep] }}
 }
 
 func mustGone(t testing.TB, s Store, id string, files int) {
@@ -129,19 +141,19 @@ func testSweepChats(t *testing.T, b Backend) {
 	s, _ := open(t, b)
 	ret := map[string]model.Retention{"d": {Chats: time.Hour, Files: 30 * time.Minute, Restore: time.Minute},
 		"o": {Restore: 24 * time.Hour}}
-	lifecycleChat(t, s, "old", "d", "live", ago(2*time.Hour), 3, 2, true)       // deleted
-	lifecycleChat(t, s, "big", "d", "live", ago(2*time.Hour), 9000, 1, true)    // deleted
-	lifecycleChat(t, s, "dormant", "d", "async", ago(2*time.Hour), 2, 0, false) // deleted: async, idle since
+	LifecycleChat(t, s, "old", "d", "live", Ago(2*time.Hour), 3, 2, true)       // deleted
+	LifecycleChat(t, s, "big", "d", "live", Ago(2*time.Hour), 9000, 1, true)    // deleted
+	LifecycleChat(t, s, "dormant", "d", "async", Ago(2*time.Hour), 2, 0, false) // deleted: async, idle since
 	_, _, _, err := s.Mutate(ctx, "dormant", "", func(c *model.Chat) ([]model.Event, error) { c.State = model.StateIdle; return nil, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	lifecycleChat(t, s, "waiting", "d", "async", ago(2*time.Hour), 2, 0, false) // stays: queued
-	lifecycleChat(t, s, "recent", "d", "live", ago(40*time.Minute), 2, 1, true) // stays; token expired, file expired
-	lifecycleChat(t, s, "other", "o", "live", ago(2*time.Hour), 2, 1, true)     // stays: no retention
-	lifecycleChat(t, s, "open", "d", "live", ago(2*time.Hour), 1, 0, false)     // stays: open; 20 tokens → 16
+	LifecycleChat(t, s, "waiting", "d", "async", Ago(2*time.Hour), 2, 0, false) // stays: queued
+	LifecycleChat(t, s, "recent", "d", "live", Ago(40*time.Minute), 2, 1, true) // stays; token expired, file expired
+	LifecycleChat(t, s, "other", "o", "live", Ago(2*time.Hour), 2, 1, true)     // stays: no retention
+	LifecycleChat(t, s, "open", "d", "live", Ago(2*time.Hour), 1, 0, false)     // stays: open; 20 tokens → 16
 	for i := range 20 {
-		err := s.IssueToken(ctx, model.HashToken(fmt.Sprint("open-", i)), model.Token{Kind: "visitor", ChatID: "open", CreatedAt: ago(time.Hour) + int64(i)})
+		err := s.IssueToken(ctx, model.HashToken(fmt.Sprint("open-", i)), model.Token{Kind: "visitor", ChatID: "open", CreatedAt: Ago(time.Hour) + int64(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +189,7 @@ func testSweepChats(t *testing.T, b Backend) {
 		}
 	}
 	f, _, err := s.FileContent(ctx, "recent-file0")
-	if !errors.Is(err, model.ErrExpired) || f.Expired != sweepNow.UnixMilli() || f.Name != "a.txt" {
+	if !errors.Is(err, model.ErrExpired) || f.Expired != SweepNow.UnixMilli() || f.Name != "a.txt" {
 		t.Errorf("expired file: %+v, %v", f, err)
 	}
 	if _, content, err := s.FileContent(ctx, "other-file0"); err != nil || len(content) == 0 {
@@ -195,12 +207,14 @@ func testSweepChats(t *testing.T, b Backend) {
 	}
 }
 
+// testSweepChatsSteps: a pass of steps of one chat ends with the step
+// that read the last chat.
 func testSweepChatsSteps(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
 	ret := map[string]model.Retention{"d": {Chats: time.Hour}}
 	for _, id := range []string{"a", "b", "c"} {
-		lifecycleChat(t, s, id, "d", "live", ago(2*time.Hour), 0, 0, true)
+		LifecycleChat(t, s, id, "d", "live", Ago(2*time.Hour), 0, 0, true)
 	}
 	steps := 0
 	for after := ""; ; steps++ {
@@ -232,8 +246,8 @@ func testEraseIdentity(t *testing.T, b Backend) {
 		}
 		return out
 	}
-	lifecycleChat(t, s, "a1", "d", "async", ago(time.Hour), 3, 1, false)
-	lifecycleChat(t, s, "b1", "d", "async", ago(time.Hour), 3, 1, false)
+	LifecycleChat(t, s, "a1", "d", "async", Ago(time.Hour), 3, 1, false)
+	LifecycleChat(t, s, "b1", "d", "async", Ago(time.Hour), 3, 1, false)
 	// a2: a second conversation of a1's identity.
 	_, _, err := s.CreateChat(ctx, model.NewChat{Chat: model.Chat{ID: "a2", Deployment: "d", Mode: "async", State: model.StateQueued,
 		IdentityID: "idn-a1"}, TokenHash: model.HashToken("tok-a2"),
@@ -241,9 +255,9 @@ func testEraseIdentity(t *testing.T, b Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pumpWith(t, s, outbox)
+	PumpWith(t, s, outbox)
 	// Some of them dead: erasure deletes those too.
-	for _, e := range mustList(t, s, model.OutboxPending)[:2] {
+	for _, e := range MustList(t, s, model.OutboxPending)[:2] {
 		if err := s.MoveToDead(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -294,6 +308,8 @@ func testEraseIdentity(t *testing.T, b Backend) {
 	}
 }
 
+// leftMessage stores a left message of identity idn at time at, with one
+// webhook delivery; a new identity record when newIdn.
 func leftMessage(t testing.TB, s Store, id, idn string, at int64, newIdn bool) {
 	t.Helper()
 	var rec *model.Identity
@@ -308,20 +324,24 @@ func leftMessage(t testing.TB, s Store, id, idn string, at int64, newIdn bool) {
 	}
 }
 
+// testLeftMessagesLifecycle: the sweep deletes left messages past
+// retention, counting from the answer, one step of scan at a time, and an
+// identity with its last message when it has no chat; erasure deletes an
+// identity's messages with their deliveries.
 func testLeftMessagesLifecycle(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
-	leftMessage(t, s, "m-old", "idn-x", ago(3*time.Hour), true)      // unanswered, past retention
-	leftMessage(t, s, "m-answered", "idn-y", ago(3*time.Hour), true) // answered an hour ago
-	leftMessage(t, s, "m-new", "idn-y", ago(time.Hour), false)
-	leftMessage(t, s, "m-z", "idn-z", ago(3*time.Hour), true)
-	leftMessage(t, s, "m-z2", "idn-z", ago(time.Hour), false)
-	if _, err := s.AnswerMessage(ctx, "m-answered", model.Answer{Text: "hi", AnsweredAt: ago(time.Hour)}, nil); err != nil {
+	leftMessage(t, s, "m-old", "idn-x", Ago(3*time.Hour), true)      // unanswered, past retention
+	leftMessage(t, s, "m-answered", "idn-y", Ago(3*time.Hour), true) // answered an hour ago
+	leftMessage(t, s, "m-new", "idn-y", Ago(time.Hour), false)
+	leftMessage(t, s, "m-z", "idn-z", Ago(3*time.Hour), true)
+	leftMessage(t, s, "m-z2", "idn-z", Ago(time.Hour), false)
+	if _, err := s.AnswerMessage(ctx, "m-answered", model.Answer{Text: "hi", AnsweredAt: Ago(time.Hour)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// idn-y also has a chat, older than retention and ended.
-	lifecycleChat(t, s, "y", "d", "live", ago(3*time.Hour), 1, 0, true)
-	p := model.SweepPolicy{Now: sweepNow, Retention: func(string) model.Retention { return model.Retention{Chats: 2 * time.Hour} }}
+	LifecycleChat(t, s, "y", "d", "live", Ago(3*time.Hour), 1, 0, true)
+	p := model.SweepPolicy{Now: SweepNow, Retention: func(string) model.Retention { return model.Retention{Chats: 2 * time.Hour} }}
 	var total model.Removed
 	steps := 0
 	for after := ""; ; steps++ {
@@ -371,7 +391,7 @@ func testLeftMessagesLifecycle(t *testing.T, b Backend) {
 			t.Errorf("delivery of an erased message left: %+v", d)
 		}
 	}
-	if err := s.LeaveMessage(ctx, model.LeftMessage{ID: "m-late", IdentityID: "idn-y", CreatedAt: ago(0)}, nil, nil); !errors.Is(err, model.ErrNotFound) {
+	if err := s.LeaveMessage(ctx, model.LeftMessage{ID: "m-late", IdentityID: "idn-y", CreatedAt: Ago(0)}, nil, nil); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("a message as an erased identity: %v, want ErrNotFound", err)
 	}
 	if ms, _ := s.LeftMessagesOf(ctx, "idn-y", 10); len(ms) != 0 {
@@ -385,6 +405,10 @@ func testLeftMessagesLifecycle(t *testing.T, b Backend) {
 	}
 }
 
+// testEraseIdentityConcurrentLeave leaves messages as an identity while it
+// is erased, round after round, through two gateways: whichever write comes
+// first, nothing of the identity is left afterwards, neither a message nor
+// a delivery.
 func testEraseIdentityConcurrentLeave(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, dir := open(t, b)
@@ -394,11 +418,11 @@ func testEraseIdentityConcurrentLeave(t *testing.T, b Backend) {
 	}
 	for round := range 50 {
 		idn := fmt.Sprint("idn-", round)
-		leftMessage(t, s, fmt.Sprint("first-", round), idn, ago(0), true)
+		leftMessage(t, s, fmt.Sprint("first-", round), idn, Ago(0), true)
 		done := make(chan error, 1)
 		late := fmt.Sprint("late-", round)
 		go func() {
-			done <- other.LeaveMessage(ctx, model.LeftMessage{ID: late, Deployment: "d", IdentityID: idn, CreatedAt: ago(0)}, nil,
+			done <- other.LeaveMessage(ctx, model.LeftMessage{ID: late, Deployment: "d", IdentityID: idn, CreatedAt: Ago(0)}, nil,
 				[]model.OutboxEntry{{Subscription: "w", Event: "message.left", EventID: late + ":message.left", Body: json.RawMessage(`{}`)}})
 		}()
 		if _, err := s.EraseIdentity(ctx, idn, nil); err != nil {
