@@ -42,32 +42,6 @@ func badEvent() model.Event {
 	return model.Event{Type: model.EventMessage, Data: json.RawMessage("{")}
 }
 
-func eventIDs(list []model.OutboxEntry) []string {
-	out := []string{}
-	for _, e := range list {
-		out = append(out, e.EventID)
-	}
-	return out
-}
-
-func entryIDs(list []model.OutboxEntry) []uint64 {
-	out := []uint64{}
-	for _, e := range list {
-		out = append(out, e.ID)
-	}
-	return out
-}
-
-func mustDepth(t testing.TB, s *store.Store) (pending, dead int) {
-	t.Helper()
-	storetest.Pump(t, s)
-	pending, dead, err := s.OutboxDepth(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pending, dead
-}
-
 // TestOutbox_FailedWriteWritesNoEntry: a write that fails inside the
 // transaction leaves neither its events nor its entries, while the writes
 // committed in the same batch keep both.
@@ -106,7 +80,7 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 	if _, err := s.Chat(ctx, "boom"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("failed chat was stored: %v", err)
 	}
-	got := eventIDs(storetest.MustList(t, s, model.OutboxPending))
+	got := storetest.EventIDs(storetest.MustList(t, s, model.OutboxPending))
 	slices.Sort(got)
 	if want := []string{"c1:1", "c2:1"}; !slices.Equal(got, want) {
 		t.Errorf("outbox = %v, want %v", got, want)
@@ -140,7 +114,7 @@ func TestOutboxDepth_Counts(t *testing.T) {
 	ctx := context.Background()
 	check := func(step string, wantPending, wantDead int) {
 		t.Helper()
-		p, d := mustDepth(t, s)
+		p, d := storetest.MustDepth(t, s)
 		inPending, inDead := len(storetest.MustList(t, s, model.OutboxPending)), len(storetest.MustList(t, s, model.OutboxDead))
 		if p != wantPending || d != wantDead || inPending != wantPending || inDead != wantDead {
 			t.Fatalf("%s: depth %d pending, %d dead; buckets hold %d, %d; want %d, %d",
@@ -286,10 +260,10 @@ func TestPruneDead_RetriedMeanwhile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := entryIDs(storetest.MustList(t, s, model.OutboxDead)); !slices.Equal(got, []uint64{1}) {
+	if got := storetest.EntryIDs(storetest.MustList(t, s, model.OutboxDead)); !slices.Equal(got, []uint64{1}) {
 		t.Fatalf("dead %v, want [1]", got)
 	}
-	if p, d := mustDepth(t, s); p != 0 || d != 1 {
+	if p, d := storetest.MustDepth(t, s); p != 0 || d != 1 {
 		t.Errorf("depth %d, %d; want 0, 1", p, d)
 	}
 }
@@ -375,10 +349,10 @@ func TestOpen_SchemaMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := entryIDs(due); !slices.Equal(got, []uint64{2, 3, 1}) || !next.IsZero() {
+	if got := storetest.EntryIDs(due); !slices.Equal(got, []uint64{2, 3, 1}) || !next.IsZero() {
 		t.Fatalf("due after migration = %v, next %v; want [2 3 1], none", got, next)
 	}
-	if p, d := mustDepth(t, s); p != 3 || d != 1 {
+	if p, d := storetest.MustDepth(t, s); p != 3 || d != 1 {
 		t.Errorf("depth %d, %d; want 3, 1", p, d)
 	}
 	// Writes find the index entries of the entries they change.
@@ -393,7 +367,7 @@ func TestOpen_SchemaMigration(t *testing.T) {
 	}
 	storetest.Pump(t, s)
 	due, next, err = s.PendingOutbox(ctx, time.UnixMilli(1000), upTo(10))
-	if got := entryIDs(due); err != nil || !slices.Equal(got, []uint64{1, 4}) || next.UnixMilli() != 6000 {
+	if got := storetest.EntryIDs(due); err != nil || !slices.Equal(got, []uint64{1, 4}) || next.UnixMilli() != 6000 {
 		t.Fatalf("due after writes = %v, next %v, %v; want [1 4], 6000 ms", got, next, err)
 	}
 	if err := s.Check(); err != nil {
@@ -454,7 +428,7 @@ func TestChangeFeed(t *testing.T) {
 	if n, _ := s.ChangeFeedDepth(ctx); n != 1 {
 		t.Errorf("%d rows after consuming the first, want 1", n)
 	}
-	if got := eventIDs(storetest.MustList(t, s, model.OutboxPending)); !slices.Contains(got, "c1:2") {
+	if got := storetest.EventIDs(storetest.MustList(t, s, model.OutboxPending)); !slices.Contains(got, "c1:2") {
 		t.Errorf("outbox %v lacks the consumed row's entry", got)
 	}
 	// A chat erased before its rows were read leaves nothing to announce.

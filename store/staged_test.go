@@ -6,27 +6,8 @@ import (
 	"testing"
 
 	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/store/storetest"
 )
-
-// stage writes content to a new staged file, in pieces of 1000 bytes.
-func stage(t *testing.T, s *store.Store, content []byte) *store.StagedFile {
-	t.Helper()
-	w, err := s.StageFile(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := content; len(p) > 0; {
-		n := min(len(p), 1000)
-		if _, err := w.Write(p[:n]); err != nil {
-			t.Fatal(err)
-		}
-		p = p[n:]
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
 
 func wantStaged(t *testing.T, s *store.Store, files, chunks int) {
 	t.Helper()
@@ -42,7 +23,7 @@ func wantStaged(t *testing.T, s *store.Store, files, chunks int) {
 // may be uploading them).
 func TestStagedFile_CrashLeavesNothing(t *testing.T) {
 	s, path := newTestStore(t, store.Options{NoSync: true})
-	stage(t, s, bytes.Repeat([]byte("x"), 2*store.FileChunk+1))
+	storetest.Stage(t, s.StageFile, bytes.Repeat([]byte("x"), 2*store.FileChunk+1))
 	half, err := s.StageFile(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -65,8 +65,8 @@ func TestChangeFeed(t *testing.T) {
 		t.Errorf("%d rows after consuming the first, want 1", n)
 	}
 	list, err := s.ListOutbox(ctx, model.OutboxPending, 0, 10)
-	if err != nil || !slices.Equal(eventIDs(list), []string{"c1:2"}) {
-		t.Errorf("outbox %v (%v), want the consumed row's entry", eventIDs(list), err)
+	if err != nil || !slices.Equal(storetest.EventIDs(list), []string{"c1:2"}) {
+		t.Errorf("outbox %v (%v), want the consumed row's entry", storetest.EventIDs(list), err)
 	}
 	// A start writes its row too.
 	mustCreateChat(t, s, "c2")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"testing"
 	"time"
 
@@ -38,27 +37,6 @@ func TestAddFile_Batch(t *testing.T) {
 	for id, want := range map[string]string{"b1": "one", "b2": "two"} {
 		if _, data, err := s.FileContent(ctx, id); err != nil || string(data) != want {
 			t.Errorf("%s = %q, %v; want %q", id, data, err, want)
-		}
-	}
-}
-
-// readAll reads r to its end with a buffer larger than a chunk, failing if
-// any Read returns more than a chunk: the reader holds one chunk at a time.
-func readAll(t *testing.T, r io.Reader) []byte {
-	t.Helper()
-	buf := make([]byte, 4*pgstore.FileChunk)
-	var got []byte
-	for {
-		n, err := r.Read(buf)
-		if n > pgstore.FileChunk {
-			t.Fatalf("one Read returned %d bytes, more than a chunk", n)
-		}
-		got = append(got, buf[:n]...)
-		if errors.Is(err, io.EOF) {
-			return got
-		}
-		if err != nil {
-			t.Fatalf("read: %v", err)
 		}
 	}
 }

@@ -34,14 +34,6 @@ func openOutbox(t testing.TB) (*pgstore.Store, string) {
 	return s, u
 }
 
-func eventIDs(list []model.OutboxEntry) []string {
-	out := []string{}
-	for _, e := range list {
-		out = append(out, e.EventID)
-	}
-	return out
-}
-
 // TestOutbox_FailedWriteWritesNoEntry: a Mutate the database refuses in a
 // batch leaves no change row, the others of its batch keep theirs.
 func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
@@ -61,7 +53,7 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 	if res[0].Err != nil || res[1].Err == nil || res[2].Err != nil {
 		t.Fatalf("results %+v; want only the second to fail", res)
 	}
-	got := eventIDs(storetest.MustList(t, s, model.OutboxPending))
+	got := storetest.EventIDs(storetest.MustList(t, s, model.OutboxPending))
 	if want := []string{"c1:1", "c2:1", "c1:2", "c2:2"}; !slices.Equal(got, want) {
 		t.Errorf("outbox = %v, want %v", got, want)
 	}

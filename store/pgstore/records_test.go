@@ -13,6 +13,7 @@ import (
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store/pgstore"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 func mustCreate(t testing.TB, s *pgstore.Store, n model.NewChat) model.Chat {
@@ -31,20 +32,6 @@ func mustMutate(t testing.TB, s *pgstore.Store, id string, fn model.MutateFunc) 
 		t.Fatalf("mutate %s: %v", id, err)
 	}
 	return evs
-}
-
-func openChatIDs(t testing.TB, s *pgstore.Store) []string {
-	t.Helper()
-	var ids []string
-	err := s.OpenChats(context.Background(), func(c model.Chat) error {
-		ids = append(ids, c.ID)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("open chats: %v", err)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 func endChat(c *model.Chat) ([]model.Event, error) {
@@ -90,7 +77,7 @@ func TestOpenChats_Batch(t *testing.T) {
 			t.Fatalf("batch write %d: %v", i, r.Err)
 		}
 	}
-	if got, want := openChatIDs(t, s), []string{"c3"}; !slices.Equal(got, want) {
+	if got, want := storetest.OpenChatIDs(t, s), []string{"c3"}; !slices.Equal(got, want) {
 		t.Fatalf("open chats after the batch = %v, want %v", got, want)
 	}
 }

@@ -10,33 +10,13 @@ import (
 	"github.com/cxgate/cxgate/store/storetest"
 )
 
-// stage writes content to a new staged file, in pieces of 1000 bytes.
-func stage(t *testing.T, s *pgstore.Store, content []byte) *pgstore.StagedFile {
-	t.Helper()
-	w, err := s.StageFile(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := content; len(p) > 0; {
-		n := min(len(p), 1000)
-		if _, err := w.Write(p[:n]); err != nil {
-			t.Fatal(err)
-		}
-		p = p[n:]
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
 // TestStagedFile_AdoptedOnce: two adoptions of one staged file in a batch:
 // the first takes it, the second is ErrNotStaged.
 func TestStagedFile_AdoptedOnce(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	mustCreate(t, s, chat("c1", ""))
-	w := stage(t, s, []byte("once"))
+	w := storetest.Stage(t, s.StageFile, []byte("once"))
 	f := model.File{ID: w.ID(), Size: w.Size()}
 	res := pgstore.RunFileBatch(s, []pgstore.BatchFile{
 		{ChatID: "c1", File: f, Staged: true, Fn: storetest.FileFn(10, nil)},

@@ -223,7 +223,7 @@ func testFileChunks(t *testing.T, b Backend) {
 	if !bytes.Equal(got, content) {
 		t.Errorf("FileReader read %d bytes, not the content", len(got))
 	}
-	if got := readAll(t, b, s.FileReader(f)); !bytes.Equal(got, content) {
+	if got := ReadAll(t, b.FileChunk, s.FileReader(f)); !bytes.Equal(got, content) {
 		t.Errorf("FileReader in large reads read %d bytes, not the content", len(got))
 	}
 	if _, data, err := s.FileContent(ctx, "big"); err != nil || !bytes.Equal(data, content) {

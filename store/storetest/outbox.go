@@ -77,7 +77,8 @@ func MustList(t testing.TB, s Outbox, state model.OutboxState) []model.OutboxEnt
 	return list
 }
 
-func eventIDs(list []model.OutboxEntry) []string {
+// EventIDs are the EventIDs of list, in its order.
+func EventIDs(list []model.OutboxEntry) []string {
 	out := []string{}
 	for _, e := range list {
 		out = append(out, e.EventID)
@@ -85,7 +86,8 @@ func eventIDs(list []model.OutboxEntry) []string {
 	return out
 }
 
-func entryIDs(list []model.OutboxEntry) []uint64 {
+// EntryIDs are the ids of list, in its order.
+func EntryIDs(list []model.OutboxEntry) []uint64 {
 	out := []uint64{}
 	for _, e := range list {
 		out = append(out, e.ID)
@@ -93,7 +95,12 @@ func entryIDs(list []model.OutboxEntry) []uint64 {
 	return out
 }
 
-func mustDepth(t testing.TB, s Store) (pending, dead int) {
+// MustDepth pumps the feed and counts the outbox's pending and dead
+// entries.
+func MustDepth(t testing.TB, s interface {
+	Feed
+	OutboxDepth(ctx context.Context) (pending, dead int, err error)
+}) (pending, dead int) {
 	t.Helper()
 	Pump(t, s)
 	pending, dead, err := s.OutboxDepth(context.Background())
@@ -190,16 +197,16 @@ func testOutboxWrittenWithEvents(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	list := MustList(t, s, model.OutboxPending)
-	if got, want := eventIDs(list), []string{"c1:1", "c1:2", "c1:3"}; !slices.Equal(got, want) {
+	if got, want := EventIDs(list), []string{"c1:1", "c1:2", "c1:3"}; !slices.Equal(got, want) {
 		t.Fatalf("outbox event ids = %v, want %v", got, want)
 	}
-	if got, want := entryIDs(list), []uint64{1, 2, 3}; !slices.Equal(got, want) {
+	if got, want := EntryIDs(list), []uint64{1, 2, 3}; !slices.Equal(got, want) {
 		t.Errorf("outbox ids = %v, want %v", got, want)
 	}
 	if e := list[1]; string(e.Body) != `{"text":"a"}` || e.Event != string(model.EventMessage) || e.Subscription != "hook-1" {
 		t.Errorf("entry 2 = %+v", e)
 	}
-	if p, d := mustDepth(t, s); p != 3 || d != 0 {
+	if p, d := MustDepth(t, s); p != 3 || d != 0 {
 		t.Errorf("depth = %d pending, %d dead; want 3, 0", p, d)
 	}
 }
@@ -230,7 +237,7 @@ func testPendingOutboxDueOrder(t *testing.T, b Backend) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := entryIDs(due); !slices.Equal(got, tc.wantIDs) {
+			if got := EntryIDs(due); !slices.Equal(got, tc.wantIDs) {
 				t.Errorf("due = %v, want %v", got, tc.wantIDs)
 			}
 			var wantNext time.Time
@@ -253,7 +260,7 @@ func testPendingOutboxDueOrder(t *testing.T, b Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := entryIDs(due); !slices.Equal(got, []uint64{4, 2}) || !next.Equal(time.UnixMilli(5000)) {
+	if got := EntryIDs(due); !slices.Equal(got, []uint64{4, 2}) || !next.Equal(time.UnixMilli(5000)) {
 		t.Errorf("after reschedule: due %v, next %v; want [4 2], 5000 ms", got, next.UnixMilli())
 	}
 	got, state, err := s.OutboxEntryByID(ctx, 3)
@@ -292,20 +299,20 @@ func testOutboxLifecycle(t *testing.T, b Backend) {
 	if err := s.DeleteOutbox(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	if got := entryIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{5}) {
+	if got := EntryIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{5}) {
 		t.Errorf("pending = %v, want [5]", got)
 	}
 	dead := MustList(t, s, model.OutboxDead)
-	if got := entryIDs(dead); !slices.Equal(got, []uint64{3, 4}) {
+	if got := EntryIDs(dead); !slices.Equal(got, []uint64{3, 4}) {
 		t.Fatalf("dead = %v, want [3 4] (deleting a dead entry does nothing)", got)
 	}
 	if dead[0].Attempts != 10 || dead[0].LastError != "connection refused" || dead[0].DeadAt != 2000 {
 		t.Errorf("dead entry = %+v", dead[0])
 	}
-	if due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1<<40), upTo(10)); !slices.Equal(entryIDs(due), []uint64{5}) {
-		t.Errorf("due = %v, want [5]", entryIDs(due))
+	if due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(1<<40), upTo(10)); !slices.Equal(EntryIDs(due), []uint64{5}) {
+		t.Errorf("due = %v, want [5]", EntryIDs(due))
 	}
-	if p, d := mustDepth(t, s); p != 1 || d != 2 {
+	if p, d := MustDepth(t, s); p != 1 || d != 2 {
 		t.Errorf("depth = %d, %d; want 1, 2", p, d)
 	}
 	e, err := s.RetryDead(ctx, 4, time.UnixMilli(5000))
@@ -327,7 +334,7 @@ func testOutboxLifecycle(t *testing.T, b Backend) {
 		t.Errorf("retry of a pending entry = %+v, %v", e, err)
 	}
 	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(6000), upTo(10))
-	if got := entryIDs(due); !slices.Equal(got, []uint64{4, 5}) {
+	if got := EntryIDs(due); !slices.Equal(got, []uint64{4, 5}) {
 		t.Errorf("due after retries = %v, want [4 5]", got)
 	}
 	if _, err := s.RetryDead(ctx, 2, time.UnixMilli(6000)); !errors.Is(err, model.ErrNotFound) {
@@ -366,7 +373,7 @@ func testRetryAllDead(t *testing.T, b Backend) {
 		}
 	}
 	due, _, _ := s.PendingOutbox(ctx, time.UnixMilli(100), upTo(10))
-	if got := entryIDs(due); !slices.Equal(got, []uint64{2, 3, 4, 5, 6}) {
+	if got := EntryIDs(due); !slices.Equal(got, []uint64{2, 3, 4, 5, 6}) {
 		t.Errorf("due = %v, want all five", got)
 	}
 	for _, e := range due {
@@ -390,7 +397,7 @@ func testListOutboxPages(t *testing.T, b Backend) {
 		if len(page) == 0 {
 			break
 		}
-		all = append(all, entryIDs(page)...)
+		all = append(all, EntryIDs(page)...)
 		after = page[len(page)-1].ID
 	}
 	if !slices.Equal(all, []uint64{1, 2, 3, 4, 5}) {
@@ -416,14 +423,14 @@ func testOutboxReopen(t *testing.T, b Backend) {
 	}
 	s = reopen(t, b, dir)
 	s.SetChangeFeed(true)
-	if got := eventIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []string{"c1:1", "c1:2"}) {
+	if got := EventIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []string{"c1:1", "c1:2"}) {
 		t.Errorf("pending after reopen = %v", got)
 	}
-	if got := eventIDs(MustList(t, s, model.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
+	if got := EventIDs(MustList(t, s, model.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
 		t.Errorf("dead after reopen = %v", got)
 	}
 	outboxAt(t, s, "c1", 4)
-	if got := entryIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
+	if got := EntryIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
 		t.Errorf("ids after reopen = %v, want [1 2 4]", got)
 	}
 }
@@ -501,7 +508,7 @@ func testPruneDead(t *testing.T, b Backend) {
 		if err != nil || n != wantRemoved {
 			t.Fatalf("PruneDead(%d, %d) = %d, %v; want %d", before, keep, n, err, wantRemoved)
 		}
-		if got := entryIDs(MustList(t, s, model.OutboxDead)); !slices.Equal(got, append([]uint64{}, wantDead...)) {
+		if got := EntryIDs(MustList(t, s, model.OutboxDead)); !slices.Equal(got, append([]uint64{}, wantDead...)) {
 			t.Fatalf("after PruneDead(%d, %d): dead %v, want %v", before, keep, got, wantDead)
 		}
 	}
@@ -509,11 +516,11 @@ func testPruneDead(t *testing.T, b Backend) {
 	prune(3000, 3, 3, 4, 6, 7)
 	prune(3000, 3, 0, 4, 6, 7)
 	prune(7000, -1, 1, 6, 7) // DeadAt 7000 is not before 7000
-	if p, d := mustDepth(t, s); p != 1 || d != 2 {
+	if p, d := MustDepth(t, s); p != 1 || d != 2 {
 		t.Errorf("depth %d, %d; want 1, 2", p, d)
 	}
 	prune(0, 0, 2)
-	if p, d := mustDepth(t, s); p != 1 || d != 0 {
+	if p, d := MustDepth(t, s); p != 1 || d != 0 {
 		t.Errorf("depth %d, %d; want 1, 0", p, d)
 	}
 }
@@ -554,7 +561,7 @@ func testPendingOutboxPerSubscription(t *testing.T, b Backend) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := entryIDs(due); !slices.Equal(got, tc.wantIDs) {
+			if got := EntryIDs(due); !slices.Equal(got, tc.wantIDs) {
 				t.Errorf("due = %v, want %v", got, tc.wantIDs)
 			}
 			if got := next.UnixMilli(); next.IsZero() && tc.wantNext != 0 || !next.IsZero() && got != tc.wantNext {

@@ -28,7 +28,10 @@ func mustMutate(t testing.TB, s Store, id string, fn model.MutateFunc) []model.E
 	return evs
 }
 
-func openChatIDs(t testing.TB, s Store) []string {
+// OpenChatIDs are the ids of the store's open chats, sorted.
+func OpenChatIDs(t testing.TB, s interface {
+	OpenChats(ctx context.Context, fn func(model.Chat) error) error
+}) []string {
 	t.Helper()
 	var ids []string
 	err := s.OpenChats(context.Background(), func(c model.Chat) error {
@@ -159,21 +162,21 @@ func testOpenChats(t *testing.T, b Backend) {
 	ended.Chat.State = model.StateEnded
 	mustCreate(t, s, ended)
 	mustMutate(t, s, "c2", endChat)
-	if got, want := openChatIDs(t, s), []string{"c1", "c3"}; !slices.Equal(got, want) {
+	if got, want := OpenChatIDs(t, s), []string{"c1", "c3"}; !slices.Equal(got, want) {
 		t.Fatalf("open chats = %v, want %v", got, want)
 	}
 	mustMutate(t, s, "c2", func(c *model.Chat) ([]model.Event, error) {
 		c.State, c.EndedAt = model.StateActive, 0
 		return nil, nil
 	})
-	if got, want := openChatIDs(t, s), []string{"c1", "c2", "c3"}; !slices.Equal(got, want) {
+	if got, want := OpenChatIDs(t, s), []string{"c1", "c2", "c3"}; !slices.Equal(got, want) {
 		t.Fatalf("open chats after reopening c2 = %v, want %v", got, want)
 	}
 	// More chats than a page.
 	for i := range 1100 {
 		mustCreate(t, s, chat(fmt.Sprintf("p%04d", i), ""))
 	}
-	if got := openChatIDs(t, s); len(got) != 1103 {
+	if got := OpenChatIDs(t, s); len(got) != 1103 {
 		t.Fatalf("%d open chats, want 1103", len(got))
 	}
 	stop := errors.New("stop")

@@ -30,15 +30,16 @@ func FileFn(max int, seen *[]uint32) model.MutateFunc {
 	}
 }
 
-// readAll reads r to its end with a buffer larger than a chunk, failing if
-// any Read returns more than a chunk: the reader holds one chunk at a time.
-func readAll(t *testing.T, b Backend, r io.Reader) []byte {
+// ReadAll reads r to its end with a buffer larger than a chunk, failing if
+// any Read returns more than chunk bytes: the reader holds one chunk at a
+// time.
+func ReadAll(t testing.TB, chunk int, r io.Reader) []byte {
 	t.Helper()
-	buf := make([]byte, 4*b.FileChunk)
+	buf := make([]byte, 4*chunk)
 	var got []byte
 	for {
 		n, err := r.Read(buf)
-		if n > b.FileChunk {
+		if n > chunk {
 			t.Fatalf("one Read returned %d bytes, more than a chunk", n)
 		}
 		got = append(got, buf[:n]...)
@@ -51,10 +52,11 @@ func readAll(t *testing.T, b Backend, r io.Reader) []byte {
 	}
 }
 
-// stage writes content to a new staged file, in pieces of 1000 bytes.
-func stage(t *testing.T, s Store, content []byte) Staged {
+// Stage writes content to a new staged file of stageFile (a store's
+// StageFile, whatever its type), in pieces of 1000 bytes.
+func Stage[W Staged](t testing.TB, stageFile func(context.Context) (W, error), content []byte) W {
 	t.Helper()
-	w, err := s.StageFile(context.Background())
+	w, err := stageFile(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 	s, _ := open(t, b)
 	mustCreateChat(t, s, "c1")
 	content := bytes.Repeat([]byte("0123456789abcdef"), 3*b.FileChunk/16+100) // 3 chunks and a bit
-	w := stage(t, s, content)
+	w := Stage(t, s.StageFile, content)
 	wantStaged(t, s, 1, 4)
 	if w.Size() != int64(len(content)) || !bytes.Equal(w.Head(), content[:512]) {
 		t.Fatalf("size %d, head of %d bytes, want %d and the first 512", w.Size(), len(w.Head()), len(content))
@@ -104,7 +106,7 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 	if err != nil || f.Size != int64(len(content)) || f.ChatID != "c1" || f.Seq != evs[0].Seq {
 		t.Fatalf("FileInfo: %+v %v", f, err)
 	}
-	if got := readAll(t, b, s.FileReader(f)); !bytes.Equal(got, content) {
+	if got := ReadAll(t, b.FileChunk, s.FileReader(f)); !bytes.Equal(got, content) {
 		t.Fatalf("content: %d bytes, want the %d staged", len(got), len(content))
 	}
 	if n, err := b.FileChunks(s, w.ID()); err != nil || n != 4 {
@@ -116,7 +118,7 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 	}
 
 	// A retry of the same request adopts nothing; its Discard deletes it.
-	again := stage(t, s, []byte("retry"))
+	again := Stage(t, s.StageFile, []byte("retry"))
 	_, evs2, replayed, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: again.ID(), Size: again.Size()}, FileFn(10, nil))
 	if err != nil || !replayed || len(evs2) != 1 || evs2[0].Seq != evs[0].Seq {
 		t.Fatalf("replay: replayed=%v %v %+v", replayed, err, evs2)
@@ -129,7 +131,7 @@ func testStagedFileAdopted(t *testing.T, b Backend) {
 		t.Errorf("the replayed upload's file: %v, want not found", err)
 	}
 	// Refused by the chat's rule: nothing is adopted either.
-	refused := stage(t, s, []byte("refused"))
+	refused := Stage(t, s.StageFile, []byte("refused"))
 	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: refused.ID(), Size: refused.Size()}, FileFn(1, nil)); !errors.Is(err, ErrTooMany) {
 		t.Fatalf("AddStagedFile past the chat's files: %v", err)
 	}
@@ -190,7 +192,7 @@ func testStagedFileLarge(t *testing.T, b Backend) {
 	if err != nil || f.Size != int64(len(content)) {
 		t.Fatalf("FileInfo: %+v, %v", f, err)
 	}
-	if got := readAll(t, b, other.FileReader(f)); !bytes.Equal(got, content) {
+	if got := ReadAll(t, b.FileChunk, other.FileReader(f)); !bytes.Equal(got, content) {
 		t.Fatalf("read back %d bytes, not the %d written", len(got), len(content))
 	}
 }
@@ -199,7 +201,7 @@ func testStagedFileLarge(t *testing.T, b Backend) {
 // chunks, and leaves none.
 func testStagedFileDiscardedRefusesWrites(t *testing.T, b Backend) {
 	s, _ := open(t, b)
-	w := stage(t, s, []byte("short"))
+	w := Stage(t, s.StageFile, []byte("short"))
 	if err := w.Discard(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -235,14 +237,14 @@ func testStagedFileDiscardedRefusesWrites(t *testing.T, b Backend) {
 func testSweepStaged(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
-	stage(t, s, []byte("one"))
-	stage(t, s, bytes.Repeat([]byte("two"), b.FileChunk))
+	Stage(t, s.StageFile, []byte("one"))
+	Stage(t, s.StageFile, bytes.Repeat([]byte("two"), b.FileChunk))
 	if n, err := s.SweepStaged(ctx, time.Now().Add(-b.StagedTTL)); err != nil || n != 0 {
 		t.Fatalf("sweep of files younger than the TTL: %d deleted (%v), want 0", n, err)
 	}
 	wantStaged(t, s, 2, 4)
 	for range 70 {
-		stage(t, s, []byte("x"))
+		Stage(t, s.StageFile, []byte("x"))
 	}
 	if n, err := s.SweepStaged(ctx, time.Now().Add(time.Minute)); err != nil || n != 72 {
 		t.Fatalf("sweep of older files: %d deleted (%v), want 72", n, err)
@@ -256,7 +258,7 @@ func testStagedFileEmpty(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
 	mustCreateChat(t, s, "c1")
-	w := stage(t, s, nil)
+	w := Stage(t, s.StageFile, nil)
 	wantStaged(t, s, 1, 1)
 	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, FileFn(10, nil)); err != nil {
 		t.Fatal(err)
@@ -275,7 +277,7 @@ func testStagedFileDiscardRacesAdoption(t *testing.T, b Backend) {
 	mustCreateChat(t, s, "c1")
 	adopted := 0
 	for range 20 {
-		w := stage(t, s, bytes.Repeat([]byte("r"), 2*b.FileChunk+3))
+		w := Stage(t, s.StageFile, bytes.Repeat([]byte("r"), 2*b.FileChunk+3))
 		var (
 			wg     sync.WaitGroup
 			addErr error
