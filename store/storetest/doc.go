@@ -9,5 +9,8 @@
 // A backend's test package calls [Run] with a [Backend]. What a backend does
 // on purpose differently (how its files are laid out, several gateways on
 // one database, which change rows ConsumeChanges consumes) stays in that
-// backend's own tests.
+// backend's own tests, which use the helpers this package exports (Pump,
+// MustList, Stage, LifecycleChat, ...) rather than copies of them. What
+// only a backend's storage shows (its buckets or tables after a sweep, the
+// chunks a discard leaves) is checked through [Backend]'s hooks.
 package storetest
