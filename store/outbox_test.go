@@ -87,22 +87,6 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 	}
 }
 
-// outboxAt appends one event per time in ms to chat c, each making an entry
-// due at that time.
-func outboxAt(t testing.TB, s *store.Store, chatID string, times ...int64) {
-	t.Helper()
-	var add []model.Event
-	for _, at := range times {
-		ev := message(fmt.Sprint(at))
-		ev.Time = at
-		add = append(add, ev)
-	}
-	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
-		t.Fatal(err)
-	}
-	storetest.Pump(t, s)
-}
-
 // upTo wants n entries of every subscription.
 func upTo(n int) func(string) int { return func(string) int { return n } }
 
@@ -126,7 +110,7 @@ func TestOutboxDepth_Counts(t *testing.T) {
 	}
 	check("empty", 0, 0)
 	mustCreateChat(t, s, "c1")
-	outboxAt(t, s, "c1", 1, 1, 1, 1, 1, 1) // entries 1..6
+	storetest.OutboxAt(t, s, "c1", 1, 1, 1, 1, 1, 1) // entries 1..6
 	check("written", 6, 0)
 
 	for _, id := range []uint64{1, 1, 99} { // delivered, again, unknown
@@ -220,7 +204,7 @@ func TestOutboxDepth_Counts(t *testing.T) {
 	}
 	s = openOutboxStore(t, path)
 	check("reopened", 2, 1)
-	outboxAt(t, s, "c1", 1)
+	storetest.OutboxAt(t, s, "c1", 1)
 	check("written after reopen", 3, 1)
 }
 
@@ -232,7 +216,7 @@ func TestPruneDead_RetriedMeanwhile(t *testing.T) {
 	s, _ := newOutboxStore(t)
 	ctx := context.Background()
 	mustCreateChat(t, s, "c1")
-	outboxAt(t, s, "c1", 1, 1) // entries 1, 2
+	storetest.OutboxAt(t, s, "c1", 1, 1) // entries 1, 2
 	for id, at := range map[uint64]int64{1: 7000, 2: 8000} {
 		if err := s.MoveToDead(ctx, model.OutboxEntry{ID: id, DeadAt: at}); err != nil {
 			t.Fatal(err)

@@ -140,15 +140,7 @@ func TestStoreConformance(t *testing.T) {
 	storetest.Run(t, storetest.Backend{
 		Open: func(t testing.TB, dir string) storetest.Store {
 			t.Helper()
-			u, err := schemaURL(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := pgstore.Open(context.Background(), u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
+			s, _ := openIn(t, dir)
 			return conformStore{s}
 		},
 		ErrUnknownKind: pgstore.ErrUnknownKind,

@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 
@@ -57,20 +56,4 @@ func TestOutbox_FailedWriteWritesNoEntry(t *testing.T) {
 	if want := []string{"c1:1", "c2:1", "c1:2", "c2:2"}; !slices.Equal(got, want) {
 		t.Errorf("outbox = %v, want %v", got, want)
 	}
-}
-
-// outboxAt appends one event per time in ms to chat c, each making an entry
-// due at that time.
-func outboxAt(t testing.TB, s *pgstore.Store, chatID string, times ...int64) {
-	t.Helper()
-	var add []model.Event
-	for _, at := range times {
-		ev := message(fmt.Sprint(at))
-		ev.Time = at
-		add = append(add, ev)
-	}
-	if _, _, _, err := s.Mutate(context.Background(), chatID, "", appendFn(add...)); err != nil {
-		t.Fatal(err)
-	}
-	storetest.Pump(t, s)
 }

@@ -110,9 +110,12 @@ func MustDepth(t testing.TB, s interface {
 	return pending, dead
 }
 
-// outboxAt appends one event per time in ms to chat c, each making an entry
-// due at that time.
-func outboxAt(t testing.TB, s Store, chatID string, times ...int64) {
+// OutboxAt appends one event per time in ms to chat c, each making an entry
+// due at that time, and pumps the feed.
+func OutboxAt(t testing.TB, s interface {
+	Feed
+	Mutate(ctx context.Context, id, requestID string, fn model.MutateFunc) (c model.Chat, evs []model.Event, replayed bool, err error)
+}, chatID string, times ...int64) {
 	t.Helper()
 	var add []model.Event
 	for _, at := range times {
@@ -215,7 +218,7 @@ func testPendingOutboxDueOrder(t *testing.T, b Backend) {
 	s, _ := openWithChat(t, b)
 	ctx := context.Background()
 	// Entries 2..5, due at 3000, 1000, 2000 and 9000 ms.
-	outboxAt(t, s, "c1", 3000, 1000, 2000, 9000)
+	OutboxAt(t, s, "c1", 3000, 1000, 2000, 9000)
 	tests := []struct {
 		name     string
 		now      int64
@@ -274,7 +277,7 @@ func testPendingOutboxDueOrder(t *testing.T, b Backend) {
 func testOutboxLifecycle(t *testing.T, b Backend) {
 	s, _ := openWithChat(t, b)
 	ctx := context.Background()
-	outboxAt(t, s, "c1", 1000, 1000, 1000, 1000) // entries 2..5
+	OutboxAt(t, s, "c1", 1000, 1000, 1000, 1000) // entries 2..5
 	for range 2 {
 		if err := s.DeleteOutbox(ctx, 2); err != nil {
 			t.Fatal(err)
@@ -360,7 +363,7 @@ func testOutboxLifecycle(t *testing.T, b Backend) {
 func testRetryAllDead(t *testing.T, b Backend) {
 	s, _ := openWithChat(t, b)
 	ctx := context.Background()
-	outboxAt(t, s, "c1", 1, 1, 1, 1, 1) // 2..6
+	OutboxAt(t, s, "c1", 1, 1, 1, 1, 1) // 2..6
 	for id := uint64(2); id <= 6; id++ {
 		if err := s.MoveToDead(ctx, model.OutboxEntry{ID: id, EventID: fmt.Sprint(id), Attempts: 10, DeadAt: 2}); err != nil {
 			t.Fatal(err)
@@ -387,7 +390,7 @@ func testListOutboxPages(t *testing.T, b Backend) {
 	s, _ := openOutbox(t, b)
 	ctx := context.Background()
 	mustCreateChat(t, s, "c1")
-	outboxAt(t, s, "c1", 1, 2, 3, 4)
+	OutboxAt(t, s, "c1", 1, 2, 3, 4)
 	var all []uint64
 	for after := uint64(0); ; {
 		page, err := s.ListOutbox(ctx, model.OutboxPending, after, 2)
@@ -414,7 +417,7 @@ func testOutboxReopen(t *testing.T, b Backend) {
 	s, dir := openOutbox(t, b)
 	ctx := context.Background()
 	mustCreateChat(t, s, "c1")
-	outboxAt(t, s, "c1", 1, 2)
+	OutboxAt(t, s, "c1", 1, 2)
 	if err := s.MoveToDead(ctx, model.OutboxEntry{ID: 3, EventID: "c1:3"}); err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +432,7 @@ func testOutboxReopen(t *testing.T, b Backend) {
 	if got := EventIDs(MustList(t, s, model.OutboxDead)); !slices.Equal(got, []string{"c1:3"}) {
 		t.Errorf("dead after reopen = %v", got)
 	}
-	outboxAt(t, s, "c1", 4)
+	OutboxAt(t, s, "c1", 4)
 	if got := EntryIDs(MustList(t, s, model.OutboxPending)); !slices.Equal(got, []uint64{1, 2, 4}) {
 		t.Errorf("ids after reopen = %v, want [1 2 4]", got)
 	}
@@ -496,7 +499,7 @@ func testOutboxConcurrentWriters(t *testing.T, b Backend) {
 func testPruneDead(t *testing.T, b Backend) {
 	s, _ := openWithChat(t, b)
 	ctx := context.Background()
-	outboxAt(t, s, "c1", 1, 1, 1, 1, 1, 1, 1) // 2..8; 8 stays pending
+	OutboxAt(t, s, "c1", 1, 1, 1, 1, 1, 1, 1) // 2..8; 8 stays pending
 	for id, at := range map[uint64]int64{2: 5000, 3: 1000, 4: 6000, 5: 2000, 6: 7000, 7: 8000} {
 		if err := s.MoveToDead(ctx, model.OutboxEntry{ID: id, DeadAt: at}); err != nil {
 			t.Fatal(err)
