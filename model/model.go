@@ -398,5 +398,30 @@ type Retention struct {
 	Restore time.Duration // a visitor token outlives its ended chat by this
 }
 
+// ExpiredChat reports whether chat c is past its retention at now (unix
+// ms): ended, or an async conversation nobody is in between threads, with
+// nothing written since the cutoff. Both stores' sweeps ask it, so a chat
+// lives as long on bbolt as on PostgreSQL.
+func ExpiredChat(c *Chat, ret Retention, now int64) bool {
+	if ret.Chats <= 0 {
+		return false
+	}
+	if max(c.LastActivity, c.EndedAt, c.CreatedAt) >= now-ret.Chats.Milliseconds() {
+		return false
+	}
+	if c.State == StateEnded {
+		return true
+	}
+	if c.Mode != "async" || c.State != StateIdle || c.ThreadOpen {
+		return false
+	}
+	for _, p := range c.Participants {
+		if p.Connected() {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrAnswered is returned by AnswerMessage for a message already answered.
 var ErrAnswered = errors.New("store: message already answered")

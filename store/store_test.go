@@ -16,6 +16,7 @@ import (
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 // newTestStore opens a store in a fresh temp dir; see openTestStore.
@@ -158,20 +159,6 @@ func seqRange(from, to uint64) []uint64 {
 		out = append(out, seq)
 	}
 	return out
-}
-
-func openChatIDs(t testing.TB, s *store.Store) []string {
-	t.Helper()
-	var ids []string
-	err := s.OpenChats(context.Background(), func(c model.Chat) error {
-		ids = append(ids, c.ID)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("open chats: %v", err)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // holdWriter makes the writer goroutine wait inside a transaction until
@@ -416,7 +403,7 @@ func TestCreateChat_StartKey(t *testing.T) {
 		if got := commits.count(); got != commitsBefore {
 			t.Errorf("the follower got %d writes, want %d: a retried start writes nothing", got, commitsBefore)
 		}
-		if got, want := openChatIDs(t, s), []string{"c1"}; !slices.Equal(got, want) {
+		if got, want := storetest.OpenChatIDs(t, s), []string{"c1"}; !slices.Equal(got, want) {
 			t.Errorf("open chats = %v, want %v", got, want)
 		}
 	})
@@ -426,7 +413,7 @@ func TestCreateChat_StartKey(t *testing.T) {
 		if existing || other.ID != "c3" || other.Deployment != "dep-b" {
 			t.Fatalf("start on dep-b = %s on %s, existing %v; want a new chat c3", other.ID, other.Deployment, existing)
 		}
-		if got, want := openChatIDs(t, s), []string{"c1", "c3"}; !slices.Equal(got, want) {
+		if got, want := storetest.OpenChatIDs(t, s), []string{"c1", "c3"}; !slices.Equal(got, want) {
 			t.Errorf("open chats = %v, want %v", got, want)
 		}
 	})
@@ -824,7 +811,7 @@ func TestReopen(t *testing.T) {
 	if _, _, _, err := s.Mutate(ctx, "c2", "end-1", endChat); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := openChatIDs(t, s), []string{"c1", "c3"}; !slices.Equal(got, want) {
+	if got, want := storetest.OpenChatIDs(t, s), []string{"c1", "c3"}; !slices.Equal(got, want) {
 		t.Fatalf("open chats = %v, want %v", got, want)
 	}
 	if err := s.Close(); err != nil {
@@ -832,7 +819,7 @@ func TestReopen(t *testing.T) {
 	}
 
 	s = openTestStore(t, path, store.Options{})
-	if got, want := openChatIDs(t, s), []string{"c1", "c3"}; !slices.Equal(got, want) {
+	if got, want := storetest.OpenChatIDs(t, s), []string{"c1", "c3"}; !slices.Equal(got, want) {
 		t.Errorf("open chats after reopen = %v, want %v", got, want)
 	}
 	if got := seqs(mustEventsAfter(t, s, "c1", 0, 10)); !slices.Equal(got, []uint64{1, 2}) {
@@ -872,7 +859,7 @@ func TestReopen(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := openChatIDs(t, s), []string{"c1", "c2", "c3"}; !slices.Equal(got, want) {
+	if got, want := storetest.OpenChatIDs(t, s), []string{"c1", "c2", "c3"}; !slices.Equal(got, want) {
 		t.Errorf("open chats after reopening c2 = %v, want %v", got, want)
 	}
 }
@@ -952,7 +939,7 @@ func TestContextCancelled(t *testing.T) {
 		if got := ran.Load(); got != 0 {
 			t.Errorf("MutateFunc ran %d times for a cancelled ctx", got)
 		}
-		if got := openChatIDs(t, s); !slices.Equal(got, []string{"c1"}) {
+		if got := storetest.OpenChatIDs(t, s); !slices.Equal(got, []string{"c1"}) {
 			t.Errorf("open chats = %v, want [c1]", got)
 		}
 		if got := mustChat(t, s, "c1").LastSeq; got != 0 {

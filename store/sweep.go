@@ -17,30 +17,6 @@ import (
 // on another device and every resumed async conversation issues one.
 const DefaultKeepTokens = 16
 
-// expiredChat reports whether chat c is past its retention at now (unix
-// ms): ended, or an async conversation nobody is in between threads, with
-// nothing written since the cutoff.
-func expiredChat(c *model.Chat, ret model.Retention, now int64) bool {
-	if ret.Chats <= 0 {
-		return false
-	}
-	if max(c.LastActivity, c.EndedAt, c.CreatedAt) >= now-ret.Chats.Milliseconds() {
-		return false
-	}
-	if c.State == model.StateEnded {
-		return true
-	}
-	if c.Mode != "async" || c.State != model.StateIdle || c.ThreadOpen {
-		return false
-	}
-	for _, p := range c.Participants {
-		if p.Connected() {
-			return false
-		}
-	}
-	return true
-}
-
 // staleTokens returns the chat_refs keys of chat c's visitor tokens that
 // expired (the chat ended more than Restore ago) or are superseded (beyond
 // the newest keep).
@@ -106,7 +82,7 @@ func (s *Store) SweepChats(ctx context.Context, p SweepPolicy, after string, sca
 			c.ID = string(k)
 			chatPosition(tx, &c)
 			ret := p.Retention(c.Deployment)
-			if expiredChat(&c, ret, now) {
+			if model.ExpiredChat(&c, ret, now) {
 				files, err := fileIDsOf(tx, &c)
 				if err != nil {
 					return err
@@ -155,7 +131,7 @@ func (s *Store) SweepChats(ctx context.Context, p SweepPolicy, after string, sca
 			if err != nil {
 				return err
 			}
-			if !expiredChat(&c, p.Retention(c.Deployment), now) {
+			if !model.ExpiredChat(&c, p.Retention(c.Deployment), now) {
 				continue // written to since the read
 			}
 			if err := s.removeChat(tx, &c, pl.files, &budget, &r); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cxgate/cxgate/model"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 // TestChangeFeed: rows are written only while the feed is on, one per write
@@ -64,8 +65,8 @@ func TestChangeFeed(t *testing.T) {
 		t.Errorf("%d rows after consuming the first, want 1", n)
 	}
 	list, err := s.ListOutbox(ctx, model.OutboxPending, 0, 10)
-	if err != nil || !slices.Equal(eventIDs(list), []string{"c1:2"}) {
-		t.Errorf("outbox %v (%v), want the consumed row's entry", eventIDs(list), err)
+	if err != nil || !slices.Equal(storetest.EventIDs(list), []string{"c1:2"}) {
+		t.Errorf("outbox %v (%v), want the consumed row's entry", storetest.EventIDs(list), err)
 	}
 	// A start writes its row too.
 	mustCreateChat(t, s, "c2")
@@ -90,7 +91,7 @@ func TestChangeFeed_LateCommit(t *testing.T) {
 	s.SetChangeFeed(true)
 	mustCreateChat(t, s, "c1")
 	mustCreateChat(t, s, "c2")
-	pump(t, s)
+	storetest.Pump(t, s)
 	conn, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,14 +12,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cxgate/cxgate/internal/pgtest"
 	"github.com/cxgate/cxgate/store/logtest"
 	"github.com/cxgate/cxgate/store/pgstore"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 // urlEnv names the database the tests use. Unset, TestMain starts a
 // throwaway server and sets it, so the kill test's child (this binary, run
 // again) opens the same database.
-const urlEnv = "CXGATE_TEST_POSTGRES"
+const urlEnv = pgtest.EnvURL
 
 // unavailable is why there is no database to test on.
 var unavailable error
@@ -34,38 +35,28 @@ var schemas = struct {
 
 func TestMain(m *testing.M) {
 	logtest.RunChild(openConformance) // the conformance suite's kill -9 child, when this is one
-	var srv *server
 	external := os.Getenv(urlEnv) != ""
-	if !external {
-		var err error
-		if srv, err = startServer(); err != nil {
-			unavailable = err
-		} else {
-			os.Setenv(urlEnv, srv.url)
-		}
+	srv, err := pgtest.Start()
+	if err != nil {
+		unavailable = err
+	} else if !external {
+		os.Setenv(urlEnv, srv.URL("postgres"))
 	}
 	code := m.Run()
 	if external {
 		dropSchemas()
 	}
 	if srv != nil {
-		srv.stop()
+		srv.Stop()
 	}
 	os.Exit(code)
 }
 
-// needDatabase fails the test without a database when CI=true (CI installs
-// PostgreSQL, so its absence is a broken runner) and skips it elsewhere;
-// a server that would not start always fails.
+// needDatabase ends the test when there is no database, as pgtest.Need
+// says: a skip without PostgreSQL's binaries outside CI, else a failure.
 func needDatabase(t testing.TB) {
 	t.Helper()
-	switch {
-	case unavailable == nil:
-	case errors.Is(unavailable, errNoPostgres) && os.Getenv("CI") != "true":
-		t.Skip(unavailable)
-	default:
-		t.Fatal(unavailable)
-	}
+	pgtest.Need(t, unavailable)
 }
 
 // openConformance opens the store in a schema of its own for dir: a fresh
@@ -128,4 +119,57 @@ func dropSchemas() {
 func TestConformance(t *testing.T) {
 	needDatabase(t)
 	logtest.Run(t, openConformance)
+}
+
+// conformStore is the PostgreSQL store as the store suite sees it:
+// StageFile returns its own *StagedFile type.
+type conformStore struct{ *pgstore.Store }
+
+func (s conformStore) StageFile(ctx context.Context) (storetest.Staged, error) {
+	w, err := s.Store.StageFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// TestStoreConformance runs the store suite on PostgreSQL, each store in a
+// schema of its own for its directory.
+func TestStoreConformance(t *testing.T) {
+	needDatabase(t)
+	storetest.Run(t, storetest.Backend{
+		Open: func(t testing.TB, dir string) storetest.Store {
+			t.Helper()
+			s, _ := openIn(t, dir)
+			return conformStore{s}
+		},
+		ErrUnknownKind: pgstore.ErrUnknownKind,
+		KeepTokens:     pgstore.DefaultKeepTokens,
+		FileChunk:      pgstore.FileChunk,
+		StagedTTL:      pgstore.StagedTTL,
+		ErrNotStaged:   pgstore.ErrNotStaged,
+		FileChunks: func(s storetest.Store, id string) (int, error) {
+			return pgstore.ChunkCount(s.(conformStore).Store, id)
+		},
+		Shared: true,
+		SweptChats: func(t testing.TB, s storetest.Store) {
+			wantRows(t, s, map[string]int{"chats": 4 + 3, "files": 2, "file_chunks": 1, "identities": 4, "tokens": 2 + 16,
+				"events": 3 + 5 + 5 + 2})
+		},
+		SweptLeftMessages: func(t testing.TB, s storetest.Store) {
+			wantRows(t, s, map[string]int{"left_messages": 1, "identities": 1})
+		},
+	})
+}
+
+// wantRows checks the rows of the tables named in want, after one of the
+// suite's sweeps: what is left is what stays, nothing of what was deleted.
+func wantRows(t testing.TB, s storetest.Store, want map[string]int) {
+	t.Helper()
+	counts := rowCounts(t, s.(conformStore).Store)
+	for name, n := range want {
+		if counts[name] != n {
+			t.Errorf("table %s: %d rows, want %d", name, counts[name], n)
+		}
+	}
 }

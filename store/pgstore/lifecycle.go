@@ -25,30 +25,6 @@ import (
 // policy says 0, as the bbolt store.
 const DefaultKeepTokens = 16
 
-// expiredChat reports whether chat c is past its retention at now (unix
-// ms): ended, or an async conversation nobody is in between threads, with
-// nothing written since the cutoff.
-func expiredChat(c *model.Chat, ret model.Retention, now int64) bool {
-	if ret.Chats <= 0 {
-		return false
-	}
-	if max(c.LastActivity, c.EndedAt, c.CreatedAt) >= now-ret.Chats.Milliseconds() {
-		return false
-	}
-	if c.State == model.StateEnded {
-		return true
-	}
-	if c.Mode != "async" || c.State != model.StateIdle || c.ThreadOpen {
-		return false
-	}
-	for _, p := range c.Participants {
-		if p.Connected() {
-			return false
-		}
-	}
-	return true
-}
-
 // expiredLeft reports whether left message m is past its deployment's
 // chats retention at now (unix ms), counted from its last write: its
 // answer, or its creation while unanswered.
@@ -146,7 +122,7 @@ func (s *Store) SweepChats(ctx context.Context, p model.SweepPolicy, after strin
 		}
 		var live []string
 		for i := range chats {
-			if expiredChat(&chats[i], p.Retention(chats[i].Deployment), now) {
+			if model.ExpiredChat(&chats[i], p.Retention(chats[i].Deployment), now) {
 				expired = append(expired, chats[i].ID)
 			} else {
 				live = append(live, chats[i].ID)
@@ -182,7 +158,7 @@ func (s *Store) SweepChats(ctx context.Context, p model.SweepPolicy, after strin
 		var ids, identities []string
 		for i := range chats {
 			c := &chats[i]
-			if !expiredChat(c, p.Retention(c.Deployment), now) {
+			if !model.ExpiredChat(c, p.Retention(c.Deployment), now) {
 				continue // written to since the read
 			}
 			ids = append(ids, c.ID)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store/pgstore"
+	"github.com/cxgate/cxgate/store/storetest"
 )
 
 // TestPastChats: a chat that ends is listed for each of its agents, newest
@@ -114,7 +115,7 @@ func TestPastChatsBatch(t *testing.T) {
 	if page, _, err := s.PastChats(ctx, "ann", model.PastCursor{}, -1); err != nil || !slices.Equal(chatIDs(page), []string{"b2", "b1", "b0"}) {
 		t.Fatalf("past chats %v, %v", chatIDs(page), err)
 	}
-	if got := openChatIDs(t, s); len(got) != 0 {
+	if got := storetest.OpenChatIDs(t, s); len(got) != 0 {
 		t.Fatalf("open chats %v after they ended", got)
 	}
 }

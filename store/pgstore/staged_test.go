@@ -1,232 +1,14 @@
 package pgstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/cxgate/cxgate/model"
 	"github.com/cxgate/cxgate/store/pgstore"
+	"github.com/cxgate/cxgate/store/storetest"
 )
-
-// stage writes content to a new staged file, in pieces of 1000 bytes.
-func stage(t *testing.T, s *pgstore.Store, content []byte) *pgstore.StagedFile {
-	t.Helper()
-	w, err := s.StageFile(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := content; len(p) > 0; {
-		n := min(len(p), 1000)
-		if _, err := w.Write(p[:n]); err != nil {
-			t.Fatal(err)
-		}
-		p = p[n:]
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-func wantStaged(t *testing.T, s *pgstore.Store, files, chunks int) {
-	t.Helper()
-	f, c, err := s.StagedCount()
-	if err != nil || f != files || c != chunks {
-		t.Fatalf("staged: %d files, %d chunks (%v), want %d and %d", f, c, err, files, chunks)
-	}
-}
-
-// TestStagedFile_Adopted: a file staged chunk by chunk becomes the file's
-// content in the transaction that adds it, read back byte for byte; the
-// Discard that follows every upload then deletes nothing.
-func TestStagedFile_Adopted(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	mustCreate(t, s, chat("c1", ""))
-	content := bytes.Repeat([]byte("0123456789abcdef"), 3*pgstore.FileChunk/16+100) // 3 chunks and a bit
-	w := stage(t, s, content)
-	wantStaged(t, s, 1, 4)
-	if w.Size() != int64(len(content)) || !bytes.Equal(w.Head(), content[:512]) {
-		t.Fatalf("size %d, head of %d bytes, want %d and the first 512", w.Size(), len(w.Head()), len(content))
-	}
-	_, evs, _, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: w.ID(), Name: "a.txt", Size: w.Size()}, fileFn(10, nil))
-	if err != nil || len(evs) != 1 {
-		t.Fatalf("AddStagedFile: %v, %d events", err, len(evs))
-	}
-	if err := w.Discard(ctx); err != nil {
-		t.Fatal(err)
-	}
-	wantStaged(t, s, 0, 0)
-	f, err := s.FileInfo(ctx, w.ID())
-	if err != nil || f.Size != int64(len(content)) || f.ChatID != "c1" || f.Seq != evs[0].Seq {
-		t.Fatalf("FileInfo: %+v %v", f, err)
-	}
-	if got := readAll(t, s.FileReader(f)); !bytes.Equal(got, content) {
-		t.Fatalf("content: %d bytes, want the %d staged", len(got), len(content))
-	}
-	if n, err := pgstore.ChunkCount(s, w.ID()); err != nil || n != 4 {
-		t.Fatalf("the adopted file has %d chunks (%v), want 4", n, err)
-	}
-	// Adopted once: a second adoption of the same content is refused.
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, fileFn(10, nil)); !errors.Is(err, pgstore.ErrNotStaged) {
-		t.Fatalf("second adoption: %v, want ErrNotStaged", err)
-	}
-
-	// A retry of the same request adopts nothing; its Discard deletes it.
-	again := stage(t, s, []byte("retry"))
-	_, evs2, replayed, err := s.AddStagedFile(ctx, "c1", "req-1", model.File{ID: again.ID(), Size: again.Size()}, fileFn(10, nil))
-	if err != nil || !replayed || len(evs2) != 1 || evs2[0].Seq != evs[0].Seq {
-		t.Fatalf("replay: replayed=%v %v %+v", replayed, err, evs2)
-	}
-	if err := again.Discard(ctx); err != nil {
-		t.Fatal(err)
-	}
-	wantStaged(t, s, 0, 0)
-	if _, err := s.FileInfo(ctx, again.ID()); !errors.Is(err, model.ErrNotFound) {
-		t.Errorf("the replayed upload's file: %v, want not found", err)
-	}
-	// Refused by the chat's rule: nothing is adopted either.
-	refused := stage(t, s, []byte("refused"))
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: refused.ID(), Size: refused.Size()}, fileFn(1, nil)); !errors.Is(err, errTooMany) {
-		t.Fatalf("AddStagedFile past the chat's files: %v", err)
-	}
-	wantStaged(t, s, 1, 1)
-	if err := refused.Discard(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := refused.Discard(ctx); err != nil {
-		t.Fatalf("second Discard: %v", err)
-	}
-	wantStaged(t, s, 0, 0)
-	// Discarded content is no longer staged.
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: refused.ID(), Size: refused.Size()}, fileFn(10, nil)); !errors.Is(err, pgstore.ErrNotStaged) {
-		t.Fatalf("adoption of discarded content: %v, want ErrNotStaged", err)
-	}
-	if c, err := s.Chat(ctx, "c1"); err != nil || c.Files != 1 || c.LastSeq != 2 {
-		t.Fatalf("chat: Files %d LastSeq %d (%v), want 1 and 2", c.Files, c.LastSeq, err)
-	}
-}
-
-// TestStagedFile_Large: 5 MiB go from an upload's writes to a download's
-// reads a chunk at a time, on either gateway.
-func TestStagedFile_Large(t *testing.T) {
-	ctx := context.Background()
-	s, u := openTest(t)
-	mustCreate(t, s, chat("c1", ""))
-	content := make([]byte, 5<<20+17)
-	for i := range content {
-		content[i] = byte(i*31 + i>>16)
-	}
-	w, err := s.StageFile(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := content; len(p) > 0; { // writes of an upload's reads
-		n := min(len(p), 32<<10+5)
-		if _, err := w.Write(p[:n]); err != nil {
-			t.Fatal(err)
-		}
-		p = p[n:]
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	chunks := (len(content) + pgstore.FileChunk - 1) / pgstore.FileChunk
-	wantStaged(t, s, 1, chunks)
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "rq", model.File{ID: w.ID(), Name: "big.bin", Size: w.Size()}, fileFn(10, nil)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Discard(ctx); err != nil {
-		t.Fatal(err)
-	}
-	other, err := pgstore.Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	f, err := other.FileInfo(ctx, w.ID())
-	if err != nil || f.Size != int64(len(content)) {
-		t.Fatalf("FileInfo: %+v, %v", f, err)
-	}
-	if got := readAll(t, other.FileReader(f)); !bytes.Equal(got, content) {
-		t.Fatalf("read back %d bytes, not the %d written", len(got), len(content))
-	}
-}
-
-// TestStagedFile_DiscardedRefusesWrites: a discarded file takes no more
-// chunks, and leaves none.
-func TestStagedFile_DiscardedRefusesWrites(t *testing.T) {
-	s, _ := openTest(t)
-	w := stage(t, s, []byte("short"))
-	if err := w.Discard(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(bytes.Repeat([]byte("z"), pgstore.FileChunk)); !errors.Is(err, pgstore.ErrNotStaged) {
-		t.Errorf("write after Discard: %v, want ErrNotStaged", err)
-	}
-	wantStaged(t, s, 0, 0)
-	if n, err := pgstore.ChunkCount(s, w.ID()); err != nil || n != 0 {
-		t.Errorf("%d chunks left (%v)", n, err)
-	}
-
-	// Discarded by another (a sweep) while written: the next chunk fails.
-	half, err := s.StageFile(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := half.Write(bytes.Repeat([]byte("y"), pgstore.FileChunk)); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.SweepStaged(context.Background(), time.Now().Add(time.Minute)); err != nil || n != 1 {
-		t.Fatalf("sweep: %d, %v", n, err)
-	}
-	if _, err := half.Write(bytes.Repeat([]byte("y"), pgstore.FileChunk)); !errors.Is(err, pgstore.ErrNotStaged) {
-		t.Errorf("write after a sweep: %v, want ErrNotStaged", err)
-	}
-	if n, err := pgstore.ChunkCount(s, half.ID()); err != nil || n != 0 {
-		t.Errorf("%d chunks left (%v)", n, err)
-	}
-}
-
-// TestSweepStaged deletes the staged files older than its cutoff and only
-// those, more than one transaction's worth.
-func TestSweepStaged(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	stage(t, s, []byte("one"))
-	stage(t, s, bytes.Repeat([]byte("two"), pgstore.FileChunk))
-	if n, err := s.SweepStaged(ctx, time.Now().Add(-pgstore.StagedTTL)); err != nil || n != 0 {
-		t.Fatalf("sweep of files younger than the TTL: %d deleted (%v), want 0", n, err)
-	}
-	wantStaged(t, s, 2, 4)
-	for range 70 {
-		stage(t, s, []byte("x"))
-	}
-	if n, err := s.SweepStaged(ctx, time.Now().Add(time.Minute)); err != nil || n != 72 {
-		t.Fatalf("sweep of older files: %d deleted (%v), want 72", n, err)
-	}
-	wantStaged(t, s, 0, 0)
-}
-
-// TestStagedFile_Empty: an empty upload is one empty chunk, adopted as an
-// empty file.
-func TestStagedFile_Empty(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	mustCreate(t, s, chat("c1", ""))
-	w := stage(t, s, nil)
-	wantStaged(t, s, 1, 1)
-	if _, _, _, err := s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, fileFn(10, nil)); err != nil {
-		t.Fatal(err)
-	}
-	if _, data, err := s.FileContent(ctx, w.ID()); err != nil || len(data) != 0 {
-		t.Fatalf("empty file: %d bytes, %v", len(data), err)
-	}
-}
 
 // TestStagedFile_AdoptedOnce: two adoptions of one staged file in a batch:
 // the first takes it, the second is ErrNotStaged.
@@ -234,11 +16,11 @@ func TestStagedFile_AdoptedOnce(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	mustCreate(t, s, chat("c1", ""))
-	w := stage(t, s, []byte("once"))
+	w := storetest.Stage(t, s.StageFile, []byte("once"))
 	f := model.File{ID: w.ID(), Size: w.Size()}
 	res := pgstore.RunFileBatch(s, []pgstore.BatchFile{
-		{ChatID: "c1", File: f, Staged: true, Fn: fileFn(10, nil)},
-		{ChatID: "c1", File: f, Staged: true, Fn: fileFn(10, nil)},
+		{ChatID: "c1", File: f, Staged: true, Fn: storetest.FileFn(10, nil)},
+		{ChatID: "c1", File: f, Staged: true, Fn: storetest.FileFn(10, nil)},
 	})
 	if res[0].Err != nil || !errors.Is(res[1].Err, pgstore.ErrNotStaged) {
 		t.Fatalf("adoptions: %v, %v; want the first only", res[0].Err, res[1].Err)
@@ -249,48 +31,4 @@ func TestStagedFile_AdoptedOnce(t *testing.T) {
 	if c, _ := s.Chat(ctx, "c1"); c.Files != 1 || c.LastSeq != 2 {
 		t.Fatalf("chat: Files %d, LastSeq %d; want 1 and 2", c.Files, c.LastSeq)
 	}
-}
-
-// TestStagedFile_DiscardRacesAdoption: an upload's Discard racing the
-// adoption of its content (another gateway's, a timeout's) leaves either
-// the whole file or nothing.
-func TestStagedFile_DiscardRacesAdoption(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openTest(t)
-	mustCreate(t, s, chat("c1", ""))
-	adopted := 0
-	for range 20 {
-		w := stage(t, s, bytes.Repeat([]byte("r"), 2*pgstore.FileChunk+3))
-		var (
-			wg     sync.WaitGroup
-			addErr error
-		)
-		wg.Go(func() {
-			_, _, _, addErr = s.AddStagedFile(ctx, "c1", "", model.File{ID: w.ID(), Size: w.Size()}, fileFn(100, nil))
-		})
-		wg.Go(func() {
-			if err := w.Discard(ctx); err != nil {
-				t.Error(err)
-			}
-		})
-		wg.Wait()
-		n, err := pgstore.ChunkCount(s, w.ID())
-		switch {
-		case err != nil:
-			t.Fatal(err)
-		case addErr == nil:
-			adopted++
-			if _, data, err := s.FileContent(ctx, w.ID()); err != nil || len(data) != int(w.Size()) || n != 3 {
-				t.Fatalf("adopted file: %d bytes in %d chunks, %v", len(data), n, err)
-			}
-		case errors.Is(addErr, pgstore.ErrNotStaged):
-			if n != 0 {
-				t.Fatalf("discarded content left %d chunks", n)
-			}
-		default:
-			t.Fatal(addErr)
-		}
-	}
-	wantStaged(t, s, 0, 0)
-	t.Logf("%d of 20 adopted before the discard", adopted)
 }

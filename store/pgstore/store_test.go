@@ -18,7 +18,14 @@ import (
 func openTest(t testing.TB) (*pgstore.Store, string) {
 	t.Helper()
 	needDatabase(t)
-	u, err := schemaURL(t.TempDir())
+	return openIn(t, t.TempDir())
+}
+
+// openIn opens the store in the schema that stands for dir (the same dir,
+// the same schema) and closes it when t ends.
+func openIn(t testing.TB, dir string) (*pgstore.Store, string) {
+	t.Helper()
+	u, err := schemaURL(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
