@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/cxgate/cxgate/model"
 	bolt "go.etcd.io/bbolt"
@@ -95,13 +96,18 @@ func (s *Store) ConsumeChanges(ctx context.Context, through uint64, entries []mo
 	o := &op{}
 	o.apply = func(tx *bolt.Tx) error {
 		o.outbox = outboxDelta{}
+		var chats []string
 		cur := tx.Bucket(bucketChangeFeed).Cursor()
-		for k, _ := cur.First(); k != nil && binary.BigEndian.Uint64(k) <= through; k, _ = cur.First() {
+		for k, v := cur.First(); k != nil && binary.BigEndian.Uint64(k) <= through; k, v = cur.First() {
+			var c Change
+			if err := json.Unmarshal(v, &c); err == nil {
+				chats = append(chats, c.Chat.ID)
+			}
 			if err := cur.Delete(); err != nil {
 				return err
 			}
 		}
-		return s.putOutbox(tx, o, entries)
+		return s.putOutbox(tx, o, liveEntries(tx, chats, entries))
 	}
 	return s.submit(ctx, o)
 }
@@ -113,4 +119,25 @@ func (s *Store) ChangeFeedDepth(ctx context.Context) (n int, err error) {
 		return nil
 	})
 	return n, err
+}
+
+// liveEntries drops the entries of chats deleted since their change rows
+// were read (an erasure between Changes and ConsumeChanges): their
+// deliveries would carry what the erasure removed. An entry belongs to the
+// chat whose id, with a colon, begins its event id (the longest such).
+func liveEntries(tx *bolt.Tx, chats []string, entries []model.OutboxEntry) []model.OutboxEntry {
+	kept := entries[:0:0]
+	for _, e := range entries {
+		owner := ""
+		for _, c := range chats {
+			if len(c) > len(owner) && strings.HasPrefix(e.EventID, c+":") {
+				owner = c
+			}
+		}
+		if owner != "" && tx.Bucket(bucketChats).Get([]byte(owner)) == nil {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
 }

@@ -55,32 +55,3 @@ func TestSweepChats_WrittenMeanwhile(t *testing.T) {
 		t.Errorf("its identity: %v", err)
 	}
 }
-
-// TestEraseIdentity_ChangeConsumedAfter: a change row read before an
-// erasure and consumed after it writes no delivery of the erased chat
-// (ConsumeChanges skips chats that are gone), so no body of it outlives the
-// erasure in the outbox.
-func TestEraseIdentity_ChangeConsumedAfter(t *testing.T) {
-	ctx := context.Background()
-	s, _ := openOutbox(t)
-	storetest.LifecycleChat(t, s, "a1", "d", "async", storetest.Ago(time.Hour), 1, 0, false)
-	storetest.Pump(t, s)
-	if _, _, _, err := s.Mutate(ctx, "a1", "", appendFn(message("late"))); err != nil {
-		t.Fatal(err)
-	}
-	changes, events, err := s.Changes(ctx, 10)
-	if err != nil || len(changes) != 1 {
-		t.Fatalf("rows %+v, %v", changes, err)
-	}
-	if _, err := s.EraseIdentity(ctx, "idn-a1", nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.ConsumeChanges(ctx, changes[0].ID, storetest.OutboxPerEvent(&changes[0].Chat, events[0])); err != nil {
-		t.Fatal(err)
-	}
-	for _, state := range []model.OutboxState{model.OutboxPending, model.OutboxDead} {
-		if list := storetest.MustList(t, s, state); len(list) != 0 {
-			t.Errorf("%s deliveries after the erasure: %+v", state, list)
-		}
-	}
-}

@@ -154,6 +154,7 @@ func Run(t *testing.T, b Backend) {
 		{"EraseIdentity", testEraseIdentity},
 		{"LeftMessages_Lifecycle", testLeftMessagesLifecycle},
 		{"EraseIdentity_ConcurrentLeave", testEraseIdentityConcurrentLeave},
+		{"EraseIdentity_ChangeConsumedAfter", testEraseIdentityChangeConsumedAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, b) })
 	}

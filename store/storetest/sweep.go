@@ -442,3 +442,32 @@ func testEraseIdentityConcurrentLeave(t *testing.T, b Backend) {
 		t.Errorf("deliveries of erased identities left: %d listed, %d counted", len(list), pending)
 	}
 }
+
+// testEraseIdentityChangeConsumedAfter: a change row read before an
+// erasure and consumed after it writes no delivery of the erased chat
+// (ConsumeChanges skips chats that are gone), so no body of it outlives the
+// erasure in the outbox.
+func testEraseIdentityChangeConsumedAfter(t *testing.T, b Backend) {
+	ctx := context.Background()
+	s, _ := openOutbox(t, b)
+	LifecycleChat(t, s, "a1", "d", "async", Ago(time.Hour), 1, 0, false)
+	Pump(t, s)
+	if _, _, _, err := s.Mutate(ctx, "a1", "", appendFn(message("late"))); err != nil {
+		t.Fatal(err)
+	}
+	changes, events, err := s.Changes(ctx, 10)
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("rows %+v, %v", changes, err)
+	}
+	if _, err := s.EraseIdentity(ctx, "idn-a1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConsumeChanges(ctx, changes[0].ID, OutboxPerEvent(&changes[0].Chat, events[0])); err != nil {
+		t.Fatal(err)
+	}
+	for _, state := range []model.OutboxState{model.OutboxPending, model.OutboxDead} {
+		if list := MustList(t, s, state); len(list) != 0 {
+			t.Errorf("%s deliveries after the erasure: %+v", state, list)
+		}
+	}
+}
