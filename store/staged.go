@@ -34,19 +34,11 @@ var ErrNotStaged = errors.New("store: not a staged file")
 // (by a crash, or an upload that never ended) is deleted by the next Open
 // or SweepStaged. A StagedFile is used by one goroutine.
 type StagedFile struct {
-	s    *Store
-	ctx  context.Context
-	id   string
-	buf  []byte // the chunk being filled; nil until the first Write
-	n    uint32 // chunks written
-	size int64
-	head []byte
-	err  error
+	model.ChunkWriter // Write, Close, Size, Head
+	s                 *Store
+	ctx               context.Context
+	id                string
 }
-
-// stagedHead is how many first bytes a staged file keeps for sniffing its
-// type: all http.DetectContentType reads.
-const stagedHead = 512
 
 // StageFile starts a staged file under a new file id; its writes run under
 // ctx.
@@ -63,59 +55,17 @@ func (s *Store) StageFile(ctx context.Context) (*StagedFile, error) {
 	if err := s.submit(ctx, o); err != nil {
 		return nil, fmt.Errorf("store: stage file: %w", err)
 	}
-	return &StagedFile{s: s, ctx: ctx, id: id}, nil
+	w := &StagedFile{s: s, ctx: ctx, id: id}
+	w.ChunkWriter = model.ChunkWriter{ChunkSize: FileChunk, Flush: w.flush}
+	return w, nil
 }
 
 // ID is the id the file will have.
 func (w *StagedFile) ID() string { return w.id }
 
-// Size is the number of bytes written.
-func (w *StagedFile) Size() int64 { return w.size }
-
-// Head is a copy of the first bytes written, up to 512: what the file's
-// type is detected from.
-func (w *StagedFile) Head() []byte { return bytes.Clone(w.head) }
-
-// Write buffers p and writes every chunk it fills, each in a transaction
-// of its own.
-func (w *StagedFile) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if h := min(len(p), stagedHead-len(w.head)); h > 0 {
-		w.head = append(w.head, p[:h]...)
-	}
-	if w.buf == nil {
-		w.buf = make([]byte, 0, FileChunk)
-	}
-	written := 0
-	for len(p) > 0 {
-		k := min(len(p), FileChunk-len(w.buf))
-		w.buf = append(w.buf, p[:k]...)
-		p, written, w.size = p[k:], written+k, w.size+int64(k)
-		if len(w.buf) == FileChunk {
-			if err := w.flush(); err != nil {
-				return written, err
-			}
-		}
-	}
-	return written, nil
-}
-
-// Close writes the last chunk (which may be empty, as a file's last chunk
-// may). The content is then ready for AddStagedFile.
-func (w *StagedFile) Close() error {
-	if w.err != nil {
-		return w.err
-	}
-	if len(w.buf) > 0 || w.n == 0 {
-		return w.flush()
-	}
-	return nil
-}
-
-func (w *StagedFile) flush() error {
-	chunk, n := w.buf, w.n
+// flush writes chunk n in a transaction of its own, if the file is still
+// staged; bbolt copies the value at commit, so the buffer is free after.
+func (w *StagedFile) flush(n uint32, chunk []byte) error {
 	o := &op{apply: func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketFileStaged).Get([]byte(w.id)) == nil {
 			return skip{fmt.Errorf("%w: %s", ErrNotStaged, w.id)}
@@ -123,11 +73,8 @@ func (w *StagedFile) flush() error {
 		return tx.Bucket(bucketFileData).Put(chunkKey(w.id, n), chunk)
 	}}
 	if err := w.s.submit(w.ctx, o); err != nil {
-		w.err = fmt.Errorf("store: write staged file: %w", err)
-		return w.err
+		return fmt.Errorf("store: write staged file: %w", err)
 	}
-	// bbolt copied the value at commit: the buffer is free again.
-	w.buf, w.n = w.buf[:0], w.n+1
 	return nil
 }
 
@@ -135,7 +82,7 @@ func (w *StagedFile) flush() error {
 // is safe to call after either, and more than once. It runs under ctx, not
 // the one the file was staged with, which may have ended.
 func (w *StagedFile) Discard(ctx context.Context) error {
-	w.buf, w.err = nil, ErrNotStaged
+	w.Stop(ErrNotStaged)
 	o := &op{apply: func(tx *bolt.Tx) error {
 		_, err := discardStaged(tx, w.id)
 		return err

@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cxgate/cxgate/model"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -30,19 +30,11 @@ var ErrNotStaged = errors.New("pgstore: not a staged file")
 // store does: other gateways sharing the database may be uploading them.
 // A StagedFile is used by one goroutine.
 type StagedFile struct {
-	s    *Store
-	ctx  context.Context
-	id   string
-	buf  []byte // the chunk being filled; nil until the first Write
-	n    int32  // chunks written
-	size int64
-	head []byte
-	err  error
+	model.ChunkWriter // Write, Close, Size, Head
+	s                 *Store
+	ctx               context.Context
+	id                string
 }
-
-// stagedHead is how many first bytes a staged file keeps for sniffing its
-// type: all http.DetectContentType reads.
-const stagedHead = 512
 
 // StageFile starts a staged file under a new file id; its writes run under
 // ctx.
@@ -55,85 +47,36 @@ func (s *Store) StageFile(ctx context.Context) (*StagedFile, error) {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO staged_files (id, created_at) VALUES ($1, $2)`, id, time.Now().UnixMilli()); err != nil {
 		return nil, fmt.Errorf("pgstore: stage file: %w", err)
 	}
-	return &StagedFile{s: s, ctx: ctx, id: id}, nil
+	w := &StagedFile{s: s, ctx: ctx, id: id}
+	w.ChunkWriter = model.ChunkWriter{ChunkSize: FileChunk, Flush: w.flush}
+	return w, nil
 }
 
 // ID is the id the file will have.
 func (w *StagedFile) ID() string { return w.id }
 
-// Size is the number of bytes written.
-func (w *StagedFile) Size() int64 { return w.size }
-
-// Head is a copy of the first bytes written, up to 512: what the file's
-// type is detected from.
-func (w *StagedFile) Head() []byte { return bytes.Clone(w.head) }
-
-// Write buffers p and writes every chunk it fills, each by a statement of
-// its own.
-func (w *StagedFile) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if h := min(len(p), stagedHead-len(w.head)); h > 0 {
-		w.head = append(w.head, p[:h]...)
-	}
-	if w.buf == nil {
-		w.buf = make([]byte, 0, FileChunk)
-	}
-	written := 0
-	for len(p) > 0 {
-		k := min(len(p), FileChunk-len(w.buf))
-		w.buf = append(w.buf, p[:k]...)
-		p, written, w.size = p[k:], written+k, w.size+int64(k)
-		if len(w.buf) == FileChunk {
-			if err := w.flush(); err != nil {
-				return written, err
-			}
-		}
-	}
-	return written, nil
-}
-
-// Close writes the last chunk (which may be empty, as a file's last chunk
-// may). The content is then ready for AddStagedFile.
-func (w *StagedFile) Close() error {
-	if w.err != nil {
-		return w.err
-	}
-	if len(w.buf) > 0 || w.n == 0 {
-		if w.buf == nil {
-			w.buf = []byte{} // an empty file: one empty chunk, not NULL
-		}
-		return w.flush()
-	}
-	return nil
-}
-
-// flush writes the buffered chunk, if the file is still staged. The
+// flush writes chunk n, if the file is still staged. The
 // statement holds the staged row (FOR KEY SHARE) until it committed, so a
 // Discard or an adoption waits for the chunk and then sees it: a Discard
 // deletes it with the others, and no chunk is written after one.
-func (w *StagedFile) flush() error {
+func (w *StagedFile) flush(n uint32, chunk []byte) error {
 	tag, err := w.s.pool.Exec(w.ctx, `INSERT INTO file_chunks (file_id, n, data)
-		SELECT id, $2, $3 FROM staged_files WHERE id = $1 FOR KEY SHARE`, w.id, w.n, w.buf)
+		SELECT id, $2, $3 FROM staged_files WHERE id = $1 FOR KEY SHARE`, w.id, int32(n), chunk)
 	switch {
 	case err != nil:
-		w.err = fmt.Errorf("pgstore: write staged file: %w", err)
+		return fmt.Errorf("pgstore: write staged file: %w", err)
 	case tag.RowsAffected() == 0:
-		w.err = fmt.Errorf("pgstore: write staged file: %w: %s", ErrNotStaged, w.id)
-	default:
-		// The statement sent the chunk: the buffer is free again.
-		w.buf, w.n = w.buf[:0], w.n+1
-		return nil
+		return fmt.Errorf("pgstore: write staged file: %w: %s", ErrNotStaged, w.id)
 	}
-	return w.err
+	// The statement sent the chunk: the buffer is free again.
+	return nil
 }
 
 // Discard deletes the staged content unless AddStagedFile adopted it; it
 // is safe to call after either, and more than once. It runs under ctx, not
 // the one the file was staged with, which may have ended.
 func (w *StagedFile) Discard(ctx context.Context) error {
-	w.buf, w.err = nil, ErrNotStaged
+	w.Stop(ErrNotStaged)
 	if err := pgx.BeginFunc(ctx, w.s.pool, func(tx pgx.Tx) error {
 		_, err := discardStaged(ctx, tx, []string{w.id})
 		return err
