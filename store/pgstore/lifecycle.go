@@ -209,24 +209,7 @@ func queryChats(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]mode
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []model.Chat
-	for rows.Next() {
-		var (
-			id     string
-			record []byte
-			last   int64
-		)
-		if err := rows.Scan(&id, &record, &last); err != nil {
-			return nil, err
-		}
-		c, err := decodeChat(id, record, last)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collectChats(rows)
 }
 
 // deleteChats deletes chats ids (their rows locked by the caller) and,
