@@ -182,9 +182,6 @@ func (n *Node) Announce(localAgents func() []string) {
 	go n.announce(localAgents)
 }
 
-// Name is this node's name.
-func (n *Node) Name() string { return n.o.Node }
-
 // Connected reports whether the node reaches NATS now (always, without).
 func (n *Node) Connected() bool { return n.nc == nil || n.nc.IsConnected() }
 

@@ -939,9 +939,6 @@ func (e *Engine) ReloadStatuses(ctx context.Context) error {
 	return nil
 }
 
-// Leads reports whether this engine routes and sweeps now.
-func (e *Engine) Leads() bool { return e.leading() }
-
 // Wake makes the router look at the queue again: a node that became the
 // leader calls it.
 func (e *Engine) Wake() { e.wake() }

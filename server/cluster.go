@@ -112,6 +112,17 @@ func (s *Server) startCluster(ctx context.Context) {
 		return
 	}
 	n := c.node
+	for _, m := range []struct {
+		name, help string
+		get        func(cluster.Stats) uint64
+	}{
+		{"cxgate_cluster_batches_published_total", "Local commit batches published to the other nodes.", func(s cluster.Stats) uint64 { return s.Published }},
+		{"cxgate_cluster_batches_received_total", "Commit batches received from the other nodes.", func(s cluster.Stats) uint64 { return s.Received }},
+		{"cxgate_cluster_events_filled_total", "Events read from the store to fill gaps NATS left.", func(s cluster.Stats) uint64 { return s.Filled }},
+		{"cxgate_cluster_events_dropped_total", "Events received again and dropped.", func(s cluster.Stats) uint64 { return s.Dropped }},
+	} {
+		s.metrics.Counter(m.name, m.help, func() float64 { return float64(m.get(n.Stats())) })
+	}
 	n.OnStatus(s.engine.ApplyStatus)
 	n.OnEphemeral(s.engine.DeliverEphemeral)
 	n.OnRelease(s.engine.ApplyRelease)

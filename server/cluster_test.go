@@ -102,6 +102,13 @@ func TestClusterHealthLeaderAndReadiness(t *testing.T) {
 		}
 	}
 	wiretest.WaitFor(t, 10*time.Second, func() bool { return len(leaders(t, gws)) == 1 })
+	_, metrics := httpGet(t, gws[0].URL+"/metrics")
+	for _, name := range []string{"cxgate_cluster_batches_published_total", "cxgate_cluster_batches_received_total",
+		"cxgate_cluster_events_filled_total", "cxgate_cluster_events_dropped_total"} {
+		if !strings.Contains(metrics, "\n"+name+" ") {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
 	if code, body := httpGet(t, gws[0].URL+"/readyz"); code != 200 {
 		t.Errorf("/readyz with PostgreSQL and NATS up: %d %s", code, body)
 	}
