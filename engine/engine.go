@@ -895,7 +895,8 @@ func (e *Engine) DeliverEphemeral(c model.Chat, evs []model.Event) {
 func (e *Engine) ApplyStatus(agentID string, status model.AgentStatus) {
 	e.mu.Lock()
 	a := e.agents[agentID]
-	if a != nil && a.status != status {
+	changed := a != nil && a.status != status
+	if changed {
 		if a.status != StatusOnline && status == StatusOnline && a.lastFree.IsZero() {
 			a.lastFree = e.now()
 		}
@@ -903,7 +904,10 @@ func (e *Engine) ApplyStatus(agentID string, status model.AgentStatus) {
 		a.absentSince = time.Time{}
 	}
 	e.mu.Unlock()
-	if a != nil && status == StatusOffline && e.leading() {
+	if !changed {
+		return // the periodic reload of every status, mostly
+	}
+	if status == StatusOffline && e.leading() {
 		// The node that chose it requeued the agent's chats as its view
 		// had them; a chat this leader gave the agent meanwhile is
 		// requeued here (a no-op for chats the agent already left).
